@@ -1,0 +1,17 @@
+# install(): headers, libxinhe, plugins (installed by each plugin target), tools, and an
+# exported xinhe-config.cmake so consumers write find_package(xinhe) + xinhe::xinhe.
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/xinhe DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS xinhe EXPORT xinhe-targets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT xinhe-targets NAMESPACE xinhe:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/xinhe-config.cmake.in
+  ${PROJECT_BINARY_DIR}/xinhe-config.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/xinhe-config.cmake ${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)

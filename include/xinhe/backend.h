@@ -1,0 +1,190 @@
+/* xinhe backend plugin ABI: what a chip vendor implements to make xinhe run on its device.
+ *
+ * A backend is a shared library (libxinhe_backend_<name>.so) exporting one C symbol,
+ * XINHE_BACKEND_ENTRY_SYMBOL, that returns a table of function pointers (after PJRT's C API and
+ * ggml's backend interface). The built-in CPU backend implements the same table.
+ *
+ * Versioning. abi_major changes break compatibility: the core refuses a table whose major
+ * differs from its own. abi_minor grows the table by appending entries; every struct starts
+ * with struct_size so either side can tell which fields the other knows. Entries past the
+ * plugin's struct_size are treated as absent (NULL).
+ *
+ * Entries are REQUIRED unless marked OPTIONAL, with the behaviour the core uses when absent.
+ * A table missing a required entry is rejected with the entry's name as the reason.
+ *
+ * Division of labour. The core validates every argument before calling a backend: handles
+ * belong to this backend and device, shapes are well-formed, byte ranges lie inside buffers
+ * and do not overlap where forbidden, sizes do not overflow. A backend trusts what it receives
+ * and converts its vendor's errors into statuses, once, at this boundary. The core tracks
+ * whether an event was recorded and makes a device lost (sticky) when any entry returns
+ * XINHE_STATUS_DEVICE_LOST.
+ *
+ * Plugins must not link libxinhe: statuses are created through xinhe_host_api_t. A plugin that
+ * needs a vendor library should dlopen it inside backend_create and fail there with
+ * XINHE_STATUS_UNAVAILABLE and a reason, so a missing driver never stops the host loading. */
+#ifndef XINHE_BACKEND_H_
+#define XINHE_BACKEND_H_
+
+#include "xinhe/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XINHE_BACKEND_ABI_MAJOR 1u
+#define XINHE_BACKEND_ABI_MINOR 0u
+#define XINHE_BACKEND_ENTRY_SYMBOL "xinhe_backend_entry"
+
+/* Backend-owned objects; the core never looks inside them. */
+typedef struct xinhe_be_backend_s* xinhe_be_backend_t;
+typedef struct xinhe_be_device_s* xinhe_be_device_t;
+typedef struct xinhe_be_stream_s* xinhe_be_stream_t;
+typedef struct xinhe_be_buffer_s* xinhe_be_buffer_t;
+typedef struct xinhe_be_event_s* xinhe_be_event_t;
+typedef struct xinhe_be_op_s* xinhe_be_op_t;
+
+/* Services the core offers the backend. */
+typedef struct xinhe_host_api_t {
+  size_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  /* A new status the backend returns to the core. message may be NULL. call names the failing
+   * vendor call or the backend function. Never returns NULL for a non-OK code. */
+  xinhe_status_t (*status_new)(xinhe_status_code_t code, const char* backend, const char* call,
+                               const char* file, int line, const char* message);
+  /* 1 when XINHE_VERBOSE lists topic ("dispatch", "load", "all"). */
+  int (*verbose_enabled)(const char* topic);
+  /* Prints one line to stderr as "xinhe[<topic>] <backend>: <message>" (thread-safe). */
+  void (*log)(const char* topic, const char* backend, const char* message);
+} xinhe_host_api_t;
+
+/* A byte position in a buffer. buffer is NULL only for an operand covering zero bytes
+ * (0-byte buffers have no backend allocation). */
+typedef struct xinhe_be_mem_t {
+  xinhe_be_buffer_t buffer;
+  uint64_t offset;
+} xinhe_be_mem_t;
+
+typedef enum xinhe_op_kind_t {
+  XINHE_OP_GEMM = 1,
+  XINHE_OP_ATTENTION = 2,
+} xinhe_op_kind_t;
+
+/* Operand slots of xinhe_be_op_args_t.mem per op. */
+enum {
+  XINHE_GEMM_ARG_A = 0, XINHE_GEMM_ARG_B = 1, XINHE_GEMM_ARG_C = 2, XINHE_GEMM_ARG_WORKSPACE = 3,
+};
+enum {
+  XINHE_ATTENTION_ARG_Q = 0, XINHE_ATTENTION_ARG_K = 1, XINHE_ATTENTION_ARG_V = 2,
+  XINHE_ATTENTION_ARG_O = 3, XINHE_ATTENTION_ARG_LSE = 4, XINHE_ATTENTION_ARG_WORKSPACE = 5,
+};
+#define XINHE_OP_MAX_OPERANDS 8
+
+/* A validated op description; exactly one pointer matching kind is set. The pointed-to
+ * description is only valid during op_create: copy what you keep. */
+typedef struct xinhe_be_op_desc_t {
+  size_t struct_size;
+  xinhe_op_kind_t kind;
+  const xinhe_gemm_desc_t* gemm;
+  const xinhe_attention_desc_t* attention;
+} xinhe_be_op_desc_t;
+
+typedef struct xinhe_be_op_args_t {
+  size_t struct_size;
+  xinhe_op_kind_t kind;
+  xinhe_be_mem_t mem[XINHE_OP_MAX_OPERANDS]; /* XINHE_GEMM_ARG_* / XINHE_ATTENTION_ARG_* */
+  float alpha;                               /* GEMM only */
+  float beta;                                /* GEMM only */
+} xinhe_be_op_args_t;
+
+typedef struct xinhe_backend_api_t {
+  size_t struct_size; /* sizeof(xinhe_backend_api_t) as the plugin was compiled */
+  uint32_t abi_major; /* XINHE_BACKEND_ABI_MAJOR the plugin was compiled against */
+  uint32_t abi_minor;
+  const char* name;   /* short lowercase name used in device names: "opencl" */
+
+  /* ---- Backend and devices ---- */
+  /* Load vendor libraries, enumerate the platform. host outlives the backend. UNAVAILABLE with
+   * a reason when the driver or library is missing. */
+  xinhe_status_t (*backend_create)(const xinhe_host_api_t* host, xinhe_be_backend_t* out_backend);
+  void (*backend_destroy)(xinhe_be_backend_t backend);
+  xinhe_status_t (*device_count)(xinhe_be_backend_t backend, uint32_t* out_count);
+  xinhe_status_t (*device_open)(xinhe_be_backend_t backend, uint32_t index,
+                                xinhe_be_device_t* out_device);
+  void (*device_close)(xinhe_be_device_t device);
+  /* Fill everything but name and backend, which the core sets. */
+  xinhe_status_t (*device_properties)(xinhe_be_device_t device,
+                                      xinhe_device_properties_t* out_properties);
+
+  /* ---- Memory ---- size > 0; alignment is a power of two >= the device's min_alignment. */
+  xinhe_status_t (*buffer_alloc)(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
+                                 xinhe_be_buffer_t* out_buffer);
+  void (*buffer_free)(xinhe_be_buffer_t buffer);
+
+  /* ---- Streams ---- */
+  xinhe_status_t (*stream_create)(xinhe_be_device_t device, xinhe_be_stream_t* out_stream);
+  /* Must wait for queued work before releasing. */
+  void (*stream_destroy)(xinhe_be_stream_t stream);
+  xinhe_status_t (*stream_synchronize)(xinhe_be_stream_t stream);
+  /* OPTIONAL; absent: the core synchronizes and reports done. */
+  xinhe_status_t (*stream_query)(xinhe_be_stream_t stream, int* out_done);
+
+  /* ---- Copies, explicit direction (as aclrtMemcpyAsync / cnrtMemcpyAsync need) ---- size > 0 */
+  xinhe_status_t (*copy_host_to_device)(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
+                                        const void* src, uint64_t size);
+  xinhe_status_t (*copy_device_to_host)(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
+                                        uint64_t size);
+  xinhe_status_t (*copy_device_to_device)(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
+                                          xinhe_be_mem_t src, uint64_t size);
+  /* pattern_size is 1, 2 or 4; size is a multiple of it. */
+  xinhe_status_t (*fill)(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
+                         const void* pattern, uint32_t pattern_size);
+
+  /* ---- Events ---- */
+  xinhe_status_t (*event_create)(xinhe_be_device_t device, xinhe_be_event_t* out_event);
+  void (*event_destroy)(xinhe_be_event_t event);
+  xinhe_status_t (*event_record)(xinhe_be_event_t event, xinhe_be_stream_t stream);
+  xinhe_status_t (*stream_wait_event)(xinhe_be_stream_t stream, xinhe_be_event_t event);
+  xinhe_status_t (*event_synchronize)(xinhe_be_event_t event);
+  /* OPTIONAL; absent: the core synchronizes the event and reports done. */
+  xinhe_status_t (*event_query)(xinhe_be_event_t event, int* out_done);
+  /* OPTIONAL; absent: UNIMPLEMENTED ("timing not supported"). Called only with two recorded,
+   * completed events of one device. */
+  xinhe_status_t (*event_elapsed_ms)(xinhe_be_event_t start, xinhe_be_event_t end, float* out_ms);
+
+  /* ---- Ops: describe -> check -> workspace -> run ---- */
+  /* Called with a validated description. Should succeed for anything well-formed and record
+   * in the op whether (and why not) it can run; returning UNIMPLEMENTED here is also accepted
+   * and reported by check. */
+  xinhe_status_t (*op_create)(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
+                              xinhe_be_op_t* out_op);
+  /* May be called while runs are still queued; keep what they need alive (e.g. refcount). */
+  void (*op_destroy)(xinhe_be_op_t op);
+  /* NULL when run will succeed for any valid arguments, else UNIMPLEMENTED with the reason. */
+  xinhe_status_t (*op_check)(xinhe_be_op_t op);
+  /* OPTIONAL; absent: 0 bytes. */
+  xinhe_status_t (*op_workspace_size)(xinhe_be_op_t op, uint64_t* out_bytes);
+  /* OPTIONAL; absent: the backend name. Owned by the op. */
+  const char* (*op_impl_name)(xinhe_be_op_t op);
+  /* Enqueue on stream. Called only when op_check succeeded, with operands validated against
+   * the description (ranges in bounds, C/O not overlapping inputs). */
+  xinhe_status_t (*op_run)(xinhe_be_op_t op, xinhe_be_stream_t stream,
+                           const xinhe_be_op_args_t* args);
+} xinhe_backend_api_t;
+
+/* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return
+ * NULL when it cannot serve that version. */
+typedef const xinhe_backend_api_t* (*xinhe_backend_entry_fn)(uint32_t host_abi_major,
+                                                             uint32_t host_abi_minor);
+
+#if defined(_WIN32)
+#define XINHE_BACKEND_EXPORT __declspec(dllexport)
+#else
+#define XINHE_BACKEND_EXPORT __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* XINHE_BACKEND_H_ */

@@ -1,0 +1,140 @@
+/* xinhe ops: GEMM and attention as first-class calls with one host shape, after CUTLASS's
+ * device adapters and the two-phase NPU libraries (aclnn, CNNL):
+ *
+ *   describe  xinhe_<op>_create(device, &desc, &op)   validates the description
+ *   check     xinhe_<op>_check(op)                    NULL, or UNIMPLEMENTED with the reason
+ *   workspace xinhe_<op>_workspace_size(op, &bytes)   caller allocates; kernels never do
+ *   run       xinhe_<op>_run(op, stream, &args)       asynchronous on the stream
+ *
+ * A description that is malformed (negative sizes, leading dimensions too small, byte counts
+ * that overflow) fails at create with INVALID_ARGUMENT. A well-formed description that the
+ * device cannot run is created fine; check and run then return UNIMPLEMENTED with the same
+ * reason. Op handles are immutable and may be run concurrently on different streams.
+ *
+ * Every backend keeps an ordered implementation list per op (fastest first, a reference-grade
+ * fallback last) and selects at create time. Set XINHE_VERBOSE=dispatch to print which
+ * implementation each op selected and why. XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, when set and
+ * non-empty at create time, restrict the choice to implementations whose name contains the
+ * value ("openblas", "clblast", "cublas"); when none matches, check reports that.
+ *
+ * An op handle may be destroyed while runs of it are still queued: backends keep what queued
+ * work needs. */
+#ifndef XINHE_OPS_H_
+#define XINHE_OPS_H_
+
+#include "xinhe/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- GEMM ----------------------------------------------------------------------------------
+ * C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b],  b in [0, batch)
+ * Row-major. op(A) is (M, K): A is (M, K) with lda >= K, or (K, M) with lda >= M when
+ * trans_a. op(B) is (K, N): B is (K, N) with ldb >= N, or (N, K) with ldb >= K when trans_b.
+ * C is (M, N) with ldc >= N. Batch strides are in elements; 0 broadcasts A or B; C's stride
+ * must keep batches from overlapping. A and B share one dtype (f32, f16, bf16); C is that
+ * dtype or f32; accumulation is f32. With beta == 0, C is not read (NaN in C is ignored). */
+typedef struct xinhe_gemm_desc_t {
+  size_t struct_size;     /* sizeof(xinhe_gemm_desc_t) */
+  xinhe_dtype_t ab_dtype; /* A and B */
+  xinhe_dtype_t c_dtype;  /* C: ab_dtype or XINHE_DTYPE_F32 */
+  int32_t trans_a;        /* 0 or 1 */
+  int32_t trans_b;
+  int64_t m, n, k;        /* >= 0; zero sizes are valid no-ops (k == 0 gives C = beta*C) */
+  int64_t batch;          /* >= 1 */
+  int64_t lda, ldb, ldc;  /* elements */
+  int64_t stride_a, stride_b, stride_c; /* elements between batches */
+} xinhe_gemm_desc_t;
+
+typedef struct xinhe_gemm_args_t {
+  size_t struct_size;     /* sizeof(xinhe_gemm_args_t) */
+  xinhe_buffer_t a;  uint64_t a_offset; /* bytes */
+  xinhe_buffer_t b;  uint64_t b_offset;
+  xinhe_buffer_t c;  uint64_t c_offset; /* must not overlap A or B */
+  xinhe_buffer_t workspace; uint64_t workspace_offset; /* NULL when workspace_size is 0 */
+  float alpha;
+  float beta;
+} xinhe_gemm_args_t;
+
+typedef struct xinhe_gemm_s* xinhe_gemm_t;
+
+XINHE_API xinhe_status_t xinhe_gemm_create(xinhe_device_t device, const xinhe_gemm_desc_t* desc,
+                                           xinhe_gemm_t* out_gemm);
+XINHE_API void xinhe_gemm_destroy(xinhe_gemm_t gemm);
+XINHE_API xinhe_status_t xinhe_gemm_check(xinhe_gemm_t gemm);
+XINHE_API xinhe_status_t xinhe_gemm_workspace_size(xinhe_gemm_t gemm, uint64_t* out_bytes);
+/* Name of the selected implementation ("cpu.gemm.blocked_f32"); owned by the op. */
+XINHE_API const char* xinhe_gemm_impl_name(xinhe_gemm_t gemm);
+XINHE_API xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream,
+                                        const xinhe_gemm_args_t* args);
+
+/* ---- Attention (forward) -------------------------------------------------------------------
+ * O = softmax(scale * Q K^T + mask) V per (batch, query head).
+ * Q, O: [B, Hq, Sq, D]; K, V: [B, Hkv, Skv, D]; each tensor described by four element strides
+ * in the order (b, h, s, d), so BSHD and BHSD layouts both work. Hq must be a multiple of Hkv
+ * (query head h reads kv head h / (Hq / Hkv)): MHA, GQA and MQA. Q, K, V, O share one dtype
+ * (f32, f16, bf16); softmax statistics are f32. Causal masking is aligned to the bottom-right:
+ * query i sees keys j <= i + (Skv - Sq), so a decode step (Sq = 1) sees every key; a query row
+ * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf.
+ * LSE (optional) is f32 [B, Hq, Sq] with its own strides: natural log of the softmax
+ * denominator including scale. */
+typedef enum xinhe_attention_mask_t {
+  XINHE_ATTENTION_MASK_NONE = 0,
+  XINHE_ATTENTION_MASK_CAUSAL = 1, /* bottom-right aligned */
+} xinhe_attention_mask_t;
+
+typedef struct xinhe_attention_desc_t {
+  size_t struct_size;   /* sizeof(xinhe_attention_desc_t) */
+  xinhe_dtype_t dtype;
+  int64_t batch;        /* B  >= 0 */
+  int64_t heads_q;      /* Hq >= 0 */
+  int64_t heads_kv;     /* Hkv >= 1 when Hq > 0; Hq % Hkv == 0 */
+  int64_t seq_q;        /* Sq >= 0 */
+  int64_t seq_kv;       /* Skv >= 0 */
+  int64_t head_dim;     /* D in [1, 256] */
+  int64_t q_strides[4]; /* elements, (b, h, s, d); >= 0 */
+  int64_t k_strides[4];
+  int64_t v_strides[4];
+  int64_t o_strides[4]; /* O's elements must not alias each other */
+  float scale;          /* usually 1/sqrt(D); must be finite */
+  xinhe_attention_mask_t mask;
+  int32_t with_lse;     /* 1: write LSE */
+  int64_t lse_strides[3]; /* elements, (b, h, s) */
+} xinhe_attention_desc_t;
+
+typedef struct xinhe_attention_args_t {
+  size_t struct_size;   /* sizeof(xinhe_attention_args_t) */
+  xinhe_buffer_t q;   uint64_t q_offset; /* bytes */
+  xinhe_buffer_t k;   uint64_t k_offset;
+  xinhe_buffer_t v;   uint64_t v_offset;
+  xinhe_buffer_t o;   uint64_t o_offset;   /* must not overlap Q, K, V or LSE */
+  xinhe_buffer_t lse; uint64_t lse_offset; /* NULL unless with_lse */
+  xinhe_buffer_t workspace; uint64_t workspace_offset;
+} xinhe_attention_args_t;
+
+typedef struct xinhe_attention_s* xinhe_attention_t;
+
+XINHE_API xinhe_status_t xinhe_attention_create(xinhe_device_t device,
+                                                const xinhe_attention_desc_t* desc,
+                                                xinhe_attention_t* out_attention);
+XINHE_API void xinhe_attention_destroy(xinhe_attention_t attention);
+XINHE_API xinhe_status_t xinhe_attention_check(xinhe_attention_t attention);
+XINHE_API xinhe_status_t xinhe_attention_workspace_size(xinhe_attention_t attention,
+                                                        uint64_t* out_bytes);
+XINHE_API const char* xinhe_attention_impl_name(xinhe_attention_t attention);
+XINHE_API xinhe_status_t xinhe_attention_run(xinhe_attention_t attention, xinhe_stream_t stream,
+                                             const xinhe_attention_args_t* args);
+
+/* Fills contiguous strides for a [B, H, S, D] (BHSD) or [B, S, H, D] (BSHD) tensor into
+ * out_strides (b, h, s, d). Helpers for callers; no device involved. */
+XINHE_API void xinhe_attention_strides_bhsd(int64_t heads, int64_t seq, int64_t head_dim,
+                                            int64_t out_strides[4]);
+XINHE_API void xinhe_attention_strides_bshd(int64_t heads, int64_t seq, int64_t head_dim,
+                                            int64_t out_strides[4]);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* XINHE_OPS_H_ */

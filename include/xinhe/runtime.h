@@ -1,0 +1,148 @@
+/* xinhe runtime: registry -> backends -> devices, and per device streams, buffers, events and
+ * asynchronous copies. See base.h for the ownership, threading and error rules. */
+#ifndef XINHE_RUNTIME_H_
+#define XINHE_RUNTIME_H_
+
+#include "xinhe/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xinhe_device_s* xinhe_device_t; /* borrowed from the registry */
+typedef struct xinhe_stream_s* xinhe_stream_t; /* owned; in-order queue */
+typedef struct xinhe_buffer_s* xinhe_buffer_t; /* owned; device memory */
+typedef struct xinhe_event_s* xinhe_event_t;   /* owned */
+
+/* ---- Registry ------------------------------------------------------------------------------
+ * The registry is built on first use: the built-in CPU backend, then every plugin found in
+ * the folders of XINHE_BACKEND_PATH (':'-separated) and in the installed lib/xinhe/ folder
+ * (files named libxinhe_backend_*.so). A plugin that cannot be used is kept in the backend
+ * list with loaded = 0 and the reason, and contributes no device. */
+
+typedef struct xinhe_backend_info_t {
+  size_t struct_size;        /* set by the caller: sizeof(xinhe_backend_info_t) */
+  const char* name;          /* "cpu", "opencl"; for a plugin that failed early, the file stem */
+  const char* path;          /* plugin file; "" for a built-in backend */
+  int loaded;                /* 1: usable, its devices are listed */
+  const char* reason;        /* why it was skipped ("" when loaded) */
+  xinhe_status_code_t code;  /* status of the load (UNAVAILABLE, FAILED_PRECONDITION...) */
+  uint32_t abi_major;        /* the plugin's declared ABI version; 0 when unknown */
+  uint32_t abi_minor;
+  uint32_t device_count;
+} xinhe_backend_info_t;
+
+XINHE_API xinhe_status_t xinhe_backend_count(size_t* out_count);
+/* Strings in *out_info are owned by the registry. */
+XINHE_API xinhe_status_t xinhe_backend_info(size_t index, xinhe_backend_info_t* out_info);
+/* Loads one more plugin from an explicit path (used by xinhe-conform for out-of-tree plugins).
+ * On success *out_backend_index names it in xinhe_backend_info. A plugin that cannot be used
+ * returns its reason as the status (and is also listed with loaded = 0). Loading the same
+ * path twice returns the existing entry. */
+XINHE_API xinhe_status_t xinhe_backend_load(const char* path, size_t* out_backend_index);
+
+XINHE_API xinhe_status_t xinhe_device_count(size_t* out_count);
+XINHE_API xinhe_status_t xinhe_device_get(size_t index, xinhe_device_t* out_device);
+/* name: "<backend>:<index within that backend>", e.g. "cpu:0", "opencl:1". */
+XINHE_API xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_device);
+/* The default device: XINHE_DEVICE when set (a name as above; an unknown name is an error,
+ * not a silent fallback); otherwise the first device of the first backend in this order:
+ * cuda, hip, level_zero, other plugins in load order, opencl, cpu. So a GPU wins when present
+ * and the CPU is always the last resort. */
+XINHE_API xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device);
+
+/* ---- Device properties ---------------------------------------------------------------------- */
+
+/* Bits of xinhe_device_properties_t.dtype_caps: 1 << xinhe_dtype_t means the device runs ops
+ * with that element type (at least one implementation exists). */
+#define XINHE_DTYPE_CAP(dtype) (1u << (unsigned)(dtype))
+
+enum {
+  XINHE_DEVICE_FLAG_TIMING = 1u << 0,         /* events measure elapsed time */
+  XINHE_DEVICE_FLAG_HOST_MEMORY = 1u << 1,    /* device memory is host memory (CPU, PoCL) */
+  XINHE_DEVICE_FLAG_FP64 = 1u << 2,           /* native double precision */
+};
+
+typedef struct xinhe_device_properties_t {
+  size_t struct_size;             /* set by the caller */
+  char name[256];                 /* "cpu:0" style name */
+  char description[256];          /* model: "AMD EPYC 7B13", "NVIDIA H100 80GB HBM3" */
+  char vendor[128];
+  char backend[32];
+  char driver_version[128];
+  uint64_t total_memory;          /* bytes */
+  uint64_t free_memory;           /* bytes at the time of the query; 0 when unknown */
+  uint32_t compute_units;         /* cores / SMs / CUs */
+  uint32_t flags;                 /* XINHE_DEVICE_FLAG_* */
+  uint32_t dtype_caps;            /* XINHE_DTYPE_CAP bits */
+  uint32_t reserved0;
+  uint64_t min_alignment;         /* bytes; every buffer is at least this aligned */
+  double peak_flops[XINHE_DTYPE_COUNT]; /* dense FLOP/s per input dtype; 0 when unknown */
+  double memory_bandwidth;        /* bytes/s; 0 when unknown */
+} xinhe_device_properties_t;
+
+XINHE_API xinhe_status_t xinhe_device_properties(xinhe_device_t device,
+                                                 xinhe_device_properties_t* out_properties);
+/* "cpu:0"; owned by the registry. NULL device gives "". */
+XINHE_API const char* xinhe_device_name(xinhe_device_t device);
+
+/* ---- Streams: in-order queues ---------------------------------------------------------------- */
+
+XINHE_API xinhe_status_t xinhe_stream_create(xinhe_device_t device, xinhe_stream_t* out_stream);
+/* Waits for queued work, then releases the stream. */
+XINHE_API void xinhe_stream_destroy(xinhe_stream_t stream);
+XINHE_API xinhe_status_t xinhe_stream_synchronize(xinhe_stream_t stream);
+/* *out_done = 1 when all submitted work has finished. */
+XINHE_API xinhe_status_t xinhe_stream_query(xinhe_stream_t stream, int* out_done);
+XINHE_API xinhe_device_t xinhe_stream_device(xinhe_stream_t stream);
+
+/* ---- Buffers --------------------------------------------------------------------------------- */
+
+/* alignment: 0 for the device minimum, else a power of two; the result is aligned to
+ * max(alignment, min_alignment). size 0 is allowed and gives a valid empty buffer. */
+XINHE_API xinhe_status_t xinhe_buffer_alloc(xinhe_device_t device, uint64_t size,
+                                            uint64_t alignment, xinhe_buffer_t* out_buffer);
+XINHE_API void xinhe_buffer_free(xinhe_buffer_t buffer);
+XINHE_API uint64_t xinhe_buffer_size(xinhe_buffer_t buffer);
+XINHE_API xinhe_device_t xinhe_buffer_device(xinhe_buffer_t buffer);
+
+/* ---- Copies and fill, asynchronous on a stream -------------------------------------------------
+ * Offsets and sizes are in bytes. Buffers must belong to the stream's device; ranges must lie
+ * inside the buffer; device->device ranges in the same buffer must not overlap. */
+
+XINHE_API xinhe_status_t xinhe_copy_host_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,
+                                                   uint64_t dst_offset, const void* src,
+                                                   uint64_t size);
+XINHE_API xinhe_status_t xinhe_copy_device_to_host(xinhe_stream_t stream, void* dst,
+                                                   xinhe_buffer_t src, uint64_t src_offset,
+                                                   uint64_t size);
+XINHE_API xinhe_status_t xinhe_copy_device_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,
+                                                     uint64_t dst_offset, xinhe_buffer_t src,
+                                                     uint64_t src_offset, uint64_t size);
+/* Repeats a 1, 2 or 4 byte pattern; offset and size must be multiples of pattern_size. */
+XINHE_API xinhe_status_t xinhe_buffer_fill(xinhe_stream_t stream, xinhe_buffer_t dst,
+                                           uint64_t offset, uint64_t size, const void* pattern,
+                                           uint32_t pattern_size);
+
+/* ---- Events ---------------------------------------------------------------------------------- */
+
+XINHE_API xinhe_status_t xinhe_event_create(xinhe_device_t device, xinhe_event_t* out_event);
+XINHE_API void xinhe_event_destroy(xinhe_event_t event);
+/* Captures the work submitted to stream so far; re-recording replaces the capture. */
+XINHE_API xinhe_status_t xinhe_event_record(xinhe_event_t event, xinhe_stream_t stream);
+/* Work submitted to stream after this call waits for event's captured work. An event never
+ * recorded is already complete. */
+XINHE_API xinhe_status_t xinhe_stream_wait_event(xinhe_stream_t stream, xinhe_event_t event);
+XINHE_API xinhe_status_t xinhe_event_synchronize(xinhe_event_t event);
+XINHE_API xinhe_status_t xinhe_event_query(xinhe_event_t event, int* out_done);
+/* Milliseconds between two completed, recorded events of the same device. UNIMPLEMENTED
+ * when the device has no XINHE_DEVICE_FLAG_TIMING; FAILED_PRECONDITION when either is
+ * unrecorded or not complete. */
+XINHE_API xinhe_status_t xinhe_event_elapsed_ms(xinhe_event_t start, xinhe_event_t end,
+                                                float* out_ms);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* XINHE_RUNTIME_H_ */
