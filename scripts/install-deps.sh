@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xinhe needs to build, test and benchmark, when missing.
+# Usage: scripts/install-deps.sh
+# hipcc and libamdhip64-dev are Debian's ROCm 5.2 toolchain: they let the HIP plugin compile on
+# any machine (no AMD GPU needed), as the CUDA toolkit does for the CUDA plugin.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libfmt-dev libcli11-dev nlohmann-json3-dev
+  libopenblas-dev libclblast-dev libhwy-dev
+  ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  hipcc libamdhip64-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
