@@ -1,1 +1,153 @@
-// placeholder: being written
+// The CPU attention implementation list and its reference-grade fallback.
+//
+// Order: the fused flash kernel for AVX2+FMA, the same kernel for the baseline ISA, then
+// "cpu.attention.reference", a plain per-row softmax with f32 accumulation that supports every
+// valid description (any dtype the contract allows, strides, GQA, causal, LSE). It is slow by
+// design; it exists so that every description has a correct path on every CPU.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "attention_cpu.h"
+#include "attention_flash.h"
+#include "half.h"
+
+namespace xinhe::kernels::cpu {
+namespace {
+
+const char* flash_dtype_reason(const xinhe_attention_desc_t& desc) {
+  switch (desc.dtype) {
+    case XINHE_DTYPE_F32:
+    case XINHE_DTYPE_F16:
+    case XINHE_DTYPE_BF16:
+      return nullptr;
+    default:
+      return "flash attention runs f32, f16 and bf16 only";
+  }
+}
+
+const char* flash_avx2_unsupported(const xinhe_attention_desc_t& desc) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    return "needs AVX2 and FMA";
+  }
+  return flash_dtype_reason(desc);
+}
+
+// ---- cpu.attention.reference -------------------------------------------------------------
+
+float load_f32(xinhe_dtype_t dtype, const void* base, int64_t index) {
+  switch (dtype) {
+    case XINHE_DTYPE_F16:
+      return f16_to_f32(static_cast<const uint16_t*>(base)[index]);
+    case XINHE_DTYPE_BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(base)[index]);
+    case XINHE_DTYPE_F64:
+      return static_cast<float>(static_cast<const double*>(base)[index]);
+    default:
+      return static_cast<const float*>(base)[index];
+  }
+}
+
+void store_f32(xinhe_dtype_t dtype, void* base, int64_t index, float v) {
+  switch (dtype) {
+    case XINHE_DTYPE_F16:
+      static_cast<uint16_t*>(base)[index] = f32_to_f16(v);
+      return;
+    case XINHE_DTYPE_BF16:
+      static_cast<uint16_t*>(base)[index] = f32_to_bf16(v);
+      return;
+    case XINHE_DTYPE_F64:
+      static_cast<double*>(base)[index] = v;
+      return;
+    default:
+      static_cast<float*>(base)[index] = v;
+  }
+}
+
+const char* reference_unsupported(const xinhe_attention_desc_t&) { return nullptr; }
+
+// Per thread: Skv scores and a D-float output accumulator; 64 bytes of alignment slack.
+uint64_t reference_workspace_size(const xinhe_attention_desc_t& desc, int threads) {
+  const uint64_t floats = static_cast<uint64_t>(desc.seq_kv + desc.head_dim);
+  return static_cast<uint64_t>(std::max(1, threads)) * floats * sizeof(float) + 64u;
+}
+
+void reference_run(const AttentionProblem& p, Parallel& parallel) {
+  const xinhe_attention_desc_t& d = p.desc;
+  const int64_t rows = d.batch * d.heads_q * d.seq_q;
+  if (rows == 0) return;
+  const int64_t group = d.heads_q / d.heads_kv;
+  const int64_t floats_per_slot = d.seq_kv + d.head_dim;
+  const bool causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL;
+  // The workspace offset is the caller's; align the slots ourselves (the size has slack).
+  const uintptr_t raw = reinterpret_cast<uintptr_t>(p.workspace);
+  float* slots_base = reinterpret_cast<float*>((raw + 63) & ~uintptr_t{63});
+  std::atomic<int64_t> next_row{0};
+
+  parallel.parallel_for(std::max(1, parallel.threads()), [&](int64_t slot) {
+    float* scores = slots_base + slot * floats_per_slot;
+    float* acc = scores + d.seq_kv;
+    for (;;) {
+      const int64_t row = next_row.fetch_add(1, std::memory_order_relaxed);
+      if (row >= rows) return;
+      const int64_t i = row % d.seq_q;
+      const int64_t h = (row / d.seq_q) % d.heads_q;
+      const int64_t b = row / (d.seq_q * d.heads_q);
+      const int64_t hk = h / group;
+      const int64_t q_row = b * d.q_strides[0] + h * d.q_strides[1] + i * d.q_strides[2];
+      const int64_t o_row = b * d.o_strides[0] + h * d.o_strides[1] + i * d.o_strides[2];
+      // Bottom-right causal: query i sees keys j <= i + (Skv - Sq).
+      int64_t visible = d.seq_kv;
+      if (causal) visible = std::clamp<int64_t>(i + d.seq_kv - d.seq_q + 1, 0, d.seq_kv);
+
+      float max_score = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < visible; ++j) {
+        const int64_t k_row = b * d.k_strides[0] + hk * d.k_strides[1] + j * d.k_strides[2];
+        float dot = 0.0f;
+        for (int64_t x = 0; x < d.head_dim; ++x) {
+          dot += load_f32(d.dtype, p.q, q_row + x * d.q_strides[3]) *
+                 load_f32(d.dtype, p.k, k_row + x * d.k_strides[3]);
+        }
+        scores[j] = dot * d.scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float denom = 0.0f;
+      for (int64_t j = 0; j < visible; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        denom += scores[j];
+      }
+      for (int64_t x = 0; x < d.head_dim; ++x) acc[x] = 0.0f;
+      for (int64_t j = 0; j < visible; ++j) {
+        const int64_t v_row = b * d.v_strides[0] + hk * d.v_strides[1] + j * d.v_strides[2];
+        for (int64_t x = 0; x < d.head_dim; ++x) {
+          acc[x] += scores[j] * load_f32(d.dtype, p.v, v_row + x * d.v_strides[3]);
+        }
+      }
+      // visible == 0: denom is 0, so O = 0 and LSE = -inf.
+      const float inv = denom > 0.0f ? 1.0f / denom : 0.0f;
+      for (int64_t x = 0; x < d.head_dim; ++x) store_f32(d.dtype, p.o, o_row + x * d.o_strides[3], acc[x] * inv);
+      if (p.lse != nullptr) {
+        p.lse[b * d.lse_strides[0] + h * d.lse_strides[1] + i * d.lse_strides[2]] =
+            visible > 0 ? max_score + std::log(denom) : -std::numeric_limits<float>::infinity();
+      }
+    }
+  });
+}
+
+}  // namespace
+
+const std::vector<AttentionImpl>& attention_impls() {
+  static const std::vector<AttentionImpl> impls = {
+      {"cpu.attention.flash_avx2", flash_avx2_unsupported, flash_avx2::workspace_size,
+       flash_avx2::run},
+      {"cpu.attention.flash", flash_dtype_reason, flash_generic::workspace_size,
+       flash_generic::run},
+      {"cpu.attention.reference", reference_unsupported, reference_workspace_size,
+       reference_run},
+  };
+  return impls;
+}
+
+}  // namespace xinhe::kernels::cpu
