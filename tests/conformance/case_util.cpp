@@ -1,0 +1,222 @@
+// Shared helpers of the conformance cases: results, status checks, seeded data, tolerances.
+#include "case_util.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "half.h"
+
+namespace xinhe::conformance::detail {
+
+CaseResult pass(std::string detail) {
+  CaseResult r;
+  r.outcome = Outcome::kPass;
+  r.detail = std::move(detail);
+  return r;
+}
+
+CaseResult fail(std::string detail) {
+  CaseResult r;
+  r.outcome = Outcome::kFail;
+  r.detail = std::move(detail);
+  return r;
+}
+
+CaseResult unsupported(std::string detail) {
+  CaseResult r;
+  r.outcome = Outcome::kUnsupported;
+  r.detail = std::move(detail);
+  return r;
+}
+
+void fail_now(const std::string& message) { throw CaseFailure{message}; }
+
+xinhe_status_code_t take_status(xinhe_status_t status, std::string* message) {
+  const xinhe_status_code_t code = xinhe_status_code(status);
+  if (message) {
+    *message = xinhe_status_message(status);
+    const std::string call = xinhe_status_call(status);
+    if (!call.empty()) *message += " (in " + call + ")";
+  }
+  xinhe_status_free(status);
+  return code;
+}
+
+void expect_code(xinhe_status_t status, xinhe_status_code_t want, const std::string& what) {
+  expect_code(status, want, want, what);
+}
+
+void expect_code(xinhe_status_t status, xinhe_status_code_t want_a, xinhe_status_code_t want_b,
+                 const std::string& what) {
+  std::string message;
+  const xinhe_status_code_t got = take_status(status, &message);
+  if (got == want_a || got == want_b) return;
+  std::string expected = xinhe_status_code_name(want_a);
+  if (want_b != want_a) expected += " or " + std::string(xinhe_status_code_name(want_b));
+  fail_now(what + ": expected " + expected + ", got " + xinhe_status_code_name(got) +
+           (message.empty() ? "" : " (" + message + ")"));
+}
+
+// FNV-1a: a stable per-case hash (std::hash is not stable across standard libraries).
+static uint64_t hash_name(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : s) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+Rng::Rng(const std::string& case_name) : engine_(base_seed() ^ hash_name(case_name)) {}
+
+double Rng::uniform() {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  double v = 0.0;
+  // Reject values that round to zero in bf16 (the coarsest dtype) so no element is zero.
+  while (std::fabs(v) < 1.0 / 1024) v = dist(engine_);
+  return v;
+}
+
+HostArray::HostArray(xinhe_dtype_t dtype_, int64_t count_)
+    : dtype(dtype_), count(count_), bytes(static_cast<size_t>(count_) * xinhe_dtype_size(dtype_)) {}
+
+double HostArray::get(int64_t i) const {
+  const uint8_t* p = bytes.data() + static_cast<size_t>(i) * elem_size();
+  switch (dtype) {
+    case XINHE_DTYPE_F32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case XINHE_DTYPE_F16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      return kernels::f16_to_f32(h);
+    }
+    case XINHE_DTYPE_BF16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      return kernels::bf16_to_f32(h);
+    }
+    case XINHE_DTYPE_F64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      return d;
+    }
+    default:
+      return std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+void HostArray::set(int64_t i, double v) {
+  uint8_t* p = bytes.data() + static_cast<size_t>(i) * elem_size();
+  switch (dtype) {
+    case XINHE_DTYPE_F32: {
+      const float f = static_cast<float>(v);
+      std::memcpy(p, &f, 4);
+      break;
+    }
+    case XINHE_DTYPE_F16: {
+      const uint16_t h = kernels::f32_to_f16(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case XINHE_DTYPE_BF16: {
+      const uint16_t h = kernels::f32_to_bf16(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case XINHE_DTYPE_F64:
+      std::memcpy(p, &v, 8);
+      break;
+    default:
+      break;
+  }
+}
+
+void HostArray::randomize(Rng& rng) {
+  for (int64_t i = 0; i < count; ++i) set(i, rng.uniform());
+}
+
+uint32_t poison_pattern(xinhe_dtype_t dtype) {
+  switch (dtype) {
+    case XINHE_DTYPE_F16:
+      return 0x7e00u;  // quiet NaN
+    case XINHE_DTYPE_BF16:
+      return 0x7fc0u;
+    default:
+      return 0x7fc00000u;  // f32 quiet NaN
+  }
+}
+
+uint32_t poison_pattern_size(xinhe_dtype_t dtype) {
+  return dtype == XINHE_DTYPE_F16 || dtype == XINHE_DTYPE_BF16 ? 2u : 4u;
+}
+
+void HostArray::poison() {
+  const uint32_t pattern = poison_pattern(dtype);
+  const size_t n = poison_pattern_size(dtype);
+  for (size_t off = 0; off + n <= bytes.size(); off += n) std::memcpy(&bytes[off], &pattern, n);
+}
+
+bool HostArray::is_poison(int64_t i) const {
+  const uint32_t pattern = poison_pattern(dtype);
+  return std::memcmp(bytes.data() + static_cast<size_t>(i) * elem_size(), &pattern,
+                     poison_pattern_size(dtype)) == 0;
+}
+
+double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length) {
+  double base = 1e-4;
+  switch (stored_dtype) {
+    case XINHE_DTYPE_F16:
+      base = 2e-3;
+      break;
+    case XINHE_DTYPE_BF16:
+      base = 1.6e-2;
+      break;
+    default:
+      break;
+  }
+  return base * std::max(1.0, std::sqrt(static_cast<double>(reduction_length) / 256.0));
+}
+
+double ErrorStats::normalized() const {
+  if (!std::isfinite(max_abs)) return std::numeric_limits<double>::infinity();
+  // All-zero references occur (k == 0 with beta == 0, rows that see no key): then the error
+  // is absolute, which for an exact-zero expectation is the right measure.
+  return max_abs / (max_ref > 0.0 ? max_ref : 1.0);
+}
+
+void accumulate_error(ErrorStats& stats, double got, double ref, int64_t index) {
+  double err;
+  if (std::isinf(ref) && got == ref) {
+    err = 0.0;  // e.g. LSE of a row that sees no key: -inf is the exact answer
+  } else if (!std::isfinite(got) || !std::isfinite(ref)) {
+    err = std::numeric_limits<double>::infinity();
+  } else {
+    err = std::fabs(got - ref);
+    stats.max_ref = std::max(stats.max_ref, std::fabs(ref));
+  }
+  if (stats.worst_index < 0 || err > stats.max_abs) {
+    stats.max_abs = err;
+    stats.worst_index = index;
+  }
+}
+
+std::string dtype_str(xinhe_dtype_t dtype) { return xinhe_dtype_name(dtype); }
+
+bool claims_dtype(const Device& device, xinhe_dtype_t dtype) {
+  return (device.properties().dtype_caps & XINHE_DTYPE_CAP(dtype)) != 0;
+}
+
+const KnownGap* find_known_gap(const Device& device, const std::string& full_name) {
+  const std::string backend = device.properties().backend;
+  for (const KnownGap& gap : known_gaps()) {
+    if (backend == gap.backend && full_name.find(gap.name_substring) != std::string::npos)
+      return &gap;
+  }
+  return nullptr;
+}
+
+}  // namespace xinhe::conformance::detail

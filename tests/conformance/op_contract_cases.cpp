@@ -1,0 +1,309 @@
+// Op contract cases beyond numerics: malformed descriptions fail at create with
+// INVALID_ARGUMENT, bad run arguments fail with INVALID_ARGUMENT and write nothing, one op
+// handle runs concurrently on two streams from two threads, and an op handle destroyed while
+// its runs are queued still produces their results (ops.h).
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "op_check.h"
+#include "reference.h"
+
+namespace xinhe::conformance {
+
+using namespace detail;
+
+namespace {
+
+// Expects create to reject desc with INVALID_ARGUMENT and leave *out untouched.
+void expect_gemm_rejected(const Device& device, const xinhe_gemm_desc_t& desc,
+                          const std::string& what) {
+  xinhe_gemm_t op = nullptr;
+  expect_code(xinhe_gemm_create(device.get(), &desc, &op), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_create with " + what);
+  if (op) {
+    xinhe_gemm_destroy(op);
+    fail_now("gemm_create with " + what + " wrote its output on failure");
+  }
+}
+
+void expect_attention_rejected(const Device& device, const xinhe_attention_desc_t& desc,
+                               const std::string& what) {
+  xinhe_attention_t op = nullptr;
+  expect_code(xinhe_attention_create(device.get(), &desc, &op), XINHE_STATUS_INVALID_ARGUMENT,
+              "attention_create with " + what);
+  if (op) {
+    xinhe_attention_destroy(op);
+    fail_now("attention_create with " + what + " wrote its output on failure");
+  }
+}
+
+CaseResult gemm_invalid_descriptions(const Device& device) {
+  const xinhe_gemm_desc_t good = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, 16, 24, 32);
+  xinhe_gemm_desc_t d = good;
+  d.m = -1;
+  expect_gemm_rejected(device, d, "m = -1");
+  d = good;
+  d.batch = 0;
+  expect_gemm_rejected(device, d, "batch = 0");
+  d = good;
+  d.lda = good.k - 1;
+  expect_gemm_rejected(device, d, "lda < K");
+  d = good;
+  d.trans_b = 1;  // B is then (N, K): ldb must be >= K = 32, and it is N = 24
+  expect_gemm_rejected(device, d, "ldb < K for a transposed B");
+  d = good;
+  d.ldc = good.n - 1;
+  expect_gemm_rejected(device, d, "ldc < N");
+  d = good;
+  d.batch = 2;
+  d.stride_c = good.m * good.n - 1;
+  expect_gemm_rejected(device, d, "batches of C that overlap");
+  d = good;
+  d.c_dtype = XINHE_DTYPE_F16;  // C must be ab_dtype or f32
+  expect_gemm_rejected(device, d, "f32 A/B with f16 C");
+  d = good;
+  d.trans_a = 2;
+  expect_gemm_rejected(device, d, "trans_a = 2");
+  d = good;
+  d.ab_dtype = static_cast<xinhe_dtype_t>(77);
+  expect_gemm_rejected(device, d, "an unknown dtype");
+  d = good;
+  d.m = d.n = d.k = int64_t{1} << 40;
+  d.lda = d.ldb = d.ldc = d.m;
+  d.stride_a = d.stride_b = d.stride_c = 0;
+  expect_gemm_rejected(device, d, "byte counts that overflow");
+  return pass();
+}
+
+CaseResult attention_invalid_descriptions(const Device& device) {
+  const xinhe_attention_desc_t good =
+      attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 8, 8, 64, false, true);
+  xinhe_attention_desc_t d = good;
+  d.heads_kv = 3;
+  expect_attention_rejected(device, d, "heads_q not a multiple of heads_kv");
+  d = good;
+  d.head_dim = 257;
+  expect_attention_rejected(device, d, "head_dim 257");
+  d = good;
+  d.head_dim = 0;
+  expect_attention_rejected(device, d, "head_dim 0");
+  d = good;
+  d.seq_q = -1;
+  expect_attention_rejected(device, d, "seq_q = -1");
+  d = good;
+  d.scale = std::nanf("");
+  expect_attention_rejected(device, d, "a NaN scale");
+  d = good;
+  d.o_strides[2] = 0;  // every query row of O on the same elements
+  expect_attention_rejected(device, d, "O strides that alias");
+  d = good;
+  d.k_strides[1] = -1;
+  expect_attention_rejected(device, d, "a negative K stride");
+  d = good;
+  d.mask = static_cast<xinhe_attention_mask_t>(9);
+  expect_attention_rejected(device, d, "an unknown mask");
+  d = good;
+  d.dtype = static_cast<xinhe_dtype_t>(77);
+  expect_attention_rejected(device, d, "an unknown dtype");
+  return pass();
+}
+
+// Bad run arguments: C too small for the description, a buffer of another size class, a
+// missing operand. Each must fail with INVALID_ARGUMENT and leave C as it was.
+CaseResult gemm_invalid_arguments(const Device& device) {
+  const int64_t m = 16, n = 24, k = 32;
+  const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
+  Gemm op(device, desc);
+  if (std::string why = op.unsupported_reason(); !why.empty())
+    return fail("the device declines a 16x24x32 f32 GEMM: " + why);
+  Stream stream = device.create_stream();
+  Buffer a = alloc_poisoned(device, stream, m * k * 4, XINHE_DTYPE_F32);
+  Buffer b = alloc_poisoned(device, stream, k * n * 4, XINHE_DTYPE_F32);
+  Buffer c = alloc_poisoned(device, stream, m * n * 4, XINHE_DTYPE_F32);
+  Buffer small_c = alloc_poisoned(device, stream, m * n * 4 - 4, XINHE_DTYPE_F32);
+  Buffer workspace;
+  if (uint64_t bytes = op.workspace_size()) workspace = device.alloc(bytes);
+  const std::vector<uint8_t> c_before = read_all(stream, c);
+  const std::vector<uint8_t> small_before = read_all(stream, small_c);
+
+  xinhe_gemm_args_t args{};
+  args.struct_size = sizeof(args);
+  args.a = a.get();
+  args.b = b.get();
+  args.c = c.get();
+  args.workspace = workspace.get();
+  args.alpha = 1.0f;
+
+  xinhe_gemm_args_t bad = args;
+  bad.c = small_c.get();
+  expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_run with C one element too small");
+  bad = args;
+  bad.c_offset = 4;
+  expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_run with C's offset pushing it past the end");
+  bad = args;
+  bad.a = nullptr;
+  expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_run with A = NULL");
+  bad = args;
+  bad.c = a.get();  // A (16x32) is large enough to hold C (16x24): only the overlap is wrong
+  expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_run with C overlapping A");
+  if (workspace) {
+    bad = args;
+    bad.workspace = nullptr;
+    expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+                "gemm_run without the workspace it asked for");
+  }
+  if (read_all(stream, c) != c_before || read_all(stream, small_c) != small_before)
+    return fail("a rejected gemm_run wrote C");
+  return pass();
+}
+
+CaseResult attention_invalid_arguments(const Device& device) {
+  const xinhe_attention_desc_t desc =
+      attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 8, 8, 64, false, true);
+  Attention op(device, desc);
+  if (std::string why = op.unsupported_reason(); !why.empty())
+    return fail("the device declines a small f32 attention: " + why);
+  Stream stream = device.create_stream();
+  const uint64_t q_bytes = 4 * 8 * 64 * 4, kv_bytes = 2 * 8 * 64 * 4, lse_bytes = 4 * 8 * 4;
+  Buffer q = alloc_poisoned(device, stream, q_bytes, XINHE_DTYPE_F32);
+  Buffer k = alloc_poisoned(device, stream, kv_bytes, XINHE_DTYPE_F32);
+  Buffer v = alloc_poisoned(device, stream, kv_bytes, XINHE_DTYPE_F32);
+  Buffer o = alloc_poisoned(device, stream, q_bytes, XINHE_DTYPE_F32);
+  Buffer small_v = alloc_poisoned(device, stream, kv_bytes - 4, XINHE_DTYPE_F32);
+  Buffer lse = alloc_poisoned(device, stream, lse_bytes, XINHE_DTYPE_F32);
+  Buffer workspace;
+  if (uint64_t bytes = op.workspace_size()) workspace = device.alloc(bytes);
+  const std::vector<uint8_t> o_before = read_all(stream, o);
+  const std::vector<uint8_t> lse_before = read_all(stream, lse);
+
+  xinhe_attention_args_t args{};
+  args.struct_size = sizeof(args);
+  args.q = q.get();
+  args.k = k.get();
+  args.v = v.get();
+  args.o = o.get();
+  args.lse = lse.get();
+  args.workspace = workspace.get();
+
+  xinhe_attention_args_t bad = args;
+  bad.v = small_v.get();
+  expect_code(xinhe_attention_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "attention_run with V one element too small");
+  bad = args;
+  bad.lse = nullptr;
+  expect_code(xinhe_attention_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "attention_run without LSE when with_lse = 1");
+  bad = args;
+  bad.o = q.get();
+  expect_code(xinhe_attention_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "attention_run with O overlapping Q");
+  if (read_all(stream, o) != o_before || read_all(stream, lse) != lse_before)
+    return fail("a rejected attention_run wrote O or LSE");
+  return pass();
+}
+
+// Runs of one f32 GEMM handle: `streams` streams (each fed from its own thread when
+// threaded), each with its own inputs and output; then every output is checked.
+CaseResult gemm_lifetimes(const Device& device, const std::string& name, bool threaded,
+                          bool destroy_while_queued) {
+  Rng rng("gemm." + name);
+  const int64_t m = 64, n = 48, k = 80;
+  const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
+  auto op = std::make_unique<Gemm>(device, desc);
+  if (std::string why = op->unsupported_reason(); !why.empty())
+    return fail("the device declines a 64x48x80 f32 GEMM: " + why);
+  const uint64_t workspace_bytes = op->workspace_size();
+
+  struct Lane {
+    HostArray a, b;
+    Stream stream;
+    Buffer a_buf, b_buf, c_buf, workspace;
+    xinhe_status_code_t run_code = XINHE_STATUS_OK;
+    std::string run_message;
+  };
+  std::vector<Lane> lanes(2);
+  for (Lane& lane : lanes) {
+    lane.a = HostArray(XINHE_DTYPE_F32, m * k);
+    lane.b = HostArray(XINHE_DTYPE_F32, k * n);
+    lane.a.randomize(rng);
+    lane.b.randomize(rng);
+    lane.stream = device.create_stream();
+    lane.a_buf = device.alloc(lane.a.bytes.size());
+    lane.b_buf = device.alloc(lane.b.bytes.size());
+    lane.c_buf = alloc_poisoned(device, lane.stream, m * n * 4, XINHE_DTYPE_F32);
+    if (workspace_bytes) lane.workspace = device.alloc(workspace_bytes);
+    lane.stream.copy_from_host(lane.a_buf, lane.a.data(), lane.a.bytes.size());
+    lane.stream.copy_from_host(lane.b_buf, lane.b.data(), lane.b.bytes.size());
+  }
+  auto submit = [&](Lane& lane) {
+    xinhe_gemm_args_t args{};
+    args.struct_size = sizeof(args);
+    args.a = lane.a_buf.get();
+    args.b = lane.b_buf.get();
+    args.c = lane.c_buf.get();
+    args.workspace = lane.workspace.get();
+    args.alpha = 1.0f;
+    lane.run_code =
+        take_status(xinhe_gemm_run(op->get(), lane.stream.get(), &args), &lane.run_message);
+  };
+  if (threaded) {
+    std::thread other([&] { submit(lanes[1]); });
+    submit(lanes[0]);
+    other.join();
+  } else {
+    for (Lane& lane : lanes) submit(lane);
+  }
+  if (destroy_while_queued) op.reset();  // the queued runs must still complete correctly
+
+  double worst = 0.0;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    Lane& lane = lanes[i];
+    if (lane.run_code != XINHE_STATUS_OK)
+      return fail("run on stream " + std::to_string(i) + " returned " +
+                  xinhe_status_code_name(lane.run_code) + ": " + lane.run_message);
+    const std::vector<uint8_t> bytes = read_all(lane.stream, lane.c_buf);
+    HostArray got(XINHE_DTYPE_F32, m * n);
+    std::memcpy(got.data(), bytes.data(), got.bytes.size());
+    std::vector<double> ref(static_cast<size_t>(m * n));
+    reference::gemm(desc, lane.a.data(), lane.b.data(), nullptr, 1.0, 0.0, ref.data());
+    ErrorStats stats;
+    for (int64_t e = 0; e < m * n; ++e) accumulate_error(stats, got.get(e), ref[e], e);
+    worst = std::max(worst, stats.normalized());
+  }
+  CaseResult r;
+  r.max_error = worst;
+  r.tolerance = tolerance(XINHE_DTYPE_F32, k);
+  r.outcome = worst <= r.tolerance ? Outcome::kPass : Outcome::kFail;
+  std::ostringstream detail;
+  detail << "seed " << base_seed() << ", max_error " << worst << " (tol " << r.tolerance << ")";
+  r.detail = detail.str();
+  return r;
+}
+
+}  // namespace
+
+void add_gemm_contract_cases(std::vector<Case>& cases) {
+  cases.push_back(Case{"gemm", "invalid_descriptions", gemm_invalid_descriptions});
+  cases.push_back(Case{"gemm", "invalid_arguments", gemm_invalid_arguments});
+  cases.push_back(Case{"gemm", "one_handle_two_streams_two_threads", [](const Device& d) {
+                         return gemm_lifetimes(d, "one_handle_two_streams_two_threads", true,
+                                               false);
+                       }});
+  cases.push_back(Case{"gemm", "destroy_handle_while_queued", [](const Device& d) {
+                         return gemm_lifetimes(d, "destroy_handle_while_queued", false, true);
+                       }});
+}
+
+void add_attention_contract_cases(std::vector<Case>& cases) {
+  cases.push_back(Case{"attention", "invalid_descriptions", attention_invalid_descriptions});
+  cases.push_back(Case{"attention", "invalid_arguments", attention_invalid_arguments});
+}
+
+}  // namespace xinhe::conformance
