@@ -1,0 +1,398 @@
+// Measurement of one configuration through the public API, and its check against the float64
+// reference (kernels/reference). The output is poisoned with NaN before the checked run, so a
+// kernel that skips part of the output cannot pass. Large shapes are checked on an evenly
+// spread subset of output rows (the reference is a plain float64 loop nest); the result says
+// how many rows were checked.
+#include "measure.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "half.h"
+#include "reference.h"
+#include "unfused_attention.h"
+
+namespace xinhe::bench {
+namespace {
+
+// Multiply-adds the reference may spend per (case, dtype); beyond it rows are sampled.
+constexpr double kReferenceBudgetMacs = 64.0 * 1024 * 1024;
+constexpr int64_t kMinSampledRows = 4;
+
+// A NaN in f32 (0x7fc07fc0) and in f16 and bf16 (0x7fc0) alike.
+constexpr uint32_t kPoison = 0x7fc07fc0u;
+
+// Relative L2 error allowed: accumulation error for f32, output rounding (plus the probability
+// matrix rounding in attention) for f16 (2^-11) and bf16 (2^-8).
+double tolerance(Op op, xinhe_dtype_t dtype) {
+  switch (dtype) {
+    case XINHE_DTYPE_F16:
+      return op == Op::kGemm ? 2e-3 : 5e-3;
+    case XINHE_DTYPE_BF16:
+      return op == Op::kGemm ? 1.5e-2 : 3e-2;
+    default:
+      return op == Op::kGemm ? 1e-4 : 2e-4;
+  }
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<unsigned char> random_array(xinhe_dtype_t dtype, int64_t count, uint64_t seed) {
+  std::vector<unsigned char> out(static_cast<size_t>(count) * xinhe_dtype_size(dtype));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (int64_t i = 0; i < count; ++i) reference::store(dtype, out.data(), i, uniform(rng));
+  return out;
+}
+
+// count indices spread evenly over [0, total), first and last included.
+std::vector<int64_t> spread(int64_t total, int64_t count) {
+  std::vector<int64_t> out;
+  if (count >= total) {
+    for (int64_t i = 0; i < total; ++i) out.push_back(i);
+    return out;
+  }
+  for (int64_t s = 0; s < count; ++s) out.push_back(count == 1 ? 0 : s * (total - 1) / (count - 1));
+  return out;
+}
+
+xinhe_gemm_desc_t gemm_desc_of(const GemmShape& g, xinhe_dtype_t dtype) {
+  // C in the input dtype: "bf16 GEMM" means bf16 in and out, as frameworks run it.
+  return xinhe::gemm_desc(dtype, dtype, g.m, g.n, g.k, g.trans_a, g.trans_b, g.batch);
+}
+
+xinhe_attention_desc_t attention_desc_of(const AttentionShape& a, xinhe_dtype_t dtype) {
+  return xinhe::attention_desc(dtype, a.b, a.hq, a.hkv, a.sq, a.skv, a.d, a.causal);
+}
+
+// Element counts of the inputs and the output.
+std::vector<int64_t> input_counts(const BenchCase& c) {
+  if (c.op == Op::kGemm) {
+    const GemmShape& g = c.gemm;
+    return {g.batch * g.m * g.k, g.batch * g.k * g.n};
+  }
+  const AttentionShape& a = c.attention;
+  return {a.b * a.hq * a.sq * a.d, a.b * a.hkv * a.skv * a.d, a.b * a.hkv * a.skv * a.d};
+}
+
+int64_t output_count(const BenchCase& c) {
+  if (c.op == Op::kGemm) return c.gemm.batch * c.gemm.m * c.gemm.n;
+  const AttentionShape& a = c.attention;
+  return a.b * a.hq * a.sq * a.d;
+}
+
+// Runs `run` (which submits one op to stream): warm-up, then timed runs. Device events when
+// the device times them, else host wall time around run + synchronize.
+template <typename RunFn>
+void time_runs(const Device& device, const Stream& stream, const Settings& settings, RunFn run,
+               Result* r) {
+  const bool events = (device.properties().flags & XINHE_DEVICE_FLAG_TIMING) != 0;
+  for (int i = 0; i < settings.warmup; ++i) run();
+  stream.synchronize();
+  std::vector<double> ms;
+  Event start, end;
+  if (events) {
+    start = device.create_event();
+    end = device.create_event();
+  }
+  for (int i = 0; i < settings.runs; ++i) {
+    if (events) {
+      start.record(stream);
+      run();
+      end.record(stream);
+      end.synchronize();
+      ms.push_back(end.elapsed_ms_since(start));
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      run();
+      stream.synchronize();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  r->timing = events ? "device events" : "host wall";
+  r->runs = settings.runs;
+  r->median_ms = median_of(ms);
+  r->min_ms = *std::min_element(ms.begin(), ms.end());
+  r->max_ms = *std::max_element(ms.begin(), ms.end());
+  r->tflops = flop_count(r->shape) / (r->median_ms * 1e-3) / 1e12;
+}
+
+// Sets an environment variable for the lifetime of the object, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value.empty()) {
+      unsetenv(name);
+    } else {
+      setenv(name, value.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+// The sampled reference rows: for each, its index in the dense output (row * row_len) and the
+// float64 values.
+struct CaseData::Reference {
+  int64_t row_len = 0;
+  int64_t rows_total = 0;
+  std::vector<int64_t> rows;
+  std::vector<double> values;  // rows.size() * row_len
+};
+
+CaseData::CaseData(const BenchCase& c, xinhe_dtype_t dtype) : case_(c), dtype_(dtype) {
+  uint64_t seed = 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(dtype) << 8);
+  for (int64_t count : input_counts(c)) inputs_.push_back(random_array(dtype, count, ++seed));
+}
+
+CaseData::~CaseData() = default;
+
+const std::vector<std::vector<float>>& CaseData::inputs_f32() {
+  if (inputs_f32_.empty()) {
+    for (const auto& in : inputs_) {
+      const int64_t n = static_cast<int64_t>(in.size() / xinhe_dtype_size(dtype_));
+      std::vector<float> f(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) f[static_cast<size_t>(i)] = static_cast<float>(reference::load(dtype_, in.data(), i));
+      inputs_f32_.push_back(std::move(f));
+    }
+  }
+  return inputs_f32_;
+}
+
+uint64_t CaseData::output_bytes() const {
+  return static_cast<uint64_t>(output_count(case_)) * xinhe_dtype_size(dtype_);
+}
+
+CheckSummary CaseData::check(const void* output) {
+  const size_t esize = xinhe_dtype_size(dtype_);
+  if (!reference_) {
+    auto ref = std::make_unique<Reference>();
+    if (case_.op == Op::kGemm) {
+      const GemmShape& g = case_.gemm;
+      const xinhe_gemm_desc_t desc = gemm_desc_of(g, dtype_);
+      ref->row_len = g.n;
+      ref->rows_total = g.batch * g.m;
+      const double macs_per_row = static_cast<double>(g.n) * g.k;
+      const int64_t want = std::max<int64_t>(kMinSampledRows, static_cast<int64_t>(kReferenceBudgetMacs / std::max(1.0, macs_per_row)));
+      ref->rows = spread(ref->rows_total, want);
+      ref->values.resize(ref->rows.size() * static_cast<size_t>(g.n));
+      // Row i of batch b alone: a 1 x N x K GEMM on A's row (or column, when transposed).
+      xinhe_gemm_desc_t one = desc;
+      one.m = 1;
+      one.batch = 1;
+      for (size_t s = 0; s < ref->rows.size(); ++s) {
+        const int64_t b = ref->rows[s] / g.m, i = ref->rows[s] % g.m;
+        const unsigned char* a = inputs_[0].data() + (b * desc.stride_a + (g.trans_a ? i : i * desc.lda)) * esize;
+        const unsigned char* bm = inputs_[1].data() + b * desc.stride_b * esize;
+        reference::gemm(one, a, bm, nullptr, 1.0, 0.0, ref->values.data() + s * g.n);
+      }
+    } else {
+      const AttentionShape& at = case_.attention;
+      const xinhe_attention_desc_t desc = attention_desc_of(at, dtype_);
+      ref->row_len = at.d;
+      ref->rows_total = at.b * at.hq * at.sq;
+      const double macs_per_row = 2.0 * at.skv * at.d;
+      const int64_t want = std::max<int64_t>(kMinSampledRows, static_cast<int64_t>(kReferenceBudgetMacs / std::max(1.0, macs_per_row)));
+      ref->rows = spread(ref->rows_total, want);
+      ref->values.resize(ref->rows.size() * static_cast<size_t>(at.d));
+      const int64_t group = at.hq / at.hkv;
+      for (size_t s = 0; s < ref->rows.size(); ++s) {
+        const int64_t row = ref->rows[s];
+        const int64_t i = row % at.sq, h = (row / at.sq) % at.hq, b = row / (at.sq * at.hq);
+        // Query row i alone: one head, Sq = 1. Keeping only the keys it sees (bottom-right
+        // causal) makes the one-row problem's own mask equal to the full problem's.
+        xinhe_attention_desc_t one = desc;
+        one.batch = one.heads_q = one.heads_kv = one.seq_q = 1;
+        one.seq_kv = at.causal ? std::clamp<int64_t>(i + (at.skv - at.sq) + 1, 0, at.skv) : at.skv;
+        one.mask = XINHE_ATTENTION_MASK_NONE;
+        const int64_t kv = (b * at.hkv + h / group) * at.skv * at.d;
+        reference::attention(one, inputs_[0].data() + row * at.d * esize, inputs_[1].data() + kv * esize,
+                             inputs_[2].data() + kv * esize, ref->values.data() + s * at.d, nullptr);
+      }
+    }
+    reference_ = std::move(ref);
+  }
+
+  const Reference& ref = *reference_;
+  double err2 = 0, ref2 = 0;
+  for (size_t s = 0; s < ref.rows.size(); ++s) {
+    for (int64_t x = 0; x < ref.row_len; ++x) {
+      const double want = ref.values[s * ref.row_len + x];
+      const double got = reference::load(dtype_, output, ref.rows[s] * ref.row_len + x);
+      err2 += (got - want) * (got - want);
+      ref2 += want * want;
+    }
+  }
+  CheckSummary summary;
+  summary.rel_error = std::sqrt(err2 / std::max(ref2, 1e-300));
+  summary.tolerance = tolerance(case_.op, dtype_);
+  summary.rows_checked = static_cast<int64_t>(ref.rows.size());
+  summary.rows_total = ref.rows_total;
+  summary.passed = summary.rel_error <= summary.tolerance;  // false for NaN
+  return summary;
+}
+
+std::string gemm_peer_for_backend(const std::string& backend) {
+  if (backend == "cpu") return "openblas";
+  if (backend == "opencl") return "clblast";
+  if (backend == "cuda") return "cublas";
+  if (backend == "hip") return "hipblas";
+  return "";
+}
+
+std::optional<Result> measure_device(const Device& device, const std::string& impl,
+                                     CaseData& data, const Settings& settings, Problem* problem) {
+  const BenchCase& c = data.bench_case();
+  const xinhe_dtype_t dtype = data.dtype();
+  Result r;
+  r.op = c.op;
+  r.device = device.name();
+  r.impl = impl;
+  r.dtype = dtype;
+  r.shape = c;
+  problem->op = c.op;
+  problem->device = r.device;
+  problem->impl = impl;
+  problem->dtype = dtype;
+  problem->shape = c;
+  try {
+    const xinhe_device_properties_t props = device.properties();
+    r.backend = props.backend;
+    if (!(props.dtype_caps & XINHE_DTYPE_CAP(dtype))) {
+      problem->code = "UNIMPLEMENTED";
+      problem->reason = fmt::format("{} does not support {}", r.device, xinhe_dtype_name(dtype));
+      return std::nullopt;
+    }
+    // Buffers are declared before the stream so that, on every exit path, the stream is
+    // destroyed first (waiting for its queued work) and only then the buffers it uses.
+    std::vector<Buffer> inputs;
+    Buffer out = device.alloc(data.output_bytes());
+    Buffer workspace;
+    Stream stream = device.create_stream();
+    for (const auto& host : data.inputs()) {
+      inputs.push_back(device.alloc(host.size()));
+      stream.copy_from_host(inputs.back(), host.data(), host.size());
+    }
+
+    Gemm gemm;
+    Attention attention;
+    std::string unsupported;
+    uint64_t workspace_bytes = 0;
+    {
+      // A peer is chosen by the implementation filter the backend reads at create time;
+      // "xinhe" leaves the environment as the user set it.
+      std::optional<ScopedEnv> filter;
+      if (impl != "xinhe")
+        filter.emplace(c.op == Op::kGemm ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL", impl);
+      if (c.op == Op::kGemm) {
+        gemm = Gemm(device, gemm_desc_of(c.gemm, dtype));
+        unsupported = gemm.unsupported_reason();
+        if (unsupported.empty()) {
+          r.impl_detail = gemm.impl_name();
+          workspace_bytes = gemm.workspace_size();
+        }
+      } else {
+        attention = Attention(device, attention_desc_of(c.attention, dtype));
+        unsupported = attention.unsupported_reason();
+        if (unsupported.empty()) {
+          r.impl_detail = attention.impl_name();
+          workspace_bytes = attention.workspace_size();
+        }
+      }
+    }
+    if (!unsupported.empty()) {
+      problem->code = "UNIMPLEMENTED";
+      problem->reason = unsupported;
+      return std::nullopt;
+    }
+    if (workspace_bytes) workspace = device.alloc(workspace_bytes);
+    const Buffer* ws = workspace ? &workspace : nullptr;
+    auto run = [&] {
+      if (c.op == Op::kGemm) {
+        gemm.run(stream, inputs[0], inputs[1], out, 1.0f, 0.0f, ws);
+      } else {
+        attention.run(stream, inputs[0], inputs[1], inputs[2], out, nullptr, ws);
+      }
+    };
+
+    // The checked run: poisoned output, one run, compare.
+    const uint32_t pattern_size = xinhe_dtype_size(dtype) == 2 ? 2 : 4;
+    stream.fill(out, kPoison, pattern_size, 0, data.output_bytes());
+    run();
+    std::vector<unsigned char> host_out(data.output_bytes());
+    stream.copy_to_host(host_out.data(), out, host_out.size());
+    stream.synchronize();
+    r.check = data.check(host_out.data());
+
+    time_runs(device, stream, settings, run, &r);
+    return r;
+  } catch (const Error& e) {
+    problem->code = xinhe_status_code_name(e.code());
+    problem->reason = e.what();
+    return std::nullopt;
+  }
+}
+
+Result measure_unfused_attention(const std::string& device_name, CaseData& data,
+                                 const Settings& settings) {
+  const BenchCase& c = data.bench_case();
+  if (c.op != Op::kAttention || data.dtype() != XINHE_DTYPE_F32)
+    throw std::logic_error("openblas-unfused measures f32 attention only");
+  Result r;
+  r.op = c.op;
+  r.device = device_name;
+  r.backend = "cpu";
+  r.impl = "openblas-unfused";
+  r.impl_detail = "cblas_sgemm + row softmax + cblas_sgemm";
+  r.dtype = XINHE_DTYPE_F32;
+  r.shape = c;
+  const auto& in = data.inputs_f32();
+  std::vector<float> out(static_cast<size_t>(output_count(c)));
+  UnfusedAttention unfused(c.attention);
+
+  std::fill(out.begin(), out.end(), std::nanf(""));
+  unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
+  r.check = data.check(out.data());
+
+  for (int i = 0; i < settings.warmup; ++i) unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
+  std::vector<double> ms;
+  for (int i = 0; i < settings.runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  r.timing = "host wall";
+  r.runs = settings.runs;
+  r.median_ms = median_of(ms);
+  r.min_ms = *std::min_element(ms.begin(), ms.end());
+  r.max_ms = *std::max_element(ms.begin(), ms.end());
+  r.tflops = flop_count(c) / (r.median_ms * 1e-3) / 1e12;
+  return r;
+}
+
+}  // namespace xinhe::bench

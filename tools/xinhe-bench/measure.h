@@ -1,0 +1,97 @@
+// Measuring one configuration: inputs, one checked run against the float64 reference, warm-up,
+// timed runs. Implementations measured: "xinhe" (the op as dispatched), a backend's vendor
+// GEMM selected through XINHE_GEMM_IMPL ("openblas", "clblast", "cublas"...), and the
+// host-side "openblas-unfused" attention.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shapes.h"
+
+namespace xinhe::bench {
+
+struct Settings {
+  int warmup = 2;
+  int runs = 10;
+};
+
+struct CheckSummary {
+  double rel_error = 0;   // ||out - ref||_2 / ||ref||_2 over the checked rows
+  double tolerance = 0;
+  int64_t rows_checked = 0;
+  int64_t rows_total = 0;  // output rows (GEMM: batch*M; attention: B*Hq*Sq)
+  bool passed = false;
+};
+
+struct Result {
+  Op op = Op::kGemm;
+  std::string device;
+  std::string backend;
+  std::string impl;         // "xinhe" or the peer's name
+  std::string impl_detail;  // implementation actually selected
+  xinhe_dtype_t dtype = XINHE_DTYPE_F32;
+  BenchCase shape;          // dtypes unused
+  std::optional<int> threads;
+  int runs = 0;
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  double tflops = 0;
+  std::optional<double> pct_of_peak;
+  std::string timing;       // "device events" or "host wall"
+  CheckSummary check;
+};
+
+// A configuration that did not produce a result: skipped (unsupported, not an error) or failed.
+struct Problem {
+  Op op = Op::kGemm;
+  std::string device, impl;
+  xinhe_dtype_t dtype = XINHE_DTYPE_F32;
+  BenchCase shape;
+  std::string code;    // status code name, e.g. "UNIMPLEMENTED"
+  std::string reason;
+};
+
+// One (case, dtype): host inputs generated once and the sampled float64 reference computed
+// once, shared by every device and implementation that runs it.
+class CaseData {
+ public:
+  CaseData(const BenchCase& c, xinhe_dtype_t dtype);
+  ~CaseData();
+  CaseData(const CaseData&) = delete;
+  CaseData& operator=(const CaseData&) = delete;
+
+  const BenchCase& bench_case() const { return case_; }
+  xinhe_dtype_t dtype() const { return dtype_; }
+  // Inputs in dtype: GEMM {A, B}; attention {Q, K, V} (dense BHSD).
+  const std::vector<std::vector<unsigned char>>& inputs() const { return inputs_; }
+  // Same inputs widened to f32 (for host peers); built on first use.
+  const std::vector<std::vector<float>>& inputs_f32();
+  uint64_t output_bytes() const;
+  // Compares an output (dtype, dense) against the reference on the sampled rows.
+  CheckSummary check(const void* output);
+
+ private:
+  struct Reference;
+  BenchCase case_;
+  xinhe_dtype_t dtype_;
+  std::vector<std::vector<unsigned char>> inputs_;
+  std::vector<std::vector<float>> inputs_f32_;
+  std::unique_ptr<Reference> reference_;  // computed on the first check
+};
+
+// Measures impl on device. impl is "xinhe" or a GEMM peer name (used as XINHE_GEMM_IMPL).
+// Returns the result, or fills *problem (skipped when problem->code is "UNIMPLEMENTED").
+std::optional<Result> measure_device(const Device& device, const std::string& impl,
+                                     CaseData& data, const Settings& settings, Problem* problem);
+
+// Measures the host "openblas-unfused" attention (f32) as a peer of a cpu device.
+Result measure_unfused_attention(const std::string& device_name, CaseData& data,
+                                 const Settings& settings);
+
+// Peer GEMM implementation for a backend ("cpu" -> "openblas"...); empty when there is none.
+std::string gemm_peer_for_backend(const std::string& backend);
+
+}  // namespace xinhe::bench

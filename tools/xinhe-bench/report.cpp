@@ -1,0 +1,165 @@
+// JSON records and the text table of xinhe-bench. The table is derived from the JSON records
+// only, so what is printed and what --json writes cannot disagree.
+#include "report.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "unfused_attention.h"
+
+namespace xinhe::bench {
+
+using json = nlohmann::ordered_json;
+
+json shape_json(const BenchCase& c) {
+  if (c.op == Op::kGemm) {
+    const GemmShape& g = c.gemm;
+    return json{{"m", g.m},           {"n", g.n},           {"k", g.k},
+                {"batch", g.batch},   {"trans_a", g.trans_a}, {"trans_b", g.trans_b}};
+  }
+  const AttentionShape& a = c.attention;
+  return json{{"b", a.b},     {"hq", a.hq}, {"hkv", a.hkv},      {"sq", a.sq},
+              {"skv", a.skv}, {"d", a.d},   {"causal", a.causal}};
+}
+
+json result_json(const Result& r, const std::optional<double>& pct_of_peak) {
+  return json{{"op", op_name(r.op)},
+              {"device", r.device},
+              {"backend", r.backend},
+              {"impl", r.impl},
+              {"impl_detail", r.impl_detail},
+              {"dtype", xinhe_dtype_name(r.dtype)},
+              {"shape", shape_json(r.shape)},
+              {"shape_text", shape_string(r.shape)},
+              {"threads", r.threads ? json(*r.threads) : json(nullptr)},
+              {"runs", r.runs},
+              {"timing", r.timing},
+              {"median_ms", r.median_ms},
+              {"min_ms", r.min_ms},
+              {"max_ms", r.max_ms},
+              {"flops", flop_count(r.shape)},
+              {"tflops", r.tflops},
+              {"pct_of_peak", pct_of_peak ? json(*pct_of_peak) : json(nullptr)},
+              // NaN (an output the kernel never wrote) is written as null.
+              {"rel_error", std::isfinite(r.check.rel_error) ? json(r.check.rel_error) : json(nullptr)},
+              {"check", json{{"passed", r.check.passed},
+                             {"tolerance", r.check.tolerance},
+                             {"rows_checked", r.check.rows_checked},
+                             {"rows_total", r.check.rows_total}}}};
+}
+
+json problem_json(const Problem& p) {
+  return json{{"op", op_name(p.op)},
+              {"device", p.device},
+              {"impl", p.impl},
+              {"dtype", xinhe_dtype_name(p.dtype)},
+              {"shape", shape_json(p.shape)},
+              {"shape_text", shape_string(p.shape)},
+              {"code", p.code},
+              {"reason", p.reason}};
+}
+
+json host_json() {
+  std::string model = "unknown";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      if (const size_t colon = line.find(':'); colon != std::string::npos) {
+        model = line.substr(colon + 1);
+        model.erase(0, model.find_first_not_of(' '));
+      }
+      break;
+    }
+  }
+  utsname u{};
+  const std::string os = uname(&u) == 0 ? fmt::format("{} {} {}", u.sysname, u.release, u.machine) : "unknown";
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  return json{{"cpu_model", model},
+              {"cores", std::thread::hardware_concurrency()},
+              {"memory_bytes", pages > 0 && page_size > 0 ? json(static_cast<uint64_t>(pages) * page_size) : json(nullptr)},
+              {"os", os},
+              {"openblas", openblas_config()}};
+}
+
+namespace {
+
+std::string fixed_or_dash(const json& v, const char* spec) {
+  return v.is_number() ? fmt::format(fmt::runtime(spec), v.get<double>()) : std::string("-");
+}
+
+// Key shared by a xinhe row and its peers.
+std::string pairing_key(const json& r) {
+  return fmt::format("{}|{}|{}|{}|{}", r["op"].get<std::string>(), r["device"].get<std::string>(),
+                     r["dtype"].get<std::string>(), r["shape_text"].get<std::string>(),
+                     r["threads"].is_null() ? -1 : r["threads"].get<int>());
+}
+
+}  // namespace
+
+void print_table(const json& report) {
+  const json& host = report["host"];
+  fmt::print("xinhe {}  |  {} ({} cores)  |  warm-up {}, timed runs {}\n",
+             report["xinhe_version"].get<std::string>(), host["cpu_model"].get<std::string>(),
+             host["cores"].get<unsigned>(), report["settings"]["warmup"].get<int>(),
+             report["settings"]["runs"].get<int>());
+  if (!report["fma_peak_gflops"].empty()) {
+    std::string peaks;
+    for (const auto& [threads, v] : report["fma_peak_gflops"].items())
+      peaks += fmt::format("{}{} thread(s): {}", peaks.empty() ? "" : ", ", threads,
+                           v.is_null() ? std::string("unknown") : fmt::format("{:.1f} GFLOP/s", v.get<double>()));
+    fmt::print("CPU peak (measured f32 AVX2 FMA probe, used for %peak of cpu devices): {}\n", peaks);
+  }
+  fmt::print("\n");
+
+  std::map<std::string, double> xinhe_ms;
+  for (const json& r : report["results"])
+    if (r["impl"] == "xinhe") xinhe_ms[pairing_key(r)] = r["median_ms"].get<double>();
+
+  fmt::print("{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:<5} {:>7}  {}\n",
+             "op", "type", "shape", "device", "thr", "impl", "median ms", "min ms", "max ms",
+             "TFLOP/s", "%peak", "rel_err", "check", "x/peer", "impl_detail");
+  bool sampled = false;
+  for (const json& r : report["results"]) {
+    const json& check = r["check"];
+    const bool is_sampled = check["rows_checked"].get<int64_t>() < check["rows_total"].get<int64_t>();
+    sampled = sampled || is_sampled;
+    std::string ratio = "";
+    if (r["impl"] != "xinhe") {
+      auto it = xinhe_ms.find(pairing_key(r));
+      if (it != xinhe_ms.end() && it->second > 0)
+        ratio = fmt::format("{:.2f}x", r["median_ms"].get<double>() / it->second);
+    }
+    fmt::print("{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10.3f} {:>10.3f} {:>10.3f} {:>8.4f} {:>6} {:>8}{} {:<5} {:>7}  {}\n",
+               r["op"].get<std::string>(), r["dtype"].get<std::string>(),
+               r["shape_text"].get<std::string>(), r["device"].get<std::string>(),
+               r["threads"].is_null() ? std::string("-") : std::to_string(r["threads"].get<int>()),
+               r["impl"].get<std::string>(), r["median_ms"].get<double>(), r["min_ms"].get<double>(),
+               r["max_ms"].get<double>(), r["tflops"].get<double>(),
+               fixed_or_dash(r["pct_of_peak"], "{:.1f}"), fixed_or_dash(r["rel_error"], "{:.1e}"),
+               is_sampled ? "*" : " ", check["passed"].get<bool>() ? "ok" : "FAIL", ratio,
+               r["impl_detail"].get<std::string>());
+  }
+  if (sampled)
+    fmt::print("* checked against the float64 reference on an evenly spread sample of output rows "
+               "(rows_checked in --json)\n");
+  fmt::print("x/peer: xinhe's speed over the peer's (peer median / xinhe median); > 1 means xinhe is faster\n");
+  fmt::print("TFLOP/s: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked query-key pairs) per run\n");
+  for (const json& p : report["skipped"])
+    fmt::print("skipped: {} {} {} {} {}: {}\n", p["op"].get<std::string>(), p["dtype"].get<std::string>(),
+               p["shape_text"].get<std::string>(), p["device"].get<std::string>(),
+               p["impl"].get<std::string>(), p["reason"].get<std::string>());
+  for (const json& p : report["errors"])
+    fmt::print("FAILED:  {} {} {} {} {}: {}\n", p["op"].get<std::string>(), p["dtype"].get<std::string>(),
+               p["shape_text"].get<std::string>(), p["device"].get<std::string>(),
+               p["impl"].get<std::string>(), p["reason"].get<std::string>());
+}
+
+}  // namespace xinhe::bench

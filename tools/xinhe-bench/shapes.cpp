@@ -1,0 +1,244 @@
+// Shape parsing, flop counts and the named presets of xinhe-bench (see shapes.h and
+// docs/bench-format.md for what each preset is for).
+#include "shapes.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace xinhe::bench {
+namespace {
+
+constexpr xinhe_dtype_t F32 = XINHE_DTYPE_F32;
+constexpr xinhe_dtype_t F16 = XINHE_DTYPE_F16;
+constexpr xinhe_dtype_t BF16 = XINHE_DTYPE_BF16;
+
+// Splits "AxBxC:suffix" into the numbers and the suffix; every number must be a positive integer.
+std::vector<int64_t> parse_dims(const std::string& text, std::string* suffix) {
+  const size_t colon = text.find(':');
+  *suffix = colon == std::string::npos ? "" : text.substr(colon + 1);
+  const std::string dims = text.substr(0, colon);
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  while (pos <= dims.size()) {
+    size_t next = dims.find('x', pos);
+    if (next == std::string::npos) next = dims.size();
+    const std::string item = dims.substr(pos, next - pos);
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || v <= 0)
+      throw std::invalid_argument(fmt::format("'{}': '{}' is not a positive integer", text, item));
+    out.push_back(v);
+    pos = next + 1;
+  }
+  return out;
+}
+
+BenchCase gemm_case(int64_t m, int64_t n, int64_t k, std::vector<xinhe_dtype_t> dtypes,
+                    std::string only_backend = "") {
+  BenchCase c;
+  c.op = Op::kGemm;
+  c.gemm.m = m;
+  c.gemm.n = n;
+  c.gemm.k = k;
+  c.dtypes = std::move(dtypes);
+  c.only_backend = std::move(only_backend);
+  return c;
+}
+
+BenchCase attention_case(int64_t b, int64_t h, int64_t s, int64_t d, bool causal,
+                         std::vector<xinhe_dtype_t> dtypes) {
+  BenchCase c;
+  c.op = Op::kAttention;
+  c.attention = AttentionShape{b, h, h, s, s, d, causal};
+  c.dtypes = std::move(dtypes);
+  return c;
+}
+
+}  // namespace
+
+const char* op_name(Op op) { return op == Op::kGemm ? "gemm" : "attention"; }
+
+double flop_count(const BenchCase& c) {
+  if (c.op == Op::kGemm) {
+    const GemmShape& g = c.gemm;
+    return 2.0 * static_cast<double>(g.m) * g.n * g.k * g.batch;
+  }
+  const AttentionShape& a = c.attention;
+  double pairs = static_cast<double>(a.sq) * a.skv;
+  if (a.causal) {
+    // Query i sees keys j <= i + (Skv - Sq) (bottom-right aligned): count the kept pairs.
+    pairs = 0;
+    for (int64_t i = 0; i < a.sq; ++i) {
+      const int64_t seen = std::min<int64_t>(a.skv, std::max<int64_t>(0, i + (a.skv - a.sq) + 1));
+      pairs += static_cast<double>(seen);
+    }
+  }
+  return 4.0 * static_cast<double>(a.b) * a.hq * a.d * pairs;
+}
+
+GemmShape parse_gemm(const std::string& text) {
+  std::string suffix;
+  const std::vector<int64_t> dims = parse_dims(text, &suffix);
+  if (dims.size() != 3 && dims.size() != 4)
+    throw std::invalid_argument(fmt::format("'{}': expected MxNxK[xBATCH][:tt]", text));
+  GemmShape s;
+  s.m = dims[0];
+  s.n = dims[1];
+  s.k = dims[2];
+  s.batch = dims.size() == 4 ? dims[3] : 1;
+  if (!suffix.empty()) {
+    if (suffix.size() != 2 || (suffix[0] != 'n' && suffix[0] != 't') ||
+        (suffix[1] != 'n' && suffix[1] != 't'))
+      throw std::invalid_argument(
+          fmt::format("'{}': the suffix is two letters n|t for op(A), op(B), e.g. ':nt'", text));
+    s.trans_a = suffix[0] == 't';
+    s.trans_b = suffix[1] == 't';
+  }
+  return s;
+}
+
+AttentionShape parse_attention(const std::string& text) {
+  std::string suffix;
+  const std::vector<int64_t> dims = parse_dims(text, &suffix);
+  if (dims.size() != 6)
+    throw std::invalid_argument(fmt::format("'{}': expected BxHqxHkvxSqxSkvxD[:causal]", text));
+  if (!suffix.empty() && suffix != "causal")
+    throw std::invalid_argument(fmt::format("'{}': the only suffix is ':causal'", text));
+  AttentionShape s{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], suffix == "causal"};
+  if (s.hq % s.hkv != 0)
+    throw std::invalid_argument(fmt::format("'{}': Hq must be a multiple of Hkv", text));
+  return s;
+}
+
+std::string to_string(const GemmShape& s) {
+  std::string out = fmt::format("{}x{}x{}", s.m, s.n, s.k);
+  if (s.batch != 1) out += fmt::format("x{}", s.batch);
+  if (s.trans_a || s.trans_b) out += fmt::format(":{}{}", s.trans_a ? 't' : 'n', s.trans_b ? 't' : 'n');
+  return out;
+}
+
+std::string to_string(const AttentionShape& s) {
+  return fmt::format("{}x{}x{}x{}x{}x{}{}", s.b, s.hq, s.hkv, s.sq, s.skv, s.d,
+                     s.causal ? ":causal" : "");
+}
+
+std::string shape_string(const BenchCase& c) {
+  return c.op == Op::kGemm ? to_string(c.gemm) : to_string(c.attention);
+}
+
+xinhe_dtype_t parse_dtype(const std::string& name) {
+  for (xinhe_dtype_t d : {F32, F16, BF16})
+    if (name == xinhe_dtype_name(d)) return d;
+  throw std::invalid_argument(fmt::format("unknown dtype '{}' (f32, f16, bf16)", name));
+}
+
+std::vector<std::string> preset_names() { return {"default", "issue5", "opencl", "gpu", "quick"}; }
+
+std::vector<BenchCase> preset(const std::string& name) {
+  std::vector<BenchCase> cases;
+  if (name == "default") {
+    // Sized to finish in a few minutes on 2 cores for the CPU and PoCL together.
+    cases.push_back(gemm_case(512, 512, 512, {F32}));
+    cases.push_back(gemm_case(1024, 1024, 1024, {F32, F16, BF16}));
+    cases.push_back(gemm_case(2048, 2048, 2048, {F32}, "cpu"));
+    for (int64_t d : {64, 128})
+      for (bool causal : {false, true}) cases.push_back(attention_case(2, 4, 1024, d, causal, {F32}));
+  } else if (name == "issue5") {
+    for (int64_t s : {64, 128, 256, 512, 1024, 2048}) cases.push_back(gemm_case(s, s, s, {F32}));
+    cases.push_back(gemm_case(4096, 4096, 64, {F32}));
+    cases.push_back(gemm_case(64, 4096, 4096, {F32}));
+    for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {BF16, F16}));
+    for (int64_t s : {1024, 2048})
+      for (int64_t d : {64, 128}) cases.push_back(attention_case(1, 8, s, d, false, {F32}));
+  } else if (name == "opencl") {
+    for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {F32}));
+    for (int64_t s : {1024, 2048})
+      for (int64_t d : {64, 128}) cases.push_back(attention_case(1, 8, s, d, false, {F32}));
+  } else if (name == "gpu") {
+    for (int64_t s : {4096, 8192}) cases.push_back(gemm_case(s, s, s, {BF16}));
+    for (bool causal : {false, true}) cases.push_back(attention_case(4, 16, 4096, 128, causal, {BF16}));
+  } else if (name == "quick") {
+    // Tiny and irregular on purpose: odd sizes, batches, transposes, GQA, causal with Sq < Skv.
+    cases.push_back(gemm_case(33, 47, 29, {F32, F16, BF16}));
+    BenchCase batched = gemm_case(16, 24, 40, {F32, F16, BF16});
+    batched.gemm.batch = 3;
+    batched.gemm.trans_a = true;
+    batched.gemm.trans_b = true;
+    cases.push_back(batched);
+    BenchCase gqa;
+    gqa.op = Op::kAttention;
+    gqa.attention = AttentionShape{2, 4, 2, 17, 33, 32, true};
+    gqa.dtypes = {F32, F16, BF16};
+    cases.push_back(gqa);
+    cases.push_back(attention_case(1, 2, 40, 64, false, {F32, F16, BF16}));
+  } else {
+    std::string known;
+    for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument(
+        fmt::format("'{}' is neither a shape file nor a preset ({})", name, known));
+  }
+  return cases;
+}
+
+std::vector<BenchCase> load_shape_file(const std::string& path,
+                                       const std::vector<xinhe_dtype_t>& default_dtypes) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument(fmt::format("cannot open shape file '{}'", path));
+  std::vector<BenchCase> cases;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::string op, shape, word;
+    if (!(words >> op)) continue;
+    try {
+      if (!(words >> shape)) throw std::invalid_argument("missing shape");
+      BenchCase c;
+      if (op == "gemm") {
+        c.op = Op::kGemm;
+        c.gemm = parse_gemm(shape);
+      } else if (op == "attention") {
+        c.op = Op::kAttention;
+        c.attention = parse_attention(shape);
+      } else {
+        throw std::invalid_argument(fmt::format("unknown op '{}' (gemm, attention)", op));
+      }
+      while (words >> word) {
+        if (word[0] == '@') {
+          c.only_backend = word.substr(1);
+          continue;
+        }
+        std::istringstream list(word);
+        for (std::string d; std::getline(list, d, ',');) c.dtypes.push_back(parse_dtype(d));
+      }
+      if (c.dtypes.empty()) c.dtypes = default_dtypes;
+      cases.push_back(std::move(c));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("{}:{}: {}", path, line_no, e.what()));
+    }
+  }
+  return cases;
+}
+
+void save_shape_file(const std::string& path, const std::vector<BenchCase>& cases) {
+  std::ofstream out(path);
+  for (const BenchCase& c : cases) {
+    std::string dtypes;
+    for (xinhe_dtype_t d : c.dtypes) dtypes += (dtypes.empty() ? "" : ",") + std::string(xinhe_dtype_name(d));
+    out << op_name(c.op) << ' ' << shape_string(c) << ' ' << dtypes;
+    if (!c.only_backend.empty()) out << " @" << c.only_backend;
+    out << '\n';
+  }
+  if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", path));
+}
+
+}  // namespace xinhe::bench

@@ -1,0 +1,183 @@
+// xinhe-info: what this installation can see. Prints the library version, every backend the
+// registry considered (loaded, or skipped with the reason), and every device with all of its
+// properties; "unknown" (JSON null) where a device does not report a value. With --json the
+// same content is written to stdout as one JSON object. Skipped plugins are information, not
+// errors: the exit code is 0 unless the registry itself cannot be queried.
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "xinhe/xinhe.hpp"
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr xinhe_dtype_t kAllDtypes[] = {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16,
+                                        XINHE_DTYPE_F64};
+
+struct FlagName {
+  uint32_t bit;
+  const char* name;
+};
+constexpr FlagName kDeviceFlags[] = {
+    {XINHE_DEVICE_FLAG_TIMING, "timing"},
+    {XINHE_DEVICE_FLAG_HOST_MEMORY, "host_memory"},
+    {XINHE_DEVICE_FLAG_FP64, "fp64"},
+};
+
+// Bits this tool does not know about are shown rather than dropped.
+std::vector<std::string> flag_names(uint32_t flags) {
+  std::vector<std::string> names;
+  for (const FlagName& f : kDeviceFlags) {
+    if (flags & f.bit) names.emplace_back(f.name);
+    flags &= ~f.bit;
+  }
+  if (flags) names.push_back(fmt::format("0x{:x}", flags));
+  return names;
+}
+
+std::vector<std::string> dtype_names(uint32_t caps) {
+  std::vector<std::string> names;
+  for (xinhe_dtype_t d : kAllDtypes)
+    if (caps & XINHE_DTYPE_CAP(d)) names.emplace_back(xinhe_dtype_name(d));
+  return names;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  if (items.empty()) return "none";
+  std::string s;
+  for (const std::string& item : items) s += (s.empty() ? "" : ", ") + item;
+  return s;
+}
+
+std::string bytes_text(uint64_t bytes) {
+  if (bytes == 0) return "unknown";
+  return fmt::format("{:.2f} GiB ({} bytes)", static_cast<double>(bytes) / (1ull << 30), bytes);
+}
+
+json nonzero_or_null(double v) { return v > 0 ? json(v) : json(nullptr); }
+json nonzero_or_null(uint64_t v) { return v > 0 ? json(v) : json(nullptr); }
+
+json backend_json(const xinhe::BackendInfo& b) {
+  return json{{"name", b.name},
+              {"path", b.path},
+              {"loaded", b.loaded},
+              {"reason", b.reason},
+              {"code", xinhe_status_code_name(b.code)},
+              {"abi_version", b.abi_major || b.abi_minor
+                                  ? json(fmt::format("{}.{}", b.abi_major, b.abi_minor))
+                                  : json(nullptr)},
+              {"device_count", b.device_count}};
+}
+
+json device_json(const xinhe_device_properties_t& p) {
+  json peak = json::object();
+  for (xinhe_dtype_t d : kAllDtypes) peak[xinhe_dtype_name(d)] = nonzero_or_null(p.peak_flops[d]);
+  return json{{"name", p.name},
+              {"description", p.description},
+              {"vendor", p.vendor},
+              {"backend", p.backend},
+              {"driver_version", p.driver_version},
+              {"total_memory", nonzero_or_null(p.total_memory)},
+              {"free_memory", nonzero_or_null(p.free_memory)},
+              {"compute_units", p.compute_units ? json(p.compute_units) : json(nullptr)},
+              {"flags", flag_names(p.flags)},
+              {"dtypes", dtype_names(p.dtype_caps)},
+              {"min_alignment", p.min_alignment},
+              {"peak_flops", peak},
+              {"memory_bandwidth", nonzero_or_null(p.memory_bandwidth)}};
+}
+
+void print_text(const json& report) {
+  fmt::print("xinhe {}\n\nBackends ({}):\n", report["xinhe_version"].get<std::string>(),
+             report["backends"].size());
+  for (const json& b : report["backends"]) {
+    const std::string path = b["path"].get<std::string>().empty() ? std::string("built-in")
+                                                                  : b["path"].get<std::string>();
+    const std::string abi = b["abi_version"].is_null() ? "unknown" : b["abi_version"].get<std::string>();
+    if (b["loaded"].get<bool>()) {
+      fmt::print("  {:<12} loaded   abi {:<8} devices {}  ({})\n", b["name"].get<std::string>(),
+                 abi, b["device_count"].get<uint32_t>(), path);
+    } else {
+      fmt::print("  {:<12} skipped  abi {:<8} {}: {}  ({})\n", b["name"].get<std::string>(), abi,
+                 b["code"].get<std::string>(), b["reason"].get<std::string>(), path);
+    }
+  }
+  fmt::print("\nDevices ({}):\n", report["devices"].size());
+  for (const json& d : report["devices"]) {
+    fmt::print("  {}\n", d["name"].get<std::string>());
+    if (d.contains("error")) {
+      fmt::print("    error            {}\n", d["error"].get<std::string>());
+      continue;
+    }
+    auto text_or_unknown = [](const json& v) {
+      return v.get<std::string>().empty() ? std::string("unknown") : v.get<std::string>();
+    };
+    fmt::print("    description      {}\n", text_or_unknown(d["description"]));
+    fmt::print("    vendor           {}\n", text_or_unknown(d["vendor"]));
+    fmt::print("    backend          {}\n", text_or_unknown(d["backend"]));
+    fmt::print("    driver           {}\n", text_or_unknown(d["driver_version"]));
+    fmt::print("    total memory     {}\n",
+               bytes_text(d["total_memory"].is_null() ? 0 : d["total_memory"].get<uint64_t>()));
+    fmt::print("    free memory      {}\n",
+               bytes_text(d["free_memory"].is_null() ? 0 : d["free_memory"].get<uint64_t>()));
+    fmt::print("    compute units    {}\n",
+               d["compute_units"].is_null() ? std::string("unknown")
+                                            : std::to_string(d["compute_units"].get<uint32_t>()));
+    fmt::print("    flags            {}\n", join(d["flags"].get<std::vector<std::string>>()));
+    fmt::print("    dtypes           {}\n", join(d["dtypes"].get<std::vector<std::string>>()));
+    fmt::print("    min alignment    {} bytes\n", d["min_alignment"].get<uint64_t>());
+    for (xinhe_dtype_t dtype : kAllDtypes) {
+      const json& v = d["peak_flops"][xinhe_dtype_name(dtype)];
+      fmt::print("    peak {:<11} {}\n", xinhe_dtype_name(dtype),
+                 v.is_null() ? std::string("unknown")
+                             : fmt::format("{:.1f} GFLOP/s", v.get<double>() / 1e9));
+    }
+    const json& bw = d["memory_bandwidth"];
+    fmt::print("    bandwidth        {}\n",
+               bw.is_null() ? std::string("unknown")
+                            : fmt::format("{:.1f} GB/s", bw.get<double>() / 1e9));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xinhe-info: backends, devices and their properties"};
+  bool as_json = false;
+  app.add_flag("--json", as_json, "Write one JSON object to stdout instead of text");
+  CLI11_PARSE(app, argc, argv);
+
+  json report;
+  try {
+    report["xinhe_version"] = xinhe_version_string();
+    report["backends"] = json::array();
+    for (const xinhe::BackendInfo& b : xinhe::backends()) report["backends"].push_back(backend_json(b));
+    report["devices"] = json::array();
+    for (const xinhe::Device& device : xinhe::Device::all()) {
+      // One device that cannot answer does not hide the others.
+      try {
+        report["devices"].push_back(device_json(device.properties()));
+      } catch (const xinhe::Error& e) {
+        report["devices"].push_back(json{{"name", device.name()}, {"error", e.what()}});
+      }
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "xinhe-info: {}\n", e.what());
+    return 1;
+  }
+
+  if (as_json) {
+    fmt::print("{}\n", report.dump(2));
+  } else {
+    print_text(report);
+  }
+  return 0;
+}
