@@ -1,0 +1,182 @@
+// The OpenCL attention implementation list, fastest first:
+//   opencl.attention.flash_*      online-softmax kernel (attention_flash.cl) compiled per
+//                                 head_dim, parameters from the tuning database
+//   opencl.attention.reference_*  exact two-pass kernel (attention_reference.cl)
+// Both cover every case the API allows. XINHE_ATTENTION_IMPL (substring) restricts the list.
+#include <sstream>
+
+#include "op_common.h"
+
+namespace xinhe::opencl {
+namespace {
+
+enum class AttentionImpl { kFlash, kReference, kNone };
+
+cl_long4 strides4(const int64_t s[4]) {
+  cl_long4 v;
+  for (int i = 0; i < 4; ++i) v.s[i] = s[i];
+  return v;
+}
+
+class AttentionOp final : public Op {
+ public:
+  AttentionOp(Device* device, const xinhe_attention_desc_t& desc) : device_(device), desc_(desc) {}
+
+  xinhe_status_t check() const override {
+    if (impl_ != AttentionImpl::kNone) return nullptr;
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_check",
+                       __FILE__, __LINE__, unsupported_);
+  }
+  const char* impl_name() const override { return name_.c_str(); }
+  xinhe_status_t run(cl_command_queue queue, const xinhe_be_op_args_t& args) override;
+
+  Device* device_;
+  xinhe_attention_desc_t desc_;
+  AttentionImpl impl_ = AttentionImpl::kNone;
+  std::string name_ = "opencl.attention.none";
+  std::string unsupported_;
+  AttentionParams params_;
+  KernelLauncher kernel_;
+};
+
+xinhe_status_t AttentionOp::run(cl_command_queue queue, const xinhe_be_op_args_t& args) {
+  const xinhe_attention_desc_t& d = desc_;
+  if (d.batch == 0 || d.heads_q == 0 || d.seq_q == 0) return nullptr;
+  const size_t es = dtype_bytes(d.dtype);
+  cl_long q_off = 0, k_off = 0, v_off = 0, o_off = 0, lse_off = 0;
+  if (!element_offset(args.mem[XINHE_ATTENTION_ARG_Q].offset, es, &q_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_K].offset, es, &k_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_V].offset, es, &v_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_O].offset, es, &o_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_LSE].offset, sizeof(float), &lse_off))
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_run", __FILE__,
+                       __LINE__, "operand byte offset is not a multiple of the element size");
+  const cl_mem q = buffer_mem(args.mem[XINHE_ATTENTION_ARG_Q].buffer);
+  const cl_mem k = buffer_mem(args.mem[XINHE_ATTENTION_ARG_K].buffer);
+  const cl_mem v = buffer_mem(args.mem[XINHE_ATTENTION_ARG_V].buffer);
+  const cl_mem o = buffer_mem(args.mem[XINHE_ATTENTION_ARG_O].buffer);
+  const cl_mem lse = d.with_lse ? buffer_mem(args.mem[XINHE_ATTENTION_ARG_LSE].buffer) : nullptr;
+  const cl_long hq = d.heads_q, hkv = d.heads_kv, sq = d.seq_q, skv = d.seq_kv, dim = d.head_dim;
+  const cl_long4 qs = strides4(d.q_strides), ks = strides4(d.k_strides), vs = strides4(d.v_strides),
+                 os = strides4(d.o_strides);
+  const int64_t lse3[4] = {d.lse_strides[0], d.lse_strides[1], d.lse_strides[2], 0};
+  const cl_long4 ls = strides4(lse3);
+  const float scale = d.scale;
+  using L = KernelLauncher;
+  if (impl_ == AttentionImpl::kFlash) {
+    const L::Arg kargs[] = {L::arg(hq),    L::arg(hkv),   L::arg(sq),      L::arg(skv),
+                            L::arg(scale), L::arg(q),     L::arg(q_off),   L::arg(qs),
+                            L::arg(k),     L::arg(k_off), L::arg(ks),      L::arg(v),
+                            L::arg(v_off), L::arg(vs),    L::arg(o),       L::arg(o_off),
+                            L::arg(os),    L::arg(lse),   L::arg(lse_off), L::arg(ls)};
+    const size_t local[3] = {static_cast<size_t>(params_.wg), 1, 1};
+    const size_t rows = (static_cast<size_t>(d.seq_q) + params_.qwi - 1) / params_.qwi;
+    const size_t global[3] = {round_up(rows, local[0]), static_cast<size_t>(d.heads_q),
+                              static_cast<size_t>(d.batch)};
+    return kernel_.launch(queue, kargs, sizeof(kargs) / sizeof(kargs[0]), global, local);
+  }
+  const L::Arg kargs[] = {
+      L::arg(hq),  L::arg(hkv),     L::arg(sq), L::arg(skv), L::arg(dim),   L::arg(scale),
+      L::arg(q),   L::arg(q_off),   L::arg(qs), L::arg(k),   L::arg(k_off), L::arg(ks),
+      L::arg(v),   L::arg(v_off),   L::arg(vs), L::arg(o),   L::arg(o_off), L::arg(os),
+      L::arg(lse), L::arg(lse_off), L::arg(ls)};
+  const size_t global[3] = {static_cast<size_t>(d.seq_q), static_cast<size_t>(d.heads_q),
+                            static_cast<size_t>(d.batch)};
+  return kernel_.launch(queue, kargs, sizeof(kargs) / sizeof(kargs[0]), global, nullptr);
+}
+
+AttentionParams select_attention_params(Device* device, const xinhe_attention_desc_t& d,
+                                        const OpOverrides& overrides, std::string* source) {
+  const DeviceInfo& info = device->info;
+  if (overrides.attention != nullptr) {
+    *source = "override";
+    return *overrides.attention;
+  }
+  AttentionParams p = default_attention_params(info.cpu_like);
+  *source = "defaults";
+  const std::string* entry = device->backend->tuning_db.find(
+      info.name, info.driver_version, dtype_short_name(d.dtype), "attention");
+  if (entry != nullptr) {
+    AttentionParams tuned = p;
+    std::string error;
+    if (parse_attention_params(*entry, &tuned, &error) &&
+        (error = tuned.validate(info.max_work_group_size)).empty()) {
+      *source = "tuning database";
+      return tuned;
+    }
+    log_dispatch(device, "tuning entry '" + *entry + "' unusable (" + error + "); defaults");
+  }
+  return p;
+}
+
+}  // namespace
+
+xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t& desc,
+                                   const OpOverrides& overrides, std::unique_ptr<Op>* out) {
+  auto op = std::make_unique<AttentionOp>(device, desc);
+  const std::string filter = impl_filter(overrides.impl_filter, "XINHE_ATTENTION_IMPL");
+  const std::string dt = dtype_short_name(desc.dtype);
+  std::ostringstream common;
+  common << "-cl-std=CL1.2 -DDTYPE=" << static_cast<int>(desc.dtype)
+         << " -DCAUSAL=" << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? 1 : 0)
+         << " -DWITH_LSE=" << (desc.with_lse ? 1 : 0);
+  std::string skipped, detail;
+  const std::string flash_name = "opencl.attention.flash_" + dt;
+  const std::string reference_name = "opencl.attention.reference_" + dt;
+  if (!filter.empty() && flash_name.find(filter) == std::string::npos) {
+    skipped += "; " + flash_name + ": excluded by XINHE_ATTENTION_IMPL='" + filter + "'";
+  } else {
+    std::string params_source;
+    op->params_ = select_attention_params(device, desc, overrides, &params_source);
+    const std::string bad = op->params_.validate(device->info.max_work_group_size);
+    if (!bad.empty()) {
+      skipped += "; " + flash_name + ": parameters " + op->params_.to_string() + ": " + bad;
+    } else {
+      const bool contiguous_d = desc.q_strides[3] == 1 && desc.k_strides[3] == 1 &&
+                                desc.v_strides[3] == 1 && desc.o_strides[3] == 1;
+      // d vectors need contiguous rows and a width dividing D; narrow until both hold.
+      int dv = contiguous_d ? op->params_.dv : 1;
+      while (dv > 1 && desc.head_dim % dv != 0) dv = dv == 8 ? 4 : 1;
+      std::ostringstream opts;
+      opts << common.str() << " -DHEAD_DIM=" << desc.head_dim << " -DQWI=" << op->params_.qwi
+           << " -DBKV=" << op->params_.bkv << " -DCONTIG_D=" << (contiguous_d ? 1 : 0)
+           << " -DDV=" << dv;
+      if (xinhe_status_t st =
+              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionFlash, opts.str(),
+                               "xinhe_attention_flash"))
+        return st;
+      op->impl_ = AttentionImpl::kFlash;
+      op->name_ = flash_name;
+      detail = " (" + op->params_.to_string() + " from " + params_source + ", DV " +
+               std::to_string(dv) + " used)";
+    }
+  }
+  if (op->impl_ == AttentionImpl::kNone) {
+    if (!filter.empty() && reference_name.find(filter) == std::string::npos) {
+      skipped += "; " + reference_name + ": excluded by XINHE_ATTENTION_IMPL='" + filter + "'";
+    } else {
+      if (xinhe_status_t st =
+              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionReference,
+                               common.str(), "xinhe_attention_reference"))
+        return st;
+      op->impl_ = AttentionImpl::kReference;
+      op->name_ = reference_name;
+    }
+  }
+  std::ostringstream shape;
+  shape << "attention " << dt << " b=" << desc.batch << " hq=" << desc.heads_q
+        << " hkv=" << desc.heads_kv << " sq=" << desc.seq_q << " skv=" << desc.seq_kv
+        << " d=" << desc.head_dim << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "")
+        << (desc.with_lse ? " lse" : "") << " on " << device->info.name << ": ";
+  if (op->impl_ == AttentionImpl::kNone) {
+    op->unsupported_ = "no OpenCL attention implementation accepts this op" + skipped;
+    log_dispatch(device, shape.str() + op->unsupported_);
+  } else {
+    log_dispatch(device, shape.str() + "selected " + op->name_ + detail +
+                             (skipped.empty() ? "" : "; skipped" + skipped.substr(1)));
+  }
+  *out = std::move(op);
+  return nullptr;
+}
+
+}  // namespace xinhe::opencl

@@ -1,0 +1,328 @@
+// The OpenCL GEMM implementation list, fastest first:
+//   opencl.gemm.tiled_*     register-tiled kernel (gemm_tiled.cl), parameters from the tuning
+//                           database; every shape and dtype combination
+//   opencl.gemm.clblast_sgemm  CLBlast (f32 in and out, K > 0), when libclblast.so.1 loads
+//   opencl.gemm.reference_* one work-item per element (gemm_reference.cl); everything
+// XINHE_GEMM_IMPL (substring) restricts the list; XINHE_VERBOSE=dispatch logs the choice.
+#include <dlfcn.h>
+
+#include <sstream>
+
+#include "clblast_api.h"
+#include "op_common.h"
+
+namespace xinhe::opencl {
+
+// Like the ICD loader, CLBlast stays mapped: its static program caches outlive the backend.
+ClBlastApi::~ClBlastApi() = default;
+
+ClBlastApi* clblast_get(Backend* backend, std::string* reason) {
+  std::lock_guard<std::mutex> lock(backend->clblast_mutex);
+  if (!backend->clblast_tried) {
+    backend->clblast_tried = true;
+    auto api = std::make_unique<ClBlastApi>();
+    api->library = dlopen("libclblast.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (api->library == nullptr) {
+      backend->clblast_error = "libclblast.so.1 not found";
+    } else {
+      api->sgemm = reinterpret_cast<ClBlastApi::SgemmFn>(dlsym(api->library, "CLBlastSgemm"));
+      api->sgemm_strided_batched = reinterpret_cast<ClBlastApi::SgemmStridedBatchedFn>(
+          dlsym(api->library, "CLBlastSgemmStridedBatched"));
+      if (api->sgemm == nullptr || api->sgemm_strided_batched == nullptr)
+        backend->clblast_error = "libclblast.so.1 lacks CLBlastSgemm/CLBlastSgemmStridedBatched";
+      else
+        backend->clblast = std::move(api);
+    }
+  }
+  if (!backend->clblast) *reason = backend->clblast_error;
+  return backend->clblast.get();
+}
+
+namespace {
+
+enum class GemmImpl { kTiled, kClblast, kReference, kNone };
+
+class GemmOp final : public Op {
+ public:
+  GemmOp(Device* device, const xinhe_gemm_desc_t& desc) : device_(device), desc_(desc) {}
+
+  xinhe_status_t check() const override {
+    if (impl_ != GemmImpl::kNone) return nullptr;
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_check", __FILE__,
+                       __LINE__, unsupported_);
+  }
+  const char* impl_name() const override { return name_.c_str(); }
+  uint64_t workspace_size() const override {
+    return packed_ ? (packed_a_elements() + packed_b_elements()) * sizeof(float) : 0;
+  }
+  uint64_t packed_a_elements() const {
+    return static_cast<uint64_t>((desc_.m + params_.mwi - 1) / params_.mwi) * params_.mwi * desc_.k;
+  }
+  uint64_t packed_b_elements() const {
+    return static_cast<uint64_t>((desc_.n + params_.nwi - 1) / params_.nwi) * params_.nwi * desc_.k;
+  }
+  xinhe_status_t run_packed(cl_command_queue queue, const xinhe_be_op_args_t& args, cl_mem a,
+                            cl_long a_off, cl_mem b, cl_long b_off, cl_mem c, cl_long c_off);
+
+  xinhe_status_t run(cl_command_queue queue, const xinhe_be_op_args_t& args) override;
+
+  Device* device_;
+  xinhe_gemm_desc_t desc_;
+  GemmImpl impl_ = GemmImpl::kNone;
+  std::string name_ = "opencl.gemm.none";
+  std::string unsupported_;
+  GemmParams params_;
+  KernelLauncher kernel_;
+  bool packed_ = false;  // tiled with PACK=1 on a problem large enough to repay packing
+  KernelLauncher pack_a_, pack_b_, packed_kernel_;
+  ClBlastApi* clblast_ = nullptr;
+};
+
+xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& args) {
+  const xinhe_gemm_desc_t& d = desc_;
+  if (d.m == 0 || d.n == 0 || d.batch == 0) return nullptr;
+  const size_t ab_size = dtype_bytes(d.ab_dtype), c_size = dtype_bytes(d.c_dtype);
+  cl_long a_off = 0, b_off = 0, c_off = 0;
+  if (!element_offset(args.mem[XINHE_GEMM_ARG_A].offset, ab_size, &a_off) ||
+      !element_offset(args.mem[XINHE_GEMM_ARG_B].offset, ab_size, &b_off) ||
+      !element_offset(args.mem[XINHE_GEMM_ARG_C].offset, c_size, &c_off))
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
+                       __LINE__, "operand byte offset is not a multiple of the element size");
+  cl_mem a = buffer_mem(args.mem[XINHE_GEMM_ARG_A].buffer);
+  cl_mem b = buffer_mem(args.mem[XINHE_GEMM_ARG_B].buffer);
+  cl_mem c = buffer_mem(args.mem[XINHE_GEMM_ARG_C].buffer);
+  const float alpha = args.alpha, beta = args.beta;
+
+  if (impl_ == GemmImpl::kClblast) {
+    const int ta = d.trans_a ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
+    const int tb = d.trans_b ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
+    int rc = 0;
+    if (d.batch == 1) {
+      rc = clblast_->sgemm(ClBlastApi::kRowMajor, ta, tb, d.m, d.n, d.k, alpha, a, a_off, d.lda, b,
+                           b_off, d.ldb, beta, c, c_off, d.ldc, &queue, nullptr);
+    } else {
+      rc = clblast_->sgemm_strided_batched(
+          ClBlastApi::kRowMajor, ta, tb, d.m, d.n, d.k, alpha, a, a_off, d.lda, d.stride_a, b,
+          b_off, d.ldb, d.stride_b, beta, c, c_off, d.ldc, d.stride_c, d.batch, &queue, nullptr);
+    }
+    if (rc != 0)
+      return make_status(device_->host(), XINHE_STATUS_INTERNAL, "CLBlastSgemm", __FILE__, __LINE__,
+                         "CLBlast status " + std::to_string(rc));
+    return nullptr;
+  }
+
+  if (packed_) return run_packed(queue, args, a, a_off, b, b_off, c, c_off);
+  const cl_long m = d.m, n = d.n, k = d.k, lda = d.lda, ldb = d.ldb, ldc = d.ldc;
+  const cl_long sa = d.stride_a, sb = d.stride_b, sc = d.stride_c;
+  const KernelLauncher::Arg kargs[] = {
+      KernelLauncher::arg(m),     KernelLauncher::arg(n),     KernelLauncher::arg(k),
+      KernelLauncher::arg(a),     KernelLauncher::arg(a_off), KernelLauncher::arg(lda),
+      KernelLauncher::arg(sa),    KernelLauncher::arg(b),     KernelLauncher::arg(b_off),
+      KernelLauncher::arg(ldb),   KernelLauncher::arg(sb),    KernelLauncher::arg(c),
+      KernelLauncher::arg(c_off), KernelLauncher::arg(ldc),   KernelLauncher::arg(sc),
+      KernelLauncher::arg(alpha), KernelLauncher::arg(beta)};
+  const size_t count = sizeof(kargs) / sizeof(kargs[0]);
+  if (impl_ == GemmImpl::kTiled) {
+    const GemmParams& p = params_;
+    const size_t local[3] = {static_cast<size_t>(p.nwg / p.nwi), static_cast<size_t>(p.mwg / p.mwi),
+                             1};
+    const size_t global[3] = {round_up((static_cast<size_t>(d.n) + p.nwi - 1) / p.nwi, local[0]),
+                              round_up((static_cast<size_t>(d.m) + p.mwi - 1) / p.mwi, local[1]),
+                              static_cast<size_t>(d.batch)};
+    return kernel_.launch(queue, kargs, count, global, local);
+  }
+  const size_t global[3] = {static_cast<size_t>(d.n), static_cast<size_t>(d.m),
+                            static_cast<size_t>(d.batch)};
+  return kernel_.launch(queue, kargs, count, global, nullptr);
+}
+
+xinhe_status_t GemmOp::run_packed(cl_command_queue queue, const xinhe_be_op_args_t& args, cl_mem a,
+                                  cl_long a_off, cl_mem b, cl_long b_off, cl_mem c, cl_long c_off) {
+  const xinhe_gemm_desc_t& d = desc_;
+  const GemmParams& p = params_;
+  cl_long ws_off = 0;
+  if (!element_offset(args.mem[XINHE_GEMM_ARG_WORKSPACE].offset, sizeof(float), &ws_off))
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
+                       __LINE__, "workspace offset is not a multiple of 4 bytes");
+  cl_mem ws = buffer_mem(args.mem[XINHE_GEMM_ARG_WORKSPACE].buffer);
+  if (ws == nullptr)
+    return make_status(device_->host(), XINHE_STATUS_INVALID_ARGUMENT, "xinhe_gemm_run", __FILE__,
+                       __LINE__,
+                       "this op needs a workspace of " + std::to_string(workspace_size()) +
+                           " bytes (xinhe_gemm_workspace_size)");
+  const cl_long pa_off = ws_off, pb_off = ws_off + static_cast<cl_long>(packed_a_elements());
+  const cl_long m = d.m, n = d.n, k = d.k, lda = d.lda, ldb = d.ldb, ldc = d.ldc;
+  const cl_long sa = d.stride_a, sb = d.stride_b, sc = d.stride_c;
+  const float alpha = args.alpha, beta = args.beta;
+  const size_t tiles_m = (static_cast<size_t>(d.m) + p.mwi - 1) / p.mwi;
+  const size_t tiles_n = (static_cast<size_t>(d.n) + p.nwi - 1) / p.nwi;
+  const size_t local[3] = {static_cast<size_t>(p.nwg / p.nwi), static_cast<size_t>(p.mwg / p.mwi),
+                           1};
+  const size_t tile_global[3] = {round_up(tiles_n, local[0]), round_up(tiles_m, local[1]), 1};
+  const size_t pack_a_global[3] = {static_cast<size_t>(p.mwi * d.k), tiles_m, 1};
+  const size_t pack_b_global[3] = {static_cast<size_t>(p.nwi * d.k), tiles_n, 1};
+  using L = KernelLauncher;
+  // The in-order queue serializes batches, so one batch's panels are all the workspace holds.
+  for (cl_long batch = 0; batch < d.batch; ++batch) {
+    const bool repack_a = batch == 0 || d.stride_a != 0;  // stride 0: same A for every batch
+    const bool repack_b = batch == 0 || d.stride_b != 0;
+    if (repack_a) {
+      const L::Arg pa[] = {L::arg(m),  L::arg(k),     L::arg(a),  L::arg(a_off), L::arg(lda),
+                           L::arg(sa), L::arg(batch), L::arg(ws), L::arg(pa_off)};
+      if (xinhe_status_t st = pack_a_.launch(queue, pa, 9, pack_a_global, nullptr)) return st;
+    }
+    if (repack_b) {
+      const L::Arg pb[] = {L::arg(n),  L::arg(k),     L::arg(b),  L::arg(b_off), L::arg(ldb),
+                           L::arg(sb), L::arg(batch), L::arg(ws), L::arg(pb_off)};
+      if (xinhe_status_t st = pack_b_.launch(queue, pb, 9, pack_b_global, nullptr)) return st;
+    }
+    const L::Arg gk[] = {L::arg(m),  L::arg(n),      L::arg(k),     L::arg(ws),    L::arg(pa_off),
+                         L::arg(ws), L::arg(pb_off), L::arg(c),     L::arg(c_off), L::arg(ldc),
+                         L::arg(sc), L::arg(batch),  L::arg(alpha), L::arg(beta)};
+    if (xinhe_status_t st = packed_kernel_.launch(queue, gk, 14, tile_global, local)) return st;
+  }
+  return nullptr;
+}
+
+std::string gemm_options(const xinhe_gemm_desc_t& d) {
+  std::ostringstream os;
+  os << "-cl-std=CL1.2 -DAB_DTYPE=" << static_cast<int>(d.ab_dtype)
+     << " -DC_DTYPE=" << static_cast<int>(d.c_dtype) << " -DTRANS_A=" << (d.trans_a ? 1 : 0)
+     << " -DTRANS_B=" << (d.trans_b ? 1 : 0);
+  return os.str();
+}
+
+std::string gemm_tiled_options(const xinhe_gemm_desc_t& d, const GemmParams& p) {
+  std::ostringstream os;
+  os << gemm_options(d) << " -DMWI=" << p.mwi << " -DNWI=" << p.nwi << " -DVW=" << p.vw
+     << " -DKWI=" << p.kwi << " -DMWG=" << p.mwg << " -DNWG=" << p.nwg << " -DKWG=" << p.kwg
+     << " -DUSE_LOCAL=" << p.use_local << " -DPACK=" << p.pack;
+  return os.str();
+}
+
+// Parameters for the tiled kernel: override, else the database, else safe defaults.
+GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
+                              const OpOverrides& overrides, std::string* source) {
+  const DeviceInfo& info = device->info;
+  if (overrides.gemm != nullptr) {
+    *source = "override";
+    return *overrides.gemm;
+  }
+  GemmParams p = default_gemm_params(info.cpu_like);
+  *source = "defaults";
+  const std::string* entry = device->backend->tuning_db.find(info.name, info.driver_version,
+                                                             dtype_short_name(d.ab_dtype), "gemm");
+  if (entry != nullptr) {
+    GemmParams tuned = p;
+    std::string error;
+    if (parse_gemm_params(*entry, &tuned, &error) &&
+        (error = tuned.validate(info.max_work_group_size)).empty()) {
+      *source = "tuning database";
+      return tuned;
+    }
+    log_dispatch(device, "tuning entry '" + *entry + "' unusable (" + error + "); defaults");
+  }
+  return p;
+}
+
+}  // namespace
+
+xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
+                              const OpOverrides& overrides, std::unique_ptr<Op>* out) {
+  auto op = std::make_unique<GemmOp>(device, desc);
+  const std::string filter = impl_filter(overrides.impl_filter, "XINHE_GEMM_IMPL");
+  const std::string ab = dtype_short_name(desc.ab_dtype), c = dtype_short_name(desc.c_dtype);
+  const std::string suffix = ab + (desc.c_dtype == desc.ab_dtype ? "" : "_" + c);
+  std::string skipped;
+
+  struct Candidate {
+    GemmImpl impl;
+    std::string name;
+  };
+  const Candidate candidates[] = {{GemmImpl::kTiled, "opencl.gemm.tiled_" + suffix},
+                                  {GemmImpl::kClblast, "opencl.gemm.clblast_sgemm"},
+                                  {GemmImpl::kReference, "opencl.gemm.reference_" + suffix}};
+  std::string detail;
+  for (const Candidate& cand : candidates) {
+    if (!filter.empty() && cand.name.find(filter) == std::string::npos) {
+      skipped += "; " + cand.name + ": excluded by XINHE_GEMM_IMPL='" + filter + "'";
+      continue;
+    }
+    if (cand.impl == GemmImpl::kTiled) {
+      std::string params_source;
+      op->params_ = select_gemm_params(device, desc, overrides, &params_source);
+      const std::string bad = op->params_.validate(device->info.max_work_group_size);
+      if (!bad.empty()) {
+        skipped += "; " + cand.name + ": parameters " + op->params_.to_string() + ": " + bad;
+        continue;
+      }
+      const std::string source = std::string(kClDtypePrelude) + kClGemmTiled;
+      const std::string options = gemm_tiled_options(desc, op->params_);
+      if (xinhe_status_t st = op->kernel_.init(device, source, options, "xinhe_gemm_tiled"))
+        return st;
+      // Packing costs O(MK + NK) extra traffic and two launches per batch: only worth it
+      // when the tile kernel has real work to amortize it.
+      const double work = static_cast<double>(desc.m) * desc.n * desc.k;
+      op->packed_ = op->params_.pack && desc.k > 0 && work >= 128.0 * 128.0 * 128.0;
+      if (op->packed_) {
+        if (xinhe_status_t st = op->pack_a_.init(device, source, options, "xinhe_gemm_pack_a"))
+          return st;
+        if (xinhe_status_t st = op->pack_b_.init(device, source, options, "xinhe_gemm_pack_b"))
+          return st;
+        if (xinhe_status_t st =
+                op->packed_kernel_.init(device, source, options, "xinhe_gemm_packed"))
+          return st;
+      }
+      detail = " (" + op->params_.to_string() + " from " + params_source +
+               (op->packed_ ? ", packed" : "") + ")";
+    } else if (cand.impl == GemmImpl::kClblast) {
+      if (desc.ab_dtype != XINHE_DTYPE_F32 || desc.c_dtype != XINHE_DTYPE_F32) {
+        skipped += "; " + cand.name + ": f32 only";
+        continue;
+      }
+      if (desc.k == 0) {
+        skipped += "; " + cand.name + ": K == 0 rejected by CLBlast";
+        continue;
+      }
+      std::string why;
+      op->clblast_ = clblast_get(device->backend, &why);
+      if (op->clblast_ == nullptr) {
+        skipped += "; " + cand.name + ": " + why;
+        continue;
+      }
+    } else {
+      if (xinhe_status_t st =
+              op->kernel_.init(device, std::string(kClDtypePrelude) + kClGemmReference,
+                               gemm_options(desc), "xinhe_gemm_reference"))
+        return st;
+    }
+    op->impl_ = cand.impl;
+    op->name_ = cand.name;
+    break;
+  }
+  std::ostringstream shape;
+  shape << "gemm " << ab << "->" << c << " " << (desc.trans_a ? "T" : "N")
+        << (desc.trans_b ? "T" : "N") << " m=" << desc.m << " n=" << desc.n << " k=" << desc.k
+        << " batch=" << desc.batch << " on " << device->info.name << ": ";
+  if (op->impl_ == GemmImpl::kNone) {
+    op->unsupported_ = "no OpenCL GEMM implementation accepts this op" + skipped;
+    log_dispatch(device, shape.str() + op->unsupported_);
+  } else {
+    log_dispatch(device, shape.str() + "selected " + op->name_ + detail +
+                             (skipped.empty() ? "" : "; skipped" + skipped.substr(1)));
+  }
+  *out = std::move(op);
+  return nullptr;
+}
+
+xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
+                         const OpOverrides& overrides, std::unique_ptr<Op>* out) {
+  if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
+    return create_gemm_op(device, *desc.gemm, overrides, out);
+  if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
+    return create_attention_op(device, *desc.attention, overrides, out);
+  return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
+                     "unknown op kind " + std::to_string(static_cast<int>(desc.kind)));
+}
+
+}  // namespace xinhe::opencl

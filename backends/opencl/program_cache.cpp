@@ -1,0 +1,264 @@
+// Two-level program cache: memory (per device) over disk (per user, shared by processes).
+#include "program_cache.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "fnv1a.h"
+#include "status_util.h"
+
+namespace xinhe::opencl {
+namespace {
+
+constexpr char kEntryMagic[8] = {'X', 'H', 'C', 'L', 'P', 'R', 'G', '\0'};
+constexpr uint32_t kEntryFormatVersion = 1;
+
+// Fixed little-endian-on-this-host layout; entries are per machine, not portable files.
+struct EntryHeader {
+  char magic[8];
+  uint32_t format_version;
+  uint32_t reserved;
+  uint64_t key;
+  uint64_t payload_size;
+  uint64_t payload_checksum;  // FNV-1a 64 of the payload
+};
+static_assert(sizeof(EntryHeader) == 40, "cache entry header layout");
+
+// mkdir -p; true when path exists as a folder afterwards.
+bool make_dirs(const std::string& path) {
+  if (path.empty()) return false;
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      partial = path.substr(0, i);
+      if (!partial.empty()) {
+        if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) return false;
+      }
+    }
+  }
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+std::string default_cache_dir() {
+  if (const char* dir = std::getenv("XINHE_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/xinhe";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/xinhe";
+  return "";
+}
+
+ProgramCache::ProgramCache(const ClApi* cl, const xinhe_host_api_t* host, cl_context context,
+                           cl_device_id device, std::string identity, std::string disk_dir)
+    : cl_(cl), host_(host), context_(context), device_(device), identity_(std::move(identity)) {
+  if (disk_dir.empty()) {
+    log("program cache: no cache folder (XINHE_CACHE_DIR, XDG_CACHE_HOME, HOME unset); "
+        "memory only");
+  } else if (!make_dirs(disk_dir) || access(disk_dir.c_str(), W_OK) != 0) {
+    log("program cache: folder '" + disk_dir + "' cannot be created or written (" +
+        std::strerror(errno) + "); memory only");
+  } else {
+    disk_dir_ = std::move(disk_dir);
+  }
+}
+
+ProgramCache::~ProgramCache() {
+  for (auto& [key, program] : programs_) cl_->clReleaseProgram(program);
+}
+
+void ProgramCache::log(const std::string& message) const {
+  if (host_->verbose_enabled("cache")) host_->log("cache", "opencl", message.c_str());
+}
+
+void ProgramCache::disable_disk(const std::string& why) {
+  if (disk_dir_.empty()) return;
+  log("program cache: disk layer off for '" + disk_dir_ + "': " + why + "; memory only");
+  disk_dir_.clear();
+}
+
+ProgramCacheStats ProgramCache::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+uint64_t ProgramCache::key_of(const std::string& source, const std::string& options) const {
+  uint64_t h = kFnv1aOffsetBasis;
+  h = fnv1a64_field("xinhe " XINHE_OPENCL_VERSION_STRING, h);
+  h = fnv1a64_field(identity_, h);
+  h = fnv1a64_field(options, h);
+  h = fnv1a64_field(source, h);
+  return h;
+}
+
+std::string ProgramCache::entry_path(uint64_t key) const {
+  return disk_dir_ + "/opencl-" + hex64(key) + ".bin";
+}
+
+xinhe_status_t ProgramCache::get(const std::string& source, const std::string& options,
+                                 cl_program* out) {
+  const uint64_t key = key_of(source, options);
+  // One lock around the whole lookup-or-build: two ops asking for the same program at once
+  // must not build it twice, and builds are rare (op creation only).
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = programs_.find(key); it != programs_.end()) {
+    ++stats_.memory_hits;
+    cl_->clRetainProgram(it->second);
+    *out = it->second;
+    return nullptr;
+  }
+  cl_program program = disk_dir_.empty() ? nullptr : load_from_disk(key, options);
+  if (program != nullptr) {
+    ++stats_.disk_hits;
+    log("program cache: disk hit " + hex64(key));
+  } else {
+    const auto start = std::chrono::steady_clock::now();
+    if (xinhe_status_t st = build_from_source(source, options, &program)) return st;
+    ++stats_.builds;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    log("program cache: miss " + hex64(key) + ", built from source in " +
+        std::to_string(static_cast<long long>(ms)) + " ms");
+    if (!disk_dir_.empty()) store_to_disk(key, program);
+  }
+  programs_[key] = program;
+  cl_->clRetainProgram(program);
+  *out = program;
+  return nullptr;
+}
+
+cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options) {
+  const std::string path = entry_path(key);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return nullptr;  // plain miss
+  EntryHeader header;
+  std::string why;
+  std::vector<unsigned char> payload;
+  if (std::fread(&header, sizeof(header), 1, f) != 1) {
+    why = "truncated header";
+  } else if (std::memcmp(header.magic, kEntryMagic, sizeof(kEntryMagic)) != 0) {
+    why = "bad magic";
+  } else if (header.format_version != kEntryFormatVersion) {
+    why = "format version " + std::to_string(header.format_version);
+  } else if (header.key != key) {
+    why = "key mismatch";
+  } else if (header.payload_size == 0 || header.payload_size > (1ull << 31)) {
+    why = "implausible payload size";
+  } else {
+    payload.resize(header.payload_size);
+    if (std::fread(payload.data(), 1, payload.size(), f) != payload.size()) {
+      why = "truncated payload";
+    } else if (std::fgetc(f) != EOF) {
+      why = "trailing bytes";
+    } else if (fnv1a64(payload.data(), payload.size()) != header.payload_checksum) {
+      why = "checksum mismatch";
+    }
+  }
+  std::fclose(f);
+  if (why.empty()) {
+    const unsigned char* binary = payload.data();
+    const size_t size = payload.size();
+    cl_int binary_status = CL_SUCCESS;
+    cl_int err = CL_SUCCESS;
+    cl_program program =
+        cl_->clCreateProgramWithBinary(context_, 1, &device_, &size, &binary, &binary_status, &err);
+    if (err == CL_SUCCESS && binary_status == CL_SUCCESS) {
+      err = cl_->clBuildProgram(program, 1, &device_, options.c_str(), nullptr, nullptr);
+      if (err == CL_SUCCESS) return program;
+    }
+    if (program != nullptr) cl_->clReleaseProgram(program);
+    why = "driver rejected the binary (" + cl_error_name(err != CL_SUCCESS ? err : binary_status) +
+          ")";
+  }
+  ++stats_.disk_rejected;
+  log("program cache: entry " + path + " rejected (" + why + "); rebuilding");
+  return nullptr;
+}
+
+void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
+  size_t size = 0;
+  cl_int err =
+      cl_->clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, nullptr);
+  if (err != CL_SUCCESS || size == 0) {
+    log("program cache: device returned no binary (" + cl_error_name(err) + "); not stored");
+    return;
+  }
+  std::vector<unsigned char> payload(size);
+  unsigned char* binaries[1] = {payload.data()};
+  err = cl_->clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof(binaries), binaries, nullptr);
+  if (err != CL_SUCCESS) {
+    log("program cache: clGetProgramInfo(CL_PROGRAM_BINARIES) failed (" + cl_error_name(err) +
+        "); not stored");
+    return;
+  }
+  EntryHeader header{};
+  std::memcpy(header.magic, kEntryMagic, sizeof(kEntryMagic));
+  header.format_version = kEntryFormatVersion;
+  header.key = key;
+  header.payload_size = payload.size();
+  header.payload_checksum = fnv1a64(payload.data(), payload.size());
+
+  // A unique temporary name per process and call; rename() is atomic within one folder.
+  static std::atomic<uint64_t> counter{0};
+  const std::string final_path = entry_path(key);
+  const std::string temp_path =
+      final_path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+  FILE* f = std::fopen(temp_path.c_str(), "wb");
+  if (f == nullptr) {
+    disable_disk(std::string("cannot create a file (") + std::strerror(errno) + ")");
+    return;
+  }
+  bool ok = std::fwrite(&header, sizeof(header), 1, f) == 1 &&
+            std::fwrite(payload.data(), 1, payload.size(), f) == payload.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(temp_path.c_str());
+    disable_disk("cannot write an entry (" + why + ")");
+    return;
+  }
+  ++stats_.disk_writes;
+  log("program cache: stored " + final_path);
+}
+
+xinhe_status_t ProgramCache::build_from_source(const std::string& source,
+                                               const std::string& options, cl_program* out) {
+  const char* text = source.c_str();
+  const size_t length = source.size();
+  cl_int err = CL_SUCCESS;
+  cl_program program = cl_->clCreateProgramWithSource(context_, 1, &text, &length, &err);
+  if (err != CL_SUCCESS)
+    return cl_status(host_, err, "clCreateProgramWithSource", __FILE__, __LINE__);
+  err = cl_->clBuildProgram(program, 1, &device_, options.c_str(), nullptr, nullptr);
+  if (err != CL_SUCCESS) {
+    size_t log_size = 0;
+    cl_->clGetProgramBuildInfo(program, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &log_size);
+    std::string build_log(log_size, '\0');
+    if (log_size > 0)
+      cl_->clGetProgramBuildInfo(program, device_, CL_PROGRAM_BUILD_LOG, log_size, build_log.data(),
+                                 nullptr);
+    if (build_log.size() > 4000) build_log = build_log.substr(0, 4000) + "...";
+    cl_->clReleaseProgram(program);
+    return cl_status(host_, err, "clBuildProgram", __FILE__, __LINE__,
+                     "options '" + options + "': " + build_log);
+  }
+  *out = program;
+  return nullptr;
+}
+
+}  // namespace xinhe::opencl

@@ -1,0 +1,53 @@
+// cl_int -> xinhe status, once, at the backend boundary. The message names the failing call
+// and the CL error; the code follows the error's meaning: allocation failures are
+// OUT_OF_MEMORY (CL_OUT_OF_RESOURCES is not: drivers also report it after a kernel fault),
+// failed commands seen through events are DEVICE_LOST, the rest INTERNAL.
+#pragma once
+
+#include <string>
+
+#include "cl_loader.h"
+#include "xinhe/backend.h"
+
+#ifndef XINHE_OPENCL_VERSION_STRING
+#define XINHE_OPENCL_VERSION_STRING "0.1.0"
+#endif
+
+namespace xinhe::opencl {
+
+inline xinhe_status_code_t cl_error_code(cl_int err) {
+  switch (err) {
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE:
+    case CL_OUT_OF_HOST_MEMORY:
+      return XINHE_STATUS_OUT_OF_MEMORY;
+    case CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST:
+      return XINHE_STATUS_DEVICE_LOST;
+    case CL_DEVICE_NOT_AVAILABLE:
+    case CL_COMPILER_NOT_AVAILABLE:
+      return XINHE_STATUS_UNAVAILABLE;
+    default:
+      return XINHE_STATUS_INTERNAL;
+  }
+}
+
+inline xinhe_status_t cl_status(const xinhe_host_api_t* host, cl_int err, const char* call,
+                                const char* file, int line, const std::string& detail = "") {
+  std::string message = std::string(call) + " failed: " + cl_error_name(err);
+  if (!detail.empty()) message += ": " + detail;
+  return host->status_new(cl_error_code(err), "opencl", call, file, line, message.c_str());
+}
+
+inline xinhe_status_t make_status(const xinhe_host_api_t* host, xinhe_status_code_t code,
+                                  const char* call, const char* file, int line,
+                                  const std::string& message) {
+  return host->status_new(code, "opencl", call, file, line, message.c_str());
+}
+
+}  // namespace xinhe::opencl
+
+#define XINHE_CL_RETURN_IF_ERROR(host, err, call)                                           \
+  do {                                                                                      \
+    const cl_int xinhe_cl_err_ = (err);                                                     \
+    if (xinhe_cl_err_ != CL_SUCCESS)                                                        \
+      return ::xinhe::opencl::cl_status((host), xinhe_cl_err_, (call), __FILE__, __LINE__); \
+  } while (0)

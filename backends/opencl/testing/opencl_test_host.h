@@ -1,0 +1,215 @@
+// A minimal xinhe_host_api_t for driving the OpenCL plugin table directly (without libxinhe):
+// statuses are small heap objects, XINHE_VERBOSE is honoured like the core does, and log
+// lines are both printed and kept so tests can assert on them. Also a Session that opens
+// backend, device 0 and one stream, and helpers that run an op on host arrays.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "half.h"
+#include "opencl_internal.h"
+
+// The host owns the status representation; the plugin only sees the opaque pointer.
+struct xinhe_status_s {
+  xinhe_status_code_t code;
+  std::string call;
+  std::string message;
+};
+
+namespace xinhe::opencl::testing {
+
+class TestHost {
+ public:
+  static TestHost& get() {
+    static TestHost host;
+    return host;
+  }
+  const xinhe_host_api_t* api() const { return &api_; }
+
+  std::vector<std::string> logs() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return logs_;
+  }
+  void clear_logs() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    logs_.clear();
+  }
+  bool logged(const std::string& needle) {
+    for (const std::string& line : logs())
+      if (line.find(needle) != std::string::npos) return true;
+    return false;
+  }
+
+ private:
+  TestHost() {
+    api_.struct_size = sizeof(api_);
+    api_.abi_major = XINHE_BACKEND_ABI_MAJOR;
+    api_.abi_minor = XINHE_BACKEND_ABI_MINOR;
+    api_.status_new = &status_new;
+    api_.verbose_enabled = &verbose_enabled;
+    api_.log = &log;
+  }
+  static xinhe_status_t status_new(xinhe_status_code_t code, const char*, const char* call,
+                                   const char*, int, const char* message) {
+    return new xinhe_status_s{code, call ? call : "", message ? message : ""};
+  }
+  // Tests always collect every topic; printing follows XINHE_VERBOSE.
+  static int verbose_enabled(const char*) { return 1; }
+  static void log(const char* topic, const char* backend, const char* message) {
+    TestHost& self = get();
+    const std::string line = std::string("xinhe[") + topic + "] " + backend + ": " + message;
+    const char* verbose = std::getenv("XINHE_VERBOSE");
+    if (verbose && (std::strstr(verbose, topic) || std::strstr(verbose, "all")))
+      std::fprintf(stderr, "%s\n", line.c_str());
+    std::lock_guard<std::mutex> lock(self.mutex_);
+    self.logs_.push_back(line);
+  }
+
+  xinhe_host_api_t api_{};
+  std::mutex mutex_;
+  std::vector<std::string> logs_;
+};
+
+// Owns a status; "" and OK for success.
+struct Status {
+  explicit Status(xinhe_status_t s = nullptr) : s_(s) {}
+  ~Status() { delete s_; }
+  Status(Status&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  Status& operator=(Status&& o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  bool ok() const { return s_ == nullptr; }
+  xinhe_status_code_t code() const { return s_ ? s_->code : XINHE_STATUS_OK; }
+  std::string message() const { return s_ ? s_->call + ": " + s_->message : ""; }
+
+ private:
+  xinhe_status_t s_;
+};
+
+// Backend + device 0 + a stream; available() false (with reason) when there is no OpenCL.
+// All three are released in reverse order.
+class Session {
+ public:
+  Session() {
+    const xinhe_backend_api_t* api = backend_api();
+    Status st(api->backend_create(TestHost::get().api(), &backend_));
+    if (!st.ok()) {
+      reason_ = st.message();
+      backend_ = nullptr;
+      return;
+    }
+    Status dev(api->device_open(backend_, 0, &device_));
+    if (!dev.ok()) {
+      reason_ = dev.message();
+      return;
+    }
+    Status str(api->stream_create(device_, &stream_));
+    if (!str.ok()) reason_ = str.message();
+  }
+  // Takes ownership of an opened device and its stream (the backend stays the caller's).
+  Session(xinhe_be_device_t device, xinhe_be_stream_t stream) : device_(device), stream_(stream) {}
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    const xinhe_backend_api_t* api = backend_api();
+    if (stream_) api->stream_destroy(stream_);
+    if (device_) api->device_close(device_);
+    if (backend_) api->backend_destroy(backend_);
+  }
+  bool available() const { return stream_ != nullptr; }
+  const std::string& reason() const { return reason_; }
+  Device* device() const { return to_device(device_); }
+  xinhe_be_device_t be_device() const { return device_; }
+  xinhe_be_stream_t stream() const { return stream_; }
+  const xinhe_backend_api_t* api() const { return backend_api(); }
+
+ private:
+  xinhe_be_backend_t backend_ = nullptr;
+  xinhe_be_device_t device_ = nullptr;
+  xinhe_be_stream_t stream_ = nullptr;
+  std::string reason_;
+};
+
+// A device buffer that frees itself.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(const Session& s, uint64_t size) : api_(s.api()) {
+    if (size > 0) status_ = Status(api_->buffer_alloc(s.be_device(), size, 0, &buffer_));
+  }
+  ~DeviceBuffer() {
+    if (buffer_) api_->buffer_free(buffer_);
+  }
+  xinhe_be_buffer_t get() const { return buffer_; }
+  const Status& status() const { return status_; }
+
+ private:
+  const xinhe_backend_api_t* api_;
+  xinhe_be_buffer_t buffer_ = nullptr;
+  Status status_;
+};
+
+// Random values in [-1, 1) stored in dtype (never zeros: the checks must see real data).
+inline std::vector<uint8_t> random_array(xinhe_dtype_t dtype, size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const size_t es = dtype == XINHE_DTYPE_F32 ? 4 : 2;
+  std::vector<uint8_t> bytes(count * es);
+  for (size_t i = 0; i < count; ++i) {
+    const float v = dist(rng);
+    if (dtype == XINHE_DTYPE_F32) {
+      std::memcpy(bytes.data() + 4 * i, &v, 4);
+    } else {
+      const uint16_t h =
+          dtype == XINHE_DTYPE_F16 ? kernels::f32_to_f16(v) : kernels::f32_to_bf16(v);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  return bytes;
+}
+
+// Fills with NaN in dtype: outputs are poisoned before each run.
+inline std::vector<uint8_t> nan_array(xinhe_dtype_t dtype, size_t count) {
+  const size_t es = dtype == XINHE_DTYPE_F32 ? 4 : 2;
+  std::vector<uint8_t> bytes(count * es);
+  for (size_t i = 0; i < count; ++i) {
+    if (es == 4) {
+      const uint32_t nan = 0x7fc00000u;
+      std::memcpy(bytes.data() + 4 * i, &nan, 4);
+    } else {
+      const uint16_t nan = dtype == XINHE_DTYPE_F16 ? 0x7e00 : 0x7fc0;
+      std::memcpy(bytes.data() + 2 * i, &nan, 2);
+    }
+  }
+  return bytes;
+}
+
+// Uploads host bytes into a fresh buffer at byte offset `pad` (so operands do not start at
+// 0), synchronously.
+inline std::unique_ptr<DeviceBuffer> upload(const Session& s, const std::vector<uint8_t>& bytes,
+                                            uint64_t pad, Status* st) {
+  if (!st->ok()) return std::make_unique<DeviceBuffer>(s, 0);  // keep the first error
+  auto buf = std::make_unique<DeviceBuffer>(s, bytes.size() + pad);
+  if (!buf->status().ok() || bytes.empty()) return buf;
+  *st = Status(
+      s.api()->copy_host_to_device(s.stream(), {buf->get(), pad}, bytes.data(), bytes.size()));
+  // The copy is asynchronous and callers often pass a temporary: wait before returning.
+  if (st->ok()) *st = Status(s.api()->stream_synchronize(s.stream()));
+  return buf;
+}
+
+// Max |got - want| / (|want| + 1) style error; the normalized form keeps tolerances per dtype.
+inline double tolerance(xinhe_dtype_t dtype, int64_t k) {
+  const double eps = dtype == XINHE_DTYPE_F32 ? 1.2e-7 : dtype == XINHE_DTYPE_F16 ? 9.8e-4 : 7.9e-3;
+  return eps * 4.0 * std::sqrt(static_cast<double>(k > 0 ? k : 1)) + 1e-6;
+}
+
+}  // namespace xinhe::opencl::testing

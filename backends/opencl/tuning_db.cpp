@@ -1,0 +1,240 @@
+// Parsing, lookup and serialization of the OpenCL tuning database.
+#include "tuning_db.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace xinhe::opencl {
+namespace {
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  return parts;
+}
+
+bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+// Applies KEY=VALUE pairs to named int fields.
+bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fields,
+                 std::string* error) {
+  for (const std::string& raw : split(text, ',')) {
+    const std::string item = trim(raw);
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      *error = "expected KEY=VALUE, got '" + item + "'";
+      return false;
+    }
+    const std::string key = trim(item.substr(0, eq));
+    const std::string value = trim(item.substr(eq + 1));
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      *error = "unknown parameter '" + key + "'";
+      return false;
+    }
+    char* end = nullptr;
+    const long v = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || v < 0 || v > 4096) {
+      *error = "bad value '" + value + "' for " + key;
+      return false;
+    }
+    *it->second = static_cast<int>(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+extern const char* const kShippedTuningDb;  // generated from tuning/opencl_tuning_db.txt
+const char* shipped_tuning_db_text() { return kShippedTuningDb; }
+
+std::string GemmParams::validate(uint64_t max_work_group_size) const {
+  if (mwi < 1 || nwi < 1 || kwi < 1 || mwi > 16 || nwi > 64 || kwi > 16)
+    return "MWI, NWI, KWI out of range";
+  if (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) return "VW not in {1,2,4,8,16}";
+  if (nwi % vw != 0) return "NWI % VW != 0";
+  if (mwg < mwi || nwg < nwi || mwg % mwi != 0 || nwg % nwi != 0)
+    return "MWG/NWG not multiples of MWI/NWI";
+  const uint64_t wg = static_cast<uint64_t>(mwg / mwi) * static_cast<uint64_t>(nwg / nwi);
+  if (wg > max_work_group_size) return "work-group larger than the device maximum";
+  if (use_local != 0 && use_local != 1) return "USE_LOCAL not 0/1";
+  if (use_local && (kwg < 1 || kwg > 64)) return "KWG out of range";
+  if (pack != 0 && pack != 1) return "PACK not 0/1";
+  if (pack && use_local) return "PACK and USE_LOCAL exclude each other";
+  return "";
+}
+
+std::string GemmParams::to_string() const {
+  std::ostringstream os;
+  os << "MWI=" << mwi << ",NWI=" << nwi << ",VW=" << vw << ",KWI=" << kwi << ",MWG=" << mwg
+     << ",NWG=" << nwg << ",KWG=" << kwg << ",USE_LOCAL=" << use_local << ",PACK=" << pack;
+  return os.str();
+}
+
+std::string AttentionParams::validate(uint64_t max_work_group_size) const {
+  if (qwi < 1 || qwi > 8) return "QWI not in [1, 8]";
+  if (bkv < 1 || bkv > 64) return "BKV not in [1, 64]";
+  if (dv != 1 && dv != 4 && dv != 8) return "DV not in {1, 4, 8}";
+  if (wg < 1 || static_cast<uint64_t>(wg) > max_work_group_size || !is_pow2(wg))
+    return "WG not a power of two within the device maximum";
+  return "";
+}
+
+std::string AttentionParams::to_string() const {
+  std::ostringstream os;
+  os << "QWI=" << qwi << ",BKV=" << bkv << ",WG=" << wg << ",DV=" << dv;
+  return os.str();
+}
+
+GemmParams default_gemm_params(bool cpu_like) {
+  GemmParams p;
+  if (!cpu_like) {  // GPU-like: local-memory tiles shared by a 16x16 group
+    p.mwi = 4;
+    p.nwi = 4;
+    p.vw = 4;
+    p.kwi = 1;
+    p.mwg = 64;
+    p.nwg = 64;
+    p.kwg = 16;
+    p.use_local = 1;
+    p.pack = 0;
+  }
+  return p;
+}
+
+AttentionParams default_attention_params(bool cpu_like) {
+  AttentionParams p;
+  if (!cpu_like) {
+    p.qwi = 1;
+    p.bkv = 16;
+    p.wg = 64;
+    p.dv = 4;
+  }
+  return p;
+}
+
+bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error) {
+  GemmParams p = *params;
+  const std::map<std::string, int*> fields = {
+      {"MWI", &p.mwi},  {"NWI", &p.nwi}, {"VW", &p.vw},   {"KWI", &p.kwi},
+      {"MWG", &p.mwg},  {"NWG", &p.nwg}, {"KWG", &p.kwg}, {"USE_LOCAL", &p.use_local},
+      {"PACK", &p.pack}};
+  if (!parse_pairs(text, fields, error)) return false;
+  *params = p;
+  return true;
+}
+
+bool parse_attention_params(const std::string& text, AttentionParams* params, std::string* error) {
+  AttentionParams p = *params;
+  const std::map<std::string, int*> fields = {
+      {"QWI", &p.qwi}, {"BKV", &p.bkv}, {"WG", &p.wg}, {"DV", &p.dv}};
+  if (!parse_pairs(text, fields, error)) return false;
+  *params = p;
+  return true;
+}
+
+bool TuningDb::parse(const std::string& text, std::string* error) {
+  entries_.clear();
+  std::istringstream in(text);
+  std::string line;
+  int line_no = 0;
+  bool seen_header = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (!seen_header) {
+      if (t != "xinhe-tuning-db 1") {
+        *error = "line " + std::to_string(line_no) + ": expected header 'xinhe-tuning-db 1'";
+        entries_.clear();
+        return false;
+      }
+      seen_header = true;
+      continue;
+    }
+    const std::vector<std::string> f = split(t, '|');
+    if (f.size() != 5) {
+      *error = "line " + std::to_string(line_no) + ": expected 5 '|'-separated fields";
+      entries_.clear();
+      return false;
+    }
+    const std::string op = trim(f[3]);
+    std::string why;
+    bool ok = true;
+    if (op == "gemm") {
+      GemmParams g;
+      ok = parse_gemm_params(f[4], &g, &why);
+    } else if (op == "attention") {
+      AttentionParams a;
+      ok = parse_attention_params(f[4], &a, &why);
+    } else {
+      ok = false;
+      why = "unknown op '" + op + "'";
+    }
+    if (!ok) {
+      *error = "line " + std::to_string(line_no) + ": " + why;
+      entries_.clear();
+      return false;
+    }
+    set(trim(f[0]), trim(f[1]), trim(f[2]), op, trim(f[4]));
+  }
+  if (!seen_header) {
+    *error = "empty database (no 'xinhe-tuning-db 1' header)";
+    return false;
+  }
+  return true;
+}
+
+bool TuningDb::load_file(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    entries_.clear();
+    *error = "cannot read '" + path + "'";
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!parse(ss.str(), error)) {
+    *error = path + ": " + *error;
+    return false;
+  }
+  return true;
+}
+
+const std::string* TuningDb::find(const std::string& device, const std::string& driver,
+                                  const std::string& dtype, const std::string& op) const {
+  auto it = entries_.find(device + "|" + driver + "|" + dtype + "|" + op);
+  if (it == entries_.end()) it = entries_.find(device + "|*|" + dtype + "|" + op);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void TuningDb::set(const std::string& device, const std::string& driver, const std::string& dtype,
+                   const std::string& op, const std::string& params) {
+  entries_[device + "|" + driver + "|" + dtype + "|" + op] = params;
+}
+
+std::string TuningDb::serialize() const {
+  std::string out = "xinhe-tuning-db 1\n# device|driver|dtype|op|parameters (see docs/opencl.md)\n";
+  for (const auto& [key, params] : entries_) out += key + "|" + params + "\n";
+  return out;
+}
+
+}  // namespace xinhe::opencl

@@ -1,0 +1,67 @@
+// Kernel parameters per (device, driver, dtype, op): the tuning database written by
+// xinhe-tune and read at op creation. Format (documented in docs/opencl.md):
+//
+//   xinhe-tuning-db 1
+//   # comment
+//   <device name>|<driver version or *>|<dtype>|<op>|KEY=VALUE,KEY=VALUE...
+//
+// Lookup prefers an exact driver match, then "*". A database that is missing or malformed
+// is never fatal: the caller falls back to safe defaults and logs why.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace xinhe::opencl {
+
+struct GemmParams {
+  int mwi = 8, nwi = 8, vw = 8, kwi = 2;  // per-work-item tile, vector width, K unroll
+  int mwg = 128, nwg = 8, kwg = 16;       // work-group tile (KWG: local-memory K step)
+  int use_local = 0;
+  int pack = 1;  // 1: pack op(A)/op(B) into f32 panels in the workspace first (large problems)
+  // "" when consistent, else what is wrong (e.g. "NWI % VW != 0").
+  std::string validate(uint64_t max_work_group_size) const;
+  std::string to_string() const;  // "MWI=4,NWI=16,..."
+};
+
+struct AttentionParams {
+  int qwi = 2, bkv = 16, wg = 8;  // query rows per work-item, key block, work-group size
+  int dv = 8;                     // d-vector width (1, 4, 8); narrowed when D or strides need
+  std::string validate(uint64_t max_work_group_size) const;
+  std::string to_string() const;
+};
+
+// Safe defaults by device kind.
+GemmParams default_gemm_params(bool cpu_like);
+AttentionParams default_attention_params(bool cpu_like);
+
+// Parses "KEY=VALUE,..." into params; false with *error on an unknown key or bad value.
+bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error);
+bool parse_attention_params(const std::string& text, AttentionParams* params, std::string* error);
+
+class TuningDb {
+ public:
+  // Replaces the contents with the parsed text; false (and empty db) with *error on the first
+  // malformed line ("line 3: expected 5 '|'-separated fields").
+  bool parse(const std::string& text, std::string* error);
+  // Reads and parses path; false with *error when unreadable or malformed.
+  bool load_file(const std::string& path, std::string* error);
+
+  // The parameter string for the key, or nullptr.
+  const std::string* find(const std::string& device, const std::string& driver,
+                          const std::string& dtype, const std::string& op) const;
+  void set(const std::string& device, const std::string& driver, const std::string& dtype,
+           const std::string& op, const std::string& params);
+  std::string serialize() const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::map<std::string, std::string> entries_;  // "device|driver|dtype|op" -> params
+};
+
+// The database shipped with the plugin (tuned on the PoCL CPU device), embedded at build time.
+const char* shipped_tuning_db_text();
+
+}  // namespace xinhe::opencl

@@ -1,0 +1,157 @@
+// The tuning database: parsing (valid, malformed, unknown keys, bad values), lookup with the
+// driver wildcard, round trip through serialize, and what dispatch does with a missing,
+// malformed or valid XINHE_TUNING_DB file (defaults with a logged reason, or the entry).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "testing/opencl_op_runner.h"
+
+namespace xinhe::opencl::testing {
+namespace {
+
+TEST(OpenclTuningDbParse, ValidDatabaseAndLookup) {
+  TuningDb db;
+  std::string error;
+  ASSERT_TRUE(
+      db.parse("# comment\nxinhe-tuning-db 1\n"
+               "Dev A|1.0|f32|gemm|MWI=2,NWI=8,VW=4\n"
+               "Dev A|*|f16|gemm|MWI=4\n"
+               "Dev A|1.0|f32|attention|QWI=2,BKV=8,WG=4\n",
+               &error))
+      << error;
+  EXPECT_EQ(db.size(), 3u);
+  ASSERT_NE(db.find("Dev A", "1.0", "f32", "gemm"), nullptr);
+  EXPECT_EQ(*db.find("Dev A", "1.0", "f32", "gemm"), "MWI=2,NWI=8,VW=4");
+  ASSERT_NE(db.find("Dev A", "2.5", "f16", "gemm"), nullptr) << "driver wildcard";
+  EXPECT_EQ(db.find("Dev A", "2.5", "f32", "gemm"), nullptr);
+  EXPECT_EQ(db.find("Dev B", "1.0", "f32", "gemm"), nullptr);
+  TuningDb copy;
+  ASSERT_TRUE(copy.parse(db.serialize(), &error)) << error;
+  EXPECT_EQ(copy.size(), 3u);
+  GemmParams p;
+  ASSERT_TRUE(parse_gemm_params(*db.find("Dev A", "1.0", "f32", "gemm"), &p, &error));
+  EXPECT_EQ(p.mwi, 2);
+  EXPECT_EQ(p.nwi, 8);
+  EXPECT_EQ(p.vw, 4);
+}
+
+TEST(OpenclTuningDbParse, MalformedInputsAreRejectedWithTheLine) {
+  const char* bad[] = {
+      "",                                                 // no header
+      "xinhe-tuning-db 2\n",                              // unknown version
+      "xinhe-tuning-db 1\nDev|1|f32|gemm\n",              // 4 fields
+      "xinhe-tuning-db 1\nDev|1|f32|gemm|MWI=2|x\n",      // 6 fields
+      "xinhe-tuning-db 1\nDev|1|f32|gemm|WHAT=2\n",       // unknown key
+      "xinhe-tuning-db 1\nDev|1|f32|gemm|MWI=two\n",      // not a number
+      "xinhe-tuning-db 1\nDev|1|f32|gemm|MWI\n",          // no '='
+      "xinhe-tuning-db 1\nDev|1|f32|conv|MWI=2\n",        // unknown op
+      "xinhe-tuning-db 1\nDev|1|f32|attention|QWI=-1\n",  // negative
+  };
+  for (const char* text : bad) {
+    TuningDb db;
+    std::string error;
+    EXPECT_FALSE(db.parse(text, &error)) << text;
+    EXPECT_FALSE(error.empty()) << text;
+    EXPECT_EQ(db.size(), 0u) << text;
+  }
+  TuningDb db;
+  std::string error;
+  EXPECT_FALSE(db.parse("xinhe-tuning-db 1\nDev|1|f32|gemm|MWI=2\nDev|1|f32|gemm\n", &error));
+  EXPECT_NE(error.find("line 3"), std::string::npos) << error;
+}
+
+TEST(OpenclTuningDbParse, ShippedDatabaseParses) {
+  TuningDb db;
+  std::string error;
+  EXPECT_TRUE(db.parse(shipped_tuning_db_text(), &error)) << error;
+}
+
+// Dispatch with XINHE_TUNING_DB pointing at various files.
+class OpenclTuningDbDispatch : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    unsetenv("XINHE_TUNING_DB");
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  void write_db(const std::string& text) {
+    char tmpl[] = "/tmp/xinhe-tuning-db-test-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << text;
+  }
+  // Creates a session with the current environment and a GEMM op; returns the dispatch logs.
+  std::vector<std::string> dispatch_logs(bool* available) {
+    TestHost::get().clear_logs();
+    Session s;
+    *available = s.available();
+    if (!s.available()) return {};
+    device_name_ = s.device()->info.name;
+    driver_ = s.device()->info.driver_version;
+    GemmCase g;
+    g.m = 9;
+    g.n = 10;
+    g.k = 11;
+    const xinhe_gemm_desc_t d = make_gemm_desc(g);
+    std::unique_ptr<Op> op;
+    Status st(create_gemm_op(s.device(), d, OpOverrides{}, &op));
+    EXPECT_TRUE(st.ok()) << st.message();
+    return TestHost::get().logs();
+  }
+  static bool contains(const std::vector<std::string>& lines, const std::string& needle) {
+    for (const std::string& l : lines)
+      if (l.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  std::string path_, device_name_, driver_;
+};
+
+TEST_F(OpenclTuningDbDispatch, MissingFileMeansDefaults) {
+  setenv("XINHE_TUNING_DB", "/nonexistent/xinhe/tuning.txt", 1);
+  bool available = false;
+  const auto logs = dispatch_logs(&available);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  EXPECT_TRUE(contains(logs, "tuning database unusable")) << "missing file not reported";
+  EXPECT_TRUE(contains(logs, "from defaults"));
+}
+
+TEST_F(OpenclTuningDbDispatch, MalformedFileMeansDefaults) {
+  write_db("xinhe-tuning-db 1\nthis line is not an entry\n");
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  bool available = false;
+  const auto logs = dispatch_logs(&available);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  EXPECT_TRUE(contains(logs, "tuning database unusable"));
+  EXPECT_TRUE(contains(logs, "from defaults"));
+}
+
+TEST_F(OpenclTuningDbDispatch, ValidEntryIsUsed) {
+  bool available = false;
+  dispatch_logs(&available);  // learn the device name and driver
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  write_db("xinhe-tuning-db 1\n" + device_name_ + "|" + driver_ +
+           "|f32|gemm|MWI=2,NWI=4,VW=4,KWI=1,MWG=2,NWG=8,KWG=16,USE_LOCAL=0,PACK=0\n");
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  const auto logs = dispatch_logs(&available);
+  EXPECT_TRUE(contains(logs,
+                       "MWI=2,NWI=4,VW=4,KWI=1,MWG=2,NWG=8,KWG=16,USE_LOCAL=0,PACK=0 from "
+                       "tuning database"));
+}
+
+TEST_F(OpenclTuningDbDispatch, InconsistentEntryFallsBackToDefaults) {
+  bool available = false;
+  dispatch_logs(&available);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  write_db("xinhe-tuning-db 1\n" + device_name_ + "|*|f32|gemm|NWI=6,VW=4\n");  // 6 % 4 != 0
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  const auto logs = dispatch_logs(&available);
+  EXPECT_TRUE(contains(logs, "unusable (NWI % VW != 0)"));
+  EXPECT_TRUE(contains(logs, "from defaults"));
+}
+
+}  // namespace
+}  // namespace xinhe::opencl::testing
