@@ -1,0 +1,36 @@
+# Ahead-of-time compilation of the CUDA-dialect kernels (kernels/gemm/cuda, kernels/attention/cuda)
+# into one device image per op, embedded into a plugin as xinhe_gpu_<op>_image. Shared by the
+# CUDA plugin (nvcc -fatbin) and the HIP plugin (hipcc --genco, same sources via the shim in
+# kernels/common/gpu/gpu_dialect.cuh). The custom commands call the vendor compiler directly, so
+# the host build needs no CUDA/HIP language support in CMake and no vendor runtime library.
+set(XINHE_GPU_KERNEL_OPS gemm attention)
+
+# xinhe_gpu_embed_kernels(<plugin target> COMPILER <exe> FLAGS <flags...> SUFFIX <.fatbin|.hsaco>)
+function(xinhe_gpu_embed_kernels target)
+  cmake_parse_arguments(ARG "" "COMPILER;SUFFIX" "FLAGS" ${ARGN})
+  set(kernel_root ${PROJECT_SOURCE_DIR}/kernels)
+  set(includes -I${kernel_root}/common/gpu -I${kernel_root}/gemm/cuda -I${kernel_root}/attention/cuda)
+  set(generated)
+  foreach(op IN LISTS XINHE_GPU_KERNEL_OPS)
+    set(source ${kernel_root}/${op}/cuda/${op}_cuda.cu)
+    set(image ${CMAKE_CURRENT_BINARY_DIR}/${op}_kernels${ARG_SUFFIX})
+    set(embedded ${CMAKE_CURRENT_BINARY_DIR}/${op}_kernels_image.c)
+    add_custom_command(
+      OUTPUT ${image}
+      COMMAND ${ARG_COMPILER} ${ARG_FLAGS} ${includes} -o ${image} ${source}
+      DEPENDS ${source} ${kernel_root}/${op}/cuda/${op}_cuda.h ${kernel_root}/common/gpu/gpu_dialect.cuh
+      COMMENT "Compiling ${op} kernels for ${target}"
+      VERBATIM)
+    add_custom_command(
+      OUTPUT ${embedded}
+      COMMAND ${CMAKE_COMMAND} -DINPUT=${image} -DOUTPUT=${embedded} -DSYMBOL=xinhe_gpu_${op}_image
+              -P ${PROJECT_SOURCE_DIR}/backends/cuda/embed_binary.cmake
+      DEPENDS ${image} ${PROJECT_SOURCE_DIR}/backends/cuda/embed_binary.cmake
+      COMMENT "Embedding ${op} kernels into ${target}"
+      VERBATIM)
+    list(APPEND generated ${embedded})
+  endforeach()
+  target_sources(${target} PRIVATE ${generated})
+  target_include_directories(${target} PRIVATE ${kernel_root}/gemm/cuda ${kernel_root}/attention/cuda
+                                               ${PROJECT_SOURCE_DIR}/backends/cuda)
+endfunction()

@@ -1,0 +1,2 @@
+// The attention kernels compiled for the host emulation (see gpu_dialect.cuh in this folder).
+#include "attention_cuda.cu"

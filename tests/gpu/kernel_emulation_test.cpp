@@ -1,0 +1,439 @@
+// The portable CUDA-dialect kernels (GEMM simt/naive, attention flash/naive) run on the host
+// through the emulation in emulation/gpu_dialect.cuh, against the float64 reference. This checks
+// the kernels' indexing, edge handling, masking and online softmax on every machine, GPU or
+// not; launch geometry mirrors backends/cuda/gpu_backend.cpp. What it cannot check: the
+// tensor-core kernels (inline PTX), real memory-model/ordering effects, and the host plugin.
+#include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "attention_cuda.h"
+#include "gemm_cuda.h"
+#include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
+#include "reference.h"
+
+extern "C" {
+void xinhe_gemm_naive_f32_f32(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_naive_f16_f16(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_naive_f16_f32(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_naive_bf16_bf16(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_naive_bf16_f32(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_simt_f32_f32(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_simt_f16_f16(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_simt_f16_f32(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_simt_bf16_bf16(xinhe_gemm_cuda_params_t);
+void xinhe_gemm_simt_bf16_f32(xinhe_gemm_cuda_params_t);
+#define XINHE_DECLARE_TENSOROP(types)                                   \
+  void xinhe_gemm_tensorop_##types##_nn_sm80(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_tensorop_##types##_nt_sm80(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_tensorop_##types##_tn_sm80(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_tensorop_##types##_tt_sm80(xinhe_gemm_cuda_params_t);
+XINHE_DECLARE_TENSOROP(f16_f16)
+XINHE_DECLARE_TENSOROP(f16_f32)
+XINHE_DECLARE_TENSOROP(bf16_bf16)
+XINHE_DECLARE_TENSOROP(bf16_f32)
+void xinhe_attention_tensorop_f16_d64_sm80(xinhe_attention_cuda_params_t);
+void xinhe_attention_tensorop_f16_d128_sm80(xinhe_attention_cuda_params_t);
+void xinhe_attention_tensorop_bf16_d64_sm80(xinhe_attention_cuda_params_t);
+void xinhe_attention_tensorop_bf16_d128_sm80(xinhe_attention_cuda_params_t);
+void xinhe_attention_naive_f32(xinhe_attention_cuda_params_t);
+void xinhe_attention_naive_f16(xinhe_attention_cuda_params_t);
+void xinhe_attention_naive_bf16(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f32_d64(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f32_d128(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f32_d256(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f16_d64(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f16_d128(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_f16_d256(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_bf16_d64(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_bf16_d128(xinhe_attention_cuda_params_t);
+void xinhe_attention_flash_bf16_d256(xinhe_attention_cuda_params_t);
+}
+
+namespace {
+
+// Runs kernel over grid x block: blocks in order, each block's threads concurrently.
+template <typename Params>
+void launch(void (*kernel)(Params), dim3 grid, dim3 block, const Params& params) {
+  const unsigned threads = block.x * block.y * block.z;
+  const unsigned warps = (threads + 31) / 32;
+  for (unsigned bz = 0; bz < grid.z; ++bz) {
+    for (unsigned by = 0; by < grid.y; ++by) {
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        pthread_barrier_t block_barrier;
+        pthread_barrier_init(&block_barrier, nullptr, threads);
+        std::vector<pthread_barrier_t> warp_barriers(warps);
+        for (unsigned w = 0; w < warps; ++w) {
+          pthread_barrier_init(&warp_barriers[w], nullptr, std::min(32u, threads - 32 * w));
+        }
+        std::vector<uint64_t> exchange(warps * 32 * xg::emulation::kExchangeWords);
+        std::vector<std::thread> pool;
+        pool.reserve(threads);
+        for (unsigned t = 0; t < threads; ++t) {
+          pool.emplace_back([&, t] {
+            xg::emulation::ThreadContext& c = xg::emulation::current;
+            c.thread_idx = dim3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            c.block_idx = dim3{bx, by, bz};
+            c.block_dim = block;
+            c.grid_dim = grid;
+            c.block_barrier = &block_barrier;
+            c.warp_barrier = &warp_barriers[t / 32];
+            c.warp_exchange = &exchange[(t / 32) * 32 * xg::emulation::kExchangeWords];
+            kernel(params);
+          });
+        }
+        for (std::thread& th : pool) th.join();
+        for (pthread_barrier_t& b : warp_barriers) pthread_barrier_destroy(&b);
+        pthread_barrier_destroy(&block_barrier);
+      }
+    }
+  }
+}
+
+unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
+size_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
+
+std::vector<uint8_t> random_tensor(xinhe_dtype_t t, int64_t elements, std::mt19937* rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<uint8_t> bytes(static_cast<size_t>(elements) * dtype_bytes(t) + 4);
+  for (int64_t i = 0; i < elements; ++i) xinhe::reference::store(t, bytes.data(), i, dist(*rng));
+  return bytes;
+}
+
+double nmse(const std::vector<double>& got, const std::vector<double>& ref) {
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err += (got[i] - ref[i]) * (got[i] - ref[i]);
+    norm += ref[i] * ref[i];
+  }
+  return norm > 0 ? err / norm : err;
+}
+
+double tolerance(xinhe_dtype_t out) {
+  return out == XINHE_DTYPE_F32 ? 1e-9 : out == XINHE_DTYPE_F16 ? 1e-5 : 1e-3;
+}
+
+using GemmKernel = void (*)(xinhe_gemm_cuda_params_t);
+
+enum class GemmMethod { kTensorOp, kSimt, kNaive };
+
+GemmKernel tensorop_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
+  static const GemmKernel kTable[4][4] = {
+      {xinhe_gemm_tensorop_f16_f16_nn_sm80, xinhe_gemm_tensorop_f16_f16_nt_sm80,
+       xinhe_gemm_tensorop_f16_f16_tn_sm80, xinhe_gemm_tensorop_f16_f16_tt_sm80},
+      {xinhe_gemm_tensorop_f16_f32_nn_sm80, xinhe_gemm_tensorop_f16_f32_nt_sm80,
+       xinhe_gemm_tensorop_f16_f32_tn_sm80, xinhe_gemm_tensorop_f16_f32_tt_sm80},
+      {xinhe_gemm_tensorop_bf16_bf16_nn_sm80, xinhe_gemm_tensorop_bf16_bf16_nt_sm80,
+       xinhe_gemm_tensorop_bf16_bf16_tn_sm80, xinhe_gemm_tensorop_bf16_bf16_tt_sm80},
+      {xinhe_gemm_tensorop_bf16_f32_nn_sm80, xinhe_gemm_tensorop_bf16_f32_nt_sm80,
+       xinhe_gemm_tensorop_bf16_f32_tn_sm80, xinhe_gemm_tensorop_bf16_f32_tt_sm80}};
+  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
+  return kTable[types][trans_a * 2 + trans_b];
+}
+
+GemmKernel gemm_kernel(bool simt, xinhe_dtype_t ab, xinhe_dtype_t c) {
+  if (ab == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_f32_f32 : xinhe_gemm_naive_f32_f32;
+  if (ab == XINHE_DTYPE_F16) {
+    if (c == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_f16_f32 : xinhe_gemm_naive_f16_f32;
+    return simt ? xinhe_gemm_simt_f16_f16 : xinhe_gemm_naive_f16_f16;
+  }
+  if (c == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_bf16_f32 : xinhe_gemm_naive_bf16_f32;
+  return simt ? xinhe_gemm_simt_bf16_bf16 : xinhe_gemm_naive_bf16_bf16;
+}
+
+struct GemmCase {
+  xinhe_dtype_t ab, c;
+  int trans_a, trans_b;
+  int64_t m, n, k, batch, pad;
+  bool broadcast_b;
+  float alpha, beta;
+};
+
+void check_gemm(const GemmCase& g, GemmMethod method) {
+  const bool simt = method == GemmMethod::kSimt;
+  SCOPED_TRACE(std::string(method == GemmMethod::kTensorOp ? "tensorop "
+                           : simt                          ? "simt "
+                                                           : "naive ") +
+               xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
+               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
+               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
+               " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
+  std::mt19937 rng(42);
+  xinhe_gemm_desc_t d{};
+  d.struct_size = sizeof d;
+  d.ab_dtype = g.ab;
+  d.c_dtype = g.c;
+  d.trans_a = g.trans_a;
+  d.trans_b = g.trans_b;
+  d.m = g.m;
+  d.n = g.n;
+  d.k = g.k;
+  d.batch = g.batch;
+  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+  const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+  // pad < 0: rows rounded up to 8 elements, as the tensor-core path requires.
+  auto leading = [&](int64_t cols) { return g.pad < 0 ? (cols + 7) / 8 * 8 : cols + g.pad; };
+  d.lda = leading(a_cols);
+  d.ldb = leading(b_cols);
+  d.ldc = leading(g.n);
+  d.stride_a = a_rows * d.lda;
+  d.stride_b = g.broadcast_b ? 0 : b_rows * d.ldb;
+  d.stride_c = g.m * d.ldc;
+  std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, &rng);
+  std::vector<uint8_t> b =
+      random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, &rng);
+  std::vector<uint8_t> c_in =
+      g.beta != 0.0f ? random_tensor(g.c, d.stride_c * g.batch, &rng)
+                     : std::vector<uint8_t>(d.stride_c * g.batch * dtype_bytes(g.c) + 4, 0xff);
+  std::vector<double> expected(g.batch * g.m * g.n);
+  xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
+
+  std::vector<uint8_t> c = c_in;
+  xinhe_gemm_cuda_params_t p{a.data(),   b.data(),  c.data(),  d.m,     d.n,        d.k,
+                             d.batch,    d.lda,     d.ldb,     d.ldc,   d.stride_a, d.stride_b,
+                             d.stride_c, d.trans_a, d.trans_b, g.alpha, g.beta};
+  const unsigned grid_z =
+      static_cast<unsigned>(std::min<int64_t>(g.batch, 2));  // exercises the batch loop
+  if (method == GemmMethod::kTensorOp) {
+    launch(tensorop_kernel(g.ab, g.c, g.trans_a, g.trans_b),
+           dim3{ceil_div(g.n, XINHE_GEMM_TENSOROP_BLOCK_N),
+                ceil_div(g.m, XINHE_GEMM_TENSOROP_BLOCK_M), 1},
+           dim3{XINHE_GEMM_TENSOROP_THREADS, 1, 1}, p);
+  } else if (simt) {
+    launch(gemm_kernel(true, g.ab, g.c),
+           dim3{ceil_div(g.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div(g.m, XINHE_GEMM_SIMT_BLOCK_M),
+                grid_z},
+           dim3{XINHE_GEMM_SIMT_THREADS, 1, 1}, p);
+  } else {
+    launch(
+        gemm_kernel(false, g.ab, g.c),
+        dim3{ceil_div(g.n, XINHE_GEMM_NAIVE_BLOCK), ceil_div(g.m, XINHE_GEMM_NAIVE_BLOCK), grid_z},
+        dim3{XINHE_GEMM_NAIVE_BLOCK, XINHE_GEMM_NAIVE_BLOCK, 1}, p);
+  }
+  std::vector<double> got(expected.size());
+  int64_t padding_changed = 0;
+  for (int64_t bi = 0; bi < g.batch; ++bi) {
+    for (int64_t i = 0; i < g.m; ++i) {
+      for (int64_t j = 0; j < d.ldc; ++j) {
+        const int64_t at = bi * d.stride_c + i * d.ldc + j;
+        if (j < g.n) {
+          got[(bi * g.m + i) * g.n + j] = xinhe::reference::load(g.c, c.data(), at);
+        } else if (std::memcmp(&c[at * dtype_bytes(g.c)], &c_in[at * dtype_bytes(g.c)],
+                               dtype_bytes(g.c)) != 0) {
+          ++padding_changed;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(padding_changed, 0);
+  const double err = nmse(got, expected);
+  EXPECT_LE(err, tolerance(g.c));
+  EXPECT_FALSE(std::isnan(err));
+}
+
+TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReference) {
+  for (xinhe_dtype_t ab : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
+      if (ab == XINHE_DTYPE_F32 && c != ab) continue;
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+            check_gemm({ab, c, ta, tb, 70, 37, 45, 3, 3, true, 0.5f, -1.25f}, method);
+            check_gemm({ab, c, ta, tb, 19, 66, 17, 1, 0, false, 1.0f, 0.0f}, method);
+          }
+        }
+      }
+      for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+        check_gemm({ab, c, 0, 0, 9, 11, 0, 2, 1, false, 1.0f, 0.75f}, method);  // k == 0
+      }
+    }
+  }
+}
+
+// Every layout and type of the tensor-core kernel: 4 k-tiles (the 3-stage ring wraps), ragged
+// last k-tile, chunks crossing the k, m and n edges, a second row block of 2 rows, and for the
+// nn/tt layouts two batches (one in-kernel batch loop iteration with gridDim.z = 1).
+TEST(GpuKernelEmulation, GemmTensorOpMatchesReference) {
+  for (xinhe_dtype_t ab : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          const int64_t batch = ta == tb ? 2 : 1;  // the batch loop once per type pair is enough
+          check_gemm({ab, c, ta, tb, 130, 68, 100, batch, -1, false, 0.75f, 0.5f},
+                     GemmMethod::kTensorOp);
+        }
+      }
+      check_gemm({ab, c, 0, 1, 17, 24, 0, 1, -1, false, 1.0f, 2.0f},
+                 GemmMethod::kTensorOp);  // k == 0
+    }
+  }
+}
+
+using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
+
+enum class AttentionMethod { kTensorOp, kFlash, kNaive };
+
+AttentionKernel attention_kernel(AttentionMethod method, xinhe_dtype_t t, int64_t head_dim) {
+  if (method == AttentionMethod::kTensorOp) {
+    if (t == XINHE_DTYPE_F16)
+      return head_dim <= 64 ? xinhe_attention_tensorop_f16_d64_sm80
+                            : xinhe_attention_tensorop_f16_d128_sm80;
+    return head_dim <= 64 ? xinhe_attention_tensorop_bf16_d64_sm80
+                          : xinhe_attention_tensorop_bf16_d128_sm80;
+  }
+  const bool flash = method == AttentionMethod::kFlash;
+  const int variant = head_dim <= 64 ? 0 : head_dim <= 128 ? 1 : 2;
+  static const AttentionKernel kFlash[3][3] = {
+      {xinhe_attention_flash_f32_d64, xinhe_attention_flash_f32_d128,
+       xinhe_attention_flash_f32_d256},
+      {xinhe_attention_flash_f16_d64, xinhe_attention_flash_f16_d128,
+       xinhe_attention_flash_f16_d256},
+      {xinhe_attention_flash_bf16_d64, xinhe_attention_flash_bf16_d128,
+       xinhe_attention_flash_bf16_d256}};
+  static const AttentionKernel kNaive[3] = {xinhe_attention_naive_f32, xinhe_attention_naive_f16,
+                                            xinhe_attention_naive_bf16};
+  const int type = t == XINHE_DTYPE_F32 ? 0 : t == XINHE_DTYPE_F16 ? 1 : 2;
+  return flash ? kFlash[type][variant] : kNaive[type];
+}
+
+struct AttentionCase {
+  xinhe_dtype_t dtype;
+  int64_t batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
+  bool causal, bshd;
+};
+
+void check_attention(const AttentionCase& a, AttentionMethod method) {
+  SCOPED_TRACE(std::string(method == AttentionMethod::kTensorOp ? "tensorop "
+                           : method == AttentionMethod::kFlash  ? "flash "
+                                                                : "naive ") +
+               xinhe_dtype_name(a.dtype) + " Hq=" + std::to_string(a.heads_q) +
+               " Hkv=" + std::to_string(a.heads_kv) + " Sq=" + std::to_string(a.seq_q) +
+               " Skv=" + std::to_string(a.seq_kv) + " D=" + std::to_string(a.head_dim) +
+               (a.causal ? " causal" : ""));
+  std::mt19937 rng(7);
+  xinhe_attention_desc_t d{};
+  d.struct_size = sizeof d;
+  d.dtype = a.dtype;
+  d.batch = a.batch;
+  d.heads_q = a.heads_q;
+  d.heads_kv = a.heads_kv;
+  d.seq_q = a.seq_q;
+  d.seq_kv = a.seq_kv;
+  d.head_dim = a.head_dim;
+  auto strides = a.bshd ? xinhe_attention_strides_bshd : xinhe_attention_strides_bhsd;
+  strides(a.heads_q, a.seq_q, a.head_dim, d.q_strides);
+  strides(a.heads_kv, a.seq_kv, a.head_dim, d.k_strides);
+  strides(a.heads_kv, a.seq_kv, a.head_dim, d.v_strides);
+  strides(a.heads_q, a.seq_q, a.head_dim, d.o_strides);
+  d.scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  d.mask = a.causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
+  d.with_lse = 1;
+  d.lse_strides[0] = a.heads_q * a.seq_q;
+  d.lse_strides[1] = a.seq_q;
+  d.lse_strides[2] = 1;
+  const int64_t q_elems = a.batch * a.heads_q * a.seq_q * a.head_dim;
+  const int64_t kv_elems = a.batch * a.heads_kv * a.seq_kv * a.head_dim;
+  std::vector<uint8_t> q = random_tensor(a.dtype, q_elems, &rng);
+  std::vector<uint8_t> k = random_tensor(a.dtype, kv_elems, &rng);
+  std::vector<uint8_t> v = random_tensor(a.dtype, kv_elems, &rng);
+  std::vector<double> expected_o(q_elems), expected_lse(a.batch * a.heads_q * a.seq_q);
+  xinhe::reference::attention(d, q.data(), k.data(), v.data(), expected_o.data(),
+                              expected_lse.data());
+
+  std::vector<uint8_t> o(q_elems * dtype_bytes(a.dtype) + 4, 0xff);  // NaN poison
+  std::vector<float> lse(expected_lse.size(), std::nanf(""));
+  xinhe_attention_cuda_params_t p{};
+  p.q = q.data();
+  p.k = k.data();
+  p.v = v.data();
+  p.o = o.data();
+  p.lse = lse.data();
+  p.batch = a.batch;
+  p.heads_q = a.heads_q;
+  p.heads_kv = a.heads_kv;
+  p.seq_q = a.seq_q;
+  p.seq_kv = a.seq_kv;
+  p.head_dim = a.head_dim;
+  for (int i = 0; i < 4; ++i) {
+    p.q_strides[i] = d.q_strides[i];
+    p.k_strides[i] = d.k_strides[i];
+    p.v_strides[i] = d.v_strides[i];
+    p.o_strides[i] = d.o_strides[i];
+  }
+  for (int i = 0; i < 3; ++i) p.lse_strides[i] = d.lse_strides[i];
+  p.scale = d.scale;
+  p.causal = a.causal;
+  const int64_t rows = method == AttentionMethod::kTensorOp
+                           ? XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK
+                       : method == AttentionMethod::kFlash ? XINHE_ATTENTION_FLASH_ROWS_PER_BLOCK
+                                                           : XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK;
+  const unsigned threads = method == AttentionMethod::kTensorOp ? XINHE_ATTENTION_TENSOROP_THREADS
+                           : method == AttentionMethod::kFlash  ? XINHE_ATTENTION_FLASH_THREADS
+                                                                : XINHE_ATTENTION_NAIVE_THREADS;
+  launch(attention_kernel(method, a.dtype, a.head_dim),
+         dim3{ceil_div(a.seq_q, rows), static_cast<unsigned>(a.heads_q),
+              static_cast<unsigned>(std::min<int64_t>(a.batch, 2))},
+         dim3{threads, 1, 1}, p);
+
+  std::vector<double> got(q_elems);
+  for (int64_t b = 0; b < a.batch; ++b) {
+    for (int64_t h = 0; h < a.heads_q; ++h) {
+      for (int64_t s = 0; s < a.seq_q; ++s) {
+        for (int64_t e = 0; e < a.head_dim; ++e) {
+          const int64_t at =
+              b * d.o_strides[0] + h * d.o_strides[1] + s * d.o_strides[2] + e * d.o_strides[3];
+          got[((b * a.heads_q + h) * a.seq_q + s) * a.head_dim + e] =
+              xinhe::reference::load(a.dtype, o.data(), at);
+        }
+        const int64_t row = (b * a.heads_q + h) * a.seq_q + s;
+        if (std::isinf(expected_lse[row])) {
+          EXPECT_TRUE(std::isinf(lse[row]) && lse[row] < 0) << "row " << row << ": " << lse[row];
+        } else {
+          EXPECT_NEAR(lse[row], expected_lse[row],
+                      1e-4 * std::max(1.0, std::fabs(expected_lse[row])))
+              << "row " << row;
+        }
+      }
+    }
+  }
+  const double err = nmse(got, expected_o);
+  EXPECT_LE(err, tolerance(a.dtype));
+  EXPECT_FALSE(std::isnan(err));
+}
+
+TEST(GpuKernelEmulation, AttentionFlashAndNaiveMatchReference) {
+  for (xinhe_dtype_t t : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (AttentionMethod flash : {AttentionMethod::kFlash, AttentionMethod::kNaive}) {
+      // Kept small: every emulated shuffle is two barrier waits.
+      check_attention({t, 3, 2, 1, 18, 27, 40, true, false},
+                      flash);  // GQA, causal, Sq < Skv, 3 batches
+      check_attention({t, 1, 2, 1, 19, 6, 80, true, true}, flash);      // MQA, Sq > Skv: empty rows
+      check_attention({t, 1, 2, 2, 1, 21, 128, true, true}, flash);     // decode step
+      check_attention({t, 1, 1, 1, 17, 17, 256, false, false}, flash);  // largest head dim
+      check_attention({t, 1, 2, 1, 5, 0, 32, false, false}, flash);     // no keys
+    }
+  }
+}
+
+// The tensor-core FlashAttention (f16/bf16, D <= 128): two K/V tiles with a ragged second one,
+// causal with Sq != Skv both ways (empty rows), GQA, head dims padded inside the tile.
+TEST(GpuKernelEmulation, AttentionTensorOpMatchesReference) {
+  for (xinhe_dtype_t t : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    check_attention({t, 3, 2, 1, 70, 100, 40, true, false},
+                    AttentionMethod::kTensorOp);  // 2 row blocks, batch loop
+    check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, AttentionMethod::kTensorOp);  // Sq > Skv
+    check_attention({t, 1, 1, 1, 1, 77, 64, false, true},
+                    AttentionMethod::kTensorOp);  // decode, no mask
+    check_attention({t, 1, 2, 1, 5, 0, 96, false, false}, AttentionMethod::kTensorOp);  // no keys
+  }
+}
+
+}  // namespace
