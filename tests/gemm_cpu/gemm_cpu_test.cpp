@@ -1,0 +1,445 @@
+// Conformance of every CPU GEMM implementation (kernels::cpu::gemm_impls) against a float64
+// loop local to this file, on random inputs with poisoned outputs: dtypes, transposes, sizes
+// around the blocking and micro-tile edges, leading dimensions with padding, strided and
+// broadcast batches, alpha/beta (beta == 0 over NaN), K == 0 and empty shapes, each run with
+// a serial and a two-thread Parallel. Implementations the CPU cannot run are skipped with
+// their reason; any other unsupported description is a failure.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gemm_cpu.h"
+#include "half.h"
+#include "thread_parallel.h"
+
+namespace xinhe::kernels::cpu {
+namespace {
+
+size_t elem_size(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
+
+float load(xinhe_dtype_t t, const std::vector<unsigned char>& buf, int64_t i) {
+  if (t == XINHE_DTYPE_F32) {
+    float v;
+    std::memcpy(&v, buf.data() + i * 4, 4);
+    return v;
+  }
+  uint16_t h;
+  std::memcpy(&h, buf.data() + i * 2, 2);
+  return t == XINHE_DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
+void store(xinhe_dtype_t t, std::vector<unsigned char>& buf, int64_t i, float v) {
+  if (t == XINHE_DTYPE_F32) {
+    std::memcpy(buf.data() + i * 4, &v, 4);
+    return;
+  }
+  const uint16_t h = t == XINHE_DTYPE_F16 ? f32_to_f16(v) : f32_to_bf16(v);
+  std::memcpy(buf.data() + i * 2, &h, 2);
+}
+
+// A quiet NaN in any dtype: what C holds wherever the kernel must not read or write.
+void poison(xinhe_dtype_t t, std::vector<unsigned char>& buf, int64_t i) {
+  store(t, buf, i, std::numeric_limits<float>::quiet_NaN());
+}
+
+const char* dtype_name(xinhe_dtype_t t) {
+  return t == XINHE_DTYPE_F32 ? "f32" : t == XINHE_DTYPE_F16 ? "f16" : "bf16";
+}
+
+struct Case {
+  xinhe_dtype_t ab = XINHE_DTYPE_F32;
+  xinhe_dtype_t c = XINHE_DTYPE_F32;
+  int trans_a = 0, trans_b = 0;
+  int64_t m = 1, n = 1, k = 1;
+  int64_t batch = 1;
+  int64_t pad = 3;  // leading dimensions exceed what the shape needs by this much
+  bool broadcast_a = false, broadcast_b = false;  // batch stride 0
+  float alpha = 1.5f;
+  float beta = 0.0f;  // 0: C is NaN-poisoned and must not be read
+
+  std::string str() const {
+    std::ostringstream s;
+    s << dtype_name(ab) << "->" << dtype_name(c) << " " << (trans_a ? "T" : "N")
+      << (trans_b ? "T" : "N") << " m=" << m << " n=" << n << " k=" << k << " batch=" << batch
+      << (broadcast_a ? " A-bcast" : "") << (broadcast_b ? " B-bcast" : "") << " pad=" << pad
+      << " alpha=" << alpha << " beta=" << beta;
+    return s.str();
+  }
+};
+
+struct Matrices {
+  xinhe_gemm_desc_t desc{};
+  std::vector<unsigned char> a, b, c;
+  std::vector<bool> c_in_output;  // which C elements are part of some batch's (M, N)
+};
+
+Matrices make_matrices(const Case& cs, std::mt19937& rng) {
+  Matrices mx;
+  xinhe_gemm_desc_t& d = mx.desc;
+  d.struct_size = sizeof(d);
+  d.ab_dtype = cs.ab;
+  d.c_dtype = cs.c;
+  d.trans_a = cs.trans_a;
+  d.trans_b = cs.trans_b;
+  d.m = cs.m;
+  d.n = cs.n;
+  d.k = cs.k;
+  d.batch = cs.batch;
+  const int64_t a_rows = cs.trans_a ? cs.k : cs.m, a_cols = cs.trans_a ? cs.m : cs.k;
+  const int64_t b_rows = cs.trans_b ? cs.n : cs.k, b_cols = cs.trans_b ? cs.k : cs.n;
+  d.lda = a_cols + cs.pad;
+  d.ldb = b_cols + cs.pad;
+  d.ldc = cs.n + cs.pad;
+  d.stride_a = cs.broadcast_a ? 0 : a_rows * d.lda + 5;
+  d.stride_b = cs.broadcast_b ? 0 : b_rows * d.ldb + 7;
+  d.stride_c = cs.m * d.ldc + 2;
+  const int64_t a_elems = d.stride_a * (cs.batch - 1) + a_rows * d.lda;
+  const int64_t b_elems = d.stride_b * (cs.batch - 1) + b_rows * d.ldb;
+  const int64_t c_elems = d.stride_c * (cs.batch - 1) + cs.m * d.ldc;
+  mx.a.resize(std::max<int64_t>(a_elems, 1) * elem_size(cs.ab));
+  mx.b.resize(std::max<int64_t>(b_elems, 1) * elem_size(cs.ab));
+  mx.c.resize(std::max<int64_t>(c_elems, 1) * elem_size(cs.c));
+  mx.c_in_output.assign(std::max<int64_t>(c_elems, 1), false);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  // Padding in A and B holds huge values: reading it would wreck the result.
+  for (int64_t i = 0; i < a_elems; ++i) store(cs.ab, mx.a, i, 3e4f);
+  for (int64_t i = 0; i < b_elems; ++i) store(cs.ab, mx.b, i, 3e4f);
+  for (int64_t bt = 0; bt < cs.batch; ++bt) {
+    for (int64_t r = 0; r < a_rows; ++r)
+      for (int64_t col = 0; col < a_cols; ++col) store(cs.ab, mx.a, bt * d.stride_a + r * d.lda + col, dist(rng));
+    for (int64_t r = 0; r < b_rows; ++r)
+      for (int64_t col = 0; col < b_cols; ++col) store(cs.ab, mx.b, bt * d.stride_b + r * d.ldb + col, dist(rng));
+  }
+  for (int64_t i = 0; i < c_elems; ++i) poison(cs.c, mx.c, i);
+  for (int64_t bt = 0; bt < cs.batch; ++bt) {
+    for (int64_t i = 0; i < cs.m; ++i) {
+      for (int64_t j = 0; j < cs.n; ++j) {
+        const int64_t idx = bt * d.stride_c + i * d.ldc + j;
+        mx.c_in_output[idx] = true;
+        if (cs.beta != 0.0f) store(cs.c, mx.c, idx, dist(rng));
+      }
+    }
+  }
+  return mx;
+}
+
+// Runs cs through impl and compares with float64. Error bound: f32 accumulation error grows
+// like sqrt(K) times the magnitude of the products summed; a half-precision C adds its
+// rounding (2^-11 for f16, 2^-8 for bf16) relative to the result.
+::testing::AssertionResult check_case(const GemmImpl& impl, Parallel& parallel, const Case& cs,
+                                      uint32_t seed) {
+  std::mt19937 rng(seed);
+  Matrices mx = make_matrices(cs, rng);
+  const xinhe_gemm_desc_t& d = mx.desc;
+  const std::vector<unsigned char> c_before = mx.c;
+
+  if (const char* why = impl.unsupported_reason(d)) {
+    return ::testing::AssertionFailure() << impl.name << " rejects " << cs.str() << ": " << why;
+  }
+  const uint64_t ws_bytes = impl.workspace_size(d, parallel.threads());
+  std::vector<unsigned char> workspace(ws_bytes, 0xA5);  // garbage, as a caller would pass
+  GemmProblem problem{d, cs.alpha, cs.beta, mx.a.data(), mx.b.data(), mx.c.data(),
+                      ws_bytes ? workspace.data() : nullptr};
+  impl.run(problem, parallel);
+
+  const int64_t a_i = d.trans_a ? 1 : d.lda, a_k = d.trans_a ? d.lda : 1;
+  const int64_t b_k = d.trans_b ? 1 : d.ldb, b_j = d.trans_b ? d.ldb : 1;
+  const double out_eps = cs.c == XINHE_DTYPE_F32 ? 0.0 : cs.c == XINHE_DTYPE_F16 ? 0x1p-11 : 0x1p-8;
+  std::vector<double> ref(static_cast<size_t>(cs.batch * cs.m * cs.n));
+  double magnitude = 0.0;  // max over outputs of |alpha| sum |a b| + |beta c|
+  // Dense float64 copies of op(A) (M, K) and op(B) (K, N) per batch, then i-p-j loops.
+  std::vector<double> a64(cs.m * cs.k), b64(cs.k * cs.n), sum(cs.n), abs_sum(cs.n);
+  for (int64_t bt = 0; bt < cs.batch; ++bt) {
+    for (int64_t i = 0; i < cs.m; ++i)
+      for (int64_t p = 0; p < cs.k; ++p) a64[i * cs.k + p] = load(cs.ab, mx.a, bt * d.stride_a + i * a_i + p * a_k);
+    for (int64_t p = 0; p < cs.k; ++p)
+      for (int64_t j = 0; j < cs.n; ++j) b64[p * cs.n + j] = load(cs.ab, mx.b, bt * d.stride_b + p * b_k + j * b_j);
+    for (int64_t i = 0; i < cs.m; ++i) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      std::fill(abs_sum.begin(), abs_sum.end(), 0.0);
+      for (int64_t p = 0; p < cs.k; ++p) {
+        const double av = a64[i * cs.k + p];
+        const double* brow = b64.data() + p * cs.n;  // b64 is empty when N == 0
+        for (int64_t j = 0; j < cs.n; ++j) {
+          sum[j] += av * brow[j];
+          abs_sum[j] += std::fabs(av * brow[j]);
+        }
+      }
+      for (int64_t j = 0; j < cs.n; ++j) {
+        double r = static_cast<double>(cs.alpha) * sum[j];
+        double mag = std::fabs(cs.alpha) * abs_sum[j];
+        if (cs.beta != 0.0f) {
+          const double c_in = load(cs.c, c_before, bt * d.stride_c + i * d.ldc + j);
+          r += static_cast<double>(cs.beta) * c_in;
+          mag += std::fabs(cs.beta * c_in);
+        }
+        ref[(bt * cs.m + i) * cs.n + j] = r;
+        magnitude = std::max(magnitude, mag);
+      }
+    }
+  }
+  const double abs_tol = 8.0 * 0x1p-24 * std::sqrt(static_cast<double>(cs.k) + 1.0) * magnitude;
+  const int64_t c_elems = static_cast<int64_t>(mx.c_in_output.size());
+  int64_t bad = 0;
+  std::ostringstream first;
+  for (int64_t bt = 0; bt < cs.batch; ++bt) {
+    for (int64_t i = 0; i < cs.m; ++i) {
+      for (int64_t j = 0; j < cs.n; ++j) {
+        const double r = ref[(bt * cs.m + i) * cs.n + j];
+        const double got = load(cs.c, mx.c, bt * d.stride_c + i * d.ldc + j);
+        const double tol = abs_tol + out_eps * std::fabs(r) * 1.01 + 1e-30;
+        if (!(std::fabs(got - r) <= tol)) {
+          if (bad++ == 0) {
+            first << " first at batch " << bt << " (" << i << ", " << j << "): got " << got
+                  << ", want " << r << " +- " << tol;
+          }
+        }
+      }
+    }
+  }
+  // Everything outside the outputs must be exactly as it was.
+  const size_t es = elem_size(cs.c);
+  for (int64_t idx = 0; idx < c_elems && mx.c.size() >= es * static_cast<size_t>(c_elems); ++idx) {
+    if (!mx.c_in_output[idx] && std::memcmp(&mx.c[idx * es], &c_before[idx * es], es) != 0) {
+      if (bad++ == 0) first << " wrote padding element " << idx;
+    }
+  }
+  if (bad != 0) {
+    return ::testing::AssertionFailure()
+           << impl.name << " threads=" << parallel.threads() << " " << cs.str() << ": " << bad
+           << " bad elements;" << first.str();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Implementations the CPU cannot run at all say so for a plain f32 description.
+const char* cpu_unsupported_reason(const GemmImpl& impl) {
+  xinhe_gemm_desc_t d{};
+  d.struct_size = sizeof(d);
+  d.ab_dtype = d.c_dtype = XINHE_DTYPE_F32;
+  d.m = d.n = d.k = d.lda = d.ldb = d.ldc = 8;
+  d.batch = 1;
+  return impl.unsupported_reason(d);
+}
+
+bool is_openblas(const GemmImpl& impl) { return std::strstr(impl.name, "openblas") != nullptr; }
+
+// OpenBLAS only runs f32 in and out; everything else must carry a reason, and is skipped.
+bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
+  return is_openblas(impl) && (cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32);
+}
+
+class GemmImplTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  void SetUp() override {
+    impl_ = &gemm_impls()[GetParam()];
+    if (const char* why = cpu_unsupported_reason(*impl_)) {
+      GTEST_SKIP() << impl_->name << " cannot run here: " << why;
+    }
+  }
+
+  // Runs cs with a serial and a two-thread Parallel.
+  void check(const Case& cs, uint32_t seed) {
+    if (expected_unsupported(*impl_, cs)) {
+      xinhe_gemm_desc_t d = make_desc_only(cs);
+      EXPECT_NE(impl_->unsupported_reason(d), nullptr) << impl_->name << " " << cs.str();
+      return;
+    }
+    EXPECT_TRUE(check_case(*impl_, serial_, cs, seed));
+    EXPECT_TRUE(check_case(*impl_, two_threads_, cs, seed));
+  }
+
+  static xinhe_gemm_desc_t make_desc_only(const Case& cs) {
+    std::mt19937 rng(0);
+    Case tiny = cs;
+    tiny.m = tiny.n = tiny.k = 1;
+    tiny.batch = 1;
+    return make_matrices(tiny, rng).desc;
+  }
+
+  const GemmImpl* impl_ = nullptr;
+  SerialParallel serial_;
+  static inline testing::ThreadParallel two_threads_{2};
+};
+
+const xinhe_dtype_t kDtypePairs[][2] = {
+    {XINHE_DTYPE_F32, XINHE_DTYPE_F32}, {XINHE_DTYPE_F16, XINHE_DTYPE_F32},
+    {XINHE_DTYPE_F16, XINHE_DTYPE_F16}, {XINHE_DTYPE_BF16, XINHE_DTYPE_F32},
+    {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16}};
+
+// Sizes 1, 2^k and 2^k + 17, combined so that each appears as M, N and K, plus cubes.
+TEST_P(GemmImplTest, DtypesTransposesAndSizes) {
+  const int64_t sizes[] = {1, 7, 16, 33, 64, 81, 128, 145};
+  constexpr int kSizes = 8;
+  uint32_t seed = 1;
+  for (const auto& dt : kDtypePairs) {
+    for (int trans = 0; trans < 4; ++trans) {
+      for (int s = 0; s < 2 * kSizes; ++s) {
+        Case cs;
+        cs.ab = dt[0];
+        cs.c = dt[1];
+        cs.trans_a = trans & 1;
+        cs.trans_b = trans >> 1;
+        if (s < kSizes) {
+          cs.m = sizes[s];
+          cs.n = sizes[(s + 3) % kSizes];
+          cs.k = sizes[(s + 5) % kSizes];
+        } else {
+          cs.m = cs.n = cs.k = sizes[s - kSizes];
+        }
+        cs.beta = (s % 2 == 0) ? 0.0f : -0.75f;
+        cs.alpha = (s % 3 == 0) ? 1.0f : 1.5f;
+        cs.pad = s % 4;
+        check(cs, seed++);
+      }
+    }
+  }
+}
+
+// Shapes past every cache block: several K slices, N panels and M blocks, and a half C
+// (which takes all of K in one slice). With two threads, 257x300x600 splits the packed
+// kernels' blocks along M (shared B panel) and 13x4133x100 and 20x2000x300 along N.
+TEST_P(GemmImplTest, CrossesCacheBlocks) {
+  struct Shape { int64_t m, n, k; };
+  const Shape shapes[] = {{257, 300, 600}, {13, 4133, 100}, {20, 2000, 300},
+                          {130, 70, 1000}, {300, 40, 257}};
+  uint32_t seed = 100;
+  for (const Shape& sh : shapes) {
+    for (const auto& dt : kDtypePairs) {
+      for (int trans = 0; trans < 4; trans += 3) {
+        Case cs;
+        cs.ab = dt[0];
+        cs.c = dt[1];
+        cs.trans_a = cs.trans_b = trans & 1;
+        cs.m = sh.m;
+        cs.n = sh.n;
+        cs.k = sh.k;
+        cs.beta = trans ? 0.5f : 0.0f;
+        check(cs, seed++);
+      }
+    }
+  }
+}
+
+// Batch 3: independent strides, and stride 0 broadcasting A or B.
+TEST_P(GemmImplTest, StridedAndBroadcastBatches) {
+  uint32_t seed = 200;
+  for (const auto& dt : kDtypePairs) {
+    for (int mode = 0; mode < 3; ++mode) {
+      for (int64_t size : {5, 40, 260}) {  // direct, one matrix per thread, split matrices
+        Case cs;
+        cs.ab = dt[0];
+        cs.c = dt[1];
+        cs.batch = 3;
+        cs.m = size;
+        cs.n = size + 9;
+        cs.k = size + 3;
+        cs.broadcast_a = mode == 1;
+        cs.broadcast_b = mode == 2;
+        cs.trans_b = mode == 2;
+        cs.beta = mode == 0 ? 1.0f : 0.0f;
+        check(cs, seed++);
+      }
+    }
+  }
+}
+
+// K == 0 gives C = beta * C (zeros over NaN when beta == 0); alpha == 0 does the same.
+TEST_P(GemmImplTest, EmptyKAndZeroAlpha) {
+  uint32_t seed = 300;
+  for (const auto& dt : kDtypePairs) {
+    for (float beta : {0.0f, 2.0f}) {
+      Case cs;
+      cs.ab = dt[0];
+      cs.c = dt[1];
+      cs.m = 9;
+      cs.n = 21;
+      cs.k = 0;
+      cs.batch = 2;
+      cs.beta = beta;
+      check(cs, seed++);
+      cs.k = 50;
+      cs.alpha = 0.0f;
+      check(cs, seed++);
+    }
+  }
+}
+
+// Empty M or N: a no-op that touches nothing (check_case compares every C byte).
+TEST_P(GemmImplTest, EmptyShapes) {
+  uint32_t seed = 400;
+  for (const auto& dt : kDtypePairs) {
+    for (int which = 0; which < 2; ++which) {
+      Case cs;
+      cs.ab = dt[0];
+      cs.c = dt[1];
+      cs.m = which == 0 ? 0 : 12;
+      cs.n = which == 1 ? 0 : 12;
+      cs.k = 12;
+      cs.beta = 1.0f;
+      check(cs, seed++);
+    }
+  }
+}
+
+std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
+  std::string name = gemm_impls()[info.param].name;
+  for (char& ch : name) {
+    if (ch == '.') ch = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest,
+                         ::testing::Range<size_t>(0, gemm_impls().size()), impl_test_name);
+
+TEST(GemmImplList, EndsWithReferenceThatRunsEverything) {
+  const auto& impls = gemm_impls();
+  ASSERT_FALSE(impls.empty());
+  EXPECT_STREQ(impls.back().name, "cpu.gemm.reference");
+  for (const auto& dt : kDtypePairs) {
+    Case cs;
+    cs.ab = dt[0];
+    cs.c = dt[1];
+    xinhe_gemm_desc_t d{};
+    std::mt19937 rng(1);
+    d = make_matrices(cs, rng).desc;
+    EXPECT_EQ(impls.back().unsupported_reason(d), nullptr) << cs.str();
+  }
+}
+
+TEST(GemmImplList, OpenBlasIsF32OnlyAndSaysWhy) {
+  for (const GemmImpl& impl : gemm_impls()) {
+    if (!is_openblas(impl)) continue;
+    Case cs;
+    cs.ab = XINHE_DTYPE_BF16;
+    cs.c = XINHE_DTYPE_F32;
+    std::mt19937 rng(1);
+    const char* why = impl.unsupported_reason(make_matrices(cs, rng).desc);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("f32"), std::string::npos) << why;
+    return;
+  }
+  FAIL() << "no cpu.gemm.openblas in the list";
+}
+
+// Tiny problems must not pay for packing: no workspace, so no packing buffers to set up.
+TEST(GemmImplList, TinyProblemsNeedNoWorkspace) {
+  Case cs;
+  std::mt19937 rng(1);
+  const xinhe_gemm_desc_t d = make_matrices(cs, rng).desc;
+  for (const GemmImpl& impl : gemm_impls()) {
+    if (cpu_unsupported_reason(impl) != nullptr) continue;
+    EXPECT_EQ(impl.workspace_size(d, 2), 0u) << impl.name;
+  }
+}
+
+}  // namespace
+}  // namespace xinhe::kernels::cpu
