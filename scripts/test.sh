@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs the whole test suite.
 # Usage: scripts/test.sh [PRESET]   PRESET: release (default), debug, asan, tsan
+# The asan preset runs with ASAN_OPTIONS use_sigaltstack=0: LLVM inside PoCL installs its own
+# alternate signal stack on the threads it touches, which ASan would try to unmap at thread exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
