@@ -59,7 +59,19 @@ std::vector<NamedGemmParams> gemm_param_grid() {
   local.kwg = 8;
   local.use_local = 1;
   local.pack = 0;
-  return {{"packed", packed}, {"wide", wide}, {"odd", odd}, {"local", local}};
+  GemmParams packed_wide;  // the shipped PoCL f32 entry: 6x16 tile (two float8) over packed panels
+  packed_wide.mwi = 6;
+  packed_wide.nwi = 16;
+  packed_wide.vw = 8;
+  packed_wide.kwi = 1;
+  packed_wide.mwg = 192;
+  packed_wide.nwg = 16;
+  packed_wide.pack = 1;
+  return {{"packed", packed},
+          {"packed_wide", packed_wide},
+          {"wide", wide},
+          {"odd", odd},
+          {"local", local}};
 }
 
 TEST_F(OpenclKernelTest, GemmTiledParameterGrid) {

@@ -79,10 +79,12 @@ inline floatv load_b_vec_edge(__global const ab_t* B, long ldb, long k, long j, 
 
 inline void store_tile(__global c_t* C, long ldc, long i0, long j0, long m, long n,
                        floatv acc[MWI][NV], float alpha, float beta) {
+#pragma unroll
   for (int r = 0; r < MWI; ++r) {
     const long i = i0 + r;
     if (i >= m) break;
     float lanes[NWI];
+#pragma unroll
     for (int v = 0; v < NV; ++v) {
 #if VW == 1
       lanes[v] = acc[r][v];
@@ -119,26 +121,36 @@ __kernel void xinhe_gemm_tiled(const long m, const long n, const long k,
   C += c_offset + batch * stride_c;
 
   floatv acc[MWI][NV];
+#pragma unroll
   for (int r = 0; r < MWI; ++r)
+#pragma unroll
     for (int v = 0; v < NV; ++v) acc[r][v] = (floatv)(0.0f);
 
   if (i0 + MWI <= m && j0 + NWI <= n) {
     long kk = 0;
+    // Tile loops fully unrolled so the accumulators live in registers (see xinhe_gemm_packed).
     for (; kk + KWI <= k; kk += KWI) {
+#pragma unroll
       for (int u = 0; u < KWI; ++u) {
         floatv b[NV];
+#pragma unroll
         for (int v = 0; v < NV; ++v) b[v] = load_b_vec(B, ldb, kk + u, j0 + v * VW);
+#pragma unroll
         for (int r = 0; r < MWI; ++r) {
           const floatv a = (floatv)(XH_LOAD(AB_DTYPE, A, A_INDEX(i0 + r, kk + u)));
+#pragma unroll
           for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
         }
       }
     }
     for (; kk < k; ++kk) {
       floatv b[NV];
+#pragma unroll
       for (int v = 0; v < NV; ++v) b[v] = load_b_vec(B, ldb, kk, j0 + v * VW);
+#pragma unroll
       for (int r = 0; r < MWI; ++r) {
         const floatv a = (floatv)(XH_LOAD(AB_DTYPE, A, A_INDEX(i0 + r, kk)));
+#pragma unroll
         for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
       }
     }
@@ -267,14 +279,21 @@ __kernel void xinhe_gemm_packed(const long m, const long n, const long k,
   __global const float* ap = a_packed + a_packed_offset + tile_i * k * MWI;
   __global const float* bp = b_packed + b_packed_offset + tile_j * k * NWI;
   C += c_offset + batch * stride_c;
+  // Every loop over the tile is fully unrolled: PoCL does not unroll them by itself, and
+  // with a variable index the accumulators stay in memory (a load and store per FMA).
   floatv acc[MWI][NV];
+#pragma unroll
   for (int r = 0; r < MWI; ++r)
+#pragma unroll
     for (int v = 0; v < NV; ++v) acc[r][v] = (floatv)(0.0f);
   for (long kk = 0; kk < k; ++kk) {
     floatv b[NV];
+#pragma unroll
     for (int v = 0; v < NV; ++v) b[v] = XH_VLOAD_F32(bp + kk * NWI + v * VW);
+#pragma unroll
     for (int r = 0; r < MWI; ++r) {
       const floatv a = (floatv)(ap[kk * MWI + r]);
+#pragma unroll
       for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
     }
   }
