@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_case.h"
 #include "half.h"
 #include "reference.h"
 #include "xinhe/backend.h"  // XINHE_BACKEND_ABI_MAJOR
@@ -204,14 +205,7 @@ class ScopedEnv {
   const char* name_;
 };
 
-struct GemmCase {
-  xinhe_dtype_t ab, c;
-  int trans_a, trans_b;
-  int64_t m, n, k, batch;
-  int64_t pad;       // extra elements per row of every operand; -1: round rows up to 8
-  bool broadcast_b;  // stride_b = 0
-  float alpha, beta;
-};
+using xinhe_gpu_test::GemmCase;
 
 std::string describe(const GemmCase& g) {
   return std::string(xinhe_dtype_name(g.ab)) + "->" + xinhe_dtype_name(g.c) +
@@ -245,25 +239,8 @@ std::vector<GemmCase> gemm_cases() {
 
 void run_gemm_case(xinhe_device_t device, const GemmCase& g, const char* impl, std::mt19937* rng) {
   SCOPED_TRACE(describe(g) + " impl~" + impl);
-  xinhe_gemm_desc_t d{};
-  d.struct_size = sizeof d;
-  d.ab_dtype = g.ab;
-  d.c_dtype = g.c;
-  d.trans_a = g.trans_a;
-  d.trans_b = g.trans_b;
-  d.m = g.m;
-  d.n = g.n;
-  d.k = g.k;
-  d.batch = g.batch;
-  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-  const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
-  auto leading = [&](int64_t cols) { return g.pad < 0 ? (cols + 7) / 8 * 8 : cols + g.pad; };
-  d.lda = leading(a_cols);
-  d.ldb = leading(b_cols);
-  d.ldc = leading(g.n);
-  d.stride_a = a_rows * d.lda;
-  d.stride_b = g.broadcast_b ? 0 : b_rows * d.ldb;
-  d.stride_c = g.m * d.ldc;
+  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
   const int64_t a_elems = d.stride_a * g.batch,
                 b_elems = g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch;
   const int64_t c_elems = d.stride_c * g.batch;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "gemm_case.h"
 #include "attention_cuda.h"
 #include "gemm_cuda.h"
 #include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
@@ -149,13 +150,7 @@ GemmKernel gemm_kernel(bool simt, xinhe_dtype_t ab, xinhe_dtype_t c) {
   return simt ? xinhe_gemm_simt_bf16_bf16 : xinhe_gemm_naive_bf16_bf16;
 }
 
-struct GemmCase {
-  xinhe_dtype_t ab, c;
-  int trans_a, trans_b;
-  int64_t m, n, k, batch, pad;
-  bool broadcast_b;
-  float alpha, beta;
-};
+using xinhe_gpu_test::GemmCase;
 
 void check_gemm(const GemmCase& g, GemmMethod method) {
   const bool simt = method == GemmMethod::kSimt;
@@ -167,26 +162,8 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
                " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
                " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
   std::mt19937 rng(42);
-  xinhe_gemm_desc_t d{};
-  d.struct_size = sizeof d;
-  d.ab_dtype = g.ab;
-  d.c_dtype = g.c;
-  d.trans_a = g.trans_a;
-  d.trans_b = g.trans_b;
-  d.m = g.m;
-  d.n = g.n;
-  d.k = g.k;
-  d.batch = g.batch;
-  const int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-  const int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
-  // pad < 0: rows rounded up to 8 elements, as the tensor-core path requires.
-  auto leading = [&](int64_t cols) { return g.pad < 0 ? (cols + 7) / 8 * 8 : cols + g.pad; };
-  d.lda = leading(a_cols);
-  d.ldb = leading(b_cols);
-  d.ldc = leading(g.n);
-  d.stride_a = a_rows * d.lda;
-  d.stride_b = g.broadcast_b ? 0 : b_rows * d.ldb;
-  d.stride_c = g.m * d.ldc;
+  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
   std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, &rng);
   std::vector<uint8_t> b =
       random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, &rng);
