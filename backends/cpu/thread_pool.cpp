@@ -1,16 +1,24 @@
 // Thread pool for the CPU backend (see thread_pool.h for the design).
 //
-// Region protocol: the caller publishes a Region under mutex_ and bumps generation_; each
-// worker that wakes joins it at most once (counted in Region::inside) and takes tasks from an
-// atomic counter, as does the caller. The caller returns once the counter is exhausted and
-// every worker that joined has left; a worker that wakes after that finds region_ cleared, so
-// nothing touches the caller's stack after parallel_for returns.
+// Region protocol, all on atomics so that neither side takes a lock while spinning:
+// - The caller marks epoch_ kPublishing, waits until no worker is inside_ (a worker can only be
+//   inside a region whose tasks are all finished, so this is brief), writes fn_/size_/counters,
+//   then stores the new epoch (release).
+// - A worker that sees a new epoch counts itself inside_, re-reads epoch_ and takes tasks only
+//   if it is still the one it saw; otherwise it leaves without touching the region. The
+//   seq_cst pairs (caller: epoch_ store, inside_ load; worker: inside_ add, epoch_ load) make
+//   one side always see the other.
+// - The caller returns when unfinished_ reaches zero, so nothing runs fn after parallel_for
+//   returns; a worker still inside an exhausted region only reads pool-owned counters.
+// Sleeping uses the same pairing: a sleeper registers (sleeping_workers_, caller_sleeping_)
+// before checking its condition under sleep_mutex_, and a waker checks the registration after
+// changing the condition, then notifies under the mutex.
 #include "thread_pool.h"
 
 #include <sched.h>
 
-#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 
 namespace xinhe::backends::cpu {
@@ -24,6 +32,28 @@ struct InsideTaskScope {
   ~InsideTaskScope() { t_inside_task = previous; }
   bool previous;
 };
+
+// Tells the core this is a spin-wait (saves power, yields the pipeline to an SMT sibling).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Spins until done() or spin_us microseconds have passed; returns done()'s last value.
+template <typename Done>
+bool spin_until(int spin_us, Done done) {
+  if (spin_us <= 0) return done();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+  for (uint32_t i = 1;; ++i) {
+    if (done()) return true;
+    // Reading the clock costs more than a pause: look at it every 64 rounds (~a microsecond).
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) return false;
+    cpu_relax();
+  }
+}
 }  // namespace
 
 int usable_core_count() {
@@ -54,51 +84,70 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error) 
   return true;
 }
 
-struct ThreadPool::Region {
-  const std::function<void(int64_t)>* fn;
-  int64_t n;
-  std::atomic<int64_t> next{0};
-  int inside = 0;  // workers currently in this region; guarded by ThreadPool::mutex_
-};
-
-ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+ThreadPool::ThreadPool(int threads, int spin_us)
+    : threads_(threads < 1 ? 1 : threads), spin_us_(spin_us < 0 ? 0 : spin_us) {
   workers_.reserve(static_cast<size_t>(threads_ - 1));
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_main(); });
+  try {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_main(); });
+  } catch (...) {
+    // The destructor does not run for a half-built object: stop what did start.
+    stop_.store(true);
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    work_cv_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+    throw;
+  }
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
+  stop_.store(true);
+  { std::lock_guard<std::mutex> lock(sleep_mutex_); }
   work_cv_.notify_all();
   for (std::thread& worker : workers_) worker.join();
 }
 
-void ThreadPool::run_tasks(Region& region) {
+void ThreadPool::run_tasks() {
   InsideTaskScope scope;
+  const std::function<void(int64_t)>* fn = fn_.load(std::memory_order_relaxed);
+  const int64_t size = size_.load(std::memory_order_relaxed);
+  int64_t finished = 0;
   for (;;) {
-    const int64_t task = region.next.fetch_add(1, std::memory_order_relaxed);
-    if (task >= region.n) return;
-    (*region.fn)(task);
+    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= size) break;
+    (*fn)(task);
+    ++finished;
+  }
+  if (finished == 0) return;
+  // The last finisher wakes a caller that went to sleep waiting for the region.
+  if (unfinished_.fetch_sub(finished) == finished && caller_sleeping_.load()) {
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    done_cv_.notify_one();
   }
 }
 
+uint64_t ThreadPool::wait_for_region(uint64_t seen) {
+  uint64_t epoch = seen;
+  auto published = [&] {
+    epoch = epoch_.load();
+    return stop_.load() || (epoch != seen && epoch != kPublishing);
+  };
+  if (spin_until(spin_us_, published)) return epoch;
+  std::unique_lock<std::mutex> lock(sleep_mutex_);
+  sleeping_workers_.fetch_add(1);
+  work_cv_.wait(lock, published);
+  sleeping_workers_.fetch_sub(1);
+  return epoch;
+}
+
 void ThreadPool::worker_main() {
-  uint64_t seen_generation = 0;
-  std::unique_lock<std::mutex> lock(mutex_);
+  uint64_t seen = 0;
   for (;;) {
-    work_cv_.wait(lock, [&] {
-      return stop_ || (region_ != nullptr && generation_ != seen_generation);
-    });
-    if (stop_) return;
-    seen_generation = generation_;
-    Region* region = region_;
-    ++region->inside;
-    lock.unlock();
-    run_tasks(*region);
-    lock.lock();
-    if (--region->inside == 0) done_cv_.notify_one();
+    const uint64_t epoch = wait_for_region(seen);
+    if (stop_.load()) return;
+    inside_.fetch_add(1);
+    if (epoch_.load() == epoch) run_tasks();
+    inside_.fetch_sub(1, std::memory_order_release);
+    seen = epoch;
   }
 }
 
@@ -108,20 +157,28 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn)
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  std::lock_guard<std::mutex> region_lock(region_mutex_);
-  Region region;
-  region.fn = &fn;
-  region.n = n;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    region_ = &region;
-    ++generation_;
+  std::lock_guard<std::mutex> caller_lock(caller_mutex_);
+  const uint64_t epoch = epoch_.load(std::memory_order_relaxed) + 1;  // only callers write it
+  epoch_.store(kPublishing);
+  while (inside_.load() != 0) cpu_relax();
+  fn_.store(&fn, std::memory_order_relaxed);
+  size_.store(n, std::memory_order_relaxed);
+  next_task_.store(0, std::memory_order_relaxed);
+  unfinished_.store(n, std::memory_order_relaxed);
+  epoch_.store(epoch == kPublishing ? 1 : epoch);
+  if (sleeping_workers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    work_cv_.notify_all();
   }
-  work_cv_.notify_all();
-  run_tasks(region);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [&] { return region.inside == 0; });
-  region_ = nullptr;
+
+  run_tasks();
+
+  auto finished = [&] { return unfinished_.load() == 0; };
+  if (spin_until(spin_us_, finished)) return;
+  std::unique_lock<std::mutex> lock(sleep_mutex_);
+  caller_sleeping_.store(true);
+  done_cv_.wait(lock, finished);
+  caller_sleeping_.store(false);
 }
 
 }  // namespace xinhe::backends::cpu

@@ -1,12 +1,20 @@
-// The CPU backend's thread pool: the kernels::Parallel the CPU kernels run on.
+// The CPU backend's thread pool: the kernels::Parallel the CPU kernels run on (the kernel tests
+// and benchmarks use it too, so they measure what the backend runs).
 //
 // A fixed set of worker threads plus the calling thread execute one parallel region at a time;
 // concurrent callers (two streams running ops) queue on a mutex rather than interleave, which
-// keeps per-region bookkeeping trivial and gives each region the whole machine. Idle workers
-// sleep on a condition variable; nobody spins. A parallel_for issued from inside a task runs
-// serially on that thread, so nested calls cannot deadlock.
+// gives each region the whole machine. Tasks are taken from a shared counter, so a worker that
+// joins late (its core was busy) takes fewer tasks instead of stalling the region.
+//
+// Waiting spins first, then sleeps. A GEMM is a chain of regions microseconds apart (one per
+// cache block); a worker asleep on a condition variable takes tens of microseconds to wake on
+// a VM, by which time the caller has taken its tasks and the region ran serially. So workers
+// spin on the region counter for a short while after each region (and the caller spins for
+// the region's end) before falling back to the condition variable. A parallel_for issued from
+// inside a task runs serially on that thread, so nested calls cannot deadlock.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -28,8 +36,9 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error);
 
 class ThreadPool final : public kernels::Parallel {
  public:
-  // threads >= 1 counts the calling thread, so threads - 1 workers are started.
-  explicit ThreadPool(int threads);
+  // threads >= 1 counts the calling thread, so threads - 1 workers are started. Idle threads
+  // spin for spin_us microseconds before they sleep (0: sleep at once).
+  explicit ThreadPool(int threads, int spin_us = kDefaultSpinUs);
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -37,22 +46,40 @@ class ThreadPool final : public kernels::Parallel {
   int threads() const override { return threads_; }
   void parallel_for(int64_t n, const std::function<void(int64_t task)>& fn) override;
 
+  // Long enough to bridge the gaps between one op's regions and between back-to-back ops;
+  // short enough that an idle backend gives its cores back almost at once.
+  static constexpr int kDefaultSpinUs = 200;
+
  private:
-  struct Region;
   void worker_main();
-  static void run_tasks(Region& region);
+  // Waits until epoch_ differs from seen (or stop); returns the new epoch.
+  uint64_t wait_for_region(uint64_t seen);
+  // Takes tasks of the published region until none are left.
+  void run_tasks();
 
   const int threads_;
+  const int spin_us_;
   std::vector<std::thread> workers_;
 
-  std::mutex region_mutex_;  // one parallel region at a time
+  std::mutex caller_mutex_;  // one parallel region at a time
 
-  std::mutex mutex_;  // guards everything below
-  std::condition_variable work_cv_;  // workers: a region was published or stop
-  std::condition_variable done_cv_;  // caller: the region's last worker left
-  Region* region_ = nullptr;
-  uint64_t generation_ = 0;  // bumped per region so a worker joins each region at most once
-  bool stop_ = false;
+  // The published region. Written by the caller only while no worker is inside_ and epoch_
+  // is kPublishing, so a worker that got inside sees one consistent region.
+  static constexpr uint64_t kPublishing = ~uint64_t{0};
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<const std::function<void(int64_t)>*> fn_{nullptr};
+  std::atomic<int64_t> size_{0};
+  std::atomic<int64_t> next_task_{0};
+  std::atomic<int64_t> unfinished_{0};  // tasks of the region not yet finished
+  std::atomic<int> inside_{0};          // workers between joining a region and leaving it
+
+  // Sleeping: workers wait for a new epoch, the caller for unfinished_ == 0.
+  std::mutex sleep_mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> caller_sleeping_{false};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace xinhe::backends::cpu

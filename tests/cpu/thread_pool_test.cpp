@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -11,9 +13,12 @@
 namespace xinhe::backends::cpu {
 namespace {
 
-TEST(ThreadPool, RunsEveryTaskExactlyOnce) {
+// Spin 0 makes every wait go through the sleeping path; the default spins first.
+class ThreadPoolSpin : public ::testing::TestWithParam<int> {};
+
+TEST_P(ThreadPoolSpin, RunsEveryTaskExactlyOnce) {
   for (int threads : {1, 2, 4}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, GetParam());
     EXPECT_EQ(pool.threads(), threads);
     for (int64_t n : {0, 1, 2, 7, 1000}) {
       std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
@@ -26,8 +31,8 @@ TEST(ThreadPool, RunsEveryTaskExactlyOnce) {
   }
 }
 
-TEST(ThreadPool, UsesMoreThanOneThreadWhenAsked) {
-  ThreadPool pool(2);
+TEST_P(ThreadPoolSpin, UsesMoreThanOneThreadWhenAsked) {
+  ThreadPool pool(2, GetParam());
   // The caller holds task 0 until another thread has taken task 1: only possible when a worker
   // participates. Bounded wait so a broken pool fails instead of hanging.
   std::atomic<bool> second_started{false};
@@ -43,8 +48,8 @@ TEST(ThreadPool, UsesMoreThanOneThreadWhenAsked) {
   EXPECT_TRUE(saw_second.load());
 }
 
-TEST(ThreadPool, ConcurrentCallersFromTwoThreads) {
-  ThreadPool pool(2);
+TEST_P(ThreadPoolSpin, ConcurrentCallersFromTwoThreads) {
+  ThreadPool pool(2, GetParam());
   constexpr int kRounds = 200;
   constexpr int64_t kTasks = 64;
   auto caller = [&](int64_t* out_sum) {
@@ -66,8 +71,8 @@ TEST(ThreadPool, ConcurrentCallersFromTwoThreads) {
   EXPECT_EQ(sum_b, expected);
 }
 
-TEST(ThreadPool, NestedCallRunsInline) {
-  ThreadPool pool(2);
+TEST_P(ThreadPoolSpin, NestedCallRunsInline) {
+  ThreadPool pool(2, GetParam());
   std::atomic<int64_t> inner_total{0};
   pool.parallel_for(8, [&](int64_t outer) {
     pool.parallel_for(10, [&](int64_t inner) { inner_total.fetch_add(outer * 100 + inner); });
@@ -77,6 +82,43 @@ TEST(ThreadPool, NestedCallRunsInline) {
     for (int64_t i = 0; i < 10; ++i) expected += o * 100 + i;
   EXPECT_EQ(inner_total.load(), expected);
 }
+
+// Many short regions back to back, as a GEMM issues them: results of every region are
+// visible to the caller when parallel_for returns, and no region loses or repeats a task.
+TEST_P(ThreadPoolSpin, BackToBackShortRegions) {
+  ThreadPool pool(3, GetParam());
+  std::vector<int64_t> slots(4);
+  for (int round = 0; round < 20000; ++round) {
+    pool.parallel_for(4, [&](int64_t task) { slots[static_cast<size_t>(task)] = round + task; });
+    for (int64_t task = 0; task < 4; ++task) {
+      ASSERT_EQ(slots[static_cast<size_t>(task)], round + task) << "round " << round;
+    }
+  }
+}
+
+// A worker that sleeps between regions (idle longer than the spin) still joins the next one.
+TEST_P(ThreadPoolSpin, WorkersWakeAfterIdling) {
+  ThreadPool pool(2, GetParam());
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::atomic<bool> second_started{false};
+    std::atomic<bool> saw_second{false};
+    pool.parallel_for(2, [&](int64_t task) {
+      if (task == 1) {
+        second_started = true;
+        return;
+      }
+      for (int i = 0; i < 2000 && !second_started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      saw_second = second_started.load();
+    });
+    EXPECT_TRUE(saw_second.load()) << "round " << round;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SpinOrSleep, ThreadPoolSpin, ::testing::Values(0, ThreadPool::kDefaultSpinUs),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 0 ? std::string("Sleep") : std::string("Spin");
+                         });
 
 TEST(ThreadPool, ParseThreadCount) {
   int threads = 0;

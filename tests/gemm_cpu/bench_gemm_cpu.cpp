@@ -19,7 +19,7 @@
 
 #include "gemm_cpu.h"
 #include "half.h"
-#include "thread_parallel.h"
+#include "thread_pool.h"
 
 namespace {
 
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int threads : thread_counts) {
-    xinhe::kernels::testing::ThreadParallel parallel(threads);
+    xinhe::backends::cpu::ThreadPool parallel(threads);
     for (const Shape& sh : shapes) {
       xinhe_gemm_desc_t d{};
       d.struct_size = sizeof(d);

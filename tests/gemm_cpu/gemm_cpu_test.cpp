@@ -17,7 +17,7 @@
 
 #include "gemm_cpu.h"
 #include "half.h"
-#include "thread_parallel.h"
+#include "thread_pool.h"
 
 namespace xinhe::kernels::cpu {
 namespace {
@@ -266,7 +266,7 @@ class GemmImplTest : public ::testing::TestWithParam<size_t> {
 
   const GemmImpl* impl_ = nullptr;
   SerialParallel serial_;
-  static inline testing::ThreadParallel two_threads_{2};
+  static inline xinhe::backends::cpu::ThreadPool two_threads_{2};
 };
 
 const xinhe_dtype_t kDtypePairs[][2] = {
