@@ -188,68 +188,111 @@ struct Records {
   bool failed = false;
 };
 
-// Runs the items in order; cases are shared between consecutive items with the same case and
-// dtype so the inputs and the reference are computed once.
+// Runs the items in order. Consecutive items of one (case, dtype, device) -- xinhe and its
+// peers -- are set up together and timed side by side (time_side_by_side); the inputs and the
+// reference are computed once per (case, dtype).
 void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& items,
                const Settings& settings, int cpu_threads, int progress_base, int progress_total,
                Records* rec) {
   std::unique_ptr<CaseData> data;
   size_t data_case = 0;
   int index = progress_base;
-  for (const Item& item : items) {
-    const BenchCase& c = cases[item.case_index];
-    if (!data || data_case != item.case_index || data->dtype() != item.dtype) {
+  for (size_t first = 0; first < items.size();) {
+    const Item& lead = items[first];
+    size_t last = first + 1;
+    while (last < items.size() && items[last].case_index == lead.case_index &&
+           items[last].dtype == lead.dtype && items[last].device.name() == lead.device.name()) {
+      ++last;
+    }
+    const BenchCase& c = cases[lead.case_index];
+    if (!data || data_case != lead.case_index || data->dtype() != lead.dtype) {
       data.reset();  // free the previous inputs first: big cases hold hundreds of MiB
-      data = std::make_unique<CaseData>(c, item.dtype);
-      data_case = item.case_index;
+      data = std::make_unique<CaseData>(c, lead.dtype);
+      data_case = lead.case_index;
     }
-    const bool is_cpu = item.backend == "cpu";
-    fmt::print(stderr, "[{}/{}] {} {} {} {} {}{} ... ", ++index, progress_total, op_name(c.op),
-               xinhe_dtype_name(item.dtype), shape_string(c), item.device.name(), item.impl,
-               is_cpu ? fmt::format(" threads={}", cpu_threads) : std::string());
-    std::fflush(stderr);
+    const bool is_cpu = lead.backend == "cpu";
+    const std::string threads_note = is_cpu ? fmt::format(" threads={}", cpu_threads) : "";
 
-    std::optional<Result> result;
-    Problem problem;
-    try {
-      if (item.impl == "openblas-unfused") {
-        set_openblas_threads(cpu_threads);
-        result = measure_unfused_attention(item.device.name(), *data, settings);
-      } else {
-        result = measure_device(item.device, item.impl, *data, settings, &problem);
+    // Set up and check each; report the ones that cannot run.
+    std::vector<std::unique_ptr<Measurement>> ready;
+    for (size_t i = first; i < last; ++i) {
+      const Item& item = items[i];
+      std::unique_ptr<Measurement> m;
+      Problem problem;
+      try {
+        if (item.impl == "openblas-unfused") {
+          set_openblas_threads(cpu_threads);
+          m = prepare_unfused_attention(item.device.name(), *data);
+        } else {
+          m = prepare_device(item.device, item.impl, *data, &problem);
+        }
+      } catch (const std::exception& e) {
+        // Anything but a status from the API (those are handled inside): host out of memory...
+        m.reset();
+        problem = Problem{c.op, item.device.name(), item.impl, item.dtype, c, "INTERNAL", e.what()};
       }
-    } catch (const std::exception& e) {
-      // Anything but a status from the API (those are handled inside): host out of memory...
-      problem = Problem{c.op, item.device.name(), item.impl, item.dtype, c, "INTERNAL", e.what()};
-    }
-    if (!result) {
+      if (m) {
+        ready.push_back(std::move(m));
+        continue;
+      }
       const bool skipped = problem.code == "UNIMPLEMENTED";
-      fmt::print(stderr, "{}: {}\n", skipped ? "skipped" : "FAILED", problem.reason);
+      fmt::print(stderr, "[{}/{}] {} {} {} {} {}{}: {}: {}\n", ++index, progress_total,
+                 op_name(c.op), xinhe_dtype_name(item.dtype), shape_string(c), item.device.name(),
+                 item.impl, threads_note, skipped ? "skipped" : "FAILED", problem.reason);
       (skipped ? rec->skipped : rec->errors).push_back(problem_json(problem));
       rec->failed = rec->failed || !skipped;
+    }
+    if (ready.empty()) {
+      first = last;
       continue;
     }
-    if (is_cpu) result->threads = cpu_threads;
-
-    // %peak: cpu devices against the measured FMA peak of this thread count; other devices
-    // against the peak they report for the dtype.
-    std::optional<double> pct;
-    if (is_cpu) {
-      const json& peak = rec->fma_peaks[std::to_string(cpu_threads)];
-      if (peak.is_number() && peak.get<double>() > 0) pct = 100.0 * result->tflops * 1e3 / peak.get<double>();
-    } else {
-      const double peak = item.device.properties().peak_flops[item.dtype];
-      if (peak > 0) pct = 100.0 * result->tflops * 1e12 / peak;
+    fmt::print(stderr, "[{}-{}/{}] {} {} {} {}{}: timing {} side by side ...\n", index + 1,
+               index + static_cast<int>(ready.size()), progress_total, op_name(c.op),
+               xinhe_dtype_name(lead.dtype), shape_string(c), lead.device.name(), threads_note,
+               ready.size());
+    std::vector<Measurement*> set;
+    for (auto& m : ready) set.push_back(m.get());
+    try {
+      time_side_by_side(set, settings);
+    } catch (const std::exception& e) {
+      for (auto& m : ready) {
+        const Result& r = m->result;
+        Problem problem{c.op, r.device, r.impl, r.dtype, c, "INTERNAL", e.what()};
+        if (const auto* err = dynamic_cast<const Error*>(&e)) problem.code = xinhe_status_code_name(err->code());
+        fmt::print(stderr, "  {}: FAILED: {}\n", r.impl, e.what());
+        rec->errors.push_back(problem_json(problem));
+      }
+      rec->failed = true;
+      index += static_cast<int>(ready.size());
+      first = last;
+      continue;
     }
-    const CheckSummary& check = result->check;
-    fmt::print(stderr, "{:.3f} ms, {:.4f} TFLOP/s, rel_err {:.1e}{} {}\n", result->median_ms,
-               result->tflops, check.rel_error,
-               check.rows_checked < check.rows_total
-                   ? fmt::format(" ({} of {} rows checked)", check.rows_checked, check.rows_total)
-                   : std::string(),
-               check.passed ? "ok" : fmt::format("FAILED (tolerance {:.1e})", check.tolerance));
-    rec->failed = rec->failed || !check.passed;
-    rec->results.push_back(result_json(*result, pct));
+
+    for (auto& m : ready) {
+      Result& result = m->result;
+      ++index;
+      if (is_cpu) result.threads = cpu_threads;
+      // %peak: cpu devices against the measured FMA peak of this thread count; other devices
+      // against the peak they report for the dtype.
+      std::optional<double> pct;
+      if (is_cpu) {
+        const json& peak = rec->fma_peaks[std::to_string(cpu_threads)];
+        if (peak.is_number() && peak.get<double>() > 0) pct = 100.0 * result.tflops * 1e3 / peak.get<double>();
+      } else {
+        const double peak = lead.device.properties().peak_flops[result.dtype];
+        if (peak > 0) pct = 100.0 * result.tflops * 1e12 / peak;
+      }
+      const CheckSummary& check = result.check;
+      fmt::print(stderr, "  {}: {:.3f} ms, {:.4f} TFLOP/s, rel_err {:.1e}{} {}\n", result.impl,
+                 result.median_ms, result.tflops, check.rel_error,
+                 check.rows_checked < check.rows_total
+                     ? fmt::format(" ({} of {} rows checked)", check.rows_checked, check.rows_total)
+                     : std::string(),
+                 check.passed ? "ok" : fmt::format("FAILED (tolerance {:.1e})", check.tolerance));
+      rec->failed = rec->failed || !check.passed;
+      rec->results.push_back(result_json(result, pct));
+    }
+    first = last;
   }
 }
 

@@ -92,42 +92,6 @@ int64_t output_count(const BenchCase& c) {
   return a.b * a.hq * a.sq * a.d;
 }
 
-// Runs `run` (which submits one op to stream): warm-up, then timed runs. Device events when
-// the device times them, else host wall time around run + synchronize.
-template <typename RunFn>
-void time_runs(const Device& device, const Stream& stream, const Settings& settings, RunFn run,
-               Result* r) {
-  const bool events = (device.properties().flags & XINHE_DEVICE_FLAG_TIMING) != 0;
-  for (int i = 0; i < settings.warmup; ++i) run();
-  stream.synchronize();
-  std::vector<double> ms;
-  Event start, end;
-  if (events) {
-    start = device.create_event();
-    end = device.create_event();
-  }
-  for (int i = 0; i < settings.runs; ++i) {
-    if (events) {
-      start.record(stream);
-      run();
-      end.record(stream);
-      end.synchronize();
-      ms.push_back(end.elapsed_ms_since(start));
-    } else {
-      const auto t0 = std::chrono::steady_clock::now();
-      run();
-      stream.synchronize();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-  }
-  r->timing = events ? "device events" : "host wall";
-  r->runs = settings.runs;
-  r->median_ms = median_of(ms);
-  r->min_ms = *std::min_element(ms.begin(), ms.end());
-  r->max_ms = *std::max_element(ms.begin(), ms.end());
-  r->tflops = flop_count(r->shape) / (r->median_ms * 1e-3) / 1e12;
-}
-
 // Sets an environment variable for the lifetime of the object, then restores it.
 class ScopedEnv {
  public:
@@ -265,42 +229,33 @@ std::string gemm_peer_for_backend(const std::string& backend) {
   return "";
 }
 
-std::optional<Result> measure_device(const Device& device, const std::string& impl,
-                                     CaseData& data, const Settings& settings, Problem* problem) {
-  const BenchCase& c = data.bench_case();
-  const xinhe_dtype_t dtype = data.dtype();
-  Result r;
-  r.op = c.op;
-  r.device = device.name();
-  r.impl = impl;
-  r.dtype = dtype;
-  r.shape = c;
-  problem->op = c.op;
-  problem->device = r.device;
-  problem->impl = impl;
-  problem->dtype = dtype;
-  problem->shape = c;
-  try {
-    const xinhe_device_properties_t props = device.properties();
-    r.backend = props.backend;
+namespace {
+
+// A configuration on a device through the public API: buffers, stream and op, created once.
+// Members are declared so that the stream is destroyed (waiting for its queued work) before
+// the buffers it uses.
+class DeviceMeasurement final : public Measurement {
+ public:
+  DeviceMeasurement(const Device& device, const BenchCase& c) : device_(device), case_(c) {}
+
+  // Sets up and makes the checked run; false with *problem filled when the configuration
+  // cannot run. Errors from the API propagate as xinhe::Error.
+  bool prepare(const std::string& impl, CaseData& data, Problem* problem) {
+    const xinhe_dtype_t dtype = data.dtype();
+    const xinhe_device_properties_t props = device_.properties();
+    result.backend = props.backend;
     if (!(props.dtype_caps & XINHE_DTYPE_CAP(dtype))) {
       problem->code = "UNIMPLEMENTED";
-      problem->reason = fmt::format("{} does not support {}", r.device, xinhe_dtype_name(dtype));
-      return std::nullopt;
+      problem->reason = fmt::format("{} does not support {}", device_.name(), xinhe_dtype_name(dtype));
+      return false;
     }
-    // Buffers are declared before the stream so that, on every exit path, the stream is
-    // destroyed first (waiting for its queued work) and only then the buffers it uses.
-    std::vector<Buffer> inputs;
-    Buffer out = device.alloc(data.output_bytes());
-    Buffer workspace;
-    Stream stream = device.create_stream();
+    out_ = device_.alloc(data.output_bytes());
+    stream_ = device_.create_stream();
     for (const auto& host : data.inputs()) {
-      inputs.push_back(device.alloc(host.size()));
-      stream.copy_from_host(inputs.back(), host.data(), host.size());
+      inputs_.push_back(device_.alloc(host.size()));
+      stream_.copy_from_host(inputs_.back(), host.data(), host.size());
     }
 
-    Gemm gemm;
-    Attention attention;
     std::string unsupported;
     uint64_t workspace_bytes = 0;
     {
@@ -308,91 +263,171 @@ std::optional<Result> measure_device(const Device& device, const std::string& im
       // "xinhe" leaves the environment as the user set it.
       std::optional<ScopedEnv> filter;
       if (impl != "xinhe")
-        filter.emplace(c.op == Op::kGemm ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL", impl);
-      if (c.op == Op::kGemm) {
-        gemm = Gemm(device, gemm_desc_of(c.gemm, dtype));
-        unsupported = gemm.unsupported_reason();
+        filter.emplace(case_.op == Op::kGemm ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL", impl);
+      if (case_.op == Op::kGemm) {
+        gemm_ = Gemm(device_, gemm_desc_of(case_.gemm, dtype));
+        unsupported = gemm_.unsupported_reason();
         if (unsupported.empty()) {
-          r.impl_detail = gemm.impl_name();
-          workspace_bytes = gemm.workspace_size();
+          result.impl_detail = gemm_.impl_name();
+          workspace_bytes = gemm_.workspace_size();
         }
       } else {
-        attention = Attention(device, attention_desc_of(c.attention, dtype));
-        unsupported = attention.unsupported_reason();
+        attention_ = Attention(device_, attention_desc_of(case_.attention, dtype));
+        unsupported = attention_.unsupported_reason();
         if (unsupported.empty()) {
-          r.impl_detail = attention.impl_name();
-          workspace_bytes = attention.workspace_size();
+          result.impl_detail = attention_.impl_name();
+          workspace_bytes = attention_.workspace_size();
         }
       }
     }
     if (!unsupported.empty()) {
       problem->code = "UNIMPLEMENTED";
       problem->reason = unsupported;
-      return std::nullopt;
+      return false;
     }
-    if (workspace_bytes) workspace = device.alloc(workspace_bytes);
-    const Buffer* ws = workspace ? &workspace : nullptr;
-    auto run = [&] {
-      if (c.op == Op::kGemm) {
-        gemm.run(stream, inputs[0], inputs[1], out, 1.0f, 0.0f, ws);
-      } else {
-        attention.run(stream, inputs[0], inputs[1], inputs[2], out, nullptr, ws);
-      }
-    };
+    if (workspace_bytes) workspace_ = device_.alloc(workspace_bytes);
 
     // The checked run: poisoned output, one run, compare.
     const uint32_t pattern_size = xinhe_dtype_size(dtype) == 2 ? 2 : 4;
-    stream.fill(out, kPoison, pattern_size, 0, data.output_bytes());
-    run();
+    stream_.fill(out_, kPoison, pattern_size, 0, data.output_bytes());
+    submit();
     std::vector<unsigned char> host_out(data.output_bytes());
-    stream.copy_to_host(host_out.data(), out, host_out.size());
-    stream.synchronize();
-    r.check = data.check(host_out.data());
+    stream_.copy_to_host(host_out.data(), out_, host_out.size());
+    stream_.synchronize();
+    result.check = data.check(host_out.data());
 
-    time_runs(device, stream, settings, run, &r);
-    return r;
+    events_ = (props.flags & XINHE_DEVICE_FLAG_TIMING) != 0;
+    if (events_) {
+      start_ = device_.create_event();
+      end_ = device_.create_event();
+    }
+    result.timing = events_ ? "device events" : "host wall";
+    return true;
+  }
+
+  void warm_up() override {
+    submit();
+    stream_.synchronize();
+  }
+
+  // Device events when the device times them, else host wall time around run + synchronize.
+  double timed_run_ms() override {
+    if (events_) {
+      start_.record(stream_);
+      submit();
+      end_.record(stream_);
+      end_.synchronize();
+      return end_.elapsed_ms_since(start_);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    submit();
+    stream_.synchronize();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+ private:
+  void submit() {
+    const Buffer* ws = workspace_ ? &workspace_ : nullptr;
+    if (case_.op == Op::kGemm) {
+      gemm_.run(stream_, inputs_[0], inputs_[1], out_, 1.0f, 0.0f, ws);
+    } else {
+      attention_.run(stream_, inputs_[0], inputs_[1], inputs_[2], out_, nullptr, ws);
+    }
+  }
+
+  Device device_;
+  BenchCase case_;
+  std::vector<Buffer> inputs_;
+  Buffer out_;
+  Buffer workspace_;
+  Stream stream_;
+  Gemm gemm_;
+  Attention attention_;
+  bool events_ = false;
+  Event start_, end_;
+};
+
+// The host "openblas-unfused" attention peer.
+class UnfusedMeasurement final : public Measurement {
+ public:
+  UnfusedMeasurement(const BenchCase& c, CaseData& data)
+      : unfused_(c.attention), in_(data.inputs_f32()),
+        out_(static_cast<size_t>(output_count(c)), std::nanf("")) {
+    run();
+    result.check = data.check(out_.data());
+    result.timing = "host wall";
+  }
+  void warm_up() override { run(); }
+  double timed_run_ms() override {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+ private:
+  void run() { unfused_.run(in_[0].data(), in_[1].data(), in_[2].data(), out_.data()); }
+  UnfusedAttention unfused_;
+  const std::vector<std::vector<float>>& in_;
+  std::vector<float> out_;
+};
+
+Result base_result(const std::string& device_name, const std::string& impl, const CaseData& data) {
+  Result r;
+  r.op = data.bench_case().op;
+  r.device = device_name;
+  r.impl = impl;
+  r.dtype = data.dtype();
+  r.shape = data.bench_case();
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<Measurement> prepare_device(const Device& device, const std::string& impl,
+                                            CaseData& data, Problem* problem) {
+  const BenchCase& c = data.bench_case();
+  *problem = Problem{c.op, device.name(), impl, data.dtype(), c, "", ""};
+  try {
+    auto m = std::make_unique<DeviceMeasurement>(device, c);
+    m->result = base_result(device.name(), impl, data);
+    if (!m->prepare(impl, data, problem)) return nullptr;
+    return m;
   } catch (const Error& e) {
     problem->code = xinhe_status_code_name(e.code());
     problem->reason = e.what();
-    return std::nullopt;
+    return nullptr;
   }
 }
 
-Result measure_unfused_attention(const std::string& device_name, CaseData& data,
-                                 const Settings& settings) {
+std::unique_ptr<Measurement> prepare_unfused_attention(const std::string& device_name,
+                                                       CaseData& data) {
   const BenchCase& c = data.bench_case();
   if (c.op != Op::kAttention || data.dtype() != XINHE_DTYPE_F32)
     throw std::logic_error("openblas-unfused measures f32 attention only");
-  Result r;
-  r.op = c.op;
-  r.device = device_name;
+  auto m = std::make_unique<UnfusedMeasurement>(c, data);
+  Result r = base_result(device_name, "openblas-unfused", data);
   r.backend = "cpu";
-  r.impl = "openblas-unfused";
   r.impl_detail = "cblas_sgemm + row softmax + cblas_sgemm";
-  r.dtype = XINHE_DTYPE_F32;
-  r.shape = c;
-  const auto& in = data.inputs_f32();
-  std::vector<float> out(static_cast<size_t>(output_count(c)));
-  UnfusedAttention unfused(c.attention);
+  r.check = m->result.check;
+  r.timing = m->result.timing;
+  m->result = r;
+  return m;
+}
 
-  std::fill(out.begin(), out.end(), std::nanf(""));
-  unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
-  r.check = data.check(out.data());
-
-  for (int i = 0; i < settings.warmup; ++i) unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
-  std::vector<double> ms;
-  for (int i = 0; i < settings.runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    unfused.run(in[0].data(), in[1].data(), in[2].data(), out.data());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings) {
+  for (Measurement* m : set)
+    for (int i = 0; i < settings.warmup; ++i) m->warm_up();
+  std::vector<std::vector<double>> ms(set.size());
+  for (int round = 0; round < settings.runs; ++round)
+    for (size_t i = 0; i < set.size(); ++i) ms[i].push_back(set[i]->timed_run_ms());
+  for (size_t i = 0; i < set.size(); ++i) {
+    Result& r = set[i]->result;
+    r.runs = settings.runs;
+    r.median_ms = median_of(ms[i]);
+    r.min_ms = *std::min_element(ms[i].begin(), ms[i].end());
+    r.max_ms = *std::max_element(ms[i].begin(), ms[i].end());
+    r.tflops = flop_count(r.shape) / (r.median_ms * 1e-3) / 1e12;
   }
-  r.timing = "host wall";
-  r.runs = settings.runs;
-  r.median_ms = median_of(ms);
-  r.min_ms = *std::min_element(ms.begin(), ms.end());
-  r.max_ms = *std::max_element(ms.begin(), ms.end());
-  r.tflops = flop_count(c) / (r.median_ms * 1e-3) / 1e12;
-  return r;
 }
 
 }  // namespace xinhe::bench

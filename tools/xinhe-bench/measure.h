@@ -82,14 +82,31 @@ class CaseData {
   std::unique_ptr<Reference> reference_;  // computed on the first check
 };
 
-// Measures impl on device. impl is "xinhe" or a GEMM peer name (used as XINHE_GEMM_IMPL).
-// Returns the result, or fills *problem (skipped when problem->code is "UNIMPLEMENTED").
-std::optional<Result> measure_device(const Device& device, const std::string& impl,
-                                     CaseData& data, const Settings& settings, Problem* problem);
+// A configuration set up and checked once (poisoned output, one run, compared with the
+// reference), ready to be timed. result holds everything but the timing figures until
+// time_side_by_side() fills them.
+class Measurement {
+ public:
+  virtual ~Measurement() = default;
+  virtual void warm_up() = 0;           // one untimed run, waited for
+  virtual double timed_run_ms() = 0;    // one run, waited for; its duration
+  Result result;
+};
 
-// Measures the host "openblas-unfused" attention (f32) as a peer of a cpu device.
-Result measure_unfused_attention(const std::string& device_name, CaseData& data,
-                                 const Settings& settings);
+// impl on device: "xinhe" (the op as dispatched) or a GEMM peer name (used as
+// XINHE_GEMM_IMPL). nullptr with *problem filled when it does not run (skipped when
+// problem->code is "UNIMPLEMENTED").
+std::unique_ptr<Measurement> prepare_device(const Device& device, const std::string& impl,
+                                            CaseData& data, Problem* problem);
+
+// The host "openblas-unfused" attention (f32), a peer of a cpu device.
+std::unique_ptr<Measurement> prepare_unfused_attention(const std::string& device_name,
+                                                       CaseData& data);
+
+// Warm-up runs of each, then settings.runs rounds, each timing one run of every measurement in
+// turn: load from outside the process (a shared machine) then falls on xinhe and its peers
+// alike instead of on whichever ran during a busy second. Fills the timing fields.
+void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings);
 
 // Peer GEMM implementation for a backend ("cpu" -> "openblas"...); empty when there is none.
 std::string gemm_peer_for_backend(const std::string& backend);
