@@ -399,12 +399,8 @@ class PackedGemm {
           // Edge tile or half-precision C: compute the full tile aside, then store its part.
           alignas(kAlign) float tile[kMaxMr * kMaxNr];
           kern_.micro_kernel(kc, a_strip, b_strip, tile, nr, 1.0f, 0.0f);
-          for (int64_t r = 0; r < rows; ++r) {
-            for (int64_t col = 0; col < cols; ++col) {
-              update_c(d_.c_dtype, mat.c, c_index + r * d_.ldc + col,
-                       p_.alpha * tile[r * nr + col], beta);
-            }
-          }
+          kern_.store_tile[d_.c_dtype](tile, nr, rows, cols, byte_ptr(mat.c, c_index, d_.c_dtype),
+                                       d_.ldc, p_.alpha, beta);
         }
       }
     }

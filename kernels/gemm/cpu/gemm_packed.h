@@ -23,6 +23,11 @@ using PackBFn = void (*)(const void* b, int64_t ldb, bool trans, int64_t kc, int
 using MicroKernelFn = void (*)(int64_t kc, const float* a_strip, const float* b_strip, float* c,
                                int64_t ldc, float alpha, float beta);
 
+// c = alpha * tile + beta * c for a rows x cols f32 tile (row stride tile_ld) into C of one
+// dtype (row stride ldc elements); beta == 0 does not read C. Edge tiles and half-precision C.
+using StoreTileFn = void (*)(const float* tile, int64_t tile_ld, int64_t rows, int64_t cols,
+                             void* c, int64_t ldc, float alpha, float beta);
+
 inline constexpr int kMaxMr = 16;
 inline constexpr int kMaxNr = 32;
 
@@ -33,6 +38,7 @@ struct PackedKernels {
   PackAFn pack_a[3];   // indexed by xinhe_dtype_t: F32, F16, BF16
   PackBFn pack_b[3];
   MicroKernelFn micro_kernel;
+  StoreTileFn store_tile[3];  // indexed by C's xinhe_dtype_t: F32, F16, BF16
 };
 
 // Each is defined in its own translation unit; calling one is only valid when the CPU has the
