@@ -62,7 +62,7 @@ struct Item {
   xinhe_dtype_t dtype = XINHE_DTYPE_F32;
   Device device;
   std::string backend;
-  std::string impl;  // "xinhe", a GEMM peer name, or "openblas-unfused"
+  std::string impl;  // "xinhe", a GEMM peer name, "openblas-unfused" or "openblas-f32"
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -159,7 +159,9 @@ std::vector<Item> plan(const std::vector<BenchCase>& cases, const std::vector<De
         if (!c.only_backend.empty() && c.only_backend != backend) continue;
         items.push_back({ci, dtype, device, backend, "xinhe"});
         if (!compare) continue;
-        if (c.op == Op::kGemm) {
+        if (c.op == Op::kGemm && backend == "cpu" && dtype != XINHE_DTYPE_F32) {
+          items.push_back({ci, dtype, device, backend, "openblas-f32"});  // OpenBLAS has no f16/bf16
+        } else if (c.op == Op::kGemm) {
           const std::string peer = gemm_peer_for_backend(backend);
           if (!peer.empty()) items.push_back({ci, dtype, device, backend, peer});
         } else if (backend == "cpu" && dtype == XINHE_DTYPE_F32) {
@@ -223,6 +225,9 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
         if (item.impl == "openblas-unfused") {
           set_openblas_threads(cpu_threads);
           m = prepare_unfused_attention(item.device.name(), *data);
+        } else if (item.impl == "openblas-f32") {
+          set_openblas_threads(cpu_threads);
+          m = prepare_converted_gemm(item.device.name(), *data);
         } else {
           m = prepare_device(item.device, item.impl, *data, &problem);
         }

@@ -371,6 +371,31 @@ class UnfusedMeasurement final : public Measurement {
   std::vector<float> out_;
 };
 
+// The host "openblas-f32" peer of f16/bf16 GEMM.
+class ConvertedGemmMeasurement final : public Measurement {
+ public:
+  ConvertedGemmMeasurement(const BenchCase& c, CaseData& data)
+      : gemm_(c.gemm, data.dtype()), in_(data.inputs()), out_(data.output_bytes()) {
+    const uint16_t poison = static_cast<uint16_t>(kPoison);
+    for (size_t i = 0; i + 1 < out_.size(); i += 2) std::memcpy(&out_[i], &poison, 2);
+    run();
+    result.check = data.check(out_.data());
+    result.timing = "host wall";
+  }
+  void warm_up() override { run(); }
+  double timed_run_ms() override {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+ private:
+  void run() { gemm_.run(in_[0].data(), in_[1].data(), out_.data()); }
+  ConvertedGemm gemm_;
+  const std::vector<std::vector<unsigned char>>& in_;
+  std::vector<unsigned char> out_;
+};
+
 Result base_result(const std::string& device_name, const std::string& impl, const CaseData& data) {
   Result r;
   r.op = data.bench_case().op;
@@ -408,6 +433,21 @@ std::unique_ptr<Measurement> prepare_unfused_attention(const std::string& device
   Result r = base_result(device_name, "openblas-unfused", data);
   r.backend = "cpu";
   r.impl_detail = "cblas_sgemm + row softmax + cblas_sgemm";
+  r.check = m->result.check;
+  r.timing = m->result.timing;
+  m->result = r;
+  return m;
+}
+
+std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_name,
+                                                    CaseData& data) {
+  const BenchCase& c = data.bench_case();
+  if (c.op != Op::kGemm || (data.dtype() != XINHE_DTYPE_F16 && data.dtype() != XINHE_DTYPE_BF16))
+    throw std::logic_error("openblas-f32 measures f16/bf16 GEMM only");
+  auto m = std::make_unique<ConvertedGemmMeasurement>(c, data);
+  Result r = base_result(device_name, "openblas-f32", data);
+  r.backend = "cpu";
+  r.impl_detail = fmt::format("{0} -> f32, cblas_sgemm, f32 -> {0}", xinhe_dtype_name(data.dtype()));
   r.check = m->result.check;
   r.timing = m->result.timing;
   m->result = r;

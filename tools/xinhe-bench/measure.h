@@ -103,6 +103,11 @@ std::unique_ptr<Measurement> prepare_device(const Device& device, const std::str
 std::unique_ptr<Measurement> prepare_unfused_attention(const std::string& device_name,
                                                        CaseData& data);
 
+// The host "openblas-f32" GEMM (f16/bf16 widened to f32, SGEMM, rounded back), the peer of a
+// cpu device's half-precision GEMM where OpenBLAS has none.
+std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_name,
+                                                    CaseData& data);
+
 // Warm-up runs of each, then settings.runs rounds, each timing one run of every measurement in
 // turn: load from outside the process (a shared machine) then falls on xinhe and its peers
 // alike instead of on whichever ran during a busy second. Fills the timing fields.
