@@ -9,8 +9,9 @@
 // Waiting spins first, then sleeps. A GEMM is a chain of regions microseconds apart (one per
 // cache block); a worker asleep on a condition variable takes tens of microseconds to wake on
 // a VM, by which time the caller has taken its tasks and the region ran serially. So workers
-// spin on the region counter for a short while after each region (and the caller spins for
-// the region's end) before falling back to the condition variable. A parallel_for issued from
+// poll the region counter for a short while after each region, yielding the core between
+// polls (and the caller likewise waits for the region's end), before falling back to the
+// condition variable. A parallel_for issued from
 // inside a task runs serially on that thread, so nested calls cannot deadlock.
 #pragma once
 
