@@ -166,8 +166,9 @@ double gemm_flops(const xinhe_gemm_desc_t& d) {
   return 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) * static_cast<double>(d.k);
 }
 
-// Below this much arithmetic per thread, a fork-join costs more than it saves.
-constexpr double kFlopsPerThread = 2.0 * 128 * 128 * 128;
+// Below this much arithmetic per thread (~6 us), a fork-join costs more than it saves: the
+// pool's workers spin between regions, so handing them work takes a microsecond or two.
+constexpr double kFlopsPerThread = 2.0 * 64 * 64 * 64;
 
 int useful_threads(double flops, int threads) {
   const double by_work = flops / kFlopsPerThread;
@@ -229,7 +230,8 @@ int64_t a_pack_bytes(const Blocking& bl) { return round_up(bl.mc * bl.kc * 4, kA
 // Batches of small matrices run one matrix per thread (each with its own packing buffers)
 // rather than splitting each small matrix between threads.
 bool splits_batch(const xinhe_gemm_desc_t& d, int threads) {
-  return threads > 1 && d.batch > 1 && gemm_flops(d) < 4.0 * threads * kFlopsPerThread;
+  constexpr double kSmallMatrixFlops = 2.0 * 128 * 128 * 128;
+  return threads > 1 && d.batch > 1 && gemm_flops(d) < 4.0 * threads * kSmallMatrixFlops;
 }
 
 // Workspace: a B panel shared by all threads plus one A block per thread, or, when the batch
@@ -253,7 +255,7 @@ struct Grid {
 
 Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr, int64_t kc) {
   constexpr double kPackCostPerElement = 16.0;  // a packed element ~ 16 multiply-adds
-  constexpr double kForkJoinCost = 5e5;         // ~10 us of multiply-adds
+  constexpr double kForkJoinCost = 1e5;         // ~2 us of multiply-adds
   Grid best{1, threads};
   double best_cost = 0.0;
   for (int tm = 1; tm <= threads; ++tm) {
