@@ -1,8 +1,10 @@
 // The portable CUDA-dialect kernels (GEMM simt/naive, attention flash/naive) run on the host
 // through the emulation in emulation/gpu_dialect.cuh, against the float64 reference. This checks
 // the kernels' indexing, edge handling, masking and online softmax on every machine, GPU or
-// not; launch geometry mirrors backends/cuda/gpu_backend.cpp. What it cannot check: the
-// tensor-core kernels (inline PTX), real memory-model/ordering effects, and the host plugin.
+// not; launch geometry mirrors backends/cuda/gpu_backend.cpp. The tensor-core kernels run with
+// their sm_80 instructions emulated, their cp.async pipelines once with copies landing at
+// issue and once as late as wait_group allows. What it cannot check: the PTX text itself, the
+// hardware's full memory model and timing, and the host plugin.
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -15,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "gemm_case.h"
 #include "attention_cuda.h"
+#include "gemm_case.h"
 #include "gemm_cuda.h"
 #include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
 #include "reference.h"
@@ -98,6 +100,14 @@ void launch(void (*kernel)(Params), dim3 grid, dim3 block, const Params& params)
     }
   }
 }
+
+// Emulated cp.async lands only when its group is waited for, until the scope ends.
+struct ScopedLateCpAsync {
+  ScopedLateCpAsync() { xg::emulation::cp_async_mode = xg::emulation::CpAsyncMode::kAtWait; }
+  ~ScopedLateCpAsync() { xg::emulation::cp_async_mode = xg::emulation::CpAsyncMode::kAtIssue; }
+  ScopedLateCpAsync(const ScopedLateCpAsync&) = delete;
+  ScopedLateCpAsync& operator=(const ScopedLateCpAsync&) = delete;
+};
 
 unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
 size_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
@@ -238,7 +248,7 @@ TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReference) {
 // Every layout and type of the tensor-core kernel: 4 k-tiles (the 3-stage ring wraps), ragged
 // last k-tile, chunks crossing the k, m and n edges, a second row block of 2 rows, and for the
 // nn/tt layouts two batches (one in-kernel batch loop iteration with gridDim.z = 1).
-TEST(GpuKernelEmulation, GemmTensorOpMatchesReference) {
+void gemm_tensorop_cases() {
   for (xinhe_dtype_t ab : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
     for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
       for (int ta = 0; ta < 2; ++ta) {
@@ -252,6 +262,15 @@ TEST(GpuKernelEmulation, GemmTensorOpMatchesReference) {
                  GemmMethod::kTensorOp);  // k == 0
     }
   }
+}
+
+TEST(GpuKernelEmulation, GemmTensorOpMatchesReference) { gemm_tensorop_cases(); }
+
+// The 3-stage pipeline with cp.async completing as late as wait_group allows (see the
+// emulation's gpu_dialect.cuh).
+TEST(GpuKernelEmulation, GemmTensorOpMatchesReferenceWithLateCpAsync) {
+  ScopedLateCpAsync late;
+  gemm_tensorop_cases();
 }
 
 using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
@@ -287,14 +306,19 @@ struct AttentionCase {
   bool causal, bshd;
 };
 
-void check_attention(const AttentionCase& a, AttentionMethod method) {
+// row_pad > 0: every (s, :) row of Q, K, V, O is followed by row_pad unused elements.
+void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row_pad = 0) {
   SCOPED_TRACE(std::string(method == AttentionMethod::kTensorOp ? "tensorop "
                            : method == AttentionMethod::kFlash  ? "flash "
                                                                 : "naive ") +
-               xinhe_dtype_name(a.dtype) + " Hq=" + std::to_string(a.heads_q) +
-               " Hkv=" + std::to_string(a.heads_kv) + " Sq=" + std::to_string(a.seq_q) +
-               " Skv=" + std::to_string(a.seq_kv) + " D=" + std::to_string(a.head_dim) +
-               (a.causal ? " causal" : ""));
+               xinhe_dtype_name(a.dtype) + " B=" + std::to_string(a.batch) +
+               " Hq=" + std::to_string(a.heads_q) + " Hkv=" + std::to_string(a.heads_kv) +
+               " Sq=" + std::to_string(a.seq_q) + " Skv=" + std::to_string(a.seq_kv) +
+               " D=" + std::to_string(a.head_dim) + (a.causal ? " causal" : "") +
+               (a.bshd ? " bshd" : " bhsd") + " row_pad=" + std::to_string(row_pad) +
+               (xg::emulation::cp_async_mode == xg::emulation::CpAsyncMode::kAtWait
+                    ? " cp.async at wait"
+                    : ""));
   std::mt19937 rng(7);
   xinhe_attention_desc_t d{};
   d.struct_size = sizeof d;
@@ -305,11 +329,25 @@ void check_attention(const AttentionCase& a, AttentionMethod method) {
   d.seq_q = a.seq_q;
   d.seq_kv = a.seq_kv;
   d.head_dim = a.head_dim;
-  auto strides = a.bshd ? xinhe_attention_strides_bshd : xinhe_attention_strides_bhsd;
-  strides(a.heads_q, a.seq_q, a.head_dim, d.q_strides);
-  strides(a.heads_kv, a.seq_kv, a.head_dim, d.k_strides);
-  strides(a.heads_kv, a.seq_kv, a.head_dim, d.v_strides);
-  strides(a.heads_q, a.seq_q, a.head_dim, d.o_strides);
+  const int64_t pitch = a.head_dim + row_pad;  // elements per stored row
+  auto strides = [&](int64_t heads, int64_t seq, int64_t out[4]) {
+    if (a.bshd) {
+      out[0] = seq * heads * pitch, out[1] = pitch, out[2] = heads * pitch;
+    } else {
+      out[0] = heads * seq * pitch, out[1] = seq * pitch, out[2] = pitch;
+    }
+    out[3] = 1;
+  };
+  strides(a.heads_q, a.seq_q, d.q_strides);
+  strides(a.heads_kv, a.seq_kv, d.k_strides);
+  strides(a.heads_kv, a.seq_kv, d.v_strides);
+  strides(a.heads_q, a.seq_q, d.o_strides);
+  if (row_pad == 0) {  // the public helpers agree with the lambda
+    int64_t expected[4];
+    (a.bshd ? xinhe_attention_strides_bshd : xinhe_attention_strides_bhsd)(a.heads_q, a.seq_q,
+                                                                           a.head_dim, expected);
+    for (int i = 0; i < 4; ++i) ASSERT_EQ(d.q_strides[i], expected[i]);
+  }
   d.scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
   d.mask = a.causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
   d.with_lse = 1;
@@ -317,15 +355,16 @@ void check_attention(const AttentionCase& a, AttentionMethod method) {
   d.lse_strides[1] = a.seq_q;
   d.lse_strides[2] = 1;
   const int64_t q_elems = a.batch * a.heads_q * a.seq_q * a.head_dim;
-  const int64_t kv_elems = a.batch * a.heads_kv * a.seq_kv * a.head_dim;
-  std::vector<uint8_t> q = random_tensor(a.dtype, q_elems, &rng);
-  std::vector<uint8_t> k = random_tensor(a.dtype, kv_elems, &rng);
-  std::vector<uint8_t> v = random_tensor(a.dtype, kv_elems, &rng);
+  const int64_t q_stored = a.batch * a.heads_q * a.seq_q * pitch;
+  const int64_t kv_stored = a.batch * a.heads_kv * a.seq_kv * pitch;
+  std::vector<uint8_t> q = random_tensor(a.dtype, q_stored, &rng);
+  std::vector<uint8_t> k = random_tensor(a.dtype, kv_stored, &rng);
+  std::vector<uint8_t> v = random_tensor(a.dtype, kv_stored, &rng);
   std::vector<double> expected_o(q_elems), expected_lse(a.batch * a.heads_q * a.seq_q);
   xinhe::reference::attention(d, q.data(), k.data(), v.data(), expected_o.data(),
                               expected_lse.data());
 
-  std::vector<uint8_t> o(q_elems * dtype_bytes(a.dtype) + 4, 0xff);  // NaN poison
+  std::vector<uint8_t> o(q_stored * dtype_bytes(a.dtype) + 4, 0xff);  // NaN poison
   std::vector<float> lse(expected_lse.size(), std::nanf(""));
   xinhe_attention_cuda_params_t p{};
   p.q = q.data();
@@ -400,17 +439,35 @@ TEST(GpuKernelEmulation, AttentionFlashAndNaiveMatchReference) {
   }
 }
 
-// The tensor-core FlashAttention (f16/bf16, D <= 128): two K/V tiles with a ragged second one,
-// causal with Sq != Skv both ways (empty rows), GQA, head dims padded inside the tile.
-TEST(GpuKernelEmulation, AttentionTensorOpMatchesReference) {
+// The tensor-core FlashAttention (f16/bf16, D <= 128), whose K/V tiles (64 keys) are double
+// buffered: causal with Sq != Skv both ways (empty rows), GQA, Skv not a multiple of the tile,
+// 3 and 4 tiles (each stage reused), the batch loop, head dims padded inside the tile; the
+// cp.async path (rows 16-byte aligned, including a ragged last chunk) and the element-wise
+// path (rows that are not).
+void attention_tensorop_cases() {
+  constexpr AttentionMethod kTc = AttentionMethod::kTensorOp;
   for (xinhe_dtype_t t : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
-    check_attention({t, 3, 2, 1, 70, 100, 40, true, false},
-                    AttentionMethod::kTensorOp);  // 2 row blocks, batch loop
-    check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, AttentionMethod::kTensorOp);  // Sq > Skv
-    check_attention({t, 1, 1, 1, 1, 77, 64, false, true},
-                    AttentionMethod::kTensorOp);  // decode, no mask
-    check_attention({t, 1, 2, 1, 5, 0, 96, false, false}, AttentionMethod::kTensorOp);  // no keys
+    check_attention({t, 3, 2, 1, 70, 100, 40, true, false}, kTc);     // 2 row blocks, batch loop
+    check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, kTc);       // Sq > Skv
+    check_attention({t, 1, 1, 1, 1, 77, 64, false, true}, kTc);       // decode, no mask
+    check_attention({t, 1, 2, 1, 5, 0, 96, false, false}, kTc);       // no keys
+    check_attention({t, 2, 4, 2, 66, 200, 64, true, true}, kTc);      // GQA, 4 tiles, ragged last
+    check_attention({t, 1, 2, 1, 130, 190, 128, false, false}, kTc);  // 3 tiles, 3 row blocks
+    check_attention({t, 1, 1, 1, 150, 140, 64, true, false}, kTc);    // causal Sq > Skv, 3 tiles
+    // head_dim 36: 72-byte rows are not 16-byte aligned -> element-wise loads; padded to a
+    // 40-element pitch they are -> cp.async with the last chunk 8 of 16 bytes, zero-filled.
+    check_attention({t, 1, 2, 1, 40, 150, 36, true, false}, kTc);
+    check_attention({t, 1, 2, 1, 40, 150, 36, true, true}, kTc, 4);
   }
+}
+
+TEST(GpuKernelEmulation, AttentionTensorOpMatchesReference) { attention_tensorop_cases(); }
+
+// The same with every cp.async performed only when its group is waited for: a tile read
+// before its wait, or a wrong wait count, reads stale shared memory and fails.
+TEST(GpuKernelEmulation, AttentionTensorOpMatchesReferenceWithLateCpAsync) {
+  ScopedLateCpAsync late;
+  attention_tensorop_cases();
 }
 
 }  // namespace

@@ -195,53 +195,111 @@ XG_DEVICE void attention_flash(const xinhe_attention_cuda_params_t& p) {
 // over the 4 lanes of a quad. The S accumulators of two adjacent key tiles are exactly the A
 // fragment of P for one 16-key step of O += P V (the FA2 register trick).
 constexpr int kTcRows = XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK;  // 16 per warp
-constexpr int kTcKeys = 64;                                       // keys per K/V tile
+constexpr int kTcKeys = XINHE_ATTENTION_TENSOROP_KEYS;            // keys per K/V tile
+constexpr int kTcStages = XINHE_ATTENTION_TENSOROP_STAGES;
 constexpr int kTcThreads = XINHE_ATTENTION_TENSOROP_THREADS;
+static_assert(kTcStages == 2, "the pipeline below is written for a double buffer");
 
-// Rows [first, first + 64) of a (S, D) slice into tile (row, d) with pitch kD + 8; zero past
-// rows_total and head_dim, so padded rows and dims contribute nothing.
+// True when every row of the (S, D) slices of an operand can be moved as 16-byte chunks:
+// contiguous head dim, 16-byte aligned base, and batch / head / row strides that keep it so.
+template <typename T>
+XG_DEVICE bool rows_are_chunked(const void* base, const int64_t (&strides)[4]) {
+  constexpr int64_t kChunk = 16 / sizeof(T);
+  return strides[3] == 1 && strides[0] % kChunk == 0 && strides[1] % kChunk == 0 &&
+         strides[2] % kChunk == 0 && reinterpret_cast<uintptr_t>(base) % 16 == 0;
+}
+
+// Starts loading rows [first, first + 64) of an (S, D) slice into tile (row, d), pitch kD + 8;
+// zero past rows_total and head_dim, so padded rows and dims contribute nothing. Chunked slices
+// go through cp.async (complete at the caller's cp_async_wait; src-size zero-fills a ragged
+// head dim), others element by element with plain loads (complete on return).
 template <typename T, int kD>
 XG_DEVICE void tc_load_rows(T* tile, const T* base, int64_t row_stride, int64_t d_stride,
-                            int64_t first, int64_t rows_total, int64_t head_dim) {
+                            int64_t first, int64_t rows_total, int64_t head_dim, bool chunked) {
+  constexpr int kPitch = kD + 8;
+  if (chunked) {
+    constexpr int kChunksPerRow = kD / 8;
+    for (int idx = threadIdx.x; idx < kTcKeys * kChunksPerRow; idx += kTcThreads) {
+      const int r = idx / kChunksPerRow, d0 = (idx % kChunksPerRow) * 8;
+      const int64_t s = first + r;
+      const int64_t valid = s < rows_total ? head_dim - d0 : 0;  // elements of this chunk
+      T* dst = tile + r * kPitch + d0;
+      if (valid > 0) {
+        xg::cp_async_16_zfill(dst, base + s * row_stride + d0,
+                              valid >= 8 ? 16 : static_cast<int>(valid) * 2);
+      } else {  // nothing to read (the operand may even be empty): zeros, no global address
+        const T zero = xg::from_f32<T>(0.0f);
+        for (int e = 0; e < 8; ++e) dst[e] = zero;
+      }
+    }
+    return;
+  }
   const T zero = xg::from_f32<T>(0.0f);
   for (int idx = threadIdx.x; idx < kTcKeys * kD; idx += kTcThreads) {
     const int r = idx / kD, d = idx % kD;
     const int64_t s = first + r;
-    tile[r * (kD + 8) + d] =
+    tile[r * kPitch + d] =
         (s < rows_total && d < head_dim) ? base[s * row_stride + d * d_stride] : zero;
   }
 }
 
+// smem: kTcStages x (K tile, V tile), each (key, d) with pitch kD + 8 (rows stay 16-byte
+// aligned and the 8 rows of one ldmatrix hit distinct banks). Pipeline, one barrier per tile:
+//   prologue: Q -> K tile of stage 1 and tile 0 -> stage 0 in flight together; wait for Q,
+//             barrier, Q fragments to registers.
+//   tile j:   wait for tile j; barrier (tile j visible to all warps, and every warp is done
+//             with stage (j + 1) % 2: tile j - 1, or Q); start tile j + 1 into that stage;
+//             S = Q K^T, online softmax, O += P V on stage j % 2 while tile j + 1 lands.
 template <typename T, int kD>
-XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p) {
-  static_assert(kTcRows == kTcKeys, "Q is staged in the K tile");
-  constexpr int kPitch = kD + 8;          // rows stay 16-byte aligned, ldmatrix conflict-free
-  constexpr int kDSteps = kD / 16;        // k-steps of S = Q K^T
-  constexpr int kDTiles = kD / 8;         // n-tiles of O
-  constexpr int kKeyTiles = kTcKeys / 8;  // n-tiles of S
-  __shared__ __align__(16) T k_tile[kTcKeys * kPitch];  // (key, d); holds Q first
-  __shared__ __align__(16) T v_tile[kTcKeys * kPitch];  // (key, d)
+XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsigned char* smem) {
+  static_assert(kTcRows == kTcKeys, "Q is staged in a K tile");
+  constexpr int kPitch = kD + 8;
+  constexpr int kTileElems = kTcKeys * kPitch;
+  static_assert(XINHE_ATTENTION_TENSOROP_SMEM_BYTES(kD) == kTcStages * 2 * kTileElems * 2,
+                "shared memory layout and the host's launch size disagree");
+  constexpr int kDSteps = kD / 16;              // k-steps of S = Q K^T
+  constexpr int kDTiles = kD / 8;               // n-tiles of O
+  constexpr int kKeyTiles = kTcKeys / 8;        // n-tiles of S
+  T* const tiles = reinterpret_cast<T*>(smem);  // [stage][K, V][kTileElems]
+  auto k_tile = [&](int stage) { return tiles + (2 * stage) * kTileElems; };
+  auto v_tile = [&](int stage) { return tiles + (2 * stage + 1) * kTileElems; };
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int g = lane / 4, t = lane % 4;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kTcRows;
   const int64_t head_q = blockIdx.y;
   const int64_t head_kv = head_q / (p.heads_q / p.heads_kv);
   const int64_t block_keys = visible_keys(p, min(row0 + kTcRows, p.seq_q) - 1);
+  const int64_t kv_tiles = block_keys > 0 ? (block_keys + kTcKeys - 1) / kTcKeys : 0;
+  const bool q_chunked = rows_are_chunked<T>(p.q, p.q_strides);
+  const bool k_chunked = rows_are_chunked<T>(p.k, p.k_strides);
+  const bool v_chunked = rows_are_chunked<T>(p.v, p.v_strides);
 
   for (int64_t batch = blockIdx.z; batch < p.batch; batch += gridDim.z) {
     const T* q = static_cast<const T*>(p.q) + batch * p.q_strides[0] + head_q * p.q_strides[1];
     const T* k = static_cast<const T*>(p.k) + batch * p.k_strides[0] + head_kv * p.k_strides[1];
     const T* v = static_cast<const T*>(p.v) + batch * p.v_strides[0] + head_kv * p.v_strides[1];
+    auto load_kv = [&](int64_t tile, int stage) {
+      const int64_t kv0 = tile * kTcKeys;
+      tc_load_rows<T, kD>(k_tile(stage), k, p.k_strides[2], p.k_strides[3], kv0, p.seq_kv,
+                          p.head_dim, k_chunked);
+      tc_load_rows<T, kD>(v_tile(stage), v, p.v_strides[2], p.v_strides[3], kv0, p.seq_kv,
+                          p.head_dim, v_chunked);
+    };
 
-    // Q fragments stay in registers for the whole row block.
-    __syncthreads();  // the previous batch is done with k_tile
-    tc_load_rows<T, kD>(k_tile, q, p.q_strides[2], p.q_strides[3], row0, p.seq_q, p.head_dim);
+    __syncthreads();  // the previous batch is done with every stage
+    tc_load_rows<T, kD>(k_tile(1), q, p.q_strides[2], p.q_strides[3], row0, p.seq_q, p.head_dim,
+                        q_chunked);
+    xg::cp_async_commit();
+    if (kv_tiles > 0) load_kv(0, 0);
+    xg::cp_async_commit();   // committed even when empty: the wait counts below stay uniform
+    xg::cp_async_wait<1>();  // Q has landed; tile 0 may still be in flight
     __syncthreads();
+    // Q fragments stay in registers for the whole row block.
     unsigned q_frag[kDSteps][4];
 #pragma unroll
     for (int ds = 0; ds < kDSteps; ++ds) {
       xg::ldmatrix_x4(q_frag[ds],
-                      k_tile + (warp * 16 + (lane & 15)) * kPitch + ds * 16 + (lane >> 4) * 8);
+                      k_tile(1) + (warp * 16 + (lane & 15)) * kPitch + ds * 16 + (lane >> 4) * 8);
     }
 
     float o[kDTiles][4] = {};
@@ -250,11 +308,15 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p) {
     int64_t row_keys[2];
     for (int h = 0; h < 2; ++h) row_keys[h] = visible_keys(p, row0 + warp * 16 + g + 8 * h);
 
-    for (int64_t kv0 = 0; kv0 < block_keys; kv0 += kTcKeys) {
-      __syncthreads();  // Q fragments loaded / previous tile consumed
-      tc_load_rows<T, kD>(k_tile, k, p.k_strides[2], p.k_strides[3], kv0, p.seq_kv, p.head_dim);
-      tc_load_rows<T, kD>(v_tile, v, p.v_strides[2], p.v_strides[3], kv0, p.seq_kv, p.head_dim);
+    for (int64_t tile = 0; tile < kv_tiles; ++tile) {
+      const int stage = static_cast<int>(tile % kTcStages);
+      xg::cp_async_wait<0>();  // this thread's part of tile `tile` has landed
       __syncthreads();
+      if (tile + 1 < kv_tiles) load_kv(tile + 1, 1 - stage);
+      xg::cp_async_commit();
+      const T* ks = k_tile(stage);
+      const T* vs = v_tile(stage);
+      const int64_t kv0 = tile * kTcKeys;
 
       float s[kKeyTiles][4] = {};
 #pragma unroll
@@ -262,7 +324,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p) {
 #pragma unroll
         for (int j = 0; j < kKeyTiles / 2; ++j) {  // K tile is (key = n, d = k): non-transposed
           unsigned r[4];
-          xg::ldmatrix_x4(r, k_tile + (j * 16 + (lane & 7) + (lane >> 4) * 8) * kPitch + ds * 16 +
+          xg::ldmatrix_x4(r, ks + (j * 16 + (lane & 7) + (lane >> 4) * 8) * kPitch + ds * 16 +
                                  ((lane >> 3) & 1) * 8);
           xg::mma_16816<T>(s[2 * j], q_frag[ds], r[0], r[1]);
           xg::mma_16816<T>(s[2 * j + 1], q_frag[ds], r[2], r[3]);
@@ -317,8 +379,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p) {
 #pragma unroll
         for (int dj = 0; dj < kDTiles / 2; ++dj) {
           unsigned r[4];
-          xg::ldmatrix_x4_trans(r, v_tile +
-                                       (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kPitch +
+          xg::ldmatrix_x4_trans(r, vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kPitch +
                                        dj * 16 + (lane >> 4) * 8);
           xg::mma_16816<T>(o[2 * dj], a, r[0], r[1]);
           xg::mma_16816<T>(o[2 * dj + 1], a, r[2], r[3]);
@@ -384,7 +445,9 @@ XINHE_ATTENTION_FLASH_KERNEL(xinhe_attention_flash_bf16_d256, bf16, 256)
 // Declared for every target so each module exports the same names; empty below sm_80 (the
 // host dispatches them only to sm_80+).
 #if defined(XG_HAS_MMA_SYNC)
-#define XINHE_ATTENTION_TENSOROP_BODY(T, D) attention_tensorop<T, D>(p);
+#define XINHE_ATTENTION_TENSOROP_BODY(T, D)                      \
+  XG_DYNAMIC_SMEM(smem, XINHE_ATTENTION_TENSOROP_SMEM_BYTES(D)); \
+  attention_tensorop<T, D>(p, smem);
 #else
 #define XINHE_ATTENTION_TENSOROP_BODY(T, D) (void)p;
 #endif

@@ -4,8 +4,10 @@
 // Kernel names: xinhe_attention_<method>_<dtype>_d<max head dim>[_sm80]. Methods, fastest first:
 //   tensorop  FlashAttention-2 forward on tensor cores (f16/bf16, head dim <= 128, NVIDIA
 //          sm_80+): a block owns 64 query rows (4 warps x 16), K/V tiles of 64 keys in shared
-//          memory, S = Q K^T and O += P V with mma.sync m16n8k16, online softmax on the S
+//          memory, double-buffered: the cp.async loads of tile j + 1 run while tile j's math
+//          does. S = Q K^T and O += P V with mma.sync m16n8k16, online softmax on the S
 //          fragments in registers, P re-packed as the A operand without leaving registers.
+//          Needs XINHE_ATTENTION_TENSOROP_SMEM_BYTES(d) of dynamic shared memory.
 //   flash  FlashAttention-2 style forward on CUDA cores: a block owns 16 query rows (4 warps x
 //          4 rows), streams K/V through shared memory in tiles of 16 keys with an online
 //          softmax, f32 statistics. Head dim <= 64, 128 or 256 variants.
@@ -39,6 +41,15 @@ typedef struct xinhe_attention_cuda_params_t {
 #define XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK 4 /* one warp per row */
 #define XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK 64
 #define XINHE_ATTENTION_TENSOROP_THREADS 128
+#define XINHE_ATTENTION_TENSOROP_KEYS 64 /* keys per K/V tile */
+#define XINHE_ATTENTION_TENSOROP_STAGES 2
+/* Dynamic shared memory of the tensorop kernel for head-dim bucket max_d (64 or 128): stages x
+ * (K, V) x 64 keys x (max_d + 8 padding) x 2 bytes = 36864 (d64) or 69632 (d128). The d128
+ * figure is above the 48 KiB default, so the host opts in (cuFuncSetAttribute); sm_80 allows
+ * 163 KiB per block (sm_90: 227 KiB) and an A100 SM holds two such blocks, which is also
+ * what the register budget allows (ptxas: ~220 per thread at d128, 128 threads). */
+#define XINHE_ATTENTION_TENSOROP_SMEM_BYTES(max_d) \
+  (XINHE_ATTENTION_TENSOROP_STAGES * 2 * XINHE_ATTENTION_TENSOROP_KEYS * ((max_d) + 8) * 2)
 #define XINHE_ATTENTION_NAIVE_THREADS 128
 
 #ifdef __cplusplus

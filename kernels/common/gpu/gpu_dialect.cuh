@@ -10,7 +10,8 @@
 //  - XG_HAS_MMA_SYNC is defined only when compiling device code for NVIDIA sm_80 or newer; the
 //    tensor-core kernels are compiled only then, and reach the sm_80 instructions (cp.async,
 //    ldmatrix, mma.sync) only through the xg:: wrappers below, so the host emulation used by
-//    the tests (tests/gpu/emulation/gpu_dialect.cuh) can stand in for them.
+//    the tests (tests/gpu/emulation/gpu_dialect.cuh) can stand in for them. The cp.async
+//    wrappers exist on every target (plain copies where the instruction does not).
 #pragma once
 
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__)
@@ -95,6 +96,12 @@ XG_DEVICE void cp_async_16(void* smem, const void* global) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_address(smem)),
                "l"(global));
 }
+// As cp_async_16, reading only the first src_bytes (0..16) of global and zero-filling the rest
+// of the 16 shared bytes (PTX's src-size operand): ragged edges without a second code path.
+XG_DEVICE void cp_async_16_zfill(void* smem, const void* global, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(smem)),
+               "l"(global), "r"(src_bytes));
+}
 XG_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 // Waits until at most kPending committed groups are still in flight.
 template <int kPending>
@@ -133,6 +140,25 @@ XG_DEVICE void mma_16816<bf16>(float (&d)[4], const unsigned (&a)[4], unsigned b
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#else
+// Without cp.async (HIP, NVIDIA below sm_80) the same calls are plain synchronous 16-byte
+// copies, so a pipelined loader compiles unchanged: commit and wait have nothing to wait for,
+// and the barrier the pipeline already has after each wait orders the copies for other threads.
+XG_DEVICE void cp_async_16(void* smem, const void* global) {
+  *static_cast<uint4*>(smem) = *static_cast<const uint4*>(global);
+}
+XG_DEVICE void cp_async_16_zfill(void* smem, const void* global, int src_bytes) {
+  if (src_bytes >= 16) {
+    cp_async_16(smem, global);
+    return;
+  }
+  unsigned char* dst = static_cast<unsigned char*>(smem);
+  const unsigned char* src = static_cast<const unsigned char*>(global);
+  for (int i = 0; i < 16; ++i) dst[i] = i < src_bytes ? src[i] : 0;
+}
+XG_DEVICE void cp_async_commit() {}
+template <int kPending>
+XG_DEVICE void cp_async_wait() {}
 #endif  // XG_HAS_MMA_SYNC
 
 }  // namespace xg

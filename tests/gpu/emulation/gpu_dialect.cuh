@@ -10,15 +10,22 @@
 //  - the sm_80 instructions behind the xg:: wrappers (cp.async, ldmatrix, mma.sync) are
 //    emulated from their PTX definitions: the warp exchanges fragments or row addresses
 //    through shared slots, so the tensor-core GEMM's fragment bookkeeping is checked too.
-//    cp.async copies synchronously (a stronger ordering than hardware gives).
+//  - cp.async has two modes (cp_async_mode): kAtIssue copies at once; kAtWait queues the
+//    copies per thread and performs them only when cp.async.wait_group retires their group,
+//    the latest point the PTX memory model allows. A kernel that reads a stage before waiting
+//    for it (or waits for the wrong group count) then sees the stale contents and fails the
+//    numerics, deterministically; kAtIssue is the mode in which overwriting a stage another
+//    warp still reads can show up (that one depends on thread timing, so it may slip through).
 #pragma once
 
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "half.h"
 
@@ -142,10 +149,52 @@ XG_DEVICE float warp_max(float v) {
 }
 
 // ---- sm_80 instructions, emulated from the PTX ISA's fragment layouts ----
-inline void cp_async_16(void* smem, const void* global) { std::memcpy(smem, global, 16); }
-inline void cp_async_commit() {}
+namespace emulation {
+
+enum class CpAsyncMode { kAtIssue, kAtWait };
+// Set by the test before a launch; read by every emulated thread.
+inline std::atomic<CpAsyncMode> cp_async_mode{CpAsyncMode::kAtIssue};
+
+struct PendingCopy {
+  void* smem;
+  const void* global;
+  int src_bytes;  // copied; the rest of the 16 bytes is zero-filled
+};
+inline void perform(const PendingCopy& c) {
+  std::memcpy(c.smem, c.global, static_cast<size_t>(c.src_bytes));
+  std::memset(static_cast<unsigned char*>(c.smem) + c.src_bytes, 0, 16 - c.src_bytes);
+}
+// This thread's copies in kAtWait mode: committed groups, oldest first, then the open group.
+// Each emulated CUDA thread is a fresh std::thread, so a launch starts empty.
+inline thread_local std::vector<std::vector<PendingCopy>> pending_groups{{}};
+
+inline void cp_async(void* smem, const void* global, int src_bytes) {
+  const PendingCopy c{smem, global, src_bytes};
+  if (cp_async_mode.load(std::memory_order_relaxed) == CpAsyncMode::kAtIssue) {
+    perform(c);
+  } else {
+    pending_groups.back().push_back(c);
+  }
+}
+
+}  // namespace emulation
+
+inline void cp_async_16(void* smem, const void* global) { emulation::cp_async(smem, global, 16); }
+inline void cp_async_16_zfill(void* smem, const void* global, int src_bytes) {
+  emulation::cp_async(smem, global, src_bytes);
+}
+inline void cp_async_commit() { emulation::pending_groups.emplace_back(); }
+// Retires every committed group but the newest kPending (the open group is not waited for).
 template <int kPending>
-inline void cp_async_wait() {}
+inline void cp_async_wait() {
+  auto& groups = emulation::pending_groups;
+  const size_t committed = groups.size() - 1;
+  const size_t retire = committed > static_cast<size_t>(kPending) ? committed - kPending : 0;
+  for (size_t g = 0; g < retire; ++g) {
+    for (const emulation::PendingCopy& c : groups[g]) emulation::perform(c);
+  }
+  groups.erase(groups.begin(), groups.begin() + static_cast<std::ptrdiff_t>(retire));
+}
 
 inline void ldmatrix_x4(unsigned (&r)[4], const void* smem) {
   using namespace xg::emulation;

@@ -1,0 +1,273 @@
+// Host tests of the vendor-BLAS GEMM path shared by the CUDA and HIP plugins
+// (backends/cuda/vendor_blas_gemm.h) with the hipBLAS table (backends/hip/hipblas_gemm.h), run
+// without a GPU or ROCm:
+//  - loading: a missing library gives "<soname list> not found: <dlerror>", a library without
+//    the entry points gives "<soname> lacks <symbol>", both sticky, never a crash;
+//  - the row-major -> column-major mapping (operand swap, transposes, leading dimensions);
+//  - end to end through libxinhe_test_fake_hipblas.so (fake_hipblas.cpp), which implements the
+//    hipBLAS C ABI on host memory from the BLAS definition and validates enums and leading
+//    dimensions: every dtype pair and layout, padded rows, broadcast B, against the float64
+//    row-major reference, outputs poisoned first; plus stream binding, a failing call's status,
+//    and that release() destroys the handle.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gemm_case.h"
+#include "hipblas_gemm.h"
+#include "reference.h"
+#include "vendor_blas_gemm.h"
+
+namespace {
+
+using xinhe::gpu::HipblasApi;
+using xinhe::gpu::VendorBlasGemm;
+using xinhe_gpu_test::GemmCase;
+
+// A host API whose status_new records the last status instead of allocating one; the
+// "status" handed back is the record's address, only ever compared with null here.
+struct RecordedStatus {
+  xinhe_status_code_t code = XINHE_STATUS_OK;
+  std::string backend, call, message;
+};
+RecordedStatus g_recorded;
+
+xinhe_status_t record_status(xinhe_status_code_t code, const char* backend, const char* call,
+                             const char*, int, const char* message) {
+  g_recorded.code = code;
+  g_recorded.backend = backend != nullptr ? backend : "";
+  g_recorded.call = call != nullptr ? call : "";
+  g_recorded.message = message != nullptr ? message : "";
+  return reinterpret_cast<xinhe_status_t>(&g_recorded);
+}
+int never_verbose(const char*) { return 0; }
+void no_log(const char*, const char*, const char*) {}
+const xinhe_host_api_t kRecordingHost = {sizeof(xinhe_host_api_t),
+                                         XINHE_BACKEND_ABI_MAJOR,
+                                         XINHE_BACKEND_ABI_MINOR,
+                                         record_status,
+                                         never_verbose,
+                                         no_log};
+
+xinhe_gemm_desc_t small_desc() {
+  return xinhe_gpu_test::gemm_desc(
+      {XINHE_DTYPE_F32, XINHE_DTYPE_F32, 0, 0, 4, 5, 6, 1, 0, false, 1.0f, 0.0f});
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+TEST(VendorBlas, LibraryListText) {
+  EXPECT_EQ(
+      xinhe::gpu::library_list_text({"libhipblas.so.2", "libhipblas.so.1", "libhipblas.so.0"}),
+      "libhipblas.so.2/.1/.0");
+  EXPECT_EQ(xinhe::gpu::library_list_text({"libcublas.so.13", "libcublas.so.12"}),
+            "libcublas.so.13/.12");
+  EXPECT_EQ(xinhe::gpu::library_list_text({"liba.so.1", "/opt/x/libb.so"}),
+            "liba.so.1//opt/x/libb.so");
+}
+
+TEST(VendorBlas, MissingLibraryGivesReasonWithDlerror) {
+  VendorBlasGemm<HipblasApi> blas(
+      {"libxinhe_no_such_blas.so.2", "libxinhe_no_such_blas.so.1", "libxinhe_no_such_blas.so.0"});
+  blas.set_host(&kRecordingHost);
+  const std::string why = blas.unsupported(small_desc());
+  const std::string prefix = "libxinhe_no_such_blas.so.2/.1/.0 not found: ";
+  ASSERT_TRUE(starts_with(why, prefix)) << why;
+  // Then dlerror's text, which names the file it could not open.
+  EXPECT_NE(why.find("libxinhe_no_such_blas.so.2", prefix.size()), std::string::npos) << why;
+  EXPECT_EQ(blas.unsupported(small_desc()), why) << "a failed load is sticky";
+}
+
+// The real table's sonames: on a machine without hipBLAS (this project's CI) the reason is the
+// documented one; where hipBLAS is installed it may load, or fail later for want of a GPU.
+TEST(VendorBlas, HipblasTableNamesItsLibraries) {
+  bool any_present = false;
+  for (const char* name : HipblasApi::kLibraries) {
+    if (void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL)) {
+      any_present = true;
+      dlclose(h);
+    }
+  }
+  VendorBlasGemm<HipblasApi> blas;
+  blas.set_host(&kRecordingHost);
+  const std::string why = blas.unsupported(small_desc());
+  std::printf("[ info     ] hipBLAS here: '%s'\n", why.c_str());
+  if (!any_present) {
+    EXPECT_TRUE(starts_with(why, "libhipblas.so.2/.1/.0 not found: ")) << why;
+  }
+}
+
+TEST(VendorBlas, LibraryWithoutEntryPointsNamesTheSymbol) {
+  VendorBlasGemm<HipblasApi> blas({"libc.so.6"});
+  blas.set_host(&kRecordingHost);
+  EXPECT_EQ(blas.unsupported(small_desc()), "libc.so.6 lacks hipblasCreate");
+}
+
+TEST(VendorBlas, ColumnMajorCallSwapsOperands) {
+  xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(
+      {XINHE_DTYPE_F16, XINHE_DTYPE_F32, 1, 0, 3, 5, 7, 4, 2, false, 1.0f, 0.0f});
+  const xinhe::gpu::BlasGemmCall c = xinhe::gpu::column_major_call(d);
+  // C^T (n x m) = op(B)^T op(A)^T: BLAS's first operand is our B with our trans_b.
+  EXPECT_EQ(c.m, 5);
+  EXPECT_EQ(c.n, 3);
+  EXPECT_EQ(c.k, 7);
+  EXPECT_FALSE(c.transpose_first);
+  EXPECT_TRUE(c.transpose_second);
+  EXPECT_EQ(c.ld_first, d.ldb);
+  EXPECT_EQ(c.ld_second, d.lda);
+  EXPECT_EQ(c.ldc, d.ldc);
+  EXPECT_EQ(c.stride_first, d.stride_b);
+  EXPECT_EQ(c.stride_second, d.stride_a);
+  EXPECT_EQ(c.stride_c, d.stride_c);
+  EXPECT_EQ(c.batch, 4);
+
+  d.m = int64_t{1} << 31;
+  EXPECT_EQ(xinhe::gpu::blas_gemm_unsupported(d), "sizes above INT_MAX");
+}
+
+TEST(VendorBlas, HipblasEnumValuesFollowTheCAbi) {
+  // The values of hipblas.h (hipBLAS 0.x-2.x); the fake library checks them too.
+  EXPECT_EQ(HipblasApi::operation(false), 111);
+  EXPECT_EQ(HipblasApi::operation(true), 112);
+  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_F16), 150);
+  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_F32), 151);
+  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_BF16), 168);
+  EXPECT_STREQ(HipblasApi::status_name(xinhe::gpu::kHipblasNotSupported),
+               "HIPBLAS_STATUS_NOT_SUPPORTED");
+  EXPECT_EQ(HipblasApi::status_code(xinhe::gpu::kHipblasAllocFailed), XINHE_STATUS_OUT_OF_MEMORY);
+  EXPECT_EQ(HipblasApi::status_code(xinhe::gpu::kHipblasExecutionFailed), XINHE_STATUS_INTERNAL);
+}
+
+// The fake library, opened by the test as well so its hooks stay reachable after release().
+class FakeHipblas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    library_ = dlopen(XINHE_FAKE_HIPBLAS_PATH, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(library_, nullptr) << dlerror();
+    live_handles_ = reinterpret_cast<int (*)()>(dlsym(library_, "xinhe_fake_hipblas_live_handles"));
+    last_stream_ = reinterpret_cast<void* (*)()>(dlsym(library_, "xinhe_fake_hipblas_last_stream"));
+    gemm_calls_ = reinterpret_cast<int (*)()>(dlsym(library_, "xinhe_fake_hipblas_gemm_calls"));
+    ASSERT_TRUE(live_handles_ != nullptr && last_stream_ != nullptr && gemm_calls_ != nullptr);
+  }
+  void TearDown() override {
+    if (library_ != nullptr) dlclose(library_);
+  }
+
+  void* library_ = nullptr;
+  int (*live_handles_)() = nullptr;
+  void* (*last_stream_)() = nullptr;
+  int (*gemm_calls_)() = nullptr;
+};
+
+size_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
+
+std::vector<uint8_t> random_tensor(xinhe_dtype_t t, int64_t elements, std::mt19937* rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<uint8_t> bytes(static_cast<size_t>(elements) * dtype_bytes(t));
+  for (int64_t i = 0; i < elements; ++i) xinhe::reference::store(t, bytes.data(), i, dist(*rng));
+  return bytes;
+}
+
+void check_case(VendorBlasGemm<HipblasApi>* blas, const GemmCase& g, std::mt19937* rng) {
+  SCOPED_TRACE(std::string(xinhe_dtype_name(g.ab)) + "->" + xinhe_dtype_name(g.c) +
+               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
+               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
+               " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
+  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  ASSERT_EQ(blas->unsupported(d), "");
+  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
+  const std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, rng);
+  const std::vector<uint8_t> b =
+      random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, rng);
+  const int64_t c_elems = d.stride_c * g.batch;
+  // beta == 0: C poisoned with NaN (0xff bytes) that must not leak into the result.
+  const std::vector<uint8_t> c_in = g.beta != 0.0f
+                                        ? random_tensor(g.c, c_elems, rng)
+                                        : std::vector<uint8_t>(c_elems * dtype_bytes(g.c), 0xff);
+  std::vector<double> expected(g.batch * g.m * g.n);
+  xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
+
+  std::vector<uint8_t> c = c_in;
+  auto* stream = reinterpret_cast<hipStream_t>(uintptr_t{0x5a5a0});
+  ASSERT_EQ(blas->run(d, a.data(), b.data(), c.data(), g.alpha, g.beta, stream), nullptr)
+      << g_recorded.call << ": " << g_recorded.message;
+  double err = 0, norm = 0;
+  int64_t padding_changed = 0;
+  for (int64_t bi = 0; bi < g.batch; ++bi) {
+    for (int64_t i = 0; i < g.m; ++i) {
+      for (int64_t j = 0; j < d.ldc; ++j) {
+        const int64_t at = bi * d.stride_c + i * d.ldc + j;
+        if (j >= g.n) {
+          padding_changed += std::memcmp(&c[at * dtype_bytes(g.c)], &c_in[at * dtype_bytes(g.c)],
+                                         dtype_bytes(g.c)) != 0;
+          continue;
+        }
+        const double want = expected[(bi * g.m + i) * g.n + j];
+        const double got = xinhe::reference::load(g.c, c.data(), at);
+        err += (got - want) * (got - want);
+        norm += want * want;
+      }
+    }
+  }
+  EXPECT_EQ(padding_changed, 0);
+  const double nmse = norm > 0 ? err / norm : err;
+  // The fake accumulates in double: only C's rounding remains.
+  EXPECT_LE(nmse, g.c == XINHE_DTYPE_F32 ? 1e-12 : g.c == XINHE_DTYPE_F16 ? 1e-6 : 1e-4);
+  EXPECT_FALSE(std::isnan(nmse));
+}
+
+TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
+  std::mt19937 rng(99);
+  {
+    VendorBlasGemm<HipblasApi> blas({"libxinhe_no_such_blas.so.2", XINHE_FAKE_HIPBLAS_PATH});
+    blas.set_host(&kRecordingHost);
+    const int calls_before = gemm_calls_();
+    const xinhe_dtype_t kPairs[][2] = {{XINHE_DTYPE_F32, XINHE_DTYPE_F32},
+                                       {XINHE_DTYPE_F16, XINHE_DTYPE_F16},
+                                       {XINHE_DTYPE_F16, XINHE_DTYPE_F32},
+                                       {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16},
+                                       {XINHE_DTYPE_BF16, XINHE_DTYPE_F32}};
+    for (const auto& pair : kPairs) {
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          check_case(&blas, {pair[0], pair[1], ta, tb, 13, 7, 9, 3, 2, false, 0.75f, -0.5f}, &rng);
+          check_case(&blas, {pair[0], pair[1], ta, tb, 5, 11, 4, 2, 0, true, 1.0f, 0.0f}, &rng);
+        }
+      }
+    }
+    check_case(&blas, {XINHE_DTYPE_F16, XINHE_DTYPE_F32, 0, 0, 6, 3, 0, 1, 1, false, 1.0f, 2.0f},
+               &rng);                                        // k == 0: C = beta C
+    EXPECT_EQ(gemm_calls_() - calls_before, 5 * 4 * 2 + 1);  // 5 type pairs x 4 layouts x 2
+    EXPECT_EQ(last_stream_(), reinterpret_cast<void*>(uintptr_t{0x5a5a0}))
+        << "the op's stream is bound to the handle before the call";
+    EXPECT_EQ(live_handles_(), 1) << "one handle per device";
+    blas.release();
+    EXPECT_EQ(live_handles_(), 0) << "release() destroys the handle";
+  }
+  EXPECT_EQ(live_handles_(), 0);
+}
+
+TEST_F(FakeHipblas, FailingCallBecomesStatusNamingIt) {
+  VendorBlasGemm<HipblasApi> blas({XINHE_FAKE_HIPBLAS_PATH});
+  blas.set_host(&kRecordingHost);
+  xinhe_gemm_desc_t d = small_desc();
+  ASSERT_EQ(blas.unsupported(d), "");
+  std::vector<float> a(64, 1.0f), b(64, 1.0f), c(64, 0.0f);
+  d.ldc = 2;  // < n: the column-major C^T needs ldc >= n, which hipBLAS rejects
+  g_recorded = RecordedStatus{};
+  EXPECT_NE(blas.run(d, a.data(), b.data(), c.data(), 1.0f, 0.0f, nullptr), nullptr);
+  EXPECT_EQ(g_recorded.code, XINHE_STATUS_INTERNAL);
+  EXPECT_EQ(g_recorded.backend, "hip");
+  EXPECT_EQ(g_recorded.call, "hipblasGemmStridedBatchedEx");
+  EXPECT_EQ(g_recorded.message, "HIPBLAS_STATUS_INVALID_VALUE");
+}
+
+}  // namespace
