@@ -107,11 +107,12 @@ void fail(Backend& backend, xinhe_status_code_t code, std::string reason) {
   backend.reason = std::move(reason);
 }
 
+// What a failed backend call said. The backend's recorded code is that status's code and is
+// printed in front of the reason, so the reason carries the message alone (the code name only
+// when there is no message): "UNAVAILABLE: backend_create failed: libcuda.so.1 not found".
 std::string status_text(xinhe_status_t status) {
-  std::string text = xinhe_status_code_name(xinhe_status_code(status));
   const char* message = xinhe_status_message(status);
-  if (message[0] != '\0') text += std::string(": ") + message;
-  return text;
+  return message[0] != '\0' ? std::string(message) : xinhe_status_code_name(xinhe_status_code(status));
 }
 
 // Checks the table and opens the backend's devices. On failure the backend is left with

@@ -87,6 +87,9 @@ TEST_P(BrokenPlugin, ListedUnloadedWithReason) {
   EXPECT_EQ(info.device_count, 0u);
   EXPECT_EQ(info.code, c.code) << xinhe_status_code_name(info.code) << ": " << info.reason;
   EXPECT_NE(std::string(info.reason).find(c.reason_part), std::string::npos) << info.reason;
+  // The code is reported beside the reason; the reason does not repeat it.
+  EXPECT_EQ(std::string(info.reason).find(xinhe_status_code_name(info.code)), std::string::npos)
+      << info.reason;
 }
 
 TEST_P(BrokenPlugin, ExplicitLoadReturnsTheSameReason) {
@@ -111,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"abi2", XINHE_STATUS_FAILED_PRECONDITION, "plugin ABI 2.0, core supports 1.x"},
         BrokenCase{"norun", XINHE_STATUS_FAILED_PRECONDITION, "missing required entry 'op_run'"},
         BrokenCase{"unavailable", XINHE_STATUS_UNAVAILABLE,
-                   "UNAVAILABLE: libfakevendor.so.1 not found"},
+                   "backend_create failed: libfakevendor.so.1 not found"},
         BrokenCase{"noentry", XINHE_STATUS_FAILED_PRECONDITION, "xinhe_backend_entry"},
         BrokenCase{"nodevice", XINHE_STATUS_UNAVAILABLE, "no device"},
         BrokenCase{"shorttable", XINHE_STATUS_FAILED_PRECONDITION, "smaller than the ABI 1.0"},
