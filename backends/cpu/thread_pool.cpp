@@ -15,6 +15,7 @@
 // changing the condition, then notifies under the mutex.
 #include "thread_pool.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <cerrno>
@@ -43,21 +44,40 @@ inline void cpu_relax() {
 }
 
 // Spins until done() or spin_us microseconds have passed; returns done()'s last value.
-// Between checks the thread yields rather than executing PAUSE: in a VM a long PAUSE loop
-// triggers pause-loop exiting, and the hypervisor deschedules the vCPU for milliseconds
-// (measured here: p99 hand-off latency 2.5 ms with PAUSE, 3 us with sched_yield, medians
-// 0.2-0.4 us either way). Yielding also hands the core to any other runnable thread.
+// Past the first few checks the thread yields rather than executing PAUSE: in a VM a long
+// PAUSE loop triggers pause-loop exiting, and the hypervisor deschedules the vCPU for
+// milliseconds (measured here: p99 hand-off latency 2.5 ms with PAUSE, 3 us with sched_yield,
+// medians 0.2-0.4 us either way). Yielding also hands the core to any other runnable thread.
 template <typename Done>
 bool spin_until(int spin_us, Done done) {
   if (spin_us <= 0) return done();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+  // A few pauses first: a region usually ends, or starts, within a microsecond or two, and a
+  // yield costs a system call plus, with a thread waiting on this CPU, two context switches.
+  constexpr uint32_t kPauses = 32;
   for (uint32_t i = 1;; ++i) {
     if (done()) return true;
+    if (i <= kPauses) {
+      cpu_relax();
+      continue;
+    }
     if (i % 8 == 0 && std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::yield();
   }
 }
 }  // namespace
+
+// The CPUs this process may run on, in order.
+std::vector<int> usable_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
 
 int usable_core_count() {
   cpu_set_t set;
@@ -89,9 +109,28 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error) 
 
 ThreadPool::ThreadPool(int threads, int spin_us)
     : threads_(threads < 1 ? 1 : threads), spin_us_(spin_us < 0 ? 0 : spin_us) {
-  workers_.reserve(static_cast<size_t>(threads_ - 1));
+  // Placement. Unbound, a worker woken by the caller is put on the caller's CPU (the
+  // scheduler's wake-affine choice) and, since it then polls rather than sleeps, stays there:
+  // both threads share one core while the other idles (seen here on most 256^3 GEMMs). So with
+  // no more threads than CPUs, the pool runs one worker bound to each of `threads` CPUs and the
+  // caller only hands out and waits (polling with yields, which costs a bound worker on the
+  // same CPU next to nothing). Otherwise threads - 1 unbound workers and the caller compute.
+  const std::vector<int> cpus = usable_cpus();
+  const bool bind = threads_ > 1 && static_cast<int>(cpus.size()) >= threads_;
+  caller_computes_ = !bind;
+  const int workers = bind ? threads_ : threads_ - 1;
+  workers_.reserve(static_cast<size_t>(workers));
   try {
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_main(); });
+    for (int i = 0; i < workers; ++i) {
+      workers_.emplace_back([this] { worker_main(); });
+      if (bind) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[static_cast<size_t>(i)], &one);
+        // A failure (a restricted container) leaves the worker unbound, which still works.
+        pthread_setaffinity_np(workers_.back().native_handle(), sizeof(one), &one);
+      }
+    }
   } catch (...) {
     // The destructor does not run for a half-built object: stop what did start.
     stop_.store(true);
@@ -174,7 +213,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn)
     work_cv_.notify_all();
   }
 
-  run_tasks();
+  if (caller_computes_) run_tasks();
 
   auto finished = [&] { return unfinished_.load() == 0; };
   if (spin_until(spin_us_, finished)) return;

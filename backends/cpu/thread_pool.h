@@ -1,9 +1,9 @@
 // The CPU backend's thread pool: the kernels::Parallel the CPU kernels run on (the kernel tests
 // and benchmarks use it too, so they measure what the backend runs).
 //
-// A fixed set of worker threads plus the calling thread execute one parallel region at a time;
-// concurrent callers (two streams running ops) queue on a mutex rather than interleave, which
-// gives each region the whole machine. Tasks are taken from a shared counter, so a worker that
+// A fixed set of worker threads (plus, when they are not bound to CPUs, the calling thread)
+// execute one parallel region at a time; concurrent callers (two streams running ops) queue
+// on a mutex rather than interleave, which gives each region the whole machine. Tasks are taken from a shared counter, so a worker that
 // joins late (its core was busy) takes fewer tasks instead of stalling the region.
 //
 // Waiting spins first, then sleeps. A GEMM is a chain of regions microseconds apart (one per
@@ -37,8 +37,9 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error);
 
 class ThreadPool final : public kernels::Parallel {
  public:
-  // threads >= 1 counts the calling thread, so threads - 1 workers are started. Idle threads
-  // spin for spin_us microseconds before they sleep (0: sleep at once).
+  // threads >= 1 tasks run at once: threads workers bound one per CPU when the process may
+  // use that many CPUs, else the caller and threads - 1 unbound workers (threads == 1: the
+  // caller alone). Idle threads poll for spin_us microseconds before they sleep (0: at once).
   explicit ThreadPool(int threads, int spin_us = kDefaultSpinUs);
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
@@ -60,6 +61,7 @@ class ThreadPool final : public kernels::Parallel {
 
   const int threads_;
   const int spin_us_;
+  bool caller_computes_ = true;  // false when bound workers do all the tasks (see the constructor)
   std::vector<std::thread> workers_;
 
   std::mutex caller_mutex_;  // one parallel region at a time
