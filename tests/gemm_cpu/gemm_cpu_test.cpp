@@ -16,11 +16,46 @@
 #include <vector>
 
 #include "gemm_cpu.h"
+#include "gemm_packed.h"
 #include "half.h"
 #include "thread_pool.h"
 
 namespace xinhe::kernels::cpu {
+
+// gemm_packed_avx512_on_avx2.cpp: the AVX-512 tiling built with AVX2 instructions.
+const PackedKernels& packed_kernels_avx512_on_avx2();
+
 namespace {
+
+#if defined(__x86_64__)
+const char* avx512_tiling_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    return "CPU lacks AVX2 or FMA";
+  }
+  return gemm_impls().back().unsupported_reason(d);  // the reference's: any valid description
+}
+#endif
+
+// Every implementation the CPU backend lists, plus (on x86-64) the AVX-512 tiling run with
+// AVX2 instructions, so the AVX-512 path's tiling is tested on CPUs without AVX-512.
+const std::vector<GemmImpl>& tested_impls() {
+  static const std::vector<GemmImpl> impls = [] {
+    std::vector<GemmImpl> list = gemm_impls();
+#if defined(__x86_64__)
+    list.push_back(GemmImpl{
+        "cpu.gemm.packed_avx512_tiling_on_avx2", &avx512_tiling_unsupported_reason,
+        [](const xinhe_gemm_desc_t& d, int threads) {
+          return packed_gemm_workspace_size(packed_kernels_avx512_on_avx2(), d, threads);
+        },
+        [](const GemmProblem& p, Parallel& parallel) {
+          run_packed_gemm(packed_kernels_avx512_on_avx2(), p, parallel);
+        }});
+#endif
+    return list;
+  }();
+  return impls;
+}
 
 size_t elem_size(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
 
@@ -239,7 +274,7 @@ bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
 class GemmImplTest : public ::testing::TestWithParam<size_t> {
  protected:
   void SetUp() override {
-    impl_ = &gemm_impls()[GetParam()];
+    impl_ = &tested_impls()[GetParam()];
     if (const char* why = cpu_unsupported_reason(*impl_)) {
       GTEST_SKIP() << impl_->name << " cannot run here: " << why;
     }
@@ -390,7 +425,7 @@ TEST_P(GemmImplTest, EmptyShapes) {
 }
 
 std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
-  std::string name = gemm_impls()[info.param].name;
+  std::string name = tested_impls()[info.param].name;
   for (char& ch : name) {
     if (ch == '.') ch = '_';
   }
@@ -398,7 +433,7 @@ std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest,
-                         ::testing::Range<size_t>(0, gemm_impls().size()), impl_test_name);
+                         ::testing::Range<size_t>(0, tested_impls().size()), impl_test_name);
 
 TEST(GemmImplList, EndsWithReferenceThatRunsEverything) {
   const auto& impls = gemm_impls();

@@ -507,6 +507,15 @@ void reference_run(const GemmProblem& p, Parallel&) {
 
 }  // namespace
 
+uint64_t packed_gemm_workspace_size(const PackedKernels& kernels, const xinhe_gemm_desc_t& desc,
+                                    int threads) {
+  return packed_workspace_size(kernels, desc, threads);
+}
+
+void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, Parallel& parallel) {
+  run_packed(kernels, problem, parallel);
+}
+
 const std::vector<GemmImpl>& gemm_impls() {
   static const std::vector<GemmImpl> impls = {
 #if defined(XINHE_GEMM_X86_64)

@@ -32,4 +32,12 @@ struct GemmImpl {
 // The ordered list. The last entry supports every valid description.
 const std::vector<GemmImpl>& gemm_impls();
 
+// The blocked driver over a given set of packing routines and micro-kernel (gemm_packed.h), as
+// the packed implementations run it: for tests that run one ISA's tiling with another ISA's
+// instructions. The caller checks that the CPU can run the kernels.
+struct PackedKernels;
+uint64_t packed_gemm_workspace_size(const PackedKernels& kernels, const xinhe_gemm_desc_t& desc,
+                                    int threads);
+void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, Parallel& parallel);
+
 }  // namespace xinhe::kernels::cpu

@@ -41,6 +41,13 @@ struct PackedKernels {
   StoreTileFn store_tile[3];  // indexed by C's xinhe_dtype_t: F32, F16, BF16
 };
 
+// The AVX-512 kernels' register tile (kAvx512Mr x kAvx512Nv 16-float vectors) and cache
+// blocking; tests/gemm_cpu runs the same tiling with AVX2 instructions, since the machines the
+// tests run on may lack AVX-512.
+inline constexpr int kAvx512Mr = 12;
+inline constexpr int kAvx512Nv = 2;
+inline constexpr int64_t kAvx512Mc = 144, kAvx512Kc = 256, kAvx512Nc = 4096;
+
 // Each is defined in its own translation unit; calling one is only valid when the CPU has the
 // instructions it was compiled for (see gemm_cpu.cpp's unsupported_reason functions).
 const PackedKernels& packed_kernels_avx512();

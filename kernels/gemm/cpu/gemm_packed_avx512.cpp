@@ -46,7 +46,8 @@ inline void f32_row_to_f16(const float* src, int64_t n, uint16_t* dst) {
 // (256, 32) B strip 32 KiB, the (256, 4096) B panel 4 MiB.
 const PackedKernels& packed_kernels_avx512() {
   static constexpr PackedKernels kKernels =
-      packed_avx512::make_packed_kernels<12, 2>("cpu.gemm.packed_avx512", 144, 256, 4096);
+      packed_avx512::make_packed_kernels<kAvx512Mr, kAvx512Nv>("cpu.gemm.packed_avx512", kAvx512Mc,
+                                                              kAvx512Kc, kAvx512Nc);
   return kKernels;
 }
 
