@@ -218,10 +218,17 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
       return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
     }
   }
+  bool bind = true;  // XINHE_CPU_BIND=0: leave the pool's threads to the scheduler
+  if (const char* env = std::getenv("XINHE_CPU_BIND"); env != nullptr) {
+    std::string error;
+    if (!xinhe::backends::cpu::parse_bind(env, &bind, &error)) {
+      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+    }
+  }
   try {
     auto backend = std::make_unique<xinhe_be_backend_s>();
     backend->host = host;
-    backend->pool = std::make_unique<ThreadPool>(threads);
+    backend->pool = std::make_unique<ThreadPool>(threads, ThreadPool::kDefaultSpinUs, bind);
     *out_backend = backend.release();
     return nullptr;
   } catch (const std::bad_alloc&) {

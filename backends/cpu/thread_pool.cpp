@@ -107,7 +107,17 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error) 
   return true;
 }
 
-ThreadPool::ThreadPool(int threads, int spin_us)
+bool parse_bind(const char* text, bool* out_bind, std::string* error) {
+  const std::string value = text == nullptr ? "" : text;
+  if (value == "0" || value == "1") {
+    *out_bind = value == "1";
+    return true;
+  }
+  *error = "XINHE_CPU_BIND='" + value + "' is not 0 or 1";
+  return false;
+}
+
+ThreadPool::ThreadPool(int threads, int spin_us, bool bind_to_cpus)
     : threads_(threads < 1 ? 1 : threads), spin_us_(spin_us < 0 ? 0 : spin_us) {
   // Placement. Unbound, a worker woken by the caller is put on the caller's CPU (the
   // scheduler's wake-affine choice) and, since it then polls rather than sleeps, stays there:
@@ -116,7 +126,7 @@ ThreadPool::ThreadPool(int threads, int spin_us)
   // caller only hands out and waits (polling with yields, which costs a bound worker on the
   // same CPU next to nothing). Otherwise threads - 1 unbound workers and the caller compute.
   const std::vector<int> cpus = usable_cpus();
-  const bool bind = threads_ > 1 && static_cast<int>(cpus.size()) >= threads_;
+  const bool bind = bind_to_cpus && threads_ > 1 && static_cast<int>(cpus.size()) >= threads_;
   caller_computes_ = !bind;
   const int workers = bind ? threads_ : threads_ - 1;
   workers_.reserve(static_cast<size_t>(workers));

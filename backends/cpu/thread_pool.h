@@ -35,17 +35,24 @@ int usable_core_count();
 // and sets *error to a human-readable reason.
 bool parse_thread_count(const char* text, int* out_threads, std::string* error);
 
+// Parses an XINHE_CPU_BIND value: "1" (bind the pool's workers to CPUs, the default) or "0".
+// On failure returns false and sets *error.
+bool parse_bind(const char* text, bool* out_bind, std::string* error);
+
 class ThreadPool final : public kernels::Parallel {
  public:
-  // threads >= 1 tasks run at once: threads workers bound one per CPU when the process may
-  // use that many CPUs, else the caller and threads - 1 unbound workers (threads == 1: the
-  // caller alone). Idle threads poll for spin_us microseconds before they sleep (0: at once).
-  explicit ThreadPool(int threads, int spin_us = kDefaultSpinUs);
+  // threads >= 1 tasks run at once: with bind, threads workers bound one per CPU when the
+  // process may use that many CPUs; otherwise the caller and threads - 1 unbound workers
+  // (threads == 1: the caller alone). Idle threads poll for spin_us microseconds before they
+  // sleep (0: at once).
+  explicit ThreadPool(int threads, int spin_us = kDefaultSpinUs, bool bind = true);
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const override { return threads_; }
+  // Whether the workers are bound to CPUs (and the caller only hands out work).
+  bool bound() const { return !caller_computes_; }
   void parallel_for(int64_t n, const std::function<void(int64_t task)>& fn) override;
 
   // Long enough to bridge the gaps between one op's regions and between back-to-back ops;

@@ -106,6 +106,24 @@ TEST(CpuBackendEntry, BadThreadCountFailsCreate) {
   unsetenv("XINHE_CPU_THREADS");
 }
 
+TEST(CpuBackendEntry, BadBindFailsCreate) {
+  const xinhe_backend_api_t* api = xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, 0);
+  for (const char* bad : {"yes", "2", ""}) {
+    setenv("XINHE_CPU_BIND", bad, 1);
+    xinhe_be_backend_t backend = nullptr;
+    std::string message;
+    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(message.find("XINHE_CPU_BIND"), std::string::npos) << message;
+  }
+  for (const char* good : {"0", "1"}) {
+    setenv("XINHE_CPU_BIND", good, 1);
+    xinhe_be_backend_t backend = nullptr;
+    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend)), XINHE_STATUS_OK) << good;
+    api->backend_destroy(backend);
+  }
+  unsetenv("XINHE_CPU_BIND");
+}
+
 TEST_F(CpuBackendTest, Properties) {
   uint32_t count = 0;
   ASSERT_EQ(code_of(api_->device_count(backend_, &count)), XINHE_STATUS_OK);

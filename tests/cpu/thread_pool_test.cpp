@@ -120,6 +120,34 @@ INSTANTIATE_TEST_SUITE_P(SpinOrSleep, ThreadPoolSpin, ::testing::Values(0, Threa
                            return info.param == 0 ? std::string("Sleep") : std::string("Spin");
                          });
 
+// Bound: one worker per CPU when the process may use that many; unbound when asked, or when
+// there are more threads than CPUs. Either way every task runs once.
+TEST(ThreadPool, BindsOnlyWhenAskedAndPossible) {
+  const int cores = usable_core_count();
+  for (bool bind : {true, false}) {
+    for (int threads : {1, 2, cores, cores + 1}) {
+      ThreadPool pool(threads, ThreadPool::kDefaultSpinUs, bind);
+      EXPECT_EQ(pool.bound(), bind && threads > 1 && threads <= cores)
+          << "bind=" << bind << " threads=" << threads << " cores=" << cores;
+      std::vector<std::atomic<int>> hits(64);
+      for (auto& h : hits) h.store(0);
+      pool.parallel_for(64, [&](int64_t task) { hits[static_cast<size_t>(task)].fetch_add(1); });
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    }
+  }
+  std::string error;
+  bool value = false;
+  EXPECT_TRUE(parse_bind("1", &value, &error));
+  EXPECT_TRUE(value);
+  EXPECT_TRUE(parse_bind("0", &value, &error));
+  EXPECT_FALSE(value);
+  for (const char* bad : {"", "yes", "2", "01"}) {
+    error.clear();
+    EXPECT_FALSE(parse_bind(bad, &value, &error)) << bad;
+    EXPECT_NE(error.find("XINHE_CPU_BIND"), std::string::npos) << error;
+  }
+}
+
 TEST(ThreadPool, ParseThreadCount) {
   int threads = 0;
   std::string error;
