@@ -15,24 +15,7 @@ namespace packed_avx2 {
 typedef float Vec __attribute__((vector_size(32)));
 constexpr int kVecFloats = 8;
 
-inline void f16_row_to_f32(const uint16_t* src, int64_t n, float* dst) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
-  }
-  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
-}
-
-inline void f32_row_to_f16(const float* src, int64_t n, uint16_t* dst) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
-  }
-  for (; i < n; ++i) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
-}
-
+#include "gemm_f16c_rows.inc"
 #include "gemm_packed_body.inc"
 
 }  // namespace packed_avx2
