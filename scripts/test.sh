@@ -3,8 +3,8 @@
 # Usage: scripts/test.sh [PRESET]   PRESET: release (default), debug, asan, tsan
 # The asan preset runs with ASAN_OPTIONS use_sigaltstack=0 (LLVM inside PoCL installs its own
 # alternate signal stack on the threads it touches, which ASan would try to unmap at thread exit)
-# and LSAN_OPTIONS use_tls=0 (GCC 12's LeakSanitizer crashes on a bogus dynamic-TLS block it
-# records on glibc 2.36; see CMakePresets.json).
+# and LSAN_OPTIONS use_tls=0 with tests/lsan.supp (GCC 12's LeakSanitizer crashes on a bogus
+# dynamic-TLS block it records on glibc 2.36; see CMakePresets.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
