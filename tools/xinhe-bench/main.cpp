@@ -32,7 +32,7 @@
 #include "measure.h"
 #include "report.h"
 #include "shapes.h"
-#include "unfused_attention.h"
+#include "host_peers.h"
 
 namespace xinhe::bench {
 namespace {

@@ -17,7 +17,7 @@
 
 #include "half.h"
 #include "reference.h"
-#include "unfused_attention.h"
+#include "host_peers.h"
 
 namespace xinhe::bench {
 namespace {
@@ -347,8 +347,23 @@ class DeviceMeasurement final : public Measurement {
   Event start_, end_;
 };
 
+// A peer computed by the bench on the host: run() does the whole computation; timed with the
+// host wall clock.
+class HostMeasurement : public Measurement {
+ public:
+  void warm_up() override { run(); }
+  double timed_run_ms() override {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+ protected:
+  virtual void run() = 0;
+};
+
 // The host "openblas-unfused" attention peer.
-class UnfusedMeasurement final : public Measurement {
+class UnfusedMeasurement final : public HostMeasurement {
  public:
   UnfusedMeasurement(const BenchCase& c, CaseData& data)
       : unfused_(c.attention), in_(data.inputs_f32()),
@@ -357,22 +372,16 @@ class UnfusedMeasurement final : public Measurement {
     result.check = data.check(out_.data());
     result.timing = "host wall";
   }
-  void warm_up() override { run(); }
-  double timed_run_ms() override {
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  }
 
  private:
-  void run() { unfused_.run(in_[0].data(), in_[1].data(), in_[2].data(), out_.data()); }
+  void run() override { unfused_.run(in_[0].data(), in_[1].data(), in_[2].data(), out_.data()); }
   UnfusedAttention unfused_;
   const std::vector<std::vector<float>>& in_;
   std::vector<float> out_;
 };
 
 // The host "openblas-f32" peer of f16/bf16 GEMM.
-class ConvertedGemmMeasurement final : public Measurement {
+class ConvertedGemmMeasurement final : public HostMeasurement {
  public:
   ConvertedGemmMeasurement(const BenchCase& c, CaseData& data)
       : gemm_(c.gemm, data.dtype()), in_(data.inputs()), out_(data.output_bytes()) {
@@ -382,15 +391,9 @@ class ConvertedGemmMeasurement final : public Measurement {
     result.check = data.check(out_.data());
     result.timing = "host wall";
   }
-  void warm_up() override { run(); }
-  double timed_run_ms() override {
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  }
 
  private:
-  void run() { gemm_.run(in_[0].data(), in_[1].data(), out_.data()); }
+  void run() override { gemm_.run(in_[0].data(), in_[1].data(), out_.data()); }
   ConvertedGemm gemm_;
   const std::vector<std::vector<unsigned char>>& in_;
   std::vector<unsigned char> out_;

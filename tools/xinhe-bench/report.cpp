@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "unfused_attention.h"
+#include "host_peers.h"
 
 namespace xinhe::bench {
 

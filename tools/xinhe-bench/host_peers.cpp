@@ -1,8 +1,8 @@
-// Host peers on OpenBLAS (see unfused_attention.h). Unfused attention: per (b, h),
+// Host peers on OpenBLAS (see host_peers.h). Unfused attention: per (b, h),
 // S = scale * Q K^T (cblas_sgemm), masked row softmax in place, O = P V (cblas_sgemm), with the
 // same bottom-right causal alignment as xinhe. Converted GEMM: f16/bf16 widened to f32 with
 // F16C where the CPU has it, cblas_sgemm, rounded back to nearest even.
-#include "unfused_attention.h"
+#include "host_peers.h"
 
 #include <cblas.h>
 #if defined(__x86_64__)
