@@ -31,10 +31,9 @@ TEST_P(ThreadPoolSpin, RunsEveryTaskExactlyOnce) {
   }
 }
 
-TEST_P(ThreadPoolSpin, UsesMoreThanOneThreadWhenAsked) {
-  ThreadPool pool(2, GetParam());
-  // The caller holds task 0 until another thread has taken task 1: only possible when a worker
-  // participates. Bounded wait so a broken pool fails instead of hanging.
+// Task 0 waits until another thread has started task 1: only possible when two threads run the
+// region at once. Bounded wait so a broken pool fails instead of hanging.
+bool two_tasks_ran_at_once(ThreadPool& pool) {
   std::atomic<bool> second_started{false};
   std::atomic<bool> saw_second{false};
   pool.parallel_for(2, [&](int64_t task) {
@@ -45,7 +44,12 @@ TEST_P(ThreadPoolSpin, UsesMoreThanOneThreadWhenAsked) {
     for (int i = 0; i < 2000 && !second_started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     saw_second = second_started.load();
   });
-  EXPECT_TRUE(saw_second.load());
+  return saw_second.load();
+}
+
+TEST_P(ThreadPoolSpin, UsesMoreThanOneThreadWhenAsked) {
+  ThreadPool pool(2, GetParam());
+  EXPECT_TRUE(two_tasks_ran_at_once(pool));
 }
 
 TEST_P(ThreadPoolSpin, ConcurrentCallersFromTwoThreads) {
@@ -101,17 +105,7 @@ TEST_P(ThreadPoolSpin, WorkersWakeAfterIdling) {
   ThreadPool pool(2, GetParam());
   for (int round = 0; round < 3; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::atomic<bool> second_started{false};
-    std::atomic<bool> saw_second{false};
-    pool.parallel_for(2, [&](int64_t task) {
-      if (task == 1) {
-        second_started = true;
-        return;
-      }
-      for (int i = 0; i < 2000 && !second_started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      saw_second = second_started.load();
-    });
-    EXPECT_TRUE(saw_second.load()) << "round " << round;
+    EXPECT_TRUE(two_tasks_ran_at_once(pool)) << "round " << round;
   }
 }
 
