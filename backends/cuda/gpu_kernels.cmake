@@ -15,10 +15,12 @@ function(xinhe_gpu_embed_kernels target)
     set(source ${kernel_root}/${op}/cuda/${op}_cuda.cu)
     set(image ${CMAKE_CURRENT_BINARY_DIR}/${op}_kernels${ARG_SUFFIX})
     set(embedded ${CMAKE_CURRENT_BINARY_DIR}/${op}_kernels_image.c)
+    # The op's .cu includes its folder's headers (e.g. gemm_wgmma.cuh): rebuild when any changes.
+    file(GLOB op_headers CONFIGURE_DEPENDS ${kernel_root}/${op}/cuda/*.h ${kernel_root}/${op}/cuda/*.cuh)
     add_custom_command(
       OUTPUT ${image}
       COMMAND ${ARG_COMPILER} ${ARG_FLAGS} ${includes} -o ${image} ${source}
-      DEPENDS ${source} ${kernel_root}/${op}/cuda/${op}_cuda.h ${kernel_root}/common/gpu/gpu_dialect.cuh
+      DEPENDS ${source} ${op_headers} ${kernel_root}/common/gpu/gpu_dialect.cuh
       COMMENT "Compiling ${op} kernels for ${target}"
       VERBATIM)
     add_custom_command(

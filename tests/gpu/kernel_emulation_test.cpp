@@ -20,6 +20,7 @@
 #include "attention_cuda.h"
 #include "gemm_case.h"
 #include "gemm_cuda.h"
+#include "gemm_wgmma_host.h"
 #include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
 #include "reference.h"
 
@@ -43,6 +44,15 @@ XINHE_DECLARE_TENSOROP(f16_f16)
 XINHE_DECLARE_TENSOROP(f16_f32)
 XINHE_DECLARE_TENSOROP(bf16_bf16)
 XINHE_DECLARE_TENSOROP(bf16_f32)
+#define XINHE_DECLARE_WGMMA(types)                                     \
+  void xinhe_gemm_wgmma_##types##_nn_sm90a(xinhe_gemm_wgmma_params_t); \
+  void xinhe_gemm_wgmma_##types##_nt_sm90a(xinhe_gemm_wgmma_params_t); \
+  void xinhe_gemm_wgmma_##types##_tn_sm90a(xinhe_gemm_wgmma_params_t); \
+  void xinhe_gemm_wgmma_##types##_tt_sm90a(xinhe_gemm_wgmma_params_t);
+XINHE_DECLARE_WGMMA(f16_f16)
+XINHE_DECLARE_WGMMA(f16_f32)
+XINHE_DECLARE_WGMMA(bf16_bf16)
+XINHE_DECLARE_WGMMA(bf16_f32)
 void xinhe_attention_tensorop_f16_d64_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_f16_d128_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_bf16_d64_sm80(xinhe_attention_cuda_params_t);
@@ -134,7 +144,26 @@ double tolerance(xinhe_dtype_t out) {
 
 using GemmKernel = void (*)(xinhe_gemm_cuda_params_t);
 
-enum class GemmMethod { kTensorOp, kSimt, kNaive };
+enum class GemmMethod { kWgmma, kTensorOp, kSimt, kNaive };
+
+using WgmmaKernel = void (*)(xinhe_gemm_wgmma_params_t);
+
+WgmmaKernel wgmma_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
+  static const WgmmaKernel kTable[4][4] = {
+      {xinhe_gemm_wgmma_f16_f16_nn_sm90a, xinhe_gemm_wgmma_f16_f16_nt_sm90a,
+       xinhe_gemm_wgmma_f16_f16_tn_sm90a, xinhe_gemm_wgmma_f16_f16_tt_sm90a},
+      {xinhe_gemm_wgmma_f16_f32_nn_sm90a, xinhe_gemm_wgmma_f16_f32_nt_sm90a,
+       xinhe_gemm_wgmma_f16_f32_tn_sm90a, xinhe_gemm_wgmma_f16_f32_tt_sm90a},
+      {xinhe_gemm_wgmma_bf16_bf16_nn_sm90a, xinhe_gemm_wgmma_bf16_bf16_nt_sm90a,
+       xinhe_gemm_wgmma_bf16_bf16_tn_sm90a, xinhe_gemm_wgmma_bf16_bf16_tt_sm90a},
+      {xinhe_gemm_wgmma_bf16_f32_nn_sm90a, xinhe_gemm_wgmma_bf16_f32_nt_sm90a,
+       xinhe_gemm_wgmma_bf16_f32_tn_sm90a, xinhe_gemm_wgmma_bf16_f32_tt_sm90a}};
+  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
+  return kTable[types][trans_a * 2 + trans_b];
+}
+
+// Persistent CTAs of the emulated Hopper launches: fewer than the tiles, so CTAs walk several.
+constexpr int kEmulatedSms = 3;
 
 GemmKernel tensorop_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
   static const GemmKernel kTable[4][4] = {
@@ -164,9 +193,10 @@ using xinhe_gpu_test::GemmCase;
 
 void check_gemm(const GemmCase& g, GemmMethod method) {
   const bool simt = method == GemmMethod::kSimt;
-  SCOPED_TRACE(std::string(method == GemmMethod::kTensorOp ? "tensorop "
-                           : simt                          ? "simt "
-                                                           : "naive ") +
+  SCOPED_TRACE(std::string(method == GemmMethod::kWgmma      ? "wgmma "
+                           : method == GemmMethod::kTensorOp ? "tensorop "
+                           : simt                            ? "simt "
+                                                             : "naive ") +
                xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
                " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
                " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
@@ -189,7 +219,15 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
                              d.stride_c, d.trans_a, d.trans_b, g.alpha, g.beta};
   const unsigned grid_z =
       static_cast<unsigned>(std::min<int64_t>(g.batch, 2));  // exercises the batch loop
-  if (method == GemmMethod::kTensorOp) {
+  if (method == GemmMethod::kWgmma) {
+    xinhe_gemm_wgmma_params_t w;
+    const std::string why = xinhe::kernels::wgmma::make_wgmma_params(p, g.ab == XINHE_DTYPE_BF16,
+                                                                     xg::encode_tensor_map, &w);
+    ASSERT_EQ(why, "");
+    launch(wgmma_kernel(g.ab, g.c, g.trans_a, g.trans_b),
+           dim3{xinhe::kernels::wgmma::wgmma_grid_size(w, kEmulatedSms), 1, 1},
+           dim3{XINHE_GEMM_WGMMA_THREADS, 1, 1}, w);
+  } else if (method == GemmMethod::kTensorOp) {
     launch(tensorop_kernel(g.ab, g.c, g.trans_a, g.trans_b),
            dim3{ceil_div(g.n, XINHE_GEMM_TENSOROP_BLOCK_N),
                 ceil_div(g.m, XINHE_GEMM_TENSOROP_BLOCK_M), 1},
@@ -271,6 +309,67 @@ TEST(GpuKernelEmulation, GemmTensorOpMatchesReference) { gemm_tensorop_cases(); 
 TEST(GpuKernelEmulation, GemmTensorOpMatchesReferenceWithLateCpAsync) {
   ScopedLateCpAsync late;
   gemm_tensorop_cases();
+}
+
+// Every layout and type of the Hopper kernel: 2 x 2 tiles of 128 x 256 with ragged edges on
+// 3 persistent CTAs (CTA 0 takes two tiles, so its 4-stage ring wraps with the phase carried
+// across tiles), 4 k tiles with a ragged last one (TMA zero fill), padded rows; two batches for
+// nn/tt.
+void gemm_wgmma_cases() {
+  for (xinhe_dtype_t ab : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          const int64_t batch = ta == tb ? 2 : 1;
+          check_gemm({ab, c, ta, tb, 130, 270, 200, batch, -1, false, 0.75f, 0.5f},
+                     GemmMethod::kWgmma);
+        }
+      }
+    }
+  }
+  // beta == 0 (C poisoned, never read) and a single k tile.
+  check_gemm({XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, 0, 0, 64, 100, 40, 1, -1, false, 1.0f, 0.0f},
+             GemmMethod::kWgmma);
+}
+
+TEST(GpuKernelEmulation, GemmWgmmaMatchesReference) { gemm_wgmma_cases(); }
+
+// The products of each wgmma land only when wait_group retires them: a stage handed back to
+// the producer before its wgmmas completed is refilled first and the numerics fail.
+TEST(GpuKernelEmulation, GemmWgmmaMatchesReferenceWithLateWgmma) {
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtWait;
+  gemm_wgmma_cases();
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtIssue;
+}
+
+// What TMA cannot describe is refused on the host with a reason (the plugin then runs the
+// sm_80 kernel), checked against the encoder's documented limits.
+TEST(GpuKernelEmulation, GemmWgmmaParamsRefuseWhatTmaCannotDescribe) {
+  alignas(16) static uint16_t buffer[64 * 64];
+  xinhe_gemm_cuda_params_t p{buffer, buffer, buffer, 64, 64, 64, 1,    64,  64,
+                             64,     0,      0,      0,  0,  0,  1.0f, 0.0f};
+  xinhe_gemm_wgmma_params_t w;
+  using xinhe::kernels::wgmma::make_wgmma_params;
+  EXPECT_EQ(make_wgmma_params(p, true, xg::encode_tensor_map, &w), "");
+  EXPECT_EQ(w.tiles_m, 1);
+  EXPECT_EQ(w.tiles_n, 1);
+  xinhe_gemm_cuda_params_t q = p;
+  q.a = buffer + 1;  // 2 bytes past a 16-byte boundary
+  EXPECT_EQ(make_wgmma_params(q, true, xg::encode_tensor_map, &w),
+            "A: global address not 16-byte aligned");
+  q = p;
+  q.ldb = 60;  // 120-byte rows
+  EXPECT_EQ(make_wgmma_params(q, true, xg::encode_tensor_map, &w),
+            "B: stride not a multiple of 16 below 2^40");
+  q = p;
+  q.k = 0;
+  EXPECT_EQ(make_wgmma_params(q, true, xg::encode_tensor_map, &w), "empty problem");
+  q = p;
+  q.batch = 2;
+  q.stride_a = 64 * 64;
+  q.stride_b = 0;
+  EXPECT_NE(make_wgmma_params(q, true, xg::encode_tensor_map, &w).find("zero batch stride"),
+            std::string::npos);
 }
 
 using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);

@@ -12,6 +12,9 @@
 //    ldmatrix, mma.sync) only through the xg:: wrappers below, so the host emulation used by
 //    the tests (tests/gpu/emulation/gpu_dialect.cuh) can stand in for them. The cp.async
 //    wrappers exist on every target (plain copies where the instruction does not).
+//  - XG_HAS_WGMMA likewise guards the sm_90a instructions (mbarrier, TMA, wgmma, setmaxnreg)
+//    of the Hopper GEMM; its shared-memory tiles use the 128-byte swizzle (16-byte chunk c of
+//    128-byte row r lands at chunk c ^ (r % 8)) that TMA writes and the descriptors read.
 #pragma once
 
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__)
@@ -26,6 +29,17 @@
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define XG_HAS_MMA_SYNC 1
 #endif
+// sm_90a only (wgmma, setmaxnreg are arch-specific: not in compute_90 PTX, not on sm_100).
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define XG_HAS_WGMMA 1
+#endif
+#endif
+
+// A by-value kernel parameter whose address the kernel takes (TMA reads tensor maps in place).
+#if defined(XG_CUDA)
+#define XG_GRID_CONSTANT __grid_constant__
+#else
+#define XG_GRID_CONSTANT
 #endif
 
 #define XG_DEVICE __device__ __forceinline__
@@ -140,6 +154,111 @@ XG_DEVICE void mma_16816<bf16>(float (&d)[4], const unsigned (&a)[4], unsigned b
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+
+#if defined(XG_HAS_WGMMA)
+// The 128 accumulator operands of wgmma m64n256 f32.
+#define XG_WGMMA_REGS                                                                            \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                       \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "             \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "             \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "             \
+  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "             \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "             \
+  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, "   \
+  "%127}, "
+// ---- sm_90a instructions used by the Hopper GEMM (gemm_wgmma.cuh) ----
+// mbarrier: count arrivals complete a phase, once the transaction bytes announced with
+// arrive_expect_tx have also landed. wait(parity) returns once the phase with that parity is
+// complete; a fresh barrier counts as having completed parity 1.
+XG_DEVICE void mbarrier_init(unsigned long long* bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(count));
+}
+// Makes initialized barriers visible to the other threads and to the TMA unit.
+XG_DEVICE void fence_barrier_init() {
+  asm volatile("fence.mbarrier_init.release.cluster;\nfence.proxy.async.shared::cta;\n" ::
+                   : "memory");
+}
+XG_DEVICE void mbarrier_arrive(unsigned long long* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar)) : "memory");
+}
+XG_DEVICE void mbarrier_arrive_expect_tx(unsigned long long* bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_address(bar)),
+               "r"(bytes)
+               : "memory");
+}
+XG_DEVICE void mbarrier_wait(unsigned long long* bar, unsigned parity) {
+  unsigned done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(smem_address(bar)), "r"(parity)
+        : "memory");
+  } while (done == 0);
+}
+// TMA: the box of the 3-D tensor map at (c0 inner, c1, c2) into smem, completing its bytes on
+// bar. map is the kernel parameter's address (a __grid_constant__ tensor map).
+XG_DEVICE void tma_load_3d(void* smem, const void* map, int c0, int c1, int c2,
+                           unsigned long long* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, "
+      "{%2, %3, %4}], [%5];\n" ::"r"(smem_address(smem)),
+      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c0), "r"(c1), "r"(c2),
+      "r"(smem_address(bar))
+      : "memory");
+}
+// Shared-memory matrix descriptor of a 128-byte-swizzled operand tile (PTX "matrix
+// descriptor"): start address, leading / stride byte offsets, all in 16-byte units.
+XG_DEVICE unsigned long long wgmma_desc(const void* smem, unsigned leading_bytes,
+                                        unsigned stride_bytes) {
+  const unsigned long long address = smem_address(smem);
+  return ((address & 0x3ffffull) >> 4) |
+         (static_cast<unsigned long long>(leading_bytes >> 4) << 16) |
+         (static_cast<unsigned long long>(stride_bytes >> 4) << 32) | (1ull << 62);
+}
+XG_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+XG_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+// Waits until at most kPending committed wgmma groups of this warpgroup are in flight.
+template <int kPending>
+XG_DEVICE void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+// Register budget per thread of the calling warpgroup (producer gives, consumers take).
+template <int kRegisters>
+XG_DEVICE void setmaxnreg_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+}
+template <int kRegisters>
+XG_DEVICE void setmaxnreg_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegisters));
+}
+
+#define XG_ACC8(i)                                                                            \
+  "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
+      "+f"(d[i + 6]), "+f"(d[i + 7])
+#define XG_WGMMA_M64N256K16(T, types)                                                            \
+  template <int kTransA, int kTransB>                                                            \
+  XG_DEVICE void wgmma_m64n256k16(T, float(&d)[128], unsigned long long desc_a,                  \
+                                  unsigned long long desc_b) {                                   \
+    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32." types " {" XG_WGMMA_REGS         \
+                 "%128, %129, 1, 1, 1, %130, %131;\n"                                            \
+                 : XG_ACC8(0), XG_ACC8(8), XG_ACC8(16), XG_ACC8(24), XG_ACC8(32), XG_ACC8(40),   \
+                   XG_ACC8(48), XG_ACC8(56), XG_ACC8(64), XG_ACC8(72), XG_ACC8(80), XG_ACC8(88), \
+                   XG_ACC8(96), XG_ACC8(104), XG_ACC8(112), XG_ACC8(120)                         \
+                 : "l"(desc_a), "l"(desc_b), "n"(kTransA), "n"(kTransB));                        \
+  }
+// d (64x256 f32 per warpgroup, mma.sync's 16x8 C layout per warp and 8 columns) += A (64x16)
+// * B (16x256), both from shared-memory descriptors; kTransA / kTransB = 1 when that operand
+// is M- / N-major (else K-major). Always accumulates (scale-d 1): the kernel zeroes d per
+// tile. The first argument only selects the input type.
+XG_WGMMA_M64N256K16(__half, "f16.f16")
+XG_WGMMA_M64N256K16(bf16, "bf16.bf16")
+#undef XG_WGMMA_M64N256K16
+#undef XG_ACC8
+#undef XG_WGMMA_REGS
+#endif  // XG_HAS_WGMMA
 #else
 // Without cp.async (HIP, NVIDIA below sm_80) the same calls are plain synchronous 16-byte
 // copies, so a pipelined loader compiles unchanged: commit and wait have nothing to wait for,

@@ -1,7 +1,8 @@
 // GEMM kernels in the CUDA dialect, compiled ahead of time into the CUDA plugin's fat binary
-// (sm_80, sm_90a SASS + compute_90 PTX) and, through kernels/common/gpu/gpu_dialect.cuh, into
-// the HIP plugin's code objects (where the tensor-core family is left out). Every kernel takes
-// one xinhe_gemm_cuda_params_t by value; see gemm_cuda.h for names, geometry and requirements.
+// (sm_80, sm_90a SASS + compute_90 PTX; the Hopper wgmma family lives in gemm_wgmma.cuh) and,
+// through kernels/common/gpu/gpu_dialect.cuh, into the HIP plugin's code objects (where the
+// tensor-core family is left out). Every kernel takes one xinhe_gemm_cuda_params_t by value; see
+// gemm_cuda.h for names, geometry and requirements.
 //
 // Semantics (all kernels): C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], f32 accumulation,
 // C not read when beta == 0, k == 0 gives beta * C. Batches run over blockIdx.z and loop when
@@ -271,6 +272,10 @@ XG_DEVICE void gemm_tensorop(const xinhe_gemm_cuda_params_t& p, unsigned char* s
 }
 #endif  // XG_HAS_MMA_SYNC
 
+#if defined(XG_HAS_WGMMA)
+#include "gemm_wgmma.cuh"
+#endif
+
 }  // namespace
 
 // ---- Entry points (extern "C": names are looked up in the loaded module) ---------------------
@@ -322,4 +327,29 @@ XINHE_GEMM_TENSOROP_LAYOUTS(xinhe_gemm_tensorop_f16_f16, __half, __half)
 XINHE_GEMM_TENSOROP_LAYOUTS(xinhe_gemm_tensorop_f16_f32, __half, float)
 XINHE_GEMM_TENSOROP_LAYOUTS(xinhe_gemm_tensorop_bf16_bf16, xg::bf16, xg::bf16)
 XINHE_GEMM_TENSOROP_LAYOUTS(xinhe_gemm_tensorop_bf16_f32, xg::bf16, float)
+
+// Hopper: real bodies only in the sm_90a image (the host selects these on compute capability
+// 9.0 only, where the driver loads that image, never the compute_90 PTX).
+#if defined(XG_HAS_WGMMA)
+#define XINHE_GEMM_WGMMA_BODY(T, TC, TA, TB)          \
+  XG_DYNAMIC_SMEM(smem, XINHE_GEMM_WGMMA_SMEM_BYTES); \
+  gemm_wgmma<T, TC, TA, TB>(p, smem);
+#else
+#define XINHE_GEMM_WGMMA_BODY(T, TC, TA, TB) (void)p;
+#endif
+#define XINHE_GEMM_WGMMA_KERNEL(name, T, TC, TA, TB)                        \
+  extern "C" __global__ void __launch_bounds__(XINHE_GEMM_WGMMA_THREADS, 1) \
+      name(const XG_GRID_CONSTANT xinhe_gemm_wgmma_params_t p) {            \
+    XINHE_GEMM_WGMMA_BODY(T, TC, TA, TB)                                    \
+  }
+#define XINHE_GEMM_WGMMA_LAYOUTS(prefix, T, TC)                   \
+  XINHE_GEMM_WGMMA_KERNEL(prefix##_nn_sm90a, T, TC, false, false) \
+  XINHE_GEMM_WGMMA_KERNEL(prefix##_nt_sm90a, T, TC, false, true)  \
+  XINHE_GEMM_WGMMA_KERNEL(prefix##_tn_sm90a, T, TC, true, false)  \
+  XINHE_GEMM_WGMMA_KERNEL(prefix##_tt_sm90a, T, TC, true, true)
+
+XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_f16_f16, __half, __half)
+XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_f16_f32, __half, float)
+XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_bf16_bf16, xg::bf16, xg::bf16)
+XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_bf16_f32, xg::bf16, float)
 #endif  // XG_CUDA

@@ -6,6 +6,11 @@
 // Kernel names: xinhe_gemm_<method>_<ab dtype>_<c dtype>[_<A layout><B layout>][_<arch>], where
 // the layout letter is n when the operand is stored as the API's op() sees it and t when
 // trans_a / trans_b is set. Methods, fastest first:
+//   wgmma     Hopper (sm_90a only): TMA loads into 128-byte-swizzled shared memory, wgmma
+//             m64n256k16 from shared-memory descriptors, one producer and two consumer
+//             warpgroups, persistent CTAs walking the tiles (gemm_wgmma.cuh). Same alignment
+//             needs as tensorop; takes xinhe_gemm_wgmma_params_t (tensor maps built on the host
+//             by gemm_wgmma_host.h).
 //   tensorop  mma.sync m16n8k16 + ldmatrix + cp.async, 3-stage pipeline (f16/bf16, sm_80+).
 //             Needs 16-byte aligned A and B rows: lda, ldb, batch strides multiples of 8 and
 //             16-byte aligned base addresses (checked by the host; otherwise simt runs).
@@ -38,6 +43,32 @@ typedef struct xinhe_gemm_cuda_params_t {
 #define XINHE_GEMM_TENSOROP_SMEM_BYTES (3 * 2 * 128 * (32 + 8) * 2)
 /* Operand rows must start on this many elements (16 bytes of f16/bf16). */
 #define XINHE_GEMM_TENSOROP_ALIGN_ELEMENTS 8
+
+/* wgmma: 128x256x64 block tile, 3 warpgroups (1 producer, 2 consumers of 64 rows each), 4
+ * stages. Shared memory: 1 KiB of alignment slack (swizzled tiles start on 1024 bytes), the
+ * A and B stages, then a full and an empty mbarrier per stage. */
+#define XINHE_GEMM_WGMMA_BLOCK_M 128
+#define XINHE_GEMM_WGMMA_BLOCK_N 256
+#define XINHE_GEMM_WGMMA_BLOCK_K 64
+#define XINHE_GEMM_WGMMA_STAGES 4
+#define XINHE_GEMM_WGMMA_THREADS 384
+#define XINHE_GEMM_WGMMA_SMEM_BYTES \
+  (1024 + XINHE_GEMM_WGMMA_STAGES * (128 + 256) * 64 * 2 + 2 * XINHE_GEMM_WGMMA_STAGES * 8)
+
+/* A TMA tensor map (CUtensorMap): 128 opaque bytes, 64-byte aligned at least. */
+typedef struct xinhe_gemm_tensor_map_t {
+  __attribute__((aligned(128))) unsigned long long opaque[16];
+} xinhe_gemm_tensor_map_t;
+
+/* The wgmma kernels' parameter block, passed as a __grid_constant__ so the tensor maps stay in
+ * parameter space, where TMA reads them. a_map / b_map are 3-D (inner, outer, batch) views of
+ * A and B as stored; tiles_m x tiles_n tiles per batch are walked by gridDim.x CTAs. */
+typedef struct xinhe_gemm_wgmma_params_t {
+  xinhe_gemm_tensor_map_t a_map;
+  xinhe_gemm_tensor_map_t b_map;
+  xinhe_gemm_cuda_params_t gemm;
+  int64_t tiles_m, tiles_n;
+} xinhe_gemm_wgmma_params_t;
 
 /* simt: 64x64 block tile, 256 threads. */
 #define XINHE_GEMM_SIMT_BLOCK_M 64

@@ -16,6 +16,8 @@
 //    for it (or waits for the wrong group count) then sees the stale contents and fails the
 //    numerics, deterministically; kAtIssue is the mode in which overwriting a stage another
 //    warp still reads can show up (that one depends on thread timing, so it may slip through).
+//  - the sm_90a instructions of the Hopper GEMM (mbarrier, TMA, wgmma) are in
+//    wgmma_emulation.h, included at the end.
 #pragma once
 
 #include <pthread.h>
@@ -25,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "half.h"
@@ -32,6 +35,8 @@
 #define XG_EMULATION 1
 #define XG_CUDA 1
 #define XG_HAS_MMA_SYNC 1
+#define XG_HAS_WGMMA 1
+#define XG_GRID_CONSTANT
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -84,7 +89,10 @@ inline float shuffle_xor(float value, int mask) {
 #define __syncthreads() ::xg::emulation::sync_block()
 #define XG_SHFL_XOR(value, mask) ::xg::emulation::shuffle_xor((value), (mask))
 #define XG_DEVICE inline
-#define XG_DYNAMIC_SMEM(name, max_bytes) alignas(16) static unsigned char name[max_bytes]
+// 1024-aligned like the swizzled tiles need; its start is shared address 0 (wgmma_emulation.h).
+#define XG_DYNAMIC_SMEM(name, max_bytes)              \
+  alignas(1024) static unsigned char name[max_bytes]; \
+  ::xg::emulation::shared_base = name
 
 using std::max;
 using std::min;
@@ -261,3 +269,5 @@ inline void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsign
 }
 
 }  // namespace xg
+
+#include "wgmma_emulation.h"  // the sm_90a instructions of the Hopper GEMM
