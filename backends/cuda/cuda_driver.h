@@ -23,6 +23,8 @@ namespace xinhe::gpu {
 
 inline constexpr const char* kBackendName = "cuda";
 inline constexpr const char* kVendorName = "NVIDIA";
+// This vendor layer has tensor_map_encode (TMA), so the plugin offers the Hopper GEMM.
+#define XINHE_GPU_HAS_TENSOR_MAPS 1
 
 using DevicePtr = CUdeviceptr;
 using Stream = CUstream;
@@ -138,6 +140,9 @@ class Driver {
   }
     XINHE_CUDA_SYMBOLS(XINHE_CUDA_RESOLVE)
 #undef XINHE_CUDA_RESOLVE
+    // Optional (CUDA 12+ drivers): without it the TMA-based Hopper GEMM is not offered.
+    cuTensorMapEncodeTiled = reinterpret_cast<decltype(cuTensorMapEncodeTiled)>(
+        dlsym(library_, "cuTensorMapEncodeTiled"));
     const CUresult r = cuInit(0);
     if (r != CUDA_SUCCESS) {
       // cuInit's usual failures (no device, driver/library mismatch) mean "not usable here".
@@ -340,6 +345,27 @@ class Driver {
     return check(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
                  "cuFuncSetAttribute");
   }
+  // TMA tensor maps, of the one kind the wgmma GEMM uses: 3-D, 2-byte elements, loaded in boxes
+  // into 128-byte-swizzled shared memory, zeros outside the tensor.
+  bool has_tensor_maps() const { return cuTensorMapEncodeTiled != nullptr; }
+  Result tensor_map_encode(void* map, bool bf16, const void* base, const uint64_t dims[3],
+                           const uint64_t strides[2], const uint32_t box[3]) const {
+    if (cuTensorMapEncodeTiled == nullptr) {
+      return check(CUDA_ERROR_NOT_SUPPORTED, "cuTensorMapEncodeTiled", "driver older than CUDA 12");
+    }
+    const cuuint64_t global_dims[3] = {dims[0], dims[1], dims[2]};
+    const cuuint64_t global_strides[2] = {strides[0], strides[1]};
+    const cuuint32_t box_dims[3] = {box[0], box[1], box[2]};
+    const cuuint32_t element_strides[3] = {1, 1, 1};
+    return check(cuTensorMapEncodeTiled(
+                     static_cast<CUtensorMap*>(map),
+                     bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3,
+                     const_cast<void*>(base), global_dims, global_strides, box_dims,
+                     element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                 "cuTensorMapEncodeTiled");
+  }
+
   Result launch(Function f, const uint32_t grid[3], const uint32_t block[3], uint32_t smem_bytes,
                 Stream s, void** params, const char* kernel) const {
     const CUresult r = cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2],
@@ -354,6 +380,7 @@ class Driver {
 #define XINHE_CUDA_MEMBER(member, symbol) decltype(&::member) member = nullptr;
   XINHE_CUDA_SYMBOLS(XINHE_CUDA_MEMBER)
 #undef XINHE_CUDA_MEMBER
+  decltype(&::cuTensorMapEncodeTiled) cuTensorMapEncodeTiled = nullptr;  // optional
 };
 
 // Dense FLOPs per clock per SM (FMA = 2), from NVIDIA's architecture whitepapers, for the

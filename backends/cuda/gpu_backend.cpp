@@ -24,6 +24,7 @@
 #include XINHE_GPU_DRIVER_HEADER
 #include "attention_cuda.h"
 #include "gemm_cuda.h"
+#include "gemm_wgmma_host.h"
 #include "xinhe/backend.h"
 
 // The vendor BLAS of this plugin (cuBLAS, hipBLAS), when it has one: a header declaring the
@@ -410,7 +411,7 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 
 // ---- Ops ----------------------------------------------------------------------------------------
 
-enum class Method { kVendorBlas, kTensorOp, kSimt, kNaive, kFlash };
+enum class Method { kVendorBlas, kWgmma, kTensorOp, kSimt, kNaive, kFlash };
 
 // One entry of an op's ordered implementation list.
 struct Candidate {
@@ -432,8 +433,9 @@ struct xinhe_be_op_s {
   Method method = Method::kNaive;
   std::string kernel_name;
   gpu::Function function = nullptr;
-  gpu::Function fallback = nullptr;  // tensorop: simt kernel for operands not 16-byte aligned
-  uint32_t dynamic_smem = 0;         // launch size of the tensorop kernels' shared memory
+  gpu::Function fallback = nullptr;  // wgmma/tensorop: simt kernel for operands not 16-byte aligned
+  gpu::Function sm80 = nullptr;      // wgmma: tensorop kernel for operands TMA cannot describe
+  uint32_t dynamic_smem = 0;         // launch size of the tensor-core kernels' shared memory
 };
 
 namespace {
@@ -501,21 +503,43 @@ void create_gemm(xinhe_be_op_t op) {
   const std::string what = "gemm " + types + " " + layout + " m=" + std::to_string(d.m) +
                            " n=" + std::to_string(d.n) + " k=" + std::to_string(d.k) +
                            " batch=" + std::to_string(d.batch);
-  // Order: our tensor-core kernel where it applies, then the vendor BLAS (fastest for the
-  // rest), then our portable kernels; the last (naive) runs everything.
+  // Order: our tensor-core kernels where they apply (Hopper's, then sm_80's), then the vendor
+  // BLAS (fastest for the rest), then our portable kernels; the last (naive) runs everything.
   std::vector<Candidate> list;
   const bool half_types = d.ab_dtype == XINHE_DTYPE_F16 || d.ab_dtype == XINHE_DTYPE_BF16;
+  const int64_t a_align = XINHE_GEMM_TENSOROP_ALIGN_ELEMENTS;
+  const bool rows_aligned =
+      multiple_of(d.lda, a_align) && multiple_of(d.ldb, a_align) &&
+      (d.batch <= 1 || (multiple_of(d.stride_a, a_align) && multiple_of(d.stride_b, a_align)));
+  if (half_types) {
+    Candidate c{prefix + "wgmma_" + types + "_" + layout + "_sm90a",
+                "xinhe_gemm_wgmma_" + types + "_" + layout + "_sm90a", Method::kWgmma, ""};
+#if defined(XINHE_GPU_HAS_TENSOR_MAPS)
+    if (device->info.cc_major != 9 || device->info.cc_minor != 0) {
+      // The sm_90a image runs on compute capability 9.0 only; newer GPUs JIT the compute_90
+      // PTX, which has no wgmma.
+      c.unsupported =
+          "needs wgmma and TMA (compute capability 9.0), device is " + device->info.arch;
+    } else if (!driver_of(device).has_tensor_maps()) {
+      c.unsupported = "driver has no cuTensorMapEncodeTiled (older than CUDA 12)";
+    } else if (!rows_aligned) {
+      c.unsupported = "lda, ldb and batch strides must be multiples of 8 elements";
+    } else if (d.k == 0) {
+      c.unsupported = "k == 0";
+    }
+#else
+    c.unsupported = "needs wgmma and TMA (NVIDIA compute capability 9.0)";
+#endif
+    list.push_back(c);
+  }
   {
     Candidate c{prefix + "tensorop_" + types + "_" + layout + "_sm80",
                 "xinhe_gemm_tensorop_" + types + "_" + layout + "_sm80", Method::kTensorOp, ""};
-    const int64_t a_align = XINHE_GEMM_TENSOROP_ALIGN_ELEMENTS;
     if (!half_types) {
       c.unsupported = "needs f16 or bf16 inputs";
     } else if (std::string(gpu::kBackendName) != "cuda" || device->info.cc_major < 8) {
       c.unsupported = "needs mma.sync (NVIDIA sm_80 or newer), device is " + device->info.arch;
-    } else if (!multiple_of(d.lda, a_align) || !multiple_of(d.ldb, a_align) ||
-               (d.batch > 1 &&
-                (!multiple_of(d.stride_a, a_align) || !multiple_of(d.stride_b, a_align)))) {
+    } else if (!rows_aligned) {
       c.unsupported = "lda, ldb and batch strides must be multiples of 8 elements";
     }
     if (half_types) list.push_back(c);
@@ -543,14 +567,31 @@ void create_gemm(xinhe_be_op_t op) {
   }
   select_candidate(op, list, "XINHE_GEMM_IMPL", what);
   bind_kernel(op, device->gemm_module);
-  if (op->reason.empty() && op->method == Method::kTensorOp) {
-    op->dynamic_smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
-    if (const gpu::Result r = driver_of(device).function_set_dynamic_smem(
-            op->function, XINHE_GEMM_TENSOROP_SMEM_BYTES)) {
-      op->reason = "tensorop kernel cannot get its shared memory: " + driver_of(device).describe(r);
+  if (!op->reason.empty()) return;
+  const gpu::Driver& driver = driver_of(device);
+  // Opts a kernel into more than the default 48 KiB of shared memory; "" or why it cannot.
+  auto reserve_smem = [&](gpu::Function f, int bytes, const char* kernel) -> std::string {
+    if (const gpu::Result r = driver.function_set_dynamic_smem(f, bytes))
+      return std::string(kernel) + " kernel cannot get its shared memory: " + driver.describe(r);
+    return "";
+  };
+  if (op->method == Method::kWgmma) {
+    op->dynamic_smem = XINHE_GEMM_WGMMA_SMEM_BYTES;
+    op->reason = reserve_smem(op->function, XINHE_GEMM_WGMMA_SMEM_BYTES, "wgmma");
+    const std::string sm80 = "xinhe_gemm_tensorop_" + types + "_" + layout + "_sm80";
+    op->sm80 = driver.module_function(device->gemm_module, sm80.c_str());
+    if (op->sm80 == nullptr) {
+      op->reason = "kernel " + sm80 + " missing from the image";
+    } else if (op->reason.empty()) {
+      op->reason = reserve_smem(op->sm80, XINHE_GEMM_TENSOROP_SMEM_BYTES, "tensorop");
     }
-    op->fallback = driver_of(device).module_function(device->gemm_module,
-                                                     ("xinhe_gemm_simt_" + types).c_str());
+  } else if (op->method == Method::kTensorOp) {
+    op->dynamic_smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
+    op->reason = reserve_smem(op->function, XINHE_GEMM_TENSOROP_SMEM_BYTES, "tensorop");
+  }
+  if (op->method == Method::kWgmma || op->method == Method::kTensorOp) {
+    op->fallback =
+        driver.module_function(device->gemm_module, ("xinhe_gemm_simt_" + types).c_str());
     if (op->fallback == nullptr)
       op->reason = "kernel xinhe_gemm_simt_" + types + " missing from the image";
   }
@@ -685,13 +726,40 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
   gpu::Function function = op->function;
   Method method = op->method;
   const char* kernel = op->kernel_name.c_str();
-  if (method == Method::kTensorOp &&
+  if ((method == Method::kTensorOp || method == Method::kWgmma) &&
       ((gpu::Driver::ptr_bits(a) | gpu::Driver::ptr_bits(b)) % 16 != 0)) {
-    // cp.async needs 16-byte aligned rows; these operands start mid-chunk.
+    // cp.async and TMA need 16-byte aligned rows; these operands start mid-chunk.
     function = op->fallback;
     method = Method::kSimt;
     kernel = "simt fallback";
   }
+#if defined(XINHE_GPU_HAS_TENSOR_MAPS)
+  if (method == Method::kWgmma) {
+    // Tensor maps hold the operands' addresses, so they are encoded per run (host only).
+    alignas(128) xinhe_gemm_wgmma_params_t w;
+    const gpu::Driver& driver = driver_of(op->device);
+    auto encode = [&](const xinhe::kernels::wgmma::TensorMapRequest& r,
+                      xinhe_gemm_tensor_map_t* map) -> std::string {
+      const gpu::Result e = driver.tensor_map_encode(map, r.bf16, r.base, r.dims, r.strides, r.box);
+      return e ? driver.describe(e) : std::string();
+    };
+    const std::string why =
+        xinhe::kernels::wgmma::make_wgmma_params(p, d.ab_dtype == XINHE_DTYPE_BF16, encode, &w);
+    if (why.empty()) {
+      const uint32_t grid[3] = {
+          xinhe::kernels::wgmma::wgmma_grid_size(w, op->device->info.compute_units), 1, 1};
+      const uint32_t block[3] = {XINHE_GEMM_WGMMA_THREADS, 1, 1};
+      void* params[] = {&w};
+      return XG_STATUS_OF(op->device, driver.launch(function, grid, block, op->dynamic_smem,
+                                                    stream->stream, params, kernel));
+    }
+    // Valid for the API but not for TMA (e.g. a broadcast operand): the sm_80 kernel runs it.
+    log_line(op->device, "dispatch", std::string(kernel) + ": tensorop_sm80 runs it (" + why + ")");
+    function = op->sm80;
+    method = Method::kTensorOp;
+    kernel = "tensorop_sm80 fallback";
+  }
+#endif
   uint32_t grid[3], block[3] = {1, 1, 1};
   uint32_t smem = 0;
   switch (method) {
@@ -699,7 +767,7 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
       grid[0] = ceil_div(d.n, XINHE_GEMM_TENSOROP_BLOCK_N);
       grid[1] = ceil_div(d.m, XINHE_GEMM_TENSOROP_BLOCK_M);
       block[0] = XINHE_GEMM_TENSOROP_THREADS;
-      smem = op->dynamic_smem;
+      smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
       break;
     case Method::kSimt:
       grid[0] = ceil_div(d.n, XINHE_GEMM_SIMT_BLOCK_N);
