@@ -411,7 +411,7 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 
 // ---- Ops ----------------------------------------------------------------------------------------
 
-enum class Method { kVendorBlas, kWgmma, kTensorOp, kSimt, kNaive, kFlash };
+enum class Method { kVendorBlas, kWgmma, kTensorOp, kMfma, kSimt, kNaive, kFlash };
 
 // One entry of an op's ordered implementation list.
 struct Candidate {
@@ -433,7 +433,7 @@ struct xinhe_be_op_s {
   Method method = Method::kNaive;
   std::string kernel_name;
   gpu::Function function = nullptr;
-  gpu::Function fallback = nullptr;  // wgmma/tensorop: simt kernel for operands not 16-byte aligned
+  gpu::Function fallback = nullptr;  // wgmma, tensorop, mfma: simt for unaligned operands
   gpu::Function sm80 = nullptr;      // wgmma: tensorop kernel for operands TMA cannot describe
   uint32_t dynamic_smem = 0;         // launch size of the tensor-core kernels' shared memory
 };
@@ -494,6 +494,16 @@ void bind_kernel(xinhe_be_op_t op, gpu::Module module) {
 
 bool multiple_of(int64_t value, int64_t divisor) { return value % divisor == 0; }
 
+// Whether a HIP device has the matrix cores of the MFMA GEMM: gfx90a (CDNA2) or gfx94x (CDNA3;
+// its ops report unloadable kernels while the bundle has no code for it). Drivers that cannot
+// read the gfx name report the gfx IP version instead: 9.0 for gfx90a, and also for gfx906 and
+// gfx908, which the default bundle (XINHE_HIP_ARCHS) has no code for, so nothing loads there;
+// a bundle that adds them needs the gfx name here (their mfma entry points trap).
+bool has_mfma(const std::string& arch) {
+  return arch.rfind("gfx90a", 0) == 0 || arch.rfind("gfx94", 0) == 0 || arch == "gfx ip 9.0" ||
+         arch == "gfx ip 9.4";
+}
+
 void create_gemm(xinhe_be_op_t op) {
   const xinhe_gemm_desc_t& d = op->gemm;
   xinhe_be_device_t device = op->device;
@@ -503,8 +513,9 @@ void create_gemm(xinhe_be_op_t op) {
   const std::string what = "gemm " + types + " " + layout + " m=" + std::to_string(d.m) +
                            " n=" + std::to_string(d.n) + " k=" + std::to_string(d.k) +
                            " batch=" + std::to_string(d.batch);
-  // Order: our tensor-core kernels where they apply (Hopper's, then sm_80's), then the vendor
-  // BLAS (fastest for the rest), then our portable kernels; the last (naive) runs everything.
+  // Order: our matrix-core kernels where they apply (CUDA: Hopper's wgmma, then sm_80's
+  // mma.sync; HIP: MFMA on gfx90a/gfx94x), then the vendor BLAS (fastest for the rest), then our
+  // portable kernels; the last (naive) runs everything.
   std::vector<Candidate> list;
   const bool half_types = d.ab_dtype == XINHE_DTYPE_F16 || d.ab_dtype == XINHE_DTYPE_BF16;
   const int64_t a_align = XINHE_GEMM_TENSOROP_ALIGN_ELEMENTS;
@@ -530,6 +541,16 @@ void create_gemm(xinhe_be_op_t op) {
 #else
     c.unsupported = "needs wgmma and TMA (NVIDIA compute capability 9.0)";
 #endif
+    list.push_back(c);
+  }
+  if (half_types) {
+    Candidate c{prefix + "mfma_" + types + "_" + layout + "_gfx90a",
+                "xinhe_gemm_mfma_" + types + "_" + layout, Method::kMfma, ""};
+    if (std::string(gpu::kBackendName) != "hip" || !has_mfma(device->info.arch)) {
+      c.unsupported = "needs MFMA (AMD gfx90a or gfx94x), device is " + device->info.arch;
+    } else if (!rows_aligned) {
+      c.unsupported = "lda, ldb and batch strides must be multiples of 8 elements";
+    }
     list.push_back(c);
   }
   {
@@ -589,7 +610,8 @@ void create_gemm(xinhe_be_op_t op) {
     op->dynamic_smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
     op->reason = reserve_smem(op->function, XINHE_GEMM_TENSOROP_SMEM_BYTES, "tensorop");
   }
-  if (op->method == Method::kWgmma || op->method == Method::kTensorOp) {
+  if (op->method == Method::kWgmma || op->method == Method::kTensorOp ||
+      op->method == Method::kMfma) {
     op->fallback =
         driver.module_function(device->gemm_module, ("xinhe_gemm_simt_" + types).c_str());
     if (op->fallback == nullptr)
@@ -726,9 +748,9 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
   gpu::Function function = op->function;
   Method method = op->method;
   const char* kernel = op->kernel_name.c_str();
-  if ((method == Method::kTensorOp || method == Method::kWgmma) &&
+  if ((method == Method::kWgmma || method == Method::kTensorOp || method == Method::kMfma) &&
       ((gpu::Driver::ptr_bits(a) | gpu::Driver::ptr_bits(b)) % 16 != 0)) {
-    // cp.async and TMA need 16-byte aligned rows; these operands start mid-chunk.
+    // TMA, cp.async and the MFMA loads need 16-byte aligned rows; these operands start mid-chunk.
     function = op->fallback;
     method = Method::kSimt;
     kernel = "simt fallback";
@@ -768,6 +790,11 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
       grid[1] = ceil_div(d.m, XINHE_GEMM_TENSOROP_BLOCK_M);
       block[0] = XINHE_GEMM_TENSOROP_THREADS;
       smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
+      break;
+    case Method::kMfma:
+      grid[0] = ceil_div(d.n, XINHE_GEMM_MFMA_BLOCK_N);
+      grid[1] = ceil_div(d.m, XINHE_GEMM_MFMA_BLOCK_M);
+      block[0] = XINHE_GEMM_MFMA_THREADS;
       break;
     case Method::kSimt:
       grid[0] = ceil_div(d.n, XINHE_GEMM_SIMT_BLOCK_N);

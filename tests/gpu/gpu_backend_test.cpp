@@ -258,12 +258,14 @@ void run_gemm_case(xinhe_device_t device, const GemmCase& g, const char* impl, s
     ~OpGuard() { xinhe_gemm_destroy(op); }
   } guard{op};
   if (xinhe_status_t s = xinhe_gemm_check(op)) {
-    // Only the tensor-core paths (f32 inputs, unaligned leading dims, other GPUs) and the
-    // vendor BLAS (not installed; cuBLAS on HIP, hipBLAS on CUDA) may decline; the portable
-    // kernels run everything.
+    // Only the matrix-core paths (f32 inputs, unaligned leading dims, other GPUs: wgmma off
+    // compute capability 9.0, tensorop on AMD and old NVIDIA, mfma on NVIDIA and AMD without
+    // MFMA) and the vendor BLAS (not installed; cuBLAS on HIP, hipBLAS on CUDA) may decline;
+    // the portable kernels run everything.
     const std::string why = take_message(s);
     ASSERT_TRUE(std::strcmp(impl, "wgmma") == 0 || std::strcmp(impl, "tensorop") == 0 ||
-                std::strcmp(impl, "cublas") == 0 || std::strcmp(impl, "hipblas") == 0)
+                std::strcmp(impl, "mfma") == 0 || std::strcmp(impl, "cublas") == 0 ||
+                std::strcmp(impl, "hipblas") == 0)
         << why;
     std::printf("[ declined ] %s: %s\n", describe(g).c_str(), why.c_str());
     return;
@@ -480,7 +482,7 @@ void gemm_numerics(const PluginUnderTest& plugin) {
     GTEST_SKIP() << "no " << (std::strcmp(plugin.name, "cuda") == 0 ? "CUDA" : "HIP")
                  << " device: " << why_not;
   std::mt19937 rng(1234);
-  for (const char* impl : {"wgmma", "tensorop", "cublas", "hipblas", "simt", "naive", ""}) {
+  for (const char* impl : {"wgmma", "tensorop", "mfma", "cublas", "hipblas", "simt", "naive", ""}) {
     for (const GemmCase& g : gemm_cases()) run_gemm_case(device, g, impl, &rng);
   }
 }

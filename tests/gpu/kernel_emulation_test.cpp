@@ -3,8 +3,10 @@
 // the kernels' indexing, edge handling, masking and online softmax on every machine, GPU or
 // not; launch geometry mirrors backends/cuda/gpu_backend.cpp. The tensor-core kernels run with
 // their sm_80 instructions emulated, their cp.async pipelines once with copies landing at
-// issue and once as late as wait_group allows. What it cannot check: the PTX text itself, the
-// hardware's full memory model and timing, and the host plugin.
+// issue and once as late as wait_group allows; the AMD MFMA kernels with their matrix-core
+// instructions emulated on 64-lane waves, after a test that pins that emulation to AMD's
+// documented register layouts. What it cannot check: the PTX/ISA text itself, the hardware's
+// full memory model and timing, and the host plugin.
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -53,6 +55,15 @@ XINHE_DECLARE_WGMMA(f16_f16)
 XINHE_DECLARE_WGMMA(f16_f32)
 XINHE_DECLARE_WGMMA(bf16_bf16)
 XINHE_DECLARE_WGMMA(bf16_f32)
+#define XINHE_DECLARE_MFMA(types)                              \
+  void xinhe_gemm_mfma_##types##_nn(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_mfma_##types##_nt(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_mfma_##types##_tn(xinhe_gemm_cuda_params_t); \
+  void xinhe_gemm_mfma_##types##_tt(xinhe_gemm_cuda_params_t);
+XINHE_DECLARE_MFMA(f16_f16)
+XINHE_DECLARE_MFMA(f16_f32)
+XINHE_DECLARE_MFMA(bf16_bf16)
+XINHE_DECLARE_MFMA(bf16_f32)
 void xinhe_attention_tensorop_f16_d64_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_f16_d128_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_bf16_d64_sm80(xinhe_attention_cuda_params_t);
@@ -73,11 +84,16 @@ void xinhe_attention_flash_bf16_d256(xinhe_attention_cuda_params_t);
 
 namespace {
 
-// Runs kernel over grid x block: blocks in order, each block's threads concurrently.
+using xg::emulation::kWarpLanes;
+using xg::emulation::kWaveLanes;
+
+// Runs kernel over grid x block: blocks in order, each block's threads concurrently, grouped
+// into 32-lane warps and (for the MFMA kernels) 64-lane waves.
 template <typename Params>
 void launch(void (*kernel)(Params), dim3 grid, dim3 block, const Params& params) {
   const unsigned threads = block.x * block.y * block.z;
-  const unsigned warps = (threads + 31) / 32;
+  const unsigned warps = (threads + kWarpLanes - 1) / kWarpLanes;
+  const unsigned waves = (threads + kWaveLanes - 1) / kWaveLanes;
   for (unsigned bz = 0; bz < grid.z; ++bz) {
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -85,9 +101,16 @@ void launch(void (*kernel)(Params), dim3 grid, dim3 block, const Params& params)
         pthread_barrier_init(&block_barrier, nullptr, threads);
         std::vector<pthread_barrier_t> warp_barriers(warps);
         for (unsigned w = 0; w < warps; ++w) {
-          pthread_barrier_init(&warp_barriers[w], nullptr, std::min(32u, threads - 32 * w));
+          pthread_barrier_init(&warp_barriers[w], nullptr,
+                               std::min(kWarpLanes, threads - kWarpLanes * w));
         }
-        std::vector<uint64_t> exchange(warps * 32 * xg::emulation::kExchangeWords);
+        std::vector<pthread_barrier_t> wave_barriers(waves);
+        for (unsigned w = 0; w < waves; ++w) {
+          pthread_barrier_init(&wave_barriers[w], nullptr,
+                               std::min(kWaveLanes, threads - kWaveLanes * w));
+        }
+        std::vector<uint64_t> exchange(warps * kWarpLanes * xg::emulation::kExchangeWords);
+        std::vector<uint64_t> wave_exchange(waves * kWaveLanes * xg::emulation::kExchangeWords);
         std::vector<std::thread> pool;
         pool.reserve(threads);
         for (unsigned t = 0; t < threads; ++t) {
@@ -98,13 +121,18 @@ void launch(void (*kernel)(Params), dim3 grid, dim3 block, const Params& params)
             c.block_dim = block;
             c.grid_dim = grid;
             c.block_barrier = &block_barrier;
-            c.warp_barrier = &warp_barriers[t / 32];
-            c.warp_exchange = &exchange[(t / 32) * 32 * xg::emulation::kExchangeWords];
+            c.warp_barrier = &warp_barriers[t / kWarpLanes];
+            c.warp_exchange =
+                &exchange[(t / kWarpLanes) * kWarpLanes * xg::emulation::kExchangeWords];
+            c.wave_barrier = &wave_barriers[t / kWaveLanes];
+            c.wave_exchange =
+                &wave_exchange[(t / kWaveLanes) * kWaveLanes * xg::emulation::kExchangeWords];
             kernel(params);
           });
         }
         for (std::thread& th : pool) th.join();
         for (pthread_barrier_t& b : warp_barriers) pthread_barrier_destroy(&b);
+        for (pthread_barrier_t& b : wave_barriers) pthread_barrier_destroy(&b);
         pthread_barrier_destroy(&block_barrier);
       }
     }
@@ -144,7 +172,7 @@ double tolerance(xinhe_dtype_t out) {
 
 using GemmKernel = void (*)(xinhe_gemm_cuda_params_t);
 
-enum class GemmMethod { kWgmma, kTensorOp, kSimt, kNaive };
+enum class GemmMethod { kWgmma, kTensorOp, kMfma, kSimt, kNaive };
 
 using WgmmaKernel = void (*)(xinhe_gemm_wgmma_params_t);
 
@@ -179,6 +207,20 @@ GemmKernel tensorop_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int t
   return kTable[types][trans_a * 2 + trans_b];
 }
 
+GemmKernel mfma_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
+  static const GemmKernel kTable[4][4] = {
+      {xinhe_gemm_mfma_f16_f16_nn, xinhe_gemm_mfma_f16_f16_nt, xinhe_gemm_mfma_f16_f16_tn,
+       xinhe_gemm_mfma_f16_f16_tt},
+      {xinhe_gemm_mfma_f16_f32_nn, xinhe_gemm_mfma_f16_f32_nt, xinhe_gemm_mfma_f16_f32_tn,
+       xinhe_gemm_mfma_f16_f32_tt},
+      {xinhe_gemm_mfma_bf16_bf16_nn, xinhe_gemm_mfma_bf16_bf16_nt, xinhe_gemm_mfma_bf16_bf16_tn,
+       xinhe_gemm_mfma_bf16_bf16_tt},
+      {xinhe_gemm_mfma_bf16_f32_nn, xinhe_gemm_mfma_bf16_f32_nt, xinhe_gemm_mfma_bf16_f32_tn,
+       xinhe_gemm_mfma_bf16_f32_tt}};
+  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
+  return kTable[types][trans_a * 2 + trans_b];
+}
+
 GemmKernel gemm_kernel(bool simt, xinhe_dtype_t ab, xinhe_dtype_t c) {
   if (ab == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_f32_f32 : xinhe_gemm_naive_f32_f32;
   if (ab == XINHE_DTYPE_F16) {
@@ -195,6 +237,7 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
   const bool simt = method == GemmMethod::kSimt;
   SCOPED_TRACE(std::string(method == GemmMethod::kWgmma      ? "wgmma "
                            : method == GemmMethod::kTensorOp ? "tensorop "
+                           : method == GemmMethod::kMfma     ? "mfma "
                            : simt                            ? "simt "
                                                              : "naive ") +
                xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
@@ -232,6 +275,11 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
            dim3{ceil_div(g.n, XINHE_GEMM_TENSOROP_BLOCK_N),
                 ceil_div(g.m, XINHE_GEMM_TENSOROP_BLOCK_M), 1},
            dim3{XINHE_GEMM_TENSOROP_THREADS, 1, 1}, p);
+  } else if (method == GemmMethod::kMfma) {
+    launch(mfma_kernel(g.ab, g.c, g.trans_a, g.trans_b),
+           dim3{ceil_div(g.n, XINHE_GEMM_MFMA_BLOCK_N), ceil_div(g.m, XINHE_GEMM_MFMA_BLOCK_M),
+                grid_z},
+           dim3{XINHE_GEMM_MFMA_THREADS, 1, 1}, p);
   } else if (simt) {
     launch(gemm_kernel(true, g.ab, g.c),
            dim3{ceil_div(g.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div(g.m, XINHE_GEMM_SIMT_BLOCK_M),
@@ -371,6 +419,121 @@ TEST(GpuKernelEmulation, GemmWgmmaParamsRefuseWhatTmaCannotDescribe) {
   EXPECT_NE(make_wgmma_params(q, true, xg::encode_tensor_map, &w).find("zero batch stride"),
             std::string::npos);
 }
+
+// ---- AMD MFMA ----------------------------------------------------------------------------------
+
+// One wave's operands and results in register form: regs_a[l][e] is element e of lane l's A
+// operand, regs_d[l][r] result register r of lane l (its initial value going in).
+struct MfmaWaveParams {
+  const uint16_t* regs_a;  // (64, 4)
+  const uint16_t* regs_b;  // (64, 4)
+  float* regs_d;           // (64, kRegs)
+  int shape;               // 32: mfma_32x32x8, 16: mfma_16x16x16
+};
+
+template <typename T>
+void mfma_one_wave(MfmaWaveParams p) {
+  const unsigned l = threadIdx.x;
+  xg::b16x4 a, b;
+  for (unsigned e = 0; e < 4; ++e) {
+    a.e[e] = p.regs_a[l * 4 + e];
+    b.e[e] = p.regs_b[l * 4 + e];
+  }
+  if (p.shape == 32) {
+    xg::f32x16 d;
+    for (int r = 0; r < 16; ++r) d[r] = p.regs_d[l * 16 + r];
+    xg::mfma_32x32x8<T>(d, a, b);
+    for (int r = 0; r < 16; ++r) p.regs_d[l * 16 + r] = d[r];
+  } else {
+    xg::f32x4 d;
+    for (int r = 0; r < 4; ++r) d[r] = p.regs_d[l * 4 + r];
+    xg::mfma_16x16x16<T>(d, a, b);
+    for (int r = 0; r < 4; ++r) p.regs_d[l * 4 + r] = d[r];
+  }
+}
+
+// The emulated MFMA on a single wave equals C + A B, with the operands placed in registers and
+// the results read back by AMD's layouts written from the matrix side (the AMD Matrix
+// Instruction Calculator's form: element -> lane, register), the inverse of the emulation's
+// lane -> element view:
+//   A(i, k) -> lane i + M (k / 4), element k % 4;  B(k, j) -> lane j + M (k / 4), element k % 4
+//   32x32x8:  D(i, j) -> lane j + 32 ((i / 4) % 2), register 4 (i / 8) + i % 4
+//   16x16x16: D(i, j) -> lane j + 16 (i / 4),       register i % 4
+template <typename T>
+void check_mfma_one_wave(xinhe_dtype_t dtype, int shape) {
+  SCOPED_TRACE(std::string("mfma ") + xinhe_dtype_name(dtype) + " " + std::to_string(shape) + "x" +
+               std::to_string(shape) + "x" + std::to_string(shape == 32 ? 8 : 16));
+  const int m = shape, k = shape == 32 ? 8 : 16, regs = m * m / 64;
+  std::mt19937 rng(shape * 3 + static_cast<int>(dtype));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<double> a(m * k), b(k * m), c(m * m);
+  std::vector<uint16_t> regs_a(64 * 4), regs_b(64 * 4);
+  std::vector<float> regs_d(64 * regs, std::nanf(""));
+  auto round_to = [&](float x, uint16_t* bits) {
+    xinhe::reference::store(dtype, bits, 0, x);
+    return xinhe::reference::load(dtype, bits, 0);
+  };
+  for (int i = 0; i < m; ++i) {
+    for (int kk = 0; kk < k; ++kk) {
+      uint16_t* at = &regs_a[(i + m * (kk / 4)) * 4 + kk % 4];
+      a[i * k + kk] = round_to(dist(rng), at);
+      uint16_t* bt = &regs_b[(i + m * (kk / 4)) * 4 + kk % 4];  // B(kk, i)
+      b[kk * m + i] = round_to(dist(rng), bt);
+    }
+  }
+  auto d_slot = [&](int i, int j) -> float& {
+    const int lane = shape == 32 ? j + 32 * ((i / 4) % 2) : j + 16 * (i / 4);
+    const int reg = shape == 32 ? 4 * (i / 8) + i % 4 : i % 4;
+    return regs_d[lane * regs + reg];
+  };
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < m; ++j) {
+      c[i * m + j] = dist(rng);
+      d_slot(i, j) = static_cast<float>(c[i * m + j]);
+    }
+  }
+  launch(mfma_one_wave<T>, dim3{1, 1, 1}, dim3{64, 1, 1},
+         MfmaWaveParams{regs_a.data(), regs_b.data(), regs_d.data(), shape});
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < m; ++j) {
+      double expected = c[i * m + j];
+      for (int kk = 0; kk < k; ++kk) expected += a[i * k + kk] * b[kk * m + j];
+      ASSERT_NEAR(d_slot(i, j), expected, 1e-5) << "D(" << i << ", " << j << ")";
+    }
+  }
+}
+
+TEST(GpuKernelEmulation, MfmaOneWaveMatchesMatrixProduct) {
+  for (int shape : {32, 16}) {
+    check_mfma_one_wave<__half>(XINHE_DTYPE_F16, shape);
+    check_mfma_one_wave<xg::bf16>(XINHE_DTYPE_BF16, shape);
+  }
+}
+
+// Every layout and type of the MFMA kernel: ragged m, n and k (the last k-tile partly zero
+// filled, chunks crossing every edge), 4 k-tiles (both shared buffers reused), a second row
+// block, three batches through the in-kernel batch loop (gridDim.z = 2), beta = 0 over a
+// NaN-poisoned C, padded leading dimensions (rows rounded up to 8; 8 extra elements) and a
+// broadcast B. Leading dimensions stay multiples of 8, as the host guarantees before it
+// dispatches this kernel (otherwise simt runs).
+void gemm_mfma_cases() {
+  for (xinhe_dtype_t ab : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
+      for (int ta = 0; ta < 2; ++ta) {
+        for (int tb = 0; tb < 2; ++tb) {
+          check_gemm({ab, c, ta, tb, 150, 70, 100, 3, -1, false, 0.75f, 0.5f}, GemmMethod::kMfma);
+          check_gemm({ab, c, ta, tb, 40, 136, 24, 1, 8, false, -1.5f, 0.0f}, GemmMethod::kMfma);
+        }
+      }
+      check_gemm({ab, c, 1, 0, 17, 24, 0, 2, -1, false, 1.0f, 2.0f},
+                 GemmMethod::kMfma);  // k == 0
+      check_gemm({ab, c, 0, 0, 40, 33, 48, 2, -1, true, 1.0f, 0.25f},
+                 GemmMethod::kMfma);  // broadcast B
+    }
+  }
+}
+
+TEST(GpuKernelEmulation, GemmMfmaMatchesReference) { gemm_mfma_cases(); }
 
 using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
 

@@ -15,6 +15,10 @@
 //  - XG_HAS_WGMMA likewise guards the sm_90a instructions (mbarrier, TMA, wgmma, setmaxnreg)
 //    of the Hopper GEMM; its shared-memory tiles use the 128-byte swizzle (16-byte chunk c of
 //    128-byte row r lands at chunk c ^ (r % 8)) that TMA writes and the descriptors read.
+//  - XG_HAS_MFMA is defined only when compiling device code for AMD CDNA2/CDNA3 (gfx90a,
+//    gfx94x), the targets with the f16 and bf16_1k MFMA instructions; the MFMA GEMM reaches
+//    them only through xg::mfma_* below, which the emulation also provides. MFMA operand and
+//    result layouts are defined per 64-lane wavefront (a "wave", not a 32-lane "warp").
 #pragma once
 
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__)
@@ -22,6 +26,9 @@
 #include <hip/hip_fp16.h>
 #include <hip/hip_runtime.h>
 #define XG_SHFL_XOR(value, mask) __shfl_xor((value), (mask), 32)
+#if defined(__gfx90a__) || defined(__gfx940__) || defined(__gfx941__) || defined(__gfx942__)
+#define XG_HAS_MFMA 1
+#endif
 #else
 #define XG_CUDA 1
 #include <cuda_fp16.h>
@@ -90,6 +97,11 @@ XG_DEVICE unsigned pack2(float lo, float hi) {
   return static_cast<unsigned>(bits_of(from_f32<T>(lo))) |
          (static_cast<unsigned>(bits_of(from_f32<T>(hi))) << 16);
 }
+
+// Four 16-bit elements (f16 or bf16 bits), element e in e[e]: one lane's MFMA operand.
+struct alignas(8) b16x4 {
+  unsigned short e[4];
+};
 
 XG_DEVICE float warp_sum(float v) {
   for (int mask = 16; mask > 0; mask >>= 1) v += XG_SHFL_XOR(v, mask);
@@ -279,5 +291,51 @@ XG_DEVICE void cp_async_commit() {}
 template <int kPending>
 XG_DEVICE void cp_async_wait() {}
 #endif  // XG_HAS_MMA_SYNC
+
+#if defined(XG_HAS_MFMA)
+// ---- CDNA2/CDNA3 matrix-core instructions used by the MFMA GEMM ----
+// Both act on one 64-lane wave, with lane l (0..63) holding, for e = 0..3 and r as indexed:
+//   mfma_32x32x8:  a.e[e] = A(l % 32, 4 (l / 32) + e)     A is 32x8  (M x K)
+//                  b.e[e] = B(4 (l / 32) + e, l % 32)     B is 8x32  (K x N)
+//                  d[r]   = D(8 (r / 4) + 4 (l / 32) + r % 4, l % 32), r = 0..15
+//   mfma_16x16x16: a.e[e] = A(l % 16, 4 (l / 16) + e)     A is 16x16
+//                  b.e[e] = B(4 (l / 16) + e, l % 16)     B is 16x16
+//                  d[r]   = D(4 (l / 16) + r, l % 16),    r = 0..3
+// D += A B with f32 accumulation. T selects f16 or bf16 (the gfx90a "_1k" bf16 forms, which
+// take 4 elements per lane like f16). Accumulators are native vectors, not float arrays: as
+// arrays, a k loop's accumulators become scalar values the compiler keeps in VGPRs and copies
+// to and from the MFMA's AGPRs every iteration (seen in the gfx90a disassembly).
+typedef float f32x16 __attribute__((ext_vector_type(16)));
+typedef float f32x4 __attribute__((ext_vector_type(4)));
+// The operand as the builtins type it: f16 as _Float16, bf16 as its raw bits in shorts.
+typedef _Float16 f16x4_operand __attribute__((ext_vector_type(4)));
+typedef short bf16x4_operand __attribute__((ext_vector_type(4)));
+
+template <typename T>
+XG_DEVICE void mfma_32x32x8(f32x16& d, b16x4 a, b16x4 b);
+template <typename T>
+XG_DEVICE void mfma_16x16x16(f32x4& d, b16x4 a, b16x4 b);
+
+template <>
+XG_DEVICE void mfma_32x32x8<__half>(f32x16& d, b16x4 a, b16x4 b) {
+  d = __builtin_amdgcn_mfma_f32_32x32x8f16(__builtin_bit_cast(f16x4_operand, a),
+                                           __builtin_bit_cast(f16x4_operand, b), d, 0, 0, 0);
+}
+template <>
+XG_DEVICE void mfma_32x32x8<bf16>(f32x16& d, b16x4 a, b16x4 b) {
+  d = __builtin_amdgcn_mfma_f32_32x32x8bf16_1k(__builtin_bit_cast(bf16x4_operand, a),
+                                               __builtin_bit_cast(bf16x4_operand, b), d, 0, 0, 0);
+}
+template <>
+XG_DEVICE void mfma_16x16x16<__half>(f32x4& d, b16x4 a, b16x4 b) {
+  d = __builtin_amdgcn_mfma_f32_16x16x16f16(__builtin_bit_cast(f16x4_operand, a),
+                                            __builtin_bit_cast(f16x4_operand, b), d, 0, 0, 0);
+}
+template <>
+XG_DEVICE void mfma_16x16x16<bf16>(f32x4& d, b16x4 a, b16x4 b) {
+  d = __builtin_amdgcn_mfma_f32_16x16x16bf16_1k(__builtin_bit_cast(bf16x4_operand, a),
+                                                __builtin_bit_cast(bf16x4_operand, b), d, 0, 0, 0);
+}
+#endif  // XG_HAS_MFMA
 
 }  // namespace xg

@@ -1,7 +1,8 @@
 // GEMM kernels in the CUDA dialect, compiled ahead of time into the CUDA plugin's fat binary
-// (sm_80, sm_90a SASS + compute_90 PTX; the Hopper wgmma family lives in gemm_wgmma.cuh) and,
-// through kernels/common/gpu/gpu_dialect.cuh, into the HIP plugin's code objects (where the
-// tensor-core family is left out). Every kernel takes one xinhe_gemm_cuda_params_t by value; see
+// (sm_80, sm_90a SASS + compute_90 PTX) and, through kernels/common/gpu/gpu_dialect.cuh, into
+// the HIP plugin's code objects. The mma.sync family is CUDA only, the Hopper family
+// (gemm_wgmma.cuh) sm_90a only, the MFMA family (gemm_mfma.cuh) AMD CDNA only. Every kernel
+// takes one xinhe_gemm_cuda_params_t by value (wgmma: xinhe_gemm_wgmma_params_t); see
 // gemm_cuda.h for names, geometry and requirements.
 //
 // Semantics (all kernels): C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], f32 accumulation,
@@ -278,6 +279,8 @@ XG_DEVICE void gemm_tensorop(const xinhe_gemm_cuda_params_t& p, unsigned char* s
 
 }  // namespace
 
+#include "gemm_mfma.cuh"
+
 // ---- Entry points (extern "C": names are looked up in the loaded module) ---------------------
 #define XINHE_GEMM_NAIVE_KERNEL(name, T, TC)                                                   \
   extern "C" __global__ void __launch_bounds__(XINHE_GEMM_NAIVE_BLOCK* XINHE_GEMM_NAIVE_BLOCK) \
@@ -353,3 +356,31 @@ XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_f16_f32, __half, float)
 XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_bf16_bf16, xg::bf16, xg::bf16)
 XINHE_GEMM_WGMMA_LAYOUTS(xinhe_gemm_wgmma_bf16_f32, xg::bf16, float)
 #endif  // XG_CUDA
+
+#if defined(XG_HIP) || defined(XG_EMULATION)
+// Declared for every HIP target so each code object exports the same names. Where the target
+// has no MFMA (gfx1030) the host never dispatches them; should it ever, the kernel traps
+// instead of returning without having written C.
+#if defined(XG_HAS_MFMA)
+#define XINHE_GEMM_MFMA_BODY(T, TC, TA, TB) gemm_mfma<T, TC, TA, TB>(p);
+#else
+#define XINHE_GEMM_MFMA_BODY(T, TC, TA, TB) \
+  (void)p;                                  \
+  __builtin_trap();
+#endif
+#define XINHE_GEMM_MFMA_KERNEL(name, T, TC, TA, TB)                     \
+  extern "C" __global__ void __launch_bounds__(XINHE_GEMM_MFMA_THREADS) \
+      name(xinhe_gemm_cuda_params_t p) {                                \
+    XINHE_GEMM_MFMA_BODY(T, TC, TA, TB)                                 \
+  }
+#define XINHE_GEMM_MFMA_LAYOUTS(prefix, T, TC)             \
+  XINHE_GEMM_MFMA_KERNEL(prefix##_nn, T, TC, false, false) \
+  XINHE_GEMM_MFMA_KERNEL(prefix##_nt, T, TC, false, true)  \
+  XINHE_GEMM_MFMA_KERNEL(prefix##_tn, T, TC, true, false)  \
+  XINHE_GEMM_MFMA_KERNEL(prefix##_tt, T, TC, true, true)
+
+XINHE_GEMM_MFMA_LAYOUTS(xinhe_gemm_mfma_f16_f16, __half, __half)
+XINHE_GEMM_MFMA_LAYOUTS(xinhe_gemm_mfma_f16_f32, __half, float)
+XINHE_GEMM_MFMA_LAYOUTS(xinhe_gemm_mfma_bf16_bf16, xg::bf16, xg::bf16)
+XINHE_GEMM_MFMA_LAYOUTS(xinhe_gemm_mfma_bf16_f32, xg::bf16, float)
+#endif  // XG_HIP || XG_EMULATION

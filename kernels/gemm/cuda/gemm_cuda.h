@@ -14,6 +14,9 @@
 //   tensorop  mma.sync m16n8k16 + ldmatrix + cp.async, 3-stage pipeline (f16/bf16, sm_80+).
 //             Needs 16-byte aligned A and B rows: lda, ldb, batch strides multiples of 8 and
 //             16-byte aligned base addresses (checked by the host; otherwise simt runs).
+//   mfma      AMD matrix cores (v_mfma_f32_32x32x8 f16 / bf16_1k, f32 accumulate), gfx90a and
+//             gfx94x (HIP only; kernels/gemm/cuda/gemm_mfma.cuh). Same alignment needs as
+//             tensorop (16-byte operand chunks), same simt fallback.
 //   simt      shared-memory tiled, 4x4 outputs per thread, f32 FMA (every dtype and layout).
 //   naive     one thread per output, reference-grade (every dtype and layout).
 #ifndef XINHE_KERNELS_GEMM_CUDA_H_
@@ -69,6 +72,11 @@ typedef struct xinhe_gemm_wgmma_params_t {
   xinhe_gemm_cuda_params_t gemm;
   int64_t tiles_m, tiles_n;
 } xinhe_gemm_wgmma_params_t;
+/* mfma: 128x128x32 block tile, 4 waves of 64 lanes (2 x 2), static shared memory. */
+#define XINHE_GEMM_MFMA_BLOCK_M 128
+#define XINHE_GEMM_MFMA_BLOCK_N 128
+#define XINHE_GEMM_MFMA_THREADS 256
+#define XINHE_GEMM_MFMA_ALIGN_ELEMENTS 8
 
 /* simt: 64x64 block tile, 256 threads. */
 #define XINHE_GEMM_SIMT_BLOCK_M 64

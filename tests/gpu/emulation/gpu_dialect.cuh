@@ -37,6 +37,7 @@
 #define XG_HAS_MMA_SYNC 1
 #define XG_HAS_WGMMA 1
 #define XG_GRID_CONSTANT
+#define XG_HAS_MFMA 1
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -56,8 +57,12 @@ struct ThreadContext {
   pthread_barrier_t* block_barrier = nullptr;
   pthread_barrier_t* warp_barrier = nullptr;  // this thread's warp
   uint64_t* warp_exchange = nullptr;          // kExchangeWords per lane of this thread's warp
+  pthread_barrier_t* wave_barrier = nullptr;  // this thread's 64-lane wave
+  uint64_t* wave_exchange = nullptr;          // kExchangeWords per lane of this thread's wave
 };
 inline constexpr int kExchangeWords = 8;
+inline constexpr unsigned kWarpLanes = 32;
+inline constexpr unsigned kWaveLanes = 64;
 inline thread_local ThreadContext current;
 
 inline void sync_block() { pthread_barrier_wait(current.block_barrier); }
@@ -67,6 +72,12 @@ inline uint64_t* slots(unsigned lane_index) {
   return current.warp_exchange + lane_index * kExchangeWords;
 }
 inline void sync_warp() { pthread_barrier_wait(current.warp_barrier); }
+
+inline unsigned wave_lane() { return current.thread_idx.x % kWaveLanes; }
+inline uint64_t* wave_slots(unsigned lane_index) {
+  return current.wave_exchange + lane_index * kExchangeWords;
+}
+inline void sync_wave() { pthread_barrier_wait(current.wave_barrier); }
 
 inline float shuffle_xor(float value, int mask) {
   uint32_t bits;
@@ -146,6 +157,10 @@ XG_DEVICE unsigned pack2(float lo, float hi) {
   return static_cast<unsigned>(bits_of(from_f32<T>(lo))) |
          (static_cast<unsigned>(bits_of(from_f32<T>(hi))) << 16);
 }
+
+struct alignas(8) b16x4 {
+  unsigned short e[4];
+};
 
 XG_DEVICE float warp_sum(float v) {
   for (int mask = 16; mask > 0; mask >>= 1) v += XG_SHFL_XOR(v, mask);
@@ -266,6 +281,71 @@ inline void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsign
     for (int k = 0; k < 16; ++k) sum += A[row][k] * B[k][col];
     d[f] = sum;
   }
+}
+
+// ---- AMD MFMA instructions, emulated from AMD's register layouts on a 64-lane wave ----
+// The accumulator vectors (clang ext_vector_type on the device) as indexable arrays.
+struct f32x16 {
+  float v[16];
+  float& operator[](int i) { return v[i]; }
+  float operator[](int i) const { return v[i]; }
+};
+struct f32x4 {
+  float v[4];
+  float& operator[](int i) { return v[i]; }
+  float operator[](int i) const { return v[i]; }
+};
+
+namespace emulation {
+
+inline uint64_t pack_b16x4(b16x4 x) {
+  uint64_t word = 0;
+  for (int e = 0; e < 4; ++e) word |= static_cast<uint64_t>(x.e[e]) << (16 * e);
+  return word;
+}
+inline uint16_t element_of(uint64_t word, unsigned e) {
+  return static_cast<uint16_t>(word >> (16 * e));
+}
+
+// D (kM x kM f32) += A (kM x kK) B (kK x kM) for the v_mfma_f32_<kM>x<kM>x<kK> forms with one
+// block and 4 elements per lane: lane l holds A(l % kM, 4 (l / kM) + e) and B(4 (l / kM) + e,
+// l % kM) (e = 0..3), and result register r holds D(row_of(l, r), l % kM).
+template <typename T, unsigned kM, unsigned kK, int kRegs, typename RowOf>
+inline void mfma(float (&d)[kRegs], b16x4 a, b16x4 b, RowOf row_of) {
+  static_assert(kM * (kK / 4) == kWaveLanes, "4 elements per lane fill the wave");
+  static_assert(kM * kM == kRegs * kWaveLanes, "kRegs results per lane");
+  uint64_t* mine = wave_slots(wave_lane());
+  mine[0] = pack_b16x4(a);
+  mine[1] = pack_b16x4(b);
+  sync_wave();
+  float A[kM][kK], B[kK][kM];
+  for (unsigned l = 0; l < kWaveLanes; ++l) {
+    const uint64_t* f = wave_slots(l);
+    for (unsigned e = 0; e < 4; ++e) {
+      A[l % kM][4 * (l / kM) + e] = element_to_f32(T{}, element_of(f[0], e));
+      B[4 * (l / kM) + e][l % kM] = element_to_f32(T{}, element_of(f[1], e));
+    }
+  }
+  sync_wave();  // nobody overwrites a slot still being read
+  const unsigned l = wave_lane();
+  for (int r = 0; r < kRegs; ++r) {
+    const unsigned row = row_of(l, static_cast<unsigned>(r)), col = l % kM;
+    float sum = d[r];
+    for (unsigned k = 0; k < kK; ++k) sum += A[row][k] * B[k][col];
+    d[r] = sum;
+  }
+}
+
+}  // namespace emulation
+
+template <typename T>
+inline void mfma_32x32x8(f32x16& d, b16x4 a, b16x4 b) {
+  emulation::mfma<T, 32, 8>(
+      d.v, a, b, [](unsigned l, unsigned r) { return 8 * (r / 4) + 4 * (l / 32) + r % 4; });
+}
+template <typename T>
+inline void mfma_16x16x16(f32x4& d, b16x4 a, b16x4 b) {
+  emulation::mfma<T, 16, 16>(d.v, a, b, [](unsigned l, unsigned r) { return 4 * (l / 16) + r; });
 }
 
 }  // namespace xg
