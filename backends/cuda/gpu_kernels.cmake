@@ -1,5 +1,6 @@
 # Ahead-of-time compilation of the CUDA-dialect kernels (kernels/gemm/cuda, kernels/attention/cuda)
-# into one device image per op, embedded into a plugin as xinhe_gpu_<op>_image. Shared by the
+# into one device image per op, embedded into a plugin as xinhe_gpu_<op>_image (with its size,
+# xinhe_gpu_<op>_image_size). Shared by the
 # CUDA plugin (nvcc -fatbin) and the HIP plugin (hipcc --genco, same sources via the shim in
 # kernels/common/gpu/gpu_dialect.cuh). The custom commands call the vendor compiler directly, so
 # the host build needs no CUDA/HIP language support in CMake and no vendor runtime library.
@@ -32,7 +33,12 @@ function(xinhe_gpu_embed_kernels target)
       VERBATIM)
     list(APPEND generated ${embedded})
   endforeach()
-  target_sources(${target} PRIVATE ${generated})
+  # The images as their own library (<target>_kernels), so tools can load the very same kernels
+  # without the plugin (tools/xinhe-cuda-probe times a raw launch of them).
+  add_library(${target}_kernels STATIC ${generated})
+  set_target_properties(${target}_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON
+                                                     C_VISIBILITY_PRESET hidden)
+  target_link_libraries(${target} PRIVATE ${target}_kernels)
   target_include_directories(${target} PRIVATE ${kernel_root}/gemm/cuda ${kernel_root}/attention/cuda
                                                ${PROJECT_SOURCE_DIR}/backends/cuda)
 endfunction()
