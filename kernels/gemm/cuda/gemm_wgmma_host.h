@@ -30,6 +30,26 @@ struct TensorMapRequest {
 inline constexpr uint32_t kBoxInner = 64;  // 64 x 2 bytes = one 128-byte swizzle row
 static_assert(kBoxInner == XINHE_GEMM_WGMMA_BLOCK_K, "one K-major box row is the k tile");
 
+// A stored operand of rows x cols (cols contiguous, ld apart) per batch, loaded in boxes of
+// box_rows rows of one 128-byte swizzle row each.
+inline TensorMapRequest operand_request(const void* base, bool bf16, int64_t rows, int64_t cols,
+                                        int64_t ld, int64_t batch, int64_t batch_stride,
+                                        uint32_t box_rows) {
+  TensorMapRequest r;
+  r.base = base;
+  r.bf16 = bf16;
+  r.dims[0] = static_cast<uint64_t>(cols);
+  r.dims[1] = static_cast<uint64_t>(rows);
+  r.dims[2] = static_cast<uint64_t>(batch);
+  r.strides[0] = static_cast<uint64_t>(ld) * 2;
+  // A single batch still needs a valid stride: one past the matrix.
+  r.strides[1] = batch > 1 ? static_cast<uint64_t>(batch_stride) * 2 : r.strides[0] * r.dims[1];
+  r.box[0] = kBoxInner;
+  r.box[1] = box_rows;
+  r.box[2] = 1;
+  return r;
+}
+
 // Fills out (tensor maps, parameters, tile counts) for p, whose A and B are 16-bit (bf16 when
 // bf16, else f16). Returns "" or why TMA cannot describe these operands (the caller then runs
 // another kernel). encode(const TensorMapRequest&, xinhe_gemm_tensor_map_t*) -> "" or a reason.
@@ -44,29 +64,13 @@ std::string make_wgmma_params(const xinhe_gemm_cuda_params_t& p, bool bf16, Enco
   if (p.batch > 1 && (p.stride_a == 0 || p.stride_b == 0))
     return "a zero batch stride (broadcast operand) cannot be a TMA dimension";
   // op(A) is (M, K): stored (M, K) K-major, or (K, M) M-major when trans_a.
-  TensorMapRequest a;
-  a.base = p.a;
-  a.bf16 = bf16;
-  a.dims[0] = static_cast<uint64_t>(p.trans_a ? p.m : p.k);
-  a.dims[1] = static_cast<uint64_t>(p.trans_a ? p.k : p.m);
-  a.dims[2] = static_cast<uint64_t>(p.batch);
-  a.strides[0] = static_cast<uint64_t>(p.lda) * 2;
-  a.strides[1] = p.batch > 1 ? static_cast<uint64_t>(p.stride_a) * 2 : a.strides[0] * a.dims[1];
-  a.box[0] = kBoxInner;
-  a.box[1] = p.trans_a ? XINHE_GEMM_WGMMA_BLOCK_K : XINHE_GEMM_WGMMA_BLOCK_M;
-  a.box[2] = 1;
+  const TensorMapRequest a =
+      operand_request(p.a, bf16, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k, p.lda, p.batch,
+                      p.stride_a, p.trans_a ? XINHE_GEMM_WGMMA_BLOCK_K : XINHE_GEMM_WGMMA_BLOCK_M);
   // op(B) is (K, N): stored (K, N) N-major, or (N, K) K-major when trans_b.
-  TensorMapRequest b;
-  b.base = p.b;
-  b.bf16 = bf16;
-  b.dims[0] = static_cast<uint64_t>(p.trans_b ? p.k : p.n);
-  b.dims[1] = static_cast<uint64_t>(p.trans_b ? p.n : p.k);
-  b.dims[2] = static_cast<uint64_t>(p.batch);
-  b.strides[0] = static_cast<uint64_t>(p.ldb) * 2;
-  b.strides[1] = p.batch > 1 ? static_cast<uint64_t>(p.stride_b) * 2 : b.strides[0] * b.dims[1];
-  b.box[0] = kBoxInner;
-  b.box[1] = p.trans_b ? XINHE_GEMM_WGMMA_BLOCK_N : XINHE_GEMM_WGMMA_BLOCK_K;
-  b.box[2] = 1;
+  const TensorMapRequest b =
+      operand_request(p.b, bf16, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n, p.ldb, p.batch,
+                      p.stride_b, p.trans_b ? XINHE_GEMM_WGMMA_BLOCK_N : XINHE_GEMM_WGMMA_BLOCK_K);
   std::string why = encode(a, &out->a_map);
   if (!why.empty()) return "A: " + why;
   why = encode(b, &out->b_map);

@@ -191,6 +191,18 @@ inline void perform(const PendingCopy& c) {
 // Each emulated CUDA thread is a fresh std::thread, so a launch starts empty.
 inline thread_local std::vector<std::vector<PendingCopy>> pending_groups{{}};
 
+// Performs every committed group of asynchronous operations but the newest `pending` (the
+// open group, last in the list, is not waited for): PTX's wait_group for cp.async and wgmma.
+template <typename Op>
+inline void retire_groups(std::vector<std::vector<Op>>& groups, size_t pending) {
+  const size_t committed = groups.size() - 1;
+  const size_t retire = committed > pending ? committed - pending : 0;
+  for (size_t g = 0; g < retire; ++g) {
+    for (const Op& op : groups[g]) perform(op);
+  }
+  groups.erase(groups.begin(), groups.begin() + static_cast<std::ptrdiff_t>(retire));
+}
+
 inline void cp_async(void* smem, const void* global, int src_bytes) {
   const PendingCopy c{smem, global, src_bytes};
   if (cp_async_mode.load(std::memory_order_relaxed) == CpAsyncMode::kAtIssue) {
@@ -207,16 +219,9 @@ inline void cp_async_16_zfill(void* smem, const void* global, int src_bytes) {
   emulation::cp_async(smem, global, src_bytes);
 }
 inline void cp_async_commit() { emulation::pending_groups.emplace_back(); }
-// Retires every committed group but the newest kPending (the open group is not waited for).
 template <int kPending>
 inline void cp_async_wait() {
-  auto& groups = emulation::pending_groups;
-  const size_t committed = groups.size() - 1;
-  const size_t retire = committed > static_cast<size_t>(kPending) ? committed - kPending : 0;
-  for (size_t g = 0; g < retire; ++g) {
-    for (const emulation::PendingCopy& c : groups[g]) emulation::perform(c);
-  }
-  groups.erase(groups.begin(), groups.begin() + static_cast<std::ptrdiff_t>(retire));
+  emulation::retire_groups(emulation::pending_groups, kPending);
 }
 
 inline void ldmatrix_x4(unsigned (&r)[4], const void* smem) {

@@ -226,13 +226,7 @@ inline void wgmma_commit() {
 template <int kPending>
 inline void wgmma_wait() {
   emulation::sync_warp();
-  auto& groups = emulation::wgmma_groups;
-  const size_t committed = groups.size() - 1;
-  const size_t retire = committed > static_cast<size_t>(kPending) ? committed - kPending : 0;
-  for (size_t g = 0; g < retire; ++g) {
-    for (const emulation::PendingWgmma& w : groups[g]) emulation::perform(w);
-  }
-  groups.erase(groups.begin(), groups.begin() + static_cast<std::ptrdiff_t>(retire));
+  emulation::retire_groups(emulation::wgmma_groups, kPending);
   emulation::sync_warp();  // the retired groups are complete for the whole warp
 }
 template <int kRegisters>
