@@ -632,6 +632,23 @@ void create_attention(xinhe_be_op_t op) {
   const int64_t max_d = d.head_dim <= 64 ? 64 : d.head_dim <= 128 ? 128 : 256;
   std::vector<Candidate> list;
   {
+    // Any strides and alignment: the kernel loads rows that are not 16-byte aligned element by
+    // element (as the sm_80 kernel does), so nothing about the pointers is checked here.
+    Candidate c{prefix + "wgmma_" + type + "_d" + std::to_string(max_d) + "_sm90a",
+                "xinhe_attention_wgmma_" + type + "_d" + std::to_string(max_d) + "_sm90a",
+                Method::kWgmma, ""};
+    if (d.dtype == XINHE_DTYPE_F32) {
+      c.unsupported = "needs f16 or bf16";
+    } else if (std::string(gpu::kBackendName) != "cuda" || device->info.cc_major != 9 ||
+               device->info.cc_minor != 0) {
+      // As for the GEMM: the sm_90a image runs on compute capability 9.0 only.
+      c.unsupported = "needs wgmma (compute capability 9.0), device is " + device->info.arch;
+    } else if (d.head_dim > 128) {
+      c.unsupported = "head_dim > 128";
+    }
+    list.push_back(c);
+  }
+  {
     Candidate c{prefix + "tensorop_" + type + "_d" + std::to_string(max_d) + "_sm80",
                 "xinhe_attention_tensorop_" + type + "_d" + std::to_string(max_d) + "_sm80",
                 Method::kTensorOp, ""};
@@ -656,13 +673,17 @@ void create_attention(xinhe_be_op_t op) {
   }
   select_candidate(op, list, "XINHE_ATTENTION_IMPL", what);
   bind_kernel(op, device->attention_module);
-  if (op->reason.empty() && op->method == Method::kTensorOp) {
-    // Its double-buffered K/V tiles exceed the 48 KiB default at d128: opt in.
-    const auto bytes = static_cast<uint32_t>(XINHE_ATTENTION_TENSOROP_SMEM_BYTES(max_d));
+  if (op->reason.empty() && (op->method == Method::kTensorOp || op->method == Method::kWgmma)) {
+    // Their pipelined K/V tiles exceed the 48 KiB default (tensorop at d128, wgmma always):
+    // opt in.
+    const bool wgmma = op->method == Method::kWgmma;
+    const auto bytes = static_cast<uint32_t>(wgmma ? XINHE_ATTENTION_WGMMA_SMEM_BYTES(max_d)
+                                                   : XINHE_ATTENTION_TENSOROP_SMEM_BYTES(max_d));
     op->dynamic_smem = bytes;
     if (const gpu::Result r =
             driver_of(device).function_set_dynamic_smem(op->function, static_cast<int>(bytes))) {
-      op->reason = "tensorop attention kernel cannot get its " + std::to_string(bytes) +
+      op->reason = std::string(wgmma ? "wgmma" : "tensorop") + " attention kernel cannot get its " +
+                   std::to_string(bytes) +
                    " bytes of shared memory: " + driver_of(device).describe(r);
     }
   }
@@ -843,7 +864,10 @@ xinhe_status_t run_attention(xinhe_be_op_t op, xinhe_be_stream_t stream,
   p.causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL ? 1 : 0;
   int64_t rows = XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK;
   uint32_t threads = XINHE_ATTENTION_NAIVE_THREADS;
-  if (op->method == Method::kTensorOp) {
+  if (op->method == Method::kWgmma) {
+    rows = XINHE_ATTENTION_WGMMA_ROWS_PER_BLOCK;
+    threads = XINHE_ATTENTION_WGMMA_THREADS;
+  } else if (op->method == Method::kTensorOp) {
     rows = XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK;
     threads = XINHE_ATTENTION_TENSOROP_THREADS;
   } else if (op->method == Method::kFlash) {

@@ -3,10 +3,12 @@
 // the kernels' indexing, edge handling, masking and online softmax on every machine, GPU or
 // not; launch geometry mirrors backends/cuda/gpu_backend.cpp. The tensor-core kernels run with
 // their sm_80 instructions emulated, their cp.async pipelines once with copies landing at
-// issue and once as late as wait_group allows; the AMD MFMA kernels with their matrix-core
-// instructions emulated on 64-lane waves, after a test that pins that emulation to AMD's
-// documented register layouts. What it cannot check: the PTX/ISA text itself, the hardware's
-// full memory model and timing, and the host plugin.
+// issue and once as late as wait_group allows; the Hopper kernels (wgmma GEMM and attention)
+// with their sm_90a instructions emulated, wgmma products landing at issue or only at
+// wgmma.wait_group; the AMD MFMA kernels with their matrix-core instructions emulated on
+// 64-lane waves, after a test that pins that emulation to AMD's documented register layouts. What
+// it cannot check: the PTX/ISA text itself, the hardware's full memory model and timing, and the
+// host plugin.
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -68,6 +70,10 @@ void xinhe_attention_tensorop_f16_d64_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_f16_d128_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_bf16_d64_sm80(xinhe_attention_cuda_params_t);
 void xinhe_attention_tensorop_bf16_d128_sm80(xinhe_attention_cuda_params_t);
+void xinhe_attention_wgmma_f16_d64_sm90a(xinhe_attention_cuda_params_t);
+void xinhe_attention_wgmma_f16_d128_sm90a(xinhe_attention_cuda_params_t);
+void xinhe_attention_wgmma_bf16_d64_sm90a(xinhe_attention_cuda_params_t);
+void xinhe_attention_wgmma_bf16_d128_sm90a(xinhe_attention_cuda_params_t);
 void xinhe_attention_naive_f32(xinhe_attention_cuda_params_t);
 void xinhe_attention_naive_f16(xinhe_attention_cuda_params_t);
 void xinhe_attention_naive_bf16(xinhe_attention_cuda_params_t);
@@ -537,9 +543,16 @@ TEST(GpuKernelEmulation, GemmMfmaMatchesReference) { gemm_mfma_cases(); }
 
 using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
 
-enum class AttentionMethod { kTensorOp, kFlash, kNaive };
+enum class AttentionMethod { kWgmma, kTensorOp, kFlash, kNaive };
 
 AttentionKernel attention_kernel(AttentionMethod method, xinhe_dtype_t t, int64_t head_dim) {
+  if (method == AttentionMethod::kWgmma) {
+    if (t == XINHE_DTYPE_F16)
+      return head_dim <= 64 ? xinhe_attention_wgmma_f16_d64_sm90a
+                            : xinhe_attention_wgmma_f16_d128_sm90a;
+    return head_dim <= 64 ? xinhe_attention_wgmma_bf16_d64_sm90a
+                          : xinhe_attention_wgmma_bf16_d128_sm90a;
+  }
   if (method == AttentionMethod::kTensorOp) {
     if (t == XINHE_DTYPE_F16)
       return head_dim <= 64 ? xinhe_attention_tensorop_f16_d64_sm80
@@ -570,17 +583,19 @@ struct AttentionCase {
 
 // row_pad > 0: every (s, :) row of Q, K, V, O is followed by row_pad unused elements.
 void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row_pad = 0) {
-  SCOPED_TRACE(std::string(method == AttentionMethod::kTensorOp ? "tensorop "
-                           : method == AttentionMethod::kFlash  ? "flash "
-                                                                : "naive ") +
-               xinhe_dtype_name(a.dtype) + " B=" + std::to_string(a.batch) +
-               " Hq=" + std::to_string(a.heads_q) + " Hkv=" + std::to_string(a.heads_kv) +
-               " Sq=" + std::to_string(a.seq_q) + " Skv=" + std::to_string(a.seq_kv) +
-               " D=" + std::to_string(a.head_dim) + (a.causal ? " causal" : "") +
-               (a.bshd ? " bshd" : " bhsd") + " row_pad=" + std::to_string(row_pad) +
-               (xg::emulation::cp_async_mode == xg::emulation::CpAsyncMode::kAtWait
-                    ? " cp.async at wait"
-                    : ""));
+  SCOPED_TRACE(
+      std::string(method == AttentionMethod::kWgmma      ? "wgmma "
+                  : method == AttentionMethod::kTensorOp ? "tensorop "
+                  : method == AttentionMethod::kFlash    ? "flash "
+                                                         : "naive ") +
+      xinhe_dtype_name(a.dtype) + " B=" + std::to_string(a.batch) +
+      " Hq=" + std::to_string(a.heads_q) + " Hkv=" + std::to_string(a.heads_kv) +
+      " Sq=" + std::to_string(a.seq_q) + " Skv=" + std::to_string(a.seq_kv) +
+      " D=" + std::to_string(a.head_dim) + (a.causal ? " causal" : "") +
+      (a.bshd ? " bshd" : " bhsd") + " row_pad=" + std::to_string(row_pad) +
+      (xg::emulation::cp_async_mode == xg::emulation::CpAsyncMode::kAtWait ? " cp.async at wait"
+                                                                           : "") +
+      (xg::emulation::wgmma_mode == xg::emulation::WgmmaMode::kAtWait ? " wgmma at wait" : ""));
   std::mt19937 rng(7);
   xinhe_attention_desc_t d{};
   d.struct_size = sizeof d;
@@ -649,13 +664,15 @@ void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row
   for (int i = 0; i < 3; ++i) p.lse_strides[i] = d.lse_strides[i];
   p.scale = d.scale;
   p.causal = a.causal;
-  const int64_t rows = method == AttentionMethod::kTensorOp
+  const int64_t rows = method == AttentionMethod::kWgmma ? XINHE_ATTENTION_WGMMA_ROWS_PER_BLOCK
+                       : method == AttentionMethod::kTensorOp
                            ? XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK
                        : method == AttentionMethod::kFlash ? XINHE_ATTENTION_FLASH_ROWS_PER_BLOCK
                                                            : XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK;
-  const unsigned threads = method == AttentionMethod::kTensorOp ? XINHE_ATTENTION_TENSOROP_THREADS
-                           : method == AttentionMethod::kFlash  ? XINHE_ATTENTION_FLASH_THREADS
-                                                                : XINHE_ATTENTION_NAIVE_THREADS;
+  const unsigned threads = method == AttentionMethod::kWgmma      ? XINHE_ATTENTION_WGMMA_THREADS
+                           : method == AttentionMethod::kTensorOp ? XINHE_ATTENTION_TENSOROP_THREADS
+                           : method == AttentionMethod::kFlash    ? XINHE_ATTENTION_FLASH_THREADS
+                                                                  : XINHE_ATTENTION_NAIVE_THREADS;
   launch(attention_kernel(method, a.dtype, a.head_dim),
          dim3{ceil_div(a.seq_q, rows), static_cast<unsigned>(a.heads_q),
               static_cast<unsigned>(std::min<int64_t>(a.batch, 2))},
@@ -730,6 +747,49 @@ TEST(GpuKernelEmulation, AttentionTensorOpMatchesReference) { attention_tensorop
 TEST(GpuKernelEmulation, AttentionTensorOpMatchesReferenceWithLateCpAsync) {
   ScopedLateCpAsync late;
   attention_tensorop_cases();
+}
+
+// The Hopper FlashAttention (f16/bf16, D <= 128; 128 query rows per block, K/V tiles of 128
+// keys at d64 and 64 at d128 in 3 stages): causal with Sq != Skv both ways (empty rows, and a
+// warpgroup past its diagonal or past Sq), GQA, ragged last tiles, 5 tiles (stages reused, P V
+// of one tile overlapping the next tile's S), the batch loop, head dims padded inside the
+// 64-column slabs (40, 96), bshd and bhsd strides, the cp.async path with a ragged last chunk
+// and the element-wise path for rows that are not 16-byte aligned. Shapes stay small: the
+// block is 256 emulated threads.
+void attention_wgmma_cases() {
+  constexpr AttentionMethod kWg = AttentionMethod::kWgmma;
+  for (xinhe_dtype_t t : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    check_attention({t, 3, 2, 1, 70, 100, 40, true, false}, kWg);     // GQA, batch loop, d64
+    check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, kWg);       // Sq > Skv: empty rows
+    check_attention({t, 1, 1, 1, 1, 77, 64, false, true}, kWg);       // decode, no mask
+    check_attention({t, 1, 2, 1, 5, 0, 96, false, false}, kWg);       // no keys
+    check_attention({t, 1, 4, 2, 130, 530, 64, true, true}, kWg);     // 2 row blocks, 5 tiles
+    check_attention({t, 1, 1, 1, 150, 300, 128, false, false}, kWg);  // 5 tiles of 64, ragged
+    check_attention({t, 1, 1, 1, 200, 140, 96, true, false}, kWg);    // causal Sq > Skv
+    // head_dim 36 as for the tensorop kernel: element-wise rows, then cp.async rows padded
+    // to a 40-element pitch whose last chunk is half read, half zero-filled.
+    check_attention({t, 1, 2, 1, 40, 150, 36, true, false}, kWg);
+    check_attention({t, 1, 2, 1, 40, 150, 36, true, true}, kWg, 4);
+  }
+}
+
+TEST(GpuKernelEmulation, AttentionWgmmaMatchesReference) { attention_wgmma_cases(); }
+
+// wgmma products landing only at wgmma.wait_group, copies at issue: an accumulator read before
+// its wait is stale, and a stage refilled while a wgmma that reads it is still in flight hands
+// that wgmma the next tile's data.
+TEST(GpuKernelEmulation, AttentionWgmmaMatchesReferenceWithLateWgmma) {
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtWait;
+  attention_wgmma_cases();
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtIssue;
+}
+
+// Copies landing only at cp.async.wait_group as well: a tile read before its wait is stale.
+TEST(GpuKernelEmulation, AttentionWgmmaMatchesReferenceWithLateCopiesAndWgmma) {
+  ScopedLateCpAsync late;
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtWait;
+  attention_wgmma_cases();
+  xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtIssue;
 }
 
 }  // namespace

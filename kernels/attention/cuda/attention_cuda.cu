@@ -1,6 +1,7 @@
 // Attention forward kernels in the CUDA dialect, compiled into the CUDA plugin's fat binary
 // and (through kernels/common/gpu/gpu_dialect.cuh) the HIP plugin's code objects. Every kernel
-// takes one xinhe_attention_cuda_params_t by value; see attention_cuda.h for the families.
+// takes one xinhe_attention_cuda_params_t by value; see attention_cuda.h for the families (the
+// Hopper wgmma family lives in attention_wgmma.cuh).
 //
 // Both families compute, per (batch, query head, query row i), with the kv head h / (Hq / Hkv):
 //   s_j = scale * q_i . k_j for visible keys j (all, or j <= i + Skv - Sq when causal)
@@ -413,6 +414,10 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
 }
 #endif  // XG_HAS_MMA_SYNC
 
+#if defined(XG_HAS_WGMMA)
+#include "attention_wgmma.cuh"
+#endif
+
 }  // namespace
 
 // ---- Entry points (extern "C": names are looked up in the loaded module) ---------------------
@@ -460,4 +465,22 @@ XINHE_ATTENTION_TENSOROP_KERNEL(xinhe_attention_tensorop_f16_d64_sm80, __half, 6
 XINHE_ATTENTION_TENSOROP_KERNEL(xinhe_attention_tensorop_f16_d128_sm80, __half, 128)
 XINHE_ATTENTION_TENSOROP_KERNEL(xinhe_attention_tensorop_bf16_d64_sm80, bf16, 64)
 XINHE_ATTENTION_TENSOROP_KERNEL(xinhe_attention_tensorop_bf16_d128_sm80, bf16, 128)
+
+// Likewise empty except on sm_90a (the host dispatches them only to compute capability 9.0).
+#if defined(XG_HAS_WGMMA)
+#define XINHE_ATTENTION_WGMMA_BODY(T, D)                      \
+  XG_DYNAMIC_SMEM(smem, XINHE_ATTENTION_WGMMA_SMEM_BYTES(D)); \
+  attention_wgmma<T, D>(p, smem);
+#else
+#define XINHE_ATTENTION_WGMMA_BODY(T, D) (void)p;
+#endif
+#define XINHE_ATTENTION_WGMMA_KERNEL(name, T, D)                                 \
+  extern "C" __global__ void __launch_bounds__(XINHE_ATTENTION_WGMMA_THREADS, 1) \
+      name(xinhe_attention_cuda_params_t p) {                                    \
+    XINHE_ATTENTION_WGMMA_BODY(T, D)                                             \
+  }
+XINHE_ATTENTION_WGMMA_KERNEL(xinhe_attention_wgmma_f16_d64_sm90a, __half, 64)
+XINHE_ATTENTION_WGMMA_KERNEL(xinhe_attention_wgmma_f16_d128_sm90a, __half, 128)
+XINHE_ATTENTION_WGMMA_KERNEL(xinhe_attention_wgmma_bf16_d64_sm90a, bf16, 64)
+XINHE_ATTENTION_WGMMA_KERNEL(xinhe_attention_wgmma_bf16_d128_sm90a, bf16, 128)
 #endif  // XG_CUDA

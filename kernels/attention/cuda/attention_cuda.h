@@ -1,7 +1,14 @@
 // Host <-> kernel contract of the CUDA-dialect attention kernels (attention_cuda.cu), shared by
 // the CUDA and HIP plugins. Plain C so both device and host compilers read the same layout.
 //
-// Kernel names: xinhe_attention_<method>_<dtype>_d<max head dim>[_sm80]. Methods, fastest first:
+// Kernel names: xinhe_attention_<method>_<dtype>_d<max head dim>[_sm80|_sm90a]. Methods, fastest
+// first:
+//   wgmma  FlashAttention forward on Hopper (f16/bf16, head dim <= 128, sm_90a only): a block
+//          owns 128 query rows (2 warpgroups x 64), K/V tiles (128 keys at d64, 64 at d128)
+//          in 3 stages of 128-byte-swizzled shared memory, loaded by cp.async; S = Q K^T with
+//          wgmma from shared memory, online softmax in the accumulators while the previous
+//          tile's O += P V (P as wgmma's register A operand) runs. Needs
+//          XINHE_ATTENTION_WGMMA_SMEM_BYTES(d) of dynamic shared memory. See attention_wgmma.cuh.
 //   tensorop  FlashAttention-2 forward on tensor cores (f16/bf16, head dim <= 128, NVIDIA
 //          sm_80+): a block owns 64 query rows (4 warps x 16), K/V tiles of 64 keys in shared
 //          memory, double-buffered: the cp.async loads of tile j + 1 run while tile j's math
@@ -51,6 +58,19 @@ typedef struct xinhe_attention_cuda_params_t {
 #define XINHE_ATTENTION_TENSOROP_SMEM_BYTES(max_d) \
   (XINHE_ATTENTION_TENSOROP_STAGES * 2 * XINHE_ATTENTION_TENSOROP_KEYS * ((max_d) + 8) * 2)
 #define XINHE_ATTENTION_NAIVE_THREADS 128
+#define XINHE_ATTENTION_WGMMA_ROWS_PER_BLOCK 128 /* 2 warpgroups x 64 rows */
+#define XINHE_ATTENTION_WGMMA_THREADS 256
+/* Keys per K/V tile: 128 at d64, 64 at d128, so S (64 x keys) and O (64 x d) of a warpgroup
+ * take 96 f32 accumulators per thread either way. */
+#define XINHE_ATTENTION_WGMMA_KEYS(max_d) ((max_d) <= 64 ? 128 : 64)
+/* K/V stages: tile j + 1 loads while tile j's S and tile j - 1's P V read theirs. */
+#define XINHE_ATTENTION_WGMMA_STAGES 3
+/* 1024 bytes of alignment slack (swizzled tiles start on 1024-byte boundaries), the Q tile
+ * (128 rows) and stages x (K, V) tiles, 2-byte elements: 115712 (d64) or 132096 (d128). */
+#define XINHE_ATTENTION_WGMMA_SMEM_BYTES(max_d)                                              \
+  (1024 + (XINHE_ATTENTION_WGMMA_ROWS_PER_BLOCK * (max_d) +                                  \
+           XINHE_ATTENTION_WGMMA_STAGES * 2 * XINHE_ATTENTION_WGMMA_KEYS(max_d) * (max_d)) * \
+              2)
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -268,6 +268,62 @@ XG_DEVICE void setmaxnreg_inc() {
 XG_WGMMA_M64N256K16(__half, "f16.f16")
 XG_WGMMA_M64N256K16(bf16, "bf16.bf16")
 #undef XG_WGMMA_M64N256K16
+
+// ---- sm_90a instructions used by the Hopper attention (attention_wgmma.cuh) ----
+// The 32 / 64 accumulator operands of wgmma m64n64 / m64n128 f32.
+#define XG_WGMMA_D32                                                        \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+#define XG_WGMMA_D64                                                                 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "          \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+// Orders this thread's generic-proxy writes to shared memory (plain stores, cp.async) before
+// later async-proxy reads of it (wgmma operand descriptors); a barrier then publishes them.
+XG_DEVICE void fence_proxy_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+// SS forms: d (64xN f32, the accumulator layout of wgmma_m64n256k16) += A (64x16) * B (16xN),
+// both from shared-memory descriptors; kTransA / kTransB as for wgmma_m64n256k16.
+// RS forms: A from registers, a[4] holding this warp's 16 rows of A in mma.sync m16n8k16's A
+// fragment layout (a[0]: row g, columns 2t, 2t + 1; a[1]: row g + 8; a[2], a[3]: the same rows
+// at columns 8 + 2t, 8 + 2t + 1; g = lane / 4, t = lane % 4; low half = lower column).
+// SS_OPS / RS_OPS: the operand numbers after the accumulators (they follow NACC).
+#define XG_WGMMA_M64NK16(N, NACC, ACCS, T, types, SS_OPS, RS_OPS)                              \
+  template <int kTransA, int kTransB>                                                          \
+  XG_DEVICE void wgmma_m64n##N##k16(T, float(&d)[NACC], unsigned long long desc_a,             \
+                                    unsigned long long desc_b) {                               \
+    asm volatile("wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." types " " ACCS SS_OPS ";\n" \
+                 : XG_ACCS_##NACC                                                              \
+                 : "l"(desc_a), "l"(desc_b), "n"(kTransA), "n"(kTransB));                      \
+  }                                                                                            \
+  template <int kTransB>                                                                       \
+  XG_DEVICE void wgmma_m64n##N##k16_rs(T, float(&d)[NACC], const unsigned(&a)[4],              \
+                                       unsigned long long desc_b) {                            \
+    asm volatile("wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." types " " ACCS RS_OPS ";\n" \
+                 : XG_ACCS_##NACC                                                              \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "n"(kTransB));     \
+  }
+#define XG_ACCS_32 XG_ACC8(0), XG_ACC8(8), XG_ACC8(16), XG_ACC8(24)
+#define XG_ACCS_64 XG_ACCS_32, XG_ACC8(32), XG_ACC8(40), XG_ACC8(48), XG_ACC8(56)
+#define XG_SS_OPS_32 "%32, %33, 1, 1, 1, %34, %35"
+#define XG_RS_OPS_32 "{%32, %33, %34, %35}, %36, 1, 1, 1, %37"
+#define XG_SS_OPS_64 "%64, %65, 1, 1, 1, %66, %67"
+#define XG_RS_OPS_64 "{%64, %65, %66, %67}, %68, 1, 1, 1, %69"
+XG_WGMMA_M64NK16(64, 32, XG_WGMMA_D32, __half, "f16.f16", XG_SS_OPS_32, XG_RS_OPS_32)
+XG_WGMMA_M64NK16(64, 32, XG_WGMMA_D32, bf16, "bf16.bf16", XG_SS_OPS_32, XG_RS_OPS_32)
+XG_WGMMA_M64NK16(128, 64, XG_WGMMA_D64, __half, "f16.f16", XG_SS_OPS_64, XG_RS_OPS_64)
+XG_WGMMA_M64NK16(128, 64, XG_WGMMA_D64, bf16, "bf16.bf16", XG_SS_OPS_64, XG_RS_OPS_64)
+#undef XG_WGMMA_M64NK16
+#undef XG_ACCS_32
+#undef XG_ACCS_64
+#undef XG_SS_OPS_32
+#undef XG_RS_OPS_32
+#undef XG_SS_OPS_64
+#undef XG_RS_OPS_64
+#undef XG_WGMMA_D32
+#undef XG_WGMMA_D64
 #undef XG_ACC8
 #undef XG_WGMMA_REGS
 #endif  // XG_HAS_WGMMA

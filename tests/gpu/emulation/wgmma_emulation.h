@@ -1,5 +1,6 @@
 // Host emulation of the sm_90a instructions behind the xg:: wrappers of the Hopper GEMM
-// (kernels/gemm/cuda/gemm_wgmma.cuh), included at the end of this folder's gpu_dialect.cuh.
+// (kernels/gemm/cuda/gemm_wgmma.cuh) and attention (kernels/attention/cuda/attention_wgmma.cuh),
+// included at the end of this folder's gpu_dialect.cuh.
 // Each is built from its PTX definition, independently of how the kernel uses it:
 //
 //  - mbarrier: arrival count, transaction bytes and phase; wait(parity) blocks until the phase
@@ -9,13 +10,17 @@
 //    driver documents for cuTensorMapEncodeTiled); a load copies the box with zero fill
 //    outside the tensor, writes it with the 128-byte swizzle (16-byte chunk c of 128-byte row
 //    r at chunk c ^ (r % 8), on shared addresses) and then completes its bytes on the barrier.
-//  - wgmma m64n256k16: each thread computes its own 128 accumulators from shared memory,
-//    reading A and B through the descriptors with the PTX canonical layouts (K-major:
-//    8-row atoms SBO apart, k contiguous; M/N-major: 64-element slabs LBO apart, 8-k atoms SBO
-//    apart) and the same swizzle. Like the hardware's .sync.aligned, each wgmma instruction
-//    synchronizes its warp. In kAtWait mode the products are computed only when
-//    wgmma.wait_group retires their group, so a stage freed too early is read after the
-//    producer refilled it.
+//  - wgmma m64nNk16 (N = 64, 128, 256): each thread computes its own N / 2 accumulators from
+//    shared memory, reading A and B through the descriptors with the PTX canonical layouts
+//    (K-major: 8-row atoms SBO apart, k contiguous; M/N-major: 64-element slabs LBO apart, 8-k
+//    atoms SBO apart) and the same swizzle. The RS forms take A from registers instead: the
+//    warp's 16 rows in mma.sync m16n8k16's A fragment layout, gathered from the 32 lanes when
+//    the instruction issues (the values the hardware reads; a kernel may not change those
+//    registers before the wait, and ptxas keeps them live until then). Like the hardware's
+//    .sync.aligned, each wgmma instruction synchronizes its warp. In kAtWait mode the products
+//    are computed only when wgmma.wait_group retires their group, so a stage freed too early is
+//    read after it was refilled, and accumulators read before the wait are stale.
+//  - fence.proxy.async is a no-op: the emulated wgmma reads shared memory like any thread.
 #pragma once
 
 #include <chrono>
@@ -92,9 +97,12 @@ inline std::atomic<WgmmaMode> wgmma_mode{WgmmaMode::kAtIssue};
 // One queued wgmma of this thread (kAtWait mode).
 struct PendingWgmma {
   float* d;
+  int accumulators;  // N / 2 of m64nNk16
   uint64_t desc_a, desc_b;
   int trans_a, trans_b;
   bool bf16;
+  bool a_in_registers;    // RS form: A is a_rows, not desc_a
+  float a_rows[2][16]{};  // RS form: this lane's rows g and g + 8 of the warp's A (16 x 16)
 };
 inline thread_local std::vector<std::vector<PendingWgmma>> wgmma_groups{{}};
 
@@ -114,13 +122,14 @@ inline float descriptor_element(uint64_t desc, int trans, bool bf16, uint32_t mn
 
 inline void perform(const PendingWgmma& w) {
   const unsigned warp = (current.thread_idx.x / 32) % 4, lane = current.thread_idx.x % 32;
-  for (int i = 0; i < 128; ++i) {
+  for (int i = 0; i < w.accumulators; ++i) {
     const uint32_t row = 16 * warp + lane / 4 + 8 * ((i / 2) % 2);
     const uint32_t col = 8 * (i / 4) + 2 * (lane % 4) + i % 2;
     float sum = w.d[i];
     for (uint32_t k = 0; k < 16; ++k) {
-      sum += descriptor_element(w.desc_a, w.trans_a, w.bf16, row, k) *
-             descriptor_element(w.desc_b, w.trans_b, w.bf16, col, k);
+      const float a = w.a_in_registers ? w.a_rows[(i / 2) % 2][k]
+                                       : descriptor_element(w.desc_a, w.trans_a, w.bf16, row, k);
+      sum += a * descriptor_element(w.desc_b, w.trans_b, w.bf16, col, k);
     }
     w.d[i] = sum;
   }
@@ -234,17 +243,78 @@ inline void setmaxnreg_dec() {}
 template <int kRegisters>
 inline void setmaxnreg_inc() {}
 
+namespace emulation {
+
+inline void issue(const PendingWgmma& w) {
+  if (wgmma_mode.load(std::memory_order_relaxed) == WgmmaMode::kAtIssue) {
+    perform(w);
+  } else {
+    wgmma_groups.back().push_back(w);
+  }
+}
+
+template <int kTransA, int kTransB, typename T, int kAccumulators>
+inline void wgmma_ss(float (&d)[kAccumulators], uint64_t desc_a, uint64_t desc_b) {
+  sync_warp();
+  PendingWgmma w{
+      d, kAccumulators, desc_a, desc_b, kTransA, kTransB, std::is_same<T, bf16>::value, false};
+  issue(w);
+}
+
+// RS form: every lane publishes its 4 A registers; lane (g, t) keeps rows g and g + 8, which
+// lanes 4g .. 4g + 3 hold (register 0: row g, columns 2t', 2t' + 1; 1: row g + 8; 2 and 3: the
+// same at columns 8 + 2t'), low half first.
+template <int kTransB, typename T, int kAccumulators>
+inline void wgmma_rs(float (&d)[kAccumulators], const unsigned (&a)[4], uint64_t desc_b) {
+  sync_warp();
+  uint64_t* mine = slots(lane());
+  for (int r = 0; r < 4; ++r) mine[r] = a[r];
+  sync_warp();
+  PendingWgmma w{d, kAccumulators, 0, desc_b, 0, kTransB, std::is_same<T, bf16>::value, true};
+  const unsigned g = lane() / 4;
+  for (unsigned t = 0; t < 4; ++t) {
+    const uint64_t* f = slots(4 * g + t);
+    for (unsigned e = 0; e < 2; ++e) {
+      const auto element = [&](uint64_t word) {
+        return element_to_f32(T{}, static_cast<uint16_t>(word >> (16 * e)));
+      };
+      w.a_rows[0][2 * t + e] = element(f[0]);
+      w.a_rows[1][2 * t + e] = element(f[1]);
+      w.a_rows[0][8 + 2 * t + e] = element(f[2]);
+      w.a_rows[1][8 + 2 * t + e] = element(f[3]);
+    }
+  }
+  sync_warp();  // nobody overwrites a slot still being read
+  issue(w);
+}
+
+}  // namespace emulation
+
 template <int kTransA, int kTransB, typename T>
 inline void wgmma_m64n256k16(T, float (&d)[128], unsigned long long desc_a,
                              unsigned long long desc_b) {
-  emulation::sync_warp();
-  const emulation::PendingWgmma w{d,       desc_a,  desc_b,
-                                  kTransA, kTransB, std::is_same<T, bf16>::value};
-  if (emulation::wgmma_mode.load(std::memory_order_relaxed) == emulation::WgmmaMode::kAtIssue) {
-    emulation::perform(w);
-  } else {
-    emulation::wgmma_groups.back().push_back(w);
-  }
+  emulation::wgmma_ss<kTransA, kTransB, T>(d, desc_a, desc_b);
 }
+template <int kTransA, int kTransB, typename T>
+inline void wgmma_m64n128k16(T, float (&d)[64], unsigned long long desc_a,
+                             unsigned long long desc_b) {
+  emulation::wgmma_ss<kTransA, kTransB, T>(d, desc_a, desc_b);
+}
+template <int kTransA, int kTransB, typename T>
+inline void wgmma_m64n64k16(T, float (&d)[32], unsigned long long desc_a,
+                            unsigned long long desc_b) {
+  emulation::wgmma_ss<kTransA, kTransB, T>(d, desc_a, desc_b);
+}
+template <int kTransB, typename T>
+inline void wgmma_m64n128k16_rs(T, float (&d)[64], const unsigned (&a)[4],
+                                unsigned long long desc_b) {
+  emulation::wgmma_rs<kTransB, T>(d, a, desc_b);
+}
+template <int kTransB, typename T>
+inline void wgmma_m64n64k16_rs(T, float (&d)[32], const unsigned (&a)[4],
+                               unsigned long long desc_b) {
+  emulation::wgmma_rs<kTransB, T>(d, a, desc_b);
+}
+inline void fence_proxy_async_shared() {}
 
 }  // namespace xg
