@@ -48,6 +48,30 @@ XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex&
   }
 }
 
+// One query row of a tensor-core kernel (mma.sync or wgmma accumulators): the 4 lanes of a
+// quad hold it, lane t columns 8 j + 2 t + {0, 1} of every 8-column block j as value(j, e);
+// l is the row's full softmax sum, lse its log-sum-exp (used only when l > 0).
+template <typename T, int kColumnBlocks, typename Value>
+XG_DEVICE void write_quad_row(const xinhe_attention_cuda_params_t& p, int64_t batch, int64_t head_q,
+                              int64_t row, float l, float lse, const Value& value) {
+  const int t = threadIdx.x % 4;
+  T* out = static_cast<T*>(p.o) + batch * p.o_strides[0] + head_q * p.o_strides[1] +
+           row * p.o_strides[2];
+  const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+#pragma unroll
+  for (int j = 0; j < kColumnBlocks; ++j) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int64_t d = j * 8 + 2 * t + e;
+      if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(value(j, e) * inv_l);
+    }
+  }
+  if (p.lse != nullptr && t == 0) {
+    p.lse[batch * p.lse_strides[0] + head_q * p.lse_strides[1] + row * p.lse_strides[2]] =
+        l > 0.0f ? lse : -INFINITY;
+  }
+}
+
 // ---- naive: one warp per query row, K and V read from global memory key by key ----------------
 template <typename T>
 XG_DEVICE void attention_naive(const xinhe_attention_cuda_params_t& p) {
@@ -394,21 +418,8 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
       l[h] += XG_SHFL_XOR(l[h], 2);
       const int64_t row = row0 + warp * 16 + g + 8 * h;
       if (row >= p.seq_q) continue;
-      T* out = static_cast<T*>(p.o) + batch * p.o_strides[0] + head_q * p.o_strides[1] +
-               row * p.o_strides[2];
-      const float inv_l = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-#pragma unroll
-      for (int dt = 0; dt < kDTiles; ++dt) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int64_t d = dt * 8 + 2 * t + e;
-          if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(o[dt][2 * h + e] * inv_l);
-        }
-      }
-      if (p.lse != nullptr && t == 0) {
-        p.lse[batch * p.lse_strides[0] + head_q * p.lse_strides[1] + row * p.lse_strides[2]] =
-            l[h] > 0.0f ? m[h] + logf(l[h]) : -INFINITY;
-      }
+      write_quad_row<T, kDTiles>(p, batch, head_q, row, l[h], m[h] + logf(l[h]),
+                                 [&](int j, int e) { return o[j][2 * h + e]; });
     }
   }
 }

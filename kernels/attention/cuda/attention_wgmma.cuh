@@ -267,22 +267,8 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
       l[h] += XG_SHFL_XOR(l[h], 2);
       const int64_t row = wg_row0 + warp * 16 + g + 8 * h;
       if (row >= p.seq_q) continue;
-      T* out = static_cast<T*>(p.o) + batch * p.o_strides[0] + head_q * p.o_strides[1] +
-               row * p.o_strides[2];
-      const float inv_l = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-#pragma unroll
-      for (int j = 0; j < kD / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int64_t d = j * 8 + 2 * t + e;
-          if (d < p.head_dim)
-            out[d * p.o_strides[3]] = xg::from_f32<T>(o[4 * j + 2 * h + e] * inv_l);
-        }
-      }
-      if (p.lse != nullptr && t == 0) {
-        p.lse[batch * p.lse_strides[0] + head_q * p.lse_strides[1] + row * p.lse_strides[2]] =
-            l[h] > 0.0f ? (m[h] + log2f(l[h])) * kLn2 : -INFINITY;
-      }
+      write_quad_row<T, kD / 8>(p, batch, head_q, row, l[h], (m[h] + log2f(l[h])) * kLn2,
+                                [&](int j, int e) { return o[4 * j + 2 * h + e]; });
     }
   }
 }
