@@ -215,6 +215,66 @@ xinhe_device_t xinhe_buffer_device(xinhe_buffer_t buffer) {
   return buffer == nullptr ? nullptr : buffer->device;
 }
 
+// ---- Host access ------------------------------------------------------------------------------
+
+xinhe_status_t xinhe_buffer_host_pointer(xinhe_buffer_t buffer, void** out_pointer) {
+  static const char* kCall = "xinhe_buffer_host_pointer";
+  if (buffer == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "buffer is NULL");
+  xinhe_device_t device = buffer->device;
+  if (out_pointer == nullptr) return XH_FAIL(INVALID_ARGUMENT, device, "out_pointer is NULL");
+  XH_RETURN_IF_LOST(device);
+  if (device->api->buffer_host_pointer == nullptr) {
+    return XH_FAIL(UNIMPLEMENTED, device,
+                   "buffers of %s are not host-addressable memory; copy them to the host instead",
+                   device->name.c_str());
+  }
+  if (buffer->be == nullptr) {  // 0-byte buffer: nothing to address
+    *out_pointer = nullptr;
+    return nullptr;
+  }
+  void* pointer = nullptr;
+  xinhe_status_t status =
+      track_device_status(device, device->api->buffer_host_pointer(buffer->be, &pointer));
+  if (status != nullptr) return status;
+  *out_pointer = pointer;
+  return nullptr;
+}
+
+xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* pointer, uint64_t size,
+                                      xinhe_buffer_t* out_buffer) {
+  static const char* kCall = "xinhe_buffer_wrap_host";
+  if (device == nullptr) return XH_FAIL(INVALID_ARGUMENT, device, "device is NULL");
+  if (out_buffer == nullptr) return XH_FAIL(INVALID_ARGUMENT, device, "out_buffer is NULL");
+  if (pointer == nullptr && size > 0) {
+    return XH_FAIL(INVALID_ARGUMENT, device, "pointer is NULL for %llu bytes",
+                   static_cast<unsigned long long>(size));
+  }
+  XH_RETURN_IF_LOST(device);
+  if (device->api->buffer_wrap_host == nullptr) {
+    return XH_FAIL(UNIMPLEMENTED, device,
+                   "%s cannot use host memory as device memory; copy it to a buffer instead",
+                   device->name.c_str());
+  }
+  if (reinterpret_cast<uintptr_t>(pointer) % device->min_alignment != 0) {
+    return XH_FAIL(INVALID_ARGUMENT, device,
+                   "host pointer %p is not aligned to the device's %llu-byte minimum alignment",
+                   pointer, static_cast<unsigned long long>(device->min_alignment));
+  }
+  xinhe_be_buffer_t be = nullptr;
+  if (size > 0) {
+    xinhe_status_t status =
+        track_device_status(device, device->api->buffer_wrap_host(device->be, pointer, size, &be));
+    if (status != nullptr) return status;
+  }
+  auto* buffer = new (std::nothrow) xinhe_buffer_s{device, be, size, device->min_alignment};
+  if (buffer == nullptr) {
+    if (be != nullptr) device->api->buffer_free(be);
+    return XH_FAIL(OUT_OF_MEMORY, device, "host allocation of the buffer handle failed");
+  }
+  *out_buffer = buffer;
+  return nullptr;
+}
+
 // ---- Copies and fill --------------------------------------------------------------------------
 
 xinhe_status_t xinhe_copy_host_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,

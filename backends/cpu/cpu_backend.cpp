@@ -61,6 +61,7 @@ struct xinhe_be_backend_s {
 struct xinhe_be_buffer_s {
   void* data;
   uint64_t size;
+  bool owns_data;  // false for a buffer wrapped over caller-owned host memory
 };
 
 struct xinhe_be_stream_s {
@@ -309,7 +310,7 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "posix_memalign of " + std::to_string(size) + " bytes failed";
     return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
   }
-  auto* buffer = new (std::nothrow) xinhe_be_buffer_s{data, size};
+  auto* buffer = new (std::nothrow) xinhe_be_buffer_s{data, size, true};
   if (buffer == nullptr) {
     std::free(data);
     return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a buffer handle");
@@ -320,8 +321,25 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
 
 void cpu_buffer_free(xinhe_be_buffer_t buffer) {
   if (buffer == nullptr) return;
-  std::free(buffer->data);
+  if (buffer->owns_data) std::free(buffer->data);
   delete buffer;
+}
+
+// Device memory is host memory here, so both directions of host access are direct.
+xinhe_status_t cpu_buffer_host_pointer(xinhe_be_buffer_t buffer, void** out_pointer) {
+  *out_pointer = buffer->data;
+  return nullptr;
+}
+
+xinhe_status_t cpu_buffer_wrap_host(xinhe_be_device_t device, void* pointer, uint64_t size,
+                                    xinhe_be_buffer_t* out_buffer) {
+  auto* buffer = new (std::nothrow) xinhe_be_buffer_s{pointer, size, false};
+  if (buffer == nullptr) {
+    return CPU_STATUS(host_of(device), XINHE_STATUS_OUT_OF_MEMORY,
+                      "cannot allocate a buffer handle");
+  }
+  *out_buffer = buffer;
+  return nullptr;
 }
 
 // ---- Streams -------------------------------------------------------------------------------
@@ -667,6 +685,8 @@ const xinhe_backend_api_t kCpuBackendApi = {
     cpu_op_workspace_size,
     cpu_op_impl_name,
     cpu_op_run,
+    cpu_buffer_host_pointer,
+    cpu_buffer_wrap_host,
 };
 
 }  // namespace

@@ -924,6 +924,9 @@ const xinhe_backend_api_t kApi = {
     op_workspace_size,
     op_impl_name,
     op_run,
+    // Host access: device memory is not host memory (callers copy).
+    nullptr,
+    nullptr,
 };
 
 }  // namespace

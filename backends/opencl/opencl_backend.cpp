@@ -572,6 +572,10 @@ const xinhe_backend_api_t kApi = {
     op_workspace_size,
     op_impl_name,
     op_run,
+    // Host access: cl_mem objects are opaque, and a mapped pointer is not coherent with
+    // queued kernels, so this backend offers none (callers copy).
+    nullptr,
+    nullptr,
 };
 
 }  // namespace

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define XINHE_BACKEND_ABI_MAJOR 1u
-#define XINHE_BACKEND_ABI_MINOR 0u
+#define XINHE_BACKEND_ABI_MINOR 1u
 #define XINHE_BACKEND_ENTRY_SYMBOL "xinhe_backend_entry"
 
 /* Backend-owned objects; the core never looks inside them. */
@@ -170,6 +170,14 @@ typedef struct xinhe_backend_api_t {
    * the description (ranges in bounds, C/O not overlapping inputs). */
   xinhe_status_t (*op_run)(xinhe_be_op_t op, xinhe_be_stream_t stream,
                            const xinhe_be_op_args_t* args);
+
+  /* ---- Host access (ABI 1.1), for backends whose buffers are plain host memory ---- */
+  /* OPTIONAL; absent: UNIMPLEMENTED. The host address of the buffer's first byte. */
+  xinhe_status_t (*buffer_host_pointer)(xinhe_be_buffer_t buffer, void** out_pointer);
+  /* OPTIONAL; absent: UNIMPLEMENTED. A buffer over caller-owned host memory (size > 0, pointer
+   * aligned to min_alignment); buffer_free releases it without freeing the memory. */
+  xinhe_status_t (*buffer_wrap_host)(xinhe_be_device_t device, void* pointer, uint64_t size,
+                                     xinhe_be_buffer_t* out_buffer);
 } xinhe_backend_api_t;
 
 /* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return

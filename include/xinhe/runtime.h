@@ -106,6 +106,20 @@ XINHE_API void xinhe_buffer_free(xinhe_buffer_t buffer);
 XINHE_API uint64_t xinhe_buffer_size(xinhe_buffer_t buffer);
 XINHE_API xinhe_device_t xinhe_buffer_device(xinhe_buffer_t buffer);
 
+/* ---- Host access: for devices whose memory the host addresses directly ----------------------
+ * Zero-copy exchange with host code (DLPack, framework tensors). Only backends whose buffers
+ * are plain host memory offer it (the CPU backend); elsewhere both calls return UNIMPLEMENTED
+ * with the reason, and the caller copies instead. The host may touch a buffer's memory only
+ * while no queued work uses it: synchronize the stream (or an event) first. */
+
+/* The host address of the buffer's first byte (NULL for a 0-byte buffer). */
+XINHE_API xinhe_status_t xinhe_buffer_host_pointer(xinhe_buffer_t buffer, void** out_pointer);
+/* A buffer over size bytes of host memory the caller owns and keeps valid until
+ * xinhe_buffer_free, which releases the handle and never the memory. pointer must be aligned
+ * to the device's min_alignment (INVALID_ARGUMENT otherwise); size 0 gives an empty buffer. */
+XINHE_API xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* pointer, uint64_t size,
+                                                xinhe_buffer_t* out_buffer);
+
 /* ---- Copies and fill, asynchronous on a stream -------------------------------------------------
  * Offsets and sizes are in bytes. Buffers must belong to the stream's device; ranges must lie
  * inside the buffer; device->device ranges in the same buffer must not overlap. */
