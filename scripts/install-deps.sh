@@ -3,6 +3,8 @@
 # Usage: scripts/install-deps.sh
 # hipcc and libamdhip64-dev are Debian's ROCm 5.2 toolchain: they let the HIP plugin compile on
 # any machine (no AMD GPU needed), as the CUDA toolkit does for the CUDA plugin.
+# python3-venv and python3-dev: the Python package's virtual environment and its native build
+# (its PyPI packages are pinned in python/requirements.txt and pyproject.toml).
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,7 @@ packages=(
   libopenblas-dev libclblast-dev libhwy-dev
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   hipcc libamdhip64-dev
+  python3 python3-venv python3-dev
 )
 
 missing=()

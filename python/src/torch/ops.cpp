@@ -1,0 +1,775 @@
+// xinhe.torch ATen kernels for the PrivateUse1 ("xinhe") device: tensor creation, views and
+// copies; mm, addmm and bmm on xinhe_gemm; scaled_dot_product_attention on xinhe_attention
+// through PyTorch's SDPA hook for PrivateUse1 (_fused_sdp_choice -> overrideable); every other
+// op through a CPU fallback. Each op call is counted by where it ran (xinhe or the fallback),
+// with the FLOPs of the routed ops; XINHE_VERBOSE=dispatch logs each call; strict mode raises
+// on a fallback. Python reads and controls this through torch.ops.xinhe_torch.*.
+#include <ATen/ATen.h>
+#include <ATen/EmptyTensor.h>
+#include <ATen/SDPBackend.h>
+#include <ATen/native/CPUFallback.h>
+#include <ATen/native/DispatchStub.h>
+#include <ATen/native/Resize.h>
+#include <ATen/native/transformers/attention.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime.h"
+
+namespace xinhe_torch {
+
+// ---- Counters, log, strict mode ---------------------------------------------------------------
+
+namespace {
+
+struct OpCount {
+  int64_t xinhe = 0, fallback = 0;
+  double xinhe_flops = 0, fallback_flops = 0;
+};
+std::mutex g_count_mutex;
+std::map<std::string, OpCount> g_counts;
+std::string g_strict = "off";
+
+bool verbose_dispatch() {
+  static const bool on = [] {
+    const char* v = std::getenv("XINHE_VERBOSE");
+    if (v == nullptr) return false;
+    const std::string s(v);
+    return s.find("dispatch") != std::string::npos || s.find("all") != std::string::npos;
+  }();
+  return on;
+}
+
+const char* const kRoutedOps[] = {"aten::mm", "aten::addmm", "aten::bmm",
+                                  "aten::_scaled_dot_product_fused_attention_overrideable",
+                                  "aten::scaled_dot_product_attention"};
+
+bool is_routed(const std::string& op) {
+  for (const char* r : kRoutedOps) {
+    if (op == r) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const std::string& strict_mode() { return g_strict; }
+
+void record_op(const char* op, Where where, double flops, const std::string& detail) {
+  {
+    std::lock_guard<std::mutex> lock(g_count_mutex);
+    OpCount& c = g_counts[op];
+    if (where == Where::kXinhe) {
+      ++c.xinhe;
+      c.xinhe_flops += flops;
+    } else {
+      ++c.fallback;
+      c.fallback_flops += flops;
+    }
+  }
+  if (verbose_dispatch()) {
+    std::fprintf(stderr, "xinhe[dispatch] torch: %s ran on %s%s%s\n", op,
+                 where == Where::kXinhe ? "xinhe" : "the CPU (fallback)",
+                 detail.empty() ? "" : ": ", detail.c_str());
+  }
+  if (where == Where::kFallback && (g_strict == "all" || (g_strict == "routed" && is_routed(op)))) {
+    TORCH_CHECK(false, "xinhe strict mode (", g_strict, "): ", op, " fell back to the CPU",
+                detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+  }
+}
+
+namespace {
+
+// ---- Helpers ------------------------------------------------------------------------------------
+
+int index_of(const at::Tensor& t) { return t.device().index(); }
+
+xinhe_dtype_t to_xinhe(at::ScalarType t, bool* ok) {
+  *ok = true;
+  switch (t) {
+    case at::kFloat:
+      return XINHE_DTYPE_F32;
+    case at::kHalf:
+      return XINHE_DTYPE_F16;
+    case at::kBFloat16:
+      return XINHE_DTYPE_BF16;
+    default:
+      *ok = false;
+      return XINHE_DTYPE_F32;
+  }
+}
+
+bool supports(int device, xinhe_dtype_t dtype) {
+  return (device_properties(device).dtype_caps & XINHE_DTYPE_CAP(dtype)) != 0;
+}
+
+// A CPU tensor with the same sizes and strides over a xinhe tensor's data: the memory itself
+// where it is host-addressable, else a staging copy of the span that write_back() uploads.
+struct HostView {
+  at::Tensor cpu;
+  at::Tensor staging;  // uint8 span copy (non-host devices only)
+  Location where;
+  void write_back() {
+    if (!staging.defined() || staging.numel() == 0) return;
+    xinhe_stream_t stream = current_stream(where.device);
+    check(xinhe_copy_host_to_device(stream, where.buffer, where.offset, staging.data_ptr(),
+                                    uint64_t(staging.numel())),
+          "xinhe_copy_host_to_device");
+    check(xinhe_stream_synchronize(stream), "xinhe_stream_synchronize");
+  }
+};
+
+HostView host_view(const at::Tensor& t, bool read) {
+  HostView v;
+  v.where = locate(t);
+  sync_device(index_of(t));
+  const auto options = t.options().device(at::kCPU);
+  if (host_addressable(index_of(t)) || t.numel() == 0) {
+    v.cpu = t.numel() == 0 ? at::empty(t.sizes(), options)
+                           : at::from_blob(t.data_ptr(), t.sizes(), t.strides(), options);
+    return v;
+  }
+  const uint64_t bytes = span_bytes(t);
+  v.staging = at::empty({int64_t(bytes)}, at::TensorOptions().dtype(at::kByte));
+  if (read) {
+    xinhe_stream_t stream = current_stream(v.where.device);
+    check(xinhe_copy_device_to_host(stream, v.staging.data_ptr(), v.where.buffer, v.where.offset,
+                                    bytes),
+          "xinhe_copy_device_to_host");
+    check(xinhe_stream_synchronize(stream), "xinhe_stream_synchronize");
+  }
+  v.cpu = at::from_blob(v.staging.data_ptr(), t.sizes(), t.strides(), options);
+  return v;
+}
+
+bool dense(const at::Tensor& t) { return t.is_contiguous(); }
+
+// ---- Creation, views, copies --------------------------------------------------------------------
+
+at::Tensor empty_memory_format(c10::IntArrayRef size, std::optional<at::ScalarType> dtype,
+                               std::optional<at::Layout> layout, std::optional<at::Device> device,
+                               std::optional<bool> pin_memory,
+                               std::optional<at::MemoryFormat> memory_format) {
+  const at::Device d = c10::device_or_default(device);
+  TORCH_CHECK(d.is_privateuseone(), "xinhe empty on ", d);
+  TORCH_CHECK(c10::layout_or_default(layout) == at::Layout::Strided, "xinhe tensors are strided");
+  TORCH_CHECK(!c10::pinned_memory_or_default(pin_memory), "pinned memory is a CPU notion");
+  const c10::DeviceGuard guard(d);
+  constexpr c10::DispatchKeySet keys(c10::DispatchKey::PrivateUse1);
+  return at::detail::empty_generic(size, allocator(), keys, c10::dtype_or_default(dtype),
+                                   memory_format);
+}
+
+at::Tensor empty_strided(c10::IntArrayRef size, c10::IntArrayRef stride,
+                         std::optional<at::ScalarType> dtype, std::optional<at::Layout> layout,
+                         std::optional<at::Device> device, std::optional<bool> pin_memory) {
+  const at::Device d = c10::device_or_default(device);
+  TORCH_CHECK(d.is_privateuseone(), "xinhe empty_strided on ", d);
+  TORCH_CHECK(c10::layout_or_default(layout) == at::Layout::Strided, "xinhe tensors are strided");
+  TORCH_CHECK(!c10::pinned_memory_or_default(pin_memory), "pinned memory is a CPU notion");
+  const c10::DeviceGuard guard(d);
+  constexpr c10::DispatchKeySet keys(c10::DispatchKey::PrivateUse1);
+  return at::detail::empty_strided_generic(size, stride, allocator(), keys,
+                                           c10::dtype_or_default(dtype));
+}
+
+at::Tensor as_strided(const at::Tensor& self, c10::SymIntArrayRef size, c10::SymIntArrayRef stride,
+                      std::optional<c10::SymInt> storage_offset) {
+  return at::native::as_strided_tensorimpl(
+      self, C10_AS_INTARRAYREF_SLOW(size), C10_AS_INTARRAYREF_SLOW(stride),
+      storage_offset ? std::optional<int64_t>(storage_offset->expect_int()) : std::nullopt);
+}
+
+at::Tensor view(const at::Tensor& self, c10::SymIntArrayRef size) {
+  return at::native::view(self, C10_AS_INTARRAYREF_SLOW(size));
+}
+
+at::Tensor reshape_alias(const at::Tensor& self, c10::SymIntArrayRef size,
+                         c10::SymIntArrayRef stride) {
+  return at::native::_reshape_alias(self, C10_AS_INTARRAYREF_SLOW(size),
+                                    C10_AS_INTARRAYREF_SLOW(stride));
+}
+
+const at::Tensor& resize_(const at::Tensor& self, c10::SymIntArrayRef size,
+                          std::optional<at::MemoryFormat> memory_format) {
+  const auto sizes = C10_AS_INTARRAYREF_SLOW(size);
+  at::TensorImpl* impl = self.unsafeGetTensorImpl();
+  const uint64_t needed =
+      (uint64_t(self.storage_offset()) + uint64_t(c10::multiply_integers(sizes))) *
+      self.element_size();
+  if (needed > self.storage().nbytes()) {
+    const c10::DeviceGuard guard(self.device());
+    c10::DataPtr fresh = allocator()->allocate(needed);
+    const uint64_t keep = self.storage().nbytes();
+    if (keep > 0) allocator()->copy_data(fresh.get(), self.storage().data(), keep);
+    self.storage().unsafeGetStorageImpl()->set_data_ptr_noswap(std::move(fresh));
+    self.storage().unsafeGetStorageImpl()->set_nbytes(needed);
+  }
+  impl->set_sizes_contiguous(sizes);
+  if (memory_format && *memory_format != at::MemoryFormat::Preserve) {
+    impl->empty_tensor_restride(*memory_format);
+  }
+  return self;
+}
+
+// Copies between xinhe and CPU tensors and between xinhe tensors, in any dtype and layout:
+// one xinhe copy when both sides are dense with one dtype, else through host views.
+at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_blocking*/) {
+  if (self.numel() == 0) return dst;
+  const bool src_x = self.is_privateuseone(), dst_x = dst.is_privateuseone();
+  const bool same_dtype = self.scalar_type() == dst.scalar_type();
+  const bool direct = same_dtype && dense(self) && dense(dst) && self.sizes() == dst.sizes();
+  const uint64_t bytes = uint64_t(self.numel()) * self.element_size();
+  if (direct && src_x && dst_x && self.device() == dst.device()) {
+    const Location s = locate(self), d = locate(dst);
+    const bool overlap =
+        s.buffer == d.buffer && s.offset < d.offset + bytes && d.offset < s.offset + bytes;
+    if (!overlap) {
+      xinhe_stream_t stream = current_stream(index_of(dst));
+      check(xinhe_copy_device_to_device(stream, d.buffer, d.offset, s.buffer, s.offset, bytes),
+            "xinhe_copy_device_to_device");
+      note_pending(index_of(dst));
+      return dst;
+    }
+  }
+  if (direct && !src_x && dst_x) {
+    const Location d = locate(dst);
+    sync_device(index_of(dst));  // the host data must be read before it may change
+    xinhe_stream_t stream = current_stream(index_of(dst));
+    check(xinhe_copy_host_to_device(stream, d.buffer, d.offset, self.data_ptr(), bytes),
+          "xinhe_copy_host_to_device");
+    check(xinhe_stream_synchronize(stream), "xinhe_stream_synchronize");
+    return dst;
+  }
+  if (direct && src_x && !dst_x) {
+    const Location s = locate(self);
+    sync_device(index_of(self));
+    xinhe_stream_t stream = current_stream(index_of(self));
+    check(xinhe_copy_device_to_host(stream, dst.data_ptr(), s.buffer, s.offset, bytes),
+          "xinhe_copy_device_to_host");
+    check(xinhe_stream_synchronize(stream), "xinhe_stream_synchronize");
+    return dst;
+  }
+  // General case on the host.
+  HostView src_view, dst_view;
+  at::Tensor src_cpu = self, dst_cpu = dst;
+  if (src_x) {
+    src_view = host_view(self, /*read=*/true);
+    src_cpu = src_view.cpu;
+  }
+  if (dst_x) {
+    dst_view = host_view(dst, /*read=*/!dense(dst));
+    dst_cpu = dst_view.cpu;
+  }
+  dst_cpu.copy_(src_cpu);
+  if (dst_x) dst_view.write_back();
+  return dst;
+}
+
+at::Tensor copy_from_and_resize(const at::Tensor& self, const at::Tensor& dst) {
+  resize_(dst, self.sym_sizes(), std::nullopt);
+  return copy_from(self, dst, false);
+}
+
+at::Scalar local_scalar_dense(const at::Tensor& self) {
+  HostView v = host_view(self, true);
+  return at::_local_scalar_dense(v.cpu);
+}
+
+at::Tensor& set_source_tensor(at::Tensor& self, const at::Tensor& source) {
+  return at::native::set_tensor_(self, source);
+}
+at::Tensor& set_source_storage(at::Tensor& self, at::Storage source) {
+  return at::native::set_(self, source);
+}
+at::Tensor& set_source_storage_offset(at::Tensor& self, at::Storage source, c10::SymInt offset,
+                                      c10::SymIntArrayRef size, c10::SymIntArrayRef stride) {
+  return at::native::set_storage_cpu_(self, source, offset.expect_int(),
+                                      C10_AS_INTARRAYREF_SLOW(size),
+                                      C10_AS_INTARRAYREF_SLOW(stride));
+}
+
+// fill_ with a repeated 1/2/4-byte pattern on the device when the tensor is dense, else on
+// host views.
+at::Tensor& fill_scalar(at::Tensor& self, const at::Scalar& value) {
+  if (self.numel() == 0) return self;
+  if (dense(self)) {
+    at::Tensor one = at::empty({}, self.options().device(at::kCPU)).fill_(value);
+    const size_t size = one.element_size();
+    uint64_t bits = 0;
+    std::memcpy(&bits, one.data_ptr(), size);
+    uint32_t pattern_size = uint32_t(size);
+    if (size == 8 && uint32_t(bits) == uint32_t(bits >> 32)) pattern_size = 4;  // e.g. zero
+    if (pattern_size <= 4) {
+      const Location l = locate(self);
+      const uint32_t pattern = uint32_t(bits);
+      check(xinhe_buffer_fill(current_stream(index_of(self)), l.buffer, l.offset,
+                              uint64_t(self.numel()) * size, &pattern, pattern_size),
+            "xinhe_buffer_fill");
+      note_pending(index_of(self));
+      record_op("aten::fill_", Where::kXinhe, 0, "xinhe_buffer_fill");
+      return self;
+    }
+  }
+  HostView v = host_view(self, /*read=*/!dense(self));
+  v.cpu.fill_(value);
+  v.write_back();
+  record_op("aten::fill_", Where::kFallback, 0, "strided or 8-byte pattern, filled on the host");
+  return self;
+}
+
+at::Tensor& fill_tensor(at::Tensor& self, const at::Tensor& value) {
+  TORCH_CHECK(value.dim() == 0, "fill_ expects a 0-dim value tensor");
+  return fill_scalar(self, value.item());
+}
+
+at::Tensor& zero_(at::Tensor& self) { return fill_scalar(self, 0); }
+
+// ---- GEMM ---------------------------------------------------------------------------------------
+
+// A 2-D operand as xinhe sees it: row-major (trans = 0) or a transposed view (trans = 1).
+struct MatrixView {
+  bool ok = false;
+  bool trans = false;
+  int64_t ld = 0;
+};
+
+MatrixView matrix_view(const at::Tensor& t, int64_t rows_dim, int64_t cols_dim) {
+  const int64_t rows = t.size(rows_dim), cols = t.size(cols_dim);
+  const int64_t rs = t.stride(rows_dim), cs = t.stride(cols_dim);
+  MatrixView v;
+  if (cs == 1 || cols == 1) {
+    v.ok = true;
+    v.ld = rows > 1 ? rs : std::max<int64_t>(cols, 1);
+    if (v.ld < cols) v.ok = false;
+  } else if (rs == 1 || rows == 1) {
+    v.ok = true;
+    v.trans = true;
+    v.ld = cols > 1 ? cs : std::max<int64_t>(rows, 1);
+    if (v.ld < rows) v.ok = false;
+  }
+  return v;
+}
+
+std::string shape_text(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+  return s + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+// C[b] = alpha A[b] B[b] + beta C[b] on xinhe, with A (batch, m, k), B (batch, k, n) and C a
+// dense (batch, m, n) tensor; batch stride 0 broadcasts A or B. Returns false (nothing run)
+// when xinhe cannot take these operands, with the reason.
+bool run_gemm(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, float alpha,
+              float beta, std::string* why) {
+  const int device = index_of(c);
+  bool ok_ab = false, ok_c = false;
+  const xinhe_dtype_t ab = to_xinhe(a.scalar_type(), &ok_ab);
+  const xinhe_dtype_t cd = to_xinhe(c.scalar_type(), &ok_c);
+  if (!ok_ab || !ok_c || a.scalar_type() != b.scalar_type() ||
+      !(cd == ab || cd == XINHE_DTYPE_F32)) {
+    *why = "dtype " + std::string(c10::toString(a.scalar_type())) + " is not a xinhe GEMM dtype";
+    return false;
+  }
+  if (!supports(device, ab)) {
+    *why = "the device does not run this dtype";
+    return false;
+  }
+  if (a.device() != c.device() || b.device() != c.device()) {
+    *why = "operands on different devices";
+    return false;
+  }
+  const bool batched = a.dim() == 3;
+  const int64_t batch = batched ? c.size(0) : 1;
+  const int64_t m = c.size(-2), n = c.size(-1), k = a.size(-1);
+  const MatrixView va = matrix_view(a, a.dim() - 2, a.dim() - 1);
+  const MatrixView vb = matrix_view(b, b.dim() - 2, b.dim() - 1);
+  if (!va.ok || !vb.ok || !c.is_contiguous()) {
+    *why = "an operand has no unit stride in its last two dimensions";
+    return false;
+  }
+  xinhe_gemm_desc_t d;
+  std::memset(&d, 0, sizeof(d));
+  d.struct_size = sizeof(d);
+  d.ab_dtype = ab;
+  d.c_dtype = cd;
+  d.trans_a = va.trans;
+  d.trans_b = vb.trans;
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.batch = batch;
+  d.lda = va.ld;
+  d.ldb = vb.ld;
+  d.ldc = n;
+  d.stride_a = batched && a.size(0) > 1 ? a.stride(0) : 0;
+  d.stride_b = batched && b.size(0) > 1 ? b.stride(0) : 0;
+  d.stride_c = m * n;
+  xinhe_gemm_t op = nullptr;
+  xinhe_status_t status = xinhe_gemm_create(xinhe_device(device), &d, &op);
+  if (status == nullptr) status = xinhe_gemm_check(op);
+  uint64_t ws_bytes = 0;
+  if (status == nullptr) status = xinhe_gemm_workspace_size(op, &ws_bytes);
+  if (status != nullptr) {
+    *why = xinhe_status_message(status);
+    xinhe_status_free(status);
+    xinhe_gemm_destroy(op);
+    return false;
+  }
+  at::Tensor workspace;
+  xinhe_gemm_args_t args;
+  std::memset(&args, 0, sizeof(args));
+  args.struct_size = sizeof(args);
+  const Location la = locate(a), lb = locate(b), lc = locate(c);
+  args.a = la.buffer;
+  args.a_offset = la.offset;
+  args.b = lb.buffer;
+  args.b_offset = lb.offset;
+  args.c = lc.buffer;
+  args.c_offset = lc.offset;
+  if (ws_bytes > 0) {
+    workspace = at::empty({int64_t(ws_bytes)}, c.options().dtype(at::kByte));
+    const Location lw = locate(workspace);
+    args.workspace = lw.buffer;
+    args.workspace_offset = lw.offset;
+  }
+  args.alpha = alpha;
+  args.beta = beta;
+  status = xinhe_gemm_run(op, current_stream(device), &args);
+  const std::string impl = xinhe_gemm_impl_name(op);
+  xinhe_gemm_destroy(op);  // queued runs keep what they need (ops.h)
+  check(status, "xinhe_gemm_run");
+  note_pending(device);
+  if (workspace.defined()) sync_device(device);  // the workspace is freed on return
+  *why = impl;
+  return true;
+}
+
+double gemm_flops(int64_t batch, int64_t m, int64_t n, int64_t k) {
+  return 2.0 * batch * m * n * k;
+}
+
+at::Tensor mm(const at::Tensor& self, const at::Tensor& mat2) {
+  TORCH_CHECK(self.dim() == 2 && mat2.dim() == 2 && self.size(1) == mat2.size(0), "mm: shapes ",
+              self.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
+  at::Tensor out = at::empty({self.size(0), mat2.size(1)}, self.options());
+  const double flops = gemm_flops(1, self.size(0), mat2.size(1), self.size(1));
+  std::string why;
+  if (run_gemm(self, mat2, out, 1.f, 0.f, &why)) {
+    record_op("aten::mm", Where::kXinhe, flops,
+              shape_text(self) + " x " + shape_text(mat2) + " by " + why);
+    return out;
+  }
+  record_op("aten::mm", Where::kFallback, flops, why);
+  return at::mm(self.cpu(), mat2.cpu()).to(self.device());
+}
+
+at::Tensor bmm(const at::Tensor& self, const at::Tensor& mat2) {
+  TORCH_CHECK(self.dim() == 3 && mat2.dim() == 3 && self.size(0) == mat2.size(0) &&
+                  self.size(2) == mat2.size(1),
+              "bmm: shapes ", self.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
+  at::Tensor out = at::empty({self.size(0), self.size(1), mat2.size(2)}, self.options());
+  const double flops = gemm_flops(self.size(0), self.size(1), mat2.size(2), self.size(2));
+  std::string why;
+  if (run_gemm(self, mat2, out, 1.f, 0.f, &why)) {
+    record_op("aten::bmm", Where::kXinhe, flops,
+              shape_text(self) + " x " + shape_text(mat2) + " by " + why);
+    return out;
+  }
+  record_op("aten::bmm", Where::kFallback, flops, why);
+  return at::bmm(self.cpu(), mat2.cpu()).to(self.device());
+}
+
+at::Tensor addmm(const at::Tensor& self, const at::Tensor& mat1, const at::Tensor& mat2,
+                 const at::Scalar& beta, const at::Scalar& alpha) {
+  TORCH_CHECK(mat1.dim() == 2 && mat2.dim() == 2 && mat1.size(1) == mat2.size(0), "addmm: shapes ",
+              mat1.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
+  const int64_t m = mat1.size(0), n = mat2.size(1);
+  const double flops = gemm_flops(1, m, n, mat1.size(1));
+  at::Tensor out = at::empty({m, n}, mat1.options());
+  const float beta_f = beta.toFloat(), alpha_f = alpha.toFloat();
+  std::string why;
+  bool ran = false;
+  if (beta_f == 0.f) {
+    ran = run_gemm(mat1, mat2, out, alpha_f, 0.f, &why);
+  } else if (self.scalar_type() == mat1.scalar_type() && self.dim() <= 2 &&
+             at::infer_size(self.sizes(), {m, n}) == std::vector<int64_t>{m, n}) {
+    // C = beta * broadcast(self): a rank-1 GEMM ones(m, 1) x self(1, n) for a bias row (the
+    // common linear layer), a device copy for a full matrix, else a host broadcast; then
+    // C = alpha A B + C.
+    const at::Tensor bias = self.dim() == 0   ? self.reshape({1, 1})
+                            : self.dim() == 1 ? self.reshape({1, self.size(0)})
+                                              : self;
+    std::string bias_why;
+    bool bias_ok = false;
+    if (bias.size(0) == 1 && (bias.size(1) == n || bias.size(1) == 1) && bias.size(1) == n) {
+      at::Tensor ones = at::empty({m, 1}, mat1.options());
+      fill_scalar(ones, 1);
+      bias_ok = run_gemm(ones, bias, out, beta_f, 0.f, &bias_why);
+    } else if (bias.sizes() == out.sizes() && beta_f == 1.f) {
+      copy_from(bias, out, false);
+      bias_ok = true;
+    }
+    if (!bias_ok) {
+      copy_from(bias.expand({m, n}), out, false);
+      if (beta_f != 1.f) {
+        HostView v = host_view(out, true);
+        v.cpu.mul_(beta_f);
+        v.write_back();
+      }
+    }
+    ran = run_gemm(mat1, mat2, out, alpha_f, 1.f, &why);
+  } else {
+    why = "bias shape or dtype xinhe does not broadcast";
+  }
+  if (ran) {
+    record_op(
+        "aten::addmm", Where::kXinhe, flops,
+        shape_text(mat1) + " x " + shape_text(mat2) + " + " + shape_text(self) + " by " + why);
+    return out;
+  }
+  record_op("aten::addmm", Where::kFallback, flops, why);
+  return at::addmm(self.cpu(), mat1.cpu(), mat2.cpu(), beta, alpha).to(mat1.device());
+}
+
+// ---- Attention ----------------------------------------------------------------------------------
+
+// What xinhe_attention cannot take, or "" when it can.
+std::string attention_unsupported(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const std::optional<at::Tensor>& mask, double dropout_p,
+                                  bool is_causal, bool enable_gqa) {
+  if (mask.has_value() && mask->defined()) return "attention masks other than causal";
+  if (dropout_p > 0.0) return "dropout";
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) return "operands that are not [B, H, S, D]";
+  bool ok = false;
+  const xinhe_dtype_t dt = to_xinhe(q.scalar_type(), &ok);
+  if (!ok || k.scalar_type() != q.scalar_type() || v.scalar_type() != q.scalar_type())
+    return "dtype " + std::string(c10::toString(q.scalar_type()));
+  if (!q.is_privateuseone() || k.device() != q.device() || v.device() != q.device())
+    return "operands on different devices";
+  if (!supports(index_of(q), dt)) return "the device does not run this dtype";
+  if (k.size(3) != q.size(3) || v.size(3) != q.size(3))
+    return "value head size differs from the query's";
+  if (k.size(0) != q.size(0) || v.sizes() != k.sizes()) return "batch or key/value shapes differ";
+  if (q.size(1) != k.size(1) && (!enable_gqa || k.size(1) == 0 || q.size(1) % k.size(1) != 0))
+    return "query heads not a multiple of key/value heads";
+  // PyTorch's is_causal aligns the mask top-left, xinhe bottom-right: equal only when Sq == Skv.
+  if (is_causal && q.size(2) != k.size(2)) return "causal attention with Sq != Skv (top-left mask)";
+  if (q.size(3) < 1 || q.size(3) > 256) return "head size outside [1, 256]";
+  return "";
+}
+
+int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const std::optional<at::Tensor>& mask, double dropout_p, bool is_causal,
+                         std::optional<double> /*scale*/, bool enable_gqa) {
+  const std::string why = attention_unsupported(q, k, v, mask, dropout_p, is_causal, enable_gqa);
+  if (why.empty()) return int64_t(at::SDPBackend::overrideable);
+  // The math path decomposes into bmm/softmax on the device; count that SDPA call here.
+  const double flops = 4.0 * q.size(0) * q.size(1) * q.size(2) * k.size(2) * q.size(3);
+  record_op("aten::scaled_dot_product_attention", Where::kFallback, flops,
+            "math decomposition: " + why);
+  return int64_t(at::SDPBackend::math);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor,
+           at::Tensor, at::Tensor>
+sdpa_overrideable(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const std::optional<at::Tensor>& attn_bias, double dropout_p, bool is_causal,
+                  bool return_debug_mask, std::optional<double> scale) {
+  const std::string unsupported =
+      attention_unsupported(q, k, v, attn_bias, dropout_p, is_causal, true);
+  TORCH_CHECK(unsupported.empty(), "xinhe attention cannot take ", unsupported);
+  TORCH_CHECK(!return_debug_mask, "xinhe attention has no debug mask");
+  const int device = index_of(q);
+  const int64_t B = q.size(0), Hq = q.size(1), Sq = q.size(2), D = q.size(3);
+  const int64_t Hkv = k.size(1), Skv = k.size(2);
+  at::Tensor out = at::empty({B, Hq, Sq, D}, q.options());
+  at::Tensor lse = at::empty({B, Hq, Sq}, q.options().dtype(at::kFloat));
+  bool ok = false;
+  xinhe_attention_desc_t d;
+  std::memset(&d, 0, sizeof(d));
+  d.struct_size = sizeof(d);
+  d.dtype = to_xinhe(q.scalar_type(), &ok);
+  d.batch = B;
+  d.heads_q = Hq;
+  d.heads_kv = Hkv;
+  d.seq_q = Sq;
+  d.seq_kv = Skv;
+  d.head_dim = D;
+  for (int i = 0; i < 4; ++i) {
+    d.q_strides[i] = q.stride(i);
+    d.k_strides[i] = k.stride(i);
+    d.v_strides[i] = v.stride(i);
+    d.o_strides[i] = out.stride(i);
+  }
+  d.scale = float(scale ? *scale : 1.0 / std::sqrt(double(D)));
+  d.mask = is_causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
+  d.with_lse = 1;
+  d.lse_strides[0] = Hq * Sq;
+  d.lse_strides[1] = Sq;
+  d.lse_strides[2] = 1;
+  // Counted as PyTorch's FlopCounterMode does (no causal halving), so shares compare.
+  const double flops = 4.0 * B * Hq * Sq * Skv * D;
+  xinhe_attention_t op = nullptr;
+  xinhe_status_t status = xinhe_attention_create(xinhe_device(device), &d, &op);
+  if (status == nullptr) status = xinhe_attention_check(op);
+  uint64_t ws_bytes = 0;
+  if (status == nullptr) status = xinhe_attention_workspace_size(op, &ws_bytes);
+  check(status, "xinhe attention");
+  at::Tensor workspace;
+  xinhe_attention_args_t args;
+  std::memset(&args, 0, sizeof(args));
+  args.struct_size = sizeof(args);
+  if (out.numel() > 0) {
+    const Location lq = locate(q), lk = locate(k), lv = locate(v), lo = locate(out),
+                   ll = locate(lse);
+    args.q = lq.buffer;
+    args.q_offset = lq.offset;
+    args.k = lk.buffer;
+    args.k_offset = lk.offset;
+    args.v = lv.buffer;
+    args.v_offset = lv.offset;
+    args.o = lo.buffer;
+    args.o_offset = lo.offset;
+    args.lse = ll.buffer;
+    args.lse_offset = ll.offset;
+    if (ws_bytes > 0) {
+      workspace = at::empty({int64_t(ws_bytes)}, q.options().dtype(at::kByte));
+      const Location lw = locate(workspace);
+      args.workspace = lw.buffer;
+      args.workspace_offset = lw.offset;
+    }
+    status = xinhe_attention_run(op, current_stream(device), &args);
+  }
+  const std::string impl = xinhe_attention_impl_name(op);
+  xinhe_attention_destroy(op);
+  check(status, "xinhe_attention_run");
+  note_pending(device);
+  if (workspace.defined()) sync_device(device);
+  record_op("aten::_scaled_dot_product_fused_attention_overrideable", Where::kXinhe, flops,
+            "q " + shape_text(q) + ", kv heads " + std::to_string(Hkv) + ", Skv " +
+                std::to_string(Skv) + (is_causal ? ", causal" : "") + " by " + impl);
+  const auto empty_long = at::empty({}, at::TensorOptions().dtype(at::kLong));
+  return {out,        lse,        at::Tensor(), at::Tensor(), c10::SymInt(Sq), c10::SymInt(Skv),
+          empty_long, empty_long, at::Tensor()};
+}
+
+// ---- CPU fallback -------------------------------------------------------------------------------
+
+void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  const auto& name = op.schema().operator_name();
+  std::string full = name.name;
+  if (!name.overload_name.empty()) full += "." + name.overload_name;
+  record_op(name.name.c_str(), Where::kFallback, 0, full);
+  sync_all_devices();
+  at::native::cpu_fallback(op, stack);
+}
+
+// ---- Python-facing control (torch.ops.xinhe_torch.*) ---------------------------------------
+
+std::vector<std::string> op_names() {
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : g_counts) out.push_back(k);
+  return out;
+}
+
+std::vector<double> op_counts() {
+  // Per op, in op_names() order: xinhe calls, fallback calls, xinhe FLOPs, fallback FLOPs.
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  std::vector<double> out;
+  for (const auto& [k, v] : g_counts) {
+    out.push_back(double(v.xinhe));
+    out.push_back(double(v.fallback));
+    out.push_back(v.xinhe_flops);
+    out.push_back(v.fallback_flops);
+  }
+  return out;
+}
+
+void reset_counts() {
+  std::lock_guard<std::mutex> lock(g_count_mutex);
+  g_counts.clear();
+}
+
+std::string set_strict(std::string mode) {
+  TORCH_CHECK(mode == "off" || mode == "routed" || mode == "all",
+              "strict mode is 'off', 'routed' or 'all', not '", mode, "'");
+  std::string old = g_strict;
+  g_strict = mode;
+  return old;
+}
+
+std::vector<std::string> device_names() {
+  std::vector<std::string> out;
+  for (int i = 0; i < device_count(); ++i) out.push_back(xinhe_device_name(xinhe_device(i)));
+  return out;
+}
+
+bool device_host_addressable(int64_t index) { return host_addressable(int(index)); }
+
+void synchronize(int64_t index) {
+  if (index < 0) {
+    for (int i = 0; i < device_count(); ++i) {
+      note_pending(i);
+      sync_device(i);
+    }
+    return;
+  }
+  note_pending(int(index));
+  sync_device(int(index));
+}
+
+}  // namespace
+}  // namespace xinhe_torch
+
+namespace at::native {
+REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &xinhe_torch::fused_sdp_choice)
+}  // namespace at::native
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  using namespace xinhe_torch;
+  m.impl("empty.memory_format", empty_memory_format);
+  m.impl("empty_strided", empty_strided);
+  m.impl("as_strided", as_strided);
+  m.impl("view", view);
+  m.impl("_reshape_alias", reshape_alias);
+  m.impl("resize_", resize_);
+  m.impl("_copy_from", copy_from);
+  m.impl("_copy_from_and_resize", copy_from_and_resize);
+  m.impl("_local_scalar_dense", local_scalar_dense);
+  m.impl("set_.source_Tensor", set_source_tensor);
+  m.impl("set_.source_Storage", set_source_storage);
+  m.impl("set_.source_Storage_storage_offset", set_source_storage_offset);
+  m.impl("fill_.Scalar", fill_scalar);
+  m.impl("fill_.Tensor", fill_tensor);
+  m.impl("zero_", zero_);
+  m.impl("mm", mm);
+  m.impl("bmm", bmm);
+  m.impl("addmm", addmm);
+  m.impl("_fused_sdp_choice", fused_sdp_choice);
+  m.impl("_scaled_dot_product_fused_attention_overrideable", sdpa_overrideable);
+}
+
+TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&xinhe_torch::cpu_fallback>());
+}
+
+TORCH_LIBRARY(xinhe_torch, m) {
+  using namespace xinhe_torch;
+  m.def("op_names", &op_names);
+  m.def("op_counts", &op_counts);
+  m.def("reset_counts", &reset_counts);
+  m.def("set_strict", &set_strict);
+  m.def("device_names", &device_names);
+  m.def("host_addressable", &device_host_addressable);
+  m.def("synchronize", &synchronize);
+}

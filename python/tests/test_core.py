@@ -1,0 +1,219 @@
+"""xinhe Python package: devices, streams, events, buffers, DLPack both ways, errors, and the
+GEMM and attention ops (describe/check/workspace/run and the one-call forms) on every device,
+checked against float64 references computed with numpy on random inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import xinhe
+
+DEVICES = [d.name for d in xinhe.devices()]
+POISON = np.float32(np.nan)
+
+
+def test_devices_in_registry_order():
+    names = [d.name for d in xinhe.devices()]
+    assert names[0] == "cpu:0"  # the built-in backend is registered first
+    assert "opencl:0" in names, f"PoCL's opencl:0 is expected here: {xinhe.backends()}"
+    for i, d in enumerate(xinhe.devices()):
+        assert d.index == i
+        assert xinhe.device(d.name) == d
+        p = d.properties
+        assert p.name == d.name and p.backend == d.name.split(":")[0]
+        assert p.min_alignment >= 1 and p.total_memory > 0
+        assert xinhe.DType.f32 in p.dtypes
+    assert xinhe.default_device() in xinhe.devices()
+    assert any(b.name == "cpu" and b.loaded for b in xinhe.backends())
+
+
+def test_errors_carry_code_backend_and_message():
+    with pytest.raises(xinhe.Error) as info:
+        xinhe.device("npu:7")
+    assert info.value.code == xinhe.StatusCode.NOT_FOUND
+    assert "npu:7" in info.value.message
+    assert info.value.call == "xinhe_device_get_by_name"
+    dev = xinhe.device("cpu:0")
+    with pytest.raises(xinhe.Error) as info:
+        dev.alloc(64, alignment=3)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    assert info.value.backend == "cpu"
+    assert "power of two" in info.value.message
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_stream_buffer_event_round_trip(name):
+    dev = xinhe.device(name)
+    stream = dev.create_stream()
+    buf = dev.alloc(4096)
+    assert buf.size == 4096 and buf.device == dev
+    src = np.random.default_rng(1).standard_normal(1024).astype(np.float32)
+    stream.copy_from_host(buf, src)
+    out = np.full(1024, POISON)
+    start, end = dev.create_event(), dev.create_event()
+    start.record(stream)
+    stream.copy_to_host(out, buf)
+    end.record(stream)
+    end.synchronize()
+    assert end.query() and stream.query()
+    np.testing.assert_array_equal(out, src)
+    if dev.properties.timing:
+        assert end.elapsed_ms(start) >= 0.0
+    stream.fill(buf, 0x3F800000)  # 1.0f
+    stream.synchronize()
+    stream.copy_to_host(out, buf)
+    assert (out == 1.0).all()
+
+
+def test_dlpack_zero_copy_on_cpu0():
+    # torch's CPU tensors are 64-byte aligned: cpu:0 imports them in place.
+    t = torch.randn(8, 16)
+    a = xinhe.from_dlpack(t, device="cpu:0", copy=False)
+    assert a.shape == (8, 16) and a.dtype == xinhe.DType.f32 and a.device.name == "cpu:0"
+    assert a.buffer.host_pointer == t.data_ptr()
+    back = torch.from_dlpack(a)
+    assert back.data_ptr() == t.data_ptr()
+    t[3, 4] = 42.0
+    assert back[3, 4].item() == 42.0
+    # numpy sees the same memory too.
+    n = np.from_dlpack(a)
+    assert n.ctypes.data == t.data_ptr()
+    # A misaligned view cannot be shared: copy=False says why, copy=None copies.
+    odd = t.view(-1)[1:17]
+    with pytest.raises(BufferError, match="aligned"):
+        xinhe.from_dlpack(odd, device="cpu:0", copy=False)
+    c = xinhe.from_dlpack(odd, device="cpu:0")
+    assert c.buffer.host_pointer != odd.data_ptr()
+    np.testing.assert_array_equal(np.from_dlpack(c), odd.numpy())
+
+
+def test_dlpack_on_opencl_copies_explicitly():
+    dev = xinhe.device("opencl:0")
+    assert dev.properties.host_memory  # PoCL: host memory, but opaque cl_mem buffers
+    src = np.arange(24, dtype=np.float32).reshape(4, 6)
+    with pytest.raises(BufferError, match="not host memory|cannot use host memory"):
+        xinhe.from_dlpack(src, device=dev, copy=False)
+    a = xinhe.from_dlpack(src, device=dev)  # copy=None: copied
+    assert a.buffer.host_pointer is None
+    assert a.__dlpack_device__()[0] != 1
+    with pytest.raises(BufferError, match="not host-addressable"):
+        a.__dlpack__()
+    n = np.from_dlpack(a, device="cpu", copy=True)
+    np.testing.assert_array_equal(n, src)
+    np.testing.assert_array_equal(a.numpy(), src)
+    t = torch.from_dlpack(xinhe.from_dlpack_host(a))
+    np.testing.assert_array_equal(t.numpy(), src)
+
+
+def test_dlpack_keeps_source_alive_and_versioned_capsule():
+    t = torch.arange(64, dtype=torch.float32)
+    a = xinhe.from_dlpack(t, device="cpu:0", copy=False)
+    pointer = t.data_ptr()
+    del t
+    import gc
+    gc.collect()
+    assert a.buffer.host_pointer == pointer
+    np.testing.assert_array_equal(np.from_dlpack(a), np.arange(64, dtype=np.float32))
+    capsule = a.__dlpack__(max_version=(1, 0))
+    assert "dltensor_versioned" in repr(capsule)
+    legacy = a.__dlpack__()
+    assert "dltensor" in repr(legacy)
+
+
+def _ref_gemm(a, b):
+    return a.astype(np.float64) @ b.astype(np.float64)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_describe_check_workspace_run(name):
+    dev = xinhe.device(name)
+    rng = np.random.default_rng(7)
+    m, n, k = 37, 29, 53
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    op = xinhe.Gemm(dev, xinhe.DType.f32, m=m, n=n, k=k)
+    op.check()
+    assert op.unsupported_reason is None and op.impl_name
+    xa, xb = xinhe.asarray(a, device=dev), xinhe.asarray(b, device=dev)
+    xc = xinhe.asarray(np.full((m, n), POISON), device=dev)
+    ws = dev.alloc(op.workspace_size) if op.workspace_size else None
+    stream = dev.create_stream()
+    op.run(stream, xa, xb, xc, workspace=ws)
+    stream.synchronize()
+    ref = _ref_gemm(a, b)
+    out = xc.numpy()
+    assert np.abs(out - ref).max() <= 1e-4 * (1 + np.abs(ref).max())
+    with pytest.raises(xinhe.Error) as info:
+        xinhe.Gemm(dev, xinhe.DType.f32, m=-1, n=n, k=k)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("kind", ["numpy", "torch", "xinhe"])
+def test_gemm_one_call_forms(name, kind):
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((3, 20, 12)).astype(np.float32)
+    b = rng.standard_normal((12, 9)).astype(np.float32)
+    bt = np.ascontiguousarray(b.T)
+    if kind == "numpy":
+        ia, ib = a, bt.T  # B as a transposed view
+    elif kind == "torch":
+        ia, ib = torch.from_numpy(a), torch.from_numpy(bt).t()
+    else:
+        ia, ib = xinhe.asarray(a, device=name), xinhe.asarray(b, device=name)
+    # batched A (3, 20, 12) against a shared B: batch stride 0 on B
+    if kind == "xinhe":
+        out = xinhe.gemm(ia, _expand(ib, 3), device=name).numpy()
+    elif kind == "torch":
+        out = xinhe.gemm(ia, ib.expand(3, 12, 9), device=name).numpy()
+    else:
+        out = xinhe.gemm(ia, np.broadcast_to(ib, (3, 12, 9)), device=name)
+    ref = np.einsum("bik,kj->bij", a.astype(np.float64), b.astype(np.float64))
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= 1e-4 * (1 + np.abs(ref).max())
+
+
+def _expand(x: xinhe.Array, batch: int) -> xinhe.Array:
+    return xinhe.view(x.buffer, x.offset, x.dtype, [batch, *x.shape], [0, *x.strides])
+
+
+def _ref_attention(q, k, v, causal):
+    q, k, v = (x.astype(np.float64) for x in (q, k, v))
+    group = q.shape[1] // k.shape[1]
+    k = np.repeat(k, group, axis=1)
+    v = np.repeat(v, group, axis=1)
+    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(q.shape[-1])
+    if causal:
+        sq, skv = s.shape[-2:]
+        mask = np.arange(skv)[None, :] <= np.arange(sq)[:, None] + (skv - sq)
+        s = np.where(mask, s, -np.inf)
+    s = s - s.max(-1, keepdims=True)
+    p = np.exp(s)
+    p /= p.sum(-1, keepdims=True)
+    return p @ v
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_gqa_one_call_and_op(name, causal):
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((2, 4, 9, 16)).astype(np.float32)
+    k = rng.standard_normal((2, 2, 13, 16)).astype(np.float32)
+    v = rng.standard_normal((2, 2, 13, 16)).astype(np.float32)
+    ref = _ref_attention(q, k, v, causal)
+    out = xinhe.attention(q, k, v, causal=causal, device=name)
+    assert isinstance(out, np.ndarray)
+    assert np.abs(out - ref).max() <= 2e-5 * (1 + np.abs(ref).max())
+    # BSHD views of torch tensors: strides go straight into the description.
+    tq = torch.from_numpy(np.ascontiguousarray(q.transpose(0, 2, 1, 3))).transpose(1, 2)
+    out_t, lse = xinhe.attention(tq, torch.from_numpy(k), torch.from_numpy(v), causal=causal,
+                                 return_lse=True, device=name)
+    assert isinstance(out_t, torch.Tensor) and lse.shape == (2, 4, 9)
+    assert np.abs(out_t.numpy() - ref).max() <= 2e-5 * (1 + np.abs(ref).max())
+    with pytest.raises(xinhe.Error) as info:  # D outside [1, 256] is malformed
+        xinhe.Attention(xinhe.device(name), xinhe.DType.f32, 2, 4, 2, 9, 13, 300)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,194 @@
+"""xinhe.torch: the "xinhe" PyTorch device on every xinhe device. Device naming and order,
+copies both ways in every layout, views, fill/zero, mm/addmm/bmm/matmul/linear and SDPA on
+xinhe's kernels (checked against float64 on the CPU, and by the counters that they ran in
+xinhe), streams and events, the CPU fallback with its counters and strict mode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import xinhe
+import xinhe.torch as xt
+
+DEVICES = [d.name for d in xinhe.devices()]
+
+
+def tdev(name: str) -> torch.device:
+    return xt.device(name)
+
+
+def test_device_naming_follows_registry_order():
+    assert torch._C._get_privateuse1_backend_name() == "xinhe"
+    assert torch.xinhe.device_count() == len(xinhe.devices())
+    for i, d in enumerate(xinhe.devices()):
+        assert xt.device(d.name) == torch.device("xinhe", i)
+        assert xt.xinhe_device(torch.device("xinhe", i)) == d
+    assert xt.devices() == [torch.device("xinhe", i) for i in range(len(DEVICES))]
+    x = torch.zeros(3, device=xt.device("opencl:0"))
+    assert x.is_xinhe and x.device.index == DEVICES.index("opencl:0")
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
+def test_copies_views_and_fill(name, dtype):
+    g = torch.Generator().manual_seed(3)
+    cpu = (torch.randn(6, 10, generator=g) * 100).to(dtype)
+    x = cpu.to(tdev(name))
+    assert x.device == tdev(name)
+    torch.testing.assert_close(x.cpu(), cpu, rtol=0, atol=0)
+    # Views: transpose, slices, as_strided, and copies out of / into them.
+    torch.testing.assert_close(x.t().cpu(), cpu.t(), rtol=0, atol=0)
+    torch.testing.assert_close(x[1:5, ::3].cpu(), cpu[1:5, ::3], rtol=0, atol=0)
+    torch.testing.assert_close(x.as_strided((3, 4), (7, 2), 5).cpu(), cpu.as_strided((3, 4), (7, 2), 5),
+                               rtol=0, atol=0)
+    y = x.clone()
+    y[2:4, 1::2] = cpu[:2, :5]  # strided device destination, CPU source
+    ref = cpu.clone()
+    ref[2:4, 1::2] = cpu[:2, :5]
+    torch.testing.assert_close(y.cpu(), ref, rtol=0, atol=0)
+    torch.testing.assert_close(x.cpu(), cpu, rtol=0, atol=0)  # clone left x alone
+    # Device-to-device with a dtype change.
+    torch.testing.assert_close(x.to(torch.float64).cpu(), cpu.to(torch.float64), rtol=0, atol=0)
+    # fill_ / zero_, dense and strided, keep everything else.
+    z = x.clone()
+    z.fill_(7)
+    assert (z.cpu() == 7).all()
+    z.zero_()
+    assert (z.cpu() == 0).all()
+    w = x.clone()
+    w[:, 2].fill_(5)
+    ref = cpu.clone()
+    ref[:, 2] = 5
+    torch.testing.assert_close(w.cpu(), ref, rtol=0, atol=0)
+    # empty / empty_strided
+    e = torch.empty_strided((2, 3), (1, 2), device=tdev(name), dtype=dtype)
+    assert e.stride() == (1, 2) and e.device == tdev(name)
+    assert x[0, 0].item() == cpu[0, 0].item()
+
+
+def _check(out, ref64, tol):
+    err = (out.double().cpu() - ref64).abs().max().item()
+    scale = ref64.abs().max().item() + 1
+    assert err <= tol * scale, f"max error {err} vs scale {scale}"
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-6), (torch.bfloat16, 2e-2)])
+def test_gemm_ops_run_in_xinhe(name, dtype, tol):
+    g = torch.Generator().manual_seed(4)
+    a = torch.randn(33, 47, generator=g).to(dtype)
+    b = torch.randn(47, 21, generator=g).to(dtype)
+    bias = torch.randn(21, generator=g).to(dtype)
+    ba = torch.randn(3, 33, 47, generator=g).to(dtype)
+    bb = torch.randn(3, 47, 21, generator=g).to(dtype)
+    d = tdev(name)
+    xa, xb, xbias, xba, xbb = (t.to(d) for t in (a, b, bias, ba, bb))
+    A, B, BIAS, BA, BB = (t.double() for t in (a, b, bias, ba, bb))
+    xt.reset_stats()
+    with xt.strict("routed"):
+        _check(xa @ xb, A @ B, tol)
+        _check(xa @ xb.t().contiguous().t(), A @ B, tol)  # transposed operand
+        _check(xa.t().contiguous().t() @ xb, A @ B, tol)
+        _check(torch.addmm(xbias, xa, xb), BIAS + A @ B, tol)
+        _check(torch.addmm(xbias, xa, xb, beta=0.5, alpha=2.0), 0.5 * BIAS + 2 * (A @ B), tol)
+        _check(torch.bmm(xba, xbb), BA @ BB, tol)
+        _check(torch.matmul(xba, xb), BA @ B, tol)  # folds to mm
+        w = torch.randn(21, 47, generator=g).to(dtype)
+        _check(F.linear(xa, w.to(d), xbias), A @ w.double().t() + BIAS, tol)
+        _check(F.linear(xba, w.to(d)), BA @ w.double().t(), tol)
+    s = xt.stats()
+    assert s.ops["aten::mm"].xinhe >= 3 and s.ops["aten::mm"].fallback == 0
+    assert s.ops["aten::addmm"].xinhe >= 3 and s.ops["aten::bmm"].xinhe == 1
+    assert s.xinhe_flops > 0
+
+
+def _ref_sdpa(q, k, v, causal):
+    group = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(group, 1)
+    v = v.repeat_interleave(group, 1)
+    s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if causal:
+        sq, skv = s.shape[-2:]
+        s = s.masked_fill(torch.ones(sq, skv, dtype=torch.bool).tril(skv - sq).logical_not(), float("-inf"))
+    return s.softmax(-1) @ v
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-5), (torch.bfloat16, 2e-2)])
+@pytest.mark.parametrize("sq,skv,causal", [(17, 17, True), (1, 23, False), (9, 31, False)])
+def test_sdpa_routes_to_xinhe_attention(name, dtype, tol, sq, skv, causal):
+    g = torch.Generator().manual_seed(sq * 100 + skv)
+    q = torch.randn(2, 8, sq, 32, generator=g).to(dtype)
+    k = torch.randn(2, 2, skv, 32, generator=g).to(dtype)
+    v = torch.randn(2, 2, skv, 32, generator=g).to(dtype)
+    d = tdev(name)
+    xt.reset_stats()
+    with xt.strict("routed"):
+        out = F.scaled_dot_product_attention(q.to(d), k.to(d), v.to(d), is_causal=causal, enable_gqa=True)
+    _check(out, _ref_sdpa(q.double(), k.double(), v.double(), causal), tol)
+    assert xt.stats().ops["aten::_scaled_dot_product_fused_attention_overrideable"].xinhe == 1
+
+
+def test_sdpa_with_mask_takes_the_math_path_and_strict_catches_it():
+    d = tdev("cpu:0")
+    q = torch.randn(1, 2, 5, 8, device=d)
+    mask = torch.ones(5, 5, dtype=torch.bool, device=d).tril()
+    xt.reset_stats()
+    out = F.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+    ref = F.scaled_dot_product_attention(q.cpu(), q.cpu(), q.cpu(), attn_mask=mask.cpu())
+    torch.testing.assert_close(out.cpu(), ref, rtol=1e-5, atol=1e-5)
+    assert xt.stats().ops["aten::scaled_dot_product_attention"].fallback == 1
+    with pytest.raises(RuntimeError, match="strict mode"):
+        with xt.strict("routed"):
+            F.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_fallback_is_counted_logged_and_strict(name):
+    d = tdev(name)
+    x = torch.randn(4, 5).to(d)
+    xt.reset_stats()
+    y = torch.nn.functional.silu(x) + 1
+    torch.testing.assert_close(y.cpu(), torch.nn.functional.silu(x.cpu()) + 1)
+    s = xt.stats()
+    assert "aten::silu" in s.fallback_ops and s.ops["aten::silu"].fallback == 1
+    with pytest.raises(RuntimeError, match="strict mode \\(all\\): aten::silu fell back"):
+        with xt.strict("all"):
+            torch.nn.functional.silu(x)
+    with xt.strict("routed"):  # routed strictness lets elementwise fallbacks through
+        torch.nn.functional.silu(x)
+
+
+def test_verbose_dispatch_names_ops(tmp_path):
+    import subprocess
+    import sys
+    code = ("import torch, xinhe.torch as xt\n"
+            "x = torch.randn(8, 8).to(xt.device('cpu:0'))\n"
+            "(x @ x).relu().cpu()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "XINHE_VERBOSE": "dispatch"}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "xinhe[dispatch] torch: aten::mm ran on xinhe" in r.stderr
+    assert "xinhe[dispatch] torch: aten::relu ran on the CPU (fallback)" in r.stderr
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_streams_and_events(name):
+    d = tdev(name)
+    s = torch.Stream(device=d)
+    e0, e1 = torch.Event(device=d, enable_timing=True), torch.Event(device=d, enable_timing=True)
+    a = torch.randn(64, 64).to(d)
+    with s:
+        assert torch.accelerator.current_stream(d) == s if hasattr(torch, "accelerator") else True
+        e0.record(s)
+        b = a @ a
+        e1.record(s)
+    e1.synchronize()
+    assert e1.query()
+    s.synchronize()
+    assert s.query()
+    assert e0.elapsed_time(e1) >= 0.0
+    torch.testing.assert_close(b.cpu(), a.cpu() @ a.cpu(), rtol=1e-5, atol=1e-4)
+    torch.xinhe.synchronize()

@@ -1,0 +1,326 @@
+"""xinhe: one device API and one set of GEMM/attention kernels over pluggable chip backends.
+
+The native binding (xinhe._core) mirrors the C API: devices, streams, events, buffers, typed
+arrays on buffers, and the GEMM and attention ops with their describe -> check -> workspace ->
+run shape. This module adds the one-call forms (`gemm`, `attention`) that accept numpy arrays,
+torch CPU tensors and xinhe arrays alike, and DLPack import (`from_dlpack`, `asarray`).
+
+Errors from the C API raise `xinhe.Error` with `.code` (a `StatusCode`), `.backend`, `.call`
+and `.message`. The PyTorch device lives in `xinhe.torch` (imported on demand).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Sequence, Union
+
+from . import _core
+from ._core import (  # noqa: F401  (re-exported API)
+    Array,
+    Attention,
+    BackendInfo,
+    Buffer,
+    Device,
+    DeviceProperties,
+    DType,
+    Error,
+    Event,
+    Gemm,
+    Stream,
+    StatusCode,
+    backends,
+    default_device,
+    devices,
+    dtype_size,
+    empty,
+    view,
+)
+
+__version__ = _core.version()
+
+__all__ = [
+    "Array", "Attention", "BackendInfo", "Buffer", "Device", "DeviceProperties", "DType",
+    "Error", "Event", "Gemm", "Stream", "StatusCode", "asarray", "attention", "backends",
+    "default_device", "device", "devices", "dtype_size", "empty", "from_dlpack", "gemm",
+    "view", "zeros",
+]
+
+DeviceLike = Union[Device, str, None]
+
+
+def device(name: DeviceLike = None) -> Device:
+    """The device named "cpu:0", "opencl:0"...; a Device passes through; None: the default."""
+    if name is None:
+        return _core.default_device()
+    if isinstance(name, Device):
+        return name
+    return _core.device(str(name))
+
+
+def zeros(shape: Sequence[int], dtype: DType = DType.f32, device: DeviceLike = None) -> Array:
+    """A contiguous array of zeros on device."""
+    dev = globals()["device"](device)
+    out = _core.empty(list(shape), dtype, dev)
+    if out.buffer.size:
+        stream = dev.create_stream()
+        stream.fill(out.buffer, 0, 4 if out.buffer.size % 4 == 0 else 1)
+        stream.synchronize()
+    return out
+
+
+def _is_torch_tensor(obj: Any) -> bool:
+    return type(obj).__module__.startswith("torch") and hasattr(obj, "dtype") and hasattr(obj, "device")
+
+
+def _host_view(obj: Any) -> Any:
+    """A DLPack-capable CPU object for numpy arrays, torch CPU tensors and buffer-protocol data."""
+    if _is_torch_tensor(obj):
+        if obj.device.type != "cpu":
+            raise Error_(StatusCode.INVALID_ARGUMENT,
+                         f"a torch tensor on {obj.device} cannot be imported; move it to the CPU first, "
+                         "or use xinhe.torch for tensors on the xinhe device")
+        return obj.detach()
+    flags = getattr(obj, "flags", None)
+    if flags is not None and not flags.writeable:
+        # Read-only numpy data (np.broadcast_to, frozen arrays): device memory is writable, so
+        # the import works on a private copy.
+        import numpy as np
+        return np.array(obj)
+    return obj
+
+
+def Error_(code: StatusCode, message: str) -> Error:
+    """An xinhe.Error raised by the Python layer (backend "" and call "xinhe.<function>")."""
+    err = Error(f"{code.name}: {message}")
+    err.code, err.backend, err.call, err.message = code, "", "python", message
+    return err
+
+
+def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None) -> Array:
+    """An xinhe array over a DLPack-capable object's data (numpy, torch CPU, another xinhe array).
+
+    Host data lands on `device` (default "cpu:0"). Where that device's memory is host memory
+    (cpu:0) and the data meets its alignment, the array shares the memory (zero-copy) and keeps
+    the source alive; otherwise it is copied. copy=False makes a needed copy an error
+    (BufferError), copy=True always copies.
+    """
+    if isinstance(obj, Array):
+        target = globals()["device"](device) if device is not None else obj.device
+        if target == obj.device and not copy:
+            return obj
+        if copy is False:
+            raise BufferError(f"moving an array from {obj.device.name} to {target.name} needs a copy")
+        return asarray(obj, device=target)
+    target = globals()["device"](device if device is not None else "cpu:0")
+    return _core._import_host(_host_view(obj), target, copy)
+
+
+def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) -> Array:
+    """A new xinhe array holding a copy of obj (numpy, torch CPU, nested lists, xinhe array)."""
+    target = globals()["device"](device)
+    if isinstance(obj, Array):
+        if dtype is not None and dtype != obj.dtype:
+            raise Error_(StatusCode.INVALID_ARGUMENT, "asarray does not convert dtypes of xinhe arrays")
+        return _core._import_host(_host_copy(obj), target, True)
+    obj = _host_view(obj)
+    if dtype is not None or not (hasattr(obj, "__dlpack__") or hasattr(obj, "__array_interface__")):
+        import numpy as np
+        np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64,
+                    None: None}.get(dtype, "unsupported")
+        if isinstance(np_dtype, str):
+            raise Error_(StatusCode.INVALID_ARGUMENT, f"asarray cannot convert to {dtype} through numpy")
+        obj = np.asarray(obj, dtype=np_dtype if np_dtype is not None else np.float32)
+    return _core._import_host(obj, target, True)
+
+
+def _host_copy(a: Array) -> Any:
+    """A host copy of any array (a torch CPU tensor for bf16, which numpy lacks)."""
+    if a.dtype == DType.bf16:
+        import torch
+        return torch.from_dlpack(from_dlpack_host(a)).clone()
+    return _to_numpy_copy(a)
+
+
+def _to_numpy_copy(a: Array) -> Any:
+    import numpy as np
+    if a.dtype == DType.bf16:
+        raise Error_(StatusCode.UNIMPLEMENTED, "numpy has no bf16; use torch.from_dlpack on cpu:0 arrays")
+    np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64}[a.dtype]
+    out = np.empty(a.shape, dtype=np_dtype)
+    a.copy_to(out)
+    return out
+
+
+def _numpy(self: Array) -> Any:
+    """A numpy copy of the array (any device)."""
+    return _to_numpy_copy(self)
+
+
+Array.numpy = _numpy  # type: ignore[attr-defined]
+
+
+# ---- One-call ops ------------------------------------------------------------------------------
+
+def _stage(objs: Sequence[Any], dev: DeviceLike) -> tuple[Device, list[Array], str]:
+    """Puts every operand on one device; returns it, the arrays, and what to hand back."""
+    kind = "xinhe"
+    for o in objs:
+        if o is not None and not isinstance(o, Array):
+            kind = "torch" if _is_torch_tensor(o) else "numpy"
+            break
+    target = None
+    if dev is not None:
+        target = device(dev)
+    else:
+        for o in objs:
+            if isinstance(o, Array):
+                target = o.device
+                break
+    if target is None:
+        target = default_device()
+    arrays = []
+    for o in objs:
+        if o is None:
+            arrays.append(None)
+        elif isinstance(o, Array):
+            arrays.append(o if o.device == target else asarray(o, device=target))
+        else:
+            arrays.append(from_dlpack(o, device=target))
+    return target, arrays, kind
+
+
+def _hand_back(out: Array, kind: str) -> Any:
+    if kind == "xinhe":
+        return out
+    host = from_dlpack_host(out)
+    if kind == "torch":
+        import torch
+        return torch.from_dlpack(host)
+    import numpy as np
+    return np.from_dlpack(host)
+
+
+def from_dlpack_host(a: Array) -> Any:
+    """An object exporting a's data as CPU DLPack: a itself where it is host memory, else a copy."""
+    if a.buffer.host_pointer is not None or a.buffer.size == 0:
+        return a
+
+    class _HostCopy:
+        def __init__(self, array: Array) -> None:
+            self._array = array
+
+        def __dlpack_device__(self):
+            return (1, 0)
+
+        def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+            return self._array.__dlpack__(max_version=max_version, dl_device=(1, 0), copy=True)
+
+    return _HostCopy(a)
+
+
+def _matrix_layout(a: Array, what: str) -> tuple[int, int, int, bool, int, int]:
+    """(batch, rows, cols, transposed, ld, batch_stride) of a 2-D or 3-D operand view."""
+    if a.ndim not in (2, 3):
+        raise Error_(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {a.ndim}-D")
+    shape, strides = list(a.shape), list(a.strides)
+    if a.ndim == 2:
+        shape.insert(0, 1)
+        strides.insert(0, 0)
+    batch, rows, cols = shape
+    rs, cs = strides[1], strides[2]
+    if cs == 1 or cols == 1:
+        transposed, ld = False, max(rs, cols) if rows > 1 else max(cols, 1)
+    elif rs == 1 or rows == 1:
+        transposed, ld = True, max(cs, rows) if cols > 1 else max(rows, 1)
+    else:
+        raise Error_(StatusCode.UNIMPLEMENTED,
+                     f"{what} has strides {tuple(a.strides)}: one of its last two dimensions must be unit-stride")
+    return batch, rows, cols, transposed, ld, strides[0] if batch > 1 else 0
+
+
+def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0,
+         out_dtype: Optional[DType] = None, device: DeviceLike = None,
+         stream: Optional[Stream] = None) -> Any:
+    """C = alpha * A @ B + beta * C for 2-D or batched 3-D operands, on one xinhe device.
+
+    Operands may be numpy arrays, torch CPU tensors or xinhe arrays, and may be transposed
+    views (A.T). Without c a new C is made (beta must then be 0). The result comes back as
+    the kind of A (numpy, torch or xinhe.Array). device: where to run (default: the device
+    of an xinhe operand, else xinhe.default_device()).
+    """
+    if c is None and beta != 0.0:
+        raise Error_(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
+    dev, (xa, xb, xc), kind = _stage([a, b, c], device)
+    ba, m, k, ta, lda, sa = _matrix_layout(xa, "A")
+    bb, k2, n, tb, ldb, sb = _matrix_layout(xb, "B")
+    if k != k2:
+        raise Error_(StatusCode.INVALID_ARGUMENT, f"inner dimensions differ: A is (.., {m}, {k}), B is (.., {k2}, {n})")
+    if xa.dtype != xb.dtype:
+        raise Error_(StatusCode.INVALID_ARGUMENT, f"A is {xa.dtype.name}, B is {xb.dtype.name}")
+    batch = max(ba, bb)
+    if ba not in (1, batch) or bb not in (1, batch):
+        raise Error_(StatusCode.INVALID_ARGUMENT, f"batch sizes {ba} and {bb} do not broadcast")
+    batched = xa.ndim == 3 or xb.ndim == 3
+    c_dtype = out_dtype if out_dtype is not None else (xc.dtype if xc is not None else xa.dtype)
+    if xc is None:
+        xc = empty([batch, m, n] if batched else [m, n], c_dtype, dev)
+    _, cm, cn, tc, ldc, sc = _matrix_layout(xc, "C")
+    if (cm, cn) != (m, n) or tc:
+        raise Error_(StatusCode.INVALID_ARGUMENT, f"C must be a row-major ({m}, {n}) matrix")
+    if batched and sc == 0 and batch > 1:
+        sc = m * n
+    op = Gemm(dev, xa.dtype, m, n, k, c_dtype=c_dtype, trans_a=ta, trans_b=tb, batch=batch, lda=lda,
+              ldb=ldb, ldc=ldc, stride_a=sa if ba > 1 else 0, stride_b=sb if bb > 1 else 0,
+              stride_c=sc if batch > 1 else m * n)
+    op.check()
+    s = stream if stream is not None else dev.create_stream()
+    ws = dev.alloc(op.workspace_size) if op.workspace_size else None
+    op.run(s, xa, xb, xc, alpha=alpha, beta=beta, workspace=ws)
+    s.synchronize()
+    if c is not None and not isinstance(c, Array) and xc.buffer.host_pointer is None:
+        # C was copied to the device: copy the result back into the caller's array.
+        import numpy as np
+        result = np.from_dlpack(from_dlpack_host(xc)) if kind == "numpy" else None
+        if kind == "torch":
+            import torch
+            c.copy_(torch.from_dlpack(from_dlpack_host(xc)))
+        else:
+            np.copyto(c, result)
+        return c
+    if c is not None and not isinstance(c, Array):
+        return c
+    return _hand_back(xc, kind)
+
+
+def attention(q: Any, k: Any, v: Any, *, causal: bool = False, scale: Optional[float] = None,
+              return_lse: bool = False, device: DeviceLike = None,
+              stream: Optional[Stream] = None) -> Any:
+    """O = softmax(scale * Q K^T + mask) V for [B, H, S, D] operands (any strides).
+
+    Hq must be a multiple of Hkv (grouped-query attention). causal masks bottom-right aligned
+    (query i sees keys j <= i + Skv - Sq). Operands: numpy, torch CPU or xinhe arrays; the
+    result comes back as the kind of q, with the f32 log-sum-exp [B, H, Sq] when return_lse.
+    """
+    dev, (xq, xk, xv), kind = _stage([q, k, v], device)
+    for name, a in (("q", xq), ("k", xk), ("v", xv)):
+        if a.ndim != 4:
+            raise Error_(StatusCode.INVALID_ARGUMENT, f"{name} must be [B, H, S, D], got {a.ndim}-D")
+    b, hq, sq, d = xq.shape
+    bk, hkv, skv, dk = xk.shape
+    if (bk, dk) != (b, d) or tuple(xv.shape) != tuple(xk.shape):
+        raise Error_(StatusCode.INVALID_ARGUMENT,
+                     f"shapes q {tuple(xq.shape)}, k {tuple(xk.shape)}, v {tuple(xv.shape)} do not match")
+    o = empty([b, hq, sq, d], xq.dtype, dev)
+    lse = empty([b, hq, sq], DType.f32, dev) if return_lse else None
+    op = Attention(dev, xq.dtype, b, hq, hkv, sq, skv, d,
+                   scale=scale if scale is not None else 1.0 / math.sqrt(d) if d else 1.0,
+                   causal=causal, with_lse=return_lse, q_strides=list(xq.strides),
+                   k_strides=list(xk.strides), v_strides=list(xv.strides))
+    op.check()
+    s = stream if stream is not None else dev.create_stream()
+    ws = dev.alloc(op.workspace_size) if op.workspace_size else None
+    op.run(s, xq, xk, xv, o, lse=lse, workspace=ws)
+    s.synchronize()
+    if return_lse:
+        return _hand_back(o, kind), _hand_back(lse, kind)
+    return _hand_back(o, kind)

@@ -1,0 +1,211 @@
+"""xinhe.torch: every xinhe device as a PyTorch device named "xinhe".
+
+Importing this module loads libxinhe_torch.so (PyTorch's PrivateUse1 backend on xinhe: an
+allocator on xinhe buffers, a device guard, streams and events, copies, views, fill, and the
+mm / addmm / bmm / scaled_dot_product_attention kernels on xinhe's GEMM and attention ops),
+renames PrivateUse1 to "xinhe" and registers `torch.xinhe`.
+
+    import torch, xinhe.torch
+    x = torch.randn(4, 8, device="xinhe:0")            # xinhe.devices()[0]
+    y = torch.randn(8, 2).to(xinhe.torch.device("opencl:0"))
+
+`torch.device("xinhe", i)` is `xinhe.devices()[i]`. Every other ATen op runs through a CPU
+fallback; `stats()` counts each op by where it ran, XINHE_VERBOSE=dispatch logs every call,
+and `strict("all")` / `strict("routed")` raise on a fallback (any op / the routed ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Iterator, Optional, Union
+
+import torch
+
+import xinhe as _xinhe
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY = os.path.join(_HERE, "libxinhe_torch.so")
+
+
+def _check_torch_version() -> None:
+    path = os.path.join(_HERE, "torch_version.txt")
+    if not os.path.exists(path):
+        raise ImportError("xinhe was built without xinhe.torch (XINHE_PYTHON_TORCH=OFF)")
+    built = open(path).read().strip()
+    running = torch.__version__.split("+")[0]
+    if built != running:
+        raise ImportError(f"xinhe.torch was built against torch {built}, but torch {running} is "
+                          f"installed; reinstall xinhe (pip install .) or install torch=={built}")
+
+
+_check_torch_version()
+if "xinhe_torch" not in dir(torch.ops) or not hasattr(torch.ops.xinhe_torch, "op_names"):
+    torch.ops.load_library(_LIBRARY)
+if torch._C._get_privateuse1_backend_name() != "xinhe":
+    torch.utils.rename_privateuse1_backend("xinhe")
+
+_ops = torch.ops.xinhe_torch
+
+
+class _DeviceModule:
+    """torch.xinhe: the device module PyTorch looks up for the "xinhe" device type."""
+
+    _current = 0
+
+    @staticmethod
+    def is_available() -> bool:
+        return len(_ops.device_names()) > 0
+
+    @staticmethod
+    def device_count() -> int:
+        return len(_ops.device_names())
+
+    @staticmethod
+    def current_device() -> int:
+        return _DeviceModule._current
+
+    @staticmethod
+    def set_device(index: Union[int, str, torch.device]) -> None:
+        _DeviceModule._current = torch.device(index).index if not isinstance(index, int) else index
+
+    @staticmethod
+    def synchronize(index: Optional[int] = None) -> None:
+        _ops.synchronize(-1 if index is None else int(index))
+
+    @staticmethod
+    def is_initialized() -> bool:
+        return True
+
+    @staticmethod
+    def _is_in_bad_fork() -> bool:
+        return False
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        # Random ops run on the CPU (fallback) with the CPU generator, which torch.manual_seed
+        # already seeds.
+        del seed
+
+    @staticmethod
+    def get_rng_state(device: Union[int, str, torch.device] = "xinhe") -> torch.Tensor:
+        del device
+        return torch.get_rng_state()
+
+    @staticmethod
+    def set_rng_state(state: torch.Tensor, device: Union[int, str, torch.device] = "xinhe") -> None:
+        del device
+        torch.set_rng_state(state)
+
+    @staticmethod
+    def get_amp_supported_dtype() -> list:
+        return [torch.float16, torch.bfloat16]
+
+    Stream = torch.Stream
+    Event = torch.Event
+
+
+if not hasattr(torch, "xinhe"):
+    torch._register_device_module("xinhe", _DeviceModule)
+    torch.utils.generate_methods_for_privateuse1_backend(
+        for_tensor=True, for_module=True, for_packed_sequence=True, for_storage=True)
+
+
+def device(name: Union[str, int, "_xinhe.Device", None] = None) -> torch.device:
+    """The torch device for a xinhe device name ("opencl:0"), index, xinhe.Device, or the default."""
+    if isinstance(name, int):
+        return torch.device("xinhe", name)
+    dev = _xinhe.device(name)
+    return torch.device("xinhe", dev.index)
+
+
+def xinhe_device(d: Union[torch.device, str, int]) -> "_xinhe.Device":
+    """The xinhe.Device behind a torch device of type "xinhe"."""
+    d = torch.device(d) if not isinstance(d, int) else torch.device("xinhe", d)
+    if d.type != "xinhe":
+        raise ValueError(f"{d} is not a xinhe device")
+    return _xinhe.devices()[d.index if d.index is not None else 0]
+
+
+def devices() -> list[torch.device]:
+    """Every xinhe device as a torch device, in xinhe.devices() order."""
+    return [torch.device("xinhe", i) for i in range(len(_ops.device_names()))]
+
+
+@dataclass
+class OpStats:
+    xinhe: int = 0
+    fallback: int = 0
+    xinhe_flops: float = 0.0
+    fallback_flops: float = 0.0
+
+
+@dataclass
+class Stats:
+    """Per-op counts since the last reset_stats(): where each ATen op ran, and FLOPs of the
+    routed ops (mm, addmm, bmm, SDPA)."""
+
+    ops: dict[str, OpStats] = field(default_factory=dict)
+
+    @property
+    def fallback_ops(self) -> list[str]:
+        return sorted(name for name, s in self.ops.items() if s.fallback)
+
+    @property
+    def xinhe_ops(self) -> list[str]:
+        return sorted(name for name, s in self.ops.items() if s.xinhe)
+
+    @property
+    def xinhe_flops(self) -> float:
+        return sum(s.xinhe_flops for s in self.ops.values())
+
+    @property
+    def fallback_flops(self) -> float:
+        return sum(s.fallback_flops for s in self.ops.values())
+
+    def calls(self, where: str = "fallback") -> int:
+        return sum(getattr(s, where) for s in self.ops.values())
+
+    def table(self) -> str:
+        lines = [f"{'op':58} {'xinhe':>7} {'fallback':>8} {'GFLOP xinhe':>12}"]
+        for name in sorted(self.ops):
+            s = self.ops[name]
+            lines.append(f"{name:58} {s.xinhe:7d} {s.fallback:8d} {s.xinhe_flops / 1e9:12.4f}")
+        return "\n".join(lines)
+
+
+def stats() -> Stats:
+    names = _ops.op_names()
+    values = _ops.op_counts()
+    out = Stats()
+    for i, name in enumerate(names):
+        x, f, xf, ff = values[4 * i: 4 * i + 4]
+        out.ops[name] = OpStats(int(x), int(f), xf, ff)
+    return out
+
+
+def reset_stats() -> None:
+    _ops.reset_counts()
+
+
+@contextlib.contextmanager
+def strict(mode: str = "all") -> Iterator[None]:
+    """Raise on CPU fallbacks inside the block: "all" for any op, "routed" for the ops xinhe
+    routes to its kernels (mm, addmm, bmm, SDPA) when they could not run there."""
+    old = _ops.set_strict(mode)
+    try:
+        yield
+    finally:
+        _ops.set_strict(old)
+
+
+def synchronize(d: Union[torch.device, str, int, None] = None) -> None:
+    if d is None:
+        _ops.synchronize(-1)
+    else:
+        _ops.synchronize(xinhe_device(d).index)
+
+
+__all__ = ["OpStats", "Stats", "device", "devices", "reset_stats", "stats", "strict",
+           "synchronize", "xinhe_device"]
