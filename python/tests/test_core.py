@@ -59,7 +59,9 @@ def test_stream_buffer_event_round_trip(name):
     stream.copy_to_host(out, buf)
     end.record(stream)
     end.synchronize()
-    assert end.query() and stream.query()
+    assert end.query()
+    stream.synchronize()
+    assert stream.query()
     np.testing.assert_array_equal(out, src)
     if dev.properties.timing:
         assert end.elapsed_ms(start) >= 0.0
@@ -217,3 +219,20 @@ def test_attention_gqa_one_call_and_op(name, causal):
     with pytest.raises(xinhe.Error) as info:  # D outside [1, 256] is malformed
         xinhe.Attention(xinhe.device(name), xinhe.DType.f32, 2, 4, 2, 9, 13, 300)
     assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_gemm_accumulates_into_callers_c(name, kind):
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((16, 8)).astype(np.float32)
+    b = rng.standard_normal((8, 12)).astype(np.float32)
+    c0 = rng.standard_normal((16, 12)).astype(np.float32)
+    ref = 2.0 * _ref_gemm(a, b) + 0.5 * c0
+    # numpy's 16-byte alignment makes cpu:0 copy C; torch's 64 lets it share C.
+    c = c0.copy() if kind == "numpy" else torch.from_numpy(c0.copy())
+    ia, ib = (a, b) if kind == "numpy" else (torch.from_numpy(a), torch.from_numpy(b))
+    out = xinhe.gemm(ia, ib, c, alpha=2.0, beta=0.5, device=name)
+    assert out is c
+    got = c if kind == "numpy" else c.numpy()
+    assert np.abs(got - ref).max() <= 1e-4 * (1 + np.abs(ref).max())

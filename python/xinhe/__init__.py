@@ -76,7 +76,7 @@ def _host_view(obj: Any) -> Any:
     """A DLPack-capable CPU object for numpy arrays, torch CPU tensors and buffer-protocol data."""
     if _is_torch_tensor(obj):
         if obj.device.type != "cpu":
-            raise Error_(StatusCode.INVALID_ARGUMENT,
+            raise _error(StatusCode.INVALID_ARGUMENT,
                          f"a torch tensor on {obj.device} cannot be imported; move it to the CPU first, "
                          "or use xinhe.torch for tensors on the xinhe device")
         return obj.detach()
@@ -85,11 +85,11 @@ def _host_view(obj: Any) -> Any:
         # Read-only numpy data (np.broadcast_to, frozen arrays): device memory is writable, so
         # the import works on a private copy.
         import numpy as np
-        return np.array(obj)
+        return np.ascontiguousarray(obj)
     return obj
 
 
-def Error_(code: StatusCode, message: str) -> Error:
+def _error(code: StatusCode, message: str) -> Error:
     """An xinhe.Error raised by the Python layer (backend "" and call "xinhe.<function>")."""
     err = Error(f"{code.name}: {message}")
     err.code, err.backend, err.call, err.message = code, "", "python", message
@@ -120,7 +120,7 @@ def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) 
     target = globals()["device"](device)
     if isinstance(obj, Array):
         if dtype is not None and dtype != obj.dtype:
-            raise Error_(StatusCode.INVALID_ARGUMENT, "asarray does not convert dtypes of xinhe arrays")
+            raise _error(StatusCode.INVALID_ARGUMENT, "asarray does not convert dtypes of xinhe arrays")
         return _core._import_host(_host_copy(obj), target, True)
     obj = _host_view(obj)
     if dtype is not None or not (hasattr(obj, "__dlpack__") or hasattr(obj, "__array_interface__")):
@@ -128,7 +128,7 @@ def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) 
         np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64,
                     None: None}.get(dtype, "unsupported")
         if isinstance(np_dtype, str):
-            raise Error_(StatusCode.INVALID_ARGUMENT, f"asarray cannot convert to {dtype} through numpy")
+            raise _error(StatusCode.INVALID_ARGUMENT, f"asarray cannot convert to {dtype} through numpy")
         obj = np.asarray(obj, dtype=np_dtype if np_dtype is not None else np.float32)
     return _core._import_host(obj, target, True)
 
@@ -144,7 +144,7 @@ def _host_copy(a: Array) -> Any:
 def _to_numpy_copy(a: Array) -> Any:
     import numpy as np
     if a.dtype == DType.bf16:
-        raise Error_(StatusCode.UNIMPLEMENTED, "numpy has no bf16; use torch.from_dlpack on cpu:0 arrays")
+        raise _error(StatusCode.UNIMPLEMENTED, "numpy has no bf16; use torch.from_dlpack on cpu:0 arrays")
     np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64}[a.dtype]
     out = np.empty(a.shape, dtype=np_dtype)
     a.copy_to(out)
@@ -221,7 +221,7 @@ def from_dlpack_host(a: Array) -> Any:
 def _matrix_layout(a: Array, what: str) -> tuple[int, int, int, bool, int, int]:
     """(batch, rows, cols, transposed, ld, batch_stride) of a 2-D or 3-D operand view."""
     if a.ndim not in (2, 3):
-        raise Error_(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {a.ndim}-D")
+        raise _error(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {a.ndim}-D")
     shape, strides = list(a.shape), list(a.strides)
     if a.ndim == 2:
         shape.insert(0, 1)
@@ -233,7 +233,7 @@ def _matrix_layout(a: Array, what: str) -> tuple[int, int, int, bool, int, int]:
     elif rs == 1 or rows == 1:
         transposed, ld = True, max(cs, rows) if cols > 1 else max(rows, 1)
     else:
-        raise Error_(StatusCode.UNIMPLEMENTED,
+        raise _error(StatusCode.UNIMPLEMENTED,
                      f"{what} has strides {tuple(a.strides)}: one of its last two dimensions must be unit-stride")
     return batch, rows, cols, transposed, ld, strides[0] if batch > 1 else 0
 
@@ -249,24 +249,24 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     of an xinhe operand, else xinhe.default_device()).
     """
     if c is None and beta != 0.0:
-        raise Error_(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
+        raise _error(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
     dev, (xa, xb, xc), kind = _stage([a, b, c], device)
     ba, m, k, ta, lda, sa = _matrix_layout(xa, "A")
     bb, k2, n, tb, ldb, sb = _matrix_layout(xb, "B")
     if k != k2:
-        raise Error_(StatusCode.INVALID_ARGUMENT, f"inner dimensions differ: A is (.., {m}, {k}), B is (.., {k2}, {n})")
+        raise _error(StatusCode.INVALID_ARGUMENT, f"inner dimensions differ: A is (.., {m}, {k}), B is (.., {k2}, {n})")
     if xa.dtype != xb.dtype:
-        raise Error_(StatusCode.INVALID_ARGUMENT, f"A is {xa.dtype.name}, B is {xb.dtype.name}")
+        raise _error(StatusCode.INVALID_ARGUMENT, f"A is {xa.dtype.name}, B is {xb.dtype.name}")
     batch = max(ba, bb)
     if ba not in (1, batch) or bb not in (1, batch):
-        raise Error_(StatusCode.INVALID_ARGUMENT, f"batch sizes {ba} and {bb} do not broadcast")
+        raise _error(StatusCode.INVALID_ARGUMENT, f"batch sizes {ba} and {bb} do not broadcast")
     batched = xa.ndim == 3 or xb.ndim == 3
     c_dtype = out_dtype if out_dtype is not None else (xc.dtype if xc is not None else xa.dtype)
     if xc is None:
         xc = empty([batch, m, n] if batched else [m, n], c_dtype, dev)
     _, cm, cn, tc, ldc, sc = _matrix_layout(xc, "C")
     if (cm, cn) != (m, n) or tc:
-        raise Error_(StatusCode.INVALID_ARGUMENT, f"C must be a row-major ({m}, {n}) matrix")
+        raise _error(StatusCode.INVALID_ARGUMENT, f"C must be a row-major ({m}, {n}) matrix")
     if batched and sc == 0 and batch > 1:
         sc = m * n
     op = Gemm(dev, xa.dtype, m, n, k, c_dtype=c_dtype, trans_a=ta, trans_b=tb, batch=batch, lda=lda,
@@ -277,17 +277,17 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     ws = dev.alloc(op.workspace_size) if op.workspace_size else None
     op.run(s, xa, xb, xc, alpha=alpha, beta=beta, workspace=ws)
     s.synchronize()
-    if c is not None and not isinstance(c, Array) and xc.buffer.host_pointer is None:
-        # C was copied to the device: copy the result back into the caller's array.
-        import numpy as np
-        result = np.from_dlpack(from_dlpack_host(xc)) if kind == "numpy" else None
-        if kind == "torch":
-            import torch
-            c.copy_(torch.from_dlpack(from_dlpack_host(xc)))
-        else:
-            np.copyto(c, result)
-        return c
     if c is not None and not isinstance(c, Array):
+        # C was imported: zero-copy (the result is already in the caller's memory) or copied
+        # to the device, in which case the result is copied back into the caller's array.
+        pointer = c.data_ptr() if kind == "torch" else c.ctypes.data
+        if xc.buffer.host_pointer is None or xc.buffer.host_pointer + xc.offset != pointer:
+            if kind == "torch":
+                import torch
+                c.copy_(torch.from_dlpack(from_dlpack_host(xc)))
+            else:
+                import numpy as np
+                np.copyto(c, np.from_dlpack(from_dlpack_host(xc)))
         return c
     return _hand_back(xc, kind)
 
@@ -304,11 +304,11 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, scale: Optional[f
     dev, (xq, xk, xv), kind = _stage([q, k, v], device)
     for name, a in (("q", xq), ("k", xk), ("v", xv)):
         if a.ndim != 4:
-            raise Error_(StatusCode.INVALID_ARGUMENT, f"{name} must be [B, H, S, D], got {a.ndim}-D")
+            raise _error(StatusCode.INVALID_ARGUMENT, f"{name} must be [B, H, S, D], got {a.ndim}-D")
     b, hq, sq, d = xq.shape
     bk, hkv, skv, dk = xk.shape
     if (bk, dk) != (b, d) or tuple(xv.shape) != tuple(xk.shape):
-        raise Error_(StatusCode.INVALID_ARGUMENT,
+        raise _error(StatusCode.INVALID_ARGUMENT,
                      f"shapes q {tuple(xq.shape)}, k {tuple(xk.shape)}, v {tuple(xv.shape)} do not match")
     o = empty([b, hq, sq, d], xq.dtype, dev)
     lse = empty([b, hq, sq], DType.f32, dev) if return_lse else None
