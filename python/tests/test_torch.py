@@ -192,3 +192,23 @@ def test_streams_and_events(name):
     assert e0.elapsed_time(e1) >= 0.0
     torch.testing.assert_close(b.cpu(), a.cpu() @ a.cpu(), rtol=1e-5, atol=1e-4)
     torch.xinhe.synchronize()
+
+
+def test_fallback_runs_in_place_on_host_memory():
+    # cpu:0 memory is host memory: the CPU kernel works on it directly, with no copies.
+    d = tdev("cpu:0")
+    cpu = torch.randn(4, 6)
+    x = cpu.to(d)
+    pointer = x.data_ptr()
+    y = x.add_(1)  # in-place fallback: the same tensor, the same memory
+    assert y is x and x.data_ptr() == pointer
+    z = torch.exp(x)  # a fresh result is adopted as a xinhe tensor
+    assert z.device == d and z.data_ptr() != pointer
+    torch.testing.assert_close(z.cpu(), torch.exp(cpu + 1))
+    # a result that aliases its input stays a view of the xinhe memory
+    parts = torch.chunk(x, 2, dim=1)
+    assert all(p.device == d for p in parts)
+    torch.testing.assert_close(torch.cat(parts, dim=1).cpu(), cpu + 1)
+    w = x.clone()
+    w.mul_(torch.tensor(2.0))  # a CPU scalar tensor argument
+    torch.testing.assert_close(w.cpu(), 2 * (cpu + 1))

@@ -37,6 +37,11 @@ struct OpCount {
 std::mutex g_count_mutex;
 std::map<std::string, OpCount> g_counts;
 std::string g_strict = "off";
+// XINHE_TORCH_COPY_FALLBACK=1 turns the in-place fallback on host memory off (for comparison).
+const bool g_zero_copy_fallback = [] {
+  const char* v = std::getenv("XINHE_TORCH_COPY_FALLBACK");
+  return v == nullptr || std::string(v) != "1";
+}();
 
 bool verbose_dispatch() {
   static const bool on = [] {
@@ -664,11 +669,121 @@ sdpa_overrideable(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 
 // ---- CPU fallback -------------------------------------------------------------------------------
 
+// On devices whose memory is host-addressable (cpu:0) the CPU kernel runs on the xinhe
+// memory itself: every xinhe tensor argument becomes a CPU tensor over the same bytes, in-place
+// results land in place, results that alias an input become views of that input, and fresh
+// results are adopted as xinhe tensors without a copy. Returns false (nothing done) for what
+// it does not cover (host_fallback_device() < 0): other devices, factory ops with a device
+// argument, out= arguments (the kernel may resize them), mutable tensor lists; PyTorch's
+// copying fallback takes those.
+int host_fallback_device(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  const auto& schema_args = op.schema().arguments();
+  const size_t n = schema_args.size();
+  const size_t begin = stack->size() - n;
+  int device = -1;
+  auto eligible = [&](const at::Tensor& t) {
+    if (!t.defined() || !t.is_privateuseone()) return true;
+    if (!host_addressable(index_of(t))) return false;
+    if (device >= 0 && device != index_of(t)) return false;
+    device = index_of(t);
+    return true;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const c10::IValue& iv = (*stack)[begin + i];
+    const c10::AliasInfo* alias = schema_args[i].alias_info();
+    const bool written = alias != nullptr && alias->isWrite();
+    if (iv.isTensor()) {
+      if (written && i != 0) return -1;
+      if (!eligible(iv.toTensor())) return -1;
+    } else if (iv.isTensorList()) {
+      if (written) return -1;
+      for (const at::Tensor& t : iv.toTensorVector()) {
+        if (!eligible(t)) return -1;
+      }
+    } else if (iv.isOptionalTensorList()) {
+      if (written) return -1;
+      for (const auto& t : iv.toOptionalTensorVector()) {
+        if (t.has_value() && !eligible(*t)) return -1;
+      }
+    } else if (iv.isDevice()) {
+      return -1;
+    }
+  }
+  return device;
+}
+
+void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int device) {
+  const size_t n = op.schema().arguments().size();
+  const size_t begin = stack->size() - n;
+  sync_all_devices();
+
+  std::vector<std::pair<at::Tensor, at::Tensor>> aliases;  // (CPU view, xinhe original)
+  auto to_cpu = [&](const at::Tensor& t) -> at::Tensor {
+    if (!t.defined() || !t.is_privateuseone()) return t;
+    at::Tensor view = t.numel() == 0
+                          ? at::empty(t.sizes(), t.options().device(at::kCPU))
+                          : at::from_blob(t.data_ptr(), t.sizes(), t.strides(), t.options().device(at::kCPU));
+    aliases.emplace_back(view, t);
+    return view;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    c10::IValue& iv = (*stack)[begin + i];
+    if (iv.isTensor()) {
+      iv = c10::IValue(to_cpu(iv.toTensor()));
+    } else if (iv.isTensorList()) {
+      std::vector<at::Tensor> list;
+      for (const at::Tensor& t : iv.toTensorVector()) list.push_back(to_cpu(t));
+      iv = c10::IValue(c10::List<at::Tensor>(list));
+    } else if (iv.isOptionalTensorList()) {
+      std::vector<std::optional<at::Tensor>> list;
+      for (const auto& t : iv.toOptionalTensorVector())
+        list.push_back(t.has_value() ? std::optional<at::Tensor>(to_cpu(*t)) : std::nullopt);
+      iv = c10::IValue(c10::List<std::optional<at::Tensor>>(list));
+    }
+  }
+
+  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+
+  auto to_xinhe = [&](const at::Tensor& r) -> at::Tensor {
+    if (!r.defined() || !r.is_cpu()) return r;
+    for (const auto& [view, original] : aliases) {
+      if (r.unsafeGetTensorImpl() == view.unsafeGetTensorImpl()) return original;  // in place
+    }
+    for (const auto& [view, original] : aliases) {
+      if (view.numel() > 0 && r.storage().unsafeGetStorageImpl() == view.storage().unsafeGetStorageImpl() &&
+          r.scalar_type() == original.scalar_type()) {
+        return original.as_strided(r.sizes(), r.strides(), original.storage_offset() + r.storage_offset());
+      }
+    }
+    at::Tensor adopted = adopt_host_tensor(r, device);
+    if (adopted.defined()) return adopted;
+    return r.to(at::Device(c10::DeviceType::PrivateUse1, c10::DeviceIndex(device)));
+  };
+  const size_t returns = op.schema().returns().size();
+  const size_t rbegin = stack->size() - returns;
+  for (size_t i = 0; i < returns; ++i) {
+    c10::IValue& iv = (*stack)[rbegin + i];
+    if (iv.isTensor()) {
+      iv = c10::IValue(to_xinhe(iv.toTensor()));
+    } else if (iv.isTensorList()) {
+      std::vector<at::Tensor> list;
+      for (const at::Tensor& t : iv.toTensorVector()) list.push_back(to_xinhe(t));
+      iv = c10::IValue(c10::List<at::Tensor>(list));
+    }
+  }
+}
+
 void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& name = op.schema().operator_name();
   std::string full = name.name;
   if (!name.overload_name.empty()) full += "." + name.overload_name;
-  record_op(name.name.c_str(), Where::kFallback, 0, full);
+  const int device = g_zero_copy_fallback ? host_fallback_device(op, stack) : -1;
+  if (device >= 0) {
+    record_op(name.name.c_str(), Where::kFallback, 0, full + ", in place on host memory");
+    host_fallback(op, stack, device);
+    return;
+  }
+  record_op(name.name.c_str(), Where::kFallback, 0, full + ", copied through the CPU");
   sync_all_devices();
   at::native::cpu_fallback(op, stack);
 }

@@ -117,6 +117,7 @@ struct Allocation {
   uint64_t size;
   uint64_t reserved;  // bytes of reserved address space (non-host devices); 0 for host memory
   int device;
+  c10::Storage* adopted = nullptr;  // the CPU storage a wrapped buffer keeps alive
 };
 
 std::mutex g_map_mutex;
@@ -134,6 +135,7 @@ void free_allocation(void* context) {
   sync_device(a->device);  // freeing memory that queued work uses is a programmer error
   xinhe_buffer_free(a->buffer);
   if (a->reserved != 0) munmap(reinterpret_cast<void*>(a->base), a->reserved);
+  delete a->adopted;
   delete a;
 }
 
@@ -409,5 +411,42 @@ uint64_t span_bytes(const at::Tensor& tensor) {
 }
 
 c10::Allocator* allocator() { return &g_allocator; }
+
+at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index) {
+  DeviceState& s = state(index);
+  const c10::Storage& storage = cpu.storage();
+  const auto base = reinterpret_cast<uintptr_t>(storage.data());
+  const uint64_t bytes = storage.nbytes();
+  if (!s.host || bytes == 0 || base % s.properties.min_alignment != 0) return {};
+  {
+    std::lock_guard<std::mutex> lock(g_map_mutex);
+    auto& m = address_map();
+    auto it = m.upper_bound(base + bytes - 1);  // any allocation starting inside [base, end)
+    if (it != m.begin()) {
+      --it;
+      if (it->second->base + it->second->size > base) return {};  // already xinhe memory
+    }
+  }
+  xinhe_buffer_t buffer = nullptr;
+  xinhe_status_t status =
+      xinhe_buffer_wrap_host(s.device, reinterpret_cast<void*>(base), bytes, &buffer);
+  if (status != nullptr) {
+    xinhe_status_free(status);
+    return {};
+  }
+  auto* a = new Allocation{buffer, base, bytes, 0, index, new c10::Storage(storage)};
+  {
+    std::lock_guard<std::mutex> lock(g_map_mutex);
+    address_map()[base] = a;
+  }
+  const c10::Device device(c10::DeviceType::PrivateUse1, c10::DeviceIndex(index));
+  c10::Storage adopted(c10::Storage::use_byte_size_t(), bytes,
+                       c10::DataPtr(reinterpret_cast<void*>(base), a, &free_allocation, device),
+                       &g_allocator, /*resizable=*/false);
+  at::Tensor out = at::detail::make_tensor<c10::TensorImpl>(
+      std::move(adopted), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), cpu.dtype());
+  out.unsafeGetTensorImpl()->set_sizes_and_strides(cpu.sizes(), cpu.strides(), cpu.storage_offset());
+  return out;
+}
 
 }  // namespace xinhe_torch

@@ -54,6 +54,11 @@ uint64_t span_bytes(const at::Tensor& tensor);
 
 c10::Allocator* allocator();
 
+// A xinhe tensor on device index sharing the memory of a CPU tensor (its storage is kept
+// alive), for devices that can use host memory in place; undefined when that is impossible
+// (alignment, memory already xinhe's, a backend without xinhe_buffer_wrap_host).
+at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index);
+
 // Counters, log and strict mode (see ops.cpp).
 enum class Where { kXinhe, kFallback };
 void record_op(const char* op, Where where, double flops, const std::string& detail);
