@@ -28,6 +28,14 @@ def test_device_naming_follows_registry_order():
     assert xt.devices() == [torch.device("xinhe", i) for i in range(len(DEVICES))]
     x = torch.zeros(3, device=xt.device("opencl:0"))
     assert x.is_xinhe and x.device.index == DEVICES.index("opencl:0")
+    # The device guard's current device decides where "xinhe" without an index allocates.
+    torch.xinhe.set_device(1)
+    try:
+        assert torch.xinhe.current_device() == 1
+        assert torch.empty(2, device="xinhe").device == torch.device("xinhe", 1)
+    finally:
+        torch.xinhe.set_device(0)
+    assert torch.empty(2, device="xinhe").device == torch.device("xinhe", 0)
 
 
 @pytest.mark.parametrize("name", DEVICES)

@@ -52,8 +52,6 @@ _ops = torch.ops.xinhe_torch
 class _DeviceModule:
     """torch.xinhe: the device module PyTorch looks up for the "xinhe" device type."""
 
-    _current = 0
-
     @staticmethod
     def is_available() -> bool:
         return len(_ops.device_names()) > 0
@@ -64,11 +62,11 @@ class _DeviceModule:
 
     @staticmethod
     def current_device() -> int:
-        return _DeviceModule._current
+        return torch.accelerator.current_device_index()  # the device guard's thread-local index
 
     @staticmethod
     def set_device(index: Union[int, str, torch.device]) -> None:
-        _DeviceModule._current = torch.device(index).index if not isinstance(index, int) else index
+        torch.accelerator.set_device_index(index if isinstance(index, int) else torch.device(index).index)
 
     @staticmethod
     def synchronize(index: Optional[int] = None) -> None:
