@@ -152,15 +152,19 @@ class CausalLM(nn.Module):
 
 
 def init_weights(module: nn.Module, seed: int) -> nn.Module:
-    """Deterministic random weights (std 0.02 like Llama's init, norms around 1)."""
+    """Deterministic random weights: norms around 1, projections with std 1/sqrt(fan-in) so
+    activations keep their scale, and q/k projections twice that so attention is peaked
+    (with tiny logits softmax is nearly uniform and an error in attention would hide)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in module.named_parameters():
             if name.endswith("norm.weight") or ".input_norm." in name or ".post_norm." in name:
                 p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
             elif name.endswith("bias"):
-                p.copy_(0.02 * torch.randn(p.shape, generator=g))
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            elif "embed" in name:
+                p.copy_(torch.randn(p.shape, generator=g))
             else:
-                p.copy_(0.02 * torch.randn(p.shape, generator=g) if "embed" not in name
-                        else torch.randn(p.shape, generator=g))
+                std = p.shape[1] ** -0.5 * (2.0 if ("q_proj" in name or "k_proj" in name) else 1.0)
+                p.copy_(std * torch.randn(p.shape, generator=g))
     return module
