@@ -720,9 +720,9 @@ void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
   std::vector<std::pair<at::Tensor, at::Tensor>> aliases;  // (CPU view, xinhe original)
   auto to_cpu = [&](const at::Tensor& t) -> at::Tensor {
     if (!t.defined() || !t.is_privateuseone()) return t;
-    at::Tensor view = t.numel() == 0
-                          ? at::empty(t.sizes(), t.options().device(at::kCPU))
-                          : at::from_blob(t.data_ptr(), t.sizes(), t.strides(), t.options().device(at::kCPU));
+    at::Tensor view = t.numel() == 0 ? at::empty(t.sizes(), t.options().device(at::kCPU))
+                                     : at::from_blob(t.data_ptr(), t.sizes(), t.strides(),
+                                                     t.options().device(at::kCPU));
     aliases.emplace_back(view, t);
     return view;
   };
@@ -750,9 +750,11 @@ void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
       if (r.unsafeGetTensorImpl() == view.unsafeGetTensorImpl()) return original;  // in place
     }
     for (const auto& [view, original] : aliases) {
-      if (view.numel() > 0 && r.storage().unsafeGetStorageImpl() == view.storage().unsafeGetStorageImpl() &&
+      if (view.numel() > 0 &&
+          r.storage().unsafeGetStorageImpl() == view.storage().unsafeGetStorageImpl() &&
           r.scalar_type() == original.scalar_type()) {
-        return original.as_strided(r.sizes(), r.strides(), original.storage_offset() + r.storage_offset());
+        return original.as_strided(r.sizes(), r.strides(),
+                                   original.storage_offset() + r.storage_offset());
       }
     }
     at::Tensor adopted = adopt_host_tensor(r, device);

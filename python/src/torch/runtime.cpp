@@ -445,7 +445,8 @@ at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index) {
                        &g_allocator, /*resizable=*/false);
   at::Tensor out = at::detail::make_tensor<c10::TensorImpl>(
       std::move(adopted), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), cpu.dtype());
-  out.unsafeGetTensorImpl()->set_sizes_and_strides(cpu.sizes(), cpu.strides(), cpu.storage_offset());
+  out.unsafeGetTensorImpl()->set_sizes_and_strides(cpu.sizes(), cpu.strides(),
+                                                   cpu.storage_offset());
   return out;
 }
 
