@@ -57,9 +57,12 @@ def device(name: DeviceLike = None) -> Device:
     return _core.device(str(name))
 
 
+_device = device  # for functions whose `device` parameter shadows it
+
+
 def zeros(shape: Sequence[int], dtype: DType = DType.f32, device: DeviceLike = None) -> Array:
     """A contiguous array of zeros on device."""
-    dev = globals()["device"](device)
+    dev = _device(device)
     out = _core.empty(list(shape), dtype, dev)
     if out.buffer.size:
         stream = dev.create_stream()
@@ -105,19 +108,19 @@ def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None
     (BufferError), copy=True always copies.
     """
     if isinstance(obj, Array):
-        target = globals()["device"](device) if device is not None else obj.device
+        target = _device(device) if device is not None else obj.device
         if target == obj.device and not copy:
             return obj
         if copy is False:
             raise BufferError(f"moving an array from {obj.device.name} to {target.name} needs a copy")
         return asarray(obj, device=target)
-    target = globals()["device"](device if device is not None else "cpu:0")
+    target = _device(device if device is not None else "cpu:0")
     return _core._import_host(_host_view(obj), target, copy)
 
 
 def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) -> Array:
     """A new xinhe array holding a copy of obj (numpy, torch CPU, nested lists, xinhe array)."""
-    target = globals()["device"](device)
+    target = _device(device)
     if isinstance(obj, Array):
         if dtype is not None and dtype != obj.dtype:
             raise _error(StatusCode.INVALID_ARGUMENT, "asarray does not convert dtypes of xinhe arrays")
