@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "attention_cpu.h"
+#include "checked_math.h"
 #include "gemm_cpu.h"
 #include "thread_pool.h"
 #include "xinhe/backend.h"
@@ -599,6 +600,14 @@ xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t*
       return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, "unknown op kind");
     }
     if (state->impl_name.empty()) state->impl_name = kBackendName;
+    if (state->workspace_bytes == xinhe::util::kSizeOverflow) {
+      // The description is valid but this implementation's workspace does not fit in 64 bits.
+      state->unsupported = state->impl_name + " needs a workspace larger than 2^64 bytes for " +
+                           (desc->kind == XINHE_OP_GEMM ? describe(state->gemm)
+                                                        : describe(state->attention));
+      state->workspace_bytes = 0;
+      log_line += " (cannot run: workspace size overflows)";
+    }
     if (host->verbose_enabled("dispatch")) host->log("dispatch", kBackendName, log_line.c_str());
     *out_op = new xinhe_be_op_s{device, std::move(state)};
     return nullptr;

@@ -11,6 +11,7 @@
 
 #include "attention_cpu.h"
 #include "attention_flash.h"
+#include "checked_math.h"
 #include "half.h"
 
 namespace xinhe::kernels::cpu {
@@ -69,15 +70,21 @@ void store_f32(xinhe_dtype_t dtype, void* base, int64_t index, float v) {
 const char* reference_unsupported(const xinhe_attention_desc_t&) { return nullptr; }
 
 // Per thread: Skv scores and a D-float output accumulator; 64 bytes of alignment slack.
+// kSizeOverflow when that does not fit in 64 bits (Skv is bounded only by K's extent, and a
+// K/V sequence stride of 0 leaves it unbounded).
 uint64_t reference_workspace_size(const xinhe_attention_desc_t& desc, int threads) {
-  const uint64_t floats = static_cast<uint64_t>(desc.seq_kv + desc.head_dim);
-  return static_cast<uint64_t>(std::max(1, threads)) * floats * sizeof(float) + 64u;
+  using xinhe::util::CheckedSize;
+  const CheckedSize floats = CheckedSize::of(desc.seq_kv) + CheckedSize::of(desc.head_dim);
+  return (CheckedSize(static_cast<uint64_t>(std::max(1, threads))) * floats * sizeof(float) + 64u)
+      .value_or(xinhe::util::kSizeOverflow);
 }
 
 void reference_run(const AttentionProblem& p, Parallel& parallel) {
   const xinhe_attention_desc_t& d = p.desc;
+  // An empty O leaves the other sizes unbounded; a non-empty one bounds B * Hq * Sq (its
+  // elements do not alias), and the workspace size was checked, so the products below fit.
+  if (d.batch == 0 || d.heads_q == 0 || d.seq_q == 0) return;
   const int64_t rows = d.batch * d.heads_q * d.seq_q;
-  if (rows == 0) return;
   const int64_t group = d.heads_q / d.heads_kv;
   const int64_t floats_per_slot = d.seq_kv + d.head_dim;
   const bool causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL;

@@ -31,6 +31,7 @@
 #include <cpuid.h>
 #endif
 
+#include "checked_math.h"
 #include "gemm_openblas.h"
 #include "gemm_packed.h"
 #include "half.h"
@@ -40,7 +41,8 @@ namespace {
 
 constexpr int64_t kAlign = 64;  // packed strips are loaded as full vectors
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Without the (a + b - 1) that wraps for sizes near 2^63.
+int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 int64_t dtype_bytes(xinhe_dtype_t dtype) { return dtype == XINHE_DTYPE_F32 ? 4 : 2; }
 
@@ -219,13 +221,24 @@ Blocking choose_blocking(const PackedKernels& kern, const xinhe_gemm_desc_t& d) 
   const double shrink = bl.kc > kern.kc ? static_cast<double>(kern.kc) / bl.kc : 1.0;
   bl.mc = std::max<int64_t>(kern.mr, static_cast<int64_t>(kern.mc * shrink) / kern.mr * kern.mr);
   bl.nc = std::max<int64_t>(kern.nr, static_cast<int64_t>(kern.nc * shrink) / kern.nr * kern.nr);
-  bl.mc = std::min(bl.mc, round_up(std::max<int64_t>(d.m, 1), kern.mr));
-  bl.nc = std::min(bl.nc, round_up(std::max<int64_t>(d.n, 1), kern.nr));
+  // bl.mc and bl.nc are multiples of mr and nr: rounding min(size, block) up gives the same
+  // block without rounding a size near 2^63 up past the int64 range.
+  bl.mc = std::min(bl.mc, round_up(std::clamp<int64_t>(d.m, 1, bl.mc), kern.mr));
+  bl.nc = std::min(bl.nc, round_up(std::clamp<int64_t>(d.n, 1, bl.nc), kern.nr));
   return bl;
 }
 
+// Run-time sizes of the packing buffers; packed_workspace_size() checked that they fit.
 int64_t b_pack_bytes(const Blocking& bl) { return round_up(bl.kc * bl.nc * 4, kAlign); }
 int64_t a_pack_bytes(const Blocking& bl) { return round_up(bl.mc * bl.kc * 4, kAlign); }
+
+// rows * cols f32 rounded up to kAlign bytes, checked: kc is all of K for a half-precision C,
+// so K near 2^60 would wrap the unchecked product.
+xinhe::util::CheckedSize pack_bytes_checked(int64_t rows, int64_t cols) {
+  using xinhe::util::CheckedSize;
+  const CheckedSize bytes = CheckedSize::of(rows) * CheckedSize::of(cols) * 4u + (kAlign - 1);
+  return bytes.ok() ? CheckedSize(bytes.value() / kAlign * kAlign) : bytes;
+}
 
 // Batches of small matrices run one matrix per thread (each with its own packing buffers)
 // rather than splitting each small matrix between threads.
@@ -241,8 +254,16 @@ uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_
   if (d.m == 0 || d.n == 0 || d.k == 0 || d.batch == 0 || prefers_direct(d)) return 0;
   const Blocking bl = choose_blocking(kern, d);
   threads = std::max(threads, 1);
-  const int64_t b_panels = splits_batch(d, threads) ? threads : 1;
-  return static_cast<uint64_t>(kAlign + b_panels * b_pack_bytes(bl) + threads * a_pack_bytes(bl));
+  const uint64_t b_panels = splits_batch(d, threads) ? static_cast<uint64_t>(threads) : 1u;
+  // kSizeOverflow: the workspace cannot be represented, so this implementation cannot run.
+  // Checked to the last byte so that the int64 offsets run() forms from it cannot wrap either.
+  const xinhe::util::CheckedSize total =
+      xinhe::util::CheckedSize(kAlign) + pack_bytes_checked(bl.kc, bl.nc) * b_panels +
+      pack_bytes_checked(bl.mc, bl.kc) * static_cast<uint64_t>(threads);
+  if (!total.ok() || total.value() > static_cast<uint64_t>(INT64_MAX)) {
+    return xinhe::util::kSizeOverflow;
+  }
+  return total.value();
 }
 
 // Threads arranged tm x tn over the (M strips, N strips) of one block, minimising each
