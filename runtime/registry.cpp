@@ -8,11 +8,25 @@
 // registry is deliberately never torn down: devices are borrowed for the life of the process
 // (base.h), and unloading plugins at exit would race with other static destructors.
 //
+// Before a plugin file reaches dlopen it must be a regular file (opened without blocking, so a
+// FIFO named like a plugin cannot hang the scan) whose ELF headers and segments lie inside it
+// (a truncated file would otherwise SIGBUS inside the loader). Its table is copied out of the
+// plugin through the kernel (plugin memory that is not readable gives a reason, not a crash)
+// and checked field by field, struct_size first (plugin_checks.h). Plugins and folders anyone
+// may write, and relative XINHE_BACKEND_PATH entries, are warned about on stderr, and refused
+// under XINHE_PLUGIN_STRICT=1. A plugin calling the registry from inside its own loading
+// (backend_create calling xinhe_device_count, say) gets FAILED_PRECONDITION instead of
+// deadlocking on the registry, and a backend may contribute at most kMaxDevicesPerBackend
+// devices.
+//
 // Also here: the host API table handed to backends (status_new, verbose_enabled, log).
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -23,7 +37,10 @@
 #include <string>
 #include <vector>
 
+#include "bounded_file.h"
 #include "core.h"
+#include "plugin_checks.h"
+#include "text_escape.h"
 
 // Defined by the built-in CPU backend (backends/cpu/), linked into libxinhe.
 extern "C" const xinhe_backend_api_t* xinhe_cpu_backend_entry(uint32_t host_abi_major,
@@ -32,14 +49,29 @@ extern "C" const xinhe_backend_api_t* xinhe_cpu_backend_entry(uint32_t host_abi_
 namespace xinhe::core {
 namespace {
 
-// Size of the ABI 1.0 table: everything up to and including op_run. Later minors append.
-constexpr size_t kApiTableSizeV1_0 =
-    offsetof(xinhe_backend_api_t, op_run) + sizeof(xinhe_backend_api_t::op_run);
-
 constexpr const char kPluginPrefix[] = "libxinhe_backend_";
 constexpr const char kPluginSuffix[] = ".so";
+// More devices than any node has; a plugin reporting more is broken (a count of 2^32 - 1 would
+// otherwise have the core open devices until memory runs out).
+constexpr uint32_t kMaxDevicesPerBackend = 256;
+// Plugin files larger than this are refused before anything of them is read (the largest
+// real plugins, with embedded GPU images, are tens of MiB).
+constexpr uint64_t kMaxPluginFileBytes = uint64_t{4} << 30;
 
 std::mutex g_log_mutex;
+
+// > 0 while this thread is inside the registry's loading of a plugin (dlopen and its
+// constructors, the entry, backend_create, device enumeration). The public registry calls
+// refuse to run then: the registry is mid-construction and its lock or once-flag is held by
+// this very thread, so going on would deadlock.
+thread_local int t_loading_depth = 0;
+
+struct LoadingScope {
+  LoadingScope() { ++t_loading_depth; }
+  ~LoadingScope() { --t_loading_depth; }
+  LoadingScope(const LoadingScope&) = delete;
+  LoadingScope& operator=(const LoadingScope&) = delete;
+};
 
 xinhe_status_t host_status_new(xinhe_status_code_t code, const char* backend, const char* call,
                                const char* file, int line, const char* message) {
@@ -72,6 +104,12 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 // "libxinhe_backend_cuda.so" -> "cuda"; other names lose their extension only.
 std::string name_from_file(const std::string& path) {
   std::string file = base_name(path);
@@ -87,6 +125,15 @@ std::string real_path_of(const std::string& path) {
   if (::realpath(path.c_str(), buffer) != nullptr) return buffer;
   return path;
 }
+
+// XINHE_PLUGIN_STRICT=1: refuse what is otherwise only warned about.
+bool plugin_strict_mode() {
+  const char* env = std::getenv("XINHE_PLUGIN_STRICT");
+  return env != nullptr && std::strcmp(env, "1") == 0;
+}
+
+// Security warnings go to stderr whatever XINHE_VERBOSE says.
+void warn(const std::string& message) { log_line("load", "core", ("warning: " + message).c_str()); }
 
 void log_decision(const Backend& backend) {
   if (!verbose_enabled("load")) return;
@@ -115,6 +162,36 @@ std::string status_text(xinhe_status_t status) {
   return message[0] != '\0' ? std::string(message) : xinhe_status_code_name(xinhe_status_code(status));
 }
 
+// Copies n bytes of plugin memory at src to dst through a pipe, so that memory the plugin
+// does not actually have mapped makes write() fail with EFAULT instead of faulting here.
+// n must fit in a pipe (it is a table or a byte here).
+bool copy_if_readable(const void* src, size_t n, void* dst) {
+  if (n == 0) return true;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::memcpy(dst, src, n);  // no pipe to spare: trust the plugin as before
+    return true;
+  }
+  bool ok = write(fds[1], src, n) == static_cast<ssize_t>(n) &&
+            read(fds[0], dst, n) == static_cast<ssize_t>(n);
+  close(fds[0]);
+  close(fds[1]);
+  return ok;
+}
+
+// The plugin's NUL-terminated string at address, read one byte at a time (never past its end:
+// the plugin may be built with a sanitizer that poisons the bytes after a string).
+bool read_plugin_string(const char* address, size_t max_length, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i <= max_length; ++i) {
+    char c = 0;
+    if (!copy_if_readable(address + i, 1, &c)) return false;
+    if (c == '\0') return true;
+    out->push_back(c);
+  }
+  return false;
+}
+
 // Checks the table and opens the backend's devices. On failure the backend is left with
 // loaded = false and a reason, and everything it created is released again.
 void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* table) {
@@ -126,63 +203,28 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
              std::to_string(XINHE_BACKEND_ABI_MINOR) + ")");
     return;
   }
-  backend.abi_major = table->abi_major;
-  backend.abi_minor = table->abi_minor;
-  if (table->abi_major != XINHE_BACKEND_ABI_MAJOR) {
-    fail(backend, XINHE_STATUS_FAILED_PRECONDITION,
-         "plugin ABI " + std::to_string(table->abi_major) + "." + std::to_string(table->abi_minor) +
-             ", core supports " + std::to_string(XINHE_BACKEND_ABI_MAJOR) + ".x");
+  // Copy the table out of the plugin: struct_size first, then as much as it claims.
+  alignas(xinhe_backend_api_t) unsigned char copy[sizeof(xinhe_backend_api_t)] = {};
+  size_t readable = 0;
+  size_t struct_size = 0;
+  if (copy_if_readable(table, sizeof(struct_size), &struct_size)) {
+    readable = std::min(struct_size, sizeof(copy));
+    if (readable < sizeof(struct_size) || !copy_if_readable(table, readable, copy)) {
+      std::memcpy(copy, &struct_size, sizeof(struct_size));
+      readable = sizeof(struct_size);
+    }
+  }
+  TableCheck check;
+  const bool accepted = check_backend_table(copy, readable, read_plugin_string, &check);
+  backend.abi_major = check.abi_major;
+  backend.abi_minor = check.abi_minor;
+  if (!accepted) {
+    fail(backend, check.code, check.reason);
     return;
   }
-  if (table->struct_size < kApiTableSizeV1_0) {
-    fail(backend, XINHE_STATUS_FAILED_PRECONDITION,
-         "backend table struct_size " + std::to_string(table->struct_size) +
-             " is smaller than the ABI 1.0 table (" + std::to_string(kApiTableSizeV1_0) +
-             " bytes)");
-    return;
-  }
-  if (table->name == nullptr || table->name[0] == '\0') {
-    fail(backend, XINHE_STATUS_FAILED_PRECONDITION, "backend table has no name");
-    return;
-  }
-  backend.name = table->name;
-
-  // Copy what the plugin knows; entries past its struct_size stay NULL (absent optional).
-  std::memset(&backend.api, 0, sizeof(backend.api));
-  std::memcpy(&backend.api, table, std::min(table->struct_size, sizeof(backend.api)));
-  backend.api.struct_size = sizeof(backend.api);
+  backend.name = check.name;
+  backend.api = check.api;
   const xinhe_backend_api_t& api = backend.api;
-
-#define XH_REQUIRED(entry)                                                                  \
-  if (api.entry == nullptr) {                                                               \
-    fail(backend, XINHE_STATUS_FAILED_PRECONDITION, "missing required entry '" #entry "'"); \
-    return;                                                                                 \
-  }
-  XH_REQUIRED(backend_create)
-  XH_REQUIRED(backend_destroy)
-  XH_REQUIRED(device_count)
-  XH_REQUIRED(device_open)
-  XH_REQUIRED(device_close)
-  XH_REQUIRED(device_properties)
-  XH_REQUIRED(buffer_alloc)
-  XH_REQUIRED(buffer_free)
-  XH_REQUIRED(stream_create)
-  XH_REQUIRED(stream_destroy)
-  XH_REQUIRED(stream_synchronize)
-  XH_REQUIRED(copy_host_to_device)
-  XH_REQUIRED(copy_device_to_host)
-  XH_REQUIRED(copy_device_to_device)
-  XH_REQUIRED(fill)
-  XH_REQUIRED(event_create)
-  XH_REQUIRED(event_destroy)
-  XH_REQUIRED(event_record)
-  XH_REQUIRED(stream_wait_event)
-  XH_REQUIRED(event_synchronize)
-  XH_REQUIRED(op_create)
-  XH_REQUIRED(op_destroy)
-  XH_REQUIRED(op_check)
-  XH_REQUIRED(op_run)
-#undef XH_REQUIRED
 
   for (const auto& other : registry.backends) {
     if (other->loaded && other->name == backend.name) {
@@ -205,12 +247,16 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
   }
   uint32_t count = 0;
   status.reset(api.device_count(be, &count));
-  if (!status.ok() || count == 0) {
+  if (!status.ok() || count == 0 || count > kMaxDevicesPerBackend) {
     api.backend_destroy(be);
     if (!status.ok()) {
       fail(backend, status.code(), "device_count failed: " + status_text(status.get()));
-    } else {
+    } else if (count == 0) {
       fail(backend, XINHE_STATUS_UNAVAILABLE, "no device");
+    } else {
+      fail(backend, XINHE_STATUS_FAILED_PRECONDITION,
+           "device_count reported " + std::to_string(count) + " devices, more than the " +
+               std::to_string(kMaxDevicesPerBackend) + " a backend may contribute");
     }
     return;
   }
@@ -273,8 +319,55 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
   }
 }
 
+// What must hold before path is given to dlopen: a regular file (opened without blocking),
+// not larger than kMaxPluginFileBytes, whose ELF headers and segments lie inside it. Also
+// collects the warnings about who may write the file and its folder. "" when it may be loaded.
+std::string check_plugin_file(const std::string& path, const std::string& real_path,
+                              std::vector<std::string>* warnings) {
+  uint64_t size = 0;
+  util::FileProblem problem = util::FileProblem::kNone;
+  std::string error;
+  struct stat st;
+  const int fd = util::open_regular_file(path, kMaxPluginFileBytes, &size, &problem, &error, &st);
+  if (fd < 0) return error;
+  std::string why;
+  unsigned char header[4096] = {};  // the ELF header, and usually the program headers
+  const size_t header_size = static_cast<size_t>(std::min<uint64_t>(size, sizeof(header)));
+  if (pread(fd, header, header_size, 0) != static_cast<ssize_t>(header_size)) {
+    why = "cannot read the file";
+  } else {
+    uint64_t ph_offset = 0, ph_size = 0;
+    std::vector<unsigned char> program_headers;
+    if (elf_program_header_range(header, header_size, &ph_offset, &ph_size) &&
+        ph_size <= (uint64_t{1} << 20) && ph_offset <= size && ph_size <= size - ph_offset) {
+      program_headers.resize(static_cast<size_t>(ph_size));
+      if (pread(fd, program_headers.data(), program_headers.size(), static_cast<off_t>(ph_offset)) !=
+          static_cast<ssize_t>(program_headers.size())) {
+        program_headers.clear();
+      }
+    }
+    why = check_elf_headers(header, header_size,
+                            program_headers.empty() ? nullptr : program_headers.data(),
+                            program_headers.size(), size);
+    if (!why.empty()) why = "'" + path + "': " + why;
+  }
+  close(fd);
+  if (!why.empty()) return why;
+  if ((st.st_mode & S_IWOTH) != 0) {
+    warnings->push_back("plugin file '" + real_path + "' is writable by every user");
+  }
+  struct stat folder;
+  const std::string dir = folder_of(real_path);
+  if (stat(dir.c_str(), &folder) == 0 && (folder.st_mode & S_IWOTH) != 0) {
+    warnings->push_back("plugin folder '" + dir + "' is writable by every user" +
+                        ((folder.st_mode & S_ISVTX) != 0 ? " (sticky)" : ""));
+  }
+  return "";
+}
+
 // Loads one plugin file; returns its index. Caller holds registry.mutex.
 size_t load_plugin_locked(Registry& registry, const std::string& path) {
+  const LoadingScope loading;
   const std::string real_path = real_path_of(path);
   for (size_t i = 0; i < registry.backends.size(); ++i) {
     if (!registry.backends[i]->path.empty() && registry.backends[i]->real_path == real_path) {
@@ -286,27 +379,41 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
   backend->real_path = real_path;
   backend->name = name_from_file(path);
 
-  dlerror();
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* error = dlerror();
-    fail(*backend, XINHE_STATUS_UNAVAILABLE,
-         std::string("dlopen failed: ") + (error != nullptr ? error : "unknown error"));
+  std::vector<std::string> warnings;
+  const std::string refused = check_plugin_file(path, real_path, &warnings);
+  const bool strict = plugin_strict_mode();
+  if (!refused.empty()) {
+    fail(*backend, XINHE_STATUS_UNAVAILABLE, "not loaded: " + refused);
+  } else if (strict && !warnings.empty()) {
+    fail(*backend, XINHE_STATUS_FAILED_PRECONDITION,
+         "refused by XINHE_PLUGIN_STRICT=1: " + warnings.front());
   } else {
-    dlerror();
-    void* symbol = dlsym(handle, XINHE_BACKEND_ENTRY_SYMBOL);
-    if (symbol == nullptr) {
-      fail(*backend, XINHE_STATUS_FAILED_PRECONDITION,
-           std::string("not a xinhe plugin: no entry symbol '") + XINHE_BACKEND_ENTRY_SYMBOL + "'");
-    } else {
-      auto entry = reinterpret_cast<xinhe_backend_entry_fn>(symbol);
-      activate(registry, *backend, entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR));
+    for (const std::string& w : warnings) {
+      warn(w + "; loading it anyway (XINHE_PLUGIN_STRICT=1 refuses it)");
     }
-    if (backend->loaded) {
-      backend->dl_handle = handle;
+    dlerror();
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* error = dlerror();
+      fail(*backend, XINHE_STATUS_UNAVAILABLE,
+           std::string("dlopen failed: ") + (error != nullptr ? error : "unknown error"));
     } else {
-      // Nothing of the plugin is in use any more (activate released what it created).
-      dlclose(handle);
+      dlerror();
+      void* symbol = dlsym(handle, XINHE_BACKEND_ENTRY_SYMBOL);
+      if (symbol == nullptr) {
+        fail(*backend, XINHE_STATUS_FAILED_PRECONDITION,
+             std::string("not a xinhe plugin: no entry symbol '") + XINHE_BACKEND_ENTRY_SYMBOL +
+                 "'");
+      } else {
+        auto entry = reinterpret_cast<xinhe_backend_entry_fn>(symbol);
+        activate(registry, *backend, entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR));
+      }
+      if (backend->loaded) {
+        backend->dl_handle = handle;
+      } else {
+        // Nothing of the plugin is in use any more (activate released what it created).
+        dlclose(handle);
+      }
     }
   }
   log_decision(*backend);
@@ -351,6 +458,7 @@ std::string installed_plugin_folder() {
 }
 
 void build_registry() {
+  const LoadingScope loading;
   auto* registry = new Registry();
   std::lock_guard<std::mutex> lock(registry->mutex);
 
@@ -362,22 +470,41 @@ void build_registry() {
   registry->backends.push_back(std::move(cpu));
 
   if (const char* env = std::getenv("XINHE_BACKEND_PATH")) {
+    const bool strict = plugin_strict_mode();
     std::string list = env;
     size_t start = 0;
     while (start <= list.size()) {
       size_t colon = list.find(':', start);
       if (colon == std::string::npos) colon = list.size();
-      scan_folder(*registry, list.substr(start, colon - start));
+      const std::string folder = list.substr(start, colon - start);
       start = colon + 1;
+      if (folder.empty()) continue;
+      if (folder[0] != '/') {
+        // Resolved against whatever the current folder is when the registry is built.
+        const std::string message = "XINHE_BACKEND_PATH entry '" + folder +
+                                    "' is relative (resolved against the current folder)";
+        warn(message + (strict ? "; skipped under XINHE_PLUGIN_STRICT=1"
+                               : "; XINHE_PLUGIN_STRICT=1 skips it"));
+        if (strict) continue;
+      }
+      scan_folder(*registry, folder);
     }
   }
   scan_folder(*registry, installed_plugin_folder());
   g_registry = registry;
 }
 
-Registry& registry() {
+// The registry, or NULL with *refusal set when this thread is inside a plugin's loading (a
+// re-entrant call from backend_create or a plugin constructor: see t_loading_depth).
+Registry* registry_or_refuse(const char* call, xinhe_status_t* refusal) {
+  if (t_loading_depth > 0) {
+    *refusal = XH_ERROR(FAILED_PRECONDITION, "", call,
+                        "called from inside a backend plugin while the registry loads it "
+                        "(re-entrant registry calls are refused)");
+    return nullptr;
+  }
   std::call_once(g_registry_once, build_registry);
-  return *g_registry;
+  return g_registry;
 }
 
 // Lower ranks win the default device: GPUs first, the CPU last (runtime.h).
@@ -392,36 +519,67 @@ int default_rank(const std::string& name) {
 
 }  // namespace
 
+// XINHE_VERBOSE is read on every call (tests and tools change it at run time) but parsed only
+// when it changed, and a value longer than kMaxVerboseLength is ignored with one warning: the
+// check runs on every op creation and a 120 KB value must not make each of them slow.
+constexpr size_t kMaxVerboseLength = 1024;
+
 int verbose_enabled(const char* topic) {
   const char* env = std::getenv("XINHE_VERBOSE");
   if (env == nullptr || topic == nullptr) return 0;
-  const std::string list = env;
-  const std::string wanted = topic;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    std::string item = list.substr(start, comma - start);
-    // Tolerate "load, dispatch" as well as "load,dispatch".
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (item == "all" || item == wanted) return 1;
-    start = comma + 1;
+  const size_t length = strnlen(env, kMaxVerboseLength + 1);
+  static std::mutex mutex;
+  static std::string cached_value;
+  static std::vector<std::string> cached_topics;
+  static bool warned_too_long = false;
+  std::unique_lock<std::mutex> lock(mutex);
+  if (length > kMaxVerboseLength) {
+    const bool first = !warned_too_long;
+    warned_too_long = true;
+    lock.unlock();
+    if (first) {
+      log_line("load", "core",
+               ("warning: XINHE_VERBOSE is longer than " + std::to_string(kMaxVerboseLength) +
+                " characters; ignored")
+                   .c_str());
+    }
+    return 0;
+  }
+  if (cached_value.size() != length || cached_value.compare(0, length, env, length) != 0) {
+    cached_value.assign(env, length);
+    cached_topics.clear();
+    size_t start = 0;
+    while (start <= cached_value.size()) {
+      size_t comma = cached_value.find(',', start);
+      if (comma == std::string::npos) comma = cached_value.size();
+      std::string item = cached_value.substr(start, comma - start);
+      // Tolerate "load, dispatch" as well as "load,dispatch".
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (!item.empty()) cached_topics.push_back(item);
+      start = comma + 1;
+    }
+  }
+  for (const std::string& item : cached_topics) {
+    if (item == "all" || item == topic) return 1;
   }
   return 0;
 }
 
 void log_line(const char* topic, const char* backend, const char* message) {
+  // Names, paths and reasons come from plugins and files: escaped so that the line stays one
+  // line of plain text on a terminal.
+  const std::string text = "xinhe[" + util::escape_for_display(topic != nullptr ? topic : "") +
+                           "] " + util::escape_for_display(backend != nullptr ? backend : "") +
+                           ": " + util::escape_for_display(message != nullptr ? message : "");
   std::lock_guard<std::mutex> lock(g_log_mutex);
-  std::fprintf(stderr, "xinhe[%s] %s: %s\n", topic != nullptr ? topic : "",
-               backend != nullptr ? backend : "", message != nullptr ? message : "");
+  std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
 }
 
 }  // namespace xinhe::core
 
 using xinhe::core::Backend;
-using xinhe::core::registry;
 
 extern "C" {
 
@@ -429,7 +587,10 @@ xinhe_status_t xinhe_backend_count(size_t* out_count) {
   if (out_count == nullptr) {
     return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_backend_count", "out_count is NULL");
   }
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_count", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   *out_count = reg.backends.size();
   return nullptr;
@@ -445,7 +606,10 @@ xinhe_status_t xinhe_backend_info(size_t index, xinhe_backend_info_t* out_info) 
                     "out_info->struct_size is %zu, expected at least %zu", out_info->struct_size,
                     sizeof(xinhe_backend_info_t));
   }
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_info", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   if (index >= reg.backends.size()) {
     return XH_ERROR(NOT_FOUND, "", kCall, "backend index %zu out of range (%zu backends)", index,
@@ -472,7 +636,10 @@ xinhe_status_t xinhe_backend_load(const char* path, size_t* out_backend_index) {
   if (out_backend_index == nullptr) {
     return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_backend_index is NULL");
   }
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_load", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   const size_t index = xinhe::core::load_plugin_locked(reg, path);
   const Backend& backend = *reg.backends[index];
@@ -488,7 +655,10 @@ xinhe_status_t xinhe_device_count(size_t* out_count) {
   if (out_count == nullptr) {
     return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_device_count", "out_count is NULL");
   }
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_count", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   *out_count = reg.devices.size();
   return nullptr;
@@ -497,7 +667,10 @@ xinhe_status_t xinhe_device_count(size_t* out_count) {
 xinhe_status_t xinhe_device_get(size_t index, xinhe_device_t* out_device) {
   static const char* kCall = "xinhe_device_get";
   if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   if (index >= reg.devices.size()) {
     return XH_ERROR(NOT_FOUND, "", kCall, "device index %zu out of range (%zu devices)", index,
@@ -536,7 +709,10 @@ xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_de
   static const char* kCall = "xinhe_device_get_by_name";
   if (name == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "name is NULL");
   if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get_by_name", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   xinhe_device_t device = find_device_locked(reg, name);
   if (device == nullptr) {
@@ -550,7 +726,10 @@ xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_de
 xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device) {
   static const char* kCall = "xinhe_device_get_default";
   if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  auto& reg = registry();
+  xinhe_status_t refusal = nullptr;
+  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get_default", &refusal);
+  if (registry == nullptr) return refusal;
+  auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
   const char* wanted = std::getenv("XINHE_DEVICE");
   if (wanted != nullptr && wanted[0] != '\0') {

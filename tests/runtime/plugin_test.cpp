@@ -121,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"nulltable", XINHE_STATUS_FAILED_PRECONDITION, "returned NULL"},
         BrokenCase{"zduplicate", XINHE_STATUS_FAILED_PRECONDITION, "duplicate backend name 'fake'"},
         BrokenCase{"needsvendor", XINHE_STATUS_UNAVAILABLE, "libxinhe_test_fake_vendor.so"},
-        BrokenCase{"notaso", XINHE_STATUS_UNAVAILABLE, "dlopen failed"}),
+        BrokenCase{"notaso", XINHE_STATUS_UNAVAILABLE, "not an ELF file"}),
     [](const ::testing::TestParamInfo<BrokenCase>& info) { return std::string(info.param.stem); });
 
 TEST(Plugins, BrokenPluginsContributeNoDevice) {

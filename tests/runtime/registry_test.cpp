@@ -152,7 +152,7 @@ TEST(Registry, LoadOfMissingFileIsUnavailableAndListed) {
   xinhe_status_t status = xinhe_backend_load("/nonexistent/libxinhe_backend_ghost.so", &index);
   EXPECT_EQ(xinhe_status_code(status), XINHE_STATUS_UNAVAILABLE);
   const std::string message = xinhe_test::take_message(status);
-  EXPECT_NE(message.find("dlopen"), std::string::npos) << message;
+  EXPECT_NE(message.find("No such file"), std::string::npos) << message;
   EXPECT_EQ(index, 12345u);
   size_t after = 0;
   XH_ASSERT_OK(xinhe_backend_count(&after));
@@ -160,7 +160,7 @@ TEST(Registry, LoadOfMissingFileIsUnavailableAndListed) {
   const xinhe_backend_info_t info = backend_info(before);
   EXPECT_EQ(info.loaded, 0);
   EXPECT_STREQ(info.name, "ghost");
-  EXPECT_NE(std::string(info.reason).find("dlopen"), std::string::npos);
+  EXPECT_NE(std::string(info.reason).find("cannot open"), std::string::npos) << info.reason;
   // The same path again gives the same entry, not a new one.
   XH_EXPECT_CODE(xinhe_backend_load("/nonexistent/libxinhe_backend_ghost.so", &index),
                  XINHE_STATUS_UNAVAILABLE);
