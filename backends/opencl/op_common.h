@@ -67,7 +67,8 @@ class KernelLauncher {
                       const char* kernel_name) {
     device_ = device;
     cl_program program = nullptr;
-    if (xinhe_status_t st = device->programs->get(source, options, &program)) return st;
+    if (xinhe_status_t st = device->programs->get(source, options, kernel_name, &program))
+      return st;
     cl_int err = CL_SUCCESS;
     kernel_ = device->cl().clCreateKernel(program, kernel_name, &err);
     device->cl().clReleaseProgram(program);  // the kernel keeps the program alive

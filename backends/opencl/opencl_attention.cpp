@@ -100,7 +100,7 @@ AttentionParams select_attention_params(Device* device, const xinhe_attention_de
     AttentionParams tuned = p;
     std::string error;
     if (parse_attention_params(*entry, &tuned, &error) &&
-        (error = tuned.validate(info.max_work_group_size)).empty()) {
+        (error = tuned.validate(info.tuning_limits())).empty()) {
       *source = "tuning database";
       return tuned;
     }
@@ -128,7 +128,7 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
   } else {
     std::string params_source;
     op->params_ = select_attention_params(device, desc, overrides, &params_source);
-    const std::string bad = op->params_.validate(device->info.max_work_group_size);
+    const std::string bad = op->params_.validate(device->info.tuning_limits());
     if (!bad.empty()) {
       skipped += "; " + flash_name + ": parameters " + op->params_.to_string() + ": " + bad;
     } else {

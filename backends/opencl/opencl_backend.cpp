@@ -173,6 +173,11 @@ DeviceInfo query_device_info(const ClApi& cl, cl_platform_id p, cl_device_id d) 
   info.fp64 = extensions.find("cl_khr_fp64") != std::string::npos ||
               device_value<cl_device_fp_config>(cl, d, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   info.max_work_group_size = device_value<size_t>(cl, d, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
+  size_t item_sizes[3] = {0, 0, 0};  // the device has at least 3 dimensions (OpenCL 1.2)
+  if (cl.clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof(item_sizes), item_sizes,
+                         nullptr) == CL_SUCCESS) {
+    for (int i = 0; i < 3; ++i) info.max_work_item_sizes[i] = item_sizes[i];
+  }
   info.global_memory = device_value<cl_ulong>(cl, d, CL_DEVICE_GLOBAL_MEM_SIZE);
   info.local_memory = device_value<cl_ulong>(cl, d, CL_DEVICE_LOCAL_MEM_SIZE);
   info.max_alloc = device_value<cl_ulong>(cl, d, CL_DEVICE_MAX_MEM_ALLOC_SIZE);

@@ -216,7 +216,7 @@ GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
     GemmParams tuned = p;
     std::string error;
     if (parse_gemm_params(*entry, &tuned, &error) &&
-        (error = tuned.validate(info.max_work_group_size)).empty()) {
+        (error = tuned.validate(info.tuning_limits())).empty()) {
       *source = "tuning database";
       return tuned;
     }
@@ -251,7 +251,7 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
     if (cand.impl == GemmImpl::kTiled) {
       std::string params_source;
       op->params_ = select_gemm_params(device, desc, overrides, &params_source);
-      const std::string bad = op->params_.validate(device->info.max_work_group_size);
+      const std::string bad = op->params_.validate(device->info.tuning_limits());
       if (!bad.empty()) {
         skipped += "; " + cand.name + ": parameters " + op->params_.to_string() + ": " + bad;
         continue;

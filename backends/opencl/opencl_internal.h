@@ -40,9 +40,19 @@ struct DeviceInfo {
   bool cpu_like = false;  // CPU device or host-unified memory: no local-memory tiles
   bool fp16 = false, fp64 = false;
   uint64_t max_work_group_size = 1;
+  uint64_t max_work_item_sizes[3] = {0, 0, 0};  // 0 when the device did not say
   uint64_t global_memory = 0, local_memory = 0, max_alloc = 0;
   uint32_t compute_units = 0;
   uint64_t base_address_align_bytes = 0;
+  // What tuning parameters are checked against (tuning_db.h).
+  TuningLimits tuning_limits() const {
+    TuningLimits limits;
+    limits.max_work_group_size = max_work_group_size;
+    for (int i = 0; i < 3; ++i) limits.max_work_item_sizes[i] = max_work_item_sizes[i];
+    limits.local_memory_bytes = local_memory;
+    limits.cpu_like = cpu_like;
+    return limits;
+  }
 };
 
 struct Device {

@@ -1,7 +1,9 @@
 // Two-level program cache: memory (per device) over disk (per user, shared by processes).
 #include "program_cache.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +11,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
+#include "bounded_file.h"
 #include "fnv1a.h"
 #include "status_util.h"
 
@@ -55,6 +59,56 @@ std::string hex64(uint64_t v) {
 
 }  // namespace
 
+std::string check_cache_entry_header(const unsigned char* header_bytes, size_t header_size,
+                                     uint64_t file_size, uint64_t key, uint64_t* payload_size,
+                                     uint64_t* checksum) {
+  if (header_size < sizeof(EntryHeader) || file_size < sizeof(EntryHeader)) {
+    return "truncated header";
+  }
+  EntryHeader header;
+  std::memcpy(&header, header_bytes, sizeof(header));
+  if (std::memcmp(header.magic, kEntryMagic, sizeof(kEntryMagic)) != 0) return "bad magic";
+  if (header.format_version != kEntryFormatVersion) {
+    return "format version " + std::to_string(header.format_version);
+  }
+  if (header.key != key) return "key mismatch";
+  // The size field is checked against the file before anything is allocated for it.
+  const uint64_t actual = file_size - sizeof(EntryHeader);
+  if (header.payload_size == 0) return "empty payload";
+  if (header.payload_size > actual) {
+    return "truncated payload (header says " + std::to_string(header.payload_size) +
+           " bytes, file holds " + std::to_string(actual) + ")";
+  }
+  if (header.payload_size < actual) return "trailing bytes";
+  *payload_size = header.payload_size;
+  *checksum = header.payload_checksum;
+  return "";
+}
+
+std::string parse_cache_entry(const unsigned char* data, size_t size, uint64_t key,
+                              const unsigned char** payload, size_t* payload_size) {
+  uint64_t length = 0, checksum = 0;
+  std::string why = check_cache_entry_header(data, size, size, key, &length, &checksum);
+  if (!why.empty()) return why;
+  const unsigned char* body = data + sizeof(EntryHeader);
+  if (fnv1a64(body, static_cast<size_t>(length)) != checksum) return "checksum mismatch";
+  *payload = body;
+  *payload_size = static_cast<size_t>(length);
+  return "";
+}
+
+std::string make_cache_entry(uint64_t key, const unsigned char* payload, size_t payload_size) {
+  EntryHeader header{};
+  std::memcpy(header.magic, kEntryMagic, sizeof(kEntryMagic));
+  header.format_version = kEntryFormatVersion;
+  header.key = key;
+  header.payload_size = payload_size;
+  header.payload_checksum = fnv1a64(payload, payload_size);
+  std::string out(reinterpret_cast<const char*>(&header), sizeof(header));
+  out.append(reinterpret_cast<const char*>(payload), payload_size);
+  return out;
+}
+
 std::string default_cache_dir() {
   if (const char* dir = std::getenv("XINHE_CACHE_DIR"); dir && *dir) return dir;
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
@@ -79,7 +133,7 @@ ProgramCache::ProgramCache(const ClApi* cl, const xinhe_host_api_t* host, cl_con
 }
 
 ProgramCache::~ProgramCache() {
-  for (auto& [key, program] : programs_) cl_->clReleaseProgram(program);
+  for (auto& [key, cached] : programs_) cl_->clReleaseProgram(cached.program);
 }
 
 void ProgramCache::log(const std::string& message) const {
@@ -110,20 +164,44 @@ std::string ProgramCache::entry_path(uint64_t key) const {
   return disk_dir_ + "/opencl-" + hex64(key) + ".bin";
 }
 
+bool ProgramCache::has_kernel(cl_program program, const std::string& kernel_name) const {
+  cl_int err = CL_SUCCESS;
+  cl_kernel kernel = cl_->clCreateKernel(program, kernel_name.c_str(), &err);
+  if (kernel != nullptr) cl_->clReleaseKernel(kernel);
+  return err == CL_SUCCESS && kernel != nullptr;
+}
+
 xinhe_status_t ProgramCache::get(const std::string& source, const std::string& options,
-                                 cl_program* out) {
+                                 const std::string& kernel_name, cl_program* out) {
   const uint64_t key = key_of(source, options);
   // One lock around the whole lookup-or-build: two ops asking for the same program at once
   // must not build it twice, and builds are rare (op creation only).
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = programs_.find(key); it != programs_.end()) {
-    ++stats_.memory_hits;
-    cl_->clRetainProgram(it->second);
-    *out = it->second;
-    return nullptr;
+    Cached& cached = it->second;
+    if (cached.kernels.count(kernel_name) != 0 || has_kernel(cached.program, kernel_name)) {
+      cached.kernels.insert(kernel_name);
+      ++stats_.memory_hits;
+      cl_->clRetainProgram(cached.program);
+      *out = cached.program;
+      return nullptr;
+    }
+    if (!cached.from_disk) {
+      return cl_status(host_, CL_INVALID_KERNEL_NAME, "clCreateKernel", __FILE__, __LINE__,
+                       "kernel '" + kernel_name + "' is not in the program built from source");
+    }
+    // A disk entry held another program's binary (it had the kernel asked for first, not
+    // this one): forget it and build from source, which also overwrites the entry.
+    ++stats_.disk_rejected;
+    log("program cache: program " + hex64(key) + " from disk lacks kernel '" + kernel_name +
+        "'; rebuilding");
+    cl_->clReleaseProgram(cached.program);
+    programs_.erase(it);
   }
-  cl_program program = disk_dir_.empty() ? nullptr : load_from_disk(key, options);
-  if (program != nullptr) {
+  cl_program program =
+      disk_dir_.empty() ? nullptr : load_from_disk(key, options, kernel_name);
+  const bool from_disk = program != nullptr;
+  if (from_disk) {
     ++stats_.disk_hits;
     log("program cache: disk hit " + hex64(key));
   } else {
@@ -134,42 +212,59 @@ xinhe_status_t ProgramCache::get(const std::string& source, const std::string& o
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     log("program cache: miss " + hex64(key) + ", built from source in " +
         std::to_string(static_cast<long long>(ms)) + " ms");
+    if (!has_kernel(program, kernel_name)) {
+      cl_->clReleaseProgram(program);
+      return cl_status(host_, CL_INVALID_KERNEL_NAME, "clCreateKernel", __FILE__, __LINE__,
+                       "kernel '" + kernel_name + "' is not in the program built from source");
+    }
     if (!disk_dir_.empty()) store_to_disk(key, program);
   }
-  programs_[key] = program;
+  programs_[key] = Cached{program, from_disk, {kernel_name}};
   cl_->clRetainProgram(program);
   *out = program;
   return nullptr;
 }
 
-cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options) {
+cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options,
+                                        const std::string& kernel_name) {
   const std::string path = entry_path(key);
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return nullptr;  // plain miss
-  EntryHeader header;
+  // Claim the entry (see program_cache.h): from here until it is renamed back, no other
+  // process loads it, and if the driver kills this process the entry stays quarantined.
+  static std::atomic<uint64_t> counter{0};
+  const std::string claimed = path + ".claimed." + std::to_string(getpid()) + "." +
+                              std::to_string(counter.fetch_add(1));
+  if (std::rename(path.c_str(), claimed.c_str()) != 0) {
+    if (errno != ENOENT) log("program cache: cannot claim " + path + " (" + std::strerror(errno) + ")");
+    return nullptr;  // a plain miss, or another process holds the claim
+  }
+  // The claim's age is measured from now (rename keeps the entry's modification time).
+  utimensat(AT_FDCWD, claimed.c_str(), nullptr, 0);
+
   std::string why;
   std::vector<unsigned char> payload;
-  if (std::fread(&header, sizeof(header), 1, f) != 1) {
-    why = "truncated header";
-  } else if (std::memcmp(header.magic, kEntryMagic, sizeof(kEntryMagic)) != 0) {
-    why = "bad magic";
-  } else if (header.format_version != kEntryFormatVersion) {
-    why = "format version " + std::to_string(header.format_version);
-  } else if (header.key != key) {
-    why = "key mismatch";
-  } else if (header.payload_size == 0 || header.payload_size > (1ull << 31)) {
-    why = "implausible payload size";
-  } else {
-    payload.resize(header.payload_size);
-    if (std::fread(payload.data(), 1, payload.size(), f) != payload.size()) {
-      why = "truncated payload";
-    } else if (std::fgetc(f) != EOF) {
-      why = "trailing bytes";
-    } else if (fnv1a64(payload.data(), payload.size()) != header.payload_checksum) {
-      why = "checksum mismatch";
+  uint64_t file_size = 0;
+  util::FileProblem problem = util::FileProblem::kNone;
+  const int fd = util::open_regular_file(claimed, kMaxCacheEntryBytes, &file_size, &problem, &why);
+  if (fd >= 0) {
+    unsigned char header[kCacheEntryHeaderBytes];
+    uint64_t payload_size = 0, checksum = 0;
+    const size_t header_read = file_size < sizeof(header) ? 0 : sizeof(header);
+    if (header_read == 0 || !util::read_exact(fd, header, header_read)) {
+      why = "truncated header";
+    } else if ((why = check_cache_entry_header(header, header_read, file_size, key, &payload_size,
+                                               &checksum))
+                   .empty()) {
+      payload.resize(static_cast<size_t>(payload_size));
+      if (!util::read_exact(fd, payload.data(), payload_size)) {
+        why = "truncated payload";
+      } else if (fnv1a64(payload.data(), payload.size()) != checksum) {
+        why = "checksum mismatch";
+      }
     }
+    close(fd);
+  } else if (why.empty()) {
+    why = "unreadable";
   }
-  std::fclose(f);
   if (why.empty()) {
     const unsigned char* binary = payload.data();
     const size_t size = payload.size();
@@ -179,23 +274,49 @@ cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options
         cl_->clCreateProgramWithBinary(context_, 1, &device_, &size, &binary, &binary_status, &err);
     if (err == CL_SUCCESS && binary_status == CL_SUCCESS) {
       err = cl_->clBuildProgram(program, 1, &device_, options.c_str(), nullptr, nullptr);
-      if (err == CL_SUCCESS) return program;
+      if (err == CL_SUCCESS && !has_kernel(program, kernel_name)) err = CL_INVALID_KERNEL_NAME;
+      if (err == CL_SUCCESS) {
+        // Accepted: release the claim. Another process may have stored the same entry in the
+        // meantime; this one replaces it with identical content.
+        if (std::rename(claimed.c_str(), path.c_str()) != 0) std::remove(claimed.c_str());
+        return program;
+      }
     }
     if (program != nullptr) cl_->clReleaseProgram(program);
-    why = "driver rejected the binary (" + cl_error_name(err != CL_SUCCESS ? err : binary_status) +
-          ")";
+    why = err == CL_INVALID_KERNEL_NAME
+              ? "binary lacks kernel '" + kernel_name + "' (another program's binary?)"
+              : "driver rejected the binary (" +
+                    cl_error_name(err != CL_SUCCESS ? err : binary_status) + ")";
   }
+  std::remove(claimed.c_str());  // rebuilt and stored again by the caller
   ++stats_.disk_rejected;
   log("program cache: entry " + path + " rejected (" + why + "); rebuilding");
   return nullptr;
+}
+
+void ProgramCache::remove_stale_claims(uint64_t key) const {
+  DIR* dir = opendir(disk_dir_.c_str());
+  if (dir == nullptr) return;
+  const std::string prefix = "opencl-" + hex64(key) + ".bin.claimed.";
+  const time_t now = std::time(nullptr);
+  while (const dirent* e = readdir(dir)) {
+    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
+    const std::string file = disk_dir_ + "/" + e->d_name;
+    struct stat st;
+    if (lstat(file.c_str(), &st) == 0 && now - st.st_mtime > kStaleClaimSeconds) {
+      if (std::remove(file.c_str()) == 0) log("program cache: removed stale claim " + file);
+    }
+  }
+  closedir(dir);
 }
 
 void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
   size_t size = 0;
   cl_int err =
       cl_->clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, nullptr);
-  if (err != CL_SUCCESS || size == 0) {
-    log("program cache: device returned no binary (" + cl_error_name(err) + "); not stored");
+  if (err != CL_SUCCESS || size == 0 || size > kMaxCacheEntryBytes - kCacheEntryHeaderBytes) {
+    log("program cache: device returned no storable binary (" + cl_error_name(err) + ", " +
+        std::to_string(size) + " bytes); not stored");
     return;
   }
   std::vector<unsigned char> payload(size);
@@ -206,12 +327,7 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
         "); not stored");
     return;
   }
-  EntryHeader header{};
-  std::memcpy(header.magic, kEntryMagic, sizeof(kEntryMagic));
-  header.format_version = kEntryFormatVersion;
-  header.key = key;
-  header.payload_size = payload.size();
-  header.payload_checksum = fnv1a64(payload.data(), payload.size());
+  const std::string entry = make_cache_entry(key, payload.data(), payload.size());
 
   // A unique temporary name per process and call; rename() is atomic within one folder.
   static std::atomic<uint64_t> counter{0};
@@ -223,8 +339,7 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
     disable_disk(std::string("cannot create a file (") + std::strerror(errno) + ")");
     return;
   }
-  bool ok = std::fwrite(&header, sizeof(header), 1, f) == 1 &&
-            std::fwrite(payload.data(), 1, payload.size(), f) == payload.size();
+  bool ok = std::fwrite(entry.data(), 1, entry.size(), f) == entry.size();
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
@@ -234,6 +349,7 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
   }
   ++stats_.disk_writes;
   log("program cache: stored " + final_path);
+  remove_stale_claims(key);
 }
 
 xinhe_status_t ProgramCache::build_from_source(const std::string& source,

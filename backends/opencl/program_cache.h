@@ -4,16 +4,27 @@
 // options, source). Disk entry <dir>/opencl-<key>.bin = EntryHeader + the device binary from
 // clGetProgramInfo(CL_PROGRAM_BINARIES). Entries are written to a temporary file in the same
 // folder and renamed into place, so readers never see a partial entry and concurrent writers
-// simply race to an identical result. An entry whose magic, version, key, size or checksum
-// does not match, or whose binary the driver rejects, is rebuilt from source and overwritten.
-// A folder that cannot be created or written turns the disk layer off (one verbose log line)
-// and the cache keeps working in memory.
+// simply race to an identical result. An entry that is not a regular file, is larger than
+// kMaxCacheEntryBytes, or whose magic, version, key, size or checksum does not match, or whose
+// binary the driver rejects or that lacks the kernel asked for (another program's binary
+// under the key), is rebuilt from source and overwritten. A folder that cannot be created or
+// written turns the disk layer off (one verbose log line) and the cache keeps working in
+// memory.
+//
+// Crash safety (docs/opencl.md, "Kernel cache"): a binary can pass every check and still
+// crash the driver that loads it. So an entry is claimed before the driver sees it: renamed
+// to opencl-<key>.bin.claimed.<pid>.<n>, and renamed back only once the driver built it and
+// the kernel was found. A process that dies in between leaves the claimed file behind, where
+// nothing loads it again (quarantined): the next process misses, rebuilds from source and
+// stores a fresh entry. Claimed files older than kStaleClaimSeconds are deleted when an entry
+// of the same key is stored.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "cl_loader.h"
@@ -29,6 +40,26 @@ struct ProgramCacheStats {
   uint64_t disk_writes = 0;
 };
 
+// ---- The entry format, as pure functions (also driven by tests/fuzz/fuzz_cache_entry.cpp) ----
+constexpr size_t kCacheEntryHeaderBytes = 40;
+// Larger entries are refused unread (PoCL's are ~150 KB; GPU binaries a few MB).
+constexpr uint64_t kMaxCacheEntryBytes = uint64_t{256} << 20;
+// A claim older than this belongs to a process that died while its driver loaded the entry.
+constexpr int64_t kStaleClaimSeconds = 600;
+
+// Checks the header of an entry file of file_size bytes stored under key: "" when it agrees
+// (magic, format version, key, payload size == file_size - header) with the payload's size and
+// checksum in *payload_size, *checksum; else what is wrong. Reads kCacheEntryHeaderBytes.
+std::string check_cache_entry_header(const unsigned char* header, size_t header_size,
+                                     uint64_t file_size, uint64_t key, uint64_t* payload_size,
+                                     uint64_t* checksum);
+// A whole entry in memory: "" with *payload / *payload_size pointing into data when it is
+// valid for key (header and checksum), else what is wrong.
+std::string parse_cache_entry(const unsigned char* data, size_t size, uint64_t key,
+                              const unsigned char** payload, size_t* payload_size);
+// The bytes of an entry holding payload under key.
+std::string make_cache_entry(uint64_t key, const unsigned char* payload, size_t payload_size);
+
 // Where the disk cache lives: XINHE_CACHE_DIR, else $XDG_CACHE_HOME/xinhe, else
 // $HOME/.cache/xinhe; "" when none can be determined.
 std::string default_cache_dir();
@@ -42,9 +73,11 @@ class ProgramCache {
   ProgramCache(const ProgramCache&) = delete;
   ProgramCache& operator=(const ProgramCache&) = delete;
 
-  // A built program for (source, options); *out is retained for the caller (release it).
-  // Errors: the build failure as a status naming clBuildProgram, with the build log.
-  xinhe_status_t get(const std::string& source, const std::string& options, cl_program* out);
+  // A built program for (source, options) that contains kernel_name; *out is retained for the
+  // caller (release it). Errors: the build failure as a status naming clBuildProgram, with the
+  // build log, or CL_INVALID_KERNEL_NAME when a program built from source lacks the kernel.
+  xinhe_status_t get(const std::string& source, const std::string& options,
+                     const std::string& kernel_name, cl_program* out);
 
   ProgramCacheStats stats() const;
   const std::string& disk_dir() const { return disk_dir_; }
@@ -53,8 +86,11 @@ class ProgramCache {
   uint64_t key_of(const std::string& source, const std::string& options) const;
   std::string entry_path(uint64_t key) const;
   // nullptr when absent or rejected (logged).
-  cl_program load_from_disk(uint64_t key, const std::string& options);
+  cl_program load_from_disk(uint64_t key, const std::string& options,
+                            const std::string& kernel_name);
   void store_to_disk(uint64_t key, cl_program program);
+  void remove_stale_claims(uint64_t key) const;
+  bool has_kernel(cl_program program, const std::string& kernel_name) const;
   xinhe_status_t build_from_source(const std::string& source, const std::string& options,
                                    cl_program* out);
   void log(const std::string& message) const;
@@ -67,7 +103,12 @@ class ProgramCache {
   std::string identity_;
   std::string disk_dir_;  // "" when the disk layer is off
   mutable std::mutex mutex_;
-  std::map<uint64_t, cl_program> programs_;
+  struct Cached {
+    cl_program program;
+    bool from_disk;
+    std::set<std::string> kernels;  // names known to be in the program
+  };
+  std::map<uint64_t, Cached> programs_;
   ProgramCacheStats stats_;
 };
 

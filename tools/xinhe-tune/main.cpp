@@ -32,7 +32,7 @@ std::vector<GemmParams> gemm_candidates(const DeviceInfo& info, bool full) {
     p.nwg = nwi * wgx;
     p.kwg = kwg;
     p.use_local = use_local;
-    if (p.validate(info.max_work_group_size).empty()) out.push_back(p);
+    if (p.validate(info.tuning_limits()).empty()) out.push_back(p);
   };
   if (info.cpu_like) {
     // Register tiles that fit the 16 AVX2 registers (or a few more). Work-groups are tall
@@ -78,7 +78,7 @@ std::vector<AttentionParams> attention_candidates(const DeviceInfo& info, bool f
         p.bkv = bkv;
         p.wg = wg;
         if (!full && !(bkv == 16 || wg == (info.cpu_like ? 8 : 64))) continue;
-        if (p.validate(info.max_work_group_size).empty()) out.push_back(p);
+        if (p.validate(info.tuning_limits()).empty()) out.push_back(p);
       }
   return out;
 }
