@@ -3,6 +3,10 @@
 // properties; "unknown" (JSON null) where a device does not report a value. With --json the
 // same content is written to stdout as one JSON object. Skipped plugins are information, not
 // errors: the exit code is 0 unless the registry itself cannot be queried.
+//
+// Names, paths and reasons come from plugins and the file system, so they may hold any bytes:
+// the text output shows control characters and invalid UTF-8 as escapes (no byte can move the
+// cursor or start a line), and the JSON output replaces invalid UTF-8 with U+FFFD.
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -13,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "text_escape.h"
 #include "xinhe/xinhe.hpp"
 
 namespace {
@@ -95,30 +100,35 @@ json device_json(const xinhe_device_properties_t& p) {
               {"memory_bandwidth", nonzero_or_null(p.memory_bandwidth)}};
 }
 
+// A string of the report, safe to print on a terminal.
+std::string shown(const json& value) {
+  return xinhe::util::escape_for_display(value.get<std::string>());
+}
+
 void print_text(const json& report) {
-  fmt::print("xinhe {}\n\nBackends ({}):\n", report["xinhe_version"].get<std::string>(),
+  fmt::print("xinhe {}\n\nBackends ({}):\n", shown(report["xinhe_version"]),
              report["backends"].size());
   for (const json& b : report["backends"]) {
-    const std::string path = b["path"].get<std::string>().empty() ? std::string("built-in")
-                                                                  : b["path"].get<std::string>();
+    const std::string path =
+        b["path"].get<std::string>().empty() ? std::string("built-in") : shown(b["path"]);
     const std::string abi = b["abi_version"].is_null() ? "unknown" : b["abi_version"].get<std::string>();
     if (b["loaded"].get<bool>()) {
-      fmt::print("  {:<12} loaded   abi {:<8} devices {}  ({})\n", b["name"].get<std::string>(),
+      fmt::print("  {:<12} loaded   abi {:<8} devices {}  ({})\n", shown(b["name"]),
                  abi, b["device_count"].get<uint32_t>(), path);
     } else {
-      fmt::print("  {:<12} skipped  abi {:<8} {}: {}  ({})\n", b["name"].get<std::string>(), abi,
-                 b["code"].get<std::string>(), b["reason"].get<std::string>(), path);
+      fmt::print("  {:<12} skipped  abi {:<8} {}: {}  ({})\n", shown(b["name"]), abi,
+                 b["code"].get<std::string>(), shown(b["reason"]), path);
     }
   }
   fmt::print("\nDevices ({}):\n", report["devices"].size());
   for (const json& d : report["devices"]) {
-    fmt::print("  {}\n", d["name"].get<std::string>());
+    fmt::print("  {}\n", shown(d["name"]));
     if (d.contains("error")) {
-      fmt::print("    error            {}\n", d["error"].get<std::string>());
+      fmt::print("    error            {}\n", shown(d["error"]));
       continue;
     }
     auto text_or_unknown = [](const json& v) {
-      return v.get<std::string>().empty() ? std::string("unknown") : v.get<std::string>();
+      return v.get<std::string>().empty() ? std::string("unknown") : shown(v);
     };
     fmt::print("    description      {}\n", text_or_unknown(d["description"]));
     fmt::print("    vendor           {}\n", text_or_unknown(d["vendor"]));
@@ -175,7 +185,8 @@ int main(int argc, char** argv) {
   }
 
   if (as_json) {
-    fmt::print("{}\n", report.dump(2));
+    // Invalid UTF-8 (a plugin name, a path) becomes U+FFFD instead of an exception.
+    fmt::print("{}\n", report.dump(2, ' ', false, json::error_handler_t::replace));
   } else {
     print_text(report);
   }
