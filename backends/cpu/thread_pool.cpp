@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
 namespace xinhe::backends::cpu {
 
@@ -96,11 +97,22 @@ bool parse_thread_count(const char* text, int* out_threads, std::string* error) 
     *error = "XINHE_CPU_THREADS is empty; expected an integer in [1, 1024]";
     return false;
   }
-  errno = 0;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || value < 1 || value > kMaxThreads) {
-    *error = std::string("XINHE_CPU_THREADS='") + text + "' is not an integer in [1, 1024]";
+  // Digits only: strtol alone would take " 4" and "+4" but refuse "4 ". At most 5 digits
+  // are read, so neither the value nor the message grows with a hostile value.
+  long value = 0;
+  size_t digits = 0;
+  for (; text[digits] != '\0' && digits <= 5; ++digits) {
+    const char c = text[digits];
+    if (c < '0' || c > '9') {
+      value = -1;
+      break;
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value < 1 || value > kMaxThreads || digits > 5) {
+    const std::string shown(text, strnlen(text, 32));
+    *error = "XINHE_CPU_THREADS='" + shown + (shown.size() == 32 ? "..." : "") +
+             "' is not an integer in [1, 1024] (digits only)";
     return false;
   }
   *out_threads = static_cast<int>(value);

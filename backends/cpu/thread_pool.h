@@ -31,8 +31,9 @@ namespace xinhe::backends::cpu {
 // Cores this process may run on (sched_getaffinity), at least 1.
 int usable_core_count();
 
-// Parses an XINHE_CPU_THREADS value: a decimal integer in [1, 1024]. On failure returns false
-// and sets *error to a human-readable reason.
+// Parses an XINHE_CPU_THREADS value: a decimal integer in [1, 1024] written with digits only
+// (no sign, no blanks before or after: " 4", "+4" and "4 " are all refused alike). On failure
+// returns false and sets *error to a human-readable reason.
 bool parse_thread_count(const char* text, int* out_threads, std::string* error);
 
 // Parses an XINHE_CPU_BIND value: "1" (bind the pool's workers to CPUs, the default) or "0".
