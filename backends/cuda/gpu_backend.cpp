@@ -84,6 +84,10 @@ namespace {
 
 constexpr uint64_t kMinAlignment = 256;  // cuMemAlloc / hipMalloc guarantee at least this
 constexpr uint32_t kMaxGridYZ = 65535;
+constexpr int64_t kMaxGridX = 0x7fffffff;
+
+// ceil(a / b) for a >= 0, b > 0, without the (a + b - 1) that wraps near 2^63.
+int64_t ceil_div64(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
 #define XG_STATUS(host, code, call, message) \
   (host)->status_new((code), gpu::kBackendName, (call), __FILE__, __LINE__, (message))
@@ -571,13 +575,16 @@ void create_gemm(xinhe_be_op_t op) {
 #endif
   list.push_back({prefix + "simt_" + types, "xinhe_gemm_simt_" + types, Method::kSimt, ""});
   list.push_back({prefix + "naive_" + types, "xinhe_gemm_naive_" + types, Method::kNaive, ""});
-  const int64_t grid_y =
-      std::max<int64_t>((d.m + XINHE_GEMM_SIMT_BLOCK_M - 1) / XINHE_GEMM_SIMT_BLOCK_M,
-                        (d.m + XINHE_GEMM_NAIVE_BLOCK - 1) / XINHE_GEMM_NAIVE_BLOCK);
-  if (grid_y > kMaxGridYZ) {
+  // Grid sizes of the slowest tiling (smallest blocks), without (x + block - 1) overflowing.
+  const int64_t grid_y = std::max(ceil_div64(d.m, XINHE_GEMM_SIMT_BLOCK_M),
+                                  ceil_div64(d.m, XINHE_GEMM_NAIVE_BLOCK));
+  const int64_t grid_x = std::max(ceil_div64(d.n, XINHE_GEMM_SIMT_BLOCK_N),
+                                  ceil_div64(d.n, XINHE_GEMM_NAIVE_BLOCK));
+  if (grid_y > kMaxGridYZ || grid_x > kMaxGridX) {
     for (Candidate& c : list) {
       if (c.method != Method::kVendorBlas && c.unsupported.empty())
-        c.unsupported = "m too large for the grid (> 1048560)";
+        c.unsupported = grid_y > kMaxGridYZ ? "m too large for the grid (> 1048560)"
+                                            : "n too large for the grid (> 2^31 - 1 blocks)";
     }
   }
   if (!device->kernels_unavailable.empty()) {
@@ -667,6 +674,8 @@ void create_attention(xinhe_be_op_t op) {
   list.push_back({prefix + "naive_" + type, "xinhe_attention_naive_" + type, Method::kNaive, ""});
   for (Candidate& c : list) {
     if (d.heads_q > kMaxGridYZ) c.unsupported = "more than 65535 query heads";
+    if (ceil_div64(d.seq_q, XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK) > kMaxGridX)
+      c.unsupported = "seq_q too large for the grid (> 2^31 - 1 blocks)";
     if (d.head_dim > 256) c.unsupported = "head_dim > 256";
     if (c.unsupported.empty() && !device->kernels_unavailable.empty())
       c.unsupported = device->kernels_unavailable;
@@ -731,7 +740,8 @@ xinhe_status_t op_workspace_size(xinhe_be_op_t, uint64_t* out_bytes) {
 
 const char* op_impl_name(xinhe_be_op_t op) { return op->impl_name.c_str(); }
 
-uint32_t ceil_div(int64_t a, int64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+// Grid sizes were checked against kMaxGridX / kMaxGridYZ when the op was created.
+uint32_t ceil_div(int64_t a, int64_t b) { return static_cast<uint32_t>(ceil_div64(a, b)); }
 
 xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
                         const xinhe_be_op_args_t* args) {

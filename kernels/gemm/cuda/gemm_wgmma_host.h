@@ -76,15 +76,20 @@ std::string make_wgmma_params(const xinhe_gemm_cuda_params_t& p, bool bf16, Enco
   why = encode(b, &out->b_map);
   if (!why.empty()) return "B: " + why;
   out->gemm = p;
-  out->tiles_m = (p.m + XINHE_GEMM_WGMMA_BLOCK_M - 1) / XINHE_GEMM_WGMMA_BLOCK_M;
-  out->tiles_n = (p.n + XINHE_GEMM_WGMMA_BLOCK_N - 1) / XINHE_GEMM_WGMMA_BLOCK_N;
+  // Without the (x + block - 1) that wraps for sizes near 2^63.
+  out->tiles_m = p.m / XINHE_GEMM_WGMMA_BLOCK_M + (p.m % XINHE_GEMM_WGMMA_BLOCK_M != 0);
+  out->tiles_n = p.n / XINHE_GEMM_WGMMA_BLOCK_N + (p.n % XINHE_GEMM_WGMMA_BLOCK_N != 0);
   return "";
 }
 
 // Persistent grid: one CTA per SM at most (each holds ~193 KiB of shared memory), never more
 // CTAs than tiles.
 inline uint32_t wgmma_grid_size(const xinhe_gemm_wgmma_params_t& w, int sm_count) {
-  const int64_t tiles = w.tiles_m * w.tiles_n * w.gemm.batch;
+  int64_t tiles = 0;  // saturates: more tiles than CTAs only means every SM gets one
+  if (__builtin_mul_overflow(w.tiles_m, w.tiles_n, &tiles) ||
+      __builtin_mul_overflow(tiles, static_cast<int64_t>(w.gemm.batch), &tiles)) {
+    tiles = INT64_MAX;
+  }
   const int64_t ctas = sm_count > 0 ? (tiles < sm_count ? tiles : sm_count) : tiles;
   return static_cast<uint32_t>(ctas < 1 ? 1 : ctas > 0x7fffffff ? 0x7fffffff : ctas);
 }
