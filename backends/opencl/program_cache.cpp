@@ -71,6 +71,7 @@ std::string check_cache_entry_header(const unsigned char* header_bytes, size_t h
   if (header.format_version != kEntryFormatVersion) {
     return "format version " + std::to_string(header.format_version);
   }
+  if (header.reserved != 0) return "reserved field set";  // written as 0: anything else is damage
   if (header.key != key) return "key mismatch";
   // The size field is checked against the file before anything is allocated for it.
   const uint64_t actual = file_size - sizeof(EntryHeader);
