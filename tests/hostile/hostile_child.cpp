@@ -1,0 +1,132 @@
+// The process the hostile-input tests run under a watchdog (hostile_test.cpp): it does one
+// thing with the public API, as a program would, and prints what it saw as plain lines.
+//   list          every backend: "backend <name> loaded=<0|1> code=<CODE> reason=<reason>"
+//                 (name and reason escaped, so one backend is one line), then "devices <n>"
+//   gemm-ops <n>  creates and destroys n small GEMM ops on cpu:0; "elapsed_ms <ms>"
+//   cpu-gemm      one 8x8x8 f32 GEMM on cpu:0 checked against a double loop; "cpu-gemm ok"
+// Exit status 0 when the scenario ran (whatever the registry holds), 1 on an unexpected error.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "text_escape.h"
+#include "xinhe/xinhe.h"
+
+namespace {
+
+int fail(const char* what, xinhe_status_t status) {
+  std::printf("error %s: %s %s\n", what, xinhe_status_code_name(xinhe_status_code(status)),
+              xinhe::util::escape_for_display(xinhe_status_message(status)).c_str());
+  xinhe_status_free(status);
+  return 1;
+}
+
+int list() {
+  size_t count = 0;
+  if (xinhe_status_t s = xinhe_backend_count(&count)) return fail("xinhe_backend_count", s);
+  for (size_t i = 0; i < count; ++i) {
+    xinhe_backend_info_t info;
+    std::memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    if (xinhe_status_t s = xinhe_backend_info(i, &info)) return fail("xinhe_backend_info", s);
+    std::printf("backend %s loaded=%d code=%s devices=%u reason=%s\n",
+                xinhe::util::escape_for_display(info.name).c_str(), info.loaded,
+                xinhe_status_code_name(info.code), info.device_count,
+                xinhe::util::escape_for_display(info.reason).c_str());
+  }
+  size_t devices = 0;
+  if (xinhe_status_t s = xinhe_device_count(&devices)) return fail("xinhe_device_count", s);
+  std::printf("devices %zu\n", devices);
+  return 0;
+}
+
+xinhe_gemm_desc_t small_gemm(int64_t n) {
+  xinhe_gemm_desc_t d;
+  std::memset(&d, 0, sizeof(d));
+  d.struct_size = sizeof(d);
+  d.ab_dtype = d.c_dtype = XINHE_DTYPE_F32;
+  d.m = d.n = d.k = n;
+  d.batch = 1;
+  d.lda = d.ldb = d.ldc = n;
+  return d;
+}
+
+int gemm_ops(int n) {
+  xinhe_device_t cpu = nullptr;
+  if (xinhe_status_t s = xinhe_device_get_by_name("cpu:0", &cpu)) return fail("cpu:0", s);
+  const xinhe_gemm_desc_t d = small_gemm(8);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    xinhe_gemm_t op = nullptr;
+    if (xinhe_status_t s = xinhe_gemm_create(cpu, &d, &op)) return fail("xinhe_gemm_create", s);
+    xinhe_gemm_destroy(op);
+  }
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::printf("elapsed_ms %.3f\n", ms);
+  return 0;
+}
+
+int cpu_gemm() {
+  xinhe_device_t cpu = nullptr;
+  if (xinhe_status_t s = xinhe_device_get_by_name("cpu:0", &cpu)) return fail("cpu:0", s);
+  const int n = 8;
+  const xinhe_gemm_desc_t d = small_gemm(n);
+  std::vector<float> a(n * n), b(n * n), c(n * n, NAN);
+  for (int i = 0; i < n * n; ++i) a[i] = 0.25f * (i % 7) - 0.5f, b[i] = 0.125f * (i % 5) + 0.1f;
+  xinhe_stream_t stream = nullptr;
+  xinhe_buffer_t ba = nullptr, bb = nullptr, bc = nullptr;
+  xinhe_gemm_t op = nullptr;
+  const size_t bytes = sizeof(float) * n * n;
+  xinhe_status_t s = xinhe_stream_create(cpu, &stream);
+  if (!s) s = xinhe_buffer_alloc(cpu, bytes, 64, &ba);
+  if (!s) s = xinhe_buffer_alloc(cpu, bytes, 64, &bb);
+  if (!s) s = xinhe_buffer_alloc(cpu, bytes, 64, &bc);
+  if (!s) s = xinhe_copy_host_to_device(stream, ba, 0, a.data(), bytes);
+  if (!s) s = xinhe_copy_host_to_device(stream, bb, 0, b.data(), bytes);
+  if (!s) s = xinhe_gemm_create(cpu, &d, &op);
+  if (!s) {
+    xinhe_gemm_args_t args;
+    std::memset(&args, 0, sizeof(args));
+    args.struct_size = sizeof(args);
+    args.a = ba, args.b = bb, args.c = bc, args.alpha = 1.0f, args.beta = 0.0f;
+    s = xinhe_gemm_run(op, stream, &args);
+  }
+  if (!s) s = xinhe_copy_device_to_host(stream, c.data(), bc, 0, bytes);
+  if (!s) s = xinhe_stream_synchronize(stream);
+  xinhe_gemm_destroy(op);
+  xinhe_buffer_free(ba);
+  xinhe_buffer_free(bb);
+  xinhe_buffer_free(bc);
+  xinhe_stream_destroy(stream);
+  if (s) return fail("cpu gemm", s);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double want = 0.0;
+      for (int k = 0; k < n; ++k) want += static_cast<double>(a[i * n + k]) * b[k * n + j];
+      if (!(std::fabs(c[i * n + j] - want) <= 1e-5 * (1.0 + std::fabs(want)))) {
+        std::printf("error cpu gemm: C[%d][%d] = %g, want %g\n", i, j, c[i * n + j], want);
+        return 1;
+      }
+    }
+  }
+  std::printf("cpu-gemm ok\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string scenario = argc > 1 ? argv[1] : "";
+  int rc = 2;
+  if (scenario == "list") rc = list();
+  if (scenario == "gemm-ops") rc = gemm_ops(argc > 2 ? std::atoi(argv[2]) : 1000);
+  if (scenario == "cpu-gemm") rc = cpu_gemm();
+  if (rc == 2) std::printf("usage: xinhe_hostile_child list | gemm-ops <n> | cpu-gemm\n");
+  std::fflush(stdout);
+  return rc;
+}

@@ -1,0 +1,464 @@
+// Hostile files, plugins and environment values (issue 16): every case runs the program that
+// meets them (xinhe_hostile_child, xinhe-info, the OpenCL cache probe) as a child process
+// under a watchdog, so a hang or a crash fails one test instead of the suite. Each case says
+// which input it builds and what must hold: the child finishes, exits 0, and the input is
+// reported (reason, warning) or rebuilt rather than trusted.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "child_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using xinhe_hostile::ChildResult;
+using xinhe_hostile::run_child;
+using Env = std::map<std::string, std::optional<std::string>>;
+
+constexpr int kWatchdogSeconds = 90;  // generous for the sanitizer build on a loaded machine
+
+// A fresh folder under /tmp, removed with everything in it (permissions restored first).
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/xinhe-hostile-XXXXXX";
+    path_ = mkdtemp(tmpl) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    chmod(path_.c_str(), 0700);
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string plugin_of(const char* variant) {
+  return std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/" + variant + "/libxinhe_backend_" + variant +
+         ".so";
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+}
+
+// The registry listing a child sees with XINHE_BACKEND_PATH = path. OpenCL is kept out
+// (no ICD) so each child starts fast; the cases about OpenCL files use their own children.
+ChildResult list_backends(const std::string& backend_path, Env extra = {},
+                          const std::string& cwd = "") {
+  TempDir no_icds;
+  Env env = {{"XINHE_BACKEND_PATH", backend_path}, {"OCL_ICD_VENDORS", no_icds.path()},
+             {"XINHE_PLUGIN_STRICT", std::nullopt}, {"XINHE_VERBOSE", std::nullopt}};
+  for (auto& [k, v] : extra) env[k] = v;
+  return run_child({XINHE_HOSTILE_CHILD, "list"}, env, kWatchdogSeconds, cwd);
+}
+
+// The "backend ..." line of the listing whose name is name ("" when absent).
+std::string backend_line(const ChildResult& r, const std::string& name) {
+  std::istringstream lines(r.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("backend " + name + " ", 0) == 0) return line;
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// ---- Plugins ------------------------------------------------------------------------------
+
+// F12: a plugin truncated to 4096 bytes crashed the process with SIGBUS inside dlopen.
+TEST(HostilePlugins, TruncatedPluginIsRefusedNotLoaded) {
+  TempDir dir;
+  const std::string file = dir / "libxinhe_backend_cut.so";
+  copy_file(plugin_of("okplugin"), file);
+  ASSERT_GT(fs::file_size(file), 8192u);
+  fs::resize_file(file, 4096);
+  const ChildResult r = list_backends(dir.path());
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  const std::string line = backend_line(r, "cut");
+  EXPECT_TRUE(contains(line, "loaded=0")) << r.output;
+  EXPECT_TRUE(contains(line, "past the end of the file")) << r.output;
+}
+
+// F14: a FIFO named like a plugin hung the scan inside dlopen.
+TEST(HostilePlugins, FifoNamedLikePluginDoesNotHang) {
+  TempDir dir;
+  ASSERT_EQ(mkfifo((dir / "libxinhe_backend_fifo.so").c_str(), 0644), 0);
+  const ChildResult r = list_backends(dir.path());
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(backend_line(r, "fifo"), "is a FIFO, not a regular file")) << r.output;
+}
+
+TEST(HostilePlugins, DirectoryAndDevZeroNamedLikePlugins) {
+  TempDir dir;
+  ASSERT_TRUE(fs::create_directory(dir / "libxinhe_backend_folder.so"));
+  fs::create_symlink("/dev/zero", dir / "libxinhe_backend_zero.so");
+  const ChildResult r = list_backends(dir.path());
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(backend_line(r, "folder"), "is a directory")) << r.output;
+  EXPECT_TRUE(contains(backend_line(r, "zero"), "is a character device")) << r.output;
+}
+
+// F13: abi_major was read from a table smaller than its header (here: past a mapped page).
+TEST(HostilePlugins, TableSmallerThanItsHeaderIsRefused) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/tinytable");
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  const std::string line = backend_line(r, "tinytable");
+  EXPECT_TRUE(contains(line, "loaded=0 code=FAILED_PRECONDITION")) << r.output;
+  EXPECT_TRUE(contains(line, "struct_size 8 is smaller than its header")) << r.output;
+}
+
+// F15: backend_create calling xinhe_device_count deadlocked on the registry's once-flag.
+TEST(HostilePlugins, ReentrantCallFromBackendCreateIsRefused) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/reentrant");
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  const std::string line = backend_line(r, "hostile");
+  EXPECT_TRUE(contains(line, "loaded=0")) << r.output;
+  EXPECT_TRUE(contains(line, "returned FAILED_PRECONDITION")) << r.output;
+  EXPECT_TRUE(contains(line, "re-entrant registry calls are refused")) << r.output;
+  EXPECT_TRUE(contains(r.output, "backend cpu loaded=1")) << r.output;
+}
+
+// F16: a device count of 2^32 - 1 made the core open devices without limit.
+TEST(HostilePlugins, HugeDeviceCountIsRefused) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/hugecount");
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  const std::string line = backend_line(r, "hostile");
+  EXPECT_TRUE(contains(line, "loaded=0 code=FAILED_PRECONDITION")) << r.output;
+  EXPECT_TRUE(contains(line, "device_count reported 4294967295 devices, more than the 256"))
+      << r.output;
+}
+
+// F19: escape codes and newlines in a plugin's name reached the terminal raw.
+TEST(HostilePlugins, EscapeCodesInTheNameAreRefusedAndNeverPrintedRaw) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/evilname",
+                                      {{"XINHE_VERBOSE", "load"}});
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << "raw ESC in: " << r.output;
+  // The reason holds the name escaped; printing escapes again, so each backslash is doubled.
+  EXPECT_TRUE(
+      contains(r.output, "backend name 'evil\\\\x1b[31m\\\\x0aname' is not 1-32 characters"))
+      << r.output;
+}
+
+#ifdef XINHE_INFO
+// F17: non-UTF-8 bytes in a plugin's name, path or reason made xinhe-info --json abort; F19
+// for the text output.
+TEST(HostilePlugins, NonUtf8AndEscapeCodesInFileNamesKeepXinheInfoSafe) {
+  TempDir dir;
+  const std::string name = std::string("libxinhe_backend_\xff\xfe\x1b[2J\x1b]0;x\x07.so");
+  std::ofstream(dir / name) << "not a shared object\n";
+  TempDir no_icds;
+  const Env env = {{"XINHE_BACKEND_PATH", dir.path()}, {"OCL_ICD_VENDORS", no_icds.path()},
+                   {"XINHE_VERBOSE", "load"}};
+  const ChildResult json_run = run_child({XINHE_INFO, "--json"}, env, kWatchdogSeconds);
+  ASSERT_TRUE(json_run.exited_zero()) << json_run.describe();
+  // stderr (the load log) is interleaved; the JSON object is the text from the first '{'.
+  const size_t brace = json_run.output.find("{\n");
+  ASSERT_NE(brace, std::string::npos) << json_run.output;
+  nlohmann::json report;
+  ASSERT_NO_THROW(report = nlohmann::json::parse(json_run.output.substr(brace)))
+      << json_run.output;
+  bool found = false;
+  for (const auto& b : report["backends"]) {
+    const std::string path = b["path"].get<std::string>();
+    if (contains(path, dir.path())) {
+      found = true;
+      EXPECT_TRUE(contains(path, "\xEF\xBF\xBD")) << "invalid UTF-8 not replaced: " << path;
+      EXPECT_FALSE(b["loaded"].get<bool>());
+    }
+  }
+  EXPECT_TRUE(found) << json_run.output;
+  const ChildResult text_run = run_child({XINHE_INFO}, env, kWatchdogSeconds);
+  ASSERT_TRUE(text_run.exited_zero()) << text_run.describe();
+  EXPECT_EQ(text_run.output.find('\x1b'), std::string::npos) << text_run.output;
+  EXPECT_EQ(text_run.output.find('\x07'), std::string::npos) << text_run.output;
+  EXPECT_TRUE(contains(text_run.output, "\\xff\\xfe\\x1b[2J")) << text_run.output;
+}
+#endif
+
+// F18: world-writable plugin files and folders, and relative XINHE_BACKEND_PATH entries,
+// loaded without a word.
+TEST(HostilePlugins, WorldWritablePluginFileWarnsAndStrictModeRefuses) {
+  TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
+  const std::string file = dir / "libxinhe_backend_okplugin.so";
+  copy_file(plugin_of("okplugin"), file);
+  ASSERT_EQ(chmod(file.c_str(), 0666), 0);
+  const ChildResult warned = list_backends(dir.path());
+  ASSERT_TRUE(warned.exited_zero()) << warned.describe();
+  EXPECT_TRUE(contains(backend_line(warned, "hostile"), "loaded=1")) << warned.output;
+  EXPECT_TRUE(contains(warned.output, "warning: plugin file '")) << warned.output;
+  EXPECT_TRUE(contains(warned.output, "is writable by every user")) << warned.output;
+  const ChildResult strict = list_backends(dir.path(), {{"XINHE_PLUGIN_STRICT", "1"}});
+  ASSERT_TRUE(strict.exited_zero()) << strict.describe();
+  const std::string line = backend_line(strict, "okplugin");
+  EXPECT_TRUE(contains(line, "loaded=0 code=FAILED_PRECONDITION")) << strict.output;
+  EXPECT_TRUE(contains(line, "refused by XINHE_PLUGIN_STRICT=1")) << strict.output;
+}
+
+TEST(HostilePlugins, WorldWritableFolderWarnsAndStrictModeRefuses) {
+  TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);
+  copy_file(plugin_of("okplugin"), dir / "libxinhe_backend_okplugin.so");
+  ASSERT_EQ(chmod((dir / "libxinhe_backend_okplugin.so").c_str(), 0755), 0);
+  const ChildResult warned = list_backends(dir.path());
+  ASSERT_TRUE(warned.exited_zero()) << warned.describe();
+  EXPECT_TRUE(contains(backend_line(warned, "hostile"), "loaded=1")) << warned.output;
+  EXPECT_TRUE(contains(warned.output, "warning: plugin folder '")) << warned.output;
+  const ChildResult strict = list_backends(dir.path(), {{"XINHE_PLUGIN_STRICT", "1"}});
+  ASSERT_TRUE(strict.exited_zero()) << strict.describe();
+  EXPECT_TRUE(contains(backend_line(strict, "okplugin"), "refused by XINHE_PLUGIN_STRICT=1"))
+      << strict.output;
+}
+
+TEST(HostilePlugins, RelativeBackendPathWarnsAndStrictModeSkips) {
+  TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
+  copy_file(plugin_of("okplugin"), dir / "libxinhe_backend_okplugin.so");
+  ASSERT_EQ(chmod((dir / "libxinhe_backend_okplugin.so").c_str(), 0755), 0);
+  const ChildResult warned = list_backends(".", {}, dir.path());
+  ASSERT_TRUE(warned.exited_zero()) << warned.describe();
+  EXPECT_TRUE(contains(warned.output, "XINHE_BACKEND_PATH entry '.' is relative")) << warned.output;
+  EXPECT_TRUE(contains(backend_line(warned, "hostile"), "loaded=1")) << warned.output;
+  const ChildResult strict = list_backends(".", {{"XINHE_PLUGIN_STRICT", "1"}}, dir.path());
+  ASSERT_TRUE(strict.exited_zero()) << strict.describe();
+  EXPECT_TRUE(contains(strict.output, "skipped under XINHE_PLUGIN_STRICT=1")) << strict.output;
+  EXPECT_EQ(backend_line(strict, "hostile"), "") << strict.output;
+  EXPECT_EQ(backend_line(strict, "okplugin"), "") << strict.output;
+}
+
+// ---- Environment --------------------------------------------------------------------------
+
+// " 4" and "+4" were accepted for XINHE_CPU_THREADS but "4 " refused.
+TEST(HostileEnv, NonCanonicalCpuThreadsAreRefusedAlike) {
+  for (const char* value : {" 4", "+4", "4 ", "4x", "-4", "99999999999999999999"}) {
+    const ChildResult r = list_backends("", {{"XINHE_CPU_THREADS", value}});
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    const std::string line = backend_line(r, "cpu");
+    EXPECT_TRUE(contains(line, "loaded=0 code=INVALID_ARGUMENT")) << "'" << value << "': " << r.output;
+    EXPECT_TRUE(contains(line, "digits only")) << r.output;
+  }
+  const ChildResult r = list_backends("", {{"XINHE_CPU_THREADS", "4"}});
+  EXPECT_TRUE(contains(backend_line(r, "cpu"), "loaded=1")) << r.output;
+}
+
+// A 120 KB XINHE_VERBOSE made every op creation 50 times slower.
+TEST(HostileEnv, LongVerboseValueDoesNotSlowOpCreation) {
+  TempDir no_icds;
+  const Env base = {{"OCL_ICD_VENDORS", no_icds.path()}, {"XINHE_BACKEND_PATH", ""}};
+  Env long_verbose = base;
+  // No topic op creation asks for ("dispatch"), so a parser has to read all of it.
+  std::string value = "cache";
+  while (value.size() < 120 * 1024) value += ",nothing-of-interest";
+  long_verbose["XINHE_VERBOSE"] = value;
+  Env no_verbose = base;
+  no_verbose["XINHE_VERBOSE"] = std::nullopt;
+  auto elapsed = [](const ChildResult& r) {
+    const size_t at = r.output.find("elapsed_ms ");
+    return at == std::string::npos ? -1.0 : std::stod(r.output.substr(at + 11));
+  };
+  // Best of three each, so that a busy machine does not decide the comparison.
+  double quiet = 1e30, noisy = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const ChildResult a = run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, no_verbose,
+                                    kWatchdogSeconds);
+    const ChildResult b = run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, long_verbose,
+                                    kWatchdogSeconds);
+    ASSERT_TRUE(a.exited_zero()) << a.describe();
+    ASSERT_TRUE(b.exited_zero()) << b.describe();
+    EXPECT_TRUE(contains(b.output, "XINHE_VERBOSE is longer than 1024 characters; ignored"))
+        << b.output;
+    quiet = std::min(quiet, elapsed(a));
+    noisy = std::min(noisy, elapsed(b));
+  }
+  EXPECT_LT(noisy, 5.0 * quiet + 5.0) << "2000 op creations: " << quiet << " ms, with a 120 KB "
+                                      << "XINHE_VERBOSE " << noisy << " ms";
+}
+
+// ---- OpenCL: tuning database (F10, F11, F9) -------------------------------------------------
+
+// /dev/zero as the database was read without limit when the registry was built, also in
+// programs that only use cpu:0; a FIFO hung the first call.
+TEST(HostileTuningDb, DevZeroAndFifoAreRefusedUnread) {
+  TempDir dir;
+  const std::string fifo = dir / "tuning.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  for (const std::string& db : {std::string("/dev/zero"), fifo}) {
+    const ChildResult r = run_child({XINHE_HOSTILE_CHILD, "cpu-gemm"},
+                                    {{"XINHE_TUNING_DB", db}, {"XINHE_VERBOSE", "dispatch"}},
+                                    kWatchdogSeconds);
+    ASSERT_TRUE(r.exited_zero()) << db << ": " << r.describe();
+    EXPECT_TRUE(contains(r.output, "cpu-gemm ok")) << r.output;
+    EXPECT_LT(r.max_rss_kb, 1536 * 1024) << db << ": peak memory " << r.max_rss_kb << " KiB";
+    if (contains(r.output, "opencl")) {  // OpenCL present: it must say why it ignored the file
+      EXPECT_TRUE(contains(r.output, "not a regular file")) << r.output;
+    }
+  }
+}
+
+#ifdef XINHE_CACHE_PROBE
+// Tuning parameters that passed validation crashed inside the compiled kernel: a 4096x1024
+// local-memory GEMM tile and a 4096-wide attention work-group.
+TEST(HostileTuningDb, ParametersBeyondTheDeviceLimitsFallBackToDefaults) {
+  const ChildResult name = run_child({XINHE_CACHE_PROBE, "device-name"}, {}, kWatchdogSeconds);
+  if (name.exit_code == 77) GTEST_SKIP() << "no OpenCL: " << name.output;
+  ASSERT_TRUE(name.exited_zero()) << name.describe();
+  const size_t at = name.output.find("device: ");
+  ASSERT_NE(at, std::string::npos) << name.output;
+  const std::string device = name.output.substr(at + 8, name.output.find('\n', at) - at - 8);
+  TempDir dir;
+  std::ofstream(dir / "db.txt") << "xinhe-tuning-db 1\n"
+                                << device << "|*|f32|gemm|MWI=16,NWI=64,VW=4,KWI=1,MWG=4096,"
+                                << "NWG=1024,KWG=64,USE_LOCAL=1,PACK=0\n"
+                                << device << "|*|f32|attention|QWI=8,BKV=64,WG=4096,DV=8\n";
+  const ChildResult r = run_child({XINHE_CACHE_PROBE, "tuned"},
+                                  {{"XINHE_TUNING_DB", dir / "db.txt"},
+                                   {"XINHE_CACHE_DIR", dir / "cache"}},
+                                  kWatchdogSeconds);
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "gemm: ok")) << r.output;
+  EXPECT_TRUE(contains(r.output, "attention: ok")) << r.output;
+  EXPECT_TRUE(contains(r.output, "unusable (local tiles need")) << r.output;
+  EXPECT_TRUE(contains(r.output, "unusable (work-group keeps")) << r.output;
+}
+
+// ---- OpenCL: kernel-cache entries (F5, F6, F7, F8) -------------------------------------------
+
+class HostileCache : public ::testing::Test {
+ protected:
+  // Runs the probe once so that the folder holds the GEMM's entry; skips without OpenCL.
+  void SetUp() override {
+    const ChildResult first = probe();
+    if (first.exit_code == 77) GTEST_SKIP() << "no OpenCL: " << first.output;
+    ASSERT_TRUE(first.exited_zero()) << first.describe();
+    entry_ = only_entry();
+    ASSERT_FALSE(entry_.empty());
+    std::ifstream in(entry_, std::ios::binary);
+    bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes_.size(), 40u);
+  }
+  ChildResult probe(const char* mode = nullptr) {
+    std::vector<std::string> argv = {XINHE_CACHE_PROBE};
+    if (mode != nullptr) argv.push_back(mode);
+    return run_child(argv, {{"XINHE_CACHE_DIR", dir_.path()}, {"XINHE_VERBOSE", "cache"}},
+                     kWatchdogSeconds);
+  }
+  std::string only_entry() const {
+    std::string found;
+    for (const auto& e : fs::directory_iterator(dir_.path())) {
+      if (e.path().extension() == ".bin") found = e.path().string();
+    }
+    return found;
+  }
+  static std::string reseal(std::string entry, const std::string& payload) {
+    // Header: magic 8, version 4, reserved 4, key 8, payload size 8, FNV-1a 64 checksum 8.
+    uint64_t size = payload.size(), hash = 0xcbf29ce484222325ull;
+    for (unsigned char c : payload) hash = (hash ^ c) * 0x100000001b3ull;
+    entry.resize(40);
+    std::memcpy(&entry[24], &size, 8);
+    std::memcpy(&entry[32], &hash, 8);
+    return entry + payload;
+  }
+  void replace_entry(const std::string& content) {
+    fs::remove(entry_);
+    std::ofstream(entry_, std::ios::binary) << content;
+  }
+  // After the hostile entry: the probe finishes and rebuilds, and the next one hits the disk.
+  void expect_rebuilt_then_hit(const char* what) {
+    const ChildResult rebuilt = probe();
+    ASSERT_TRUE(rebuilt.exited_zero()) << what << ": " << rebuilt.describe();
+    EXPECT_TRUE(contains(rebuilt.output, "builds=1")) << what << ": " << rebuilt.output;
+    EXPECT_TRUE(contains(rebuilt.output, "rejected (")) << what << ": " << rebuilt.output;
+    const ChildResult again = probe();
+    ASSERT_TRUE(again.exited_zero()) << what << ": " << again.describe();
+    EXPECT_TRUE(contains(again.output, "disk_hits=1")) << what << ": " << again.output;
+  }
+  TempDir dir_;
+  std::string entry_, bytes_;
+};
+
+// F6: an entry that is a FIFO hung op creation.
+TEST_F(HostileCache, FifoEntryDoesNotHang) {
+  fs::remove(entry_);
+  ASSERT_EQ(mkfifo(entry_.c_str(), 0644), 0);
+  expect_rebuilt_then_hit("FIFO");
+}
+
+TEST_F(HostileCache, DirectoryAndDevZeroEntriesAreRejected) {
+  fs::remove(entry_);
+  fs::create_directory(entry_);
+  expect_rebuilt_then_hit("directory");
+  fs::remove(entry_);
+  fs::create_symlink("/dev/zero", entry_);
+  expect_rebuilt_then_hit("/dev/zero");
+}
+
+// F5: a 40-byte entry whose size field says 2^31 made the backend allocate and zero 2 GiB.
+TEST_F(HostileCache, HugeSizeFieldAllocatesNothing) {
+  std::string header = bytes_.substr(0, 40);
+  const uint64_t huge = uint64_t{1} << 31;
+  std::memcpy(&header[24], &huge, 8);
+  replace_entry(header);
+  const ChildResult r = probe();
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "truncated payload")) << r.output;
+  EXPECT_LT(r.max_rss_kb, 1536 * 1024) << "peak memory " << r.max_rss_kb << " KiB";
+}
+
+// F8: another program's valid binary under the key gave CL_INVALID_KERNEL_NAME on every run.
+TEST_F(HostileCache, AnotherProgramsBinaryIsRebuilt) {
+  TempDir other;
+  const ChildResult attention =
+      run_child({XINHE_CACHE_PROBE, "attention"}, {{"XINHE_CACHE_DIR", other.path()}},
+                kWatchdogSeconds);
+  ASSERT_TRUE(attention.exited_zero()) << attention.describe();
+  std::string foreign;
+  for (const auto& e : fs::directory_iterator(other.path())) {
+    std::ifstream in(e.path(), std::ios::binary);
+    foreign.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(foreign.size(), 40u);
+  replace_entry(reseal(bytes_, foreign.substr(40)));  // this key, that binary, valid checksum
+  const ChildResult r = probe();
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "lacks kernel 'xinhe_gemm_tiled'")) << r.output;
+  const ChildResult again = probe();
+  ASSERT_TRUE(again.exited_zero()) << again.describe();
+  EXPECT_TRUE(contains(again.output, "disk_hits=1")) << again.output;
+}
+
+// F7: a truncated driver binary under a valid header and checksum crashed inside the driver,
+// and every later process too. One process may still crash on it (the driver is the one
+// reading it); the entry must not survive that, so the following ones work.
+TEST_F(HostileCache, ResealedTruncatedBinaryCannotKeepCrashingProcesses) {
+  const std::string payload = bytes_.substr(40);
+  for (size_t keep : {payload.size() / 2, payload.size() / 8, size_t{64}}) {
+    replace_entry(reseal(bytes_, payload.substr(0, keep)));
+    const ChildResult first = probe();  // may crash: quarantines the entry either way
+    const ChildResult second = probe();
+    const ChildResult third = probe();
+    ASSERT_TRUE(second.exited_zero()) << keep << " bytes; first: " << first.describe()
+                                      << "\nsecond: " << second.describe();
+    ASSERT_TRUE(third.exited_zero()) << third.describe();
+    EXPECT_TRUE(contains(third.output, "disk_hits=1")) << third.output;
+  }
+}
+#endif
+
+}  // namespace
