@@ -18,7 +18,15 @@ typedef struct xinhe_event_s* xinhe_event_t;   /* owned */
  * The registry is built on first use: the built-in CPU backend, then every plugin found in
  * the folders of XINHE_BACKEND_PATH (':'-separated) and in the installed lib/xinhe/ folder
  * (files named libxinhe_backend_*.so). A plugin that cannot be used is kept in the backend
- * list with loaded = 0 and the reason, and contributes no device. */
+ * list with loaded = 0 and the reason, and contributes no device.
+ *
+ * Before dlopen a plugin must be a regular file (FIFOs, folders and devices are refused
+ * without blocking) whose ELF headers and segments lie inside it (a truncated file is refused,
+ * not mapped). Its table is checked struct_size first; its name must be 1-32 characters of
+ * [a-z0-9_]; a backend may report at most 256 devices. Registry calls made from inside a
+ * plugin while it is being loaded (from backend_create, say) return FAILED_PRECONDITION.
+ * Plugin files or folders writable by every user, and relative XINHE_BACKEND_PATH entries,
+ * are warned about on stderr; XINHE_PLUGIN_STRICT=1 refuses them instead. */
 
 typedef struct xinhe_backend_info_t {
   size_t struct_size;        /* set by the caller: sizeof(xinhe_backend_info_t) */
