@@ -4,7 +4,8 @@
 # hipcc and libamdhip64-dev are Debian's ROCm 5.2 toolchain: they let the HIP plugin compile on
 # any machine (no AMD GPU needed), as the CUDA toolkit does for the CUDA plugin.
 # python3-venv and python3-dev: the Python package's virtual environment and its native build
-# (its PyPI packages are pinned in python/requirements.txt and pyproject.toml).
+# (its PyPI packages are pinned in python/requirements.txt and pyproject.toml). clang-15 with
+# libclang-common-15-dev (libFuzzer and the sanitizer runtimes) builds the fuzz preset.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   hipcc libamdhip64-dev
   python3 python3-venv python3-dev
+  clang-15 libclang-common-15-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs the whole test suite.
-# Usage: scripts/test.sh [PRESET]   PRESET: release (default), debug, asan, tsan
+# Usage: scripts/test.sh [PRESET]   PRESET: release (default), debug, asan, tsan, fuzz
+# (fuzz: the libFuzzer targets of tests/fuzz, each run briefly on its seeds; docs/fuzzing.md)
 # The asan preset runs with ASAN_OPTIONS use_sigaltstack=0 (LLVM inside PoCL installs its own
 # alternate signal stack on the threads it touches, which ASan would try to unmap at thread exit)
 # and LSAN_OPTIONS use_tls=0 with tests/lsan.supp (GCC 12's LeakSanitizer crashes on a bogus
