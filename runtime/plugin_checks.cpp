@@ -65,7 +65,8 @@ std::string check_elf_headers(const unsigned char* header, size_t header_size,
   if (header_size < sizeof(Ehdr)) return "truncated ELF header";
   Ehdr eh;
   std::memcpy(&eh, header, sizeof(eh));
-  if (eh.e_type != ET_DYN) return "not an ELF shared object (e_type " + std::to_string(eh.e_type) + ")";
+  if (eh.e_type != ET_DYN)
+    return "not an ELF shared object (e_type " + std::to_string(eh.e_type) + ")";
   if (kHostMachine >= 0 && eh.e_machine != kHostMachine) {
     return "ELF file for another machine (e_machine " + std::to_string(eh.e_machine) + ")";
   }
@@ -108,7 +109,8 @@ std::string check_elf_headers(const unsigned char* header, size_t header_size,
     }
     if (ph.p_type == PT_LOAD) {
       has_load = true;
-      if (ph.p_filesz > ph.p_memsz) return "a loadable segment is larger in the file than in memory";
+      if (ph.p_filesz > ph.p_memsz)
+        return "a loadable segment is larger in the file than in memory";
     }
     if (ph.p_type == PT_DYNAMIC) has_dynamic = true;
   }

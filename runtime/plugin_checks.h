@@ -46,11 +46,11 @@ using StringReader = bool (*)(const char* address, size_t max_length, std::strin
 
 struct TableCheck {
   xinhe_status_code_t code = XINHE_STATUS_OK;
-  std::string reason;          // why the table is refused; "" when accepted
-  uint32_t abi_major = 0;      // valid once the header could be read
+  std::string reason;      // why the table is refused; "" when accepted
+  uint32_t abi_major = 0;  // valid once the header could be read
   uint32_t abi_minor = 0;
-  std::string name;            // valid when accepted
-  xinhe_backend_api_t api{};   // the table, normalized: entries past struct_size are NULL
+  std::string name;           // valid when accepted
+  xinhe_backend_api_t api{};  // the table, normalized: entries past struct_size are NULL
 };
 
 // table: table_bytes bytes known to be readable (the plugin's table, or a copy of it).

@@ -341,8 +341,8 @@ std::string check_plugin_file(const std::string& path, const std::string& real_p
     if (elf_program_header_range(header, header_size, &ph_offset, &ph_size) &&
         ph_size <= (uint64_t{1} << 20) && ph_offset <= size && ph_size <= size - ph_offset) {
       program_headers.resize(static_cast<size_t>(ph_size));
-      if (pread(fd, program_headers.data(), program_headers.size(), static_cast<off_t>(ph_offset)) !=
-          static_cast<ssize_t>(program_headers.size())) {
+      if (pread(fd, program_headers.data(), program_headers.size(),
+                static_cast<off_t>(ph_offset)) != static_cast<ssize_t>(program_headers.size())) {
         program_headers.clear();
       }
     }
@@ -588,7 +588,8 @@ xinhe_status_t xinhe_backend_count(size_t* out_count) {
     return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_backend_count", "out_count is NULL");
   }
   xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_count", &refusal);
+  xinhe::core::Registry* registry =
+      xinhe::core::registry_or_refuse("xinhe_backend_count", &refusal);
   if (registry == nullptr) return refusal;
   auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
@@ -710,7 +711,8 @@ xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_de
   if (name == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "name is NULL");
   if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
   xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get_by_name", &refusal);
+  xinhe::core::Registry* registry =
+      xinhe::core::registry_or_refuse("xinhe_device_get_by_name", &refusal);
   if (registry == nullptr) return refusal;
   auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);
@@ -727,7 +729,8 @@ xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device) {
   static const char* kCall = "xinhe_device_get_default";
   if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
   xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get_default", &refusal);
+  xinhe::core::Registry* registry =
+      xinhe::core::registry_or_refuse("xinhe_device_get_default", &refusal);
   if (registry == nullptr) return refusal;
   auto& reg = *registry;
   std::lock_guard<std::mutex> lock(reg.mutex);

@@ -602,9 +602,9 @@ xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t*
     if (state->impl_name.empty()) state->impl_name = kBackendName;
     if (state->workspace_bytes == xinhe::util::kSizeOverflow) {
       // The description is valid but this implementation's workspace does not fit in 64 bits.
-      state->unsupported = state->impl_name + " needs a workspace larger than 2^64 bytes for " +
-                           (desc->kind == XINHE_OP_GEMM ? describe(state->gemm)
-                                                        : describe(state->attention));
+      state->unsupported =
+          state->impl_name + " needs a workspace larger than 2^64 bytes for " +
+          (desc->kind == XINHE_OP_GEMM ? describe(state->gemm) : describe(state->attention));
       state->workspace_bytes = 0;
       log_line += " (cannot run: workspace size overflows)";
     }

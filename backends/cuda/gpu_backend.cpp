@@ -576,10 +576,10 @@ void create_gemm(xinhe_be_op_t op) {
   list.push_back({prefix + "simt_" + types, "xinhe_gemm_simt_" + types, Method::kSimt, ""});
   list.push_back({prefix + "naive_" + types, "xinhe_gemm_naive_" + types, Method::kNaive, ""});
   // Grid sizes of the slowest tiling (smallest blocks), without (x + block - 1) overflowing.
-  const int64_t grid_y = std::max(ceil_div64(d.m, XINHE_GEMM_SIMT_BLOCK_M),
-                                  ceil_div64(d.m, XINHE_GEMM_NAIVE_BLOCK));
-  const int64_t grid_x = std::max(ceil_div64(d.n, XINHE_GEMM_SIMT_BLOCK_N),
-                                  ceil_div64(d.n, XINHE_GEMM_NAIVE_BLOCK));
+  const int64_t grid_y =
+      std::max(ceil_div64(d.m, XINHE_GEMM_SIMT_BLOCK_M), ceil_div64(d.m, XINHE_GEMM_NAIVE_BLOCK));
+  const int64_t grid_x =
+      std::max(ceil_div64(d.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div64(d.n, XINHE_GEMM_NAIVE_BLOCK));
   if (grid_y > kMaxGridYZ || grid_x > kMaxGridX) {
     for (Candidate& c : list) {
       if (c.method != Method::kVendorBlas && c.unsupported.empty())

@@ -199,8 +199,7 @@ xinhe_status_t ProgramCache::get(const std::string& source, const std::string& o
     cl_->clReleaseProgram(cached.program);
     programs_.erase(it);
   }
-  cl_program program =
-      disk_dir_.empty() ? nullptr : load_from_disk(key, options, kernel_name);
+  cl_program program = disk_dir_.empty() ? nullptr : load_from_disk(key, options, kernel_name);
   const bool from_disk = program != nullptr;
   if (from_disk) {
     ++stats_.disk_hits;
@@ -232,10 +231,11 @@ cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options
   // Claim the entry (see program_cache.h): from here until it is renamed back, no other
   // process loads it, and if the driver kills this process the entry stays quarantined.
   static std::atomic<uint64_t> counter{0};
-  const std::string claimed = path + ".claimed." + std::to_string(getpid()) + "." +
-                              std::to_string(counter.fetch_add(1));
+  const std::string claimed =
+      path + ".claimed." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
   if (std::rename(path.c_str(), claimed.c_str()) != 0) {
-    if (errno != ENOENT) log("program cache: cannot claim " + path + " (" + std::strerror(errno) + ")");
+    if (errno != ENOENT)
+      log("program cache: cannot claim " + path + " (" + std::strerror(errno) + ")");
     return nullptr;  // a plain miss, or another process holds the claim
   }
   // The claim's age is measured from now (rename keeps the entry's modification time).

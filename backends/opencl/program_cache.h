@@ -48,8 +48,9 @@ constexpr uint64_t kMaxCacheEntryBytes = uint64_t{256} << 20;
 constexpr int64_t kStaleClaimSeconds = 600;
 
 // Checks the header of an entry file of file_size bytes stored under key: "" when it agrees
-// (magic, format version, reserved field 0, key, payload size == file_size - header) with the payload's size and
-// checksum in *payload_size, *checksum; else what is wrong. Reads kCacheEntryHeaderBytes.
+// (magic, format version, reserved field 0, key, payload size == file_size - header) with the
+// payload's size and checksum in *payload_size, *checksum; else what is wrong. Reads
+// kCacheEntryHeaderBytes.
 std::string check_cache_entry_header(const unsigned char* header, size_t header_size,
                                      uint64_t file_size, uint64_t key, uint64_t* payload_size,
                                      uint64_t* checksum);

@@ -25,9 +25,9 @@ constexpr uint64_t kMaxTuningDbBytes = uint64_t{1} << 20;
 // kernel is built (a work-group or tile the device cannot hold crashes some drivers instead
 // of failing the build or launch).
 struct TuningLimits {
-  uint64_t max_work_group_size = 1;                  // CL_DEVICE_MAX_WORK_GROUP_SIZE
-  uint64_t max_work_item_sizes[3] = {0, 0, 0};       // per dimension; 0 when unknown
-  uint64_t local_memory_bytes = 0;                   // CL_DEVICE_LOCAL_MEM_SIZE
+  uint64_t max_work_group_size = 1;             // CL_DEVICE_MAX_WORK_GROUP_SIZE
+  uint64_t max_work_item_sizes[3] = {0, 0, 0};  // per dimension; 0 when unknown
+  uint64_t local_memory_bytes = 0;              // CL_DEVICE_LOCAL_MEM_SIZE
   // CPU drivers (PoCL) run a work-group's work-items in one thread and keep their private
   // arrays together; kCpuWorkGroupPrivateBytes bounds that total there.
   bool cpu_like = false;

@@ -44,8 +44,7 @@ int64_t mul_or(int64_t a, int64_t b) {
 
 // Strides (b, h, s, d) of a [B, H, S, D] tensor: contiguous BHSD or BSHD with some padding of
 // the row, or (rarely) arbitrary small or hostile values.
-void make_strides(FuzzedDataProvider& in, int64_t heads, int64_t seq, int64_t dim,
-                  int64_t out[4]) {
+void make_strides(FuzzedDataProvider& in, int64_t heads, int64_t seq, int64_t dim, int64_t out[4]) {
   const int64_t pad = in.ConsumeIntegralInRange<int64_t>(0, 3);
   const int64_t row = dim + pad;
   switch (in.ConsumeIntegralInRange<int>(0, 3)) {
@@ -79,8 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&d.dtype, &dtype, sizeof(dtype));
   d.batch = size_value(in, 0, 2);
   d.heads_kv = size_value(in, 1, 3);
-  d.heads_q = in.ConsumeIntegralInRange<int>(0, 15) == 0 ? size_value(in, 0, 7)
-                                                          : mul_or(d.heads_kv, in.ConsumeIntegralInRange<int64_t>(0, 3));
+  d.heads_q = in.ConsumeIntegralInRange<int>(0, 15) == 0
+                  ? size_value(in, 0, 7)
+                  : mul_or(d.heads_kv, in.ConsumeIntegralInRange<int64_t>(0, 3));
   d.seq_q = size_value(in, 0, 9);
   d.seq_kv = size_value(in, 0, 13);
   static const int64_t kDims[] = {1, 2, 3, 7, 8, 16, 24, 64, 65, 128, 256, 257, 0};
@@ -93,15 +93,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     d.k_strides[2] = 0;  // every key the same row: Skv is then bounded by nothing
     d.v_strides[2] = 0;
   }
-  static const float kScales[] = {0.125f, 1.0f, 0.0f, -0.5f, 3.0f, 1e-3f,
-                                  std::numeric_limits<float>::infinity()};
+  static const float kScales[] = {
+      0.125f, 1.0f, 0.0f, -0.5f, 3.0f, 1e-3f, std::numeric_limits<float>::infinity()};
   d.scale = in.PickValueInArray(kScales);
   const int32_t mask = in.ConsumeIntegralInRange<int>(0, 10) == 0 ? 5 : in.ConsumeBool();
   std::memcpy(&d.mask, &mask, sizeof(mask));
   d.with_lse = in.ConsumeBool();
   d.lse_strides[2] = 1;
-  d.lse_strides[1] = d.seq_q < INT64_MAX - 2 ? d.seq_q + in.ConsumeIntegralInRange<int64_t>(0, 2)
-                                             : d.seq_q;
+  d.lse_strides[1] =
+      d.seq_q < INT64_MAX - 2 ? d.seq_q + in.ConsumeIntegralInRange<int64_t>(0, 2) : d.seq_q;
   d.lse_strides[0] = mul_or(d.heads_q, d.lse_strides[1]);
   const uint32_t seed = in.ConsumeIntegral<uint32_t>();
 
@@ -125,9 +125,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   {XINHE_STATUS_OK, XINHE_STATUS_INVALID_ARGUMENT}) != XINHE_STATUS_OK) {
     return 0;
   }
-  const xinhe_status_code_t check =
-      expect_code(xinhe_attention_check(op), "xinhe_attention_check",
-                  {XINHE_STATUS_OK, XINHE_STATUS_UNIMPLEMENTED});
+  const xinhe_status_code_t check = expect_code(xinhe_attention_check(op), "xinhe_attention_check",
+                                                {XINHE_STATUS_OK, XINHE_STATUS_UNIMPLEMENTED});
   uint64_t workspace = 0;
   expect_code(xinhe_attention_workspace_size(op, &workspace), "xinhe_attention_workspace_size",
               {XINHE_STATUS_OK});
@@ -170,8 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   args.o = o.buffer, args.o_offset = o.offset();
   if (d.with_lse) args.lse = lse.buffer, args.lse_offset = lse.offset();
   args.workspace = ws.buffer, args.workspace_offset = ws.offset();
-  expect_code(xinhe_attention_run(op, dev.stream, &args), "xinhe_attention_run",
-              {XINHE_STATUS_OK});
+  expect_code(xinhe_attention_run(op, dev.stream, &args), "xinhe_attention_run", {XINHE_STATUS_OK});
   const std::vector<unsigned char> o_after = download(o), lse_after = download(lse);
   check_canaries(o_after, "O");
   check_canaries(lse_after, "LSE");
@@ -181,8 +179,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_canaries(download(v), "V");
 
   const double tol = dt == XINHE_DTYPE_F32 || dt == XINHE_DTYPE_F64 ? 2e-5
-                     : dt == XINHE_DTYPE_F16                       ? 4e-3
-                                                                   : 3e-2;
+                     : dt == XINHE_DTYPE_F16                        ? 4e-3
+                                                                    : 3e-2;
   const bool causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL;
   const int64_t group = d.heads_q / d.heads_kv;
   std::vector<double> scores(static_cast<size_t>(d.seq_kv) + 1);
@@ -202,13 +200,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (int64_t j = 0; j < visible; ++j) {
           double dot = 0.0, magnitude = 0.0;
           for (int64_t x = 0; x < d.head_dim; ++x) {
-            const double product =
-                load(dt, q.data(),
-                     b * d.q_strides[0] + h * d.q_strides[1] + i * d.q_strides[2] +
-                         x * d.q_strides[3]) *
-                load(dt, k.data(),
-                     b * d.k_strides[0] + hk * d.k_strides[1] + j * d.k_strides[2] +
-                         x * d.k_strides[3]);
+            const double product = load(dt, q.data(),
+                                        b * d.q_strides[0] + h * d.q_strides[1] +
+                                            i * d.q_strides[2] + x * d.q_strides[3]) *
+                                   load(dt, k.data(),
+                                        b * d.k_strides[0] + hk * d.k_strides[1] +
+                                            j * d.k_strides[2] + x * d.k_strides[3]);
             dot += product;
             magnitude += std::fabs(product);
           }
@@ -223,24 +220,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (int64_t x = 0; x < d.head_dim; ++x) {
           double acc = 0.0;
           for (int64_t j = 0; j < visible; ++j) {
-            const double vv = load(dt, v.data(),
-                                   b * d.v_strides[0] + hk * d.v_strides[1] + j * d.v_strides[2] +
-                                       x * d.v_strides[3]);
+            const double vv = load(
+                dt, v.data(),
+                b * d.v_strides[0] + hk * d.v_strides[1] + j * d.v_strides[2] + x * d.v_strides[3]);
             v_max = std::max(v_max, std::fabs(vv));
             acc += std::exp(scores[j] - max_score) * vv;
           }
           const double want = visible > 0 ? acc / denom : 0.0;
-          const uint64_t oi = b * d.o_strides[0] + h * d.o_strides[1] + i * d.o_strides[2] +
-                              x * d.o_strides[3];
+          const uint64_t oi =
+              b * d.o_strides[0] + h * d.o_strides[1] + i * d.o_strides[2] + x * d.o_strides[3];
           o_element[oi] = true;
           const double got = load(dt, o_got, oi);
           if (!(std::fabs(got - want) <= tol * (1.0 + v_max) + 2.0 * logit_error * v_max)) {
             char text[256];
-            std::snprintf(text, sizeof(text),
-                          "%s: O[%lld][%lld][%lld][%lld] = %.9g, float64 reference %.9g",
-                          xinhe_attention_impl_name(op), static_cast<long long>(b),
-                          static_cast<long long>(h), static_cast<long long>(i),
-                          static_cast<long long>(x), got, want);
+            std::snprintf(
+                text, sizeof(text), "%s: O[%lld][%lld][%lld][%lld] = %.9g, float64 reference %.9g",
+                xinhe_attention_impl_name(op), static_cast<long long>(b), static_cast<long long>(h),
+                static_cast<long long>(i), static_cast<long long>(x), got, want);
             finding(text);
           }
         }

@@ -32,10 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<unsigned char> entry(data, data + size);
   const unsigned char* payload = nullptr;
   size_t payload_size = 0;
-  const std::string why = parse_cache_entry(entry.data(), entry.size(), key, &payload, &payload_size);
+  const std::string why =
+      parse_cache_entry(entry.data(), entry.size(), key, &payload, &payload_size);
   if (why.empty()) {
-    if (payload == nullptr || payload_size == 0 ||
-        payload_size != size - kCacheEntryHeaderBytes) {
+    if (payload == nullptr || payload_size == 0 || payload_size != size - kCacheEntryHeaderBytes) {
       finding("accepted an entry whose payload does not fill the file");
     }
     if (make_cache_entry(key, payload, payload_size) !=

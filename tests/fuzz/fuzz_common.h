@@ -53,8 +53,7 @@ inline Cpu& cpu() {
     Cpu c;
     expect_code(xinhe_device_get_by_name("cpu:0", &c.device), "xinhe_device_get_by_name",
                 {XINHE_STATUS_OK});
-    expect_code(xinhe_stream_create(c.device, &c.stream), "xinhe_stream_create",
-                {XINHE_STATUS_OK});
+    expect_code(xinhe_stream_create(c.device, &c.stream), "xinhe_stream_create", {XINHE_STATUS_OK});
     return c;
   }();
   return cpu;
@@ -133,8 +132,7 @@ inline double load(xinhe_dtype_t dtype, const unsigned char* base, uint64_t inde
 }
 
 // Random bytes that decode to values in about [-2, 2] for the dtype (never all zeros).
-inline void fill_values(xinhe_dtype_t dtype, unsigned char* dst, uint64_t elements,
-                        uint32_t seed) {
+inline void fill_values(xinhe_dtype_t dtype, unsigned char* dst, uint64_t elements, uint32_t seed) {
   uint32_t state = seed * 2654435761u + 12345u;
   for (uint64_t i = 0; i < elements; ++i) {
     state = state * 1664525u + 1013904223u;

@@ -47,15 +47,21 @@ size_t esize(xinhe_dtype_t t) { return xinhe_dtype_size(t); }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  static const char* const kImpls[] = {"", "", "reference", "packed_portable", "packed_avx2",
-                                       "packed_avx512", "openblas", "no-such-impl"};
+  static const char* const kImpls[] = {"",
+                                       "",
+                                       "reference",
+                                       "packed_portable",
+                                       "packed_avx2",
+                                       "packed_avx512",
+                                       "openblas",
+                                       "no-such-impl"};
   setenv("XINHE_GEMM_IMPL", in.PickValueInArray(kImpls), 1);
 
   xinhe_gemm_desc_t d;
   std::memset(&d, 0, sizeof(d));
   d.struct_size = sizeof(d);
-  static const int32_t kDtypes[] = {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16,
-                                    XINHE_DTYPE_F32, XINHE_DTYPE_F64, 77, -1};
+  static const int32_t kDtypes[] = {
+      XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16, XINHE_DTYPE_F32, XINHE_DTYPE_F64, 77, -1};
   const int32_t ab = in.PickValueInArray(kDtypes);
   const int32_t c = in.ConsumeBool() ? ab : in.PickValueInArray(kDtypes);
   std::memcpy(&d.ab_dtype, &ab, sizeof(ab));  // enum fields may hold any int (C callers)
@@ -126,8 +132,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<unsigned char> c_values(c_elems * 8 + 8);
   fill_values(ct, c_values.data(), c_elems, seed + 2);
   // beta == 0: C must not be read, so it starts as NaN (0xff bytes are NaN in every dtype).
-  cbuf.make(c_elems * esize(ct),
-            [&](uint64_t i) { return beta == 0.0f ? static_cast<unsigned char>(0xff) : c_values[i]; });
+  cbuf.make(c_elems * esize(ct), [&](uint64_t i) {
+    return beta == 0.0f ? static_cast<unsigned char>(0xff) : c_values[i];
+  });
   ws.make(workspace, [](uint64_t) { return static_cast<unsigned char>(0x5c); });
 
   xinhe_gemm_args_t args;

@@ -35,7 +35,8 @@ void check_params(const std::string& op, const std::string& text,
     }
   } else if (op == "attention") {
     AttentionParams p;
-    if (!parse_attention_params(text, &p, &error)) finding("an accepted attention entry does not parse");
+    if (!parse_attention_params(text, &p, &error))
+      finding("an accepted attention entry does not parse");
     if (p.validate(limits).empty() && static_cast<uint64_t>(p.wg) > limits.max_work_group_size) {
       finding("attention work-group over the limit accepted");
     }

@@ -32,7 +32,7 @@ struct ChildResult {
   long max_rss_kb = 0;
   bool exited_zero() const { return started && !timed_out && signal == 0 && exit_code == 0; }
   std::string describe() const {
-    std::string s = timed_out ? "timed out (killed by the watchdog)"
+    std::string s = timed_out     ? "timed out (killed by the watchdog)"
                     : signal != 0 ? "killed by signal " + std::to_string(signal)
                                   : "exit " + std::to_string(exit_code);
     return s + "; output:\n" + output;

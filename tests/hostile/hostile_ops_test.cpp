@@ -21,8 +21,8 @@ xinhe_device_t cpu() {
 }
 
 std::string take(xinhe_status_t s) {
-  std::string m = std::string(xinhe_status_code_name(xinhe_status_code(s))) + ": " +
-                  xinhe_status_message(s);
+  std::string m =
+      std::string(xinhe_status_code_name(xinhe_status_code(s))) + ": " + xinhe_status_message(s);
   xinhe_status_free(s);
   return m;
 }

@@ -59,16 +59,16 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
 #if HOSTILE_VARIANT == HOSTILE_REENTRANT
   *out = nullptr;
   // The public API of the libxinhe that loaded us, looked up in the process.
-  auto count = reinterpret_cast<xinhe_status_t (*)(size_t*)>(
-      dlsym(RTLD_DEFAULT, "xinhe_device_count"));
+  auto count =
+      reinterpret_cast<xinhe_status_t (*)(size_t*)>(dlsym(RTLD_DEFAULT, "xinhe_device_count"));
   auto code_of = reinterpret_cast<xinhe_status_code_t (*)(xinhe_status_t)>(
       dlsym(RTLD_DEFAULT, "xinhe_status_code"));
   auto name_of = reinterpret_cast<const char* (*)(xinhe_status_code_t)>(
       dlsym(RTLD_DEFAULT, "xinhe_status_code_name"));
   auto message_of = reinterpret_cast<const char* (*)(xinhe_status_t)>(
       dlsym(RTLD_DEFAULT, "xinhe_status_message"));
-  auto free_status = reinterpret_cast<void (*)(xinhe_status_t)>(
-      dlsym(RTLD_DEFAULT, "xinhe_status_free"));
+  auto free_status =
+      reinterpret_cast<void (*)(xinhe_status_t)>(dlsym(RTLD_DEFAULT, "xinhe_status_free"));
   if (count == nullptr || code_of == nullptr || name_of == nullptr || message_of == nullptr ||
       free_status == nullptr) {
     return host->status_new(XINHE_STATUS_INTERNAL, "hostile", "dlsym", __FILE__, __LINE__,
@@ -96,8 +96,8 @@ xinhe_status_t device_count(xinhe_be_backend_t, uint32_t* out) {
 
 xinhe_status_t device_open(xinhe_be_backend_t, uint32_t index, xinhe_be_device_t* out) {
   if (HOSTILE_VARIANT == HOSTILE_HUGE_COUNT && index >= 300) {
-    return g_host->status_new(XINHE_STATUS_INTERNAL, "hostile", "device_open", __FILE__,
-                              __LINE__, "the core kept opening devices");
+    return g_host->status_new(XINHE_STATUS_INTERNAL, "hostile", "device_open", __FILE__, __LINE__,
+                              "the core kept opening devices");
   }
   *out = &g_device;
   return nullptr;
@@ -189,8 +189,8 @@ const xinhe_backend_api_t kTable = make_table();
 const xinhe_backend_api_t* tiny_table() {
   static const xinhe_backend_api_t* table = [] {
     const long page = sysconf(_SC_PAGESIZE);
-    void* base = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+    void* base =
+        mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return static_cast<const xinhe_backend_api_t*>(nullptr);
     char* end_of_first = static_cast<char*>(base) + page;
     const size_t struct_size = sizeof(size_t);
@@ -204,8 +204,7 @@ const xinhe_backend_api_t* tiny_table() {
 
 }  // namespace
 
-extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(uint32_t,
-                                                                               uint32_t) {
+extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(uint32_t, uint32_t) {
 #if HOSTILE_VARIANT == HOSTILE_TINY_TABLE
   return tiny_table();
 #else

@@ -59,8 +59,10 @@ void copy_file(const std::string& from, const std::string& to) {
 ChildResult list_backends(const std::string& backend_path, Env extra = {},
                           const std::string& cwd = "") {
   TempDir no_icds;
-  Env env = {{"XINHE_BACKEND_PATH", backend_path}, {"OCL_ICD_VENDORS", no_icds.path()},
-             {"XINHE_PLUGIN_STRICT", std::nullopt}, {"XINHE_VERBOSE", std::nullopt}};
+  Env env = {{"XINHE_BACKEND_PATH", backend_path},
+             {"OCL_ICD_VENDORS", no_icds.path()},
+             {"XINHE_PLUGIN_STRICT", std::nullopt},
+             {"XINHE_VERBOSE", std::nullopt}};
   for (auto& [k, v] : extra) env[k] = v;
   return run_child({XINHE_HOSTILE_CHILD, "list"}, env, kWatchdogSeconds, cwd);
 }
@@ -164,7 +166,8 @@ TEST(HostilePlugins, NonUtf8AndEscapeCodesInFileNamesKeepXinheInfoSafe) {
   const std::string name = std::string("libxinhe_backend_\xff\xfe\x1b[2J\x1b]0;x\x07.so");
   std::ofstream(dir / name) << "not a shared object\n";
   TempDir no_icds;
-  const Env env = {{"XINHE_BACKEND_PATH", dir.path()}, {"OCL_ICD_VENDORS", no_icds.path()},
+  const Env env = {{"XINHE_BACKEND_PATH", dir.path()},
+                   {"OCL_ICD_VENDORS", no_icds.path()},
                    {"XINHE_VERBOSE", "load"}};
   const ChildResult json_run = run_child({XINHE_INFO, "--json"}, env, kWatchdogSeconds);
   ASSERT_TRUE(json_run.exited_zero()) << json_run.describe();
@@ -172,8 +175,7 @@ TEST(HostilePlugins, NonUtf8AndEscapeCodesInFileNamesKeepXinheInfoSafe) {
   const size_t brace = json_run.output.find("{\n");
   ASSERT_NE(brace, std::string::npos) << json_run.output;
   nlohmann::json report;
-  ASSERT_NO_THROW(report = nlohmann::json::parse(json_run.output.substr(brace)))
-      << json_run.output;
+  ASSERT_NO_THROW(report = nlohmann::json::parse(json_run.output.substr(brace))) << json_run.output;
   bool found = false;
   for (const auto& b : report["backends"]) {
     const std::string path = b["path"].get<std::string>();
@@ -251,7 +253,8 @@ TEST(HostileEnv, NonCanonicalCpuThreadsAreRefusedAlike) {
     const ChildResult r = list_backends("", {{"XINHE_CPU_THREADS", value}});
     ASSERT_TRUE(r.exited_zero()) << r.describe();
     const std::string line = backend_line(r, "cpu");
-    EXPECT_TRUE(contains(line, "loaded=0 code=INVALID_ARGUMENT")) << "'" << value << "': " << r.output;
+    EXPECT_TRUE(contains(line, "loaded=0 code=INVALID_ARGUMENT"))
+        << "'" << value << "': " << r.output;
     EXPECT_TRUE(contains(line, "digits only")) << r.output;
   }
   const ChildResult r = list_backends("", {{"XINHE_CPU_THREADS", "4"}});
@@ -276,10 +279,10 @@ TEST(HostileEnv, LongVerboseValueDoesNotSlowOpCreation) {
   // Best of three each, so that a busy machine does not decide the comparison.
   double quiet = 1e30, noisy = 1e30;
   for (int i = 0; i < 3; ++i) {
-    const ChildResult a = run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, no_verbose,
-                                    kWatchdogSeconds);
-    const ChildResult b = run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, long_verbose,
-                                    kWatchdogSeconds);
+    const ChildResult a =
+        run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, no_verbose, kWatchdogSeconds);
+    const ChildResult b =
+        run_child({XINHE_HOSTILE_CHILD, "gemm-ops", "2000"}, long_verbose, kWatchdogSeconds);
     ASSERT_TRUE(a.exited_zero()) << a.describe();
     ASSERT_TRUE(b.exited_zero()) << b.describe();
     EXPECT_TRUE(contains(b.output, "XINHE_VERBOSE is longer than 1024 characters; ignored"))
@@ -300,9 +303,9 @@ TEST(HostileTuningDb, DevZeroAndFifoAreRefusedUnread) {
   const std::string fifo = dir / "tuning.fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
   for (const std::string& db : {std::string("/dev/zero"), fifo}) {
-    const ChildResult r = run_child({XINHE_HOSTILE_CHILD, "cpu-gemm"},
-                                    {{"XINHE_TUNING_DB", db}, {"XINHE_VERBOSE", "dispatch"}},
-                                    kWatchdogSeconds);
+    const ChildResult r =
+        run_child({XINHE_HOSTILE_CHILD, "cpu-gemm"},
+                  {{"XINHE_TUNING_DB", db}, {"XINHE_VERBOSE", "dispatch"}}, kWatchdogSeconds);
     ASSERT_TRUE(r.exited_zero()) << db << ": " << r.describe();
     EXPECT_TRUE(contains(r.output, "cpu-gemm ok")) << r.output;
     EXPECT_LT(r.max_rss_kb, 1536 * 1024) << db << ": peak memory " << r.max_rss_kb << " KiB";
@@ -327,10 +330,9 @@ TEST(HostileTuningDb, ParametersBeyondTheDeviceLimitsFallBackToDefaults) {
                                 << device << "|*|f32|gemm|MWI=16,NWI=64,VW=4,KWI=1,MWG=4096,"
                                 << "NWG=1024,KWG=64,USE_LOCAL=1,PACK=0\n"
                                 << device << "|*|f32|attention|QWI=8,BKV=64,WG=4096,DV=8\n";
-  const ChildResult r = run_child({XINHE_CACHE_PROBE, "tuned"},
-                                  {{"XINHE_TUNING_DB", dir / "db.txt"},
-                                   {"XINHE_CACHE_DIR", dir / "cache"}},
-                                  kWatchdogSeconds);
+  const ChildResult r = run_child(
+      {XINHE_CACHE_PROBE, "tuned"},
+      {{"XINHE_TUNING_DB", dir / "db.txt"}, {"XINHE_CACHE_DIR", dir / "cache"}}, kWatchdogSeconds);
   ASSERT_TRUE(r.exited_zero()) << r.describe();
   EXPECT_TRUE(contains(r.output, "gemm: ok")) << r.output;
   EXPECT_TRUE(contains(r.output, "attention: ok")) << r.output;
@@ -424,9 +426,8 @@ TEST_F(HostileCache, HugeSizeFieldAllocatesNothing) {
 // F8: another program's valid binary under the key gave CL_INVALID_KERNEL_NAME on every run.
 TEST_F(HostileCache, AnotherProgramsBinaryIsRebuilt) {
   TempDir other;
-  const ChildResult attention =
-      run_child({XINHE_CACHE_PROBE, "attention"}, {{"XINHE_CACHE_DIR", other.path()}},
-                kWatchdogSeconds);
+  const ChildResult attention = run_child({XINHE_CACHE_PROBE, "attention"},
+                                          {{"XINHE_CACHE_DIR", other.path()}}, kWatchdogSeconds);
   ASSERT_TRUE(attention.exited_zero()) << attention.describe();
   std::string foreign;
   for (const auto& e : fs::directory_iterator(other.path())) {
@@ -453,8 +454,8 @@ TEST_F(HostileCache, ResealedTruncatedBinaryCannotKeepCrashingProcesses) {
     const ChildResult first = probe();  // may crash: quarantines the entry either way
     const ChildResult second = probe();
     const ChildResult third = probe();
-    ASSERT_TRUE(second.exited_zero()) << keep << " bytes; first: " << first.describe()
-                                      << "\nsecond: " << second.describe();
+    ASSERT_TRUE(second.exited_zero())
+        << keep << " bytes; first: " << first.describe() << "\nsecond: " << second.describe();
     ASSERT_TRUE(third.exited_zero()) << third.describe();
     EXPECT_TRUE(contains(third.output, "disk_hits=1")) << third.output;
   }

@@ -113,8 +113,8 @@ void print_text(const json& report) {
         b["path"].get<std::string>().empty() ? std::string("built-in") : shown(b["path"]);
     const std::string abi = b["abi_version"].is_null() ? "unknown" : b["abi_version"].get<std::string>();
     if (b["loaded"].get<bool>()) {
-      fmt::print("  {:<12} loaded   abi {:<8} devices {}  ({})\n", shown(b["name"]),
-                 abi, b["device_count"].get<uint32_t>(), path);
+      fmt::print("  {:<12} loaded   abi {:<8} devices {}  ({})\n", shown(b["name"]), abi,
+                 b["device_count"].get<uint32_t>(), path);
     } else {
       fmt::print("  {:<12} skipped  abi {:<8} {}: {}  ({})\n", shown(b["name"]), abi,
                  b["code"].get<std::string>(), shown(b["reason"]), path);
