@@ -8,6 +8,7 @@
 
 #include <sstream>
 
+#include "checked_math.h"
 #include "clblast_api.h"
 #include "op_common.h"
 
@@ -52,15 +53,19 @@ class GemmOp final : public Op {
                        __LINE__, unsupported_);
   }
   const char* impl_name() const override { return name_.c_str(); }
-  uint64_t workspace_size() const override {
-    return packed_ ? (packed_a_elements() + packed_b_elements()) * sizeof(float) : 0;
+  uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
+  // op(A) and op(B) as f32 panels of MWI rows / NWI columns: checked, since M * K of an f16
+  // GEMM may use the whole 64-bit range before the panels' rounding and the 4-byte floats.
+  util::CheckedSize packed_workspace() const {
+    return (packed_elements(desc_.m, params_.mwi) + packed_elements(desc_.n, params_.nwi)) *
+           sizeof(float);
   }
-  uint64_t packed_a_elements() const {
-    return static_cast<uint64_t>((desc_.m + params_.mwi - 1) / params_.mwi) * params_.mwi * desc_.k;
+  util::CheckedSize packed_elements(int64_t rows, int rows_per_panel) const {
+    const int64_t panels = rows / rows_per_panel + (rows % rows_per_panel != 0);
+    return util::CheckedSize::of(panels) * static_cast<uint64_t>(rows_per_panel) *
+           util::CheckedSize::of(desc_.k);
   }
-  uint64_t packed_b_elements() const {
-    return static_cast<uint64_t>((desc_.n + params_.nwi - 1) / params_.nwi) * params_.nwi * desc_.k;
-  }
+  uint64_t packed_a_elements() const { return packed_elements(desc_.m, params_.mwi).value(); }
   xinhe_status_t run_packed(cl_command_queue queue, const xinhe_be_op_args_t& args, cl_mem a,
                             cl_long a_off, cl_mem b, cl_long b_off, cl_mem c, cl_long c_off);
 
@@ -263,7 +268,8 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
       // Packing costs O(MK + NK) extra traffic and two launches per batch: only worth it
       // when the tile kernel has real work to amortize it.
       const double work = static_cast<double>(desc.m) * desc.n * desc.k;
-      op->packed_ = op->params_.pack && desc.k > 0 && work >= 128.0 * 128.0 * 128.0;
+      op->packed_ = op->params_.pack && desc.k > 0 && work >= 128.0 * 128.0 * 128.0 &&
+                    op->packed_workspace().ok();  // else the unpacked kernel, no workspace
       if (op->packed_) {
         if (xinhe_status_t st = op->pack_a_.init(device, source, options, "xinhe_gemm_pack_a"))
           return st;
