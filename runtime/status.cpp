@@ -157,14 +157,25 @@ const char* xinhe_dtype_name(xinhe_dtype_t dtype) {
   return "?";
 }
 
+namespace {
+
+// a * b, or INT64_MAX when the product does not fit: a stride that large makes create report
+// the tensor's extent as overflowing (INVALID_ARGUMENT) instead of taking a wrapped value.
+int64_t stride_product(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+}  // namespace
+
 // Strides are in elements, ordered (b, h, s, d) whatever the memory layout.
 void xinhe_attention_strides_bhsd(int64_t heads, int64_t seq, int64_t head_dim,
                                   int64_t out_strides[4]) {
   if (out_strides == nullptr) return;
   out_strides[3] = 1;
   out_strides[2] = head_dim;
-  out_strides[1] = seq * head_dim;
-  out_strides[0] = heads * seq * head_dim;
+  out_strides[1] = stride_product(seq, head_dim);
+  out_strides[0] = stride_product(heads, out_strides[1]);
 }
 
 void xinhe_attention_strides_bshd(int64_t heads, int64_t seq, int64_t head_dim,
@@ -172,8 +183,8 @@ void xinhe_attention_strides_bshd(int64_t heads, int64_t seq, int64_t head_dim,
   if (out_strides == nullptr) return;
   out_strides[3] = 1;
   out_strides[1] = head_dim;
-  out_strides[2] = heads * head_dim;
-  out_strides[0] = seq * heads * head_dim;
+  out_strides[2] = stride_product(heads, head_dim);
+  out_strides[0] = stride_product(seq, out_strides[2]);
 }
 
 }  // extern "C"

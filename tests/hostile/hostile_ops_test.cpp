@@ -135,3 +135,29 @@ TEST_F(HostileOps, HalfGemmWithHugeKIsUnimplementedNotUnderAllocated) {
 }
 
 }  // namespace
+
+namespace {
+
+// The public stride helpers multiplied sizes unchecked (found by the sanitizer run of the
+// test above): a product past int64 now saturates, so create reports the extent instead.
+TEST(HostileStrideHelpers, ProductsBeyondInt64SaturateAndCreateRefuses) {
+  const int64_t big = int64_t{1} << 40;
+  int64_t bhsd[4], bshd[4];
+  xinhe_attention_strides_bhsd(big, big, 256, bhsd);
+  xinhe_attention_strides_bshd(big, big, 256, bshd);
+  EXPECT_EQ(bhsd[1], big * 256);
+  EXPECT_EQ(bhsd[0], INT64_MAX);
+  EXPECT_EQ(bshd[2], big * 256);
+  EXPECT_EQ(bshd[0], INT64_MAX);
+  xinhe_attention_desc_t d = attention(big, 4);
+  d.heads_q = d.heads_kv = big;
+  d.head_dim = 256;
+  for (int i = 0; i < 4; ++i) d.q_strides[i] = d.o_strides[i] = bhsd[i];
+  xinhe_attention_t op = nullptr;
+  xinhe_status_t s = xinhe_attention_create(cpu(), &d, &op);
+  EXPECT_EQ(xinhe_status_code(s), XINHE_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(take(s).find("overflows"), std::string::npos);
+  EXPECT_EQ(op, nullptr);
+}
+
+}  // namespace

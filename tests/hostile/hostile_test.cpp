@@ -171,11 +171,15 @@ TEST(HostilePlugins, NonUtf8AndEscapeCodesInFileNamesKeepXinheInfoSafe) {
                    {"XINHE_VERBOSE", "load"}};
   const ChildResult json_run = run_child({XINHE_INFO, "--json"}, env, kWatchdogSeconds);
   ASSERT_TRUE(json_run.exited_zero()) << json_run.describe();
-  // stderr (the load log) is interleaved; the JSON object is the text from the first '{'.
+  // stderr (the load log, a sanitizer's summary) is interleaved; the JSON object runs from the
+  // first line that is "{" to the first line that is "}".
   const size_t brace = json_run.output.find("{\n");
   ASSERT_NE(brace, std::string::npos) << json_run.output;
+  const size_t end = json_run.output.find("\n}\n", brace);
+  ASSERT_NE(end, std::string::npos) << json_run.output;
   nlohmann::json report;
-  ASSERT_NO_THROW(report = nlohmann::json::parse(json_run.output.substr(brace))) << json_run.output;
+  ASSERT_NO_THROW(report = nlohmann::json::parse(json_run.output.substr(brace, end + 2 - brace)))
+      << json_run.output;
   bool found = false;
   for (const auto& b : report["backends"]) {
     const std::string path = b["path"].get<std::string>();
