@@ -2,7 +2,7 @@
 //
 // Order: the fused flash kernel for AVX2+FMA, the same kernel for the baseline ISA, then
 // "cpu.attention.reference", a plain per-row softmax with f32 accumulation that supports every
-// valid description (any dtype the contract allows, strides, GQA, causal, LSE). It is slow by
+// valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is slow by
 // design; it exists so that every description has a correct path on every CPU.
 #include <algorithm>
 #include <atomic>
@@ -44,8 +44,6 @@ float load_f32(xinhe_dtype_t dtype, const void* base, int64_t index) {
       return f16_to_f32(static_cast<const uint16_t*>(base)[index]);
     case XINHE_DTYPE_BF16:
       return bf16_to_f32(static_cast<const uint16_t*>(base)[index]);
-    case XINHE_DTYPE_F64:
-      return static_cast<float>(static_cast<const double*>(base)[index]);
     default:
       return static_cast<const float*>(base)[index];
   }
@@ -59,15 +57,17 @@ void store_f32(xinhe_dtype_t dtype, void* base, int64_t index, float v) {
     case XINHE_DTYPE_BF16:
       static_cast<uint16_t*>(base)[index] = f32_to_bf16(v);
       return;
-    case XINHE_DTYPE_F64:
-      static_cast<double*>(base)[index] = v;
-      return;
     default:
       static_cast<float*>(base)[index] = v;
   }
 }
 
-const char* reference_unsupported(const xinhe_attention_desc_t&) { return nullptr; }
+// f64 is declined rather than computed in f32: the device does not claim f64 (dtype_caps),
+// and an f64 result with f32 accuracy would be a silent wrong answer.
+const char* reference_unsupported(const xinhe_attention_desc_t& desc) {
+  return flash_dtype_reason(desc) != nullptr ? "CPU attention runs f32, f16 and bf16 only"
+                                             : nullptr;
+}
 
 // Per thread: Skv scores and a D-float output accumulator; 64 bytes of alignment slack.
 // kSizeOverflow when that does not fit in 64 bits (Skv is bounded only by K's extent, and a
@@ -88,6 +88,9 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
   const int64_t group = d.heads_q / d.heads_kv;
   const int64_t floats_per_slot = d.seq_kv + d.head_dim;
   const bool causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL;
+  // scale * S = score_scale * (score_sign * S); with scale == 0 every score is 0.
+  const float score_sign = d.scale > 0.0f ? 1.0f : d.scale < 0.0f ? -1.0f : 0.0f;
+  const float score_scale = d.scale != 0.0f ? std::fabs(d.scale) : 1.0f;
   // The workspace offset is the caller's; align the slots ourselves (the size has slack).
   const uintptr_t raw = reinterpret_cast<uintptr_t>(p.workspace);
   float* slots_base = reinterpret_cast<float*>((raw + 63) & ~uintptr_t{63});
@@ -109,6 +112,8 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
       int64_t visible = d.seq_kv;
       if (causal) visible = std::clamp<int64_t>(i + d.seq_kv - d.seq_q + 1, 0, d.seq_kv);
 
+      // Scores stay unscaled (times sign(scale), exact) until the max is subtracted, so a
+      // large common offset of the logits costs no accuracy: scale * S would round first.
       float max_score = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < visible; ++j) {
         const int64_t k_row = b * d.k_strides[0] + hk * d.k_strides[1] + j * d.k_strides[2];
@@ -117,12 +122,12 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
           dot += load_f32(d.dtype, p.q, q_row + x * d.q_strides[3]) *
                  load_f32(d.dtype, p.k, k_row + x * d.k_strides[3]);
         }
-        scores[j] = dot * d.scale;
+        scores[j] = dot * score_sign;
         max_score = std::max(max_score, scores[j]);
       }
       float denom = 0.0f;
       for (int64_t j = 0; j < visible; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
+        scores[j] = std::exp((scores[j] - max_score) * score_scale);
         denom += scores[j];
       }
       for (int64_t x = 0; x < d.head_dim; ++x) acc[x] = 0.0f;
@@ -137,7 +142,8 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
       for (int64_t x = 0; x < d.head_dim; ++x) store_f32(d.dtype, p.o, o_row + x * d.o_strides[3], acc[x] * inv);
       if (p.lse != nullptr) {
         p.lse[b * d.lse_strides[0] + h * d.lse_strides[1] + i * d.lse_strides[2]] =
-            visible > 0 ? max_score + std::log(denom) : -std::numeric_limits<float>::infinity();
+            visible > 0 ? max_score * score_scale + std::log(denom)
+                        : -std::numeric_limits<float>::infinity();
       }
     }
   });

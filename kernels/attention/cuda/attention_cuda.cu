@@ -4,9 +4,12 @@
 // Hopper wgmma family lives in attention_wgmma.cuh).
 //
 // Both families compute, per (batch, query head, query row i), with the kv head h / (Hq / Hkv):
-//   s_j = scale * q_i . k_j for visible keys j (all, or j <= i + Skv - Sq when causal)
-//   O_i = sum_j exp(s_j - m) v_j / l,  l = sum_j exp(s_j - m),  LSE_i = m + log(l)
-// with the online softmax (running max m, rescaling O and l when m grows), f32 throughout.
+//   t_j = sign(scale) q_i . k_j for visible keys j (all, or j <= i + Skv - Sq when causal)
+//   O_i = sum_j exp(a (t_j - m)) v_j / l,  l = sum_j exp(a (t_j - m)),  LSE_i = a m + log(l)
+// with a = |scale| (1 when scale == 0, where t = 0), m the running max of t (rescaling O and l
+// when it grows), f32 throughout. The max is subtracted before anything is scaled: rounding
+// scale * q.k first is an error proportional to |q.k|, which a large common offset of the
+// logits turns into a wrong O although softmax is shift-invariant.
 // A row with no visible key writes O = 0 and LSE = -inf. Each query row is owned by one warp
 // (32 lanes); lane l holds head dims l, l + 32, ... so reductions are warp shuffles.
 #include <math.h>
@@ -23,6 +26,14 @@ struct RowIndex {
   int64_t batch, head_q, head_kv, row;
 };
 
+// sign(scale), applied to the scores (exact), and the factor a of the exponent (see the top).
+XG_DEVICE float score_sign(const xinhe_attention_cuda_params_t& p) {
+  return p.scale > 0.0f ? 1.0f : (p.scale < 0.0f ? -1.0f : 0.0f);
+}
+XG_DEVICE float score_scale(const xinhe_attention_cuda_params_t& p) {
+  return p.scale != 0.0f ? fabsf(p.scale) : 1.0f;
+}
+
 // Last visible key + 1 for query row i (may be <= 0: nothing visible).
 XG_DEVICE int64_t visible_keys(const xinhe_attention_cuda_params_t& p, int64_t row) {
   if (!p.causal) return p.seq_kv;
@@ -30,6 +41,7 @@ XG_DEVICE int64_t visible_keys(const xinhe_attention_cuda_params_t& p, int64_t r
   return end < p.seq_kv ? end : p.seq_kv;
 }
 
+// m: the row's running max of the unscaled scores t (see the top).
 template <typename T, int kPerLane>
 XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex& r,
                          const float (&o)[kPerLane], float m, float l) {
@@ -44,7 +56,7 @@ XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex&
   }
   if (p.lse != nullptr && lane == 0) {
     p.lse[r.batch * p.lse_strides[0] + r.head_q * p.lse_strides[1] + r.row * p.lse_strides[2]] =
-        l > 0.0f ? m + logf(l) : -INFINITY;
+        l > 0.0f ? m * score_scale(p) + logf(l) : -INFINITY;
   }
 }
 
@@ -94,6 +106,7 @@ XG_DEVICE void attention_naive(const xinhe_attention_cuda_params_t& p) {
       o[e] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
+    const float sign = score_sign(p), a = score_scale(p);
     const int64_t keys = visible_keys(p, r.row);
     for (int64_t j = 0; j < keys; ++j) {
       float dot = 0.0f;
@@ -102,10 +115,10 @@ XG_DEVICE void attention_naive(const xinhe_attention_cuda_params_t& p) {
         if (d < p.head_dim)
           dot = fmaf(qv[e], xg::to_f32(k[j * p.k_strides[2] + d * p.k_strides[3]]), dot);
       }
-      const float s = p.scale * xg::warp_sum(dot);
+      const float s = sign * xg::warp_sum(dot);
       const float m_new = fmaxf(m, s);
-      const float correction = expf(m - m_new);  // 0 on the first key (m = -inf)
-      const float weight = expf(s - m_new);
+      const float correction = expf((m - m_new) * a);  // 0 on the first key (m = -inf)
+      const float weight = expf((s - m_new) * a);
       l = l * correction + weight;
       for (int e = 0; e < kMaxPerLane; ++e) {
         const int64_t d = lane + 32 * e;
@@ -137,6 +150,7 @@ XG_DEVICE void attention_flash(const xinhe_attention_cuda_params_t& p) {
   // Keys any row of this block can see; causal blocks stop early.
   const int64_t last_row = min(row0 + XINHE_ATTENTION_FLASH_ROWS_PER_BLOCK, p.seq_q) - 1;
   const int64_t block_keys = visible_keys(p, last_row);
+  const float sign = score_sign(p), a = score_scale(p);
 
   for (int64_t batch = blockIdx.z; batch < p.batch; batch += gridDim.z) {
     const T* k = static_cast<const T*>(p.k) + batch * p.k_strides[0] + head_kv * p.k_strides[1];
@@ -151,10 +165,9 @@ XG_DEVICE void attention_flash(const xinhe_attention_cuda_params_t& p) {
 #pragma unroll
       for (int e = 0; e < kPerLane; ++e) {
         const int64_t d = lane + 32 * e;
-        // scale folded into q once instead of into every score
-        q[rr][e] = (row < p.seq_q && d < p.head_dim)
-                       ? p.scale * xg::to_f32(qrow[d * p.q_strides[3]])
-                       : 0.0f;
+        // sign(scale) folded into q (exact); |scale| applies after the max is subtracted
+        q[rr][e] =
+            (row < p.seq_q && d < p.head_dim) ? sign * xg::to_f32(qrow[d * p.q_strides[3]]) : 0.0f;
         o[rr][e] = 0.0f;
       }
       m[rr] = -INFINITY;
@@ -190,13 +203,13 @@ XG_DEVICE void attention_flash(const xinhe_attention_cuda_params_t& p) {
         }
         const float m_new = fmaxf(m[rr], tile_max);
         if (m_new == -INFINITY) continue;  // nothing visible yet for this row
-        const float correction = expf(m[rr] - m_new);
+        const float correction = expf((m[rr] - m_new) * a);
         l[rr] *= correction;
 #pragma unroll
         for (int e = 0; e < kPerLane; ++e) o[rr][e] *= correction;
 #pragma unroll
         for (int j = 0; j < kFlashTileKv; ++j) {
-          const float weight = expf(s[j] - m_new);  // 0 for masked keys
+          const float weight = expf((s[j] - m_new) * a);  // 0 for masked keys
           l[rr] += weight;
 #pragma unroll
           for (int e = 0; e < kPerLane; ++e)
@@ -328,8 +341,9 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
     }
 
     float o[kDTiles][4] = {};
-    float m[2] = {-INFINITY, -INFINITY};  // rows g, g + 8
+    float m[2] = {-INFINITY, -INFINITY};  // rows g, g + 8; max of the unscaled scores
     float l[2] = {0.0f, 0.0f};            // this thread's partial sums; quad-reduced at the end
+    const float sign = score_sign(p), a = score_scale(p);
     int64_t row_keys[2];
     for (int h = 0; h < 2; ++h) row_keys[h] = visible_keys(p, row0 + warp * 16 + g + 8 * h);
 
@@ -356,7 +370,8 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
         }
       }
 
-      // Online softmax on the fragments: mask, scale, row max over the quad, rescale.
+      // Online softmax on the fragments: mask, sign, row max over the quad, rescale; |scale|
+      // multiplies only the difference to the max.
       float p_val[kKeyTiles][4];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -367,7 +382,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
           for (int e = 0; e < 2; ++e) {
             const int64_t key = kv0 + jt * 8 + 2 * t + e;
             float& x = s[jt][2 * h + e];
-            x = key < row_keys[h] ? x * p.scale : -INFINITY;
+            x = key < row_keys[h] ? x * sign : -INFINITY;
             tile_max = fmaxf(tile_max, x);
           }
         }
@@ -376,7 +391,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
         const float m_new = fmaxf(m[h], tile_max);
         // A row with nothing visible yet keeps m = -inf and gets p = 0 (not exp(nan)).
         const float base = m_new == -INFINITY ? 0.0f : m_new;
-        const float correction = expf(m[h] - base);
+        const float correction = expf((m[h] - base) * a);
         l[h] *= correction;
 #pragma unroll
         for (int dt = 0; dt < kDTiles; ++dt) {
@@ -387,7 +402,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
         for (int jt = 0; jt < kKeyTiles; ++jt) {
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            p_val[jt][2 * h + e] = expf(s[jt][2 * h + e] - base);
+            p_val[jt][2 * h + e] = expf((s[jt][2 * h + e] - base) * a);
             l[h] += p_val[jt][2 * h + e];
           }
         }
@@ -418,7 +433,7 @@ XG_DEVICE void attention_tensorop(const xinhe_attention_cuda_params_t& p, unsign
       l[h] += XG_SHFL_XOR(l[h], 2);
       const int64_t row = row0 + warp * 16 + g + 8 * h;
       if (row >= p.seq_q) continue;
-      write_quad_row<T, kDTiles>(p, batch, head_q, row, l[h], m[h] + logf(l[h]),
+      write_quad_row<T, kDTiles>(p, batch, head_q, row, l[h], m[h] * a + logf(l[h]),
                                  [&](int j, int e) { return o[j][2 * h + e]; });
     }
   }

@@ -130,9 +130,11 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
   const bool q_chunked = rows_are_chunked<T>(p.q, p.q_strides);
   const bool k_chunked = rows_are_chunked<T>(p.k, p.k_strides);
   const bool v_chunked = rows_are_chunked<T>(p.v, p.v_strides);
-  // Scores, row maxima m and the LSE's exponent are kept in base 2: s * log2(e) * scale.
-  const float scale_log2 = p.scale * 1.4426950408889634f;
-  constexpr float kLn2 = 0.6931471805599453f;
+  // Scores and row maxima m stay unscaled (times sign(scale), exact); only their difference
+  // is scaled, in base 2: exp2((s - m) * |scale| log2(e)). Scaling before the max would round
+  // scale * s, an error proportional to |s| (see attention_cuda.cu).
+  const float sign = score_sign(p), a = score_scale(p);
+  const float scale_log2 = a * 1.4426950408889634f;
   // This warpgroup's 64 Q rows in each slab.
   unsigned char* const q_rows = q_tile + warpgroup * kWaWarpgroupRows * kWaRowBytes;
 
@@ -203,8 +205,8 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
       xg::wgmma_commit();   // possibly empty: the waits below count uniformly
       xg::wgmma_wait<1>();  // S has landed; P V may still run
 
-      // Online softmax on the accumulators: mask, scale, row max over the quad. In base 2
-      // (scale folded with log2(e)): exp2 is one MUFU instruction, exp a sequence.
+      // Online softmax on the accumulators: mask, sign, row max over the quad. In base 2
+      // (|scale| folded with log2(e)): exp2 is one MUFU instruction, exp a sequence.
       float correction[2];
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
@@ -215,7 +217,7 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
           for (int e = 0; e < 2; ++e) {
             const int64_t key = kv0 + j * 8 + 2 * t + e;
             float& x = s[4 * j + 2 * h + e];
-            x = key < row_keys[h] ? x * scale_log2 : -INFINITY;
+            x = key < row_keys[h] ? x * sign : -INFINITY;
             tile_max = fmaxf(tile_max, x);
           }
         }
@@ -224,14 +226,14 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
         const float m_new = fmaxf(m[h], tile_max);
         // A row with nothing visible yet keeps m = -inf and gets p = 0 (not exp(nan)).
         const float base = m_new == -INFINITY ? 0.0f : m_new;
-        correction[h] = exp2f(m[h] - base);
+        correction[h] = exp2f((m[h] - base) * scale_log2);
         l[h] *= correction[h];
 #pragma unroll
         for (int j = 0; j < kKeys / 8; ++j) {
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             float& x = s[4 * j + 2 * h + e];
-            x = exp2f(x - base);  // S becomes P in place
+            x = exp2f((x - base) * scale_log2);  // S becomes P in place
             l[h] += x;
           }
         }
@@ -267,7 +269,7 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
       l[h] += XG_SHFL_XOR(l[h], 2);
       const int64_t row = wg_row0 + warp * 16 + g + 8 * h;
       if (row >= p.seq_q) continue;
-      write_quad_row<T, kD / 8>(p, batch, head_q, row, l[h], (m[h] + log2f(l[h])) * kLn2,
+      write_quad_row<T, kD / 8>(p, batch, head_q, row, l[h], m[h] * a + logf(l[h]),
                                 [&](int j, int e) { return o[4 * j + 2 * h + e]; });
     }
   }

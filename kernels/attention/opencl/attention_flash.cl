@@ -7,7 +7,13 @@
 //
 // Any strides (elements, order b, h, s, d), GQA/MQA (kv head = h / (Hq / Hkv)), causal mask
 // aligned bottom-right (query i sees keys j <= i + Skv - Sq), rows that see no key give O = 0
-// and LSE = -inf. LSE = max + log(sum), natural log, scale included.
+// and LSE = -inf. LSE = ln(sum_j exp(scale * q.k_j)) = |scale| * max + log(sum).
+//
+// Numerics: scores stay unscaled (Q is multiplied by sign(scale) only, which is exact) until
+// the running max is subtracted; scaling first would round scale * S, an error proportional to
+// |S| that a large common offset of the logits turns into a wrong O. A row that has seen no
+// visible key yet keeps probability 0 for every key of the block (its scores are -inf, and
+// -inf times V is not 0).
 //
 // Rows are processed DV elements at a time (floatDV vectors over d) when every d stride is 1
 // and DV divides D: on SIMD CPUs that is what turns the dot products and the V accumulation
@@ -75,6 +81,9 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
   const long h = get_global_id(1);
   const long b = get_global_id(2);
   if (row0 >= seq_q) return;
+  // scale * s = score_scale * (q_sign * q) . k; with scale == 0 every score is 0.
+  const float q_sign = scale > 0.0f ? 1.0f : (scale < 0.0f ? -1.0f : 0.0f);
+  const float score_scale = scale != 0.0f ? fabs(scale) : 1.0f;
   const long hk = h / (heads_q / heads_kv);
   const long q_base = q_offset + b * q_strides.s0 + h * q_strides.s1;
   const long k_base = k_offset + b * k_strides.s0 + hk * k_strides.s1;
@@ -89,7 +98,7 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
     const long row = min(row0 + r, seq_q - 1);  // rows past Sq repeat the last one, unstored
     const long qrow = q_base + row * q_strides.s2;
     for (int c = 0; c < NDV; ++c) {
-      q[r][c] = LOAD_ROW(Q, qrow, c, q_strides.s3) * scale;
+      q[r][c] = LOAD_ROW(Q, qrow, c, q_strides.s3) * q_sign;
       acc[r][c] = (dvec)(0.0f);
     }
     row_max[r] = -INFINITY;
@@ -121,12 +130,16 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
       float block_max = -INFINITY;
       for (int jj = 0; jj < BKV; ++jj) block_max = fmax(block_max, s[r][jj]);
       const float new_max = fmax(row_max[r], block_max);
-      if (new_max == -INFINITY) continue;  // nothing visible yet for this row
-      const float correction = exp(row_max[r] - new_max);  // exp(-inf) = 0 on the first block
+      if (new_max == -INFINITY) {  // nothing visible yet for this row: every P is 0
+        for (int jj = 0; jj < BKV; ++jj) s[r][jj] = 0.0f;
+        continue;
+      }
+      // exp(-inf) = 0 on the first block
+      const float correction = exp((row_max[r] - new_max) * score_scale);
       row_sum[r] *= correction;
       for (int c = 0; c < NDV; ++c) acc[r][c] *= correction;
       for (int jj = 0; jj < BKV; ++jj) {
-        const float p = exp(s[r][jj] - new_max);  // masked keys: exp(-inf) = 0
+        const float p = exp((s[r][jj] - new_max) * score_scale);  // masked keys: exp(-inf) = 0
         s[r][jj] = p;
         row_sum[r] += p;
       }
@@ -151,7 +164,7 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
     for (int c = 0; c < NDV; ++c) STORE_ROW(O, orow, c, o_strides.s3, acc[r][c] * inv);
 #if WITH_LSE
     LSE[lse_offset + b * lse_strides.s0 + h * lse_strides.s1 + row * lse_strides.s2] =
-        row_end[r] > 0 ? row_max[r] + log(row_sum[r]) : -INFINITY;
+        row_end[r] > 0 ? row_max[r] * score_scale + log(row_sum[r]) : -INFINITY;
 #endif
   }
 }

@@ -1,7 +1,9 @@
 // Reference-grade OpenCL attention: one work-item per query row, exact two-pass softmax
 // (max, then sum and weighted V), head_dim a run-time value up to 256. Slow and obviously
 // right; the last entry of the OpenCL attention list. Same arguments and semantics as
-// xinhe_attention_flash. Build options: DTYPE, CAUSAL, WITH_LSE. Global: (Sq, Hq, B).
+// xinhe_attention_flash, including its numerics: the max is subtracted from unscaled scores
+// (times sign(scale)), and only the difference is scaled. Build options: DTYPE, CAUSAL,
+// WITH_LSE. Global: (Sq, Hq, B).
 
 typedef XH_STORAGE(DTYPE) elem_t;
 
@@ -32,12 +34,15 @@ __kernel void xinhe_attention_reference(const long heads_q, const long heads_kv,
 #else
   const long end = seq_kv;
 #endif
+  // scale * s = score_scale * (score_sign * s); with scale == 0 every score is 0.
+  const float score_sign = scale > 0.0f ? 1.0f : (scale < 0.0f ? -1.0f : 0.0f);
+  const float score_scale = scale != 0.0f ? fabs(scale) : 1.0f;
   float mx = -INFINITY;
   for (long j = 0; j < end; ++j) {
     float dot = 0.0f;
     for (long d = 0; d < head_dim; ++d)
       dot += XH_LOAD(DTYPE, Q, qrow + d * qs.s3) * XH_LOAD(DTYPE, K, kbase + j * ks.s2 + d * ks.s3);
-    mx = fmax(mx, dot * scale);
+    mx = fmax(mx, dot * score_sign);
   }
   float acc[XH_MAX_HEAD_DIM];
   for (long d = 0; d < head_dim; ++d) acc[d] = 0.0f;
@@ -46,7 +51,7 @@ __kernel void xinhe_attention_reference(const long heads_q, const long heads_kv,
     float dot = 0.0f;
     for (long d = 0; d < head_dim; ++d)
       dot += XH_LOAD(DTYPE, Q, qrow + d * qs.s3) * XH_LOAD(DTYPE, K, kbase + j * ks.s2 + d * ks.s3);
-    const float p = exp(dot * scale - mx);
+    const float p = exp((dot * score_sign - mx) * score_scale);
     sum += p;
     for (long d = 0; d < head_dim; ++d)
       acc[d] += p * XH_LOAD(DTYPE, V, vbase + j * vs.s2 + d * vs.s3);
@@ -56,6 +61,6 @@ __kernel void xinhe_attention_reference(const long heads_q, const long heads_kv,
   for (long d = 0; d < head_dim; ++d) XH_STORE(DTYPE, O, orow + d * os.s3, acc[d] * inv);
 #if WITH_LSE
   LSE[lse_offset + b * lse_strides.s0 + h * lse_strides.s1 + row * lse_strides.s2] =
-      end > 0 ? mx + log(sum) : -INFINITY;
+      end > 0 ? mx * score_scale + log(sum) : -INFINITY;
 #endif
 }
