@@ -624,6 +624,13 @@ void create_gemm(xinhe_be_op_t op) {
     if (op->fallback == nullptr)
       op->reason = "kernel xinhe_gemm_simt_" + types + " missing from the image";
   }
+  if (op->method == Method::kVendorBlas && device->kernels_unavailable.empty() &&
+      grid_y <= kMaxGridYZ) {
+    // alpha == 0 or k == 0 runs on our simt kernel, whose BLAS semantics (C = beta * C, the
+    // product unused) do not depend on what the vendor library does with them (ops.h).
+    op->fallback =
+        driver.module_function(device->gemm_module, ("xinhe_gemm_simt_" + types).c_str());
+  }
 }
 
 void create_attention(xinhe_be_op_t op) {
@@ -751,7 +758,8 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
   const gpu::DevicePtr b = resolve(args->mem[XINHE_GEMM_ARG_B]);
   const gpu::DevicePtr c = resolve(args->mem[XINHE_GEMM_ARG_C]);
 #if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
-  if (op->method == Method::kVendorBlas) {
+  if (op->method == Method::kVendorBlas &&
+      (op->fallback == nullptr || (args->alpha != 0.0f && d.k != 0))) {
     return op->device->vendor_blas.run(d, as_kernel_pointer(a), as_kernel_pointer(b),
                                        as_kernel_pointer(c), args->alpha, args->beta,
                                        stream->stream);
@@ -779,6 +787,11 @@ xinhe_status_t run_gemm(xinhe_be_op_t op, xinhe_be_stream_t stream,
   gpu::Function function = op->function;
   Method method = op->method;
   const char* kernel = op->kernel_name.c_str();
+  if (method == Method::kVendorBlas) {  // alpha == 0 or k == 0 (see create_gemm)
+    function = op->fallback;
+    method = Method::kSimt;
+    kernel = "simt (alpha == 0 or k == 0)";
+  }
   if ((method == Method::kWgmma || method == Method::kTensorOp || method == Method::kMfma) &&
       ((gpu::Driver::ptr_bits(a) | gpu::Driver::ptr_bits(b)) % 16 != 0)) {
     // TMA, cp.async and the MFMA loads need 16-byte aligned rows; these operands start mid-chunk.

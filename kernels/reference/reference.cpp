@@ -61,6 +61,12 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, const void* 
     const int64_t c_base = bt * d.stride_c;
     for (int64_t i = 0; i < d.m; ++i) {
       for (int64_t j = 0; j < d.n; ++j) {
+        const double c_old = beta != 0.0 ? load(d.c_dtype, c_in, c_base + i * d.ldc + j) : 0.0;
+        if (alpha == 0.0 || d.k == 0) {
+          // BLAS: C = beta * C, A and B unread (an Inf or NaN there does not matter).
+          c_out[(bt * d.m + i) * d.n + j] = beta == 0.0 ? 0.0 : beta * c_old;
+          continue;
+        }
         double acc = 0.0;
         for (int64_t p = 0; p < d.k; ++p) {
           // op(A)[i][p]: A is (M,K) with lda, or (K,M) with lda when transposed.
@@ -71,7 +77,7 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, const void* 
         }
         double result = alpha * acc;
         // beta == 0 means C is not read at all, so NaN in C_in must not leak through.
-        if (beta != 0.0) result += beta * load(d.c_dtype, c_in, c_base + i * d.ldc + j);
+        if (beta != 0.0) result += beta * c_old;
         c_out[(bt * d.m + i) * d.n + j] = result;
       }
     }

@@ -16,6 +16,7 @@ void store(xinhe_dtype_t dtype, void* base, int64_t index, double v);
 // C_out[b][i][j] (dense, batch*M*N doubles) = alpha * sum_k op(A)[i][k] op(B)[k][j]
 //                                            + beta * C_in[b][i][j] (C_in read with ldc/stride_c,
 //                                              in c_dtype; not read when beta == 0).
+// alpha == 0 or K == 0 gives beta * C_in (0 when beta == 0) without reading A or B, as BLAS.
 void gemm(const xinhe_gemm_desc_t& desc, const void* a, const void* b, const void* c_in,
           double alpha, double beta, double* c_out);
 

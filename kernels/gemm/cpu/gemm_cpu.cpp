@@ -100,8 +100,10 @@ char* byte_ptr(void* base, int64_t elements, xinhe_dtype_t dtype) {
   return static_cast<char*>(base) + elements * dtype_bytes(dtype);
 }
 
-// Handles what needs no arithmetic: empty C, and K == 0 or alpha == 0 (C = beta * C, A and B
-// unread). Returns true when the problem is done.
+// Handles what needs no arithmetic: empty C, and K == 0 or alpha == 0, which BLAS defines as
+// C = beta * C with A and B unread: beta == 1 leaves C as it is (-0.0 and NaN included), beta
+// == 0 writes +0.0, other betas scale (beta * -0.0 keeps its sign; 0 + beta * C would not).
+// Returns true when the problem is done.
 bool run_trivial(const GemmProblem& p) {
   const xinhe_gemm_desc_t& d = p.desc;
   if (d.m == 0 || d.n == 0 || d.batch == 0) return true;
@@ -110,7 +112,11 @@ bool run_trivial(const GemmProblem& p) {
   for (int64_t b = 0; b < d.batch; ++b) {
     void* c = byte_ptr(p.c, b * d.stride_c, d.c_dtype);
     for (int64_t i = 0; i < d.m; ++i) {
-      for (int64_t j = 0; j < d.n; ++j) update_c(d.c_dtype, c, i * d.ldc + j, 0.0f, p.beta);
+      for (int64_t j = 0; j < d.n; ++j) {
+        const int64_t at = i * d.ldc + j;
+        const float value = p.beta == 0.0f ? 0.0f : p.beta * load_c(d.c_dtype, c, at);
+        update_c(d.c_dtype, c, at, value, 0.0f);
+      }
     }
   }
   return true;

@@ -5,9 +5,10 @@
 // takes one xinhe_gemm_cuda_params_t by value (wgmma: xinhe_gemm_wgmma_params_t); see
 // gemm_cuda.h for names, geometry and requirements.
 //
-// Semantics (all kernels): C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], f32 accumulation,
-// C not read when beta == 0, k == 0 gives beta * C. Batches run over blockIdx.z and loop when
-// there are more than gridDim.z of them.
+// Semantics (all kernels, ops.h): C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], f32
+// accumulation, C not read when beta == 0; alpha == 0 or k == 0 gives beta * C as BLAS does
+// (the product is not used, so Inf or NaN in A or B cannot reach C, and beta == 0 writes +0).
+// Batches run over blockIdx.z and loop when there are more than gridDim.z of them.
 #include "gemm_cuda.h"
 #include "gpu_dialect.cuh"
 
@@ -25,8 +26,13 @@ template <typename TC>
 XG_DEVICE void store_output(const xinhe_gemm_cuda_params_t& p, TC* c, int64_t row, int64_t col,
                             float acc) {
   TC* dst = c + row * p.ldc + col;
-  float value = p.alpha * acc;
-  if (p.beta != 0.0f) value += p.beta * xg::to_f32(*dst);
+  float value;
+  if (p.alpha == 0.0f || p.k == 0) {  // BLAS: C = beta * C, the product unused
+    value = p.beta == 0.0f ? 0.0f : p.beta * xg::to_f32(*dst);
+  } else {
+    value = p.alpha * acc;
+    if (p.beta != 0.0f) value += p.beta * xg::to_f32(*dst);
+  }
   *dst = xg::from_f32<TC>(value);
 }
 

@@ -1,5 +1,7 @@
 // Tuned GEMM for OpenCL devices: C = alpha * op(A) op(B) + beta * C, f32 accumulation,
 // A/B in f32, f16 or bf16 storage, C in that dtype or f32, strided batch (stride 0 broadcasts).
+// BLAS semantics (ops.h): beta == 0 does not read C; alpha == 0 or K == 0 gives beta * C with
+// the product unused (Inf or NaN in A or B cannot reach C; beta == 0 then writes +0).
 //
 // Each work-item owns an MWI x NWI register tile of C (NWI = NV vectors of VW lanes) and
 // walks K with vector loads of B rows and broadcasts of A, with no barriers and no local
@@ -77,6 +79,16 @@ inline floatv load_b_vec_edge(__global const ab_t* B, long ldb, long k, long j, 
   return XH_VLOAD_PRIVATE(lanes);
 }
 
+// One element of C from its accumulated product; alpha is 0 when K == 0 (the callers pass
+// xh_gemm_alpha). beta == 0 must not read C (it may hold NaN).
+inline float xh_gemm_output(__global const c_t* C, long at, float product, float alpha,
+                            float beta) {
+  if (alpha == 0.0f) return beta == 0.0f ? 0.0f : beta * XH_LOAD(C_DTYPE, C, at);
+  const float out = alpha * product;
+  return beta == 0.0f ? out : out + beta * XH_LOAD(C_DTYPE, C, at);
+}
+#define xh_gemm_alpha(alpha, k) ((k) == 0 ? 0.0f : (alpha))
+
 inline void store_tile(__global c_t* C, long ldc, long i0, long j0, long m, long n,
                        floatv acc[MWI][NV], float alpha, float beta) {
 #pragma unroll
@@ -95,10 +107,7 @@ inline void store_tile(__global c_t* C, long ldc, long i0, long j0, long m, long
     for (int c = 0; c < NWI; ++c) {
       const long j = j0 + c;
       if (j >= n) break;
-      float out = alpha * lanes[c];
-      // beta == 0 must not read C (it may hold NaN).
-      if (beta != 0.0f) out += beta * XH_LOAD(C_DTYPE, C, i * ldc + j);
-      XH_STORE(C_DTYPE, C, i * ldc + j, out);
+      XH_STORE(C_DTYPE, C, i * ldc + j, xh_gemm_output(C, i * ldc + j, lanes[c], alpha, beta));
     }
   }
 }
@@ -166,7 +175,7 @@ __kernel void xinhe_gemm_tiled(const long m, const long n, const long k,
       }
     }
   }
-  store_tile(C, ldc, i0, j0, m, n, acc, alpha, beta);
+  store_tile(C, ldc, i0, j0, m, n, acc, xh_gemm_alpha(alpha, k), beta);
 }
 
 #else  // USE_LOCAL
@@ -221,7 +230,7 @@ void xinhe_gemm_tiled(const long m, const long n, const long k,
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   const long i0 = tile_i + ly * MWI, j0 = tile_j + lx * NWI;
-  if (i0 < m && j0 < n) store_tile(C, ldc, i0, j0, m, n, acc, alpha, beta);
+  if (i0 < m && j0 < n) store_tile(C, ldc, i0, j0, m, n, acc, xh_gemm_alpha(alpha, k), beta);
 }
 
 #endif  // USE_LOCAL
@@ -297,6 +306,6 @@ __kernel void xinhe_gemm_packed(const long m, const long n, const long k,
       for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
     }
   }
-  store_tile(C, ldc, i0, j0, m, n, acc, alpha, beta);
+  store_tile(C, ldc, i0, j0, m, n, acc, xh_gemm_alpha(alpha, k), beta);
 }
 #endif  // PACK
