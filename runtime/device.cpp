@@ -275,6 +275,30 @@ xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* pointer, uint
   return nullptr;
 }
 
+xinhe_status_t xinhe_buffer_address(xinhe_buffer_t buffer, uint64_t* out_address) {
+  static const char* kCall = "xinhe_buffer_address";
+  if (buffer == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "buffer is NULL");
+  if (out_address == nullptr) {
+    return XH_FAIL(INVALID_ARGUMENT, buffer->device, "out_address is NULL");
+  }
+  XH_RETURN_IF_LOST(buffer->device);
+  if (buffer->be == nullptr) {
+    return XH_FAIL(UNIMPLEMENTED, buffer->device, "a 0-byte buffer has no memory and no address");
+  }
+  const xinhe_backend_api_t* api = buffer->device->api;
+  if (api->buffer_address == nullptr) {
+    return XH_FAIL(UNIMPLEMENTED, buffer->device,
+                   "backend %s exposes no buffer addresses (its buffers are opaque handles)",
+                   buffer->device->backend_name.c_str());
+  }
+  uint64_t address = 0;
+  xinhe_status_t status =
+      track_device_status(buffer->device, api->buffer_address(buffer->be, &address));
+  if (status != nullptr) return status;
+  *out_address = address;
+  return nullptr;
+}
+
 // ---- Copies and fill --------------------------------------------------------------------------
 
 xinhe_status_t xinhe_copy_host_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,
@@ -407,12 +431,14 @@ xinhe_status_t xinhe_stream_wait_event(xinhe_stream_t stream, xinhe_event_t even
   static const char* kCall = "xinhe_stream_wait_event";
   if (stream == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "stream is NULL");
   if (event == nullptr) return XH_FAIL(INVALID_ARGUMENT, stream->device, "event is NULL");
-  if (event->device != stream->device) {
-    return XH_FAIL(INVALID_ARGUMENT, stream->device,
-                   "event belongs to device %s, the stream to device %s",
-                   event->device->name.c_str(), stream->device->name.c_str());
-  }
   XH_RETURN_IF_LOST(stream->device);
+  if (event->device != stream->device) {
+    // Another device: backends cannot wait on each other's events, so the host waits
+    // (runtime.h). Work submitted to the stream after this returns cannot start earlier.
+    XH_RETURN_IF_LOST(event->device);
+    if (!event->recorded.load(std::memory_order_acquire)) return nullptr;
+    return track_device_status(event->device, event->device->api->event_synchronize(event->be));
+  }
   if (!event->recorded.load(std::memory_order_acquire)) return nullptr;  // already complete
   return track_device_status(stream->device,
                              stream->device->api->stream_wait_event(stream->be, event->be));

@@ -306,6 +306,13 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
   }
   if (alignment < kMinAlignment) alignment = kMinAlignment;
+  if (total != 0 && alignment > total) {
+    // posix_memalign would need the alignment as address space; refuse it clearly instead.
+    const std::string message = "alignment " + std::to_string(alignment) +
+                                " cannot be honoured: larger than the machine's " +
+                                std::to_string(total) + " bytes of memory";
+    return CPU_STATUS(host, XINHE_STATUS_UNIMPLEMENTED, message.c_str());
+  }
   void* data = nullptr;
   if (posix_memalign(&data, static_cast<size_t>(alignment), static_cast<size_t>(size)) != 0) {
     const std::string message = "posix_memalign of " + std::to_string(size) + " bytes failed";
@@ -317,6 +324,11 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
+  return nullptr;
+}
+
+xinhe_status_t cpu_buffer_address(xinhe_be_buffer_t buffer, uint64_t* out_address) {
+  *out_address = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(buffer->data));
   return nullptr;
 }
 
@@ -696,6 +708,7 @@ const xinhe_backend_api_t kCpuBackendApi = {
     cpu_op_run,
     cpu_buffer_host_pointer,
     cpu_buffer_wrap_host,
+    cpu_buffer_address,
 };
 
 }  // namespace

@@ -269,6 +269,11 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_t al
   return nullptr;
 }
 
+xinhe_status_t buffer_address(xinhe_be_buffer_t buffer, uint64_t* out_address) {
+  *out_address = gpu::Driver::ptr_bits(buffer->base);
+  return nullptr;
+}
+
 void buffer_free(xinhe_be_buffer_t buffer) {
   if (buffer == nullptr) return;
   // A device whose context cannot be made current (lost) frees nothing more.
@@ -950,6 +955,7 @@ const xinhe_backend_api_t kApi = {
     // Host access: device memory is not host memory (callers copy).
     nullptr,
     nullptr,
+    buffer_address,
 };
 
 }  // namespace

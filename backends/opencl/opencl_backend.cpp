@@ -88,6 +88,15 @@ void copy_string(char* dst, size_t cap, const std::string& s) {
   dst[cap - 1] = '\0';
 }
 
+// The alignment every cl_mem has: buffer addresses are chosen by the driver, which aligns them
+// to CL_DEVICE_MEM_BASE_ADDR_ALIGN (at least one long16 on a full-profile device). That is all
+// this backend can promise, so it is min_alignment and the most buffer_alloc accepts.
+uint64_t guaranteed_alignment(const DeviceInfo& info) {
+  uint64_t alignment = 1;
+  while (alignment * 2 <= info.base_address_align_bytes) alignment *= 2;
+  return alignment;
+}
+
 // ---- Backend and devices ----
 
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
@@ -241,7 +250,7 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   // all three dtypes whether or not the device has cl_khr_fp16.
   out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16) |
                     XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
-  out->min_alignment = info.base_address_align_bytes > 64 ? info.base_address_align_bytes : 64;
+  out->min_alignment = guaranteed_alignment(info);
   for (double& f : out->peak_flops) f = 0.0;
   out->memory_bandwidth = 0.0;
   return nullptr;
@@ -249,13 +258,18 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
 
 // ---- Memory ----
 
-xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t /*alignment*/,
+xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignment,
                             xinhe_be_buffer_t* out) {
-  // Alignment: cl_mem objects are opaque and the runtime aligns them to
-  // CL_DEVICE_MEM_BASE_ADDR_ALIGN; kernels address sub-ranges by element offset, so a larger
-  // requested alignment needs nothing more here.
+  // cl_mem objects are opaque and placed by the driver (see guaranteed_alignment): a larger
+  // alignment cannot be honoured, so it is refused rather than silently ignored (runtime.h).
   Device* device = to_device(d);
   const DeviceInfo& info = device->info;
+  if (alignment > guaranteed_alignment(info))
+    return make_status(
+        device->host(), XINHE_STATUS_UNIMPLEMENTED, "buffer_alloc", __FILE__, __LINE__,
+        "alignment " + std::to_string(alignment) +
+            " cannot be honoured: OpenCL places buffers itself and guarantees " +
+            std::to_string(guaranteed_alignment(info)) + " bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN)");
   if (info.max_alloc != 0 && size > info.max_alloc)
     return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, "clCreateBuffer", __FILE__,
                        __LINE__,
@@ -581,6 +595,7 @@ const xinhe_backend_api_t kApi = {
     // queued kernels, so this backend offers none (callers copy).
     nullptr,
     nullptr,
+    nullptr,  // buffer_address: cl_mem objects have no address the host can see
 };
 
 }  // namespace

@@ -55,9 +55,11 @@ class GemmOp final : public Op {
   const char* impl_name() const override { return name_.c_str(); }
   uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
   // op(A) and op(B) as f32 panels of MWI rows / NWI columns: checked, since M * K of an f16
-  // GEMM may use the whole 64-bit range before the panels' rounding and the 4-byte floats.
+  // GEMM may use the whole 64-bit range before the panels' rounding and the 4-byte floats. The
+  // extra float lets run_packed start the panels at the first 4-byte boundary at or after any
+  // workspace offset (ops.h: the offset may be any byte).
   util::CheckedSize packed_workspace() const {
-    return (packed_elements(desc_.m, params_.mwi) + packed_elements(desc_.n, params_.nwi)) *
+    return (packed_elements(desc_.m, params_.mwi) + packed_elements(desc_.n, params_.nwi) + uint64_t{1}) *
            sizeof(float);
   }
   util::CheckedSize packed_elements(int64_t rows, int rows_per_panel) const {
@@ -145,10 +147,9 @@ xinhe_status_t GemmOp::run_packed(cl_command_queue queue, const xinhe_be_op_args
                                   cl_long a_off, cl_mem b, cl_long b_off, cl_mem c, cl_long c_off) {
   const xinhe_gemm_desc_t& d = desc_;
   const GemmParams& p = params_;
-  cl_long ws_off = 0;
-  if (!element_offset(args.mem[XINHE_GEMM_ARG_WORKSPACE].offset, sizeof(float), &ws_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
-                       __LINE__, "workspace offset is not a multiple of 4 bytes");
+  // First float boundary inside the workspace; workspace_size() has room for the shift.
+  const cl_long ws_off = static_cast<cl_long>(
+      (args.mem[XINHE_GEMM_ARG_WORKSPACE].offset + sizeof(float) - 1) / sizeof(float));
   cl_mem ws = buffer_mem(args.mem[XINHE_GEMM_ARG_WORKSPACE].buffer);
   if (ws == nullptr)
     return make_status(device_->host(), XINHE_STATUS_INVALID_ARGUMENT, "xinhe_gemm_run", __FILE__,

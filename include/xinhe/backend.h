@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define XINHE_BACKEND_ABI_MAJOR 1u
-#define XINHE_BACKEND_ABI_MINOR 1u
+#define XINHE_BACKEND_ABI_MINOR 2u /* 1.1: host access; 1.2: buffer_address */
 #define XINHE_BACKEND_ENTRY_SYMBOL "xinhe_backend_entry"
 
 /* Backend-owned objects; the core never looks inside them. */
@@ -116,7 +116,10 @@ typedef struct xinhe_backend_api_t {
   xinhe_status_t (*device_properties)(xinhe_be_device_t device,
                                       xinhe_device_properties_t* out_properties);
 
-  /* ---- Memory ---- size > 0; alignment is a power of two >= the device's min_alignment. */
+  /* ---- Memory ---- size > 0; alignment is a power of two >= the device's min_alignment.
+   * The buffer must start at a multiple of alignment; when the backend cannot place it so,
+   * return UNIMPLEMENTED with the reason (never ignore the request). min_alignment is a
+   * promise: every buffer is at least that aligned. */
   xinhe_status_t (*buffer_alloc)(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
                                  xinhe_be_buffer_t* out_buffer);
   void (*buffer_free)(xinhe_be_buffer_t buffer);
@@ -144,6 +147,8 @@ typedef struct xinhe_backend_api_t {
   xinhe_status_t (*event_create)(xinhe_be_device_t device, xinhe_be_event_t* out_event);
   void (*event_destroy)(xinhe_be_event_t event);
   xinhe_status_t (*event_record)(xinhe_be_event_t event, xinhe_be_stream_t stream);
+  /* Called with an event of the stream's device only (the core waits on the host for another
+   * device's event). */
   xinhe_status_t (*stream_wait_event)(xinhe_be_stream_t stream, xinhe_be_event_t event);
   xinhe_status_t (*event_synchronize)(xinhe_be_event_t event);
   /* OPTIONAL; absent: the core synchronizes the event and reports done. */
@@ -178,6 +183,11 @@ typedef struct xinhe_backend_api_t {
    * aligned to min_alignment); buffer_free releases it without freeing the memory. */
   xinhe_status_t (*buffer_wrap_host)(xinhe_be_device_t device, void* pointer, uint64_t size,
                                      xinhe_be_buffer_t* out_buffer);
+
+  /* ---- ABI 1.2 ---- */
+  /* OPTIONAL; absent: xinhe_buffer_address reports UNIMPLEMENTED. The device address of the
+   * buffer's first byte (a host pointer for host-memory devices), if the device has one. */
+  xinhe_status_t (*buffer_address)(xinhe_be_buffer_t buffer, uint64_t* out_address);
 } xinhe_backend_api_t;
 
 /* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return

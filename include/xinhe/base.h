@@ -24,6 +24,12 @@
  * Freeing a buffer that queued work still uses is a programmer error (the memory may be
  * reused); synchronize first.
  *
+ * Getters without a status (xinhe_device_name, xinhe_buffer_size, xinhe_buffer_device,
+ * xinhe_stream_device, xinhe_*_impl_name, the xinhe_status_* accessors, xinhe_dtype_size and
+ * xinhe_dtype_name, xinhe_status_code_name) accept NULL or an unknown value and return the
+ * empty answer: "" for a name, 0 for a size, NULL for a handle, "?" for an unknown dtype,
+ * "UNKNOWN" for an unknown code; they never crash. Destroy and free functions ignore NULL.
+ *
  * Errors. Bad arguments return XINHE_STATUS_INVALID_ARGUMENT and change nothing. A shape the
  * device cannot run returns XINHE_STATUS_UNIMPLEMENTED with the reason. A backend that
  * cannot be used reports XINHE_STATUS_UNAVAILABLE. A device whose context is poisoned

@@ -18,7 +18,17 @@
  * value ("openblas", "clblast", "cublas"); when none matches, check reports that.
  *
  * An op handle may be destroyed while runs of it are still queued: backends keep what queued
- * work needs. */
+ * work needs.
+ *
+ * Operand byte offsets (a_offset, q_offset...) must be whole elements: multiples of the
+ * operand's element size (2 for f16/bf16, 4 for f32 and for LSE, 8 for f64); anything else is
+ * INVALID_ARGUMENT at run. The workspace offset may be any byte: workspace_size already
+ * includes what the backend needs to align its data inside the range it is given.
+ *
+ * dtypes: every op takes f32, f16 and bf16 where the device claims them in dtype_caps. f64 is
+ * valid in a description, but runs only on a device that claims XINHE_DTYPE_CAP(F64), and
+ * then accumulates in f64; a device that does not claim it declines with UNIMPLEMENTED (none
+ * of the in-tree backends claims it today). */
 #ifndef XINHE_OPS_H_
 #define XINHE_OPS_H_
 
@@ -34,7 +44,12 @@ extern "C" {
  * trans_a. op(B) is (K, N): B is (K, N) with ldb >= N, or (N, K) with ldb >= K when trans_b.
  * C is (M, N) with ldc >= N. Batch strides are in elements; 0 broadcasts A or B; C's stride
  * must keep batches from overlapping. A and B share one dtype (f32, f16, bf16); C is that
- * dtype or f32; accumulation is f32. With beta == 0, C is not read (NaN in C is ignored). */
+ * dtype or f32; accumulation is f32. Results are rounded to C's dtype to nearest, ties to even.
+ * alpha and beta follow BLAS on every backend:
+ *   beta == 0: C is not read (NaN or Inf in C is ignored).
+ *   alpha == 0 or K == 0: C = beta * C, and A and B are not read (Inf or NaN in them cannot
+ *     reach C). beta == 1 then leaves C bit for bit (-0.0 and NaN included); beta == 0 writes
+ *     +0.0; any other beta writes beta * C (so -0.0 * 0.5 stays -0.0). */
 typedef struct xinhe_gemm_desc_t {
   size_t struct_size;     /* sizeof(xinhe_gemm_desc_t) */
   xinhe_dtype_t ab_dtype; /* A and B */
@@ -77,8 +92,13 @@ XINHE_API xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream
  * (f32, f16, bf16); softmax statistics are f32. Causal masking is aligned to the bottom-right:
  * query i sees keys j <= i + (Skv - Sq), so a decode step (Sq = 1) sees every key; a query row
  * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf.
- * LSE (optional) is f32 [B, Hq, Sq] with its own strides: natural log of the softmax
- * denominator including scale. */
+ * LSE (optional) is f32 [B, Hq, Sq] with its own strides:
+ *   LSE[b, h, i] = ln( sum over the keys j that query i sees of exp(scale * q_i . k_j) ),
+ * the natural log of the softmax denominator before any max is subtracted (so O_i =
+ * sum_j exp(scale * q_i . k_j - LSE_i) v_j), and -inf for a row that sees no key.
+ * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum from the
+ * unscaled f32 scores q . k before scaling them, so adding a constant to every logit of a
+ * row, however large, leaves O unchanged to the dtype's accuracy (LSE moves by the constant). */
 typedef enum xinhe_attention_mask_t {
   XINHE_ATTENTION_MASK_NONE = 0,
   XINHE_ATTENTION_MASK_CAUSAL = 1, /* bottom-right aligned */
@@ -127,7 +147,9 @@ XINHE_API xinhe_status_t xinhe_attention_run(xinhe_attention_t attention, xinhe_
                                              const xinhe_attention_args_t* args);
 
 /* Fills contiguous strides for a [B, H, S, D] (BHSD) or [B, S, H, D] (BSHD) tensor into
- * out_strides (b, h, s, d). Helpers for callers; no device involved. */
+ * out_strides (b, h, s, d). Helpers for callers; no device involved. A NULL out_strides is
+ * ignored; a stride that would overflow int64 is INT64_MAX (and a negative size gives negative
+ * strides), which xinhe_attention_create rejects with INVALID_ARGUMENT. */
 XINHE_API void xinhe_attention_strides_bhsd(int64_t heads, int64_t seq, int64_t head_dim,
                                             int64_t out_strides[4]);
 XINHE_API void xinhe_attention_strides_bshd(int64_t heads, int64_t seq, int64_t head_dim,

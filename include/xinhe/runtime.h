@@ -107,12 +107,22 @@ XINHE_API xinhe_device_t xinhe_stream_device(xinhe_stream_t stream);
 /* ---- Buffers --------------------------------------------------------------------------------- */
 
 /* alignment: 0 for the device minimum, else a power of two; the result is aligned to
- * max(alignment, min_alignment). size 0 is allowed and gives a valid empty buffer. */
+ * max(alignment, min_alignment). An alignment the device cannot honour is an error, never
+ * ignored: XINHE_STATUS_UNIMPLEMENTED with the reason (an OpenCL device places buffers itself
+ * and accepts nothing above its min_alignment; the CPU refuses more than the machine's memory),
+ * or XINHE_STATUS_OUT_OF_MEMORY when the allocator cannot satisfy it. A non-power of two is
+ * INVALID_ARGUMENT. size 0 is allowed and gives a valid empty buffer (no memory is allocated,
+ * so no alignment is checked). */
 XINHE_API xinhe_status_t xinhe_buffer_alloc(xinhe_device_t device, uint64_t size,
                                             uint64_t alignment, xinhe_buffer_t* out_buffer);
 XINHE_API void xinhe_buffer_free(xinhe_buffer_t buffer);
 XINHE_API uint64_t xinhe_buffer_size(xinhe_buffer_t buffer);
 XINHE_API xinhe_device_t xinhe_buffer_device(xinhe_buffer_t buffer);
+/* The device address of the buffer's first byte, on devices that expose one (CPU: the host
+ * pointer; CUDA and HIP: the device pointer), for interop with vendor libraries and to verify
+ * alignment. Valid until the buffer is freed. UNIMPLEMENTED where buffers are opaque handles
+ * (OpenCL) and for a 0-byte buffer, which has no memory. */
+XINHE_API xinhe_status_t xinhe_buffer_address(xinhe_buffer_t buffer, uint64_t* out_address);
 
 /* ---- Host access: for devices whose memory the host addresses directly ----------------------
  * Zero-copy exchange with host code (DLPack, framework tensors). Only backends whose buffers
@@ -129,8 +139,9 @@ XINHE_API xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* poi
                                                 xinhe_buffer_t* out_buffer);
 
 /* ---- Copies and fill, asynchronous on a stream -------------------------------------------------
- * Offsets and sizes are in bytes. Buffers must belong to the stream's device; ranges must lie
- * inside the buffer; device->device ranges in the same buffer must not overlap. */
+ * Offsets and sizes are in bytes (any byte; op operands have stricter rules, see ops.h).
+ * Buffers must belong to the stream's device; ranges must lie inside the buffer;
+ * device->device ranges in the same buffer must not overlap. */
 
 XINHE_API xinhe_status_t xinhe_copy_host_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,
                                                    uint64_t dst_offset, const void* src,
@@ -148,12 +159,23 @@ XINHE_API xinhe_status_t xinhe_buffer_fill(xinhe_stream_t stream, xinhe_buffer_t
 
 /* ---- Events ---------------------------------------------------------------------------------- */
 
+/* An event belongs to the device it was created on and is recorded on that device's streams.
+ * It stays valid after the stream it was recorded on is destroyed: destroying a stream waits
+ * for its work, so the event is then complete, and query, synchronize, stream_wait_event and
+ * elapsed_ms keep working on it. Destroying an event that a stream still waits on is a
+ * programmer error (synchronize first). */
 XINHE_API xinhe_status_t xinhe_event_create(xinhe_device_t device, xinhe_event_t* out_event);
 XINHE_API void xinhe_event_destroy(xinhe_event_t event);
-/* Captures the work submitted to stream so far; re-recording replaces the capture. */
+/* Captures the work submitted to stream so far; re-recording replaces the capture. The stream
+ * must belong to the event's device. */
 XINHE_API xinhe_status_t xinhe_event_record(xinhe_event_t event, xinhe_stream_t stream);
 /* Work submitted to stream after this call waits for event's captured work. An event never
- * recorded is already complete. */
+ * recorded is already complete.
+ * Same device: the wait is queued on the stream and the call does not block the host.
+ * Another device (cross-device ordering, e.g. a CPU stage feeding a GPU stage): the wait
+ * happens on the host, so the call blocks the calling thread until the event's captured work
+ * is complete (as xinhe_event_synchronize), then returns; everything submitted to stream
+ * afterwards is ordered after that work. An error of the event's device is returned as is. */
 XINHE_API xinhe_status_t xinhe_stream_wait_event(xinhe_stream_t stream, xinhe_event_t event);
 XINHE_API xinhe_status_t xinhe_event_synchronize(xinhe_event_t event);
 XINHE_API xinhe_status_t xinhe_event_query(xinhe_event_t event, int* out_done);
