@@ -3,6 +3,11 @@
 //
 // XINHE_DEVICE=cpu:0 (or opencl:0...) picks another device; XINHE_VERBOSE=dispatch shows which
 // implementation each op selected.
+//
+// Exception safety: copies and ops are asynchronous, so host memory and buffers must outlive the
+// work queued on them. Everything they hold is declared before the stream; if a call throws,
+// the stream is destroyed first, which waits for its queued work, and only then are the buffers
+// and host vectors released.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -25,12 +30,8 @@ double checksum(const std::vector<float>& v) {
   return sum;
 }
 
-// Uploads host data into a new device buffer.
-xinhe::Buffer upload(const xinhe::Device& device, const xinhe::Stream& stream,
-                     const std::vector<float>& host) {
-  xinhe::Buffer buffer = device.alloc(host.size() * sizeof(float));
-  stream.copy_from_host(buffer, host.data(), buffer.size());
-  return buffer;
+xinhe::Buffer alloc_floats(const xinhe::Device& device, const std::vector<float>& like) {
+  return device.alloc(like.size() * sizeof(float));
 }
 
 }  // namespace
@@ -38,44 +39,50 @@ xinhe::Buffer upload(const xinhe::Device& device, const xinhe::Stream& stream,
 int main() {
   try {
     const xinhe::Device device = xinhe::Device::get_default();
-    const xinhe::Stream stream = device.create_stream();
     std::mt19937 rng(42);
     std::printf("device: %s (%s)\n", device.name().c_str(), device.properties().description);
 
     // GEMM: C (M, N) = A (M, K) * B (K, N), f32, row-major.
     const int64_t m = 96, n = 80, k = 64;
     const std::vector<float> a = random_floats(m * k, rng), b = random_floats(k * n, rng);
-    xinhe::Buffer a_dev = upload(device, stream, a), b_dev = upload(device, stream, b);
-    xinhe::Buffer c_dev = device.alloc(m * n * sizeof(float));
-    // describe -> check -> workspace -> run, the shape every op has.
-    const xinhe::Gemm gemm(device, xinhe::gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k));
-    gemm.check();  // throws UNIMPLEMENTED with the reason if the device cannot run it
-    xinhe::Buffer gemm_workspace;
-    if (const uint64_t bytes = gemm.workspace_size()) gemm_workspace = device.alloc(bytes);
-    gemm.run(stream, a_dev, b_dev, c_dev, /*alpha=*/1.0f, /*beta=*/0.0f,
-             gemm_workspace ? &gemm_workspace : nullptr);
     std::vector<float> c(m * n);
-    stream.copy_to_host(c.data(), c_dev, c_dev.size());
-
     // Attention: O = softmax(Q K^T / sqrt(D)) V, causal, 8 query heads sharing 2 kv heads.
     const int64_t batch = 1, heads_q = 8, heads_kv = 2, seq = 32, dim = 64;
     const std::vector<float> q = random_floats(batch * heads_q * seq * dim, rng);
     const std::vector<float> kk = random_floats(batch * heads_kv * seq * dim, rng);
     const std::vector<float> v = random_floats(batch * heads_kv * seq * dim, rng);
-    xinhe::Buffer q_dev = upload(device, stream, q), k_dev = upload(device, stream, kk),
-                  v_dev = upload(device, stream, v);
-    xinhe::Buffer o_dev = device.alloc(q.size() * sizeof(float));
+    std::vector<float> o(q.size());
+
+    // Ops, their workspaces and every buffer: declared before the stream (see the top).
+    const xinhe::Gemm gemm(device, xinhe::gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k));
+    gemm.check();  // throws UNIMPLEMENTED with the reason if the device cannot run it
     const xinhe::Attention attention(
         device, xinhe::attention_desc(XINHE_DTYPE_F32, batch, heads_q, heads_kv, seq, seq, dim,
                                       /*causal=*/true));
     attention.check();
-    xinhe::Buffer workspace;
-    if (const uint64_t bytes = attention.workspace_size()) workspace = device.alloc(bytes);
-    attention.run(stream, q_dev, k_dev, v_dev, o_dev, nullptr, workspace ? &workspace : nullptr);
-    std::vector<float> o(q.size());
+    xinhe::Buffer gemm_workspace, attention_workspace;
+    if (const uint64_t bytes = gemm.workspace_size()) gemm_workspace = device.alloc(bytes);
+    if (const uint64_t bytes = attention.workspace_size())
+      attention_workspace = device.alloc(bytes);
+    xinhe::Buffer a_dev = alloc_floats(device, a), b_dev = alloc_floats(device, b),
+                  c_dev = alloc_floats(device, c);
+    xinhe::Buffer q_dev = alloc_floats(device, q), k_dev = alloc_floats(device, kk),
+                  v_dev = alloc_floats(device, v), o_dev = alloc_floats(device, o);
+
+    const xinhe::Stream stream = device.create_stream();
+    stream.copy_from_host(a_dev, a.data(), a_dev.size());
+    stream.copy_from_host(b_dev, b.data(), b_dev.size());
+    // describe -> check -> workspace -> run, the shape every op has.
+    gemm.run(stream, a_dev, b_dev, c_dev, /*alpha=*/1.0f, /*beta=*/0.0f, gemm_workspace);
+    stream.copy_to_host(c.data(), c_dev, c_dev.size());
+
+    stream.copy_from_host(q_dev, q.data(), q_dev.size());
+    stream.copy_from_host(k_dev, kk.data(), k_dev.size());
+    stream.copy_from_host(v_dev, v.data(), v_dev.size());
+    attention.run(stream, q_dev, k_dev, v_dev, o_dev, /*lse=*/nullptr, attention_workspace);
     stream.copy_to_host(o.data(), o_dev, o_dev.size());
 
-    stream.synchronize();  // the host vectors are valid only from here
+    stream.synchronize();  // c and o are valid only from here
 
     // Spot check one element of C against a dot product on the host.
     double c_last = 0.0;
