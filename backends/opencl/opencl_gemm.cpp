@@ -324,6 +324,16 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
 
 xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
                          const OpOverrides& overrides, std::unique_ptr<Op>* out) {
+  // The kernels store f32, f16 and bf16 (dtype_caps); f64 is declined before any program is
+  // built (the core reports this UNIMPLEMENTED from check and run).
+  const bool f64 =
+      (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr &&
+       (desc.gemm->ab_dtype == XINHE_DTYPE_F64 || desc.gemm->c_dtype == XINHE_DTYPE_F64)) ||
+      (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr &&
+       desc.attention->dtype == XINHE_DTYPE_F64);
+  if (f64)
+    return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
+                       "OpenCL ops run f32, f16 and bf16; f64 is not implemented");
   if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
     return create_gemm_op(device, *desc.gemm, overrides, out);
   if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
