@@ -2,6 +2,7 @@
 #include "case_util.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -175,6 +176,9 @@ double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length) {
     case XINHE_DTYPE_BF16:
       base = 1.6e-2;
       break;
+    case XINHE_DTYPE_F64:
+      base = 1e-11;  // f64 accumulation; an f32 result is ~1e-7 off and fails
+      break;
     default:
       break;
   }
@@ -205,6 +209,12 @@ void accumulate_error(ErrorStats& stats, double got, double ref, int64_t index) 
 }
 
 std::string dtype_str(xinhe_dtype_t dtype) { return xinhe_dtype_name(dtype); }
+
+std::string num(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
 
 bool claims_dtype(const Device& device, xinhe_dtype_t dtype) {
   return (device.properties().dtype_caps & XINHE_DTYPE_CAP(dtype)) != 0;

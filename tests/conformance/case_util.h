@@ -76,7 +76,7 @@ uint32_t poison_pattern_size(xinhe_dtype_t dtype);
 // Errors are normalized: max |out - ref| / max |ref| over the checked elements (so the bound
 // is independent of the data's scale). The bound is the table value of the dtype the result is
 // stored in, widened for long reductions because f32 accumulation error grows like sqrt(k):
-//   f32 1e-4, f16 2e-3, bf16 1.6e-2, times max(1, sqrt(reduction_length / 256)).
+//   f32 1e-4, f16 2e-3, bf16 1.6e-2, f64 1e-11, times max(1, sqrt(reduction_length / 256)).
 double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length);
 
 // Normalized error of got (stored dtype) against ref (float64) at the given element indices
@@ -91,6 +91,8 @@ void accumulate_error(ErrorStats& stats, double got, double ref, int64_t index);
 
 // "f32", "f16", "bf16".
 std::string dtype_str(xinhe_dtype_t dtype);
+// A number for a message, in %g form (std::to_string prints 3e-7 as 0.000000).
+std::string num(double value);
 
 // True when the device claims ops in dtype (dtype_caps).
 bool claims_dtype(const Device& device, xinhe_dtype_t dtype);

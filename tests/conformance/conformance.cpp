@@ -7,6 +7,7 @@
 #include <exception>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 #include "case_util.h"
 
@@ -18,6 +19,8 @@ void add_gemm_cases(std::vector<Case>& cases);
 void add_gemm_contract_cases(std::vector<Case>& cases);
 void add_attention_cases(std::vector<Case>& cases);
 void add_attention_contract_cases(std::vector<Case>& cases);
+void add_sweep_cases(std::vector<Case>& cases);
+void add_adversarial_cases(std::vector<Case>& cases);
 
 const char* outcome_name(Outcome outcome) {
   switch (outcome) {
@@ -39,6 +42,8 @@ const std::vector<Case>& all_cases() {
     add_gemm_contract_cases(list);
     add_attention_cases(list);
     add_attention_contract_cases(list);
+    add_sweep_cases(list);
+    add_adversarial_cases(list);
     std::set<std::string> seen;
     for (const Case& c : list) {
       if (!seen.insert(c.full_name()).second)
@@ -47,6 +52,14 @@ const std::vector<Case>& all_cases() {
     return list;
   }();
   return cases;
+}
+
+bool exhaustive() {
+  static const bool wide = [] {
+    const char* env = std::getenv("XINHE_CONFORM_EXHAUSTIVE");
+    return env != nullptr && *env != '\0' && std::string(env) != "0";
+  }();
+  return wide;
 }
 
 uint64_t base_seed() {

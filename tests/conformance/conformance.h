@@ -45,6 +45,11 @@ const std::vector<Case>& all_cases();
 // into a FAIL with its message, so a runner never dies on one bad case.
 CaseResult run_case(const Case& c, const Device& device);
 
+// True when the sweeps go wider than the CI default (xinhe-conform --exhaustive, or
+// XINHE_CONFORM_EXHAUSTIVE=1 for the GoogleTest runner). Read once, when all_cases() first
+// builds the list; set it before that.
+bool exhaustive();
+
 // Seed of all random data: XINHE_CONFORM_SEED when set, else a fixed default, so runs are
 // reproducible. Each case derives its own stream from this seed and its name.
 uint64_t base_seed();

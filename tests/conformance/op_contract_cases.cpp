@@ -3,7 +3,9 @@
 // handle runs concurrently on two streams from two threads, and an op handle destroyed while
 // its runs are queued still produces their results (ops.h).
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -287,9 +289,196 @@ CaseResult gemm_lifetimes(const Device& device, const std::string& name, bool th
   return r;
 }
 
+// Sets an environment variable for the life of the object, then restores it (cases run one
+// at a time, so nothing else reads the environment meanwhile).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_)
+      ::setenv(name_, old_.c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+// The first of f32, f16, bf16 the device claims.
+xinhe_dtype_t claimed_dtype(const Device& device) {
+  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16})
+    if (claims_dtype(device, dt)) return dt;
+  return XINHE_DTYPE_F32;
+}
+
+// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL restrict the implementations considered at create
+// (ops.h): a value no implementation's name contains must make check (and run) decline with a
+// reason, and the name of the implementation chosen without a filter must select it again.
+template <typename Op, typename Handle>
+CaseResult impl_filter_case(const Device&, const char* variable, const std::function<Op()>& make,
+                            xinhe_status_t (*check)(Handle), const char* (*impl_name)(Handle)) {
+  std::string chosen;
+  {
+    Op op = make();
+    if (xinhe_status_t s = check(op.get())) {
+      xinhe_status_free(s);
+      return unsupported("the device declines the op without a filter");
+    }
+    chosen = impl_name(op.get());
+  }
+  {
+    ScopedEnv filter(variable, "xinhe-conform-matches-no-implementation");
+    Op op = make();
+    std::string message;
+    const xinhe_status_code_t code = take_status(check(op.get()), &message);
+    if (code == XINHE_STATUS_OK)
+      return fail(std::string(variable) + "=xinhe-conform-matches-no-implementation, yet check " +
+                  "passed and selected " + impl_name(op.get()) + ": the filter is ignored");
+    if (code != XINHE_STATUS_UNIMPLEMENTED || message.empty())
+      return fail(std::string("with a filter matching nothing, check returned ") +
+                  xinhe_status_code_name(code) + " '" + message +
+                  "' (want UNIMPLEMENTED with a reason)");
+  }
+  {
+    ScopedEnv filter(variable, chosen.c_str());
+    Op op = make();
+    std::string message;
+    if (take_status(check(op.get()), &message) != XINHE_STATUS_OK)
+      return fail(std::string(variable) + "=" + chosen + " (the implementation chosen without a " +
+                  "filter) makes check decline: " + message);
+    if (std::string(impl_name(op.get())).find(chosen) == std::string::npos)
+      return fail(std::string(variable) + "=" + chosen + " selected " + impl_name(op.get()));
+  }
+  return pass(std::string(variable) + " obeyed (" + chosen + ")");
+}
+
+// The workspace may sit at any byte offset (ops.h). It shares one buffer with A and B here, at
+// odd offsets past them: a backend that ignores or rounds down the offset overwrites the
+// inputs or the guard bytes around the workspace, and the result or the buffer shows it.
+CaseResult gemm_workspace_offset_case(const Device& device) {
+  Rng rng("gemm.workspace_offset");
+  const xinhe_dtype_t dt = claimed_dtype(device);
+  const int64_t m = 160, n = 144, k = 176;  // large enough that tiled and packed paths run
+  const xinhe_gemm_desc_t desc = gemm_desc(dt, dt, m, n, k);
+  Gemm op(device, desc);
+  if (std::string why = op.unsupported_reason(); !why.empty())
+    return fail("the device declines a " + dtype_str(dt) + " GEMM: " + why);
+  const uint64_t ws = op.workspace_size();
+  HostArray a(dt, m * k), b(dt, k * n);
+  a.randomize(rng);
+  b.randomize(rng);
+  const uint64_t b_offset = (a.bytes.size() + 255) / 256 * 256;
+  const uint64_t inputs_end = b_offset + b.bytes.size();
+  std::vector<double> ref(static_cast<size_t>(m * n));
+  reference::gemm(desc, a.data(), b.data(), nullptr, 1.0, 0.0, ref.data());
+  std::string detail;
+  for (const uint64_t gap : {uint64_t{1}, uint64_t{6}, uint64_t{4093}}) {
+    const uint64_t ws_offset = inputs_end + gap;
+    const uint64_t arena_size = ws_offset + ws + 77;
+    Stream stream = device.create_stream();
+    Buffer arena = device.alloc(arena_size);
+    std::vector<uint8_t> image(arena_size);
+    for (uint8_t& byte : image) byte = static_cast<uint8_t>(rng.bits32());
+    std::memcpy(image.data(), a.data(), a.bytes.size());
+    std::memcpy(image.data() + b_offset, b.data(), b.bytes.size());
+    stream.copy_from_host(arena, image.data(), arena_size);
+    Buffer c =
+        alloc_poisoned(device, stream, static_cast<uint64_t>(m * n) * xinhe_dtype_size(dt), dt);
+    op.run(stream, arena, arena.at(b_offset), c, 1.0f, 0.0f, arena.at(ws_offset));
+    const std::vector<uint8_t> after = read_all(stream, arena);
+    for (uint64_t i = 0; i < arena_size; ++i) {
+      if (i >= ws_offset && i < ws_offset + ws) continue;
+      if (after[i] != image[i])
+        return fail("workspace at byte offset " + std::to_string(ws_offset) + " (" +
+                    std::to_string(ws) + " bytes): byte " + std::to_string(i) +
+                    " outside it changed" + (i < inputs_end ? " (an input)" : ""));
+    }
+    HostArray got(dt, m * n);
+    const std::vector<uint8_t> c_after = read_all(stream, c);
+    std::memcpy(got.data(), c_after.data(), got.bytes.size());
+    ErrorStats stats;
+    for (int64_t i = 0; i < m * n; ++i)
+      accumulate_error(stats, got.get(i), ref[static_cast<size_t>(i)], i);
+    if (!(stats.normalized() <= tolerance(dt, k)))
+      return fail("workspace at byte offset " + std::to_string(ws_offset) + ": C error " +
+                  num(stats.normalized()) + ", impl " + op.impl_name());
+    detail += std::to_string(ws_offset) + " ";
+  }
+  if (ws == 0) return pass(op.impl_name() + " needs no workspace; inputs at offsets checked");
+  return pass(op.impl_name() + ": " + std::to_string(ws) + "-byte workspace at offsets " + detail);
+}
+
+CaseResult attention_workspace_offset_case(const Device& device) {
+  Rng rng("attention.workspace_offset");
+  const xinhe_dtype_t dt = claimed_dtype(device);
+  const int64_t h = 2, s = 70, d = 64;
+  const xinhe_attention_desc_t desc = attention_desc(dt, 1, h, h, s, s, d, true);
+  Attention op(device, desc);
+  if (std::string why = op.unsupported_reason(); !why.empty())
+    return fail("the device declines a " + dtype_str(dt) + " attention: " + why);
+  const uint64_t ws = op.workspace_size();
+  HostArray q(dt, h * s * d), k(dt, h * s * d), v(dt, h * s * d);
+  q.randomize(rng);
+  k.randomize(rng);
+  v.randomize(rng);
+  const uint64_t bytes = q.bytes.size();
+  std::vector<double> o_ref(static_cast<size_t>(h * s * d));
+  reference::attention(desc, q.data(), k.data(), v.data(), o_ref.data(), nullptr);
+  std::string detail;
+  for (const uint64_t gap : {uint64_t{3}, uint64_t{4093}}) {
+    const uint64_t ws_offset = 3 * bytes + gap, arena_size = ws_offset + ws + 61;
+    Stream stream = device.create_stream();
+    Buffer arena = device.alloc(arena_size);
+    std::vector<uint8_t> image(arena_size);
+    for (uint8_t& byte : image) byte = static_cast<uint8_t>(rng.bits32());
+    std::memcpy(image.data(), q.data(), bytes);
+    std::memcpy(image.data() + bytes, k.data(), bytes);
+    std::memcpy(image.data() + 2 * bytes, v.data(), bytes);
+    stream.copy_from_host(arena, image.data(), arena_size);
+    Buffer o = alloc_poisoned(device, stream, bytes, dt);
+    op.run(stream, arena, arena.at(bytes), arena.at(2 * bytes), o, nullptr, arena.at(ws_offset));
+    const std::vector<uint8_t> after = read_all(stream, arena);
+    for (uint64_t i = 0; i < arena_size; ++i) {
+      if (i >= ws_offset && i < ws_offset + ws) continue;
+      if (after[i] != image[i])
+        return fail("workspace at byte offset " + std::to_string(ws_offset) + " (" +
+                    std::to_string(ws) + " bytes): byte " + std::to_string(i) +
+                    " outside it changed" + (i < 3 * bytes ? " (an input)" : ""));
+    }
+    HostArray got(dt, h * s * d);
+    const std::vector<uint8_t> o_after = read_all(stream, o);
+    std::memcpy(got.data(), o_after.data(), bytes);
+    ErrorStats stats;
+    for (int64_t i = 0; i < got.count; ++i)
+      accumulate_error(stats, got.get(i), o_ref[static_cast<size_t>(i)], i);
+    if (!(stats.normalized() <= tolerance(dt, std::max(d, s))))
+      return fail("workspace at byte offset " + std::to_string(ws_offset) + ": O error " +
+                  num(stats.normalized()) + ", impl " + op.impl_name());
+    detail += std::to_string(ws_offset) + " ";
+  }
+  if (ws == 0) return pass(op.impl_name() + " needs no workspace; inputs at offsets checked");
+  return pass(op.impl_name() + ": " + std::to_string(ws) + "-byte workspace at offsets " + detail);
+}
+
 }  // namespace
 
 void add_gemm_contract_cases(std::vector<Case>& cases) {
+  cases.push_back(Case{"gemm", "impl_filter", [](const Device& d) {
+                         const xinhe_dtype_t dt = claimed_dtype(d);
+                         return impl_filter_case<Gemm>(
+                             d, "XINHE_GEMM_IMPL",
+                             [&d, dt] { return Gemm(d, gemm_desc(dt, dt, 33, 17, 65)); },
+                             xinhe_gemm_check, xinhe_gemm_impl_name);
+                       }});
+  cases.push_back(Case{"gemm", "workspace_offset", gemm_workspace_offset_case});
   cases.push_back(Case{"gemm", "invalid_descriptions", gemm_invalid_descriptions});
   cases.push_back(Case{"gemm", "invalid_arguments", gemm_invalid_arguments});
   cases.push_back(Case{"gemm", "one_handle_two_streams_two_threads", [](const Device& d) {
@@ -304,6 +493,15 @@ void add_gemm_contract_cases(std::vector<Case>& cases) {
 void add_attention_contract_cases(std::vector<Case>& cases) {
   cases.push_back(Case{"attention", "invalid_descriptions", attention_invalid_descriptions});
   cases.push_back(Case{"attention", "invalid_arguments", attention_invalid_arguments});
+  cases.push_back(
+      Case{"attention", "impl_filter", [](const Device& d) {
+             const xinhe_dtype_t dt = claimed_dtype(d);
+             return impl_filter_case<Attention>(
+                 d, "XINHE_ATTENTION_IMPL",
+                 [&d, dt] { return Attention(d, attention_desc(dt, 1, 2, 1, 9, 17, 64, true)); },
+                 xinhe_attention_check, xinhe_attention_impl_name);
+           }});
+  cases.push_back(Case{"attention", "workspace_offset", attention_workspace_offset_case});
 }
 
 }  // namespace xinhe::conformance

@@ -2,6 +2,7 @@
 // destruction with pending work, out-of-memory and bad arguments. Each case observes behaviour
 // only through the public API, so it means the same on every backend.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -60,16 +61,60 @@ CaseResult properties_case(const Device& device) {
   return pass(std::string(p.description) + " / " + p.vendor + " / " + p.driver_version);
 }
 
-// The address of a buffer is not observable through the API, so alignment is checked by what
-// the contract promises around it: power-of-two requests are accepted (with min_alignment
-// reported as a power of two), the buffer works at its full size, and a request that is not a
-// power of two is rejected.
+// Alignment is checked where the device exposes buffer addresses (xinhe_buffer_address): every
+// buffer, of several sizes so one lucky allocation cannot pass, must start at a multiple of
+// max(alignment, min_alignment). A device may decline an alignment above its min_alignment
+// (UNIMPLEMENTED or OUT_OF_MEMORY with a reason: UNSUPPORTED), never ignore it. Where addresses
+// are opaque (OpenCL) only the contract around alignment is checked: the buffer works at its
+// full size and a request that is not a power of two is rejected.
 CaseResult alignment_case(const Device& device, uint64_t alignment, const std::string& name) {
   Rng rng(name);
-  const uint64_t size = 4096 + 13;
-  Buffer buffer = device.alloc(size, alignment);
-  if (buffer.size() != size)
-    return fail("buffer_size " + std::to_string(buffer.size()) + " != " + std::to_string(size));
+  const uint64_t min_alignment = device.properties().min_alignment;
+  const uint64_t want = std::max(alignment, min_alignment);
+  std::vector<Buffer> buffers;
+  std::string addresses;
+  bool observable = true;
+  for (const uint64_t size : {uint64_t{1}, uint64_t{13}, uint64_t{4096 + 13}, uint64_t{65536 + 7},
+                              uint64_t{3}, uint64_t{1000}}) {
+    xinhe_buffer_t raw = nullptr;
+    std::string message;
+    const xinhe_status_code_t code =
+        take_status(xinhe_buffer_alloc(device.get(), size, alignment, &raw), &message);
+    if (code != XINHE_STATUS_OK) {
+      if (raw != nullptr) return fail("a failed alloc wrote its output");
+      if (alignment > min_alignment &&
+          (code == XINHE_STATUS_UNIMPLEMENTED || code == XINHE_STATUS_OUT_OF_MEMORY) &&
+          !message.empty())
+        return unsupported("the device declines alignment " + std::to_string(alignment) + ": " +
+                           message);
+      return fail("alloc of " + std::to_string(size) + " bytes aligned to " +
+                  std::to_string(alignment) + " (min_alignment " + std::to_string(min_alignment) +
+                  ") returned " + xinhe_status_code_name(code) + ": " + message);
+    }
+    buffers.emplace_back(raw);
+    uint64_t address = 0;
+    const xinhe_status_code_t address_code =
+        take_status(xinhe_buffer_address(raw, &address), &message);
+    if (address_code == XINHE_STATUS_UNIMPLEMENTED) {
+      if (message.empty()) return fail("buffer_address said UNIMPLEMENTED without a reason");
+      observable = false;
+      continue;
+    }
+    if (address_code != XINHE_STATUS_OK)
+      return fail(std::string("buffer_address returned ") + xinhe_status_code_name(address_code) +
+                  ": " + message);
+    char text[32];
+    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(address));
+    if (address % want != 0)
+      return fail("a " + std::to_string(size) + "-byte buffer starts at " + text +
+                  ", not a multiple of " + std::to_string(want) + " (requested " +
+                  std::to_string(alignment) + ", min_alignment " + std::to_string(min_alignment) +
+                  ")");
+    addresses += std::string(addresses.empty() ? "" : " ") + text;
+  }
+  Buffer& buffer = buffers[3];
+  const uint64_t size = buffer.size();
+  if (size != 65536 + 7) return fail("buffer_size " + std::to_string(size) + " != 65543");
   if (buffer.device().get() != device.get()) return fail("buffer_device is another device");
   Stream stream = device.create_stream();
   const std::vector<uint8_t> data = random_bytes(rng, size);
@@ -81,7 +126,33 @@ CaseResult alignment_case(const Device& device, uint64_t alignment, const std::s
   expect_code(xinhe_buffer_alloc(device.get(), 64, 3, &bad), XINHE_STATUS_INVALID_ARGUMENT,
               "alloc with alignment 3");
   if (bad) return fail("alloc with alignment 3 wrote its output on failure");
-  return pass("min_alignment " + std::to_string(device.properties().min_alignment));
+  return pass("min_alignment " + std::to_string(min_alignment) +
+              (observable
+                   ? ", every address a multiple of " + std::to_string(want) + ": " + addresses
+                   : ", addresses not observable on this device"));
+}
+
+// No device can place a buffer at a multiple of 2^62 (or 2^63): the request must fail, not
+// come back with an ordinarily aligned buffer.
+CaseResult unhonourable_alignment_case(const Device& device) {
+  for (const uint64_t alignment : {uint64_t{1} << 62, uint64_t{1} << 63}) {
+    xinhe_buffer_t buffer = nullptr;
+    std::string message;
+    const xinhe_status_code_t code =
+        take_status(xinhe_buffer_alloc(device.get(), 4096, alignment, &buffer), &message);
+    if (code == XINHE_STATUS_OK) {
+      xinhe_buffer_free(buffer);
+      return fail("alloc aligned to 2^" +
+                  std::to_string(alignment == (uint64_t{1} << 62) ? 62 : 63) +
+                  " returned OK: an alignment that cannot be honoured must be an error");
+    }
+    if (buffer != nullptr) return fail("a failed alloc wrote its output");
+    if (code != XINHE_STATUS_UNIMPLEMENTED && code != XINHE_STATUS_OUT_OF_MEMORY)
+      return fail(std::string("alloc aligned to 2^62 returned ") + xinhe_status_code_name(code) +
+                  " (want UNIMPLEMENTED or OUT_OF_MEMORY): " + message);
+    if (message.empty()) return fail("alloc aligned to 2^62 failed without a reason");
+  }
+  return pass();
 }
 
 CaseResult zero_size_case(const Device& device) {
@@ -253,37 +324,221 @@ CaseResult event_query_sync_case(const Device& device) {
   return pass();
 }
 
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Enqueues `rounds` round trips of two device-to-device copies of x.size() bytes: work whose
+// length the host can scale.
+void enqueue_copies(const Stream& stream, Buffer& x, Buffer& y, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    stream.copy(y, x, x.size());
+    stream.copy(x, y, x.size());
+  }
+}
+
+// Elapsed time between events is non-negative, monotonic, and plausible against a host clock:
+// no longer than the host waited for the work, and not 0 (or a tiny fraction of it) when the
+// work took tens of milliseconds. The work doubles until it takes at least 30 ms on the host.
 CaseResult event_timing_case(const Device& device) {
   const bool timing = (device.properties().flags & XINHE_DEVICE_FLAG_TIMING) != 0;
   Stream stream = device.create_stream();
   Event e0 = device.create_event(), e1 = device.create_event(), e2 = device.create_event();
   Event unrecorded = device.create_event();
   Buffer x = device.alloc(8u << 20), y = device.alloc(8u << 20);
-  e0.record(stream);
   stream.fill(x, 0x01010101u, 4, 0, x.size());
-  stream.copy(y, x, x.size());
-  e1.record(stream);
-  for (int i = 0; i < 4; ++i) stream.copy(x, y, x.size()), stream.copy(y, x, x.size());
-  e2.record(stream);
-  e2.synchronize();
+  stream.synchronize();
   float ms = -1.0f;
   if (!timing) {
-    expect_code(xinhe_event_elapsed_ms(e0.get(), e2.get(), &ms), XINHE_STATUS_UNIMPLEMENTED,
+    e0.record(stream);
+    e0.synchronize();
+    expect_code(xinhe_event_elapsed_ms(e0.get(), e0.get(), &ms), XINHE_STATUS_UNIMPLEMENTED,
                 "elapsed_ms without XINHE_DEVICE_FLAG_TIMING");
     return unsupported("device has no XINHE_DEVICE_FLAG_TIMING (elapsed_ms says UNIMPLEMENTED)");
   }
-  const float t01 = e1.elapsed_ms_since(e0);
-  const float t02 = e2.elapsed_ms_since(e0);
-  const float t12 = e2.elapsed_ms_since(e1);
+  double host_ms = 0.0;
+  float t01 = 0.0f, t02 = 0.0f, t12 = 0.0f;
+  for (int rounds = 2; rounds <= 4096; rounds *= 2) {
+    const Clock::time_point start = Clock::now();
+    e0.record(stream);
+    enqueue_copies(stream, x, y, rounds);
+    e1.record(stream);
+    enqueue_copies(stream, x, y, rounds);
+    e2.record(stream);
+    e2.synchronize();
+    host_ms = ms_since(start);
+    t01 = e1.elapsed_ms_since(e0);
+    t02 = e2.elapsed_ms_since(e0);
+    t12 = e2.elapsed_ms_since(e1);
+    if (host_ms >= 30.0) break;
+  }
+  const std::string times = "t01 " + num(t01) + " ms, t02 " + num(t02) + " ms, t12 " + num(t12) +
+                            " ms, host " + num(host_ms) + " ms";
   if (!(t01 >= 0.0f) || !(t02 >= 0.0f) || !(t12 >= 0.0f))
-    return fail("negative or NaN elapsed time: t01 " + std::to_string(t01) + " t02 " +
-                std::to_string(t02) + " t12 " + std::to_string(t12));
-  if (t02 < t01)
-    return fail("not monotonic: t(e0,e2) " + std::to_string(t02) + " < t(e0,e1) " +
-                std::to_string(t01));
+    return fail("negative or NaN elapsed time: " + times);
+  if (t02 < t01 || t02 < t12) return fail("not monotonic: " + times);
+  if (host_ms >= 30.0) {
+    // The device cannot have worked longer than the host waited for it (plus clock slack), and
+    // work the host saw take 30 ms or more cannot have taken no time.
+    if (t02 > host_ms * 1.1 + 2.0)
+      return fail("elapsed time longer than the host waited: " + times);
+    if (!(t02 > 0.0f) || t02 < host_ms * 0.05)
+      return fail("elapsed time implausibly short for work the host waited on: " + times);
+  }
   expect_code(xinhe_event_elapsed_ms(e0.get(), unrecorded.get(), &ms),
               XINHE_STATUS_FAILED_PRECONDITION, "elapsed_ms to an unrecorded event");
-  return pass("t01 " + std::to_string(t01) + " ms, t02 " + std::to_string(t02) + " ms");
+  return pass(times);
+}
+
+// Stream and event queries reflect real progress: right after enqueueing long work they may
+// say "done" only if the work really is done, which synchronize then proves by returning at
+// once. The work doubles until some query sees it pending (or a device is so fast that 4 GiB of
+// copies are done before the query, in which case nothing can be concluded).
+CaseResult query_progress_case(const Device& device) {
+  Stream stream = device.create_stream();
+  Buffer x = device.alloc(16u << 20), y = device.alloc(16u << 20);
+  stream.fill(x, 0x5a5a5a5au, 4, 0, x.size());
+  stream.synchronize();
+  Event event = device.create_event();
+  bool stream_pending = false, event_pending = false;
+  std::string note;
+  for (int rounds = 1; rounds <= 128 && !(stream_pending && event_pending); rounds *= 2) {
+    enqueue_copies(stream, x, y, rounds);
+    event.record(stream);
+    const bool stream_done = stream.query();
+    const bool event_done = event.query();
+    const Clock::time_point start = Clock::now();
+    stream.synchronize();
+    const double sync_ms = ms_since(start);
+    // 20 ms is far above any wake-up latency: the work was still running at the query.
+    if (stream_done && sync_ms > 20.0)
+      return fail("stream_query said done, but synchronize then waited " + num(sync_ms) +
+                  " ms for the work");
+    if (event_done && sync_ms > 20.0)
+      return fail("event_query said done, but the work it captured took " + num(sync_ms) +
+                  " ms more");
+    stream_pending = stream_pending || !stream_done;
+    event_pending = event_pending || !event_done;
+    if (!stream.query()) return fail("stream_query says pending after synchronize");
+    if (!event.query()) return fail("event_query says pending after its stream synchronized");
+    note =
+        std::to_string(rounds) + " copy round trips of 16 MiB, synchronize " + num(sync_ms) + " ms";
+  }
+  if (!stream_pending || !event_pending)
+    return pass("the work finished before every query (" + note + "): nothing to conclude");
+  return pass("pending work seen by stream and event queries (" + note + ")");
+}
+
+// xinhe_stream_wait_event with another device's event: the stream's later work is ordered
+// after that event's work (runtime.h: the host waits). Data crosses through host memory: the
+// peer writes it to host memory, this device's stream reads it after the wait.
+CaseResult cross_device_wait_case(const Device& device) {
+  std::vector<Device> others;
+  for (const Device& d : Device::all())
+    if (d.get() != device.get()) others.push_back(d);
+  if (others.empty()) return unsupported("no second device to order against");
+  // Prefer the CPU as the peer: always present and independent of this device's driver.
+  Device peer = others.front();
+  for (const Device& d : others)
+    if (d.name() == "cpu:0") peer = d;
+  const uint64_t size = 4u << 20;
+  std::vector<uint8_t> host(size, 0);
+  Buffer px = peer.alloc(size), py = peer.alloc(size), mine = device.alloc(size);
+  Stream ps = peer.create_stream(), stream = device.create_stream();
+  Event peer_done = peer.create_event(), never = peer.create_event();
+  stream.wait(never);  // another device's unrecorded event: complete, returns at once
+  for (int trial = 0; trial < 2; ++trial) {
+    const uint32_t pattern = 0x7e570000u + static_cast<uint32_t>(trial);
+    for (int r = 0; r < 8; ++r) {
+      ps.fill(px, 0x10000000u + static_cast<uint32_t>(r), 4, 0, size);
+      ps.copy(py, px, size);
+    }
+    ps.fill(px, pattern, 4, 0, size);
+    ps.copy_to_host(host.data(), px, size);
+    peer_done.record(ps);
+    stream.wait(peer_done);  // blocks the host until the peer's copy to host has landed
+    stream.copy_from_host(mine, host.data(), size);
+    const std::vector<uint8_t> got = download(stream, mine, 0, size);
+    for (uint64_t off = 0; off < size; off += 4) {
+      uint32_t v;
+      std::memcpy(&v, &got[off], 4);
+      if (v != pattern)
+        return fail("trial " + std::to_string(trial) + ": " + device.name() + " read byte " +
+                    std::to_string(off) + " of the peer's (" + peer.name() +
+                    ") result before the event it waited on completed");
+    }
+    ps.synchronize();
+  }
+  return pass("ordered after events of " + peer.name());
+}
+
+// An event stays valid after the stream it was recorded on is destroyed (runtime.h).
+CaseResult event_outlives_stream_case(const Device& device) {
+  const bool timing = (device.properties().flags & XINHE_DEVICE_FLAG_TIMING) != 0;
+  Event start = device.create_event(), end = device.create_event();
+  Buffer x = device.alloc(4u << 20), y = device.alloc(4u << 20);
+  {
+    Stream stream = device.create_stream();
+    start.record(stream);
+    stream.fill(x, 0x0badf00du, 4, 0, x.size());
+    enqueue_copies(stream, x, y, 4);
+    end.record(stream);
+  }  // destroyed with the work queued: it waits for it
+  if (!end.query()) return fail("event recorded on a destroyed stream reports pending work");
+  end.synchronize();
+  Stream other = device.create_stream();
+  other.wait(end);
+  other.synchronize();
+  if (timing) {
+    const float ms = end.elapsed_ms_since(start);
+    if (!(ms >= 0.0f)) return fail("elapsed time after the stream's destruction is " + num(ms));
+  }
+  const std::vector<uint8_t> got = download(other, y, 0, 4);
+  uint32_t v;
+  std::memcpy(&v, got.data(), 4);
+  if (v != 0x0badf00du) return fail("the destroyed stream's work did not complete");
+  return pass();
+}
+
+// Getters without a status accept NULL and unknown values (base.h).
+CaseResult null_getters_case(const Device&) {
+  if (std::string(xinhe_device_name(nullptr)) != "")
+    return fail("xinhe_device_name(NULL) is not \"\"");
+  if (xinhe_buffer_size(nullptr) != 0) return fail("xinhe_buffer_size(NULL) is not 0");
+  if (xinhe_buffer_device(nullptr) != nullptr) return fail("xinhe_buffer_device(NULL) is not NULL");
+  if (xinhe_stream_device(nullptr) != nullptr) return fail("xinhe_stream_device(NULL) is not NULL");
+  if (std::string(xinhe_gemm_impl_name(nullptr)) != "" ||
+      std::string(xinhe_attention_impl_name(nullptr)) != "")
+    return fail("xinhe_*_impl_name(NULL) is not \"\"");
+  if (xinhe_status_code(nullptr) != XINHE_STATUS_OK ||
+      std::string(xinhe_status_message(nullptr)) != "" ||
+      std::string(xinhe_status_backend(nullptr)) != "" ||
+      std::string(xinhe_status_call(nullptr)) != "" ||
+      std::string(xinhe_status_file(nullptr)) != "" || xinhe_status_line(nullptr) != 0)
+    return fail("a xinhe_status_* accessor of NULL is not OK / \"\" / 0");
+  if (xinhe_dtype_size(static_cast<xinhe_dtype_t>(77)) != 0 ||
+      std::string(xinhe_dtype_name(static_cast<xinhe_dtype_t>(77))) != "?")
+    return fail("an unknown dtype does not give size 0 and name \"?\"");
+  if (std::string(xinhe_status_code_name(static_cast<xinhe_status_code_t>(99))) != "UNKNOWN")
+    return fail("an unknown status code is not named \"UNKNOWN\"");
+  xinhe_stream_destroy(nullptr);
+  xinhe_event_destroy(nullptr);
+  xinhe_buffer_free(nullptr);
+  xinhe_gemm_destroy(nullptr);
+  xinhe_attention_destroy(nullptr);
+  xinhe_status_free(nullptr);
+  xinhe_attention_strides_bhsd(4, 8, 64, nullptr);
+  int64_t strides[4] = {0, 0, 0, 0};
+  xinhe_attention_strides_bshd(int64_t{1} << 40, int64_t{1} << 40, 64, strides);
+  for (int64_t stride : strides)
+    if (stride != -1) return fail("overflowing strides are not -1");
+  uint64_t address = 7;
+  expect_code(xinhe_buffer_address(nullptr, &address), XINHE_STATUS_INVALID_ARGUMENT,
+              "buffer_address(NULL)");
+  if (address != 7) return fail("a failed buffer_address wrote its output");
+  return pass();
 }
 
 // Destroying a stream waits for its queued work: the host copy at the end must have landed.
@@ -389,6 +644,9 @@ void add_runtime_cases(std::vector<Case>& cases) {
       [](const Device& d) { return alignment_case(d, 256, "runtime.alignment.256"); });
   add("alignment.4096",
       [](const Device& d) { return alignment_case(d, 4096, "runtime.alignment.4096"); });
+  add("alignment.65536",
+      [](const Device& d) { return alignment_case(d, 65536, "runtime.alignment.65536"); });
+  add("alignment.unhonourable", unhonourable_alignment_case);
   add("zero_size", zero_size_case);
   add("round_trip", round_trip_case);
   add("fill.1byte", [](const Device& d) { return fill_case(d, 1); });
@@ -398,6 +656,10 @@ void add_runtime_cases(std::vector<Case>& cases) {
   add("cross_stream_event", cross_stream_event_case);
   add("event_query_sync", event_query_sync_case);
   add("event_timing", event_timing_case);
+  add("query_progress", query_progress_case);
+  add("cross_device_wait", cross_device_wait_case);
+  add("event_outlives_stream", event_outlives_stream_case);
+  add("null_getters", null_getters_case);
   add("stream_destroy_pending", stream_destroy_pending_case);
   add("out_of_memory", out_of_memory_case);
   add("many_streams_events", many_objects_case);
