@@ -2,13 +2,31 @@
 // plugin loaded from a path) and reports PASS / FAIL / UNSUPPORTED per case: progress on
 // stderr, a summary table on stdout, and optionally a JSON report for CI. Exit status is 0 iff
 // no case failed (and 2 when the backend or device cannot be used, or no case is selected).
+//
+// Isolation: a backend under test may crash or hang. Cases therefore run in a worker process
+// (this program re-executed with --worker-fd) that reports each case to the parent over a pipe
+// as it starts and ends. When the worker dies, the case it was running is a FAIL naming the
+// signal or exit status, and a new worker continues with the next case; a case that runs past
+// --case-timeout is killed the same way. The report is written in every case. A fresh process
+// rather than fork() per case: a forked child of a process with driver threads (PoCL, the CPU
+// pool) would deadlock on the first call that needs them.
 #include <fmt/core.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +44,11 @@ struct Options {
   std::string filter;
   std::string json_path;
   bool list = false;
+  bool exhaustive = false;
+  bool no_isolate = false;
+  double case_timeout = 900.0;
+  int worker_fd = -1;       // worker mode: the pipe to the parent
+  size_t worker_start = 0;  // worker mode: the first (device, case) index to run
 };
 
 struct Counts {
@@ -54,13 +77,13 @@ bool resolve_backend(const Options& opt, xinhe_backend_info_t* info, std::string
     }
   } else {
     size_t count = 0;
-    xinhe::detail::check(xinhe_backend_count(&count));
+    xinhe::check(xinhe_backend_count(&count));
     bool found = false;
     std::string known;
     for (size_t i = 0; i < count && !found; ++i) {
       xinhe_backend_info_t b{};
       b.struct_size = sizeof(b);
-      xinhe::detail::check(xinhe_backend_info(i, &b));
+      xinhe::check(xinhe_backend_info(i, &b));
       known +=
           fmt::format("{}{}{}", known.empty() ? "" : ", ", b.name, b.loaded ? "" : " (not loaded)");
       if (opt.backend == b.name) {
@@ -74,7 +97,7 @@ bool resolve_backend(const Options& opt, xinhe_backend_info_t* info, std::string
     }
   }
   info->struct_size = sizeof(*info);
-  xinhe::detail::check(xinhe_backend_info(index, info));
+  xinhe::check(xinhe_backend_info(index, info));
   if (!info->loaded) {
     *error = fmt::format("backend {} is not loaded: {} ({})", info->name, info->reason,
                          xinhe_status_code_name(info->code));
@@ -94,74 +117,266 @@ std::vector<xinhe::Device> backend_devices(const std::string& backend, const std
   return out;
 }
 
-int run(const Options& opt) {
+// What every process of one run agrees on: the backend, its devices and the selected cases.
+// Work item i is device i / cases.size(), case i % cases.size().
+struct Plan {
   xinhe_backend_info_t info{};
+  std::vector<xinhe::Device> devices;
+  std::vector<const conf::Case*> cases;
+  size_t items() const { return devices.size() * cases.size(); }
+  const xinhe::Device& device(size_t item) const { return devices[item / cases.size()]; }
+  const conf::Case& the_case(size_t item) const { return *cases[item % cases.size()]; }
+};
+
+// Builds the plan; returns an exit status when the run cannot go on.
+std::optional<int> make_plan(const Options& opt, Plan* plan) {
   std::string error;
-  if (!resolve_backend(opt, &info, &error)) {
+  if (!resolve_backend(opt, &plan->info, &error)) {
     fmt::print(stderr, "xinhe-conform: {}\n", error);
     return 2;
   }
-  const std::vector<xinhe::Device> devices = backend_devices(info.name, opt.device);
-  if (devices.empty()) {
-    fmt::print(stderr, "xinhe-conform: backend {} has no device{}\n", info.name,
+  plan->devices = backend_devices(plan->info.name, opt.device);
+  if (plan->devices.empty()) {
+    fmt::print(stderr, "xinhe-conform: backend {} has no device{}\n", plan->info.name,
                opt.device.empty() ? "" : " named " + opt.device);
     return 2;
   }
-  std::vector<const conf::Case*> cases;
   for (const conf::Case& c : conf::all_cases())
     if (opt.filter.empty() || c.full_name().find(opt.filter) != std::string::npos)
-      cases.push_back(&c);
-
-  if (cases.empty()) {
+      plan->cases.push_back(&c);
+  if (plan->cases.empty()) {
     // A typo in --filter must not turn a CI job green.
     fmt::print(stderr, "xinhe-conform: no case matches --filter '{}'\n", opt.filter);
     return 2;
   }
+  return std::nullopt;
+}
+
+json result_json(const conf::CaseResult& r) {
+  return {{"outcome", conf::outcome_name(r.outcome)},
+          {"max_error", r.max_error},
+          {"tolerance", r.tolerance},
+          {"seconds", r.seconds},
+          {"detail", r.detail}};
+}
+
+// JSON has no NaN or infinity (a NaN error dumps as null): those read back as NaN.
+double number_from_json(const json& j) {
+  return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+conf::CaseResult result_from_json(const json& j) {
+  conf::CaseResult r;
+  const std::string outcome = j.at("outcome").get<std::string>();
+  r.outcome = outcome == "PASS"   ? conf::Outcome::kPass
+              : outcome == "FAIL" ? conf::Outcome::kFail
+                                  : conf::Outcome::kUnsupported;
+  r.max_error = number_from_json(j.at("max_error"));
+  r.tolerance = number_from_json(j.at("tolerance"));
+  r.seconds = number_from_json(j.at("seconds"));
+  r.detail = j.at("detail").get<std::string>();
+  return r;
+}
+
+bool write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Worker mode: runs items from opt.worker_start on, announcing each on the pipe before it runs
+// ("begin <item>") and after ("end <item> <result json>").
+int run_worker(const Options& opt) {
+  Plan plan;
+  if (std::optional<int> status = make_plan(opt, &plan)) return *status;
+  for (size_t item = opt.worker_start; item < plan.items(); ++item) {
+    if (!write_all(opt.worker_fd, fmt::format("begin {}\n", item))) return 3;
+    const conf::CaseResult r = conf::run_case(plan.the_case(item), plan.device(item));
+    if (!write_all(opt.worker_fd, fmt::format("end {} {}\n", item, result_json(r).dump())))
+      return 3;
+  }
+  return 0;
+}
+
+// Runs items [start, end) in a fresh worker and hands each finished result to `done`. Returns
+// when the worker has finished or died; sets *crashed_item to the item it died or hung in
+// (with *why), else leaves it empty.
+template <typename Done>
+void run_in_worker(const Options& opt, const std::vector<std::string>& base_args, size_t start,
+                   double timeout, Done done, std::optional<size_t>* crashed_item,
+                   std::string* why) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> args = base_args;
+  args.push_back("--worker-fd=3");
+  args.push_back("--worker-start=" + std::to_string(start));
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (fds[1] != 3) {
+      ::dup2(fds[1], 3);
+      ::close(fds[1]);
+    }
+    ::execv("/proc/self/exe", argv.data());
+    std::fprintf(stderr, "xinhe-conform: cannot re-execute itself: %s\n", std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  (void)opt;
+  std::string buffer;
+  bool running = false;  // a case has begun and not ended
+  size_t running_item = 0;
+  auto started = std::chrono::steady_clock::now();
+  bool killed = false;
+  for (;;) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (running && elapsed > timeout) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, 1000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) continue;
+    char chunk[4096];
+    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the worker exited (or died)
+    buffer.append(chunk, static_cast<size_t>(n));
+    for (size_t eol; (eol = buffer.find('\n')) != std::string::npos;) {
+      const std::string line = buffer.substr(0, eol);
+      buffer.erase(0, eol + 1);
+      if (line.rfind("begin ", 0) == 0) {
+        running = true;
+        running_item = std::stoul(line.substr(6));
+        started = std::chrono::steady_clock::now();
+      } else if (line.rfind("end ", 0) == 0) {
+        const size_t space = line.find(' ', 4);
+        const size_t item = std::stoul(line.substr(4, space - 4));
+        done(item, result_from_json(json::parse(line.substr(space + 1))));
+        running = false;
+      }
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const bool clean = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (clean && !running) return;
+  if (killed) {
+    *why = fmt::format("timed out after {:.0f} s (--case-timeout); the worker was killed", timeout);
+  } else if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    *why =
+        fmt::format("the case crashed its process: killed by signal {} ({})", sig, strsignal(sig));
+  } else {
+    *why = fmt::format("the case ended its process with exit status {}",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  // A worker that died before announcing any case is charged to the first one it was given,
+  // so the run always moves on.
+  *crashed_item = running ? running_item : start;
+}
+
+int run(const Options& opt, const std::vector<std::string>& base_args) {
+  Plan plan;
+  if (std::optional<int> status = make_plan(opt, &plan)) return *status;
   if (opt.list) {
-    for (const xinhe::Device& d : devices)
-      for (const conf::Case* c : cases) fmt::print("{} {}\n", d.name(), c->full_name());
+    for (size_t item = 0; item < plan.items(); ++item)
+      fmt::print("{} {}\n", plan.device(item).name(), plan.the_case(item).full_name());
     return 0;
   }
+  const xinhe_backend_info_t& info = plan.info;
 
   json report;
   report["xinhe_version"] = xinhe_version_string();
   report["seed"] = conf::base_seed();
+  report["exhaustive"] = conf::exhaustive();
+  report["isolation"] = opt.no_isolate ? "none" : "worker process, respawned after a crash";
   report["backend"] = {{"name", info.name},
                        {"path", info.path},
                        {"abi", fmt::format("{}.{}", info.abi_major, info.abi_minor)}};
   report["devices"] = json::array();
-  report["cases"] = json::array();
-  fmt::print(stderr, "xinhe-conform: backend {}, {} device(s), {} case(s), seed {}\n", info.name,
-             devices.size(), cases.size(), conf::base_seed());
-
-  std::map<std::string, std::map<std::string, Counts>> table;  // device -> suite -> counts
-  std::map<std::string, double> device_seconds;
-  Counts total;
-  for (const xinhe::Device& device : devices) {
+  for (const xinhe::Device& device : plan.devices) {
     const xinhe_device_properties_t p = device.properties();
     report["devices"].push_back({{"name", p.name},
                                  {"description", p.description},
                                  {"vendor", p.vendor},
                                  {"driver_version", p.driver_version}});
-    size_t done = 0;
-    for (const conf::Case* c : cases) {
-      const conf::CaseResult r = conf::run_case(*c, device);
-      ++done;
-      fmt::print(stderr, "[{}/{}] {} {} {} ({:.3f} s){}{}\n", done, cases.size(), device.name(),
-                 c->full_name(), conf::outcome_name(r.outcome), r.seconds,
-                 r.detail.empty() ? "" : ": ", r.detail);
-      table[device.name()][c->suite].add(r.outcome);
-      device_seconds[device.name()] += r.seconds;
-      total.add(r.outcome);
-      report["cases"].push_back({{"device", device.name()},
-                                 {"suite", c->suite},
-                                 {"name", c->name},
-                                 {"outcome", conf::outcome_name(r.outcome)},
-                                 {"max_error", r.max_error},
-                                 {"tolerance", r.tolerance},
-                                 {"seconds", r.seconds},
-                                 {"detail", r.detail}});
+  }
+  fmt::print(stderr, "xinhe-conform: backend {}, {} device(s), {} case(s), seed {}{}\n", info.name,
+             plan.devices.size(), plan.cases.size(), conf::base_seed(),
+             conf::exhaustive() ? ", exhaustive" : "");
+
+  std::vector<std::optional<conf::CaseResult>> results(plan.items());
+  auto record = [&](size_t item, const conf::CaseResult& r) {
+    results[item] = r;
+    fmt::print(stderr, "[{}/{}] {} {} {} ({:.3f} s){}{}\n", item % plan.cases.size() + 1,
+               plan.cases.size(), plan.device(item).name(), plan.the_case(item).full_name(),
+               conf::outcome_name(r.outcome), r.seconds, r.detail.empty() ? "" : ": ", r.detail);
+  };
+  if (opt.no_isolate) {
+    for (size_t item = 0; item < plan.items(); ++item)
+      record(item, conf::run_case(plan.the_case(item), plan.device(item)));
+  } else {
+    size_t next = 0;
+    while (next < plan.items()) {
+      std::optional<size_t> crashed;
+      std::string why;
+      run_in_worker(
+          opt, base_args, next, opt.case_timeout,
+          [&](size_t item, const conf::CaseResult& r) {
+            record(item, r);
+            next = item + 1;
+          },
+          &crashed, &why);
+      if (crashed) {
+        conf::CaseResult r;
+        r.outcome = conf::Outcome::kFail;
+        r.detail = why;
+        record(*crashed, r);
+        next = *crashed + 1;
+      } else if (next < plan.items()) {
+        // The worker stopped early without a crash (it could not build the plan): charge the
+        // next case so the run ends.
+        conf::CaseResult r;
+        r.outcome = conf::Outcome::kFail;
+        r.detail = "the worker process stopped before running this case";
+        record(next, r);
+        ++next;
+      }
     }
+  }
+
+  report["cases"] = json::array();
+  std::map<std::string, std::map<std::string, Counts>> table;  // device -> suite -> counts
+  std::map<std::string, double> device_seconds;
+  Counts total;
+  for (size_t item = 0; item < plan.items(); ++item) {
+    const conf::CaseResult& r = *results[item];
+    const conf::Case& c = plan.the_case(item);
+    const std::string device = plan.device(item).name();
+    table[device][c.suite].add(r.outcome);
+    device_seconds[device] += r.seconds;
+    total.add(r.outcome);
+    json entry = result_json(r);
+    entry["device"] = device;
+    entry["suite"] = c.suite;
+    entry["name"] = c.name;
+    report["cases"].push_back(entry);
   }
   report["summary"] = {{"pass", total.pass},
                        {"fail", total.fail},
@@ -179,6 +394,11 @@ int run(const Options& opt) {
   }
   fmt::print("total: {} PASS, {} FAIL, {} UNSUPPORTED\n", total.pass, total.fail,
              total.unsupported);
+  for (size_t item = 0; item < plan.items(); ++item) {
+    if (results[item]->outcome == conf::Outcome::kFail)
+      fmt::print("FAIL {} {}: {}\n", plan.device(item).name(), plan.the_case(item).full_name(),
+                 results[item]->detail);
+  }
 
   if (!opt.json_path.empty()) {
     std::ofstream out(opt.json_path);
@@ -198,7 +418,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "xinhe-conform: run the xinhe conformance suite on one backend's devices.\n"
       "Exit status: 0 when no case fails, 1 when some fail, 2 when the backend or device\n"
-      "cannot be used or --filter matches nothing. XINHE_CONFORM_SEED sets the random seed."};
+      "cannot be used or --filter matches nothing. XINHE_CONFORM_SEED sets the random seed.\n"
+      "Cases run in a worker process: one that crashes or hangs is a FAIL naming the signal,\n"
+      "and the run goes on with a new worker."};
   auto* backend = app.add_option("--backend", opt.backend,
                                  "built-in or registered backend name (cpu, opencl...)");
   auto* plugin =
@@ -210,10 +432,27 @@ int main(int argc, char** argv) {
                  "only cases whose name contains this (gemm.f16, runtime.)");
   app.add_option("--json", opt.json_path, "write a JSON report to this file");
   app.add_flag("--list", opt.list, "list the cases that would run, then exit");
+  app.add_flag("--exhaustive", opt.exhaustive,
+               "wider sweeps (sizes, head dims, dtypes) than CI runs; slow, for manual runs "
+               "(same as XINHE_CONFORM_EXHAUSTIVE=1)");
+  app.add_flag("--no-isolate", opt.no_isolate,
+               "run every case in this process (for a debugger; a crash ends the run)");
+  app.add_option("--case-timeout", opt.case_timeout,
+                 "seconds a case may run before its worker is killed and it FAILs (default 900)");
+  app.add_option("--worker-fd", opt.worker_fd, "internal: run as a worker reporting to this fd")
+      ->group("");
+  app.add_option("--worker-start", opt.worker_start, "internal: first item a worker runs")
+      ->group("");
   CLI11_PARSE(app, argc, argv);
   if (opt.backend.empty() && opt.plugin.empty()) opt.backend = "cpu";
+  // The sweep width must be settled before the case list is first built, in every process.
+  if (opt.exhaustive) ::setenv("XINHE_CONFORM_EXHAUSTIVE", "1", 1);
   try {
-    return run(opt);
+    if (opt.worker_fd >= 0) return run_worker(opt);
+    // A worker gets the same selection: every argument but the worker options, which
+    // run_in_worker appends.
+    std::vector<std::string> base_args(argv, argv + argc);
+    return run(opt, base_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "xinhe-conform: {}\n", e.what());
     return 2;
