@@ -15,7 +15,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -26,6 +29,7 @@
 #include "gemm_cuda.h"
 #include "gemm_wgmma_host.h"
 #include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
+#include "half.h"
 #include "reference.h"
 
 extern "C" {
@@ -239,33 +243,9 @@ GemmKernel gemm_kernel(bool simt, xinhe_dtype_t ab, xinhe_dtype_t c) {
 
 using xinhe_gpu_test::GemmCase;
 
-void check_gemm(const GemmCase& g, GemmMethod method) {
+// Launches the kernel of `method` on p with the backend's geometry.
+void launch_gemm(const GemmCase& g, GemmMethod method, const xinhe_gemm_cuda_params_t& p) {
   const bool simt = method == GemmMethod::kSimt;
-  SCOPED_TRACE(std::string(method == GemmMethod::kWgmma      ? "wgmma "
-                           : method == GemmMethod::kTensorOp ? "tensorop "
-                           : method == GemmMethod::kMfma     ? "mfma "
-                           : simt                            ? "simt "
-                                                             : "naive ") +
-               xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
-               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
-               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
-               " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
-  std::mt19937 rng(42);
-  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
-  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
-  std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, &rng);
-  std::vector<uint8_t> b =
-      random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, &rng);
-  std::vector<uint8_t> c_in =
-      g.beta != 0.0f ? random_tensor(g.c, d.stride_c * g.batch, &rng)
-                     : std::vector<uint8_t>(d.stride_c * g.batch * dtype_bytes(g.c) + 4, 0xff);
-  std::vector<double> expected(g.batch * g.m * g.n);
-  xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
-
-  std::vector<uint8_t> c = c_in;
-  xinhe_gemm_cuda_params_t p{a.data(),   b.data(),  c.data(),  d.m,     d.n,        d.k,
-                             d.batch,    d.lda,     d.ldb,     d.ldc,   d.stride_a, d.stride_b,
-                             d.stride_c, d.trans_a, d.trans_b, g.alpha, g.beta};
   const unsigned grid_z =
       static_cast<unsigned>(std::min<int64_t>(g.batch, 2));  // exercises the batch loop
   if (method == GemmMethod::kWgmma) {
@@ -297,6 +277,36 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
         dim3{ceil_div(g.n, XINHE_GEMM_NAIVE_BLOCK), ceil_div(g.m, XINHE_GEMM_NAIVE_BLOCK), grid_z},
         dim3{XINHE_GEMM_NAIVE_BLOCK, XINHE_GEMM_NAIVE_BLOCK, 1}, p);
   }
+}
+
+void check_gemm(const GemmCase& g, GemmMethod method) {
+  const bool simt = method == GemmMethod::kSimt;
+  SCOPED_TRACE(std::string(method == GemmMethod::kWgmma      ? "wgmma "
+                           : method == GemmMethod::kTensorOp ? "tensorop "
+                           : method == GemmMethod::kMfma     ? "mfma "
+                           : simt                            ? "simt "
+                                                             : "naive ") +
+               xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
+               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
+               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
+               " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
+  std::mt19937 rng(42);
+  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
+  std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, &rng);
+  std::vector<uint8_t> b =
+      random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, &rng);
+  std::vector<uint8_t> c_in =
+      g.beta != 0.0f ? random_tensor(g.c, d.stride_c * g.batch, &rng)
+                     : std::vector<uint8_t>(d.stride_c * g.batch * dtype_bytes(g.c) + 4, 0xff);
+  std::vector<double> expected(g.batch * g.m * g.n);
+  xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
+
+  std::vector<uint8_t> c = c_in;
+  xinhe_gemm_cuda_params_t p{a.data(),   b.data(),  c.data(),  d.m,     d.n,        d.k,
+                             d.batch,    d.lda,     d.ldb,     d.ldc,   d.stride_a, d.stride_b,
+                             d.stride_c, d.trans_a, d.trans_b, g.alpha, g.beta};
+  launch_gemm(g, method, p);
   std::vector<double> got(expected.size());
   int64_t padding_changed = 0;
   for (int64_t bi = 0; bi < g.batch; ++bi) {
@@ -581,8 +591,15 @@ struct AttentionCase {
   bool causal, bshd;
 };
 
+// Changes the inputs of check_attention (after they are drawn, before the reference runs).
+using AttentionInputsHook =
+    std::function<void(xinhe_attention_desc_t& desc, std::vector<uint8_t>& q,
+                       std::vector<uint8_t>& k, std::vector<uint8_t>& v)>;
+
 // row_pad > 0: every (s, :) row of Q, K, V, O is followed by row_pad unused elements.
-void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row_pad = 0) {
+// max_error > 0: also bound max |O - ref| / max |ref| (nmse averages a drift away).
+void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row_pad = 0,
+                     const AttentionInputsHook& adjust = {}, double max_error = 0.0) {
   SCOPED_TRACE(
       std::string(method == AttentionMethod::kWgmma      ? "wgmma "
                   : method == AttentionMethod::kTensorOp ? "tensorop "
@@ -637,6 +654,7 @@ void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row
   std::vector<uint8_t> q = random_tensor(a.dtype, q_stored, &rng);
   std::vector<uint8_t> k = random_tensor(a.dtype, kv_stored, &rng);
   std::vector<uint8_t> v = random_tensor(a.dtype, kv_stored, &rng);
+  if (adjust) adjust(d, q, k, v);
   std::vector<double> expected_o(q_elems), expected_lse(a.batch * a.heads_q * a.seq_q);
   xinhe::reference::attention(d, q.data(), k.data(), v.data(), expected_o.data(),
                               expected_lse.data());
@@ -702,6 +720,14 @@ void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row
   const double err = nmse(got, expected_o);
   EXPECT_LE(err, tolerance(a.dtype));
   EXPECT_FALSE(std::isnan(err));
+  if (max_error > 0.0) {
+    double worst = 0.0, largest = 0.0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, std::fabs(got[i] - expected_o[i]));
+      largest = std::max(largest, std::fabs(expected_o[i]));
+    }
+    EXPECT_LE(worst / std::max(largest, 1e-30), max_error);
+  }
 }
 
 TEST(GpuKernelEmulation, AttentionFlashAndNaiveMatchReference) {
@@ -790,6 +816,191 @@ TEST(GpuKernelEmulation, AttentionWgmmaMatchesReferenceWithLateCopiesAndWgmma) {
   xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtWait;
   attention_wgmma_cases();
   xg::emulation::wgmma_mode = xg::emulation::WgmmaMode::kAtIssue;
+}
+
+// ---- Numerics the conformance suite also checks (tests/conformance/adversarial_cases.cpp) ----
+
+// f32 -> stored dtype, round to nearest even, as bits.
+uint32_t rounded_bits(xinhe_dtype_t dtype, float value) {
+  if (dtype == XINHE_DTYPE_F16) return xinhe::kernels::f32_to_f16(value);
+  if (dtype == XINHE_DTYPE_BF16) return xinhe::kernels::f32_to_bf16(value);
+  return xinhe::kernels::f32_to_bits(value);
+}
+
+uint32_t stored_bits(xinhe_dtype_t dtype, const std::vector<uint8_t>& data, int64_t i) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &data[static_cast<size_t>(i) * dtype_bytes(dtype)], dtype_bytes(dtype));
+  return bits;
+}
+
+// alpha == 0 (and K == 0) with Inf and NaN in A and B: every kernel writes beta * C bit for bit,
+// -0.0 and Inf in C included (ops.h, BLAS). 0 * (A B) would be NaN.
+void check_gemm_blas_trivial(GemmMethod method, xinhe_dtype_t ab, xinhe_dtype_t c_dtype, int64_t k,
+                             float alpha) {
+  const bool tensor_cores = method == GemmMethod::kTensorOp || method == GemmMethod::kWgmma ||
+                            method == GemmMethod::kMfma;
+  const GemmCase g{ab, c_dtype, 0, 1, 19, 21, k, 1, tensor_cores ? -1 : 0, false, alpha, 0.0f};
+  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  std::mt19937 rng(11);
+  std::vector<uint8_t> a = random_tensor(ab, std::max<int64_t>(d.stride_a, 1), &rng);
+  std::vector<uint8_t> b = random_tensor(ab, std::max<int64_t>(d.stride_b, 1), &rng);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < d.stride_a; i += 2)
+    xinhe::reference::store(ab, a.data(), i, i % 4 ? inf : std::nan(""));
+  for (int64_t i = 1; i < d.stride_b; i += 2)
+    xinhe::reference::store(ab, b.data(), i, i % 3 ? -inf : std::nan(""));
+  std::vector<uint8_t> c_init = random_tensor(c_dtype, d.stride_c, &rng);
+  for (int64_t i = 0; i < d.stride_c; i += 5)
+    xinhe::reference::store(c_dtype, c_init.data(), i, -0.0);
+  xinhe::reference::store(c_dtype, c_init.data(), 1, inf);
+  for (const float beta : {1.0f, 0.0f, 0.5f}) {
+    SCOPED_TRACE(std::string("alpha ") + std::to_string(alpha) + " k " + std::to_string(k) +
+                 " beta " + std::to_string(beta) + " " + xinhe_dtype_name(ab) + "->" +
+                 xinhe_dtype_name(c_dtype));
+    std::vector<uint8_t> c = c_init;
+    xinhe_gemm_cuda_params_t p{a.data(),   b.data(),  c.data(),  d.m,   d.n,        d.k,
+                               d.batch,    d.lda,     d.ldb,     d.ldc, d.stride_a, d.stride_b,
+                               d.stride_c, d.trans_a, d.trans_b, alpha, beta};
+    launch_gemm(g, method, p);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < g.m; ++i) {
+      for (int64_t j = 0; j < g.n; ++j) {
+        const int64_t at = i * d.ldc + j;
+        const float old = static_cast<float>(xinhe::reference::load(c_dtype, c_init.data(), at));
+        const uint32_t want = beta == 0.0f ? 0u : rounded_bits(c_dtype, beta * old);
+        if (stored_bits(c_dtype, c, at) != want && wrong++ == 0)
+          ADD_FAILURE() << "C[" << i << "][" << j
+                        << "] = " << xinhe::reference::load(c_dtype, c.data(), at)
+                        << ", want beta * C = " << beta * old;
+      }
+    }
+    EXPECT_EQ(wrong, 0);
+  }
+}
+
+TEST(GpuKernelEmulation, GemmAlphaZeroAndKZeroFollowBlas) {
+  for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+    check_gemm_blas_trivial(method, XINHE_DTYPE_F32, XINHE_DTYPE_F32, 33, 0.0f);
+    check_gemm_blas_trivial(method, XINHE_DTYPE_F16, XINHE_DTYPE_F16, 33, 0.0f);
+    check_gemm_blas_trivial(method, XINHE_DTYPE_BF16, XINHE_DTYPE_F32, 33, 0.0f);
+    check_gemm_blas_trivial(method, XINHE_DTYPE_F32, XINHE_DTYPE_F32, 0, 1.5f);  // K == 0
+  }
+  for (GemmMethod method : {GemmMethod::kTensorOp, GemmMethod::kWgmma, GemmMethod::kMfma}) {
+    check_gemm_blas_trivial(method, XINHE_DTYPE_F16, XINHE_DTYPE_F32, 40, 0.0f);
+    check_gemm_blas_trivial(method, XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, 40, 0.0f);
+  }
+}
+
+// Exact logits with a large common offset (Q in {-1/8, 0, 1/8}, K multiples of 1/8, last dim 1
+// and `offset`, so every q . k is exact in f32 in any order) and a scale that is not a power of
+// two: softmax is shift-invariant, so O must match the reference as tightly as without the
+// offset. A kernel that scales (or folds log2(e) into) the scores before subtracting the row
+// max drifts by ~eps * |scale * offset|: about 1% of a probability at an offset of 2e5.
+AttentionInputsHook exact_logits_with_offset(double offset, float scale) {
+  return [offset, scale](xinhe_attention_desc_t& d, std::vector<uint8_t>& q,
+                         std::vector<uint8_t>& k, std::vector<uint8_t>&) {
+    d.scale = scale;
+    auto quantize = [&](std::vector<uint8_t>& t, const int64_t strides[4], int64_t heads,
+                        int64_t seq, double last) {
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < seq; ++s)
+          for (int64_t e = 0; e < d.head_dim; ++e) {
+            const int64_t at = h * strides[1] + s * strides[2] + e * strides[3];
+            const double x = xinhe::reference::load(d.dtype, t.data(), at);
+            xinhe::reference::store(d.dtype, t.data(), at,
+                                    e == d.head_dim - 1 ? last : std::round(x * 8.0) / 8.0);
+          }
+    };
+    quantize(q, d.q_strides, d.heads_q, d.seq_q, 1.0);
+    // Q down to {-1/8, 0, 1/8}: the logits' spread stays a few units at this scale.
+    for (int64_t h = 0; h < d.heads_q; ++h)
+      for (int64_t s = 0; s < d.seq_q; ++s)
+        for (int64_t e = 0; e + 1 < d.head_dim; ++e) {
+          const int64_t at = h * d.q_strides[1] + s * d.q_strides[2] + e * d.q_strides[3];
+          const double x = xinhe::reference::load(d.dtype, q.data(), at);
+          xinhe::reference::store(d.dtype, q.data(), at, std::round(x * 2.0) / 8.0);
+        }
+    quantize(k, d.k_strides, d.heads_kv, d.seq_kv, offset);
+  };
+}
+
+TEST(GpuKernelEmulation, AttentionIsShiftInvariantAtLargeLogits) {
+  struct Method {
+    AttentionMethod method;
+    xinhe_dtype_t dtype;
+    double max_error;  // the dtype's conformance tolerance
+  };
+  for (const Method m : {Method{AttentionMethod::kFlash, XINHE_DTYPE_F32, 1e-4},
+                         Method{AttentionMethod::kNaive, XINHE_DTYPE_F32, 1e-4},
+                         Method{AttentionMethod::kTensorOp, XINHE_DTYPE_F16, 2e-3},
+                         Method{AttentionMethod::kWgmma, XINHE_DTYPE_F16, 2e-3}}) {
+    for (const double offset : {0.0, 49152.0}) {  // 1.5 * 2^15: exact in f16
+      SCOPED_TRACE("logit offset " + std::to_string(offset * 4.37));
+      check_attention({m.dtype, 1, 2, 1, 20, 37, 64, true, false}, m.method, 0,
+                      exact_logits_with_offset(offset, 4.37f), m.max_error);
+    }
+  }
+}
+
+// Rows that see no key (bottom-right causal, Sq > Skv) at every position within the kernels'
+// row groups: O = 0 and LSE = -inf, never NaN.
+TEST(GpuKernelEmulation, AttentionFullyMaskedRowsAreZero) {
+  const int64_t shapes[][2] = {{2, 1}, {3, 0}, {5, 2}, {17, 3}, {24, 7}, {24, 23}};
+  for (const auto& s : shapes) {
+    check_attention({XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true, false},
+                    AttentionMethod::kFlash);
+    check_attention({XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true, false},
+                    AttentionMethod::kNaive);
+    check_attention({XINHE_DTYPE_F16, 1, 2, 1, s[0], s[1], 40, true, false},
+                    AttentionMethod::kTensorOp);
+    check_attention({XINHE_DTYPE_BF16, 1, 2, 1, s[0], s[1], 40, true, false},
+                    AttentionMethod::kWgmma);
+  }
+}
+
+// The conformance sweeps through the emulated kernels: every attention (Sq, Skv) up to 24,
+// causal and not, and every GEMM m, n, k up to 17 with every transpose pair. One emulated launch
+// costs 0.03 to 1 s (each warp shuffle is a barrier of 32 host threads), so the full sweep takes
+// hours and runs on request only: XINHE_EMULATION_SWEEP=1.
+bool sweep_requested() {
+  const char* env = std::getenv("XINHE_EMULATION_SWEEP");
+  return env != nullptr && std::string(env) == "1";
+}
+
+TEST(GpuKernelEmulationSweep, AttentionEverySmallShape) {
+  if (!sweep_requested()) GTEST_SKIP() << "hours of emulation; set XINHE_EMULATION_SWEEP=1 to run";
+  for (bool causal : {false, true})
+    for (int64_t sq = 1; sq <= 24; ++sq)
+      for (int64_t skv = 0; skv <= 24; ++skv) {
+        check_attention({XINHE_DTYPE_F32, 1, 2, 1, sq, skv, 40, causal, false},
+                        AttentionMethod::kFlash);
+        check_attention({XINHE_DTYPE_F32, 1, 2, 1, sq, skv, 40, causal, false},
+                        AttentionMethod::kNaive);
+        check_attention({XINHE_DTYPE_F16, 1, 2, 1, sq, skv, 40, causal, false},
+                        AttentionMethod::kTensorOp);
+        check_attention({XINHE_DTYPE_F16, 1, 2, 1, sq, skv, 40, causal, false},
+                        AttentionMethod::kWgmma);
+      }
+}
+
+TEST(GpuKernelEmulationSweep, GemmEverySmallShape) {
+  if (!sweep_requested()) GTEST_SKIP() << "hours of emulation; set XINHE_EMULATION_SWEEP=1 to run";
+  for (int t = 0; t < 4; ++t)
+    for (int64_t m = 1; m <= 17; ++m)
+      for (int64_t n = 1; n <= 17; ++n)
+        for (int64_t k = 1; k <= 17; ++k) {
+          const int ta = t / 2, tb = t % 2;
+          check_gemm({XINHE_DTYPE_F32, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, 1, false, 1.0f, 0.0f},
+                     GemmMethod::kSimt);
+          check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, 0, false, 1.0f, 0.5f},
+                     GemmMethod::kNaive);
+          check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F16, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
+                     GemmMethod::kTensorOp);
+          check_gemm({XINHE_DTYPE_BF16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
+                     GemmMethod::kWgmma);
+          check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
+                     GemmMethod::kMfma);
+        }
 }
 
 }  // namespace
