@@ -83,6 +83,9 @@ class GemmOp final : public Op {
   bool packed_ = false;  // tiled with PACK=1 on a problem large enough to repay packing
   KernelLauncher pack_a_, pack_b_, packed_kernel_;
   ClBlastApi* clblast_ = nullptr;
+  // CLBlast computes 0 * (A B) for alpha == 0 (an Inf or NaN in A or B reaches C): those runs
+  // take the reference kernel, which follows BLAS (ops.h).
+  KernelLauncher clblast_alpha0_;
 };
 
 xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& args) {
@@ -100,7 +103,7 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
   cl_mem c = buffer_mem(args.mem[XINHE_GEMM_ARG_C].buffer);
   const float alpha = args.alpha, beta = args.beta;
 
-  if (impl_ == GemmImpl::kClblast) {
+  if (impl_ == GemmImpl::kClblast && alpha != 0.0f) {
     const int ta = d.trans_a ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     const int tb = d.trans_b ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     int rc = 0;
@@ -140,6 +143,8 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
   }
   const size_t global[3] = {static_cast<size_t>(d.n), static_cast<size_t>(d.m),
                             static_cast<size_t>(d.batch)};
+  if (impl_ == GemmImpl::kClblast)
+    return clblast_alpha0_.launch(queue, kargs, count, global, nullptr);
   return kernel_.launch(queue, kargs, count, global, nullptr);
 }
 
@@ -297,6 +302,10 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
         skipped += "; " + cand.name + ": " + why;
         continue;
       }
+      if (xinhe_status_t st =
+              op->clblast_alpha0_.init(device, std::string(kClDtypePrelude) + kClGemmReference,
+                                       gemm_options(desc), "xinhe_gemm_reference"))
+        return st;
     } else {
       if (xinhe_status_t st =
               op->kernel_.init(device, std::string(kClDtypePrelude) + kClGemmReference,
