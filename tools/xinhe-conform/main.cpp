@@ -203,13 +203,19 @@ int run_worker(const Options& opt) {
   return 0;
 }
 
-// Runs items [start, end) in a fresh worker and hands each finished result to `done`. Returns
-// when the worker has finished or died; sets *crashed_item to the item it died or hung in
-// (with *why), else leaves it empty.
+// How a worker ended: cleanly, or dying (or killed) inside a case or between cases.
+struct WorkerEnd {
+  bool failed = false;   // died, was killed, or exited with a non-zero status
+  bool in_case = false;  // ... while running `case_item`
+  size_t case_item = 0;
+  std::string why;
+};
+
+// Runs items from `start` on in a fresh worker and hands each finished result to `done`.
+// Returns when the worker has exited or been killed.
 template <typename Done>
-void run_in_worker(const Options& opt, const std::vector<std::string>& base_args, size_t start,
-                   double timeout, Done done, std::optional<size_t>* crashed_item,
-                   std::string* why) {
+WorkerEnd run_in_worker(const std::vector<std::string>& base_args, size_t start, double timeout,
+                        Done done) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::vector<std::string> args = base_args;
@@ -232,7 +238,6 @@ void run_in_worker(const Options& opt, const std::vector<std::string>& base_args
     ::_exit(127);
   }
   ::close(fds[1]);
-  (void)opt;
   std::string buffer;
   bool running = false;  // a case has begun and not ended
   size_t running_item = 0;
@@ -274,21 +279,21 @@ void run_in_worker(const Options& opt, const std::vector<std::string>& base_args
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  const bool clean = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (clean && !running) return;
+  WorkerEnd end;
+  end.failed = killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  end.in_case = end.failed && running;
+  end.case_item = running_item;
   if (killed) {
-    *why = fmt::format("timed out after {:.0f} s (--case-timeout); the worker was killed", timeout);
+    end.why =
+        fmt::format("timed out after {:.0f} s (--case-timeout); the worker was killed", timeout);
   } else if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
-    *why =
-        fmt::format("the case crashed its process: killed by signal {} ({})", sig, strsignal(sig));
-  } else {
-    *why = fmt::format("the case ended its process with exit status {}",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    end.why = fmt::format("killed by signal {} ({})", sig, strsignal(sig));
+  } else if (end.failed) {
+    end.why = fmt::format("exit status {}", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   }
-  // A worker that died before announcing any case is charged to the first one it was given,
-  // so the run always moves on.
-  *crashed_item = running ? running_item : start;
+  if (end.in_case && !killed) end.why = "the case crashed its process: " + end.why;
+  return end;
 }
 
 int run(const Options& opt, const std::vector<std::string>& base_args) {
@@ -322,6 +327,7 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
              conf::exhaustive() ? ", exhaustive" : "");
 
   std::vector<std::optional<conf::CaseResult>> results(plan.items());
+  std::vector<std::string> worker_errors;
   auto record = [&](size_t item, const conf::CaseResult& r) {
     results[item] = r;
     fmt::print(stderr, "[{}/{}] {} {} {} ({:.3f} s){}{}\n", item % plan.cases.size() + 1,
@@ -334,29 +340,29 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
   } else {
     size_t next = 0;
     while (next < plan.items()) {
-      std::optional<size_t> crashed;
-      std::string why;
-      run_in_worker(
-          opt, base_args, next, opt.case_timeout,
-          [&](size_t item, const conf::CaseResult& r) {
-            record(item, r);
-            next = item + 1;
-          },
-          &crashed, &why);
-      if (crashed) {
+      const WorkerEnd end = run_in_worker(base_args, next, opt.case_timeout,
+                                          [&](size_t item, const conf::CaseResult& r) {
+                                            record(item, r);
+                                            next = item + 1;
+                                          });
+      auto charge = [&](size_t item, const std::string& why) {
         conf::CaseResult r;
         r.outcome = conf::Outcome::kFail;
         r.detail = why;
-        record(*crashed, r);
-        next = *crashed + 1;
+        record(item, r);
+        next = item + 1;
+      };
+      if (end.in_case) {
+        charge(end.case_item, end.why);
       } else if (next < plan.items()) {
-        // The worker stopped early without a crash (it could not build the plan): charge the
-        // next case so the run ends.
-        conf::CaseResult r;
-        r.outcome = conf::Outcome::kFail;
-        r.detail = "the worker process stopped before running this case";
-        record(next, r);
-        ++next;
+        // Died (or stopped) between cases: the next case was not run; charge it so the run
+        // moves on.
+        charge(next, "the worker process ended before running this case (" +
+                         (end.failed ? end.why : std::string("exit status 0")) + ")");
+      } else if (end.failed) {
+        // Every case reported, then the process failed (a crash or a sanitizer report at exit).
+        worker_errors.push_back("the worker process failed after the last case: " + end.why);
+        fmt::print(stderr, "xinhe-conform: {}\n", worker_errors.back());
       }
     }
   }
@@ -378,6 +384,7 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
     entry["name"] = c.name;
     report["cases"].push_back(entry);
   }
+  report["worker_errors"] = worker_errors;
   report["summary"] = {{"pass", total.pass},
                        {"fail", total.fail},
                        {"unsupported", total.unsupported},
@@ -408,7 +415,7 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
       return 2;
     }
   }
-  return total.fail == 0 ? 0 : 1;
+  return total.fail == 0 && worker_errors.empty() ? 0 : 1;
 }
 
 }  // namespace
