@@ -48,8 +48,8 @@ extern "C" {
  * alpha and beta follow BLAS on every backend:
  *   beta == 0: C is not read (NaN or Inf in C is ignored).
  *   alpha == 0 or K == 0: C = beta * C, and A and B are not read (Inf or NaN in them cannot
- *     reach C). beta == 1 then leaves C bit for bit (-0.0 and NaN included); beta == 0 writes
- *     +0.0; any other beta writes beta * C (so -0.0 * 0.5 stays -0.0). */
+ *     reach C). beta == 1 then leaves C as it is (-0.0 and Inf bit for bit, NaN stays NaN);
+ *     beta == 0 writes +0.0; any other beta writes beta * C (so -0.0 * 0.5 stays -0.0). */
 typedef struct xinhe_gemm_desc_t {
   size_t struct_size;     /* sizeof(xinhe_gemm_desc_t) */
   xinhe_dtype_t ab_dtype; /* A and B */
