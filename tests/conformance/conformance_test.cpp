@@ -2,7 +2,9 @@
 // every device of every loaded backend, named "<device>/<suite>.<case>" with the device's
 // ':' turned into '_' (cpu:0 -> cpu_0/gemm.f16_f32.nt.81x145x64). UNSUPPORTED cases are
 // reported as skipped with the device's reason; each backend that did not load gets one
-// skipped test, backend_<name>.load, carrying its reason.
+// skipped test, backend_<name>.load, carrying its reason. XINHE_CONFORM_EXHAUSTIVE=1 selects the
+// wide sweeps (see conformance.h). Under ctest every test is its own process, so a case that
+// crashes a backend fails alone, under its own name.
 #include "conformance.h"
 
 #include <gtest/gtest.h>
