@@ -151,6 +151,13 @@ CaseResult gemm_invalid_arguments(const Device& device) {
   bad.a = nullptr;
   expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
               "gemm_run with A = NULL");
+  // Operand offsets must be whole elements (ops.h), even where the range would fit.
+  Buffer roomy = alloc_poisoned(device, stream, m * k * 4 + 64, XINHE_DTYPE_F32);
+  bad = args;
+  bad.a = roomy.get();
+  bad.a_offset = 2;
+  expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "gemm_run with A at a byte offset that is not a whole f32 element");
   bad = args;
   bad.c = a.get();  // A (16x32) is large enough to hold C (16x24): only the overlap is wrong
   expect_code(xinhe_gemm_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
@@ -206,6 +213,13 @@ CaseResult attention_invalid_arguments(const Device& device) {
   bad.o = q.get();
   expect_code(xinhe_attention_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
               "attention_run with O overlapping Q");
+  // Operand offsets must be whole elements (ops.h), even where the range would fit.
+  Buffer roomy_lse = alloc_poisoned(device, stream, lse_bytes + 64, XINHE_DTYPE_F32);
+  bad = args;
+  bad.lse = roomy_lse.get();
+  bad.lse_offset = 6;
+  expect_code(xinhe_attention_run(op.get(), stream.get(), &bad), XINHE_STATUS_INVALID_ARGUMENT,
+              "attention_run with LSE at a byte offset that is not a whole f32 element");
   if (read_all(stream, o) != o_before || read_all(stream, lse) != lse_before)
     return fail("a rejected attention_run wrote O or LSE");
   return pass();
