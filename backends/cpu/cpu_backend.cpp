@@ -30,6 +30,7 @@
 
 #include "attention_cpu.h"
 #include "checked_math.h"
+#include "cpu_features.h"
 #include "gemm_cpu.h"
 #include "thread_pool.h"
 #include "xinhe/backend.h"
@@ -217,6 +218,15 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
   if (const char* env = std::getenv("XINHE_CPU_THREADS"); env != nullptr) {
     std::string error;
     if (!xinhe::backends::cpu::parse_thread_count(env, &threads, &error)) {
+      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+    }
+  }
+  // XINHE_CPU_MAX_ISA caps the instruction sets the kernels use; the kernels read it once per
+  // process (cpu_features.h), a wrong value is refused here rather than silently ignored.
+  if (const char* env = std::getenv("XINHE_CPU_MAX_ISA"); env != nullptr && *env != '\0') {
+    xinhe::kernels::CpuIsa isa{};
+    std::string error;
+    if (!xinhe::kernels::parse_cpu_max_isa(env, &isa, &error)) {
       return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
     }
   }

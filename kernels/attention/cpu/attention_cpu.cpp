@@ -12,6 +12,7 @@
 #include "attention_cpu.h"
 #include "attention_flash.h"
 #include "checked_math.h"
+#include "cpu_features.h"
 #include "half.h"
 
 namespace xinhe::kernels::cpu {
@@ -29,10 +30,7 @@ const char* flash_dtype_reason(const xinhe_attention_desc_t& desc) {
 }
 
 const char* flash_avx2_unsupported(const xinhe_attention_desc_t& desc) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    return "needs AVX2 and FMA";
-  }
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx2)) return why;
   return flash_dtype_reason(desc);
 }
 

@@ -27,11 +27,8 @@
 #include <climits>
 #include <cstring>
 
-#if defined(XINHE_GEMM_X86_64)
-#include <cpuid.h>
-#endif
-
 #include "checked_math.h"
+#include "cpu_features.h"
 #include "gemm_openblas.h"
 #include "gemm_packed.h"
 #include "half.h"
@@ -449,24 +446,8 @@ void run_packed(const PackedKernels& kern, const GemmProblem& p, Parallel& paral
 // ---- Implementations. -----------------------------------------------------------------------
 
 #if defined(XINHE_GEMM_X86_64)
-// F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
-bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
-}
-
-// __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 register state.
-bool cpu_has_avx2_fma_f16c() {
-  __builtin_cpu_init();  // may run before libgcc's constructor when called from static init
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
-}
-
-bool cpu_has_avx512f() { return cpu_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f"); }
-#endif
-
-#if defined(XINHE_GEMM_X86_64)
 const char* avx512_unsupported_reason(const xinhe_gemm_desc_t& d) {
-  if (!cpu_has_avx512f()) return "CPU lacks AVX-512F (with AVX2, FMA, F16C)";
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx512)) return why;
   return desc_unsupported_reason(d);
 }
 uint64_t avx512_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
@@ -477,7 +458,7 @@ void avx512_run(const GemmProblem& p, Parallel& parallel) {
 }
 
 const char* avx2_unsupported_reason(const xinhe_gemm_desc_t& d) {
-  if (!cpu_has_avx2_fma_f16c()) return "CPU lacks AVX2, FMA or F16C";
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx2)) return why;
   return desc_unsupported_reason(d);
 }
 uint64_t avx2_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
