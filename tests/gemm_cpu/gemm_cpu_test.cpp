@@ -297,10 +297,12 @@ const char* cpu_unsupported_reason(const GemmImpl& impl) {
 
 bool is_openblas(const GemmImpl& impl) { return std::strstr(impl.name, "openblas") != nullptr; }
 
-// OpenBLAS only runs f32 in and out, the 16-bit kernels one input dtype; every other case must
-// carry a reason, and is skipped.
+// OpenBLAS only runs f32 in and out, oneDNN f32 and bf16, the 16-bit kernels one input dtype;
+// every other case must carry a reason, and is skipped.
 bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
   if (is_openblas(impl)) return cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32;
+  // oneDNN 2.x has no f16 matmul on x86; it must run every f32 and bf16 case.
+  if (std::strstr(impl.name, "onednn") != nullptr) return cs.ab == XINHE_DTYPE_F16;
   const int only = only_input_dtype(impl.name);
   return only >= 0 && cs.ab != only;
 }

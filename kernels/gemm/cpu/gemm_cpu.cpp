@@ -4,9 +4,11 @@
 //   jc: N in nc-column panels  ->  pc: K in kc slices (pack B (kc, nc) once, shared)
 //     ->  ic: M in mc-row blocks (pack A (mc, kc) per thread)  ->  jr / ir: micro-tiles
 // and calls the per-ISA packing routines and micro-kernel (gemm_packed.h) through pointers.
-// f16/bf16 inputs are widened to f32 while packing; accumulation is f32. Threads split each
-// (kc, nc) block over a tm x tn grid of the M and N micro-tiles, picked per block so that both
-// large-M (4096x4096x64) and small-M (64x4096x4096) shapes keep every thread busy.
+// The f32 kernels widen f16/bf16 inputs to f32 while packing; the 16-bit kernels
+// (gemm_lowp_body.inc) pack them as they are into pair or tile layouts; accumulation is always
+// f32. Threads split each (kc, nc) block over a tm x tn grid of the M and N micro-tiles, picked
+// per block so that both large-M (4096x4096x64) and small-M (64x4096x4096) shapes keep every
+// thread busy.
 //
 // Batches of small matrices instead give each thread whole matrices.
 //
@@ -16,10 +18,17 @@
 // skip packing and need no workspace; they use direct f32-accumulating loops, which are also
 // the "cpu.gemm.reference" implementation.
 //
-// List order: AVX-512, AVX2, OpenBLAS, portable, reference. The AVX2 kernel measured on par
-// with OpenBLAS 0.3.21 for square f32 on a 2-core EPYC (0.93-1.04x), faster on 4096x4096x64
-// (~1.25x), slower on 64x4096x4096 (~0.87x); it goes first because it also runs f16/bf16 and
-// does not start a second thread pool beside the caller's (see tests/gemm_cpu/bench_gemm_cpu).
+// List order: AMX (bf16, f16), AVX512_BF16 (bf16), AVX-512, AVX2, oneDNN, OpenBLAS, portable,
+// reference; each kernel is selected only where its unit is usable (cpu_features.h), the
+// 16-bit ones only for their input dtype. A documented static order, not a measured one:
+// on the 2-core Zen 4 (AVX-512, AVX512_BF16) xinhe's kernels and oneDNN 2.6's matmul measured
+// within about 10 % of each other either way on one thread (f32 and bf16, 256^3, 1024^3,
+// 4096x4096x64, 64x4096x4096, process CPU time on a shared machine), and xinhe's run on the
+// caller's pool and workspace where oneDNN brings an OpenMP team of its own; so oneDNN goes
+// after xinhe's kernels and before OpenBLAS, and XINHE_GEMM_IMPL=onednn selects it. The AMX
+// kernels have not been timed (no AMX machine was available): where oneDNN measures faster on
+// one, move it up. The AVX2 kernel measured on par with OpenBLAS 0.3.21 for square f32 on a
+// 2-core EPYC (0.93-1.04x), faster on 4096x4096x64 (~1.25x), slower on 64x4096x4096 (~0.87x).
 #include "gemm_cpu.h"
 
 #include <algorithm>
@@ -29,6 +38,7 @@
 
 #include "checked_math.h"
 #include "cpu_features.h"
+#include "gemm_onednn.h"
 #include "gemm_openblas.h"
 #include "gemm_packed.h"
 #include "half.h"
@@ -562,6 +572,19 @@ void openblas_run(const GemmProblem& p, Parallel& parallel) {
   }
 }
 
+const char* onednn_gemm_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  if (const char* why = desc_unsupported_reason(d)) return why;
+  return onednn_unsupported_reason(d);
+}
+uint64_t onednn_gemm_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
+  return onednn_workspace_size(d, threads);
+}
+void onednn_run(const GemmProblem& p, Parallel& parallel) {
+  if (run_trivial(p)) return;
+  // oneDNN refused at run time what it accepted at creation (never seen): compute it here.
+  if (!onednn_gemm(p, parallel.threads())) run_direct(p, parallel);
+}
+
 void reference_run(const GemmProblem& p, Parallel&) {
   if (run_trivial(p)) return;
   direct_gemm(p, OutputRange{0, p.desc.batch * p.desc.m, 0, p.desc.n});
@@ -590,6 +613,8 @@ const std::vector<GemmImpl>& gemm_impls() {
       {"cpu.gemm.packed_avx512", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
       {"cpu.gemm.packed_avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
+      {"cpu.gemm.onednn", &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
+       &onednn_run},
       {"cpu.gemm.openblas", &openblas_unsupported_reason, &no_workspace, &openblas_run},
       {"cpu.gemm.packed_portable", &portable_unsupported_reason, &portable_workspace_size,
        &portable_run},
