@@ -172,6 +172,15 @@ std::vector<BenchCase> preset(const std::string& name) {
       cases.push_back(attention_case(1, 8, 2048, 128, causal, {F32, BF16}));
       cases.push_back(attention_case(2, 4, 1024, 64, causal, {F32, BF16}));
     }
+    // Decode: one query against a long cache, one head (only a key split gives a second
+    // thread work) and a GQA group of 4 (K/V tiles shared by the group).
+    BenchCase decode;
+    decode.op = Op::kAttention;
+    decode.dtypes = {F32, BF16};
+    decode.attention = AttentionShape{1, 1, 1, 1, 8192, 128, false};
+    cases.push_back(decode);
+    decode.attention = AttentionShape{1, 32, 8, 1, 4096, 128, false};
+    cases.push_back(decode);
   } else if (name == "opencl") {
     for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {F32}));
     for (int64_t s : {1024, 2048})
