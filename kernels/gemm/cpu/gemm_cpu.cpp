@@ -29,6 +29,13 @@
 // kernels have not been timed (no AMX machine was available): where oneDNN measures faster on
 // one, move it up. The AVX2 kernel measured on par with OpenBLAS 0.3.21 for square f32 on a
 // 2-core EPYC (0.93-1.04x), faster on 4096x4096x64 (~1.25x), slower on 64x4096x4096 (~0.87x).
+//
+// No AVX512_FP16 kernel: f16 GEMM accumulates in f32 here, and AVX512_FP16's arithmetic
+// (vfmadd*ph) accumulates in f16 (about 3 significant digits per add); the unit has no
+// widening f16 dot product (vdpphps is AVX10.2). With f32 accumulation its only use would be
+// converting f16 inside the micro-kernel (vcvtph2psx), which takes FMA-port slots the f32
+// kernel's packing-time conversion does not. f16 runs on AMX-FP16 where present, else on the
+// AVX-512 (or AVX2) f32 kernel, whose peak is the f32 FMA's.
 #include "gemm_cpu.h"
 
 #include <algorithm>
