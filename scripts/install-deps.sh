@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libcli11-dev nlohmann-json3-dev
-  libopenblas-dev libclblast-dev libhwy-dev
+  libopenblas-dev libclblast-dev libhwy-dev libdnnl-dev libdnnl2
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   hipcc libamdhip64-dev
   python3 python3-venv python3-dev

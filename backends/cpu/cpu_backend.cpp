@@ -30,6 +30,8 @@
 
 #include "attention_cpu.h"
 #include "checked_math.h"
+#include "cpu_features.h"
+#include "cpu_peaks.h"
 #include "gemm_cpu.h"
 #include "thread_pool.h"
 #include "xinhe/backend.h"
@@ -220,6 +222,15 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
       return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
     }
   }
+  // XINHE_CPU_MAX_ISA caps the instruction sets the kernels use; the kernels read it once per
+  // process (cpu_features.h), a wrong value is refused here rather than silently ignored.
+  if (const char* env = std::getenv("XINHE_CPU_MAX_ISA"); env != nullptr && *env != '\0') {
+    xinhe::kernels::CpuIsa isa{};
+    std::string error;
+    if (!xinhe::kernels::parse_cpu_max_isa(env, &isa, &error)) {
+      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+    }
+  }
   bool bind = true;  // XINHE_CPU_BIND=0: leave the pool's threads to the scheduler
   if (const char* env = std::getenv("XINHE_CPU_BIND"); env != nullptr) {
     std::string error;
@@ -261,7 +272,6 @@ xinhe_status_t cpu_device_open(xinhe_be_backend_t backend, uint32_t index,
 void cpu_device_close(xinhe_be_device_t) {}
 
 xinhe_status_t cpu_device_properties(xinhe_be_device_t device, xinhe_device_properties_t* out) {
-  (void)device;
   std::string model = cpuinfo_field("model name");
   if (model.empty()) model = "unknown CPU";
   std::string vendor = cpuinfo_field("vendor_id");
@@ -283,11 +293,12 @@ xinhe_status_t cpu_device_properties(xinhe_be_device_t device, xinhe_device_prop
                     XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
   out->reserved0 = 0;
   out->min_alignment = kMinAlignment;
-  // Peak FLOP/s and bandwidth are not reported: the clock under load and the memory setup are
-  // not discoverable reliably from inside a VM, and a guessed number would mislead roofline
-  // tools more than 0 (unknown) does.
-  for (double& peak : out->peak_flops) peak = 0.0;
-  out->memory_bandwidth = 0.0;
+  // Measured by probes on the pool's thread count, once per machine (cached on disk); see
+  // cpu_peaks.h. A guess would mislead roofline tools more than a measurement or 0 (unknown).
+  const xinhe::backends::cpu::CpuPeaks& peaks =
+      xinhe::backends::cpu::cpu_peaks(device->backend->pool->threads());
+  for (int d = 0; d < XINHE_DTYPE_COUNT; ++d) out->peak_flops[d] = peaks.flops[d];
+  out->memory_bandwidth = peaks.bandwidth;
   return nullptr;
 }
 

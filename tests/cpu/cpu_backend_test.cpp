@@ -124,6 +124,28 @@ TEST(CpuBackendEntry, BadBindFailsCreate) {
   unsetenv("XINHE_CPU_BIND");
 }
 
+TEST(CpuBackendEntry, BadMaxIsaFailsCreate) {
+  const xinhe_backend_api_t* api = xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, 0);
+  const char* old = std::getenv("XINHE_CPU_MAX_ISA");
+  const std::string saved = old != nullptr ? old : "";
+  for (const char* bad : {"avx1024", "avx512f", "2"}) {
+    setenv("XINHE_CPU_MAX_ISA", bad, 1);
+    xinhe_be_backend_t backend = nullptr;
+    std::string message;
+    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(message.find("XINHE_CPU_MAX_ISA"), std::string::npos) << message;
+  }
+  setenv("XINHE_CPU_MAX_ISA", "avx2", 1);
+  xinhe_be_backend_t backend = nullptr;
+  EXPECT_EQ(code_of(api->backend_create(&kHost, &backend)), XINHE_STATUS_OK);
+  api->backend_destroy(backend);
+  if (old != nullptr) {
+    setenv("XINHE_CPU_MAX_ISA", saved.c_str(), 1);
+  } else {
+    unsetenv("XINHE_CPU_MAX_ISA");
+  }
+}
+
 TEST_F(CpuBackendTest, Properties) {
   uint32_t count = 0;
   ASSERT_EQ(code_of(api_->device_count(backend_, &count)), XINHE_STATUS_OK);

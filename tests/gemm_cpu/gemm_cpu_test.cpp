@@ -24,8 +24,37 @@ namespace xinhe::kernels::cpu {
 
 // gemm_packed_avx512_on_avx2.cpp: the AVX-512 tiling built with AVX2 instructions.
 const PackedKernels& packed_kernels_avx512_on_avx2();
+// gemm_lowp_emulated.cpp: the 16-bit kernels on the host emulation of their instructions.
+const PackedKernels& packed_kernels_avx512_bf16_emulated();
+const PackedKernels& packed_kernels_amx_bf16_emulated();
+const PackedKernels& packed_kernels_amx_fp16_emulated();
 
 namespace {
+
+// The one input dtype a 16-bit kernel multiplies, from its name ("..._bf16_...", "..._f16_..."),
+// or -1 for kernels that take every input dtype.
+int only_input_dtype(const char* name) {
+  if (std::strstr(name, "_bf16_") != nullptr) return XINHE_DTYPE_BF16;
+  if (std::strstr(name, "_f16_") != nullptr) return XINHE_DTYPE_F16;
+  return -1;
+}
+
+// A GemmImpl over a packed kernel set run on the host emulation: it runs anywhere, for the
+// dtype the kernel takes.
+template <const PackedKernels& (*kKernels)()>
+GemmImpl emulated_impl() {
+  return GemmImpl{
+      kKernels().name,
+      [](const xinhe_gemm_desc_t& d) -> const char* {
+        if (const char* why = gemm_impls().back().unsupported_reason(d)) return why;
+        return d.ab_dtype == only_input_dtype(kKernels().name) ? nullptr
+                                                               : "emulated kernel: other input dtype";
+      },
+      [](const xinhe_gemm_desc_t& d, int threads) {
+        return packed_gemm_workspace_size(kKernels(), d, threads);
+      },
+      [](const GemmProblem& p, Parallel& parallel) { run_packed_gemm(kKernels(), p, parallel); }};
+}
 
 #if defined(__x86_64__)
 const char* avx512_tiling_unsupported_reason(const xinhe_gemm_desc_t& d) {
@@ -254,11 +283,13 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   return ::testing::AssertionSuccess();
 }
 
-// Implementations the CPU cannot run at all say so for a plain f32 description.
+// Implementations the CPU cannot run at all say so for a plain description of the input dtype
+// they take (f32 for most, bf16 or f16 for the 16-bit kernels).
 const char* cpu_unsupported_reason(const GemmImpl& impl) {
   xinhe_gemm_desc_t d{};
   d.struct_size = sizeof(d);
-  d.ab_dtype = d.c_dtype = XINHE_DTYPE_F32;
+  const int only = only_input_dtype(impl.name);
+  d.ab_dtype = d.c_dtype = only < 0 ? XINHE_DTYPE_F32 : static_cast<xinhe_dtype_t>(only);
   d.m = d.n = d.k = d.lda = d.ldb = d.ldc = 8;
   d.batch = 1;
   return impl.unsupported_reason(d);
@@ -266,15 +297,32 @@ const char* cpu_unsupported_reason(const GemmImpl& impl) {
 
 bool is_openblas(const GemmImpl& impl) { return std::strstr(impl.name, "openblas") != nullptr; }
 
-// OpenBLAS only runs f32 in and out; everything else must carry a reason, and is skipped.
+// OpenBLAS only runs f32 in and out, oneDNN f32 and bf16, the 16-bit kernels one input dtype;
+// every other case must carry a reason, and is skipped.
 bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
-  return is_openblas(impl) && (cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32);
+  if (is_openblas(impl)) return cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32;
+  // oneDNN 2.x has no f16 matmul on x86; it must run every f32 and bf16 case.
+  if (std::strstr(impl.name, "onednn") != nullptr) return cs.ab == XINHE_DTYPE_F16;
+  const int only = only_input_dtype(impl.name);
+  return only >= 0 && cs.ab != only;
+}
+
+// The 16-bit kernels on the instruction emulation (slow: a scalar loop per tile instruction),
+// run by EmulatedKernelTest on a sweep of their tile, K-unit and blocking edges.
+const std::vector<GemmImpl>& emulated_impls() {
+  static const std::vector<GemmImpl> impls = {
+      emulated_impl<packed_kernels_avx512_bf16_emulated>(),
+      emulated_impl<packed_kernels_amx_bf16_emulated>(),
+      emulated_impl<packed_kernels_amx_fp16_emulated>()};
+  return impls;
 }
 
 class GemmImplTest : public ::testing::TestWithParam<size_t> {
  protected:
+  virtual const GemmImpl& impl_at(size_t index) const { return tested_impls()[index]; }
+
   void SetUp() override {
-    impl_ = &tested_impls()[GetParam()];
+    impl_ = &impl_at(GetParam());
     if (const char* why = cpu_unsupported_reason(*impl_)) {
       GTEST_SKIP() << impl_->name << " cannot run here: " << why;
     }
@@ -434,6 +482,79 @@ std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
 
 INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest,
                          ::testing::Range<size_t>(0, tested_impls().size()), impl_test_name);
+
+// The emulated 16-bit kernels on shapes chosen around their edges rather than the full sweep:
+// the register tile (12 x 32) and AMX tiles (32 x 32 of 16 x 16), K units (pairs, 32-value
+// tile rows) with a tail of every parity, the cache blocks (mc 144/256, kc 384/512, nc
+// 4096/2048) crossed once each, in every transpose, with both C dtypes, alpha/beta including
+// AMX's in-place form (alpha 1, beta 0 or 1), and strided / broadcast batches.
+class EmulatedKernelTest : public GemmImplTest {
+ protected:
+  const GemmImpl& impl_at(size_t index) const override { return emulated_impls()[index]; }
+};
+
+TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{3, 5, 1},    {12, 32, 2},  {13, 33, 3},  {31, 31, 31},
+                          {32, 32, 32}, {33, 65, 33}, {45, 70, 71}, {7, 100, 17},
+                          {40, 40, 600}, {260, 36, 40}, {5, 4100, 9}};
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->name));
+  const float alphas[] = {1.0f, 1.5f, 1.0f, 1.0f};
+  const float betas[] = {0.0f, -0.75f, 1.0f, 0.0f};
+  uint32_t seed = 500;
+  int variant = 0;
+  for (const Shape& sh : shapes) {
+    for (xinhe_dtype_t c : {XINHE_DTYPE_F32, ab}) {
+      for (int trans = 0; trans < 4; ++trans) {
+        Case cs;
+        cs.ab = ab;
+        cs.c = c;
+        cs.trans_a = trans & 1;
+        cs.trans_b = trans >> 1;
+        cs.m = sh.m;
+        cs.n = sh.n;
+        cs.k = sh.k;
+        cs.alpha = alphas[variant % 4];
+        cs.beta = betas[variant % 4];
+        cs.pad = variant % 3;
+        ++variant;
+        check(cs, seed++);
+      }
+    }
+  }
+}
+
+TEST_P(EmulatedKernelTest, Batches) {
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->name));
+  uint32_t seed = 600;
+  for (int mode = 0; mode < 3; ++mode) {
+    Case cs;
+    cs.ab = ab;
+    cs.c = mode == 1 ? ab : XINHE_DTYPE_F32;
+    cs.batch = 3;
+    cs.m = 35;
+    cs.n = 40;
+    cs.k = 37;
+    cs.broadcast_a = mode == 1;
+    cs.broadcast_b = mode == 2;
+    cs.trans_a = mode == 2;
+    cs.beta = mode == 0 ? 1.0f : 0.0f;
+    check(cs, seed++);
+  }
+}
+
+std::string emulated_test_name(const ::testing::TestParamInfo<size_t>& info) {
+  std::string name = emulated_impls()[info.param].name;
+  for (char& ch : name) {
+    if (ch == '.') ch = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Emulated, EmulatedKernelTest,
+                         ::testing::Range<size_t>(0, emulated_impls().size()), emulated_test_name);
 
 TEST(GemmImplList, EndsWithReferenceThatRunsEverything) {
   const auto& impls = gemm_impls();

@@ -33,6 +33,7 @@
 #include "report.h"
 #include "shapes.h"
 #include "host_peers.h"
+#include "torch_peer.h"
 
 namespace xinhe::bench {
 namespace {
@@ -49,6 +50,7 @@ struct Options {
   std::vector<int> threads;
   bool compare = false;
   bool quick = false;
+  std::string python;  // interpreter of the PyTorch peer (empty: XINHE_BENCH_PYTHON, python3)
   std::string json_path;
   // Set by the parent when it re-executes itself for one CPU thread count.
   std::string child_json;
@@ -62,7 +64,7 @@ struct Item {
   xinhe_dtype_t dtype = XINHE_DTYPE_F32;
   Device device;
   std::string backend;
-  std::string impl;  // "xinhe", a GEMM peer name, "openblas-unfused" or "openblas-f32"
+  std::string impl;  // "xinhe", a GEMM peer name, "openblas-unfused", "openblas-f32", "torch-*"
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -167,6 +169,12 @@ std::vector<Item> plan(const std::vector<BenchCase>& cases, const std::vector<De
         } else if (backend == "cpu" && dtype == XINHE_DTYPE_F32) {
           items.push_back({ci, dtype, device, backend, "openblas-unfused"});
         }
+        if (backend == "cpu") {
+          // oneDNN's matmul (the CPU vendor path, through XINHE_GEMM_IMPL) and PyTorch.
+          if (c.op == Op::kGemm) items.push_back({ci, dtype, device, backend, "onednn"});
+          items.push_back(
+              {ci, dtype, device, backend, c.op == Op::kGemm ? kTorchMatmul : kTorchSdpa});
+        }
       }
     }
   }
@@ -186,7 +194,8 @@ struct Records {
   json results = json::array();
   json skipped = json::array();
   json errors = json::array();
-  json fma_peaks = json::object();  // thread count (string) -> GFLOP/s or null
+  json fma_peaks = json::object();  // thread count (string) -> f32 GFLOP/s or null
+  json peaks = json::object();      // thread count (string) -> per unit and per dtype
   bool failed = false;
 };
 
@@ -228,6 +237,8 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
         } else if (item.impl == "openblas-f32") {
           set_openblas_threads(cpu_threads);
           m = prepare_converted_gemm(item.device.name(), *data);
+        } else if (item.impl == kTorchMatmul || item.impl == kTorchSdpa) {
+          m = prepare_torch(item.device.name(), *data, &problem);
         } else {
           m = prepare_device(item.device, item.impl, *data, &problem);
         }
@@ -280,9 +291,14 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
       // %peak: cpu devices against the measured FMA peak of this thread count; other devices
       // against the peak they report for the dtype.
       std::optional<double> pct;
+      std::string peak_unit;
       if (is_cpu) {
-        const json& peak = rec->fma_peaks[std::to_string(cpu_threads)];
-        if (peak.is_number() && peak.get<double>() > 0) pct = 100.0 * result.tflops * 1e3 / peak.get<double>();
+        const json& peak =
+            rec->peaks[std::to_string(cpu_threads)]["dtypes"][xinhe_dtype_name(result.dtype)];
+        if (peak.is_object() && peak["gflops"].get<double>() > 0) {
+          pct = 100.0 * result.tflops * 1e3 / peak["gflops"].get<double>();
+          peak_unit = peak["unit"].get<std::string>();
+        }
       } else {
         const double peak = lead.device.properties().peak_flops[result.dtype];
         if (peak > 0) pct = 100.0 * result.tflops * 1e12 / peak;
@@ -295,22 +311,36 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
                      : std::string(),
                  check.passed ? "ok" : fmt::format("FAILED (tolerance {:.1e})", check.tolerance));
       rec->failed = rec->failed || !check.passed;
-      rec->results.push_back(result_json(result, pct));
+      json record = result_json(result, pct);
+      record["peak_unit"] = peak_unit.empty() ? json(nullptr) : json(peak_unit);
+      rec->results.push_back(record);
     }
     first = last;
   }
 }
 
+// Probes every unit for this thread count; fma_peak_gflops keeps the f32 figure (the field
+// older consumers read), peak_gflops the units and the per-dtype peaks %peak uses.
 void measure_fma_peak(int threads, Records* rec) {
-  std::string why;
-  const double gflops = measure_fma_peak_gflops(threads, &why);
-  if (gflops > 0) {
-    fmt::print(stderr, "FMA peak with {} thread(s): {:.1f} GFLOP/s\n", threads, gflops);
-    rec->fma_peaks[std::to_string(threads)] = gflops;
-  } else {
-    fmt::print(stderr, "FMA peak with {} thread(s): unknown ({})\n", threads, why);
-    rec->fma_peaks[std::to_string(threads)] = nullptr;
+  const CpuPeakSet set = measure_cpu_peaks(threads);
+  json units = json::object(), unavailable = json::object(), dtypes = json::object();
+  std::string line;
+  for (const auto& [unit, gflops] : set.unit_gflops) {
+    units[unit] = gflops;
+    line += fmt::format("{}{} {:.1f}", line.empty() ? "" : ", ", unit, gflops);
   }
+  for (const auto& [unit, why] : set.unavailable) unavailable[unit] = why;
+  for (xinhe_dtype_t d : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    dtypes[xinhe_dtype_name(d)] =
+        set.dtype_gflops[d] > 0 ? json{{"gflops", set.dtype_gflops[d]}, {"unit", set.dtype_unit[d]}}
+                                : json(nullptr);
+  }
+  const std::string key = std::to_string(threads);
+  rec->peaks[key] = json{{"units", units}, {"unavailable", unavailable}, {"dtypes", dtypes}};
+  const double f32 = set.dtype_gflops[XINHE_DTYPE_F32];
+  rec->fma_peaks[key] = f32 > 0 ? json(f32) : json(nullptr);
+  fmt::print(stderr, "CPU peaks with {} thread(s), GFLOP/s: {}\n", threads,
+             line.empty() ? std::string("unknown") : line);
 }
 
 std::string temp_path(const char* stem) {
@@ -335,6 +365,10 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
                                    "--child-threads", std::to_string(threads),
                                    "--child-progress", fmt::format("{}/{}", progress_base, progress_total)};
   if (o.compare) args.push_back("--compare");
+  if (!o.python.empty()) {
+    args.push_back("--python");
+    args.push_back(o.python);
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -375,6 +409,7 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
   for (const json& r : child["skipped"]) rec->skipped.push_back(r);
   for (const json& r : child["errors"]) rec->errors.push_back(r);
   for (const auto& [k, v] : child["fma_peak_gflops"].items()) rec->fma_peaks[k] = v;
+  for (const auto& [k, v] : child["peak_gflops"].items()) rec->peaks[k] = v;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rec->failed = true;
 }
 
@@ -383,6 +418,7 @@ json records_json(const Records& rec, const Options& o) {
               {"host", host_json()},
               {"settings", json{{"warmup", o.settings.warmup}, {"runs", o.settings.runs}}},
               {"fma_peak_gflops", rec.fma_peaks},
+              {"peak_gflops", rec.peaks},
               {"results", rec.results},
               {"skipped", rec.skipped},
               {"errors", rec.errors}};
@@ -396,6 +432,7 @@ int run(const Options& o) {
   if (!o.child_json.empty()) {
     // Child: CPU items for one thread count (XINHE_CPU_THREADS is already set).
     const std::vector<Item> items = plan(cases, devices, o.compare);
+    configure_torch_peer(o.python, o.child_threads);
     measure_fma_peak(o.child_threads, &rec);
     run_items(cases, items, o.settings, o.child_threads, o.progress_base, o.progress_total, &rec);
     std::ofstream(o.child_json) << records_json(rec, o).dump();
@@ -411,6 +448,7 @@ int run(const Options& o) {
   if (o.threads.empty()) {
     const std::vector<Item> items = plan(cases, devices, o.compare);
     const int threads = default_cpu_threads();
+    configure_torch_peer(o.python, threads);
     if (!cpu_devices.empty()) measure_fma_peak(threads, &rec);
     run_items(cases, items, o.settings, threads, 0, static_cast<int>(items.size()), &rec);
   } else {
@@ -478,8 +516,13 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(1, 1024));
   app.add_flag("--compare", o.compare,
-               "Also measure peers: the backend's vendor GEMM (openblas, clblast, cublas) and, "
-               "for cpu f32 attention, unfused OpenBLAS attention");
+               "Also measure peers: the backend's vendor GEMM (openblas, clblast, cublas); on "
+               "cpu devices also oneDNN's matmul (onednn), PyTorch's torch.matmul and "
+               "scaled_dot_product_attention (torch-matmul, torch-sdpa, in a child process) and, "
+               "for f32 attention, unfused OpenBLAS attention");
+  app.add_option("--python", o.python,
+                 "Interpreter for the PyTorch peer (default: $XINHE_BENCH_PYTHON, else python3); "
+                 "without torch its rows are listed as skipped with the reason");
   app.add_option("--json", o.json_path, "Write the results as one JSON object to FILE");
   app.add_flag("--quick", o.quick, "Tiny shapes (preset 'quick' unless shapes are given), 1 run, no warm-up");
   // Internal: used when the bench re-executes itself per CPU thread count.

@@ -110,12 +110,16 @@ void print_table(const json& report) {
              report["xinhe_version"].get<std::string>(), host["cpu_model"].get<std::string>(),
              host["cores"].get<unsigned>(), report["settings"]["warmup"].get<int>(),
              report["settings"]["runs"].get<int>());
-  if (!report["fma_peak_gflops"].empty()) {
-    std::string peaks;
-    for (const auto& [threads, v] : report["fma_peak_gflops"].items())
-      peaks += fmt::format("{}{} thread(s): {}", peaks.empty() ? "" : ", ", threads,
-                           v.is_null() ? std::string("unknown") : fmt::format("{:.1f} GFLOP/s", v.get<double>()));
-    fmt::print("CPU peak (measured f32 AVX2 FMA probe, used for %peak of cpu devices): {}\n", peaks);
+  // Measured unit peaks per thread count; %peak of a cpu row is against its dtype's line.
+  for (const auto& [threads, p] : report["peak_gflops"].items()) {
+    std::string dtypes;
+    for (const auto& [dtype, v] : p["dtypes"].items()) {
+      dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", dtype,
+                            v.is_null() ? std::string("unknown")
+                                        : fmt::format("{:.1f} ({})", v["gflops"].get<double>(),
+                                                      v["unit"].get<std::string>()));
+    }
+    fmt::print("CPU peak GFLOP/s with {} thread(s), used for %peak: {}\n", threads, dtypes);
   }
   fmt::print("\n");
 

@@ -141,7 +141,9 @@ xinhe_dtype_t parse_dtype(const std::string& name) {
   throw std::invalid_argument(fmt::format("unknown dtype '{}' (f32, f16, bf16)", name));
 }
 
-std::vector<std::string> preset_names() { return {"default", "issue5", "opencl", "gpu", "quick"}; }
+std::vector<std::string> preset_names() {
+  return {"default", "issue5", "cpu-ai", "opencl", "gpu", "quick"};
+}
 
 std::vector<BenchCase> preset(const std::string& name) {
   std::vector<BenchCase> cases;
@@ -159,6 +161,26 @@ std::vector<BenchCase> preset(const std::string& name) {
     for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {BF16, F16}));
     for (int64_t s : {1024, 2048})
       for (int64_t d : {64, 128}) cases.push_back(attention_case(1, 8, s, d, false, {F32}));
+  } else if (name == "cpu-ai") {
+    // Issue 12's CPU set: GEMM 256-4096 and the two skinny shapes in every dtype, and the two
+    // attention shapes, causal and not, in f32 and bf16 (against PyTorch with --compare).
+    for (int64_t s : {256, 512, 1024, 2048, 4096})
+      cases.push_back(gemm_case(s, s, s, {F32, BF16, F16}));
+    cases.push_back(gemm_case(4096, 4096, 64, {F32, BF16, F16}));
+    cases.push_back(gemm_case(64, 4096, 4096, {F32, BF16, F16}));
+    for (bool causal : {false, true}) {
+      cases.push_back(attention_case(1, 8, 2048, 128, causal, {F32, BF16}));
+      cases.push_back(attention_case(2, 4, 1024, 64, causal, {F32, BF16}));
+    }
+    // Decode: one query against a long cache, one head (only a key split gives a second
+    // thread work) and a GQA group of 4 (K/V tiles shared by the group).
+    BenchCase decode;
+    decode.op = Op::kAttention;
+    decode.dtypes = {F32, BF16};
+    decode.attention = AttentionShape{1, 1, 1, 1, 8192, 128, false};
+    cases.push_back(decode);
+    decode.attention = AttentionShape{1, 32, 8, 1, 4096, 128, false};
+    cases.push_back(decode);
   } else if (name == "opencl") {
     for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {F32}));
     for (int64_t s : {1024, 2048})

@@ -48,7 +48,7 @@ std::string shape_string(const BenchCase& c);
 
 xinhe_dtype_t parse_dtype(const std::string& name);
 
-// Names accepted by preset(): "default", "issue5", "opencl", "gpu", "quick".
+// Names accepted by preset(): "default", "issue5", "cpu-ai", "opencl", "gpu", "quick".
 std::vector<std::string> preset_names();
 // Throws std::invalid_argument for an unknown name.
 std::vector<BenchCase> preset(const std::string& name);

@@ -1,6 +1,9 @@
 // The CPU attention implementation list and its reference-grade fallback.
 //
-// Order: the fused flash kernel for AVX2+FMA, the same kernel for the baseline ISA, then
+// Order: the tile attention on the GEMM micro-kernels (attention_tiles.h) for AMX-BF16 (bf16),
+// AMX-FP16 (f16), AVX512_BF16 (bf16) and AVX-512 (every dtype, widened to f32), each where its
+// unit is usable; then the fused flash kernel for AVX2+FMA, the same kernel for the baseline
+// ISA, then
 // "cpu.attention.reference", a plain per-row softmax with f32 accumulation that supports every
 // valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is slow by
 // design; it exists so that every description has a correct path on every CPU.
@@ -11,7 +14,9 @@
 
 #include "attention_cpu.h"
 #include "attention_flash.h"
+#include "attention_tiles.h"
 #include "checked_math.h"
+#include "cpu_features.h"
 #include "half.h"
 
 namespace xinhe::kernels::cpu {
@@ -29,12 +34,54 @@ const char* flash_dtype_reason(const xinhe_attention_desc_t& desc) {
 }
 
 const char* flash_avx2_unsupported(const xinhe_attention_desc_t& desc) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    return "needs AVX2 and FMA";
-  }
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx2)) return why;
   return flash_dtype_reason(desc);
 }
+
+// ---- Tile attention on the GEMM micro-kernels (attention_tiles.h) ---------------------------
+
+#if defined(XINHE_ATTENTION_X86_64)
+// Head dims beyond this take the other kernels: the per-thread tiles grow with head_dim.
+constexpr int64_t kTileMaxHeadDim = 1024;
+
+const char* tile_shape_reason(const xinhe_attention_desc_t& desc) {
+  if (desc.head_dim > kTileMaxHeadDim) return "head_dim above 1024";
+  return nullptr;
+}
+
+TileAttentionKernels tiles_f32_avx512() { return {&packed_kernels_avx512(), &softmax_kernels_avx512()}; }
+TileAttentionKernels tiles_avx512_bf16() {
+  return {&packed_kernels_avx512_bf16(), &softmax_kernels_avx512()};
+}
+TileAttentionKernels tiles_amx_bf16() { return {&packed_kernels_amx_bf16(), &softmax_kernels_avx512()}; }
+TileAttentionKernels tiles_amx_fp16() { return {&packed_kernels_amx_fp16(), &softmax_kernels_avx512()}; }
+
+// The 16-bit kernels multiply their one input dtype; the f32 kernel widens f16/bf16 on packing.
+const char* tiles_reason(const xinhe_attention_desc_t& desc, CpuFeature feature, int only_dtype) {
+  if (const char* why = flash_dtype_reason(desc)) return why;
+  if (only_dtype >= 0 && desc.dtype != only_dtype) {
+    return only_dtype == XINHE_DTYPE_BF16 ? "multiplies bf16 Q, K, V only" : "multiplies f16 Q, K, V only";
+  }
+  if (const char* why = tile_shape_reason(desc)) return why;
+  return cpu_feature_unavailable(feature);
+}
+
+#define XINHE_TILE_ENTRY(fn, feature, only)                                                  \
+  const char* fn##_unsupported(const xinhe_attention_desc_t& desc) {                         \
+    return tiles_reason(desc, feature, only);                                                \
+  }                                                                                          \
+  uint64_t fn##_workspace(const xinhe_attention_desc_t& desc, int threads) {                 \
+    return tile_attention_workspace_size(fn(), desc, threads);                               \
+  }                                                                                          \
+  void fn##_run(const AttentionProblem& problem, Parallel& parallel) {                       \
+    run_tile_attention(fn(), problem, parallel);                                             \
+  }
+XINHE_TILE_ENTRY(tiles_amx_bf16, CpuFeature::kAmxBf16, XINHE_DTYPE_BF16)
+XINHE_TILE_ENTRY(tiles_amx_fp16, CpuFeature::kAmxFp16, XINHE_DTYPE_F16)
+XINHE_TILE_ENTRY(tiles_avx512_bf16, CpuFeature::kAvx512Bf16, XINHE_DTYPE_BF16)
+XINHE_TILE_ENTRY(tiles_f32_avx512, CpuFeature::kAvx512, -1)
+#undef XINHE_TILE_ENTRY
+#endif
 
 // ---- cpu.attention.reference -------------------------------------------------------------
 
@@ -153,6 +200,16 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
 
 const std::vector<AttentionImpl>& attention_impls() {
   static const std::vector<AttentionImpl> impls = {
+#if defined(XINHE_ATTENTION_X86_64)
+      {"cpu.attention.flash_bf16_amx", tiles_amx_bf16_unsupported, tiles_amx_bf16_workspace,
+       tiles_amx_bf16_run},
+      {"cpu.attention.flash_f16_amxfp16", tiles_amx_fp16_unsupported, tiles_amx_fp16_workspace,
+       tiles_amx_fp16_run},
+      {"cpu.attention.flash_bf16_avx512bf16", tiles_avx512_bf16_unsupported,
+       tiles_avx512_bf16_workspace, tiles_avx512_bf16_run},
+      {"cpu.attention.flash_avx512", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
+       tiles_f32_avx512_run},
+#endif
       {"cpu.attention.flash_avx2", flash_avx2_unsupported, flash_avx2::workspace_size,
        flash_avx2::run},
       {"cpu.attention.flash", flash_dtype_reason, flash_generic::workspace_size,

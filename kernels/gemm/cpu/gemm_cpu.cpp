@@ -4,9 +4,11 @@
 //   jc: N in nc-column panels  ->  pc: K in kc slices (pack B (kc, nc) once, shared)
 //     ->  ic: M in mc-row blocks (pack A (mc, kc) per thread)  ->  jr / ir: micro-tiles
 // and calls the per-ISA packing routines and micro-kernel (gemm_packed.h) through pointers.
-// f16/bf16 inputs are widened to f32 while packing; accumulation is f32. Threads split each
-// (kc, nc) block over a tm x tn grid of the M and N micro-tiles, picked per block so that both
-// large-M (4096x4096x64) and small-M (64x4096x4096) shapes keep every thread busy.
+// The f32 kernels widen f16/bf16 inputs to f32 while packing; the 16-bit kernels
+// (gemm_lowp_body.inc) pack them as they are into pair or tile layouts; accumulation is always
+// f32. Threads split each (kc, nc) block over a tm x tn grid of the M and N micro-tiles, picked
+// per block so that both large-M (4096x4096x64) and small-M (64x4096x4096) shapes keep every
+// thread busy.
 //
 // Batches of small matrices instead give each thread whole matrices.
 //
@@ -16,10 +18,24 @@
 // skip packing and need no workspace; they use direct f32-accumulating loops, which are also
 // the "cpu.gemm.reference" implementation.
 //
-// List order: AVX-512, AVX2, OpenBLAS, portable, reference. The AVX2 kernel measured on par
-// with OpenBLAS 0.3.21 for square f32 on a 2-core EPYC (0.93-1.04x), faster on 4096x4096x64
-// (~1.25x), slower on 64x4096x4096 (~0.87x); it goes first because it also runs f16/bf16 and
-// does not start a second thread pool beside the caller's (see tests/gemm_cpu/bench_gemm_cpu).
+// List order: AMX (bf16, f16), AVX512_BF16 (bf16), AVX-512, AVX2, oneDNN, OpenBLAS, portable,
+// reference; each kernel is selected only where its unit is usable (cpu_features.h), the
+// 16-bit ones only for their input dtype. A documented static order, not a measured one:
+// on the 2-core Zen 4 (AVX-512, AVX512_BF16) xinhe's kernels and oneDNN 2.6's matmul measured
+// within about 10 % of each other either way on one thread (f32 and bf16, 256^3, 1024^3,
+// 4096x4096x64, 64x4096x4096, process CPU time on a shared machine), and xinhe's run on the
+// caller's pool and workspace where oneDNN brings an OpenMP team of its own; so oneDNN goes
+// after xinhe's kernels and before OpenBLAS, and XINHE_GEMM_IMPL=onednn selects it. The AMX
+// kernels have not been timed (no AMX machine was available): where oneDNN measures faster on
+// one, move it up. The AVX2 kernel measured on par with OpenBLAS 0.3.21 for square f32 on a
+// 2-core EPYC (0.93-1.04x), faster on 4096x4096x64 (~1.25x), slower on 64x4096x4096 (~0.87x).
+//
+// No AVX512_FP16 kernel: f16 GEMM accumulates in f32 here, and AVX512_FP16's arithmetic
+// (vfmadd*ph) accumulates in f16 (about 3 significant digits per add); the unit has no
+// widening f16 dot product (vdpphps is AVX10.2). With f32 accumulation its only use would be
+// converting f16 inside the micro-kernel (vcvtph2psx), which takes FMA-port slots the f32
+// kernel's packing-time conversion does not. f16 runs on AMX-FP16 where present, else on the
+// AVX-512 (or AVX2) f32 kernel, whose peak is the f32 FMA's.
 #include "gemm_cpu.h"
 
 #include <algorithm>
@@ -27,11 +43,9 @@
 #include <climits>
 #include <cstring>
 
-#if defined(XINHE_GEMM_X86_64)
-#include <cpuid.h>
-#endif
-
 #include "checked_math.h"
+#include "cpu_features.h"
+#include "gemm_onednn.h"
 #include "gemm_openblas.h"
 #include "gemm_packed.h"
 #include "half.h"
@@ -224,6 +238,9 @@ Blocking choose_blocking(const PackedKernels& kern, const xinhe_gemm_desc_t& d) 
     // and B panel shrink to keep their byte sizes.
     bl.kc = std::max<int64_t>(d.k, 1);
   }
+  // Every slice but the last is a whole number of the kernel's K units. (A K near 2^63 is
+  // left as it is: packed_workspace_size() then finds the panel does not fit.)
+  if (bl.kc <= INT64_MAX - kern.k_unit) bl.kc = round_up(bl.kc, kern.k_unit);
   const double shrink = bl.kc > kern.kc ? static_cast<double>(kern.kc) / bl.kc : 1.0;
   bl.mc = std::max<int64_t>(kern.mr, static_cast<int64_t>(kern.mc * shrink) / kern.mr * kern.mr);
   bl.nc = std::max<int64_t>(kern.nr, static_cast<int64_t>(kern.nc * shrink) / kern.nr * kern.nr);
@@ -235,14 +252,22 @@ Blocking choose_blocking(const PackedKernels& kern, const xinhe_gemm_desc_t& d) 
 }
 
 // Run-time sizes of the packing buffers; packed_workspace_size() checked that they fit.
-int64_t b_pack_bytes(const Blocking& bl) { return round_up(bl.kc * bl.nc * 4, kAlign); }
-int64_t a_pack_bytes(const Blocking& bl) { return round_up(bl.mc * bl.kc * 4, kAlign); }
+// bl.kc is a multiple of k_unit, bl.nc of nr and bl.mc of mr (choose_blocking), so a packed
+// slice's padded K and edge strips fit.
+int64_t b_pack_bytes(const PackedKernels& kern, const Blocking& bl) {
+  return round_up(bl.kc * bl.nc * kern.packed_bytes, kAlign);
+}
+int64_t a_pack_bytes(const PackedKernels& kern, const Blocking& bl) {
+  return round_up(bl.mc * bl.kc * kern.packed_bytes, kAlign);
+}
 
-// rows * cols f32 rounded up to kAlign bytes, checked: kc is all of K for a half-precision C,
-// so K near 2^60 would wrap the unchecked product.
-xinhe::util::CheckedSize pack_bytes_checked(int64_t rows, int64_t cols) {
+// rows * cols packed elements rounded up to kAlign bytes, checked: kc is all of K for a
+// half-precision C, so K near 2^60 would wrap the unchecked product.
+xinhe::util::CheckedSize pack_bytes_checked(int64_t rows, int64_t cols, int elem_bytes) {
   using xinhe::util::CheckedSize;
-  const CheckedSize bytes = CheckedSize::of(rows) * CheckedSize::of(cols) * 4u + (kAlign - 1);
+  const CheckedSize bytes = CheckedSize::of(rows) * CheckedSize::of(cols) *
+                                static_cast<uint64_t>(elem_bytes) +
+                            (kAlign - 1);
   return bytes.ok() ? CheckedSize(bytes.value() / kAlign * kAlign) : bytes;
 }
 
@@ -264,8 +289,9 @@ uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_
   // kSizeOverflow: the workspace cannot be represented, so this implementation cannot run.
   // Checked to the last byte so that the int64 offsets run() forms from it cannot wrap either.
   const xinhe::util::CheckedSize total =
-      xinhe::util::CheckedSize(kAlign) + pack_bytes_checked(bl.kc, bl.nc) * b_panels +
-      pack_bytes_checked(bl.mc, bl.kc) * static_cast<uint64_t>(threads);
+      xinhe::util::CheckedSize(kAlign) +
+      pack_bytes_checked(bl.kc, bl.nc, kern.packed_bytes) * b_panels +
+      pack_bytes_checked(bl.mc, bl.kc, kern.packed_bytes) * static_cast<uint64_t>(threads);
   if (!total.ok() || total.value() > static_cast<uint64_t>(INT64_MAX)) {
     return xinhe::util::kSizeOverflow;
   }
@@ -307,7 +333,7 @@ struct MatrixRun {
   const void* a;   // op(A) (M, K) at its batch offset
   const void* b;   // op(B) (K, N)
   void* c;         // C (M, N)
-  float* b_pack;   // (kc, nc) panel
+  char* b_pack;    // (kc, nc) panel
   char* a_packs;   // one (mc, kc) block per thread of the run
 };
 
@@ -325,16 +351,17 @@ class PackedGemm {
     if (splits_batch(d_, threads_)) {
       const int workers = static_cast<int>(std::min<int64_t>(threads_, d_.batch));
       parallel.parallel_for(workers, [&](int64_t t) {
-        char* own = workspace_ + t * (b_pack_bytes(bl_) + a_pack_bytes(bl_));
+        char* own = workspace_ + t * (b_pack_bytes(kern_, bl_) + a_pack_bytes(kern_, bl_));
         SerialParallel serial;
         for (int64_t batch = t; batch < d_.batch; batch += workers) {
-          run_matrix(matrix(batch, own, own + b_pack_bytes(bl_)), serial, 1);
+          run_matrix(matrix(batch, own, own + b_pack_bytes(kern_, bl_)), serial, 1);
         }
       });
       return;
     }
     for (int64_t batch = 0; batch < d_.batch; ++batch) {
-      run_matrix(matrix(batch, workspace_, workspace_ + b_pack_bytes(bl_)), parallel, threads_);
+      run_matrix(matrix(batch, workspace_, workspace_ + b_pack_bytes(kern_, bl_)), parallel,
+                 threads_);
     }
   }
 
@@ -342,8 +369,7 @@ class PackedGemm {
   MatrixRun matrix(int64_t batch, char* b_pack, char* a_packs) const {
     return MatrixRun{byte_ptr(p_.a, batch * d_.stride_a, d_.ab_dtype),
                      byte_ptr(p_.b, batch * d_.stride_b, d_.ab_dtype),
-                     byte_ptr(p_.c, batch * d_.stride_c, d_.c_dtype),
-                     reinterpret_cast<float*>(b_pack), a_packs};
+                     byte_ptr(p_.c, batch * d_.stride_c, d_.c_dtype), b_pack, a_packs};
   }
 
   void run_matrix(const MatrixRun& mat, Parallel& parallel, int threads) {
@@ -369,7 +395,7 @@ class PackedGemm {
     const int64_t j0 = q0 * kern_.nr, j1 = std::min(q1 * kern_.nr, nc);
     if (j0 >= j1) return;
     kern_.pack_b[d_.ab_dtype](b_at(mat, pc, jc + j0), d_.ldb, d_.trans_b != 0, kc, j1 - j0,
-                              mat.b_pack + j0 * kc);
+                              mat.b_pack + j0 * packed_k(kc) * kern_.packed_bytes);
   }
 
   // One (kc, nc) block: C[:, jc:jc+nc] (+)= A[:, pc:pc+kc] B[pc:pc+kc, jc:jc+nc].
@@ -387,8 +413,7 @@ class PackedGemm {
       const int im = static_cast<int>(t) / grid.tn, in = static_cast<int>(t) % grid.tn;
       const int64_t s0 = m_strips * im / grid.tm, s1 = m_strips * (im + 1) / grid.tm;
       const int64_t q0 = n_strips * in / grid.tn, q1 = n_strips * (in + 1) / grid.tn;
-      if (!shared_b) pack_b_strips(mat, jc, nc, pc, kc, q0, q1);
-      compute(mat, t, jc, nc, pc, kc, beta, s0, s1, q0, q1);
+      compute(mat, t, jc, nc, pc, kc, beta, s0, s1, q0, q1, !shared_b);
     };
     if (threads <= 1) {
       task(0);
@@ -402,23 +427,36 @@ class PackedGemm {
     parallel.parallel_for(threads, task);
   }
 
+  // K of a packed slice of kc values: padded to the kernel's unit.
+  int64_t packed_k(int64_t kc) const { return round_up(kc, kern_.k_unit); }
+
   // Micro-tiles of M strips [s0, s1) x N strips [q0, q1) for one (kc, nc) block.
-  void compute(const MatrixRun& mat, int64_t thread, int64_t jc, int64_t nc, int64_t pc,
-               int64_t kc, float beta, int64_t s0, int64_t s1, int64_t q0, int64_t q1) {
+  // With pack_own_b, the thread packs the B strips [q0, q1) itself: all of them first when its
+  // rows span several A blocks (each strip is then read once per block), else each strip just
+  // before its micro-tiles, so it goes from the packing straight to L1 (small M: 64 rows of a
+  // 64x4096x4096 GEMM read each packed strip once).
+  void compute(const MatrixRun& mat, int64_t thread, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+               float beta, int64_t s0, int64_t s1, int64_t q0, int64_t q1, bool pack_own_b) {
     const int mr = kern_.mr, nr = kern_.nr;
-    float* a_pack = reinterpret_cast<float*>(mat.a_packs + thread * a_pack_bytes(bl_));
+    char* a_pack = mat.a_packs + thread * a_pack_bytes(kern_, bl_);
     const int64_t row_end = std::min(s1 * mr, d_.m);
+    if (s0 * mr >= row_end || q0 >= q1) return;
+    const bool one_a_block = row_end - s0 * mr <= bl_.mc;
+    if (pack_own_b && !one_a_block) pack_b_strips(mat, jc, nc, pc, kc, q0, q1);
     const bool c_f32 = d_.c_dtype == XINHE_DTYPE_F32;
+    const int64_t strip_bytes = packed_k(kc) * kern_.packed_bytes;  // per row or column
+    if (kern_.enter != nullptr) kern_.enter();
     for (int64_t ic = s0 * mr; ic < row_end; ic += bl_.mc) {
       const int64_t mc = std::min(bl_.mc, row_end - ic);
       kern_.pack_a[d_.ab_dtype](a_at(mat, ic, pc), d_.lda, d_.trans_a != 0, mc, kc, a_pack);
       for (int64_t q = q0; q < q1; ++q) {
+        if (pack_own_b && one_a_block) pack_b_strips(mat, jc, nc, pc, kc, q, q + 1);
         const int64_t j = q * nr;
         const int64_t cols = std::min<int64_t>(nr, nc - j);
-        const float* b_strip = mat.b_pack + j * kc;
+        const char* b_strip = mat.b_pack + j * strip_bytes;
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int64_t rows = std::min<int64_t>(mr, mc - ir);
-          const float* a_strip = a_pack + ir * kc;
+          const char* a_strip = a_pack + ir * strip_bytes;
           const int64_t c_index = (ic + ir) * d_.ldc + jc + j;
           if (c_f32 && rows == mr && cols == nr) {
             kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index,
@@ -433,6 +471,7 @@ class PackedGemm {
         }
       }
     }
+    if (kern_.leave != nullptr) kern_.leave();
   }
 
   const PackedKernels& kern_;
@@ -455,24 +494,49 @@ void run_packed(const PackedKernels& kern, const GemmProblem& p, Parallel& paral
 // ---- Implementations. -----------------------------------------------------------------------
 
 #if defined(XINHE_GEMM_X86_64)
-// F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
-bool cpu_has_f16c() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+// The 16-bit kernels multiply one input dtype each, with f32 accumulation; C is f32 or A's.
+const char* lowp_unsupported_reason(const xinhe_gemm_desc_t& d, xinhe_dtype_t dtype,
+                                    CpuFeature feature) {
+  if (const char* why = desc_unsupported_reason(d)) return why;
+  if (d.ab_dtype != dtype) {
+    return dtype == XINHE_DTYPE_BF16 ? "multiplies bf16 A and B only"
+                                     : "multiplies f16 A and B only";
+  }
+  return cpu_feature_unavailable(feature);
 }
 
-// __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 register state.
-bool cpu_has_avx2_fma_f16c() {
-  __builtin_cpu_init();  // may run before libgcc's constructor when called from static init
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+const char* amx_bf16_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  return lowp_unsupported_reason(d, XINHE_DTYPE_BF16, CpuFeature::kAmxBf16);
+}
+uint64_t amx_bf16_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
+  return packed_workspace_size(packed_kernels_amx_bf16(), d, threads);
+}
+void amx_bf16_run(const GemmProblem& p, Parallel& parallel) {
+  run_packed(packed_kernels_amx_bf16(), p, parallel);
 }
 
-bool cpu_has_avx512f() { return cpu_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f"); }
-#endif
+const char* amx_fp16_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  return lowp_unsupported_reason(d, XINHE_DTYPE_F16, CpuFeature::kAmxFp16);
+}
+uint64_t amx_fp16_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
+  return packed_workspace_size(packed_kernels_amx_fp16(), d, threads);
+}
+void amx_fp16_run(const GemmProblem& p, Parallel& parallel) {
+  run_packed(packed_kernels_amx_fp16(), p, parallel);
+}
 
-#if defined(XINHE_GEMM_X86_64)
+const char* avx512_bf16_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  return lowp_unsupported_reason(d, XINHE_DTYPE_BF16, CpuFeature::kAvx512Bf16);
+}
+uint64_t avx512_bf16_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
+  return packed_workspace_size(packed_kernels_avx512_bf16(), d, threads);
+}
+void avx512_bf16_run(const GemmProblem& p, Parallel& parallel) {
+  run_packed(packed_kernels_avx512_bf16(), p, parallel);
+}
+
 const char* avx512_unsupported_reason(const xinhe_gemm_desc_t& d) {
-  if (!cpu_has_avx512f()) return "CPU lacks AVX-512F (with AVX2, FMA, F16C)";
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx512)) return why;
   return desc_unsupported_reason(d);
 }
 uint64_t avx512_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
@@ -483,7 +547,7 @@ void avx512_run(const GemmProblem& p, Parallel& parallel) {
 }
 
 const char* avx2_unsupported_reason(const xinhe_gemm_desc_t& d) {
-  if (!cpu_has_avx2_fma_f16c()) return "CPU lacks AVX2, FMA or F16C";
+  if (const char* why = cpu_feature_unavailable(CpuFeature::kAvx2)) return why;
   return desc_unsupported_reason(d);
 }
 uint64_t avx2_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
@@ -527,6 +591,19 @@ void openblas_run(const GemmProblem& p, Parallel& parallel) {
   }
 }
 
+const char* onednn_gemm_unsupported_reason(const xinhe_gemm_desc_t& d) {
+  if (const char* why = desc_unsupported_reason(d)) return why;
+  return onednn_unsupported_reason(d);
+}
+uint64_t onednn_gemm_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
+  return onednn_workspace_size(d, threads);
+}
+void onednn_run(const GemmProblem& p, Parallel& parallel) {
+  if (run_trivial(p)) return;
+  // oneDNN refused at run time what it accepted at creation (never seen): compute it here.
+  if (!onednn_gemm(p, parallel.threads())) run_direct(p, parallel);
+}
+
 void reference_run(const GemmProblem& p, Parallel&) {
   if (run_trivial(p)) return;
   direct_gemm(p, OutputRange{0, p.desc.batch * p.desc.m, 0, p.desc.n});
@@ -546,9 +623,17 @@ void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, P
 const std::vector<GemmImpl>& gemm_impls() {
   static const std::vector<GemmImpl> impls = {
 #if defined(XINHE_GEMM_X86_64)
+      {"cpu.gemm.packed_bf16_amx", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
+       &amx_bf16_run},
+      {"cpu.gemm.packed_f16_amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
+       &amx_fp16_run},
+      {"cpu.gemm.packed_bf16_avx512bf16", &avx512_bf16_unsupported_reason,
+       &avx512_bf16_workspace_size, &avx512_bf16_run},
       {"cpu.gemm.packed_avx512", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
       {"cpu.gemm.packed_avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
+      {"cpu.gemm.onednn", &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
+       &onednn_run},
       {"cpu.gemm.openblas", &openblas_unsupported_reason, &no_workspace, &openblas_run},
       {"cpu.gemm.packed_portable", &portable_unsupported_reason, &portable_workspace_size,
        &portable_run},

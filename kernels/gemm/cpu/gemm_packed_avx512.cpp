@@ -16,28 +16,7 @@ namespace packed_avx512 {
 typedef float Vec __attribute__((vector_size(64)));
 constexpr int kVecFloats = 16;
 
-inline void f16_row_to_f32(const uint16_t* src, int64_t n, float* dst) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
-    // The masked form with a zero pass-through: GCC 12's plain _mm512_cvtph_ps starts from an
-    // undefined register and trips -Wmaybe-uninitialized.
-    _mm512_storeu_ps(dst + i, _mm512_mask_cvtph_ps(_mm512_setzero_ps(), 0xffff, h));
-  }
-  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
-}
-
-inline void f32_row_to_f16(const float* src, int64_t n, uint16_t* dst) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    // Masked form with a zero pass-through, for the same GCC 12 warning as above.
-    const __m256i h = _mm512_mask_cvtps_ph(_mm256_setzero_si256(), 0xffff, _mm512_loadu_ps(src + i),
-                                           _MM_FROUND_TO_NEAREST_INT);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), h);
-  }
-  for (; i < n; ++i) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
-}
-
+#include "gemm_f16_rows_avx512.inc"
 #include "gemm_packed_body.inc"
 
 }  // namespace packed_avx512

@@ -1,0 +1,27 @@
+// The PyTorch peer of cpu devices: torch.matmul ("torch-matmul") and
+// scaled_dot_product_attention ("torch-sdpa") computed by a Python child process
+// (torch_peer.py, embedded in the binary) on the bench's inputs, with the same thread count,
+// timed run by run between xinhe's runs like the in-process peers. The interpreter is
+// --python, else XINHE_BENCH_PYTHON, else python3; when it cannot import torch, every torch
+// item is skipped with that reason.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "measure.h"
+
+namespace xinhe::bench {
+
+// impl names of the peer rows.
+inline constexpr const char* kTorchMatmul = "torch-matmul";
+inline constexpr const char* kTorchSdpa = "torch-sdpa";
+
+// Sets the interpreter and thread count used when the child is first needed.
+void configure_torch_peer(const std::string& python, int threads);
+
+// nullptr with *problem filled (code UNIMPLEMENTED: skipped) when the peer cannot run the case.
+std::unique_ptr<Measurement> prepare_torch(const std::string& device_name, CaseData& data,
+                                           Problem* problem);
+
+}  // namespace xinhe::bench
