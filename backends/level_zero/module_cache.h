@@ -24,9 +24,9 @@
 
 namespace xinhe::level_zero {
 
-// One SPIR-V module compiled at build time from the OpenCL C sources (spirv_kernels.cmake):
+// One SPIR-V module compiled at build time from the OpenCL C sources (spirv_variants.h):
 // program is the source ("gemm_tiled"...), options the OpenCL build options it was compiled
-// with, exactly as the OpenCL backend passes them to clBuildProgram.
+// with, as kernels/*/opencl/*_opencl.h spell them for both backends.
 struct SpirvProgram {
   const char* program;
   const char* options;
