@@ -2,14 +2,18 @@
 // sources to SPIR-V and writes the C++ file that embeds it into the plugin.
 //
 // Per variant: clang-15 -cc1 -triple spir64-unknown-unknown (OpenCL C 1.2 with the variant's
-// options, typed pointers because llvm-spirv 15 needs them, -O0 without optnone because
-// llvm-spirv 15 cannot translate the `freeze` instructions LLVM's optimizer inserts; the
-// device compiler optimizes), then llvm-spirv-15, then spirv-val. Variants compile in
-// parallel; any failure prints the tool's output and fails the build. The images are embedded
-// with .incbin (no multi-megabyte C arrays to compile) and listed in a table of (program,
+// options, typed pointers because llvm-spirv 15 needs them, no LLVM passes), then opt-15 with
+// a short pipeline (kOptPasses), then llvm-spirv-15, then spirv-val. Not -O2: llvm-spirv 15
+// cannot translate the `freeze` instructions the full pipeline inserts, and its loop passes
+// produce block orders spirv-val rejects. Not -O0: clang then marks every function noinline,
+// which a GPU compiler would honour for every element load. The short pipeline inlines the
+// helpers and cleans up; the device compiler does the rest (unrolling, scheduling). Variants
+// compile in parallel; any failure prints the tool's output and fails the build. The images are
+// embedded with .incbin (no multi-megabyte C arrays to compile) and listed in a table of (program,
 // options, bytes, size) that module_cache.h declares.
 //
-// Usage: xinhe-level-zero-spirv-compiler --clang <clang-15> --llvm-spirv <llvm-spirv-15>
+// Usage: xinhe-level-zero-spirv-compiler --clang <clang-15> --opt <opt-15>
+//          --llvm-spirv <llvm-spirv-15>
 //          --spirv-val <spirv-val> --prelude <xinhe_dtype.cl> --kernels <dir with gemm/ and
 //          attention/> --work <dir> --output <spirv_table.cpp> [--jobs N] [--list]
 #include <fcntl.h>
@@ -33,8 +37,13 @@ extern char** environ;
 
 namespace {
 
+// Inline the helpers, promote locals to registers, simplify; nothing that emits `freeze`.
+constexpr const char* kOptPasses =
+    "function(sroa,early-cse,simplifycfg,instcombine),cgscc(inline),"
+    "function(sroa,early-cse,instcombine,simplifycfg,adce),globaldce";
+
 struct Options {
-  std::string clang, llvm_spirv, spirv_val, prelude, kernels, work, output;
+  std::string clang, opt, llvm_spirv, spirv_val, prelude, kernels, work, output;
   unsigned jobs = 0;
   bool list = false;
 };
@@ -92,7 +101,7 @@ std::string escape(const std::string& s) {
 int usage(const char* why) {
   std::fprintf(stderr,
                "xinhe-level-zero-spirv-compiler: %s\n"
-               "usage: --clang X --llvm-spirv X --spirv-val X --prelude FILE --kernels DIR "
+               "usage: --clang X --opt X --llvm-spirv X --spirv-val X --prelude FILE --kernels DIR "
                "--work DIR --output FILE [--jobs N] | --list\n",
                why);
   return 2;
@@ -113,6 +122,7 @@ int main(int argc, char** argv) {
     if (arg == "--list") {
       o.list = true;
     } else if (arg == "--clang"        ? !value(&o.clang)
+               : arg == "--opt"        ? !value(&o.opt)
                : arg == "--llvm-spirv" ? !value(&o.llvm_spirv)
                : arg == "--spirv-val"  ? !value(&o.spirv_val)
                : arg == "--prelude"    ? !value(&o.prelude)
@@ -131,8 +141,8 @@ int main(int argc, char** argv) {
     for (const auto& v : variants) std::printf("%s|%s\n", v.program.c_str(), v.options.c_str());
     return 0;
   }
-  if (o.clang.empty() || o.llvm_spirv.empty() || o.spirv_val.empty() || o.prelude.empty() ||
-      o.kernels.empty() || o.work.empty() || o.output.empty())
+  if (o.clang.empty() || o.opt.empty() || o.llvm_spirv.empty() || o.spirv_val.empty() ||
+      o.prelude.empty() || o.kernels.empty() || o.work.empty() || o.output.empty())
     return usage("missing an argument");
   if (o.jobs == 0) o.jobs = std::max(1u, std::thread::hardware_concurrency());
 
@@ -143,7 +153,7 @@ int main(int argc, char** argv) {
     for (size_t i = next++; i < variants.size(); i = next++) {
       const auto& v = variants[i];
       const std::string base = o.work + "/" + v.program + "_" + std::to_string(i);
-      const std::string bc = base + ".bc";
+      const std::string bc = base + ".bc", opt_bc = base + ".opt.bc";
       spv[i] = base + ".spv";
       logs[i] = base + ".log";
       std::remove(logs[i].c_str());
@@ -154,13 +164,15 @@ int main(int argc, char** argv) {
                                      "-finclude-default-header",
                                      "-no-opaque-pointers",
                                      "-emit-llvm-bc",
-                                     "-O0",
-                                     "-disable-O0-optnone",
+                                     "-O2",
+                                     "-disable-llvm-passes",
                                      "-include",
                                      o.prelude};
       for (const std::string& w : split_words(v.options)) cc.push_back(w);
       cc.insert(cc.end(), {"-o", bc, source_of(o, v.program)});
-      ok[i] = run(cc, logs[i]) && run({o.llvm_spirv, bc, "-o", spv[i]}, logs[i]) &&
+      ok[i] = run(cc, logs[i]) &&
+              run({o.opt, std::string("-passes=") + kOptPasses, bc, "-o", opt_bc}, logs[i]) &&
+              run({o.llvm_spirv, opt_bc, "-o", spv[i]}, logs[i]) &&
               run({o.spirv_val, spv[i]}, logs[i]);
     }
   };

@@ -1,8 +1,8 @@
 # The Level Zero backend's kernels: the OpenCL backend's OpenCL C sources (kernels/gemm/opencl,
 # kernels/attention/opencl), compiled at build time to SPIR-V and embedded into the plugin.
 # Which variants exist is C++ (spirv_variants.cpp, through the option builders the backend
-# itself calls at run time); a small host tool enumerates them, runs clang-15, llvm-spirv-15
-# and spirv-val on each (spirv_compiler.cpp says how and why) and writes the embedding file.
+# itself calls at run time); a small host tool enumerates them, runs clang-15, opt-15,
+# llvm-spirv-15 and spirv-val on each (spirv_compiler.cpp says how and why) and writes the embedding file.
 #
 # xinhe_level_zero_spirv_kernels(<target>): adds the generated spirv_table.cpp to <target>.
 function(xinhe_level_zero_spirv_kernels target)
@@ -24,7 +24,7 @@ function(xinhe_level_zero_spirv_kernels target)
     # Sanitized builds: the tool's leak report is not this build's business.
     COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0
             $<TARGET_FILE:xinhe-level-zero-spirv-compiler>
-            --clang ${XINHE_SPIRV_CLANG} --llvm-spirv ${XINHE_LLVM_SPIRV}
+            --clang ${XINHE_SPIRV_CLANG} --opt ${XINHE_SPIRV_OPT} --llvm-spirv ${XINHE_LLVM_SPIRV}
             --spirv-val ${XINHE_SPIRV_VAL} --prelude ${kernel_root}/gemm/opencl/xinhe_dtype.cl
             --kernels ${kernel_root} --work ${work} --output ${table}
     DEPENDS xinhe-level-zero-spirv-compiler ${kernel_sources}
