@@ -12,7 +12,8 @@
 //    (XINHE_ZE_CPU_ORDER=forward for submission order), so a backend that forgets a barrier
 //    between dependent commands reads stale data.
 //  - Events come from pools, must be reset before reuse, and carry kernel timestamps (32
-//    valid bits of 10 ns ticks, so consumers must handle wrap-around).
+//    valid bits of 10 ns ticks, so consumers must handle wrap-around;
+//    XINHE_ZE_CPU_TIMESTAMP_WRAP_MS=N makes them wrap N ms after zeInit).
 //  - Kernel arguments and group sizes are captured at append time; pointer arguments must lie
 //    in a live allocation of the context; launches without a group size fail.
 //  - Allocations have guard bytes on both sides, checked after every kernel and copy that

@@ -16,7 +16,12 @@ constexpr size_t kMaxFillPattern = 128;
 constexpr uint32_t kDriverVersion = 0x00010000;  // 1.0 of this test driver
 
 std::mutex g_init_mutex;
-std::unique_ptr<Driver> g_driver;
+// Created by zeInit and kept for the life of the process, like a GPU driver's state: the
+// OpenCL context it holds (and every PoCL object hanging off it) stays reachable at exit.
+Driver* g_driver = nullptr;
+// XINHE_ZE_CPU_TIMESTAMP_WRAP_MS: shift the device clock so that kernel timestamps (32 bits)
+// wrap that many milliseconds after zeInit, to test consumers' wrap-around arithmetic.
+uint64_t g_tick_offset = 0;
 
 bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -132,12 +137,12 @@ uint64_t device_ticks_now() {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count();
-  return static_cast<uint64_t>(ns) / kTimerNsPerTick;
+  return static_cast<uint64_t>(ns) / kTimerNsPerTick + g_tick_offset;
 }
 
 Driver* driver() {
   std::lock_guard<std::mutex> lock(g_init_mutex);
-  return g_driver.get();
+  return g_driver;
 }
 
 void Device::mark_lost(const std::string& why) {
@@ -364,6 +369,12 @@ ze_result_t init(ze_init_flags_t flags) {
   d->llvm_spirv = tool && *tool ? tool : XINHE_ZE_CPU_LLVM_SPIRV_DEFAULT;
   const char* order = std::getenv("XINHE_ZE_CPU_ORDER");
   d->reverse_order = !(order && std::strcmp(order, "forward") == 0);
+  if (const char* wrap = std::getenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS")) {
+    const uint64_t period = 1ull << kKernelTimestampBits;
+    const uint64_t ahead = std::strtoull(wrap, nullptr, 10) * 1000000 / kTimerNsPerTick;
+    const uint64_t now = device_ticks_now() % period;
+    g_tick_offset = (2 * period - now - ahead % period) % period;
+  }
   auto device = std::make_unique<Device>();
   device->driver = d.get();
   device->name = "xinhe CPU test driver on " + cl_string(d->cl_device, CL_DEVICE_NAME);
@@ -375,7 +386,7 @@ ze_result_t init(ze_init_flags_t flags) {
   device->max_group_size = static_cast<uint32_t>(wg < 1024 ? wg : 1024);
   device->fp64 = cl_value<cl_device_fp_config>(d->cl_device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   d->device = std::move(device);
-  g_driver = std::move(d);
+  g_driver = d.release();
   return ZE_RESULT_SUCCESS;
 }
 
