@@ -153,28 +153,13 @@ std::string AttentionParams::to_string() const {
 
 GemmParams default_gemm_params(bool cpu_like) {
   GemmParams p;
-  if (!cpu_like) {  // GPU-like: local-memory tiles shared by a 16x16 group
-    p.mwi = 4;
-    p.nwi = 4;
-    p.vw = 4;
-    p.kwi = 1;
-    p.mwg = 64;
-    p.nwg = 64;
-    p.kwg = 16;
-    p.use_local = 1;
-    p.pack = 0;
-  }
+  static_cast<opencl_c::GemmTile&>(p) = opencl_c::default_gemm_tile(cpu_like);
   return p;
 }
 
 AttentionParams default_attention_params(bool cpu_like) {
   AttentionParams p;
-  if (!cpu_like) {
-    p.qwi = 1;
-    p.bkv = 16;
-    p.wg = 64;
-    p.dv = 4;
-  }
+  static_cast<opencl_c::FlashTile&>(p) = opencl_c::default_flash_tile(cpu_like);
   return p;
 }
 

@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "attention_opencl.h"
+#include "gemm_opencl.h"
+
 namespace xinhe::opencl {
 
 // A real database has a few lines per device; anything larger is refused unread.
@@ -36,11 +39,10 @@ constexpr uint64_t kCpuWorkGroupPrivateBytes = uint64_t{1} << 20;
 // head_dim is chosen per op, after the parameters: bounds assume the largest one allowed.
 constexpr int kMaxAttentionHeadDim = 256;
 
-struct GemmParams {
-  int mwi = 8, nwi = 8, vw = 8, kwi = 2;  // per-work-item tile, vector width, K unroll
-  int mwg = 128, nwg = 8, kwg = 16;       // work-group tile (KWG: local-memory K step)
-  int use_local = 0;
-  int pack = 1;  // 1: pack op(A)/op(B) into f32 panels in the workspace first (large problems)
+// The kernels' parameters (fields, defaults) are defined once, with the kernels' host contract
+// (kernels/*/opencl/*_opencl.h) that the Level Zero backend shares; validating and tuning them
+// is this database's business.
+struct GemmParams : opencl_c::GemmTile {
   // "" when consistent and within the device's limits, else what is wrong (e.g.
   // "NWI % VW != 0", "local tiles need 1310720 bytes, the device has 1048576").
   std::string validate(const TuningLimits& limits) const;
@@ -50,15 +52,13 @@ struct GemmParams {
   uint64_t private_bytes_per_work_item() const;
 };
 
-struct AttentionParams {
-  int qwi = 2, bkv = 16, wg = 8;  // query rows per work-item, key block, work-group size
-  int dv = 8;                     // d-vector width (1, 4, 8); narrowed when D or strides need
+struct AttentionParams : opencl_c::FlashTile {
   std::string validate(const TuningLimits& limits) const;
   std::string to_string() const;
   uint64_t private_bytes_per_work_item() const;  // at kMaxAttentionHeadDim
 };
 
-// Safe defaults by device kind.
+// Safe defaults by device kind (opencl_c::default_gemm_tile / default_flash_tile).
 GemmParams default_gemm_params(bool cpu_like);
 AttentionParams default_attention_params(bool cpu_like);
 
