@@ -24,39 +24,14 @@ namespace xinhe::opencl {
 // A real database has a few lines per device; anything larger is refused unread.
 constexpr uint64_t kMaxTuningDbBytes = uint64_t{1} << 20;
 
-// What a device allows a kernel's work-group: parameters beyond these are refused before a
-// kernel is built (a work-group or tile the device cannot hold crashes some drivers instead
-// of failing the build or launch).
-struct TuningLimits {
-  uint64_t max_work_group_size = 1;             // CL_DEVICE_MAX_WORK_GROUP_SIZE
-  uint64_t max_work_item_sizes[3] = {0, 0, 0};  // per dimension; 0 when unknown
-  uint64_t local_memory_bytes = 0;              // CL_DEVICE_LOCAL_MEM_SIZE
-  // CPU drivers (PoCL) run a work-group's work-items in one thread and keep their private
-  // arrays together; kCpuWorkGroupPrivateBytes bounds that total there.
-  bool cpu_like = false;
-};
-constexpr uint64_t kCpuWorkGroupPrivateBytes = uint64_t{1} << 20;
-// head_dim is chosen per op, after the parameters: bounds assume the largest one allowed.
-constexpr int kMaxAttentionHeadDim = 256;
-
-// The kernels' parameters (fields, defaults) are defined once, with the kernels' host contract
-// (kernels/*/opencl/*_opencl.h) that the Level Zero backend shares; validating and tuning them
-// is this database's business.
-struct GemmParams : opencl_c::GemmTile {
-  // "" when consistent and within the device's limits, else what is wrong (e.g.
-  // "NWI % VW != 0", "local tiles need 1310720 bytes, the device has 1048576").
-  std::string validate(const TuningLimits& limits) const;
-  std::string to_string() const;  // "MWI=4,NWI=16,..."
-  // Bytes of local memory and of private memory per work-item the tiled kernel uses.
-  uint64_t local_memory_bytes() const;
-  uint64_t private_bytes_per_work_item() const;
-};
-
-struct AttentionParams : opencl_c::FlashTile {
-  std::string validate(const TuningLimits& limits) const;
-  std::string to_string() const;
-  uint64_t private_bytes_per_work_item() const;  // at kMaxAttentionHeadDim
-};
+// The kernels' parameters, the device limits they must fit and their validation are the
+// kernels' host contract (kernels/*/opencl/*_opencl.h), shared with the Level Zero backend;
+// tuning them per device is this database's business.
+using TuningLimits = opencl_c::KernelLimits;
+using GemmParams = opencl_c::GemmTile;
+using AttentionParams = opencl_c::FlashTile;
+using opencl_c::kCpuWorkGroupPrivateBytes;
+using opencl_c::kMaxAttentionHeadDim;
 
 // Safe defaults by device kind (opencl_c::default_gemm_tile / default_flash_tile).
 GemmParams default_gemm_params(bool cpu_like);

@@ -6,9 +6,33 @@
 namespace xinhe::opencl_c {
 namespace {
 
+bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
 size_t round_up(size_t v, size_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 
 }  // namespace
+
+uint64_t FlashTile::private_bytes_per_work_item() const {
+  // q and acc [QWI][D], scores [QWI][BKV], row statistics (attention_flash.cl).
+  const uint64_t rows = static_cast<uint64_t>(qwi);
+  return (rows * (2u * kMaxAttentionHeadDim + static_cast<uint64_t>(bkv)) + 4u * rows) *
+         sizeof(float);
+}
+
+std::string FlashTile::validate(const KernelLimits& limits) const {
+  if (qwi < 1 || qwi > 8) return "QWI not in [1, 8]";
+  if (bkv < 1 || bkv > 64) return "BKV not in [1, 64]";
+  if (dv != 1 && dv != 4 && dv != 8) return "DV not in {1, 4, 8}";
+  if (wg < 1 || !is_pow2(wg)) return "WG not a power of two";
+  if (std::string why = check_work_group(static_cast<uint64_t>(wg), 1, limits); !why.empty())
+    return why;
+  return check_private_memory(private_bytes_per_work_item(), static_cast<uint64_t>(wg), limits);
+}
+
+std::string FlashTile::to_string() const {
+  std::ostringstream os;
+  os << "QWI=" << qwi << ",BKV=" << bkv << ",WG=" << wg << ",DV=" << dv;
+  return os.str();
+}
 
 FlashTile default_flash_tile(bool cpu_like) {
   FlashTile p;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nd_range.h"
+#include "opencl_c_launch.h"
 #include "xinhe/ops.h"
 
 namespace xinhe::opencl_c {
@@ -19,11 +19,18 @@ inline constexpr const char* kAttentionReferenceProgram = "attention_reference";
 inline constexpr const char* kAttentionFlashKernel = "xinhe_attention_flash";
 inline constexpr const char* kAttentionReferenceKernel = "xinhe_attention_reference";
 
-// Parameters of attention_flash.cl (validated and tuned by the OpenCL backend's tuning
-// database, backends/opencl/tuning_db.h).
+// head_dim is chosen per op, after the parameters: bounds assume the largest one allowed.
+constexpr int kMaxAttentionHeadDim = 256;
+
+// Parameters of attention_flash.cl; the OpenCL backend's tuning database
+// (backends/opencl/tuning_db.h) tunes them per device.
 struct FlashTile {
   int qwi = 2, bkv = 16, wg = 8;  // query rows per work-item, key block, work-group size
   int dv = 8;                     // d-vector width (1, 4, 8); narrowed when D or strides need
+  // "" when consistent and within the device's limits, else what is wrong.
+  std::string validate(const KernelLimits& limits) const;
+  std::string to_string() const;
+  uint64_t private_bytes_per_work_item() const;  // at kMaxAttentionHeadDim
 };
 
 // Safe defaults by device kind (CPU-like: PoCL; otherwise GPU).

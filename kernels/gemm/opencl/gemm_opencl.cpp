@@ -10,6 +10,44 @@ size_t round_up(size_t v, size_t multiple) { return (v + multiple - 1) / multipl
 
 }  // namespace
 
+uint64_t GemmTile::local_memory_bytes() const {
+  // a_tile[KWG][MWG] + b_tile[KWG][NWG] floats (gemm_tiled.cl), when USE_LOCAL.
+  if (!use_local) return 0;
+  return static_cast<uint64_t>(kwg) * (static_cast<uint64_t>(mwg) + nwg) * sizeof(float);
+}
+
+uint64_t GemmTile::private_bytes_per_work_item() const {
+  // acc[MWI][NWI] plus one row of B vectors and the store staging row (gemm_tiled.cl).
+  return (static_cast<uint64_t>(mwi) * nwi + 2u * static_cast<uint64_t>(nwi)) * sizeof(float);
+}
+
+std::string GemmTile::validate(const KernelLimits& limits) const {
+  if (mwi < 1 || nwi < 1 || kwi < 1 || mwi > 16 || nwi > 64 || kwi > 16)
+    return "MWI, NWI, KWI out of range";
+  if (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) return "VW not in {1,2,4,8,16}";
+  if (nwi % vw != 0) return "NWI % VW != 0";
+  if (mwg < mwi || nwg < nwi || mwg % mwi != 0 || nwg % nwi != 0)
+    return "MWG/NWG not multiples of MWI/NWI";
+  const uint64_t wg_x = static_cast<uint64_t>(nwg / nwi), wg_y = static_cast<uint64_t>(mwg / mwi);
+  if (std::string why = check_work_group(wg_x, wg_y, limits); !why.empty()) return why;
+  if (use_local != 0 && use_local != 1) return "USE_LOCAL not 0/1";
+  if (use_local && (kwg < 1 || kwg > 64)) return "KWG out of range";
+  if (pack != 0 && pack != 1) return "PACK not 0/1";
+  if (pack && use_local) return "PACK and USE_LOCAL exclude each other";
+  if (local_memory_bytes() > limits.local_memory_bytes) {
+    return "local tiles need " + std::to_string(local_memory_bytes()) + " bytes, the device has " +
+           std::to_string(limits.local_memory_bytes);
+  }
+  return check_private_memory(private_bytes_per_work_item(), wg_x * wg_y, limits);
+}
+
+std::string GemmTile::to_string() const {
+  std::ostringstream os;
+  os << "MWI=" << mwi << ",NWI=" << nwi << ",VW=" << vw << ",KWI=" << kwi << ",MWG=" << mwg
+     << ",NWG=" << nwg << ",KWG=" << kwg << ",USE_LOCAL=" << use_local << ",PACK=" << pack;
+  return os.str();
+}
+
 GemmTile default_gemm_tile(bool cpu_like) {
   GemmTile p;
   if (!cpu_like) {  // GPU-like: local-memory tiles shared by a 16x16 group

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nd_range.h"
+#include "opencl_c_launch.h"
 #include "xinhe/ops.h"
 
 namespace xinhe::opencl_c {
@@ -24,16 +24,20 @@ inline constexpr const char* kGemmPackAKernel = "xinhe_gemm_pack_a";
 inline constexpr const char* kGemmPackBKernel = "xinhe_gemm_pack_b";
 inline constexpr const char* kGemmPackedKernel = "xinhe_gemm_packed";
 
-// Tile parameters of gemm_tiled.cl (the build options of the same names). The OpenCL backend's
-// tuning database validates and tunes them (backends/opencl/tuning_db.h).
+// Tile parameters of gemm_tiled.cl (the build options of the same names); the OpenCL
+// backend's tuning database (backends/opencl/tuning_db.h) tunes them per device.
 struct GemmTile {
   int mwi = 8, nwi = 8, vw = 8, kwi = 2;  // per-work-item tile, vector width, K unroll
   int mwg = 128, nwg = 8, kwg = 16;       // work-group tile (KWG: local-memory K step)
   int use_local = 0;
   int pack = 1;  // 1: pack op(A)/op(B) into f32 panels in the workspace first (large problems)
-  uint64_t work_group_size() const {
-    return static_cast<uint64_t>(mwg / mwi) * static_cast<uint64_t>(nwg / nwi);
-  }
+  // "" when consistent and within the device's limits, else what is wrong (e.g.
+  // "NWI % VW != 0", "local tiles need 1310720 bytes, the device has 1048576").
+  std::string validate(const KernelLimits& limits) const;
+  std::string to_string() const;  // "MWI=4,NWI=16,..."
+  // Bytes of local memory and of private memory per work-item the tiled kernel uses.
+  uint64_t local_memory_bytes() const;
+  uint64_t private_bytes_per_work_item() const;
 };
 
 // Safe defaults by device kind: CPU-like devices (PoCL) get barrier-free register tiles and
