@@ -440,6 +440,7 @@ xinhe_status_t query_device_info(const ZeApi& ze, const xinhe_host_api_t* host,
   info->max_group_size_xyz[0] = cp.maxGroupSizeX;
   info->max_group_size_xyz[1] = cp.maxGroupSizeY;
   info->max_group_size_xyz[2] = cp.maxGroupSizeZ;
+  info->local_memory = cp.maxSharedLocalMemory;
   info->fp16 = (mp.flags & ZE_DEVICE_MODULE_FLAG_FP16) != 0;
   info->fp64 = (mp.flags & ZE_DEVICE_MODULE_FLAG_FP64) != 0;
   if (v12) {
@@ -630,6 +631,19 @@ void buffer_free(xinhe_be_buffer_t b) {
   if (buffer == nullptr) return;
   buffer->device->ze().zeMemFree(buffer->device->context, buffer->ptr);
   delete buffer;
+}
+
+// Host and shared USM allocations are host addresses; device allocations are not, not even on
+// an integrated GPU (Level Zero promises no host access to them).
+xinhe_status_t buffer_host_pointer(xinhe_be_buffer_t b, void** out_pointer) {
+  Buffer* buffer = as_buffer(b);
+  if (buffer->device->memory_kind == MemoryKind::kDevice)
+    return make_status(buffer->device->host(), XINHE_STATUS_UNIMPLEMENTED, "buffer_host_pointer",
+                       __FILE__, __LINE__,
+                       "level_zero buffers are device allocations, which the host cannot address; "
+                       "XINHE_LEVEL_ZERO_MEMORY=host or shared allocates host-addressable ones");
+  *out_pointer = buffer->ptr;
+  return nullptr;
 }
 
 // ---- Streams ----
@@ -868,8 +882,8 @@ const xinhe_backend_api_t kApi = {
     op_workspace_size,
     op_impl_name,
     op_run,
-    nullptr,  // buffer_host_pointer
-    nullptr,  // buffer_wrap_host
+    buffer_host_pointer,
+    nullptr,  // buffer_wrap_host: Level Zero 1.4 cannot import the caller's host memory
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "opencl_c_launch.h"
 #include "status_util.h"
 #include "xinhe/backend.h"
 #include "ze_loader.h"
@@ -56,11 +57,21 @@ struct DeviceInfo {
   uint64_t total_memory = 0, max_alloc = 0;
   uint32_t max_group_size = 1;
   uint32_t max_group_size_xyz[3] = {1, 1, 1};
+  uint64_t local_memory = 0;  // shared local memory per work-group
   bool fp16 = false, fp64 = false;
   double timer_ns_per_tick = 1.0;
   uint32_t kernel_timestamp_bits = 32;
   uint32_t compute_ordinal = 0;  // command queue group that runs kernels and copies
   uint64_t max_fill_pattern = 4;
+  // What the OpenCL C kernels' work-groups and tiles must fit in (opencl_c_launch.h).
+  opencl_c::KernelLimits kernel_limits() const {
+    opencl_c::KernelLimits limits;
+    limits.max_work_group_size = max_group_size;
+    for (int i = 0; i < 3; ++i) limits.max_work_item_sizes[i] = max_group_size_xyz[i];
+    limits.local_memory_bytes = local_memory;
+    limits.cpu_like = type == ZE_DEVICE_TYPE_CPU;
+    return limits;
+  }
 };
 
 // Events for stream capture and synchronization, allocated from pools of host-visible

@@ -132,12 +132,12 @@ std::string ModuleCache::entry_path(uint64_t key) const {
   return disk_dir_ + "/level_zero-" + hex64(key) + ".bin";
 }
 
-xinhe_status_t ModuleCache::kernel(const SpirvProgram& spirv, const char* name, KernelRef* out) {
+ZeCall ModuleCache::kernel(const SpirvProgram& spirv, const char* name, KernelRef* out) {
   // One lock around lookup-or-build: two ops asking for one module must not build it twice,
   // and builds happen at op creation only.
   std::lock_guard<std::mutex> lock(mutex_);
   ze_module_handle_t module = nullptr;
-  if (xinhe_status_t st = module_locked(spirv, &module)) return st;
+  if (ZeCall c = module_locked(spirv, &module)) return c;
   KernelEntry& entry = kernels_[{module, name}];
   if (entry.kernel == nullptr) {
     ze_kernel_desc_t kdesc = ze_struct<ze_kernel_desc_t>(ZE_STRUCTURE_TYPE_KERNEL_DESC);
@@ -145,21 +145,20 @@ xinhe_status_t ModuleCache::kernel(const SpirvProgram& spirv, const char* name, 
     const ze_result_t r = device_->ze().zeKernelCreate(module, &kdesc, &entry.kernel);
     if (r != ZE_RESULT_SUCCESS) {
       kernels_.erase({module, name});
-      return ze_status(device_->host(), r, "zeKernelCreate", __FILE__, __LINE__,
-                       std::string("kernel '") + name + "' of " + spirv.program);
+      return ZeCall{r, "zeKernelCreate", std::string("kernel '") + name + "' of " + spirv.program};
     }
     entry.mutex = std::make_unique<std::mutex>();
   }
   out->kernel = entry.kernel;
   out->mutex = entry.mutex.get();
-  return nullptr;
+  return {};
 }
 
-xinhe_status_t ModuleCache::module_locked(const SpirvProgram& spirv, ze_module_handle_t* out) {
+ZeCall ModuleCache::module_locked(const SpirvProgram& spirv, ze_module_handle_t* out) {
   if (auto it = modules_.find(&spirv); it != modules_.end()) {
     ++stats_.memory_hits;
     *out = it->second;
-    return nullptr;
+    return {};
   }
   const uint64_t key = key_of(spirv);
   ze_module_handle_t module = disk_dir_.empty() ? nullptr : load_from_disk(key);
@@ -168,7 +167,7 @@ xinhe_status_t ModuleCache::module_locked(const SpirvProgram& spirv, ze_module_h
     log("module cache: disk hit " + hex64(key));
   } else {
     const auto start = std::chrono::steady_clock::now();
-    if (xinhe_status_t st = build(spirv, &module)) return st;
+    if (ZeCall c = build(spirv, &module)) return c;
     ++stats_.builds;
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -178,10 +177,10 @@ xinhe_status_t ModuleCache::module_locked(const SpirvProgram& spirv, ze_module_h
   }
   modules_[&spirv] = module;
   *out = module;
-  return nullptr;
+  return {};
 }
 
-xinhe_status_t ModuleCache::build(const SpirvProgram& spirv, ze_module_handle_t* out) {
+ZeCall ModuleCache::build(const SpirvProgram& spirv, ze_module_handle_t* out) {
   const ZeApi& ze = device_->ze();
   ze_module_desc_t desc = ze_struct<ze_module_desc_t>(ZE_STRUCTURE_TYPE_MODULE_DESC);
   desc.format = ZE_MODULE_FORMAT_IL_SPIRV;
@@ -193,12 +192,12 @@ xinhe_status_t ModuleCache::build(const SpirvProgram& spirv, ze_module_handle_t*
   const std::string text = build_log_text(ze, log);
   if (r != ZE_RESULT_SUCCESS) {
     *out = nullptr;
-    return ze_status(device_->host(), r, "zeModuleCreate", __FILE__, __LINE__,
-                     std::string(spirv.program) + " with build flags '" + build_flags_ +
-                         "' (SPIR-V compiled with '" + spirv.options +
-                         "'): " + (text.empty() ? "no build log" : text));
+    return ZeCall{r, "zeModuleCreate",
+                  std::string(spirv.program) + " with build flags '" + build_flags_ +
+                      "' (SPIR-V compiled with '" + spirv.options +
+                      "'): " + (text.empty() ? "no build log" : text)};
   }
-  return nullptr;
+  return {};
 }
 
 ze_module_handle_t ModuleCache::load_from_disk(uint64_t key) {

@@ -61,8 +61,8 @@ class ModuleCache {
     std::mutex* mutex = nullptr;
   };
   // The kernel named `name` of spirv's module, building (or loading) the module on first use.
-  // Errors: the build failure as a status naming zeModuleCreate, with the flags and build log.
-  xinhe_status_t kernel(const SpirvProgram& spirv, const char* name, KernelRef* out);
+  // Errors: the failing call (zeModuleCreate with the flags and the build log, zeKernelCreate).
+  ZeCall kernel(const SpirvProgram& spirv, const char* name, KernelRef* out);
 
   ModuleCacheStats stats() const;
   const std::string& disk_dir() const { return disk_dir_; }
@@ -71,10 +71,10 @@ class ModuleCache {
  private:
   uint64_t key_of(const SpirvProgram& spirv) const;
   std::string entry_path(uint64_t key) const;
-  xinhe_status_t module_locked(const SpirvProgram& spirv, ze_module_handle_t* out);
+  ZeCall module_locked(const SpirvProgram& spirv, ze_module_handle_t* out);
   ze_module_handle_t load_from_disk(uint64_t key);
   void store_to_disk(uint64_t key, ze_module_handle_t module);
-  xinhe_status_t build(const SpirvProgram& spirv, ze_module_handle_t* out);
+  ZeCall build(const SpirvProgram& spirv, ze_module_handle_t* out);
   void log(const std::string& message) const;
   void disable_disk(const std::string& why);
 

@@ -46,14 +46,28 @@ inline xinhe_status_t ze_status(const xinhe_host_api_t* host, ze_result_t r, con
 // A failed Level Zero call kept as data (result and call name) by internal helpers, so that
 // a caller that must ignore it (a destructor, a best-effort flush) has no status to free.
 struct ZeCall {
+  ZeCall() = default;
+  ZeCall(ze_result_t r, const char* c, std::string d = {})
+      : result(r), call(c), detail(std::move(d)) {}
   ze_result_t result = ZE_RESULT_SUCCESS;
   const char* call = "";
+  std::string detail;  // e.g. a module's build flags and build log
   explicit operator bool() const { return result != ZE_RESULT_SUCCESS; }
+  // Failures no other implementation can avoid: out of memory, a lost device.
+  bool fatal() const {
+    const xinhe_status_code_t code = ze_error_code(result);
+    return code == XINHE_STATUS_OUT_OF_MEMORY || code == XINHE_STATUS_DEVICE_LOST;
+  }
+  // "zeModuleCreate: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE: <detail>"
+  std::string describe() const {
+    return std::string(call) + ": " + ze_result_name(result) +
+           (detail.empty() ? "" : ": " + detail);
+  }
 };
 
 inline xinhe_status_t to_status(const xinhe_host_api_t* host, const ZeCall& c, const char* file,
                                 int line) {
-  return c ? ze_status(host, c.result, c.call, file, line) : nullptr;
+  return c ? ze_status(host, c.result, c.call, file, line, c.detail) : nullptr;
 }
 
 inline xinhe_status_t make_status(const xinhe_host_api_t* host, xinhe_status_code_t code,
