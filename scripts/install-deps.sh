@@ -6,6 +6,9 @@
 # python3-venv and python3-dev: the Python package's virtual environment and its native build
 # (its PyPI packages are pinned in python/requirements.txt and pyproject.toml). clang-15 with
 # libclang-common-15-dev (libFuzzer and the sanitizer runtimes) builds the fuzz preset.
+# libze1 and libze-dev are the oneAPI Level Zero loader (with its validation layer) and headers;
+# clang-15, llvm-15 (opt), llvm-spirv-15 and spirv-tools compile the OpenCL C kernels to SPIR-V
+# for the Level Zero plugin, and llvm-spirv-15 also serves its CPU test driver.
 set -euo pipefail
 
 packages=(
@@ -17,6 +20,7 @@ packages=(
   hipcc libamdhip64-dev
   python3 python3-venv python3-dev
   clang-15 libclang-common-15-dev
+  libze1 libze-dev llvm-15 llvm-spirv-15 spirv-tools
 )
 
 missing=()

@@ -116,10 +116,9 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
   auto op = std::make_unique<AttentionOp>(device, desc);
   const std::string filter = impl_filter(overrides.impl_filter, "XINHE_ATTENTION_IMPL");
   const std::string dt = dtype_short_name(desc.dtype);
-  std::ostringstream common;
-  common << "-cl-std=CL1.2 -DDTYPE=" << static_cast<int>(desc.dtype)
-         << " -DCAUSAL=" << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? 1 : 0)
-         << " -DWITH_LSE=" << (desc.with_lse ? 1 : 0);
+  // Build options and the d-vector rule are the kernels' host contract (attention_opencl.h),
+  // shared with the Level Zero backend.
+  const std::string common = opencl_c::attention_options(desc);
   std::string skipped, detail;
   const std::string flash_name = "opencl.attention.flash_" + dt;
   const std::string reference_name = "opencl.attention.reference_" + dt;
@@ -132,17 +131,11 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
     if (!bad.empty()) {
       skipped += "; " + flash_name + ": parameters " + op->params_.to_string() + ": " + bad;
     } else {
-      const bool contiguous_d = desc.q_strides[3] == 1 && desc.k_strides[3] == 1 &&
-                                desc.v_strides[3] == 1 && desc.o_strides[3] == 1;
-      // d vectors need contiguous rows and a width dividing D; narrow until both hold.
-      int dv = contiguous_d ? op->params_.dv : 1;
-      while (dv > 1 && desc.head_dim % dv != 0) dv = dv == 8 ? 4 : 1;
-      std::ostringstream opts;
-      opts << common.str() << " -DHEAD_DIM=" << desc.head_dim << " -DQWI=" << op->params_.qwi
-           << " -DBKV=" << op->params_.bkv << " -DCONTIG_D=" << (contiguous_d ? 1 : 0)
-           << " -DDV=" << dv;
+      const opencl_c::FlashLayout layout = opencl_c::flash_layout(desc, op->params_);
+      const int dv = layout.dv;
       if (xinhe_status_t st =
-              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionFlash, opts.str(),
+              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionFlash,
+                               opencl_c::attention_flash_options(desc, op->params_, layout),
                                "xinhe_attention_flash"))
         return st;
       op->impl_ = AttentionImpl::kFlash;
@@ -156,8 +149,8 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
       skipped += "; " + reference_name + ": excluded by XINHE_ATTENTION_IMPL='" + filter + "'";
     } else {
       if (xinhe_status_t st =
-              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionReference,
-                               common.str(), "xinhe_attention_reference"))
+              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionReference, common,
+                               "xinhe_attention_reference"))
         return st;
       op->impl_ = AttentionImpl::kReference;
       op->name_ = reference_name;

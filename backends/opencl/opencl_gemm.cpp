@@ -14,6 +14,11 @@
 
 namespace xinhe::opencl {
 
+// Build options and the packing rule are the kernels' host contract (gemm_opencl.h), shared
+// with the Level Zero backend.
+using opencl_c::gemm_options;
+using opencl_c::gemm_tiled_options;
+
 // Like the ICD loader, CLBlast stays mapped: its static program caches outlive the backend.
 ClBlastApi::~ClBlastApi() = default;
 
@@ -195,22 +200,6 @@ xinhe_status_t GemmOp::run_packed(cl_command_queue queue, const xinhe_be_op_args
   return nullptr;
 }
 
-std::string gemm_options(const xinhe_gemm_desc_t& d) {
-  std::ostringstream os;
-  os << "-cl-std=CL1.2 -DAB_DTYPE=" << static_cast<int>(d.ab_dtype)
-     << " -DC_DTYPE=" << static_cast<int>(d.c_dtype) << " -DTRANS_A=" << (d.trans_a ? 1 : 0)
-     << " -DTRANS_B=" << (d.trans_b ? 1 : 0);
-  return os.str();
-}
-
-std::string gemm_tiled_options(const xinhe_gemm_desc_t& d, const GemmParams& p) {
-  std::ostringstream os;
-  os << gemm_options(d) << " -DMWI=" << p.mwi << " -DNWI=" << p.nwi << " -DVW=" << p.vw
-     << " -DKWI=" << p.kwi << " -DMWG=" << p.mwg << " -DNWG=" << p.nwg << " -DKWG=" << p.kwg
-     << " -DUSE_LOCAL=" << p.use_local << " -DPACK=" << p.pack;
-  return os.str();
-}
-
 // Parameters for the tiled kernel: override, else the database, else safe defaults.
 GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
                               const OpOverrides& overrides, std::string* source) {
@@ -271,11 +260,9 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
       const std::string options = gemm_tiled_options(desc, op->params_);
       if (xinhe_status_t st = op->kernel_.init(device, source, options, "xinhe_gemm_tiled"))
         return st;
-      // Packing costs O(MK + NK) extra traffic and two launches per batch: only worth it
-      // when the tile kernel has real work to amortize it.
-      const double work = static_cast<double>(desc.m) * desc.n * desc.k;
-      op->packed_ = op->params_.pack && desc.k > 0 && work >= 128.0 * 128.0 * 128.0 &&
-                    op->packed_workspace().ok();  // else the unpacked kernel, no workspace
+      // The contract's packing rule, and only when the packed workspace size is representable
+      // (else the unpacked kernel, no workspace).
+      op->packed_ = opencl_c::gemm_tiled_packs(desc, op->params_) && op->packed_workspace().ok();
       if (op->packed_) {
         if (xinhe_status_t st = op->pack_a_.init(device, source, options, "xinhe_gemm_pack_a"))
           return st;

@@ -31,8 +31,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
-bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
-
 // Applies KEY=VALUE pairs to named int fields.
 bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fields,
                  std::string* error) {
@@ -67,115 +65,10 @@ bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fie
 extern const char* const kShippedTuningDb;  // generated from tuning/opencl_tuning_db.txt
 const char* shipped_tuning_db_text() { return kShippedTuningDb; }
 
-// Work-group (x, y) within the device's limits; "" or what is wrong.
-std::string check_work_group(uint64_t x, uint64_t y, const TuningLimits& limits) {
-  const uint64_t size = x * y;  // both <= 4096 (parse_pairs bounds every value)
-  if (size > limits.max_work_group_size) {
-    return "work-group of " + std::to_string(size) + " work-items, the device allows " +
-           std::to_string(limits.max_work_group_size);
-  }
-  const uint64_t* items = limits.max_work_item_sizes;
-  if ((items[0] != 0 && x > items[0]) || (items[1] != 0 && y > items[1])) {
-    return "work-group (" + std::to_string(x) + ", " + std::to_string(y) +
-           ") exceeds the device's work-item sizes (" + std::to_string(items[0]) + ", " +
-           std::to_string(items[1]) + ")";
-  }
-  return "";
-}
-
-std::string check_private(uint64_t per_item, uint64_t items, const TuningLimits& limits) {
-  if (!limits.cpu_like || per_item * items <= kCpuWorkGroupPrivateBytes) return "";
-  return "work-group keeps " + std::to_string(per_item * items) +
-         " bytes of private arrays, more than the " + std::to_string(kCpuWorkGroupPrivateBytes) +
-         " allowed on a CPU device";
-}
-
-uint64_t GemmParams::local_memory_bytes() const {
-  // a_tile[KWG][MWG] + b_tile[KWG][NWG] floats (gemm_tiled.cl), when USE_LOCAL.
-  if (!use_local) return 0;
-  return static_cast<uint64_t>(kwg) * (static_cast<uint64_t>(mwg) + nwg) * sizeof(float);
-}
-
-uint64_t GemmParams::private_bytes_per_work_item() const {
-  // acc[MWI][NWI] plus one row of B vectors and the store staging row (gemm_tiled.cl).
-  return (static_cast<uint64_t>(mwi) * nwi + 2u * static_cast<uint64_t>(nwi)) * sizeof(float);
-}
-
-uint64_t AttentionParams::private_bytes_per_work_item() const {
-  // q and acc [QWI][D], scores [QWI][BKV], row statistics (attention_flash.cl).
-  const uint64_t rows = static_cast<uint64_t>(qwi);
-  return (rows * (2u * kMaxAttentionHeadDim + static_cast<uint64_t>(bkv)) + 4u * rows) *
-         sizeof(float);
-}
-
-std::string GemmParams::validate(const TuningLimits& limits) const {
-  if (mwi < 1 || nwi < 1 || kwi < 1 || mwi > 16 || nwi > 64 || kwi > 16)
-    return "MWI, NWI, KWI out of range";
-  if (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) return "VW not in {1,2,4,8,16}";
-  if (nwi % vw != 0) return "NWI % VW != 0";
-  if (mwg < mwi || nwg < nwi || mwg % mwi != 0 || nwg % nwi != 0)
-    return "MWG/NWG not multiples of MWI/NWI";
-  const uint64_t wg_x = static_cast<uint64_t>(nwg / nwi), wg_y = static_cast<uint64_t>(mwg / mwi);
-  if (std::string why = check_work_group(wg_x, wg_y, limits); !why.empty()) return why;
-  if (use_local != 0 && use_local != 1) return "USE_LOCAL not 0/1";
-  if (use_local && (kwg < 1 || kwg > 64)) return "KWG out of range";
-  if (pack != 0 && pack != 1) return "PACK not 0/1";
-  if (pack && use_local) return "PACK and USE_LOCAL exclude each other";
-  if (local_memory_bytes() > limits.local_memory_bytes) {
-    return "local tiles need " + std::to_string(local_memory_bytes()) + " bytes, the device has " +
-           std::to_string(limits.local_memory_bytes);
-  }
-  return check_private(private_bytes_per_work_item(), wg_x * wg_y, limits);
-}
-
-std::string GemmParams::to_string() const {
-  std::ostringstream os;
-  os << "MWI=" << mwi << ",NWI=" << nwi << ",VW=" << vw << ",KWI=" << kwi << ",MWG=" << mwg
-     << ",NWG=" << nwg << ",KWG=" << kwg << ",USE_LOCAL=" << use_local << ",PACK=" << pack;
-  return os.str();
-}
-
-std::string AttentionParams::validate(const TuningLimits& limits) const {
-  if (qwi < 1 || qwi > 8) return "QWI not in [1, 8]";
-  if (bkv < 1 || bkv > 64) return "BKV not in [1, 64]";
-  if (dv != 1 && dv != 4 && dv != 8) return "DV not in {1, 4, 8}";
-  if (wg < 1 || !is_pow2(wg)) return "WG not a power of two";
-  if (std::string why = check_work_group(static_cast<uint64_t>(wg), 1, limits); !why.empty())
-    return why;
-  return check_private(private_bytes_per_work_item(), static_cast<uint64_t>(wg), limits);
-}
-
-std::string AttentionParams::to_string() const {
-  std::ostringstream os;
-  os << "QWI=" << qwi << ",BKV=" << bkv << ",WG=" << wg << ",DV=" << dv;
-  return os.str();
-}
-
-GemmParams default_gemm_params(bool cpu_like) {
-  GemmParams p;
-  if (!cpu_like) {  // GPU-like: local-memory tiles shared by a 16x16 group
-    p.mwi = 4;
-    p.nwi = 4;
-    p.vw = 4;
-    p.kwi = 1;
-    p.mwg = 64;
-    p.nwg = 64;
-    p.kwg = 16;
-    p.use_local = 1;
-    p.pack = 0;
-  }
-  return p;
-}
+GemmParams default_gemm_params(bool cpu_like) { return opencl_c::default_gemm_tile(cpu_like); }
 
 AttentionParams default_attention_params(bool cpu_like) {
-  AttentionParams p;
-  if (!cpu_like) {
-    p.qwi = 1;
-    p.bkv = 16;
-    p.wg = 64;
-    p.dv = 4;
-  }
-  return p;
+  return opencl_c::default_flash_tile(cpu_like);
 }
 
 bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error) {

@@ -16,49 +16,24 @@
 #include <string>
 #include <vector>
 
+#include "attention_opencl.h"
+#include "gemm_opencl.h"
+
 namespace xinhe::opencl {
 
 // A real database has a few lines per device; anything larger is refused unread.
 constexpr uint64_t kMaxTuningDbBytes = uint64_t{1} << 20;
 
-// What a device allows a kernel's work-group: parameters beyond these are refused before a
-// kernel is built (a work-group or tile the device cannot hold crashes some drivers instead
-// of failing the build or launch).
-struct TuningLimits {
-  uint64_t max_work_group_size = 1;             // CL_DEVICE_MAX_WORK_GROUP_SIZE
-  uint64_t max_work_item_sizes[3] = {0, 0, 0};  // per dimension; 0 when unknown
-  uint64_t local_memory_bytes = 0;              // CL_DEVICE_LOCAL_MEM_SIZE
-  // CPU drivers (PoCL) run a work-group's work-items in one thread and keep their private
-  // arrays together; kCpuWorkGroupPrivateBytes bounds that total there.
-  bool cpu_like = false;
-};
-constexpr uint64_t kCpuWorkGroupPrivateBytes = uint64_t{1} << 20;
-// head_dim is chosen per op, after the parameters: bounds assume the largest one allowed.
-constexpr int kMaxAttentionHeadDim = 256;
+// The kernels' parameters, the device limits they must fit and their validation are the
+// kernels' host contract (kernels/*/opencl/*_opencl.h), shared with the Level Zero backend;
+// tuning them per device is this database's business.
+using TuningLimits = opencl_c::KernelLimits;
+using GemmParams = opencl_c::GemmTile;
+using AttentionParams = opencl_c::FlashTile;
+using opencl_c::kCpuWorkGroupPrivateBytes;
+using opencl_c::kMaxAttentionHeadDim;
 
-struct GemmParams {
-  int mwi = 8, nwi = 8, vw = 8, kwi = 2;  // per-work-item tile, vector width, K unroll
-  int mwg = 128, nwg = 8, kwg = 16;       // work-group tile (KWG: local-memory K step)
-  int use_local = 0;
-  int pack = 1;  // 1: pack op(A)/op(B) into f32 panels in the workspace first (large problems)
-  // "" when consistent and within the device's limits, else what is wrong (e.g.
-  // "NWI % VW != 0", "local tiles need 1310720 bytes, the device has 1048576").
-  std::string validate(const TuningLimits& limits) const;
-  std::string to_string() const;  // "MWI=4,NWI=16,..."
-  // Bytes of local memory and of private memory per work-item the tiled kernel uses.
-  uint64_t local_memory_bytes() const;
-  uint64_t private_bytes_per_work_item() const;
-};
-
-struct AttentionParams {
-  int qwi = 2, bkv = 16, wg = 8;  // query rows per work-item, key block, work-group size
-  int dv = 8;                     // d-vector width (1, 4, 8); narrowed when D or strides need
-  std::string validate(const TuningLimits& limits) const;
-  std::string to_string() const;
-  uint64_t private_bytes_per_work_item() const;  // at kMaxAttentionHeadDim
-};
-
-// Safe defaults by device kind.
+// Safe defaults by device kind (opencl_c::default_gemm_tile / default_flash_tile).
 GemmParams default_gemm_params(bool cpu_like);
 AttentionParams default_attention_params(bool cpu_like);
 

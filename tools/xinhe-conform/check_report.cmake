@@ -1,15 +1,25 @@
-# ctest driver: runs xinhe-conform on the CPU backend with --json, then checks that the report
-# is well-formed and consistent (every field present, outcomes valid, summary matching the
-# cases, exit status matching the failures). Usage:
-#   cmake -DCONFORM=<xinhe-conform> -DREPORT=<file.json> -P check_report.cmake
+# ctest driver: runs xinhe-conform on one backend (the CPU backend unless BACKEND says another)
+# with --json, then checks that the report is well-formed and consistent (every field present,
+# outcomes valid, summary matching the cases, exit status matching the failures). Usage:
+#   cmake -DCONFORM=<xinhe-conform> -DREPORT=<file.json> [-DBACKEND=<name>] [-DFILTER=<text>]
+#         [-DREQUIRE_ALL_PASS=ON] -P check_report.cmake
+# REQUIRE_ALL_PASS: an UNSUPPORTED case fails the test too (for a backend that claims to run
+# every case).
 foreach(var CONFORM REPORT)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "check_report.cmake: ${var} is not set")
   endif()
 endforeach()
+if(NOT DEFINED BACKEND)
+  set(BACKEND cpu)
+endif()
+set(filter_args "")
+if(DEFINED FILTER AND NOT FILTER STREQUAL "")
+  set(filter_args --filter "${FILTER}")
+endif()
 
 file(REMOVE "${REPORT}")
-execute_process(COMMAND "${CONFORM}" --backend cpu --json "${REPORT}"
+execute_process(COMMAND "${CONFORM}" --backend "${BACKEND}" ${filter_args} --json "${REPORT}"
   RESULT_VARIABLE exit_code OUTPUT_VARIABLE summary_table)
 message("${summary_table}")
 if(NOT EXISTS "${REPORT}")
@@ -28,8 +38,8 @@ require_member(version xinhe_version)
 require_member(backend_name backend name)
 require_member(backend_path backend path)
 require_member(backend_abi backend abi)
-if(NOT backend_name STREQUAL "cpu")
-  message(FATAL_ERROR "report: backend.name is '${backend_name}', expected 'cpu'")
+if(NOT backend_name STREQUAL BACKEND)
+  message(FATAL_ERROR "report: backend.name is '${backend_name}', expected '${BACKEND}'")
 endif()
 
 require_member(device_count_probe devices)
@@ -86,7 +96,11 @@ if(fail EQUAL 0 AND NOT exit_code EQUAL 0)
   message(FATAL_ERROR "xinhe-conform exited ${exit_code} with no failed case")
 endif()
 if(fail GREATER 0)
-  message(FATAL_ERROR "${fail} conformance case(s) failed on cpu (see the report ${REPORT})")
+  message(FATAL_ERROR "${fail} conformance case(s) failed on ${BACKEND} (see the report ${REPORT})")
+endif()
+if(REQUIRE_ALL_PASS AND unsupported GREATER 0)
+  message(FATAL_ERROR "${unsupported} conformance case(s) UNSUPPORTED on ${BACKEND}, which must "
+                      "run them all (see the report ${REPORT})")
 endif()
 message(STATUS "report OK: ${case_count} cases on ${device_count} device(s): "
                "${pass} PASS, ${unsupported} UNSUPPORTED")

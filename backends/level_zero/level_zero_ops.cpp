@@ -1,0 +1,413 @@
+// The Level Zero op implementations: the OpenCL C kernels (as SPIR-V variants, see
+// spirv_variants.h) launched through command lists. Lists, fastest first:
+//   level_zero.gemm.tiled_<dtypes>          gemm_tiled.cl with level_zero_gemm_tile()
+//   level_zero.gemm.reference_<dtypes>      gemm_reference.cl; everything
+//   level_zero.attention.flash_<dt>         attention_flash.cl for head_dim 64 / 128 with
+//                                           contiguous d
+//   level_zero.attention.reference_<dt>     attention_reference.cl; everything
+// Tile validation, build options, arguments and launch geometry come from
+// kernels/*/opencl/*_opencl.h, the same functions the OpenCL backend uses for these kernels.
+// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL (substring) restrict the lists; XINHE_VERBOSE=dispatch
+// logs the choice and why earlier entries were skipped.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <sstream>
+#include <type_traits>
+
+#include "level_zero_internal.h"
+#include "module_cache.h"
+#include "spirv_variants.h"
+
+namespace xinhe::level_zero {
+namespace {
+
+namespace cc = opencl_c;
+
+size_t dtype_bytes(xinhe_dtype_t t) {
+  return t == XINHE_DTYPE_F32 ? 4 : t == XINHE_DTYPE_F64 ? 8 : 2;
+}
+
+const char* dtype_short(xinhe_dtype_t t) {
+  switch (t) {
+    case XINHE_DTYPE_F32:
+      return "f32";
+    case XINHE_DTYPE_F16:
+      return "f16";
+    case XINHE_DTYPE_BF16:
+      return "bf16";
+    default:
+      return "?";
+  }
+}
+
+// Byte offset -> element offset; false when it is not a whole number of elements.
+bool element_offset(uint64_t bytes, size_t elem_size, int64_t* out) {
+  if (bytes % elem_size != 0) return false;
+  *out = static_cast<int64_t>(bytes / elem_size);
+  return true;
+}
+
+// A kernel argument that is a device pointer (NULL allowed).
+struct UsmPtr {
+  void* p;
+};
+// OpenCL C's long4.
+struct Long4 {
+  int64_t s[4];
+};
+static_assert(sizeof(Long4) == 32, "long4 is 32 bytes");
+
+// One kernel of the device's module cache. Arguments are per-kernel state in Level Zero, and
+// ops may run from several threads: set-arguments + append happen under the kernel's lock.
+class LzKernel {
+ public:
+  // Builds (or finds) the module of an embedded variant and creates the kernel.
+  ZeCall init(Device* device, const SpirvProgram& spirv, const char* kernel_name) {
+    device_ = device;
+    return device->modules->kernel(spirv, kernel_name, &ref_);
+  }
+
+  // Sets the arguments (args(visit) calls visit once per argument, in kernel order), the
+  // work-group, and appends the launch on the recorder's list.
+  template <typename Args>
+  xinhe_status_t launch(StreamRecorder& recorder, Args&& args, const cc::NdRange& range) {
+    const ZeApi& ze = device_->ze();
+    const xinhe_host_api_t* host = device_->host();
+    std::lock_guard<std::mutex> lock(*ref_.mutex);
+    uint32_t index = 0;
+    ze_result_t failed = ZE_RESULT_SUCCESS;
+    args([&](const auto& value) {
+      using T = std::decay_t<decltype(value)>;
+      ze_result_t r;
+      if constexpr (std::is_same_v<T, UsmPtr>) {
+        r = ze.zeKernelSetArgumentValue(ref_.kernel, index, sizeof(void*),
+                                        value.p != nullptr ? &value.p : nullptr);
+      } else {
+        r = ze.zeKernelSetArgumentValue(ref_.kernel, index, sizeof(T), &value);
+      }
+      if (r != ZE_RESULT_SUCCESS && failed == ZE_RESULT_SUCCESS) failed = r;
+      ++index;
+    });
+    XINHE_ZE_RETURN_IF_ERROR(host, failed, "zeKernelSetArgumentValue");
+    uint32_t group[3];
+    if (range.driver_chooses_local()) {
+      XINHE_ZE_RETURN_IF_ERROR(
+          host,
+          ze.zeKernelSuggestGroupSize(ref_.kernel, static_cast<uint32_t>(range.global[0]),
+                                      static_cast<uint32_t>(range.global[1]),
+                                      static_cast<uint32_t>(range.global[2]), &group[0], &group[1],
+                                      &group[2]),
+          "zeKernelSuggestGroupSize");
+      // The reference kernels do not bounds-check every dimension: the group must divide it.
+      for (int i = 0; i < 3; ++i)
+        if (group[i] == 0 || range.global[i] % group[i] != 0) group[i] = 1;
+    } else {
+      for (int i = 0; i < 3; ++i) group[i] = static_cast<uint32_t>(range.local[i]);
+    }
+    XINHE_ZE_RETURN_IF_ERROR(host,
+                             ze.zeKernelSetGroupSize(ref_.kernel, group[0], group[1], group[2]),
+                             "zeKernelSetGroupSize");
+    // Global sizes are whole multiples of the group (rounded up by the range, or divisors
+    // chosen by the driver).
+    const ze_group_count_t count = {static_cast<uint32_t>(range.global[0] / group[0]),
+                                    static_cast<uint32_t>(range.global[1] / group[1]),
+                                    static_cast<uint32_t>(range.global[2] / group[2])};
+    ze_command_list_handle_t list = nullptr;
+    if (xinhe_status_t st = recorder.begin_command(&list)) return st;
+    XINHE_ZE_RETURN_IF_ERROR(
+        host, ze.zeCommandListAppendLaunchKernel(list, ref_.kernel, &count, nullptr, 0, nullptr),
+        "zeCommandListAppendLaunchKernel");
+    recorder.end_command();
+    return nullptr;
+  }
+
+ private:
+  Device* device_ = nullptr;
+  ModuleCache::KernelRef ref_;
+};
+
+void log_dispatch(const Device* device, const std::string& message) {
+  if (device->host()->verbose_enabled("dispatch"))
+    device->host()->log("dispatch", kBackendName, message.c_str());
+}
+
+// ---- GEMM ----------------------------------------------------------------------------------
+
+enum class GemmImpl { kTiled, kReference, kNone };
+
+class GemmOp final : public Op {
+ public:
+  GemmOp(Device* device, const xinhe_gemm_desc_t& desc) : device_(device), desc_(desc) {}
+  xinhe_status_t check() const override {
+    if (impl_ != GemmImpl::kNone) return nullptr;
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_check", __FILE__,
+                       __LINE__, unsupported_);
+  }
+  const char* impl_name() const override { return name_.c_str(); }
+  xinhe_status_t run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) override;
+
+  Device* device_;
+  xinhe_gemm_desc_t desc_;
+  GemmImpl impl_ = GemmImpl::kNone;
+  std::string name_ = "level_zero.gemm.none";
+  std::string unsupported_;
+  LzKernel kernel_;
+};
+
+xinhe_status_t GemmOp::run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) {
+  const xinhe_gemm_desc_t& d = desc_;
+  if (d.m == 0 || d.n == 0 || d.batch == 0) return nullptr;
+  const size_t ab_size = dtype_bytes(d.ab_dtype), c_size = dtype_bytes(d.c_dtype);
+  int64_t a_off = 0, b_off = 0, c_off = 0;
+  if (!element_offset(args.mem[XINHE_GEMM_ARG_A].offset, ab_size, &a_off) ||
+      !element_offset(args.mem[XINHE_GEMM_ARG_B].offset, ab_size, &b_off) ||
+      !element_offset(args.mem[XINHE_GEMM_ARG_C].offset, c_size, &c_off))
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
+                       __LINE__, "operand byte offset is not a multiple of the element size");
+  const UsmPtr a{buffer_pointer(args.mem[XINHE_GEMM_ARG_A].buffer)};
+  const UsmPtr b{buffer_pointer(args.mem[XINHE_GEMM_ARG_B].buffer)};
+  const UsmPtr c{buffer_pointer(args.mem[XINHE_GEMM_ARG_C].buffer)};
+  const auto kernel_args = [&](auto&& visit) {
+    cc::gemm_kernel_args(d, a, a_off, b, b_off, c, c_off, args.alpha, args.beta, visit);
+  };
+  const cc::NdRange range = impl_ == GemmImpl::kTiled
+                                ? cc::gemm_tiled_range(d, level_zero_gemm_tile())
+                                : cc::gemm_reference_range(d);
+  return kernel_.launch(recorder, kernel_args, range);
+}
+
+// ---- Attention -----------------------------------------------------------------------------
+
+enum class AttentionImpl { kFlash, kReference, kNone };
+
+class AttentionOp final : public Op {
+ public:
+  AttentionOp(Device* device, const xinhe_attention_desc_t& desc) : device_(device), desc_(desc) {}
+  xinhe_status_t check() const override {
+    if (impl_ != AttentionImpl::kNone) return nullptr;
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_check",
+                       __FILE__, __LINE__, unsupported_);
+  }
+  const char* impl_name() const override { return name_.c_str(); }
+  xinhe_status_t run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) override;
+
+  Device* device_;
+  xinhe_attention_desc_t desc_;
+  AttentionImpl impl_ = AttentionImpl::kNone;
+  std::string name_ = "level_zero.attention.none";
+  std::string unsupported_;
+  LzKernel kernel_;
+};
+
+xinhe_status_t AttentionOp::run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) {
+  const xinhe_attention_desc_t& d = desc_;
+  if (d.batch == 0 || d.heads_q == 0 || d.seq_q == 0) return nullptr;
+  const size_t es = dtype_bytes(d.dtype);
+  int64_t q_off = 0, k_off = 0, v_off = 0, o_off = 0, lse_off = 0;
+  if (!element_offset(args.mem[XINHE_ATTENTION_ARG_Q].offset, es, &q_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_K].offset, es, &k_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_V].offset, es, &v_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_O].offset, es, &o_off) ||
+      !element_offset(args.mem[XINHE_ATTENTION_ARG_LSE].offset, sizeof(float), &lse_off))
+    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_run", __FILE__,
+                       __LINE__, "operand byte offset is not a multiple of the element size");
+  const UsmPtr q{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_Q].buffer)};
+  const UsmPtr k{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_K].buffer)};
+  const UsmPtr v{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_V].buffer)};
+  const UsmPtr o{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_O].buffer)};
+  const UsmPtr lse{d.with_lse ? buffer_pointer(args.mem[XINHE_ATTENTION_ARG_LSE].buffer) : nullptr};
+  const bool reference = impl_ == AttentionImpl::kReference;
+  const auto kernel_args = [&](auto&& visit) {
+    cc::attention_kernel_args<UsmPtr, Long4>(d, reference, q, q_off, k, k_off, v, v_off, o, o_off,
+                                             lse, lse_off, visit);
+  };
+  const cc::NdRange range = reference ? cc::attention_reference_range(d)
+                                      : cc::attention_flash_range(d, level_zero_flash_tile());
+  return kernel_.launch(recorder, kernel_args, range);
+}
+
+// ---- Selection -------------------------------------------------------------------------------
+// What decides whether a kernel family can run an op (tile validation against the device's
+// limits, the d-vector layout, the build options) is the kernels' host contract, shared with
+// the OpenCL backend. The walk over the list below is a stand-in for the one dispatch walker
+// every backend will share (xinhe/backend.hpp, not in this tree yet): the first entry that the
+// implementation filter (XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, a substring of the name) names,
+// that is eligible, and whose kernel builds; a kernel that does not build falls through with
+// its reason, and out-of-memory or a lost device ends the walk.
+struct Pick {
+  int index = -1;
+  std::string name;
+  std::string skipped;  // "<impl>: <reason>; ..."
+  ZeCall fatal;
+};
+
+template <typename List, typename Unsupported, typename Build>
+Pick select_first(const std::string& prefix, const std::string& dtypes, const char* filter_env,
+                  const List& list, Unsupported&& unsupported, Build&& build) {
+  const char* filter = std::getenv(filter_env);
+  if (filter != nullptr && *filter == '\0') filter = nullptr;
+  Pick pick;
+  for (size_t i = 0; i < std::size(list); ++i) {
+    const std::string name = prefix + list[i].method + "_" + dtypes;
+    std::string why;
+    if (filter != nullptr && name.find(filter) == std::string::npos) {
+      why = std::string("not named like ") + filter_env + "='" + filter + "'";
+    } else {
+      why = unsupported(list[i]);
+    }
+    if (why.empty()) {
+      ZeCall c = build(list[i]);
+      if (!c) {
+        pick.index = static_cast<int>(i);
+        pick.name = name;
+        return pick;
+      }
+      if (c.fatal()) {
+        pick.fatal = c;
+        return pick;
+      }
+      why = c.describe();
+    }
+    pick.skipped += (pick.skipped.empty() ? "" : "; ") + name + ": " + why;
+  }
+  return pick;
+}
+
+std::string dtypes_of(const xinhe_gemm_desc_t& d) {
+  return std::string(dtype_short(d.ab_dtype)) +
+         (d.c_dtype == d.ab_dtype ? "" : std::string("_") + dtype_short(d.c_dtype));
+}
+
+struct GemmEntry {
+  const char* method;
+  const char* arch;
+  GemmImpl impl;
+};
+constexpr GemmEntry kGemmList[] = {
+    {"tiled", nullptr, GemmImpl::kTiled},
+    {"reference", nullptr, GemmImpl::kReference},
+};
+
+// The variant of the OpenCL C kernel an entry runs for desc, or nullptr.
+const SpirvProgram* gemm_variant(GemmImpl impl, const xinhe_gemm_desc_t& desc) {
+  return impl == GemmImpl::kTiled
+             ? find_spirv_program(cc::kGemmTiledProgram,
+                                  cc::gemm_tiled_options(desc, level_zero_gemm_tile()))
+             : find_spirv_program(cc::kGemmReferenceProgram, cc::gemm_options(desc));
+}
+
+xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
+                              std::unique_ptr<Op>* out) {
+  auto op = std::make_unique<GemmOp>(device, desc);
+  const DeviceInfo& info = device->info;
+  const auto unsupported = [&](const GemmEntry& e) -> std::string {
+    if (e.impl == GemmImpl::kTiled) {
+      const cc::GemmTile tile = level_zero_gemm_tile();
+      if (std::string why = tile.validate(info.kernel_limits()); !why.empty())
+        return "tile " + tile.to_string() + ": " + why;
+    }
+    if (gemm_variant(e.impl, desc) == nullptr) return "no SPIR-V variant for this op";
+    return "";
+  };
+  const auto build = [&](const GemmEntry& e) {
+    return op->kernel_.init(
+        device, *gemm_variant(e.impl, desc),
+        e.impl == GemmImpl::kTiled ? cc::kGemmTiledKernel : cc::kGemmReferenceKernel);
+  };
+  const std::string prefix = std::string(kBackendName) + ".gemm.";
+  const Pick pick =
+      select_first(prefix, dtypes_of(desc), "XINHE_GEMM_IMPL", kGemmList, unsupported, build);
+  if (pick.fatal) return to_status(device->host(), pick.fatal, __FILE__, __LINE__);
+  if (pick.index >= 0) {
+    op->impl_ = kGemmList[pick.index].impl;
+    op->name_ = pick.name;
+  } else {
+    op->unsupported_ = "no level_zero GEMM implementation runs this op: " + pick.skipped;
+  }
+  std::ostringstream line;
+  line << "gemm " << dtype_short(desc.ab_dtype) << "->" << dtype_short(desc.c_dtype) << " "
+       << (desc.trans_a ? "t" : "n") << (desc.trans_b ? "t" : "n") << " m=" << desc.m
+       << " n=" << desc.n << " k=" << desc.k << " batch=" << desc.batch << " on " << info.name
+       << ": " << (pick.index >= 0 ? "selected " + op->name_ : std::string("none"))
+       << (pick.skipped.empty() ? "" : "; skipped " + pick.skipped);
+  log_dispatch(device, line.str());
+  *out = std::move(op);
+  return nullptr;
+}
+
+struct AttentionEntry {
+  const char* method;
+  const char* arch;
+  AttentionImpl impl;
+};
+constexpr AttentionEntry kAttentionList[] = {
+    {"flash", nullptr, AttentionImpl::kFlash},
+    {"reference", nullptr, AttentionImpl::kReference},
+};
+
+const SpirvProgram* attention_variant(AttentionImpl impl, const xinhe_attention_desc_t& desc) {
+  if (impl == AttentionImpl::kReference)
+    return find_spirv_program(cc::kAttentionReferenceProgram, cc::attention_options(desc));
+  const cc::FlashTile tile = level_zero_flash_tile();
+  return find_spirv_program(cc::kAttentionFlashProgram,
+                            cc::attention_flash_options(desc, tile, cc::flash_layout(desc, tile)));
+}
+
+xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t& desc,
+                                   std::unique_ptr<Op>* out) {
+  auto op = std::make_unique<AttentionOp>(device, desc);
+  const DeviceInfo& info = device->info;
+  const auto unsupported = [&](const AttentionEntry& e) -> std::string {
+    if (e.impl == AttentionImpl::kFlash) {
+      const cc::FlashTile tile = level_zero_flash_tile();
+      if (!cc::flash_layout(desc, tile).contiguous_d) return "d strides are not all 1";
+      const auto& dims = level_zero_flash_head_dims();
+      if (std::find(dims.begin(), dims.end(), desc.head_dim) == dims.end())
+        return "no flash variant for head_dim " + std::to_string(desc.head_dim);
+      if (std::string why = tile.validate(info.kernel_limits()); !why.empty())
+        return "parameters " + tile.to_string() + ": " + why;
+    }
+    if (attention_variant(e.impl, desc) == nullptr) return "no SPIR-V variant for this op";
+    return "";
+  };
+  const auto build = [&](const AttentionEntry& e) {
+    return op->kernel_.init(device, *attention_variant(e.impl, desc),
+                            e.impl == AttentionImpl::kFlash ? cc::kAttentionFlashKernel
+                                                            : cc::kAttentionReferenceKernel);
+  };
+  const std::string prefix = std::string(kBackendName) + ".attention.";
+  const Pick pick = select_first(prefix, dtype_short(desc.dtype), "XINHE_ATTENTION_IMPL",
+                                 kAttentionList, unsupported, build);
+  if (pick.fatal) return to_status(device->host(), pick.fatal, __FILE__, __LINE__);
+  if (pick.index >= 0) {
+    op->impl_ = kAttentionList[pick.index].impl;
+    op->name_ = pick.name;
+  } else {
+    op->unsupported_ = "no level_zero attention implementation runs this op: " + pick.skipped;
+  }
+  std::ostringstream line;
+  line << "attention " << dtype_short(desc.dtype) << " b=" << desc.batch << " hq=" << desc.heads_q
+       << " hkv=" << desc.heads_kv << " sq=" << desc.seq_q << " skv=" << desc.seq_kv
+       << " d=" << desc.head_dim << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "")
+       << (desc.with_lse ? " lse" : "") << " on " << info.name << ": "
+       << (pick.index >= 0 ? "selected " + op->name_ : std::string("none"))
+       << (pick.skipped.empty() ? "" : "; skipped " + pick.skipped);
+  log_dispatch(device, line.str());
+  *out = std::move(op);
+  return nullptr;
+}
+
+}  // namespace
+
+xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc, std::unique_ptr<Op>* out) {
+  if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
+    return create_gemm_op(device, *desc.gemm, out);
+  if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
+    return create_attention_op(device, *desc.attention, out);
+  return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
+                     "unknown op kind " + std::to_string(static_cast<int>(desc.kind)));
+}
+
+}  // namespace xinhe::level_zero

@@ -1,0 +1,405 @@
+// Tests of the Level Zero backend's own behaviour, driving its plugin table directly (no
+// libxinhe) through Debian's real loader and the CPU test driver: the reasons it gives when the
+// loader or a driver is missing or an environment variable is wrong, device properties, the
+// module cache (memory, disk, corrupt entries, an unwritable folder), build flags reaching
+// zeModuleCreate with the build log in the error, kernel timestamps that wrap, and that every
+// embedded SPIR-V variant is the one the op layer asks for. Each test runs in its own process
+// (gtest_discover_tests): the loader initializes once per process, and some tests change the
+// environment before it does.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "level_zero_internal.h"
+#include "module_cache.h"
+#include "spirv_variants.h"
+
+// The host owns the status representation; the plugin only sees the opaque pointer.
+struct xinhe_status_s {
+  xinhe_status_code_t code;
+  std::string call;
+  std::string message;
+};
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace lz = xinhe::level_zero;
+
+// A host API that keeps statuses as small heap objects and collects log lines.
+class TestHost {
+ public:
+  static TestHost& get() {
+    static TestHost host;
+    return host;
+  }
+  const xinhe_host_api_t* api() const { return &api_; }
+  bool logged(const std::string& needle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::string& line : logs_)
+      if (line.find(needle) != std::string::npos) return true;
+    return false;
+  }
+
+ private:
+  TestHost() {
+    api_.struct_size = sizeof(api_);
+    api_.abi_major = XINHE_BACKEND_ABI_MAJOR;
+    api_.abi_minor = XINHE_BACKEND_ABI_MINOR;
+    api_.status_new = [](xinhe_status_code_t code, const char*, const char* call, const char*, int,
+                         const char* message) -> xinhe_status_t {
+      return new xinhe_status_s{code, call ? call : "", message ? message : ""};
+    };
+    api_.verbose_enabled = [](const char*) { return 1; };
+    api_.log = [](const char* topic, const char* backend, const char* message) {
+      TestHost& self = get();
+      std::lock_guard<std::mutex> lock(self.mutex_);
+      self.logs_.push_back(std::string(topic) + " " + backend + ": " + message);
+    };
+  }
+  xinhe_host_api_t api_{};
+  std::mutex mutex_;
+  std::vector<std::string> logs_;
+};
+
+// Takes a status: its code and message, then frees it.
+struct Taken {
+  xinhe_status_code_t code = XINHE_STATUS_OK;
+  std::string message;
+};
+Taken take(xinhe_status_t st) {
+  Taken t;
+  if (st != nullptr) {
+    t.code = st->code;
+    t.message = st->call + ": " + st->message;
+    delete st;
+  }
+  return t;
+}
+
+#define ASSERT_OK(expr)                                        \
+  do {                                                         \
+    const Taken taken_ = take(expr);                           \
+    ASSERT_EQ(taken_.code, XINHE_STATUS_OK) << taken_.message; \
+  } while (0)
+
+const xinhe_backend_api_t* api() { return lz::backend_api(); }
+
+// Backend and device 0, closed in reverse order.
+class Session {
+ public:
+  Taken open() {
+    Taken t = take(api()->backend_create(TestHost::get().api(), &backend_));
+    if (t.code != XINHE_STATUS_OK) return t;
+    return take(api()->device_open(backend_, 0, &device_));
+  }
+  ~Session() {
+    if (device_) api()->device_close(device_);
+    if (backend_) api()->backend_destroy(backend_);
+  }
+  xinhe_be_device_t device() const { return device_; }
+  lz::Device* internal() const { return lz::to_device(device_); }
+
+ private:
+  xinhe_be_backend_t backend_ = nullptr;
+  xinhe_be_device_t device_ = nullptr;
+};
+
+xinhe_gemm_desc_t gemm_desc(xinhe_dtype_t ab, xinhe_dtype_t c, bool ta, bool tb, int64_t m,
+                            int64_t n, int64_t k) {
+  xinhe_gemm_desc_t d{};
+  d.struct_size = sizeof(d);
+  d.ab_dtype = ab;
+  d.c_dtype = c;
+  d.trans_a = ta;
+  d.trans_b = tb;
+  d.m = m;
+  d.n = n;
+  d.k = k;
+  d.batch = 1;
+  d.lda = ta ? m : k;
+  d.ldb = tb ? k : n;
+  d.ldc = n;
+  return d;
+}
+
+// Dense [B, H, S, D] strides (libxinhe's xinhe_attention_strides_bhsd; this test does not link
+// libxinhe).
+void strides_bhsd(int64_t heads, int64_t seq, int64_t dim, int64_t out[4]) {
+  out[3] = 1;
+  out[2] = dim;
+  out[1] = seq * dim;
+  out[0] = heads * seq * dim;
+}
+
+xinhe_attention_desc_t attention_desc(xinhe_dtype_t dt, int64_t head_dim, bool causal, bool lse) {
+  xinhe_attention_desc_t d{};
+  d.struct_size = sizeof(d);
+  d.dtype = dt;
+  d.batch = 1;
+  d.heads_q = 2;
+  d.heads_kv = 1;
+  d.seq_q = 4;
+  d.seq_kv = 8;
+  d.head_dim = head_dim;
+  d.mask = causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
+  d.with_lse = lse;
+  d.scale = 0.125f;
+  strides_bhsd(d.heads_q, d.seq_q, head_dim, d.q_strides);
+  strides_bhsd(d.heads_kv, d.seq_kv, head_dim, d.k_strides);
+  strides_bhsd(d.heads_kv, d.seq_kv, head_dim, d.v_strides);
+  strides_bhsd(d.heads_q, d.seq_q, head_dim, d.o_strides);
+  d.lse_strides[2] = 1;
+  d.lse_strides[1] = d.seq_q;
+  d.lse_strides[0] = d.heads_q * d.seq_q;
+  return d;
+}
+
+// Creates the op and returns its implementation name ("" and the reason on failure).
+std::string impl_of(const Session& s, const xinhe_be_op_desc_t& desc, std::string* why = nullptr) {
+  xinhe_be_op_t op = nullptr;
+  const Taken created = take(api()->op_create(s.device(), &desc, &op));
+  if (created.code != XINHE_STATUS_OK) {
+    if (why) *why = created.message;
+    return "";
+  }
+  const Taken checked = take(api()->op_check(op));
+  std::string name = checked.code == XINHE_STATUS_OK ? api()->op_impl_name(op) : "";
+  if (why) *why = checked.message;
+  api()->op_destroy(op);
+  return name;
+}
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/xinhe-level-zero-test-XXXXXX";
+  return mkdtemp(tmpl) ? tmpl : "";
+}
+
+TEST(LevelZeroBackend, MissingLoaderIsNamedInTheReason) {
+  lz::ZeApi ze;
+  std::string reason;
+  EXPECT_FALSE(lz::ze_api_load("libze_loader_missing.so.1", &ze, &reason));
+  EXPECT_NE(reason.find("libze_loader_missing.so.1 not found"), std::string::npos) << reason;
+  EXPECT_EQ(ze.zeInit, nullptr);
+}
+
+TEST(LevelZeroBackend, NoDriverIsUnavailableWithAReason) {
+  setenv("ZE_ENABLE_ALT_DRIVERS", "/nonexistent/libze_no_such_driver.so", 1);
+  Session s;
+  const Taken t = s.open();
+  EXPECT_EQ(t.code, XINHE_STATUS_UNAVAILABLE) << t.message;
+  EXPECT_NE(t.message.find("no Level Zero driver"), std::string::npos) << t.message;
+}
+
+TEST(LevelZeroBackend, UnknownEnvironmentValuesAreRejected) {
+  setenv("XINHE_LEVEL_ZERO_COMMAND_LISTS", "batched", 1);
+  Taken t = Session().open();
+  EXPECT_EQ(t.code, XINHE_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(t.message.find("XINHE_LEVEL_ZERO_COMMAND_LISTS='batched'"), std::string::npos)
+      << t.message;
+  unsetenv("XINHE_LEVEL_ZERO_COMMAND_LISTS");
+  setenv("XINHE_LEVEL_ZERO_MEMORY", "pinned", 1);
+  t = Session().open();
+  EXPECT_EQ(t.code, XINHE_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(t.message.find("XINHE_LEVEL_ZERO_MEMORY='pinned'"), std::string::npos) << t.message;
+}
+
+TEST(LevelZeroBackend, PropertiesComeFromTheDriver) {
+  Session s;
+  const Taken opened = s.open();
+  ASSERT_EQ(opened.code, XINHE_STATUS_OK) << opened.message;
+  xinhe_device_properties_t p{};
+  p.struct_size = sizeof(p);
+  ASSERT_OK(api()->device_properties(s.device(), &p));
+  const lz::DeviceInfo& info = s.internal()->info;
+  EXPECT_NE(std::string(p.description).find("xinhe CPU test driver"), std::string::npos);
+  EXPECT_EQ(p.compute_units, info.eu_count);
+  EXPECT_GT(info.eu_count, 0u);
+  EXPECT_GT(info.clock_mhz, 0u);
+  EXPECT_GT(p.total_memory, 0u);
+  EXPECT_TRUE(p.flags & XINHE_DEVICE_FLAG_TIMING);
+  EXPECT_TRUE(p.flags & XINHE_DEVICE_FLAG_HOST_MEMORY);  // the test driver is a CPU
+  EXPECT_FALSE(info.fp16);                               // PoCL's CPU device: no cl_khr_fp16
+  // The 1.2 property layout: 100 MHz ticks, 32 valid kernel-timestamp bits.
+  EXPECT_DOUBLE_EQ(info.timer_ns_per_tick, 10.0);
+  EXPECT_EQ(info.kernel_timestamp_bits, 32u);
+}
+
+// Host and shared allocations are host addresses (xinhe_buffer_host_pointer); device ones are
+// not, and say how to get host-addressable buffers.
+TEST(LevelZeroBackend, HostPointerOnlyForHostAddressableMemory) {
+  for (const char* kind : {"device", "host", "shared"}) {
+    setenv("XINHE_LEVEL_ZERO_MEMORY", kind, 1);
+    Session s;
+    ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+    xinhe_be_buffer_t buffer = nullptr;
+    ASSERT_OK(api()->buffer_alloc(s.device(), 4096, 64, &buffer));
+    void* pointer = nullptr;
+    const Taken t = take(api()->buffer_host_pointer(buffer, &pointer));
+    if (std::string(kind) == "device") {
+      EXPECT_EQ(t.code, XINHE_STATUS_UNIMPLEMENTED);
+      EXPECT_NE(t.message.find("XINHE_LEVEL_ZERO_MEMORY"), std::string::npos) << t.message;
+    } else {
+      EXPECT_EQ(t.code, XINHE_STATUS_OK) << kind << ": " << t.message;
+      EXPECT_EQ(pointer, lz::buffer_pointer(buffer));
+    }
+    api()->buffer_free(buffer);
+  }
+}
+
+// Every embedded variant is reachable, and the ops ask for exactly those: the tiled GEMM for
+// every dtype pair and transpose, flash attention for every head_dim of the set.
+TEST(LevelZeroBackend, OpsSelectTheEmbeddedVariants) {
+  size_t count = 0;
+  const lz::SpirvProgram* programs = lz::spirv_programs(&count);
+  const std::vector<lz::SpirvVariant> variants = lz::level_zero_spirv_variants();
+  ASSERT_EQ(count, variants.size());
+  for (size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(lz::find_spirv_program(programs[i].program, programs[i].options), &programs[i]);
+    EXPECT_GT(*programs[i].size, 20u);
+  }
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  const std::pair<xinhe_dtype_t, xinhe_dtype_t> pairs[] = {{XINHE_DTYPE_F32, XINHE_DTYPE_F32},
+                                                           {XINHE_DTYPE_F16, XINHE_DTYPE_F16},
+                                                           {XINHE_DTYPE_F16, XINHE_DTYPE_F32},
+                                                           {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16},
+                                                           {XINHE_DTYPE_BF16, XINHE_DTYPE_F32}};
+  for (const auto& [ab, c] : pairs) {
+    for (int t = 0; t < 4; ++t) {
+      const xinhe_gemm_desc_t g = gemm_desc(ab, c, t & 2, t & 1, 8, 8, 8);
+      xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+      EXPECT_NE(impl_of(s, desc).find("level_zero.gemm.tiled_"), std::string::npos)
+          << "dtypes " << ab << "/" << c << " transposes " << t;
+    }
+  }
+  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    for (int64_t dim : {64, 128, 80}) {
+      const xinhe_attention_desc_t a = attention_desc(dt, dim, dim == 64, dim != 128);
+      xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_ATTENTION, nullptr, &a};
+      const char* want =
+          dim == 80 ? "level_zero.attention.reference_" : "level_zero.attention.flash_";
+      EXPECT_NE(impl_of(s, desc).find(want), std::string::npos) << "head_dim " << dim;
+    }
+  }
+}
+
+// The module cache: a second device (same process, empty memory layer) loads the native
+// binary the first stored; a corrupt entry is rejected, rebuilt and rewritten.
+TEST(LevelZeroBackend, ModuleCacheStoresLoadsAndRejectsCorruptEntries) {
+  const std::string dir = make_temp_dir();
+  ASSERT_FALSE(dir.empty());
+  setenv("XINHE_CACHE_DIR", (dir + "/cache").c_str(), 1);  // created by the cache
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 8, 8, 8);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  const auto run = [&](lz::ModuleCacheStats* stats) {
+    Session s;
+    ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+    ASSERT_FALSE(impl_of(s, desc).empty());
+    ASSERT_FALSE(impl_of(s, desc).empty());  // second op: memory hit
+    *stats = s.internal()->modules->stats();
+  };
+  lz::ModuleCacheStats first, second, third;
+  run(&first);
+  EXPECT_EQ(first.builds, 1u);
+  EXPECT_EQ(first.disk_writes, 1u);
+  EXPECT_EQ(first.memory_hits, 1u);
+  run(&second);
+  EXPECT_EQ(second.builds, 0u);
+  EXPECT_EQ(second.disk_hits, 1u);
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir + "/cache")) entries.push_back(e.path());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].filename().string().rfind("level_zero-", 0), 0u);
+  {  // flip one payload byte
+    std::fstream f(entries[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x5a;
+    f.seekp(100);
+    f.write(&c, 1);
+  }
+  run(&third);
+  EXPECT_EQ(third.disk_rejected, 1u);
+  EXPECT_EQ(third.builds, 1u);
+  EXPECT_EQ(third.disk_writes, 1u);
+  EXPECT_TRUE(TestHost::get().logged("checksum mismatch"));
+  fs::remove_all(dir);
+}
+
+TEST(LevelZeroBackend, UnwritableCacheFolderFallsBackToMemory) {
+  // A path under a regular file cannot be created, whoever runs the test (root included).
+  const std::string dir = make_temp_dir();
+  ASSERT_FALSE(dir.empty());
+  std::ofstream(dir + "/file") << "not a folder";
+  setenv("XINHE_CACHE_DIR", (dir + "/file/cache").c_str(), 1);
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  EXPECT_TRUE(s.internal()->modules->disk_dir().empty());
+  EXPECT_TRUE(TestHost::get().logged("cannot be created or written"));
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F16, XINHE_DTYPE_F32, true, false, 8, 8, 8);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  EXPECT_FALSE(impl_of(s, desc).empty());  // still works, in memory
+  EXPECT_EQ(s.internal()->modules->stats().builds, 1u);
+  fs::remove_all(dir);
+}
+
+// XINHE_LEVEL_ZERO_BUILD_FLAGS reaches zeModuleCreate; a flag the driver rejects makes the op
+// fail with the call, the flags and the driver's build log in the reason.
+TEST(LevelZeroBackend, BuildFlagsReachTheDriverAndFailuresCarryTheLog) {
+  setenv("XINHE_LEVEL_ZERO_BUILD_FLAGS", "-ze-opt-bogus", 1);
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, true, 8, 8, 8);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  std::string why;
+  EXPECT_EQ(impl_of(s, desc, &why), "");
+  EXPECT_NE(why.find("zeModuleCreate"), std::string::npos) << why;
+  EXPECT_NE(why.find("-ze-opt-bogus"), std::string::npos) << why;
+  EXPECT_NE(why.find("unknown build flag"), std::string::npos) << why;  // the driver's log
+}
+
+// Kernel timestamps keep 32 bits: two events straddling the wrap still measure the time
+// between them. The test driver is asked to wrap 1 s after zeInit; the first event is
+// recorded well before that (checked on the host clock), the second well after.
+TEST(LevelZeroBackend, ElapsedTimeSurvivesTimestampWrap) {
+  using Clock = std::chrono::steady_clock;
+  setenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS", "1000", 1);
+  const Clock::time_point before_init = Clock::now();
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  xinhe_be_event_t e0 = nullptr, e1 = nullptr;
+  ASSERT_OK(api()->event_create(s.device(), &e0));
+  ASSERT_OK(api()->event_create(s.device(), &e1));
+  ASSERT_OK(api()->event_record(e0, stream));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  const auto first = std::chrono::duration<double, std::milli>(Clock::now() - before_init).count();
+  ASSERT_LT(first, 900.0) << "the first event came too late to precede the wrap";
+  std::this_thread::sleep_until(before_init + std::chrono::milliseconds(1500));
+  ASSERT_OK(api()->event_record(e1, stream));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  const auto second = std::chrono::duration<double, std::milli>(Clock::now() - before_init).count();
+  float ms = -1.0f;
+  ASSERT_OK(api()->event_elapsed_ms(e0, e1, &ms));
+  EXPECT_GE(ms, 1500.0 - first - 1.0);
+  EXPECT_LE(ms, second + 1.0);
+  api()->event_destroy(e0);
+  api()->event_destroy(e1);
+  api()->stream_destroy(stream);
+}
+
+}  // namespace
