@@ -45,6 +45,9 @@ extern "C" {
  * C is (M, N) with ldc >= N. Batch strides are in elements; 0 broadcasts A or B; C's stride
  * must keep batches from overlapping. A and B share one dtype (f32, f16, bf16); C is that
  * dtype or f32; accumulation is f32. Results are rounded to C's dtype to nearest, ties to even.
+ * Subnormals: f32 and f16 subnormal inputs and results are kept. With bf16 inputs a backend may
+ * treat subnormal inputs and products as zero, as Intel's AVX512_BF16 and AMX units do by
+ * definition (VDPBF16PS and TDPBF16PS ignore MXCSR); the conformance suite accepts either.
  * alpha and beta follow BLAS on every backend:
  *   beta == 0: C is not read (NaN or Inf in C is ignored).
  *   alpha == 0 or K == 0: C = beta * C, and A and B are not read (Inf or NaN in them cannot
