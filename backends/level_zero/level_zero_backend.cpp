@@ -646,6 +646,12 @@ xinhe_status_t buffer_host_pointer(xinhe_be_buffer_t b, void** out_pointer) {
   return nullptr;
 }
 
+// Every USM allocation (device, host or shared) has one address valid on the device.
+xinhe_status_t buffer_address(xinhe_be_buffer_t b, uint64_t* out_address) {
+  *out_address = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(as_buffer(b)->ptr));
+  return nullptr;
+}
+
 // ---- Streams ----
 
 xinhe_status_t stream_create(xinhe_be_device_t d, xinhe_be_stream_t* out) {
@@ -884,6 +890,7 @@ const xinhe_backend_api_t kApi = {
     op_run,
     buffer_host_pointer,
     nullptr,  // buffer_wrap_host: Level Zero 1.4 cannot import the caller's host memory
+    buffer_address,
 };
 
 }  // namespace
