@@ -47,7 +47,11 @@ TEST(CppApi, AttentionDescOverflowThrowsInsteadOfWrapping) {
   EXPECT_THROW((void)xinhe::attention_desc(XINHE_DTYPE_F16, huge, huge, 1, 4, 4, 64), xinhe::Error);
   int64_t strides[4];
   xinhe_attention_strides_bhsd(huge, huge, 256, strides);
-  for (int64_t s : strides) EXPECT_EQ(s, -1);
+  // ops.h: a stride that would overflow int64 is INT64_MAX; the others are exact.
+  EXPECT_EQ(strides[0], INT64_MAX);
+  EXPECT_EQ(strides[1], int64_t{1} << 39);
+  EXPECT_EQ(strides[2], 256);
+  EXPECT_EQ(strides[3], 1);
 }
 
 float dot(const std::vector<float>& a, const std::vector<float>& b, int64_t i, int64_t j, int64_t n,
