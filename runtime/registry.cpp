@@ -19,7 +19,8 @@
 // deadlocking on the registry, and a backend may contribute at most kMaxDevicesPerBackend
 // devices.
 //
-// Also here: the host API table handed to backends (status_new, verbose_enabled, log).
+// Also here: the host API table handed to backends (status_new, verbose_enabled, log, and the
+// implementation filters).
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -79,9 +80,24 @@ xinhe_status_t host_status_new(xinhe_status_code_t code, const char* backend, co
   return make_status(code, backend, call, file, line, "%s", message != nullptr ? message : "");
 }
 
+// The one place that reads the implementation filters (ops.h). Read on every call, so a filter
+// set between two op creations applies to the second; copied so that the pointer handed out
+// does not depend on the environment staying unchanged.
+const char* host_impl_filter(xinhe_op_kind_t kind) {
+  const char* variable = kind == XINHE_OP_GEMM        ? "XINHE_GEMM_IMPL"
+                         : kind == XINHE_OP_ATTENTION ? "XINHE_ATTENTION_IMPL"
+                                                      : nullptr;
+  const char* value = variable != nullptr ? std::getenv(variable) : nullptr;
+  if (value == nullptr || value[0] == '\0') return nullptr;
+  thread_local std::string copy;
+  copy = value;
+  return copy.c_str();
+}
+
 const xinhe_host_api_t kHostApi = {
     sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR,
     host_status_new,          verbose_enabled,         log_line,
+    host_impl_filter,
 };
 
 struct Registry {

@@ -7,7 +7,12 @@
  * Versioning. abi_major changes break compatibility: the core refuses a table whose major
  * differs from its own. abi_minor grows the table by appending entries; every struct starts
  * with struct_size so either side can tell which fields the other knows. Entries past the
- * plugin's struct_size are treated as absent (NULL).
+ * plugin's struct_size are treated as absent (NULL). Minor versions so far:
+ *   1.0  the tables below up to op_run and xinhe_host_api_t up to log;
+ *   1.1  the OPTIONAL host access entries buffer_host_pointer and buffer_wrap_host;
+ *   1.2  the OPTIONAL buffer_address;
+ *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core).
+ * The core passes its own version in xinhe_host_api_t (abi_major, abi_minor).
  *
  * Entries are REQUIRED unless marked OPTIONAL, with the behaviour the core uses when absent.
  * A table missing a required entry is rejected with the entry's name as the reason.
@@ -32,7 +37,7 @@ extern "C" {
 #endif
 
 #define XINHE_BACKEND_ABI_MAJOR 1u
-#define XINHE_BACKEND_ABI_MINOR 2u /* 1.1: host access; 1.2: buffer_address */
+#define XINHE_BACKEND_ABI_MINOR 3u /* 1.1: host access; 1.2: buffer_address; 1.3: dispatch */
 #define XINHE_BACKEND_ENTRY_SYMBOL "xinhe_backend_entry"
 
 /* Backend-owned objects; the core never looks inside them. */
@@ -43,7 +48,20 @@ typedef struct xinhe_be_buffer_s* xinhe_be_buffer_t;
 typedef struct xinhe_be_event_s* xinhe_be_event_t;
 typedef struct xinhe_be_op_s* xinhe_be_op_t;
 
-/* Services the core offers the backend. */
+/* 1 when the struct at ptr (of type type, starting with struct_size) is large enough to hold
+ * field: how either side of the boundary tells whether the other knows an appended field or
+ * entry. */
+#define XINHE_STRUCT_HAS(type, ptr, field) \
+  ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+
+typedef enum xinhe_op_kind_t {
+  XINHE_OP_GEMM = 1,
+  XINHE_OP_ATTENTION = 2,
+} xinhe_op_kind_t;
+
+/* Services the core offers the backend. Entries appended by a minor version are present when
+ * XINHE_STRUCT_HAS(xinhe_host_api_t, host, entry) holds and the pointer is not NULL; an older
+ * core passes a shorter table. */
 typedef struct xinhe_host_api_t {
   size_t struct_size;
   uint32_t abi_major;
@@ -56,6 +74,14 @@ typedef struct xinhe_host_api_t {
   int (*verbose_enabled)(const char* topic);
   /* Prints one line to stderr as "xinhe[<topic>] <backend>: <message>" (thread-safe). */
   void (*log)(const char* topic, const char* backend, const char* message);
+
+  /* ---- ABI 1.3 ---- */
+  /* The implementation filter the user set for ops of kind (ops.h): the environment's value at
+   * the time of the call, or NULL when it is unset or empty (no filter). The string stays valid
+   * until the next call of this entry on the same thread. The core is the one place that reads
+   * the environment for it; backends apply it through the dispatch walker of
+   * xinhe/backend.hpp, which treats an older core (no entry) as "no filter". */
+  const char* (*impl_filter)(xinhe_op_kind_t kind);
 } xinhe_host_api_t;
 
 /* A byte position in a buffer. buffer is NULL only for an operand covering zero bytes
@@ -64,11 +90,6 @@ typedef struct xinhe_be_mem_t {
   xinhe_be_buffer_t buffer;
   uint64_t offset;
 } xinhe_be_mem_t;
-
-typedef enum xinhe_op_kind_t {
-  XINHE_OP_GEMM = 1,
-  XINHE_OP_ATTENTION = 2,
-} xinhe_op_kind_t;
 
 /* Operand slots of xinhe_be_op_args_t.mem per op. */
 enum {

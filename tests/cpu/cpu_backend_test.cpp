@@ -43,9 +43,17 @@ void test_log(const char* topic, const char* backend, const char* message) {
   g_log.push_back(std::string(topic) + " " + backend + ": " + message);
 }
 
+// Serves the implementation filters from the environment, as the core does.
+const char* test_impl_filter(xinhe_op_kind_t kind) {
+  const char* value =
+      std::getenv(kind == XINHE_OP_GEMM ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL");
+  return value != nullptr && value[0] != '\0' ? value : nullptr;
+}
+
 const xinhe_host_api_t kHost = {sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR,
-                                XINHE_BACKEND_ABI_MINOR, test_status_new, test_verbose_enabled,
-                                test_log};
+                                XINHE_BACKEND_ABI_MINOR,  test_status_new,
+                                test_verbose_enabled,     test_log,
+                                test_impl_filter};
 
 // Takes ownership of a status; returns its code (OK for NULL).
 xinhe_status_code_t code_of(xinhe_status_t status, std::string* message = nullptr) {

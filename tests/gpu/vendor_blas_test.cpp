@@ -53,7 +53,8 @@ const xinhe_host_api_t kRecordingHost = {sizeof(xinhe_host_api_t),
                                          XINHE_BACKEND_ABI_MINOR,
                                          record_status,
                                          never_verbose,
-                                         no_log};
+                                         no_log,
+                                         nullptr};  // no implementation filter
 
 xinhe_gemm_desc_t small_desc() {
   return xinhe_gpu_test::gemm_desc(
