@@ -8,7 +8,8 @@
 // in as one of the pool's workers. Events are generation counters: a record enqueues marker N,
 // and a wait captures N at enqueue time, so re-recording an event never changes what an
 // earlier wait waits for. Op state is shared_ptr-owned so a queued run survives op_destroy.
-// The core validates every argument before calling in (backend.h); this file only asserts.
+// The core validates every argument before calling in (backend.h); this file only asserts. Ops
+// are selected from the ordered lists by the dispatch walker of xinhe/backend.hpp.
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -34,7 +35,7 @@
 #include "cpu_peaks.h"
 #include "gemm_cpu.h"
 #include "thread_pool.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 using xinhe::backends::cpu::ThreadPool;
 using xinhe::kernels::cpu::AttentionImpl;
@@ -537,101 +538,57 @@ Desc copy_desc(const Desc* src) {
   return dst;
 }
 
-std::string describe(const xinhe_gemm_desc_t& d) {
-  char text[256];
-  std::snprintf(text, sizeof(text), "gemm %s%s%s->%s m=%lld n=%lld k=%lld batch=%lld",
-                d.trans_a ? "T" : "N", d.trans_b ? "T" : "N",
-                d.ab_dtype == XINHE_DTYPE_F32 ? " f32" : d.ab_dtype == XINHE_DTYPE_F16 ? " f16" : " bf16",
-                d.c_dtype == XINHE_DTYPE_F32 ? "f32" : d.c_dtype == XINHE_DTYPE_F16 ? "f16" : "bf16",
-                static_cast<long long>(d.m), static_cast<long long>(d.n),
-                static_cast<long long>(d.k), static_cast<long long>(d.batch));
-  return text;
-}
-
-std::string describe(const xinhe_attention_desc_t& d) {
-  char text[256];
-  std::snprintf(text, sizeof(text),
-                "attention %s B=%lld Hq=%lld Hkv=%lld Sq=%lld Skv=%lld D=%lld%s%s",
-                d.dtype == XINHE_DTYPE_F32 ? "f32" : d.dtype == XINHE_DTYPE_F16 ? "f16" : "bf16",
-                static_cast<long long>(d.batch), static_cast<long long>(d.heads_q),
-                static_cast<long long>(d.heads_kv), static_cast<long long>(d.seq_q),
-                static_cast<long long>(d.seq_kv), static_cast<long long>(d.head_dim),
-                d.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "", d.with_lse ? " lse" : "");
-  return text;
-}
-
-// Walks an ordered impl list: the first impl that passes the name filter and supports desc
-// wins. Returns its index or -1, and writes the dispatch log line and the failure reason.
+// Why impl cannot run desc on this machine, or "": its own reason, or a workspace that does not
+// fit in 64 bits (a valid description whose packed panels or per-thread rows overflow).
 template <typename Impl, typename Desc>
-int select_impl(const std::vector<Impl>& impls, const Desc& desc, const char* filter_var,
-                std::string* log_line, std::string* reason) {
-  const char* filter = std::getenv(filter_var);
-  if (filter != nullptr && *filter == '\0') filter = nullptr;
-  std::string skipped;
-  for (size_t i = 0; i < impls.size(); ++i) {
-    const Impl& impl = impls[i];
-    std::string why;
-    if (filter != nullptr && std::strstr(impl.name, filter) == nullptr) {
-      why = std::string(filter_var) + "=" + filter;
-    } else if (const char* unsupported = impl.unsupported_reason(desc); unsupported != nullptr) {
-      why = unsupported;
-    } else {
-      *log_line = describe(desc) + ": " + impl.name + skipped;
-      return static_cast<int>(i);
-    }
-    skipped += std::string("; ") + impl.name + ": skipped (" + why + ")";
+std::string unsupported(const Impl& impl, const Desc& desc, int threads) {
+  if (const char* why = impl.unsupported_reason(desc)) return why;
+  if (impl.workspace_size(desc, threads) == xinhe::util::kSizeOverflow) {
+    return "needs a workspace larger than 2^64 bytes";
   }
-  if (filter != nullptr) {
-    *reason = std::string("no CPU implementation named like ") + filter_var + "=" + filter +
-              " supports " + describe(desc);
-  } else {
-    *reason = "no CPU implementation supports " + describe(desc);
-  }
-  *log_line = describe(desc) + ": none" + skipped;
-  return -1;
+  return std::string();
 }
 
 xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                              xinhe_be_op_t* out_op) {
+  using xinhe::backend::DispatchRequest;
+  using xinhe::backend::Selection;
   const xinhe_host_api_t* host = host_of(device);
   const int threads = device->backend->pool->threads();
   try {
     auto state = std::make_shared<OpState>();
     state->kind = desc->kind;
-    std::string log_line;
     if (desc->kind == XINHE_OP_GEMM) {
       state->gemm = copy_desc(desc->gemm);
       const auto& impls = xinhe::kernels::cpu::gemm_impls();
-      const int chosen = select_impl(impls, state->gemm, "XINHE_GEMM_IMPL", &log_line,
-                                     &state->unsupported);
-      if (chosen >= 0) {
-        state->gemm_impl = &impls[static_cast<size_t>(chosen)];
-        state->impl_name = state->gemm_impl->name;
+      const Selection chosen = xinhe::backend::select_impl(
+          DispatchRequest(host, kBackendName, state->gemm), impls, [&](const GemmImpl& impl) {
+            return unsupported(impl, state->gemm, threads);
+          });
+      if (chosen.selected()) {
+        state->gemm_impl = &impls[static_cast<size_t>(chosen.index)];
+        state->impl_name = chosen.name;
         state->workspace_bytes = state->gemm_impl->workspace_size(state->gemm, threads);
+      } else {
+        state->unsupported = chosen.unsupported;
       }
     } else if (desc->kind == XINHE_OP_ATTENTION) {
       state->attention = copy_desc(desc->attention);
       const auto& impls = xinhe::kernels::cpu::attention_impls();
-      const int chosen = select_impl(impls, state->attention, "XINHE_ATTENTION_IMPL", &log_line,
-                                     &state->unsupported);
-      if (chosen >= 0) {
-        state->attention_impl = &impls[static_cast<size_t>(chosen)];
-        state->impl_name = state->attention_impl->name;
+      const Selection chosen = xinhe::backend::select_impl(
+          DispatchRequest(host, kBackendName, state->attention), impls,
+          [&](const AttentionImpl& impl) { return unsupported(impl, state->attention, threads); });
+      if (chosen.selected()) {
+        state->attention_impl = &impls[static_cast<size_t>(chosen.index)];
+        state->impl_name = chosen.name;
         state->workspace_bytes = state->attention_impl->workspace_size(state->attention, threads);
+      } else {
+        state->unsupported = chosen.unsupported;
       }
     } else {
       return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, "unknown op kind");
     }
     if (state->impl_name.empty()) state->impl_name = kBackendName;
-    if (state->workspace_bytes == xinhe::util::kSizeOverflow) {
-      // The description is valid but this implementation's workspace does not fit in 64 bits.
-      state->unsupported =
-          state->impl_name + " needs a workspace larger than 2^64 bytes for " +
-          (desc->kind == XINHE_OP_GEMM ? describe(state->gemm) : describe(state->attention));
-      state->workspace_bytes = 0;
-      log_line += " (cannot run: workspace size overflows)";
-    }
-    if (host->verbose_enabled("dispatch")) host->log("dispatch", kBackendName, log_line.c_str());
     *out_op = new xinhe_be_op_s{device, std::move(state)};
     return nullptr;
   } catch (const std::bad_alloc&) {

@@ -271,17 +271,28 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
   setenv("XINHE_ATTENTION_IMPL", "reference", 1);
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
-  EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference");
+  EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference_f32");
   EXPECT_EQ(code_of(api_->op_check(op)), XINHE_STATUS_OK);
   ASSERT_EQ(g_log.size(), 1u);
-  EXPECT_NE(g_log[0].find("cpu.attention.flash: skipped (XINHE_ATTENTION_IMPL=reference)"), std::string::npos) << g_log[0];
+  // Every entry before the reference is named in list order with why it was skipped.
+  EXPECT_NE(g_log[0].find(" -> cpu.attention.reference_f32; skipped cpu.attention.flash_f32_"),
+            std::string::npos)
+      << g_log[0];
+  EXPECT_NE(
+      g_log[0].find("; skipped cpu.attention.flash_f32_avx2: not named like "
+                    "XINHE_ATTENTION_IMPL='reference'; skipped cpu.attention.flash_f32_portable: "
+                    "not named like"),
+      std::string::npos)
+      << g_log[0];
   api_->op_destroy(op);
 
   setenv("XINHE_ATTENTION_IMPL", "no_such_impl", 1);
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   std::string message;
   EXPECT_EQ(code_of(api_->op_check(op), &message), XINHE_STATUS_UNIMPLEMENTED);
-  EXPECT_NE(message.find("XINHE_ATTENTION_IMPL=no_such_impl"), std::string::npos) << message;
+  EXPECT_NE(message.find("none is named like XINHE_ATTENTION_IMPL='no_such_impl'"),
+            std::string::npos)
+      << message;
   api_->op_destroy(op);
   unsetenv("XINHE_ATTENTION_IMPL");
   g_verbose_dispatch = false;
