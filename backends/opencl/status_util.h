@@ -37,6 +37,37 @@ inline xinhe_status_t cl_status(const xinhe_host_api_t* host, cl_int err, const 
   return host->status_new(cl_error_code(err), "opencl", call, file, line, message.c_str());
 }
 
+// A failed OpenCL call kept as data: it becomes a status at the backend boundary (to_status),
+// or, when it only stops one implementation (a kernel that does not build), the reason the
+// dispatch walker keeps before it falls through to the next one.
+struct ClError {
+  cl_int code = CL_SUCCESS;
+  const char* call = nullptr;
+  std::string detail;  // e.g. the build options and log
+  const char* file = nullptr;
+  int line = 0;
+
+  explicit operator bool() const { return code != CL_SUCCESS; }
+  // "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE: <detail>"
+  std::string message() const {
+    std::string text = std::string(call) + " failed: " + cl_error_name(code);
+    return detail.empty() ? text : text + ": " + detail;
+  }
+  // Out of memory or a lost device end an op's creation; anything else only rules out the
+  // implementation that hit it.
+  bool fatal() const {
+    const xinhe_status_code_t c = cl_error_code(code);
+    return c == XINHE_STATUS_OUT_OF_MEMORY || c == XINHE_STATUS_DEVICE_LOST;
+  }
+  xinhe_status_t to_status(const xinhe_host_api_t* host) const {
+    return host->status_new(cl_error_code(code), "opencl", call, file, line, message().c_str());
+  }
+};
+
+// A ClError for err from call, at this line (no error when err is CL_SUCCESS).
+#define XINHE_CL_ERROR(err, call, detail) \
+  ::xinhe::opencl::ClError { (err), (call), (detail), __FILE__, __LINE__ }
+
 inline xinhe_status_t make_status(const xinhe_host_api_t* host, xinhe_status_code_t code,
                                   const char* call, const char* file, int line,
                                   const std::string& message) {
