@@ -677,6 +677,7 @@ const xinhe_backend_api_t kCpuBackendApi = {
     cpu_buffer_host_pointer,
     cpu_buffer_wrap_host,
     cpu_buffer_address,
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace

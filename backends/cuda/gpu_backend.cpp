@@ -956,6 +956,7 @@ const xinhe_backend_api_t kApi = {
     nullptr,
     nullptr,
     buffer_address,
+    nullptr,  // op_run_impl_name
 };
 
 }  // namespace

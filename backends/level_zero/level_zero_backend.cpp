@@ -891,6 +891,7 @@ const xinhe_backend_api_t kApi = {
     buffer_host_pointer,
     nullptr,  // buffer_wrap_host: Level Zero 1.4 cannot import the caller's host memory
     buffer_address,
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace

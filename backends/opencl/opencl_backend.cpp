@@ -596,6 +596,7 @@ const xinhe_backend_api_t kApi = {
     nullptr,
     nullptr,
     nullptr,  // buffer_address: cl_mem objects have no address the host can see
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace

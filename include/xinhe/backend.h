@@ -11,7 +11,8 @@
  *   1.0  the tables below up to op_run and xinhe_host_api_t up to log;
  *   1.1  the OPTIONAL host access entries buffer_host_pointer and buffer_wrap_host;
  *   1.2  the OPTIONAL buffer_address;
- *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core).
+ *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core) and the
+ *        OPTIONAL op_run_impl_name.
  * The core passes its own version in xinhe_host_api_t (abi_major, abi_minor).
  *
  * Entries are REQUIRED unless marked OPTIONAL, with the behaviour the core uses when absent.
@@ -209,6 +210,13 @@ typedef struct xinhe_backend_api_t {
   /* OPTIONAL; absent: xinhe_buffer_address reports UNIMPLEMENTED. The device address of the
    * buffer's first byte (a host pointer for host-memory devices), if the device has one. */
   xinhe_status_t (*buffer_address)(xinhe_be_buffer_t buffer, uint64_t* out_address);
+
+  /* ---- Dispatch (ABI 1.3) ---- */
+  /* OPTIONAL; absent: op_impl_name's answer. For a backend that picks a kernel per run (from
+   * the operands' addresses, say) after selecting one at op_create: the implementation a run
+   * with args uses, in the naming of op_impl_name. Called only when op_check succeeded, with
+   * arguments validated as for op_run; enqueues nothing. Owned by the op. */
+  const char* (*op_run_impl_name)(xinhe_be_op_t op, const xinhe_be_op_args_t* args);
 } xinhe_backend_api_t;
 
 /* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return

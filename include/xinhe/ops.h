@@ -83,6 +83,14 @@ XINHE_API xinhe_status_t xinhe_gemm_workspace_size(xinhe_gemm_t gemm, uint64_t* 
 XINHE_API const char* xinhe_gemm_impl_name(xinhe_gemm_t gemm);
 XINHE_API xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream,
                                         const xinhe_gemm_args_t* args);
+/* The implementation a run with args uses: xinhe_gemm_impl_name's, unless the backend picks a
+ * kernel per run. The GPU backends do for two cases only: A or B not starting on 16 bytes runs
+ * the selected family's simt kernel, and tensor maps the driver refuses to encode run the sm_80
+ * kernel instead of the Hopper one (XINHE_VERBOSE=dispatch logs the first such run of an op).
+ * args is validated as xinhe_gemm_run validates it; nothing is enqueued. The check's status
+ * when the op cannot run. *out_name is owned by the op. */
+XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe_gemm_args_t* args,
+                                                  const char** out_name);
 
 /* ---- Attention (forward) -------------------------------------------------------------------
  * O = softmax(scale * Q K^T + mask) V per (batch, query head).
@@ -145,6 +153,11 @@ XINHE_API xinhe_status_t xinhe_attention_workspace_size(xinhe_attention_t attent
 XINHE_API const char* xinhe_attention_impl_name(xinhe_attention_t attention);
 XINHE_API xinhe_status_t xinhe_attention_run(xinhe_attention_t attention, xinhe_stream_t stream,
                                              const xinhe_attention_args_t* args);
+/* As xinhe_gemm_run_impl_name, for attention (no in-tree backend swaps attention kernels per
+ * run). */
+XINHE_API xinhe_status_t xinhe_attention_run_impl_name(xinhe_attention_t attention,
+                                                       const xinhe_attention_args_t* args,
+                                                       const char** out_name);
 
 /* Fills contiguous strides for a [B, H, S, D] (BHSD) or [B, S, H, D] (BSHD) tensor into
  * out_strides (b, h, s, d). Helpers for callers; no device involved. A NULL out_strides is

@@ -249,6 +249,69 @@ TEST(DispatchEndToEnd, FilterSemanticsOnEveryInTreeBackend) {
   }
 }
 
+// Backends that choose their kernel at create only report it for every run too; the query
+// validates its arguments as a run does and reports the check when the op cannot run.
+TEST(DispatchEndToEnd, RunImplNameIsTheSelectedImplementationOnCreateOnlyBackends) {
+  for (const auto& [device, backend] : in_tree_devices()) {
+    if (std::string(backend.name) != "cpu" && std::string(backend.name) != "opencl") continue;
+    SCOPED_TRACE(xinhe_device_name(device));
+    const xinhe_gemm_desc_t d = small_gemm();
+    xinhe_gemm_t op = nullptr;
+    XH_ASSERT_OK(xinhe_gemm_create(device, &d, &op));
+    xinhe_buffer_t a = nullptr, b = nullptr, c = nullptr;
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 256, 0, &a));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 256, 0, &b));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 256, 0, &c));
+    xinhe_gemm_args_t args{};
+    args.struct_size = sizeof args;
+    args.a = a;
+    args.b = b;
+    args.c = c;
+    args.alpha = 1.0f;
+    const char* name = nullptr;
+    XH_ASSERT_OK(xinhe_gemm_run_impl_name(op, &args, &name));
+    EXPECT_STREQ(name, xinhe_gemm_impl_name(op));
+    XH_EXPECT_INVALID(xinhe_gemm_run_impl_name(op, nullptr, &name));
+    XH_EXPECT_INVALID(xinhe_gemm_run_impl_name(op, &args, nullptr));
+    XH_EXPECT_INVALID(xinhe_gemm_run_impl_name(nullptr, &args, &name));
+    args.c_offset = 4;  // C no longer fits its buffer
+    XH_EXPECT_INVALID(xinhe_gemm_run_impl_name(op, &args, &name));
+    xinhe_gemm_destroy(op);
+    {
+      ScopedEnv env("XINHE_GEMM_IMPL", "no_such_impl");
+      XH_ASSERT_OK(xinhe_gemm_create(device, &d, &op));
+    }
+    args.c_offset = 0;
+    XH_EXPECT_CODE(xinhe_gemm_run_impl_name(op, &args, &name), XINHE_STATUS_UNIMPLEMENTED);
+    xinhe_gemm_destroy(op);
+    for (xinhe_buffer_t buffer : {a, b, c}) xinhe_buffer_free(buffer);
+
+    const xinhe_attention_desc_t ad = small_attention();
+    xinhe_attention_t attention = nullptr;
+    XH_ASSERT_OK(xinhe_attention_create(device, &ad, &attention));
+    xinhe_buffer_t q = nullptr, kv = nullptr, o = nullptr, workspace = nullptr;
+    uint64_t workspace_bytes = 0;
+    XH_ASSERT_OK(xinhe_attention_workspace_size(attention, &workspace_bytes));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 2 * 3 * 16 * 4, 0, &q));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 5 * 16 * 4, 0, &kv));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, 2 * 3 * 16 * 4, 0, &o));
+    XH_ASSERT_OK(xinhe_buffer_alloc(device, workspace_bytes, 0, &workspace));
+    xinhe_attention_args_t aargs{};
+    aargs.struct_size = sizeof aargs;
+    aargs.q = q;
+    aargs.k = kv;
+    aargs.v = kv;
+    aargs.o = o;
+    aargs.workspace = workspace;
+    XH_ASSERT_OK(xinhe_attention_run_impl_name(attention, &aargs, &name));
+    EXPECT_STREQ(name, xinhe_attention_impl_name(attention));
+    aargs.lse = o;  // with_lse is 0
+    XH_EXPECT_INVALID(xinhe_attention_run_impl_name(attention, &aargs, &name));
+    xinhe_attention_destroy(attention);
+    for (xinhe_buffer_t buffer : {q, kv, o, workspace}) xinhe_buffer_free(buffer);
+  }
+}
+
 // Runs fn with stderr going to a file and returns what was written.
 template <typename Fn>
 std::string capture_stderr(Fn&& fn) {
