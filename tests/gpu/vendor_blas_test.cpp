@@ -1,5 +1,5 @@
 // Host tests of the vendor-BLAS GEMM path shared by the CUDA and HIP plugins
-// (backends/cuda/vendor_blas_gemm.h) with the hipBLAS table (backends/hip/hipblas_gemm.h), run
+// (backends/gpu/vendor_blas_gemm.h) with the hipBLAS table (backends/hip/hipblas_gemm.h), run
 // without a GPU or ROCm:
 //  - loading: a missing library gives "<soname list> not found: <dlerror>", a library without
 //    the entry points gives "<soname> lacks <symbol>", both sticky, never a crash;

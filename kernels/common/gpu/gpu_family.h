@@ -29,10 +29,15 @@ struct Launch {
   uint32_t dynamic_smem = 0;
 };
 
-// Grid y and z are limited to this many blocks on every target.
+// Grid y and z are limited to this many blocks on every target, x to kMaxGridX.
 inline constexpr int64_t kMaxGridYZ = 65535;
+inline constexpr int64_t kMaxGridX = 0x7fffffff;
 
-inline uint32_t ceil_div(int64_t a, int64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+// ceil(a / b) for a >= 0, b > 0, without the (a + b - 1) that wraps near 2^63.
+inline int64_t ceil_div64(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
+// A grid size; the families' eligibility checks keep it within kMaxGridX / kMaxGridYZ.
+inline uint32_t ceil_div(int64_t a, int64_t b) { return static_cast<uint32_t>(ceil_div64(a, b)); }
 
 // Blocks along z for batch: batches beyond max_grid_z are looped inside the kernels.
 inline uint32_t batch_grid(int64_t batch, int64_t max_grid_z) {

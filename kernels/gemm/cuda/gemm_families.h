@@ -129,10 +129,14 @@ inline std::string gemm_unsupported(const GemmFamily& f, const DeviceCapabilitie
         wgmma::wgmma_layout_unsupported(gemm_params(d), d.ab_dtype == XINHE_DTYPE_BF16);
     if (!tma.empty()) return "TMA cannot describe the operands: " + tma;
   }
-  // The simt and naive kernels (every family's fallback) put M blocks on grid y.
-  const int64_t grid_y = std::max((d.m + XINHE_GEMM_SIMT_BLOCK_M - 1) / XINHE_GEMM_SIMT_BLOCK_M,
-                                  (d.m + XINHE_GEMM_NAIVE_BLOCK - 1) / XINHE_GEMM_NAIVE_BLOCK);
+  // The simt and naive kernels (every family's fallback, with the smallest blocks) put M blocks
+  // on grid y and N blocks on grid x.
+  const int64_t grid_y =
+      std::max(ceil_div64(d.m, XINHE_GEMM_SIMT_BLOCK_M), ceil_div64(d.m, XINHE_GEMM_NAIVE_BLOCK));
+  const int64_t grid_x =
+      std::max(ceil_div64(d.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div64(d.n, XINHE_GEMM_NAIVE_BLOCK));
   if (grid_y > kMaxGridYZ) return "m too large for the grid (> 1048560)";
+  if (grid_x > kMaxGridX) return "n too large for the grid (> 2^31 - 1 blocks)";
   return "";
 }
 
@@ -147,8 +151,8 @@ inline Launch gemm_launch(const GemmFamily& f, const xinhe_gemm_cuda_params_t& p
     case GemmFamilyId::kWgmma: {
       xinhe_gemm_wgmma_params_t w{};
       w.gemm = p;
-      w.tiles_m = (p.m + XINHE_GEMM_WGMMA_BLOCK_M - 1) / XINHE_GEMM_WGMMA_BLOCK_M;
-      w.tiles_n = (p.n + XINHE_GEMM_WGMMA_BLOCK_N - 1) / XINHE_GEMM_WGMMA_BLOCK_N;
+      w.tiles_m = ceil_div64(p.m, XINHE_GEMM_WGMMA_BLOCK_M);
+      w.tiles_n = ceil_div64(p.n, XINHE_GEMM_WGMMA_BLOCK_N);
       l.grid[0] = wgmma::wgmma_grid_size(w, compute_units);
       l.grid[2] = 1;
       l.block[0] = XINHE_GEMM_WGMMA_THREADS;
