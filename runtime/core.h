@@ -90,6 +90,7 @@ struct xinhe_device_s {
   std::string backend_name;
   uint32_t index_in_backend = 0;
   uint32_t flags = 0;          // cached XINHE_DEVICE_FLAG_*
+  uint32_t type = 0;           // cached xinhe_device_type_t (0: UNKNOWN)
   uint64_t min_alignment = 1;  // cached; a power of two
   std::atomic<bool> lost{false};
 };

@@ -300,6 +300,9 @@ xinhe_status_t cpu_device_properties(xinhe_be_device_t device, xinhe_device_prop
       xinhe::backends::cpu::cpu_peaks(device->backend->pool->threads());
   for (int d = 0; d < XINHE_DTYPE_COUNT; ++d) out->peak_flops[d] = peaks.flops[d];
   out->memory_bandwidth = peaks.bandwidth;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = XINHE_DEVICE_TYPE_CPU;
+  }
   return nullptr;
 }
 

@@ -166,6 +166,9 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
   p->peak_flops[XINHE_DTYPE_F64] = unit_hz * rates.f64;
   // Double data rate: two transfers per memory clock.
   p->memory_bandwidth = 2.0 * info.memory_clock_khz * 1e3 * (info.memory_bus_bits / 8.0);
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, p, device_type)) {
+    p->device_type = XINHE_DEVICE_TYPE_GPU;
+  }
   return nullptr;
 }
 

@@ -557,6 +557,20 @@ void device_close(xinhe_be_device_t d) {
   delete device;
 }
 
+// A CPU driver's device is a CPU, so it never becomes the default device over cpu:0.
+uint32_t device_type_of(ze_device_type_t type) {
+  switch (type) {
+    case ZE_DEVICE_TYPE_GPU:
+      return XINHE_DEVICE_TYPE_GPU;
+    case ZE_DEVICE_TYPE_CPU:
+      return XINHE_DEVICE_TYPE_CPU;
+    case ZE_DEVICE_TYPE_VPU:
+      return XINHE_DEVICE_TYPE_NPU;  // Intel's VPU is its neural processing unit
+    default:
+      return XINHE_DEVICE_TYPE_ACCELERATOR;  // FPGA, memory copy accelerator
+  }
+}
+
 xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t* out) {
   const Device* device = to_device(d);
   const DeviceInfo& info = device->info;
@@ -577,6 +591,8 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   out->min_alignment = 64;
   for (double& f : out->peak_flops) f = 0.0;  // not derivable from core properties alone
   out->memory_bandwidth = 0.0;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type))
+    out->device_type = device_type_of(info.type);
   return nullptr;
 }
 

@@ -231,6 +231,16 @@ void device_close(xinhe_be_device_t d) {
   delete device;
 }
 
+// What CL_DEVICE_TYPE says, as a xinhe device type: PoCL's CPU device is a CPU.
+uint32_t device_type_of(cl_device_type type) {
+  if (type & CL_DEVICE_TYPE_CPU) return XINHE_DEVICE_TYPE_CPU;
+  if (type & CL_DEVICE_TYPE_GPU) return XINHE_DEVICE_TYPE_GPU;
+  if (type & (CL_DEVICE_TYPE_ACCELERATOR | CL_DEVICE_TYPE_CUSTOM)) {
+    return XINHE_DEVICE_TYPE_ACCELERATOR;
+  }
+  return XINHE_DEVICE_TYPE_UNKNOWN;
+}
+
 xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t* out) {
   const Device* device = to_device(d);
   const DeviceInfo& info = device->info;
@@ -253,6 +263,9 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   out->min_alignment = guaranteed_alignment(info);
   for (double& f : out->peak_flops) f = 0.0;
   out->memory_bandwidth = 0.0;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = device_type_of(info.type);
+  }
   return nullptr;
 }
 

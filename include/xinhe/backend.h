@@ -11,8 +11,8 @@
  *   1.0  the tables below up to op_run and xinhe_host_api_t up to log;
  *   1.1  the OPTIONAL host access entries buffer_host_pointer and buffer_wrap_host;
  *   1.2  the OPTIONAL buffer_address;
- *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core) and the
- *        OPTIONAL op_run_impl_name.
+ *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core), the
+ *        OPTIONAL op_run_impl_name, and device_properties' device_type.
  * The core passes its own version in xinhe_host_api_t (abi_major, abi_minor).
  *
  * Entries are REQUIRED unless marked OPTIONAL, with the behaviour the core uses when absent.
@@ -134,7 +134,10 @@ typedef struct xinhe_backend_api_t {
   xinhe_status_t (*device_open)(xinhe_be_backend_t backend, uint32_t index,
                                 xinhe_be_device_t* out_device);
   void (*device_close)(xinhe_be_device_t device);
-  /* Fill everything but name and backend, which the core sets. */
+  /* Fill everything but name and backend, which the core sets. The core zero-fills the struct
+   * first, so a field left alone reads as 0 (device_type: UNKNOWN, never the default device).
+   * Write device_type only when XINHE_STRUCT_HAS(xinhe_device_properties_t, out_properties,
+   * device_type): a 1.0 core passes the shorter struct of xinhe 0.1. */
   xinhe_status_t (*device_properties)(xinhe_be_device_t device,
                                       xinhe_device_properties_t* out_properties);
 
