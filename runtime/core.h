@@ -33,7 +33,9 @@ xinhe_status_t make_status(xinhe_status_code_t code, const char* backend, const 
 xinhe_status_t make_status_v(xinhe_status_code_t code, const char* backend, const char* call,
                              const char* file, int line, const char* format, va_list args);
 
-// A status made by the core, carrying file:line of the caller.
+// A status made by the core, carrying file:line of the caller. Backends use xinhe/backend.hpp's
+// XINHE_BE_ERROR (same arguments after the host table) instead: they reach the constructor only
+// through xinhe_host_api_t.status_new.
 #define XH_ERROR(code, backend, call, ...)                                               \
   ::xinhe::core::make_status(XINHE_STATUS_##code, (backend), (call), __FILE__, __LINE__, \
                              __VA_ARGS__)

@@ -124,9 +124,6 @@ namespace {
 
 const xinhe_host_api_t* host_of(xinhe_be_device_t device) { return device->backend->host; }
 
-#define CPU_STATUS(host, code, message) \
-  (host)->status_new((code), kBackendName, __func__, __FILE__, __LINE__, (message))
-
 // ---- Machine description -------------------------------------------------------------------
 
 // Value of the first "key\t: value" line of /proc/cpuinfo whose key is key; "" when absent.
@@ -197,8 +194,8 @@ xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> task) {
     stream->work_cv.notify_one();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host_of(stream->device), XINHE_STATUS_OUT_OF_MEMORY,
-                      "cannot queue a task on the stream");
+    return XINHE_BE_ERROR(host_of(stream->device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot queue a task on the stream");
   }
 }
 
@@ -220,7 +217,7 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
   if (const char* env = std::getenv("XINHE_CPU_THREADS"); env != nullptr) {
     std::string error;
     if (!xinhe::backends::cpu::parse_thread_count(env, &threads, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   // XINHE_CPU_MAX_ISA caps the instruction sets the kernels use; the kernels read it once per
@@ -229,14 +226,14 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
     xinhe::kernels::CpuIsa isa{};
     std::string error;
     if (!xinhe::kernels::parse_cpu_max_isa(env, &isa, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   bool bind = true;  // XINHE_CPU_BIND=0: leave the pool's threads to the scheduler
   if (const char* env = std::getenv("XINHE_CPU_BIND"); env != nullptr) {
     std::string error;
     if (!xinhe::backends::cpu::parse_bind(env, &bind, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   try {
@@ -246,10 +243,11 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
     *out_backend = backend.release();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate the CPU backend");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate the CPU backend");
   } catch (const std::system_error& e) {
     const std::string message = std::string("cannot start the thread pool: ") + e.what();
-    return CPU_STATUS(host, XINHE_STATUS_UNAVAILABLE, message.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, __func__, "%s", message.c_str());
   }
 }
 
@@ -263,7 +261,8 @@ xinhe_status_t cpu_device_count(xinhe_be_backend_t, uint32_t* out_count) {
 xinhe_status_t cpu_device_open(xinhe_be_backend_t backend, uint32_t index,
                                xinhe_be_device_t* out_device) {
   if (index != 0) {
-    return CPU_STATUS(backend->host, XINHE_STATUS_NOT_FOUND, "the CPU backend has one device");
+    return XINHE_BE_ERROR(backend->host, NOT_FOUND, kBackendName, __func__,
+                          "the CPU backend has one device");
   }
   *out_device = &backend->device;
   return nullptr;
@@ -318,7 +317,7 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "cannot allocate " + std::to_string(size) +
                                 " bytes: more than the machine's " + std::to_string(total) +
                                 " bytes of memory";
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
   }
   if (alignment < kMinAlignment) alignment = kMinAlignment;
   if (total != 0 && alignment > total) {
@@ -326,17 +325,18 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "alignment " + std::to_string(alignment) +
                                 " cannot be honoured: larger than the machine's " +
                                 std::to_string(total) + " bytes of memory";
-    return CPU_STATUS(host, XINHE_STATUS_UNIMPLEMENTED, message.c_str());
+    return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, __func__, "%s", message.c_str());
   }
   void* data = nullptr;
   if (posix_memalign(&data, static_cast<size_t>(alignment), static_cast<size_t>(size)) != 0) {
     const std::string message = "posix_memalign of " + std::to_string(size) + " bytes failed";
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
   }
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{data, size, true};
   if (buffer == nullptr) {
     std::free(data);
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a buffer handle");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
   return nullptr;
@@ -363,8 +363,8 @@ xinhe_status_t cpu_buffer_wrap_host(xinhe_be_device_t device, void* pointer, uin
                                     xinhe_be_buffer_t* out_buffer) {
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{pointer, size, false};
   if (buffer == nullptr) {
-    return CPU_STATUS(host_of(device), XINHE_STATUS_OUT_OF_MEMORY,
-                      "cannot allocate a buffer handle");
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
   return nullptr;
@@ -381,10 +381,10 @@ xinhe_status_t cpu_stream_create(xinhe_be_device_t device, xinhe_be_stream_t* ou
     *out_stream = stream.release();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a stream");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate a stream");
   } catch (const std::system_error& e) {
     const std::string message = std::string("cannot start the stream thread: ") + e.what();
-    return CPU_STATUS(host, XINHE_STATUS_UNAVAILABLE, message.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, __func__, "%s", message.c_str());
   }
 }
 
@@ -458,7 +458,8 @@ xinhe_status_t cpu_event_create(xinhe_be_device_t device, xinhe_be_event_t* out_
     *out_event = new xinhe_be_event_s{device, std::make_shared<EventState>()};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host_of(device), XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate an event");
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate an event");
   }
 }
 
@@ -589,13 +590,13 @@ xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t*
         state->unsupported = chosen.unsupported;
       }
     } else {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, "unknown op kind");
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "unknown op kind");
     }
     if (state->impl_name.empty()) state->impl_name = kBackendName;
     *out_op = new xinhe_be_op_s{device, std::move(state)};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate the op");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate the op");
   }
 }
 
@@ -603,8 +604,8 @@ void cpu_op_destroy(xinhe_be_op_t op) { delete op; }
 
 xinhe_status_t cpu_op_check(xinhe_be_op_t op) {
   if (op->state->unsupported.empty()) return nullptr;
-  return CPU_STATUS(host_of(op->device), XINHE_STATUS_UNIMPLEMENTED,
-                    op->state->unsupported.c_str());
+  return XINHE_BE_ERROR(host_of(op->device), UNIMPLEMENTED, kBackendName, __func__, "%s",
+                        op->state->unsupported.c_str());
 }
 
 xinhe_status_t cpu_op_workspace_size(xinhe_be_op_t op, uint64_t* out_bytes) {

@@ -19,7 +19,7 @@
 
 #include "gpu_family.h"
 #include "gpu_result.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::gpu {
 
@@ -129,14 +129,14 @@ class Driver {
     host_ = host;
     library_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (library_ == nullptr) {
-      return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlopen", __FILE__, __LINE__,
-                              "libcuda.so.1 not found (no NVIDIA driver)");
+      return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen",
+                            "libcuda.so.1 not found (no NVIDIA driver)");
     }
-#define XINHE_CUDA_RESOLVE(member, symbol)                                                       \
-  member = reinterpret_cast<decltype(member)>(dlsym(library_, symbol));                          \
-  if (member == nullptr) {                                                                       \
-    return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlsym", __FILE__, __LINE__, \
-                            "libcuda.so.1 lacks " symbol " (driver too old)");                   \
+#define XINHE_CUDA_RESOLVE(member, symbol)                                   \
+  member = reinterpret_cast<decltype(member)>(dlsym(library_, symbol));      \
+  if (member == nullptr) {                                                   \
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlsym",          \
+                          "libcuda.so.1 lacks " symbol " (driver too old)"); \
   }
     XINHE_CUDA_SYMBOLS(XINHE_CUDA_RESOLVE)
 #undef XINHE_CUDA_RESOLVE
@@ -149,9 +149,10 @@ class Driver {
       const std::string message =
           (r == CUDA_ERROR_NO_DEVICE ? "no NVIDIA GPU found (" : "NVIDIA driver not usable (") +
           describe(r) + ")";
-      return host->status_new(
+      return xinhe::backend::make_status(
+          host,
           r == CUDA_ERROR_OUT_OF_MEMORY ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
-          kBackendName, "cuInit", __FILE__, __LINE__, message.c_str());
+          kBackendName, "cuInit", __FILE__, __LINE__, "%s", message.c_str());
     }
     return nullptr;
   }

@@ -117,15 +117,12 @@ struct xinhe_be_op_s {
 
 namespace xinhe::gpu {
 
-// Status of a failed vendor call (a Result), attributed to this line.
+// The status of a vendor call's Result, attributed to this line: NULL on success. Statuses are
+// made and propagated with xinhe/backend.hpp's family (XINHE_BE_ERROR, XINHE_BE_RETURN_IF_ERROR);
+// this is only the vendor's code conversion, once, at the boundary:
+//   XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
 #define XG_STATUS_OF(device, expr) \
   ::xinhe::gpu::driver_of(device).to_status((expr), __FILE__, __LINE__)
-// Returns the failure of a vendor call (a Result) as a status of device's backend.
-#define XG_RETURN_IF_FAILED(device, expr)                                       \
-  do {                                                                          \
-    if (const ::xinhe::gpu::Result r_ = (expr))                                 \
-      return ::xinhe::gpu::driver_of(device).to_status(r_, __FILE__, __LINE__); \
-  } while (0)
 
 inline const Driver& driver_of(xinhe_be_device_t d) { return d->backend->driver; }
 inline const xinhe_host_api_t* host_of(xinhe_be_device_t d) { return d->backend->host; }

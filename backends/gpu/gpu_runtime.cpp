@@ -27,9 +27,6 @@ namespace {
 
 constexpr uint64_t kMinAlignment = 256;  // cuMemAlloc / hipMalloc guarantee at least this
 
-#define XG_STATUS(host, code, call, message) \
-  (host)->status_new((code), gpu::kBackendName, (call), __FILE__, __LINE__, (message))
-
 void log_line(xinhe_be_device_t d, const char* topic, const std::string& line) {
   const xinhe_host_api_t* host = d->backend->host;
   if (host->verbose_enabled(topic)) host->log(topic, gpu::kBackendName, line.c_str());
@@ -40,7 +37,8 @@ void log_line(xinhe_be_device_t d, const char* topic, const std::string& line) {
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out_backend) {
   auto* backend = new (std::nothrow) xinhe_be_backend_s;
   if (backend == nullptr)
-    return XG_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "backend_create", nullptr);
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "backend_create",
+                          "out of host memory");
   backend->host = host;
   xinhe_status_t s = backend->driver.load(host);
   if (s == nullptr) {
@@ -75,7 +73,8 @@ xinhe_status_t device_open(xinhe_be_backend_t backend, uint32_t index,
   const gpu::Driver& drv = backend->driver;
   auto* device = new (std::nothrow) xinhe_be_device_s;
   if (device == nullptr)
-    return XG_STATUS(backend->host, XINHE_STATUS_OUT_OF_MEMORY, "device_open", nullptr);
+    return XINHE_BE_ERROR(backend->host, OUT_OF_MEMORY, gpu::kBackendName, "device_open",
+                          "out of host memory");
   device->backend = backend;
   device->ordinal = static_cast<int>(index);
 #if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
@@ -177,14 +176,15 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
 xinhe_status_t buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
                             xinhe_be_buffer_t* out_buffer) {
   const xinhe_host_api_t* host = device->backend->host;
-  XG_RETURN_IF_FAILED(device, make_current(device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
   // Larger alignments than the allocator's are served by over-allocating and rounding up.
   const uint64_t extra = alignment > kMinAlignment ? alignment - kMinAlignment : 0;
   if (size > UINT64_MAX - extra)
-    return XG_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "buffer_alloc", "size overflows");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "buffer_alloc", "size overflows");
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s;
   if (buffer == nullptr)
-    return XG_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "buffer_alloc", nullptr);
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "buffer_alloc",
+                          "out of host memory");
   buffer->device = device;
   if (const gpu::Result r = driver_of(device).mem_alloc(size + extra, &buffer->allocation)) {
     delete buffer;
@@ -212,10 +212,11 @@ void buffer_free(xinhe_be_buffer_t buffer) {
 // ---- Streams ------------------------------------------------------------------------------------
 
 xinhe_status_t stream_create(xinhe_be_device_t device, xinhe_be_stream_t* out_stream) {
-  XG_RETURN_IF_FAILED(device, make_current(device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
   auto* stream = new (std::nothrow) xinhe_be_stream_s;
   if (stream == nullptr)
-    return XG_STATUS(device->backend->host, XINHE_STATUS_OUT_OF_MEMORY, "stream_create", nullptr);
+    return XINHE_BE_ERROR(device->backend->host, OUT_OF_MEMORY, gpu::kBackendName, "stream_create",
+                          "out of host memory");
   stream->device = device;
   if (const gpu::Result r = driver_of(device).stream_create(&stream->stream)) {
     delete stream;
@@ -238,12 +239,12 @@ void stream_destroy(xinhe_be_stream_t stream) {
 }
 
 xinhe_status_t stream_synchronize(xinhe_be_stream_t stream) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device, driver_of(stream->device).stream_synchronize(stream->stream));
 }
 
 xinhe_status_t stream_query(xinhe_be_stream_t stream, int* out_done) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).stream_query(stream->stream, out_done));
 }
@@ -252,21 +253,21 @@ xinhe_status_t stream_query(xinhe_be_stream_t stream, int* out_done) {
 
 xinhe_status_t copy_host_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst, const void* src,
                                    uint64_t size) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).copy_h2d(resolve(dst), src, size, stream->stream));
 }
 
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).copy_d2h(dst, resolve(src), size, stream->stream));
 }
 
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                      xinhe_be_mem_t src, uint64_t size) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(
       stream->device,
       driver_of(stream->device).copy_d2d(resolve(dst), resolve(src), size, stream->stream));
@@ -274,7 +275,7 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t ds
 
 xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
                     const void* pattern, uint32_t pattern_size) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   const gpu::Driver& drv = driver_of(stream->device);
   const gpu::DevicePtr p = resolve(dst);
   switch (pattern_size) {
@@ -299,10 +300,11 @@ xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
 // ---- Events -------------------------------------------------------------------------------------
 
 xinhe_status_t event_create(xinhe_be_device_t device, xinhe_be_event_t* out_event) {
-  XG_RETURN_IF_FAILED(device, make_current(device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
   auto* event = new (std::nothrow) xinhe_be_event_s;
   if (event == nullptr)
-    return XG_STATUS(device->backend->host, XINHE_STATUS_OUT_OF_MEMORY, "event_create", nullptr);
+    return XINHE_BE_ERROR(device->backend->host, OUT_OF_MEMORY, gpu::kBackendName, "event_create",
+                          "out of host memory");
   event->device = device;
   if (const gpu::Result r = driver_of(device).event_create(&event->event)) {
     delete event;
@@ -319,29 +321,29 @@ void event_destroy(xinhe_be_event_t event) {
 }
 
 xinhe_status_t event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).event_record(event->event, stream->stream));
 }
 
 xinhe_status_t stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t event) {
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).stream_wait_event(stream->stream, event->event));
 }
 
 xinhe_status_t event_synchronize(xinhe_be_event_t event) {
-  XG_RETURN_IF_FAILED(event->device, make_current(event->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, make_current(event->device)));
   return XG_STATUS_OF(event->device, driver_of(event->device).event_synchronize(event->event));
 }
 
 xinhe_status_t event_query(xinhe_be_event_t event, int* out_done) {
-  XG_RETURN_IF_FAILED(event->device, make_current(event->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, make_current(event->device)));
   return XG_STATUS_OF(event->device, driver_of(event->device).event_query(event->event, out_done));
 }
 
 xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, float* out_ms) {
-  XG_RETURN_IF_FAILED(start->device, make_current(start->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(start->device, make_current(start->device)));
   return XG_STATUS_OF(start->device,
                       driver_of(start->device).event_elapsed_ms(start->event, end->event, out_ms));
 }
@@ -351,9 +353,11 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                          xinhe_be_op_t* out_op) {
   const xinhe_host_api_t* host = device->backend->host;
-  XG_RETURN_IF_FAILED(device, make_current(device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
   auto* op = new (std::nothrow) xinhe_be_op_s;
-  if (op == nullptr) return XG_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "op_create", nullptr);
+  if (op == nullptr)
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "op_create",
+                          "out of host memory");
   op->device = device;
   op->kind = desc->kind;
   xinhe_status_t status = nullptr;
@@ -365,10 +369,12 @@ xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* des
       op->attention = *desc->attention;
       status = gpu::create_attention(op);
     } else {
-      status = XG_STATUS(host, XINHE_STATUS_UNIMPLEMENTED, "op_create", "unknown op kind");
+      status =
+          XINHE_BE_ERROR(host, UNIMPLEMENTED, gpu::kBackendName, "op_create", "unknown op kind");
     }
   } catch (const std::bad_alloc&) {
-    status = XG_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "op_create", nullptr);
+    status =
+        XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "op_create", "out of host memory");
   }
   if (status != nullptr) {
     delete op;
@@ -382,8 +388,8 @@ void op_destroy(xinhe_be_op_t op) { delete op; }
 
 xinhe_status_t op_check(xinhe_be_op_t op) {
   if (op->reason.empty()) return nullptr;
-  return XG_STATUS(op->device->backend->host, XINHE_STATUS_UNIMPLEMENTED, "op_check",
-                   op->reason.c_str());
+  return XINHE_BE_ERROR(op->device->backend->host, UNIMPLEMENTED, gpu::kBackendName, "op_check",
+                        "%s", op->reason.c_str());
 }
 
 xinhe_status_t op_workspace_size(xinhe_be_op_t, uint64_t* out_bytes) {
@@ -401,7 +407,7 @@ const char* op_run_impl_name(xinhe_be_op_t op, const xinhe_be_op_args_t* args) {
 
 xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be_op_args_t* args) {
   if (!op->reason.empty()) return op_check(op);
-  XG_RETURN_IF_FAILED(stream->device, make_current(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
   return op->kind == XINHE_OP_GEMM ? gpu::run_gemm(op, stream, args)
                                    : gpu::run_attention(op, stream, args);
 }

@@ -17,7 +17,7 @@
 #include "gpu_family.h"
 #include "gpu_result.h"
 #include "hip_minimal.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::gpu {
 
@@ -119,14 +119,14 @@ class Driver {
       if (library_ != nullptr) break;
     }
     if (library_ == nullptr) {
-      return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlopen", __FILE__, __LINE__,
-                              "libamdhip64.so not found (no ROCm HIP runtime)");
+      return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen",
+                            "libamdhip64.so not found (no ROCm HIP runtime)");
     }
-#define XINHE_HIP_RESOLVE(symbol)                                                                \
-  symbol = reinterpret_cast<decltype(symbol)>(dlsym(library_, #symbol));                         \
-  if (symbol == nullptr) {                                                                       \
-    return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlsym", __FILE__, __LINE__, \
-                            "libamdhip64 lacks " #symbol " (runtime too old)");                  \
+#define XINHE_HIP_RESOLVE(symbol)                                             \
+  symbol = reinterpret_cast<decltype(symbol)>(dlsym(library_, #symbol));      \
+  if (symbol == nullptr) {                                                    \
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlsym",           \
+                          "libamdhip64 lacks " #symbol " (runtime too old)"); \
   }
     XINHE_HIP_SYMBOLS(XINHE_HIP_RESOLVE)
 #undef XINHE_HIP_RESOLVE
@@ -136,9 +136,9 @@ class Driver {
       const bool no_gpu = r == hipErrorNoDevice || r == hipErrorInvalidDevice;
       const std::string message =
           (no_gpu ? "no AMD GPU found (" : "HIP runtime not usable (") + describe(r) + ")";
-      return host->status_new(
-          r == hipErrorOutOfMemory ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
-          kBackendName, "hipInit", __FILE__, __LINE__, message.c_str());
+      return xinhe::backend::make_status(
+          host, r == hipErrorOutOfMemory ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
+          kBackendName, "hipInit", __FILE__, __LINE__, "%s", message.c_str());
     }
     return nullptr;
   }

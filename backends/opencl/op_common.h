@@ -107,15 +107,17 @@ class KernelLauncher {
                         const size_t global[3], const size_t* local) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (size_t i = 0; i < arg_count; ++i) {
-      XINHE_CL_RETURN_IF_ERROR(device_->host(),
-                               device_->cl().clSetKernelArg(kernel_, static_cast<cl_uint>(i),
-                                                            args[i].size, args[i].value),
-                               "clSetKernelArg");
+      XINHE_BE_RETURN_IF_ERROR(
+          XINHE_CL_STATUS(device_->host(),
+                          device_->cl().clSetKernelArg(kernel_, static_cast<cl_uint>(i),
+                                                       args[i].size, args[i].value),
+                          "clSetKernelArg"));
     }
-    XINHE_CL_RETURN_IF_ERROR(device_->host(),
-                             device_->cl().clEnqueueNDRangeKernel(
-                                 queue, kernel_, 3, nullptr, global, local, 0, nullptr, nullptr),
-                             "clEnqueueNDRangeKernel");
+    XINHE_BE_RETURN_IF_ERROR(
+        XINHE_CL_STATUS(device_->host(),
+                        device_->cl().clEnqueueNDRangeKernel(queue, kernel_, 3, nullptr, global,
+                                                             local, 0, nullptr, nullptr),
+                        "clEnqueueNDRangeKernel"));
     return nullptr;
   }
 

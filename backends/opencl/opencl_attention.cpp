@@ -25,8 +25,8 @@ class AttentionOp final : public Op {
 
   xinhe_status_t check() const override {
     if (impl_ != AttentionImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_check",
-                       __FILE__, __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_attention_check", "%s",
+                          unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   xinhe_status_t run(cl_command_queue queue, const xinhe_be_op_args_t& args) override;
@@ -50,8 +50,8 @@ xinhe_status_t AttentionOp::run(cl_command_queue queue, const xinhe_be_op_args_t
       !element_offset(args.mem[XINHE_ATTENTION_ARG_V].offset, es, &v_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_O].offset, es, &o_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_LSE].offset, sizeof(float), &lse_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_attention_run",
+                          "operand byte offset is not a multiple of the element size");
   const cl_mem q = buffer_mem(args.mem[XINHE_ATTENTION_ARG_Q].buffer);
   const cl_mem k = buffer_mem(args.mem[XINHE_ATTENTION_ARG_K].buffer);
   const cl_mem v = buffer_mem(args.mem[XINHE_ATTENTION_ARG_V].buffer);

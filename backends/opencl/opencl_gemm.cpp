@@ -55,8 +55,8 @@ class GemmOp final : public Op {
 
   xinhe_status_t check() const override {
     if (impl_ != GemmImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_check", __FILE__,
-                       __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_gemm_check", "%s",
+                          unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
@@ -102,8 +102,8 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
   if (!element_offset(args.mem[XINHE_GEMM_ARG_A].offset, ab_size, &a_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_B].offset, ab_size, &b_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_C].offset, c_size, &c_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_gemm_run",
+                          "operand byte offset is not a multiple of the element size");
   cl_mem a = buffer_mem(args.mem[XINHE_GEMM_ARG_A].buffer);
   cl_mem b = buffer_mem(args.mem[XINHE_GEMM_ARG_B].buffer);
   cl_mem c = buffer_mem(args.mem[XINHE_GEMM_ARG_C].buffer);
@@ -122,8 +122,8 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
           b_off, d.ldb, d.stride_b, beta, c, c_off, d.ldc, d.stride_c, d.batch, &queue, nullptr);
     }
     if (rc != 0)
-      return make_status(device_->host(), XINHE_STATUS_INTERNAL, "CLBlastSgemm", __FILE__, __LINE__,
-                         "CLBlast status " + std::to_string(rc));
+      return XINHE_BE_ERROR(device_->host(), INTERNAL, "opencl", "CLBlastSgemm",
+                            "CLBlast status %d", rc);
     return nullptr;
   }
 
@@ -163,10 +163,9 @@ xinhe_status_t GemmOp::run_packed(cl_command_queue queue, const xinhe_be_op_args
       (args.mem[XINHE_GEMM_ARG_WORKSPACE].offset + sizeof(float) - 1) / sizeof(float));
   cl_mem ws = buffer_mem(args.mem[XINHE_GEMM_ARG_WORKSPACE].buffer);
   if (ws == nullptr)
-    return make_status(device_->host(), XINHE_STATUS_INVALID_ARGUMENT, "xinhe_gemm_run", __FILE__,
-                       __LINE__,
-                       "this op needs a workspace of " + std::to_string(workspace_size()) +
-                           " bytes (xinhe_gemm_workspace_size)");
+    return XINHE_BE_ERROR(device_->host(), INVALID_ARGUMENT, "opencl", "xinhe_gemm_run",
+                          "this op needs a workspace of %llu bytes (xinhe_gemm_workspace_size)",
+                          static_cast<unsigned long long>(workspace_size()));
   const cl_long pa_off = ws_off, pb_off = ws_off + static_cast<cl_long>(packed_a_elements());
   const cl_long m = d.m, n = d.n, k = d.k, lda = d.lda, ldb = d.ldb, ldc = d.ldc;
   const cl_long sa = d.stride_a, sb = d.stride_b, sc = d.stride_c;
@@ -333,14 +332,14 @@ xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
       (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr &&
        desc.attention->dtype == XINHE_DTYPE_F64);
   if (f64)
-    return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
-                       "OpenCL ops run f32, f16 and bf16; f64 is not implemented");
+    return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, "opencl", "op_create",
+                          "OpenCL ops run f32, f16 and bf16; f64 is not implemented");
   if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
     return create_gemm_op(device, *desc.gemm, overrides, out);
   if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
     return create_attention_op(device, *desc.attention, overrides, out);
-  return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
-                     "unknown op kind " + std::to_string(static_cast<int>(desc.kind)));
+  return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, "opencl", "op_create", "unknown op kind %d",
+                        static_cast<int>(desc.kind));
 }
 
 }  // namespace xinhe::opencl

@@ -4,8 +4,12 @@
 //
 //   Statuses   XINHE_BE_ERROR / make_status create a status through host->status_new, printf
 //              style, attributed to the caller's file and line; XINHE_BE_RETURN_IF_ERROR
-//              propagates one. (The core's own statuses are made directly, core.h's XH_ERROR,
-//              with the same argument order.)
+//              propagates one. The one family every backend uses; a vendor's error codes are
+//              still converted by one function of its own (OpenCL's ClError, the GPU vendor
+//              layers' Driver::to_status), which goes through it. The core keeps its own
+//              XH_ERROR (runtime/core.h), same argument order: it owns the status type and
+//              builds statuses directly, where a plugin can only reach that constructor
+//              through the host table.
 //   Dispatch   one walker over an op's ordered implementation list (after oneDNN's impl lists),
 //              so every backend selects, filters, falls through and logs the same way:
 //                - an implementation is data: a method and an optional target (arch), which
