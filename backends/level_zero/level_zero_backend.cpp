@@ -845,7 +845,7 @@ OpHandle* as_op(xinhe_be_op_t o) { return reinterpret_cast<OpHandle*>(o); }
 
 xinhe_status_t op_create(xinhe_be_device_t d, const xinhe_be_op_desc_t* desc, xinhe_be_op_t* out) {
   std::unique_ptr<Op> op;
-  if (xinhe_status_t st = create_op(to_device(d), *desc, &op)) return st;
+  if (xinhe_status_t st = create_op(to_device(d), *desc, OpOverrides{}, &op)) return st;
   auto* handle = new (std::nothrow) OpHandle{std::move(op)};
   if (handle == nullptr) return out_of_host_memory(to_device(d)->host(), "op_create");
   *out = reinterpret_cast<xinhe_be_op_t>(handle);
@@ -911,6 +911,12 @@ const xinhe_backend_api_t kApi = {
 };
 
 }  // namespace
+
+xinhe_status_t run_op(Op& op, xinhe_be_stream_t s, const xinhe_be_op_args_t& args) {
+  Stream* stream = as_stream(s);
+  std::lock_guard<std::mutex> lock(stream->mutex());
+  return op.run(*stream, args);
+}
 
 const char* command_list_mode_name(CommandListMode mode) {
   return mode == CommandListMode::kImmediate ? "immediate" : "regular";
