@@ -43,11 +43,12 @@ void test_log(const char* topic, const char* backend, const char* message) {
   g_log.push_back(std::string(topic) + " " + backend + ": " + message);
 }
 
-// Serves the implementation filters from the environment, as the core does.
+// The implementation filters this host serves (the core serves XINHE_GEMM_IMPL /
+// XINHE_ATTENTION_IMPL; the backend never reads the environment for them).
+std::string g_gemm_filter, g_attention_filter;
 const char* test_impl_filter(xinhe_op_kind_t kind) {
-  const char* value =
-      std::getenv(kind == XINHE_OP_GEMM ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL");
-  return value != nullptr && value[0] != '\0' ? value : nullptr;
+  const std::string& value = kind == XINHE_OP_GEMM ? g_gemm_filter : g_attention_filter;
+  return value.empty() ? nullptr : value.c_str();
 }
 
 const xinhe_host_api_t kHost = {sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR,
@@ -268,7 +269,7 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
   g_verbose_dispatch = true;
   g_log.clear();
-  setenv("XINHE_ATTENTION_IMPL", "reference", 1);
+  g_attention_filter = "reference";
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference_f32");
@@ -286,7 +287,7 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
       << g_log[0];
   api_->op_destroy(op);
 
-  setenv("XINHE_ATTENTION_IMPL", "no_such_impl", 1);
+  g_attention_filter = "no_such_impl";
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   std::string message;
   EXPECT_EQ(code_of(api_->op_check(op), &message), XINHE_STATUS_UNIMPLEMENTED);
@@ -294,7 +295,7 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
             std::string::npos)
       << message;
   api_->op_destroy(op);
-  unsetenv("XINHE_ATTENTION_IMPL");
+  g_attention_filter.clear();
   g_verbose_dispatch = false;
 }
 
