@@ -33,7 +33,9 @@ xinhe_status_t make_status(xinhe_status_code_t code, const char* backend, const 
 xinhe_status_t make_status_v(xinhe_status_code_t code, const char* backend, const char* call,
                              const char* file, int line, const char* format, va_list args);
 
-// A status made by the core, carrying file:line of the caller.
+// A status made by the core, carrying file:line of the caller. Backends use xinhe/backend.hpp's
+// XINHE_BE_ERROR (same arguments after the host table) instead: they reach the constructor only
+// through xinhe_host_api_t.status_new.
 #define XH_ERROR(code, backend, call, ...)                                               \
   ::xinhe::core::make_status(XINHE_STATUS_##code, (backend), (call), __FILE__, __LINE__, \
                              __VA_ARGS__)
@@ -90,6 +92,7 @@ struct xinhe_device_s {
   std::string backend_name;
   uint32_t index_in_backend = 0;
   uint32_t flags = 0;          // cached XINHE_DEVICE_FLAG_*
+  uint32_t type = 0;           // cached xinhe_device_type_t (0: UNKNOWN)
   uint64_t min_alignment = 1;  // cached; a power of two
   std::atomic<bool> lost{false};
 };

@@ -94,10 +94,11 @@ xinhe_status_t xinhe_device_properties(xinhe_device_t device,
   if (out_properties == nullptr) {
     return XH_FAIL(INVALID_ARGUMENT, device, "out_properties is NULL");
   }
-  if (out_properties->struct_size < sizeof(xinhe_device_properties_t)) {
+  // Callers built against 0.1.0 pass the struct without device_type; they get what they know.
+  if (out_properties->struct_size < XINHE_DEVICE_PROPERTIES_SIZE_V0_1) {
     return XH_FAIL(INVALID_ARGUMENT, device,
                    "out_properties->struct_size is %zu, expected at least %zu",
-                   out_properties->struct_size, sizeof(xinhe_device_properties_t));
+                   out_properties->struct_size, XINHE_DEVICE_PROPERTIES_SIZE_V0_1);
   }
   XH_RETURN_IF_LOST(device);
   xinhe_device_properties_t props;
@@ -110,8 +111,29 @@ xinhe_status_t xinhe_device_properties(xinhe_device_t device,
   std::snprintf(props.name, sizeof(props.name), "%s", device->name.c_str());
   std::snprintf(props.backend, sizeof(props.backend), "%s", device->backend_name.c_str());
   props.min_alignment = device->min_alignment;
-  *out_properties = props;
+  const size_t filled = std::min(out_properties->struct_size, sizeof(props));
+  props.struct_size = filled;
+  std::memcpy(out_properties, &props, filled);
   return nullptr;
+}
+
+const char* xinhe_device_type_name(xinhe_device_type_t type) {
+  // Read as the integer a C caller may have stored, in or out of the enum's range.
+  uint32_t value = 0;
+  static_assert(sizeof(type) == sizeof(value), "xinhe_device_type_t is 32 bits");
+  std::memcpy(&value, &type, sizeof(value));
+  switch (value) {
+    case XINHE_DEVICE_TYPE_CPU:
+      return "cpu";
+    case XINHE_DEVICE_TYPE_GPU:
+      return "gpu";
+    case XINHE_DEVICE_TYPE_NPU:
+      return "npu";
+    case XINHE_DEVICE_TYPE_ACCELERATOR:
+      return "accelerator";
+    default:
+      return "unknown";
+  }
 }
 
 const char* xinhe_device_name(xinhe_device_t device) {

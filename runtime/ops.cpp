@@ -362,7 +362,8 @@ struct Operand {
   bool output;  // must not overlap any other operand
 };
 
-// Validates every operand of a run against op's extents and builds the backend arguments.
+// Validates every operand of a run against op's extents and builds the backend arguments
+// (stream is NULL when only the arguments are asked about, as by xinhe_*_run_impl_name).
 // Operand offsets must be multiples of the element size (no backend can address a misaligned
 // element efficiently, and GPU loads require it); the workspace only has to fit. An operand
 // covering zero bytes may be NULL. Outputs (C, O, LSE, workspace) must not overlap any other
@@ -370,7 +371,7 @@ struct Operand {
 xinhe_status_t validate_run(const char* kCall, const Op& op, xinhe_stream_t stream,
                             const Operand* operands, int count, xinhe_be_op_args_t* out_args) {
   xinhe_device_t device = op.device;
-  if (stream->device != device) {
+  if (stream != nullptr && stream->device != device) {
     return XH_FAIL(INVALID_ARGUMENT, device, "stream belongs to device %s, the op to device %s",
                    stream->device->name.c_str(), device->name.c_str());
   }
@@ -431,6 +432,63 @@ xinhe_status_t submit(const char* kCall, const Op& op, xinhe_stream_t stream,
   if (xinhe_status_t status = check_op(kCall, op)) return status;
   return xinhe::core::track_device_status(op.device,
                                           op.device->api->op_run(op.be, stream->be, &args));
+}
+
+// The implementation a run with args uses (backend.h's op_run_impl_name, else impl_name).
+xinhe_status_t run_impl_name(const char* kCall, const Op& op, const xinhe_be_op_args_t& args,
+                             const char** out_name) {
+  if (xinhe_status_t status = check_op(kCall, op)) return status;
+  const auto entry = op.device->api->op_run_impl_name;
+  const char* name = entry != nullptr ? entry(op.be, &args) : nullptr;
+  *out_name = name != nullptr ? name : op.impl_name.c_str();
+  return nullptr;
+}
+
+// A GEMM run's arguments, validated, as the backend takes them.
+xinhe_status_t gemm_backend_args(const char* kCall, const Op& op, xinhe_stream_t stream,
+                                 const xinhe_gemm_args_t* args, xinhe_be_op_args_t* out) {
+  if (args == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "args is NULL");
+  if (args->struct_size < sizeof(xinhe_gemm_args_t)) {
+    return XH_FAIL(INVALID_ARGUMENT, op.device, "args->struct_size is %zu, expected at least %zu",
+                   args->struct_size, sizeof(xinhe_gemm_args_t));
+  }
+  const Operand operands[] = {
+      {"A", XINHE_GEMM_ARG_A, args->a, args->a_offset, false},
+      {"B", XINHE_GEMM_ARG_B, args->b, args->b_offset, false},
+      {"C", XINHE_GEMM_ARG_C, args->c, args->c_offset, true},
+      {"workspace", XINHE_GEMM_ARG_WORKSPACE, args->workspace, args->workspace_offset, true},
+  };
+  std::memset(out, 0, sizeof(*out));
+  out->struct_size = sizeof(*out);
+  out->kind = XINHE_OP_GEMM;
+  out->alpha = args->alpha;
+  out->beta = args->beta;
+  return validate_run(kCall, op, stream, operands, 4, out);
+}
+
+// An attention run's arguments, validated, as the backend takes them.
+xinhe_status_t attention_backend_args(const char* kCall, const Op& op, xinhe_stream_t stream,
+                                      const xinhe_attention_args_t* args, xinhe_be_op_args_t* out) {
+  if (args == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "args is NULL");
+  if (args->struct_size < sizeof(xinhe_attention_args_t)) {
+    return XH_FAIL(INVALID_ARGUMENT, op.device, "args->struct_size is %zu, expected at least %zu",
+                   args->struct_size, sizeof(xinhe_attention_args_t));
+  }
+  if (!op.attention.with_lse && args->lse != nullptr) {
+    return XH_FAIL(INVALID_ARGUMENT, op.device, "lse is given but the op has with_lse = 0");
+  }
+  const Operand operands[] = {
+      {"Q", XINHE_ATTENTION_ARG_Q, args->q, args->q_offset, false},
+      {"K", XINHE_ATTENTION_ARG_K, args->k, args->k_offset, false},
+      {"V", XINHE_ATTENTION_ARG_V, args->v, args->v_offset, false},
+      {"O", XINHE_ATTENTION_ARG_O, args->o, args->o_offset, true},
+      {"LSE", XINHE_ATTENTION_ARG_LSE, args->lse, args->lse_offset, true},
+      {"workspace", XINHE_ATTENTION_ARG_WORKSPACE, args->workspace, args->workspace_offset, true},
+  };
+  std::memset(out, 0, sizeof(*out));
+  out->struct_size = sizeof(*out);
+  out->kind = XINHE_OP_ATTENTION;
+  return validate_run(kCall, op, stream, operands, 6, out);
 }
 
 }  // namespace
@@ -494,25 +552,20 @@ xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream,
   if (gemm == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "gemm is NULL");
   const Op& op = gemm->op;
   if (stream == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "stream is NULL");
-  if (args == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "args is NULL");
-  if (args->struct_size < sizeof(xinhe_gemm_args_t)) {
-    return XH_FAIL(INVALID_ARGUMENT, op.device, "args->struct_size is %zu, expected at least %zu",
-                   args->struct_size, sizeof(xinhe_gemm_args_t));
-  }
-  const Operand operands[] = {
-      {"A", XINHE_GEMM_ARG_A, args->a, args->a_offset, false},
-      {"B", XINHE_GEMM_ARG_B, args->b, args->b_offset, false},
-      {"C", XINHE_GEMM_ARG_C, args->c, args->c_offset, true},
-      {"workspace", XINHE_GEMM_ARG_WORKSPACE, args->workspace, args->workspace_offset, true},
-  };
   xinhe_be_op_args_t be_args;
-  std::memset(&be_args, 0, sizeof(be_args));
-  be_args.struct_size = sizeof(be_args);
-  be_args.kind = XINHE_OP_GEMM;
-  be_args.alpha = args->alpha;
-  be_args.beta = args->beta;
-  if (xinhe_status_t s = validate_run(kCall, op, stream, operands, 4, &be_args)) return s;
+  if (xinhe_status_t s = gemm_backend_args(kCall, op, stream, args, &be_args)) return s;
   return submit(kCall, op, stream, be_args);
+}
+
+xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe_gemm_args_t* args,
+                                        const char** out_name) {
+  static const char* kCall = "xinhe_gemm_run_impl_name";
+  if (gemm == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "gemm is NULL");
+  const Op& op = gemm->op;
+  if (out_name == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "out_name is NULL");
+  xinhe_be_op_args_t be_args;
+  if (xinhe_status_t s = gemm_backend_args(kCall, op, nullptr, args, &be_args)) return s;
+  return run_impl_name(kCall, op, be_args, out_name);
 }
 
 // ---- Attention --------------------------------------------------------------------------------
@@ -574,28 +627,21 @@ xinhe_status_t xinhe_attention_run(xinhe_attention_t attention, xinhe_stream_t s
   if (attention == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "attention is NULL");
   const Op& op = attention->op;
   if (stream == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "stream is NULL");
-  if (args == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "args is NULL");
-  if (args->struct_size < sizeof(xinhe_attention_args_t)) {
-    return XH_FAIL(INVALID_ARGUMENT, op.device, "args->struct_size is %zu, expected at least %zu",
-                   args->struct_size, sizeof(xinhe_attention_args_t));
-  }
-  if (!op.attention.with_lse && args->lse != nullptr) {
-    return XH_FAIL(INVALID_ARGUMENT, op.device, "lse is given but the op has with_lse = 0");
-  }
-  const Operand operands[] = {
-      {"Q", XINHE_ATTENTION_ARG_Q, args->q, args->q_offset, false},
-      {"K", XINHE_ATTENTION_ARG_K, args->k, args->k_offset, false},
-      {"V", XINHE_ATTENTION_ARG_V, args->v, args->v_offset, false},
-      {"O", XINHE_ATTENTION_ARG_O, args->o, args->o_offset, true},
-      {"LSE", XINHE_ATTENTION_ARG_LSE, args->lse, args->lse_offset, true},
-      {"workspace", XINHE_ATTENTION_ARG_WORKSPACE, args->workspace, args->workspace_offset, true},
-  };
   xinhe_be_op_args_t be_args;
-  std::memset(&be_args, 0, sizeof(be_args));
-  be_args.struct_size = sizeof(be_args);
-  be_args.kind = XINHE_OP_ATTENTION;
-  if (xinhe_status_t s = validate_run(kCall, op, stream, operands, 6, &be_args)) return s;
+  if (xinhe_status_t s = attention_backend_args(kCall, op, stream, args, &be_args)) return s;
   return submit(kCall, op, stream, be_args);
+}
+
+xinhe_status_t xinhe_attention_run_impl_name(xinhe_attention_t attention,
+                                             const xinhe_attention_args_t* args,
+                                             const char** out_name) {
+  static const char* kCall = "xinhe_attention_run_impl_name";
+  if (attention == nullptr) return XH_FAIL(INVALID_ARGUMENT, nullptr, "attention is NULL");
+  const Op& op = attention->op;
+  if (out_name == nullptr) return XH_FAIL(INVALID_ARGUMENT, op.device, "out_name is NULL");
+  xinhe_be_op_args_t be_args;
+  if (xinhe_status_t s = attention_backend_args(kCall, op, nullptr, args, &be_args)) return s;
+  return run_impl_name(kCall, op, be_args, out_name);
 }
 
 }  // extern "C"

@@ -19,7 +19,8 @@
 // deadlocking on the registry, and a backend may contribute at most kMaxDevicesPerBackend
 // devices.
 //
-// Also here: the host API table handed to backends (status_new, verbose_enabled, log).
+// Also here: the host API table handed to backends (status_new, verbose_enabled, log, and the
+// implementation filters).
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -79,9 +80,24 @@ xinhe_status_t host_status_new(xinhe_status_code_t code, const char* backend, co
   return make_status(code, backend, call, file, line, "%s", message != nullptr ? message : "");
 }
 
+// The one place that reads the implementation filters (ops.h). Read on every call, so a filter
+// set between two op creations applies to the second; copied so that the pointer handed out
+// does not depend on the environment staying unchanged.
+const char* host_impl_filter(xinhe_op_kind_t kind) {
+  const char* variable = kind == XINHE_OP_GEMM        ? "XINHE_GEMM_IMPL"
+                         : kind == XINHE_OP_ATTENTION ? "XINHE_ATTENTION_IMPL"
+                                                      : nullptr;
+  const char* value = variable != nullptr ? std::getenv(variable) : nullptr;
+  if (value == nullptr || value[0] == '\0') return nullptr;
+  thread_local std::string copy;
+  copy = value;
+  return copy.c_str();
+}
+
 const xinhe_host_api_t kHostApi = {
     sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR,
     host_status_new,          verbose_enabled,         log_line,
+    host_impl_filter,
 };
 
 struct Registry {
@@ -305,6 +321,7 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
     device->index_in_backend = i;
     device->name = backend.name + ":" + std::to_string(i);
     device->flags = props.flags;
+    device->type = props.device_type;
     device->min_alignment = min_alignment;
     opened.push_back(std::move(device));
   }
@@ -507,13 +524,18 @@ Registry* registry_or_refuse(const char* call, xinhe_status_t* refusal) {
   return g_registry;
 }
 
-// Lower ranks win the default device: GPUs first, the CPU last (runtime.h).
-int default_rank(const std::string& name) {
-  if (name == "cuda") return 0;
-  if (name == "hip") return 1;
-  if (name == "level_zero") return 2;
-  if (name == "opencl") return 4;
-  if (name == "cpu") return 5;
+bool is_accelerator(uint32_t type) {
+  return type == XINHE_DEVICE_TYPE_GPU || type == XINHE_DEVICE_TYPE_NPU ||
+         type == XINHE_DEVICE_TYPE_ACCELERATOR;
+}
+
+// Among accelerators, lower ranks win the default device: native runtimes before OpenCL, which
+// may reach the same chip (runtime.h).
+int accelerator_rank(const std::string& backend) {
+  if (backend == "cuda") return 0;
+  if (backend == "hip") return 1;
+  if (backend == "level_zero") return 2;
+  if (backend == "opencl") return 4;
   return 3;
 }
 
@@ -744,17 +766,28 @@ xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device) {
     *out_device = device;
     return nullptr;
   }
-  const Backend* best = nullptr;
-  for (const auto& backend : reg.backends) {
-    if (!backend->loaded || backend->devices.empty()) continue;
-    // Strict comparison keeps the earliest-loaded backend among equal ranks.
-    if (best == nullptr ||
-        xinhe::core::default_rank(backend->name) < xinhe::core::default_rank(best->name)) {
-      best = backend.get();
+  // The first accelerator; devices are listed backend by backend in load order, so the strict
+  // comparison keeps the earliest backend among equal ranks and the lowest index within one.
+  xinhe_device_t best = nullptr;
+  for (auto* device : reg.devices) {
+    if (!xinhe::core::is_accelerator(device->type)) continue;
+    if (best == nullptr || xinhe::core::accelerator_rank(device->backend_name) <
+                               xinhe::core::accelerator_rank(best->backend_name)) {
+      best = device;
     }
   }
-  if (best == nullptr) return XH_ERROR(UNAVAILABLE, "", kCall, "no device available");
-  *out_device = best->devices.front();
+  // Else the built-in CPU backend; else (it failed to start) the first other CPU device.
+  if (best == nullptr) best = find_device_locked(reg, "cpu:0");
+  for (auto* device : reg.devices) {
+    if (best == nullptr && device->type == XINHE_DEVICE_TYPE_CPU) best = device;
+  }
+  if (best == nullptr) {
+    return XH_ERROR(UNAVAILABLE, "", kCall,
+                    "no accelerator or CPU device; devices of unknown type can be named in "
+                    "XINHE_DEVICE (available: %s)",
+                    available_devices_locked(reg).c_str());
+  }
+  *out_device = best;
   return nullptr;
 }
 

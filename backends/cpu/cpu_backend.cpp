@@ -8,7 +8,8 @@
 // in as one of the pool's workers. Events are generation counters: a record enqueues marker N,
 // and a wait captures N at enqueue time, so re-recording an event never changes what an
 // earlier wait waits for. Op state is shared_ptr-owned so a queued run survives op_destroy.
-// The core validates every argument before calling in (backend.h); this file only asserts.
+// The core validates every argument before calling in (backend.h); this file only asserts. Ops
+// are selected from the ordered lists by the dispatch walker of xinhe/backend.hpp.
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -34,7 +35,7 @@
 #include "cpu_peaks.h"
 #include "gemm_cpu.h"
 #include "thread_pool.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 using xinhe::backends::cpu::ThreadPool;
 using xinhe::kernels::cpu::AttentionImpl;
@@ -123,9 +124,6 @@ namespace {
 
 const xinhe_host_api_t* host_of(xinhe_be_device_t device) { return device->backend->host; }
 
-#define CPU_STATUS(host, code, message) \
-  (host)->status_new((code), kBackendName, __func__, __FILE__, __LINE__, (message))
-
 // ---- Machine description -------------------------------------------------------------------
 
 // Value of the first "key\t: value" line of /proc/cpuinfo whose key is key; "" when absent.
@@ -196,8 +194,8 @@ xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> task) {
     stream->work_cv.notify_one();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host_of(stream->device), XINHE_STATUS_OUT_OF_MEMORY,
-                      "cannot queue a task on the stream");
+    return XINHE_BE_ERROR(host_of(stream->device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot queue a task on the stream");
   }
 }
 
@@ -219,7 +217,7 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
   if (const char* env = std::getenv("XINHE_CPU_THREADS"); env != nullptr) {
     std::string error;
     if (!xinhe::backends::cpu::parse_thread_count(env, &threads, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   // XINHE_CPU_MAX_ISA caps the instruction sets the kernels use; the kernels read it once per
@@ -228,14 +226,14 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
     xinhe::kernels::CpuIsa isa{};
     std::string error;
     if (!xinhe::kernels::parse_cpu_max_isa(env, &isa, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   bool bind = true;  // XINHE_CPU_BIND=0: leave the pool's threads to the scheduler
   if (const char* env = std::getenv("XINHE_CPU_BIND"); env != nullptr) {
     std::string error;
     if (!xinhe::backends::cpu::parse_bind(env, &bind, &error)) {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, error.c_str());
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
   try {
@@ -245,10 +243,11 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
     *out_backend = backend.release();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate the CPU backend");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate the CPU backend");
   } catch (const std::system_error& e) {
     const std::string message = std::string("cannot start the thread pool: ") + e.what();
-    return CPU_STATUS(host, XINHE_STATUS_UNAVAILABLE, message.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, __func__, "%s", message.c_str());
   }
 }
 
@@ -262,7 +261,8 @@ xinhe_status_t cpu_device_count(xinhe_be_backend_t, uint32_t* out_count) {
 xinhe_status_t cpu_device_open(xinhe_be_backend_t backend, uint32_t index,
                                xinhe_be_device_t* out_device) {
   if (index != 0) {
-    return CPU_STATUS(backend->host, XINHE_STATUS_NOT_FOUND, "the CPU backend has one device");
+    return XINHE_BE_ERROR(backend->host, NOT_FOUND, kBackendName, __func__,
+                          "the CPU backend has one device");
   }
   *out_device = &backend->device;
   return nullptr;
@@ -299,6 +299,9 @@ xinhe_status_t cpu_device_properties(xinhe_be_device_t device, xinhe_device_prop
       xinhe::backends::cpu::cpu_peaks(device->backend->pool->threads());
   for (int d = 0; d < XINHE_DTYPE_COUNT; ++d) out->peak_flops[d] = peaks.flops[d];
   out->memory_bandwidth = peaks.bandwidth;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = XINHE_DEVICE_TYPE_CPU;
+  }
   return nullptr;
 }
 
@@ -314,7 +317,7 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "cannot allocate " + std::to_string(size) +
                                 " bytes: more than the machine's " + std::to_string(total) +
                                 " bytes of memory";
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
   }
   if (alignment < kMinAlignment) alignment = kMinAlignment;
   if (total != 0 && alignment > total) {
@@ -322,17 +325,18 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "alignment " + std::to_string(alignment) +
                                 " cannot be honoured: larger than the machine's " +
                                 std::to_string(total) + " bytes of memory";
-    return CPU_STATUS(host, XINHE_STATUS_UNIMPLEMENTED, message.c_str());
+    return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, __func__, "%s", message.c_str());
   }
   void* data = nullptr;
   if (posix_memalign(&data, static_cast<size_t>(alignment), static_cast<size_t>(size)) != 0) {
     const std::string message = "posix_memalign of " + std::to_string(size) + " bytes failed";
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
   }
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{data, size, true};
   if (buffer == nullptr) {
     std::free(data);
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a buffer handle");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
   return nullptr;
@@ -359,8 +363,8 @@ xinhe_status_t cpu_buffer_wrap_host(xinhe_be_device_t device, void* pointer, uin
                                     xinhe_be_buffer_t* out_buffer) {
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{pointer, size, false};
   if (buffer == nullptr) {
-    return CPU_STATUS(host_of(device), XINHE_STATUS_OUT_OF_MEMORY,
-                      "cannot allocate a buffer handle");
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
   return nullptr;
@@ -377,10 +381,10 @@ xinhe_status_t cpu_stream_create(xinhe_be_device_t device, xinhe_be_stream_t* ou
     *out_stream = stream.release();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate a stream");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate a stream");
   } catch (const std::system_error& e) {
     const std::string message = std::string("cannot start the stream thread: ") + e.what();
-    return CPU_STATUS(host, XINHE_STATUS_UNAVAILABLE, message.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, __func__, "%s", message.c_str());
   }
 }
 
@@ -454,7 +458,8 @@ xinhe_status_t cpu_event_create(xinhe_be_device_t device, xinhe_be_event_t* out_
     *out_event = new xinhe_be_event_s{device, std::make_shared<EventState>()};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host_of(device), XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate an event");
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+                          "cannot allocate an event");
   }
 }
 
@@ -537,105 +542,61 @@ Desc copy_desc(const Desc* src) {
   return dst;
 }
 
-std::string describe(const xinhe_gemm_desc_t& d) {
-  char text[256];
-  std::snprintf(text, sizeof(text), "gemm %s%s%s->%s m=%lld n=%lld k=%lld batch=%lld",
-                d.trans_a ? "T" : "N", d.trans_b ? "T" : "N",
-                d.ab_dtype == XINHE_DTYPE_F32 ? " f32" : d.ab_dtype == XINHE_DTYPE_F16 ? " f16" : " bf16",
-                d.c_dtype == XINHE_DTYPE_F32 ? "f32" : d.c_dtype == XINHE_DTYPE_F16 ? "f16" : "bf16",
-                static_cast<long long>(d.m), static_cast<long long>(d.n),
-                static_cast<long long>(d.k), static_cast<long long>(d.batch));
-  return text;
-}
-
-std::string describe(const xinhe_attention_desc_t& d) {
-  char text[256];
-  std::snprintf(text, sizeof(text),
-                "attention %s B=%lld Hq=%lld Hkv=%lld Sq=%lld Skv=%lld D=%lld%s%s",
-                d.dtype == XINHE_DTYPE_F32 ? "f32" : d.dtype == XINHE_DTYPE_F16 ? "f16" : "bf16",
-                static_cast<long long>(d.batch), static_cast<long long>(d.heads_q),
-                static_cast<long long>(d.heads_kv), static_cast<long long>(d.seq_q),
-                static_cast<long long>(d.seq_kv), static_cast<long long>(d.head_dim),
-                d.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "", d.with_lse ? " lse" : "");
-  return text;
-}
-
-// Walks an ordered impl list: the first impl that passes the name filter and supports desc
-// wins. Returns its index or -1, and writes the dispatch log line and the failure reason.
+// Why impl cannot run desc on this machine, or "": its own reason, or a workspace that does not
+// fit in 64 bits (a valid description whose packed panels or per-thread rows overflow).
 template <typename Impl, typename Desc>
-int select_impl(const std::vector<Impl>& impls, const Desc& desc, const char* filter_var,
-                std::string* log_line, std::string* reason) {
-  const char* filter = std::getenv(filter_var);
-  if (filter != nullptr && *filter == '\0') filter = nullptr;
-  std::string skipped;
-  for (size_t i = 0; i < impls.size(); ++i) {
-    const Impl& impl = impls[i];
-    std::string why;
-    if (filter != nullptr && std::strstr(impl.name, filter) == nullptr) {
-      why = std::string(filter_var) + "=" + filter;
-    } else if (const char* unsupported = impl.unsupported_reason(desc); unsupported != nullptr) {
-      why = unsupported;
-    } else {
-      *log_line = describe(desc) + ": " + impl.name + skipped;
-      return static_cast<int>(i);
-    }
-    skipped += std::string("; ") + impl.name + ": skipped (" + why + ")";
+std::string unsupported(const Impl& impl, const Desc& desc, int threads) {
+  if (const char* why = impl.unsupported_reason(desc)) return why;
+  if (impl.workspace_size(desc, threads) == xinhe::util::kSizeOverflow) {
+    return "needs a workspace larger than 2^64 bytes";
   }
-  if (filter != nullptr) {
-    *reason = std::string("no CPU implementation named like ") + filter_var + "=" + filter +
-              " supports " + describe(desc);
-  } else {
-    *reason = "no CPU implementation supports " + describe(desc);
-  }
-  *log_line = describe(desc) + ": none" + skipped;
-  return -1;
+  return std::string();
 }
 
 xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                              xinhe_be_op_t* out_op) {
+  using xinhe::backend::DispatchRequest;
+  using xinhe::backend::Selection;
   const xinhe_host_api_t* host = host_of(device);
   const int threads = device->backend->pool->threads();
   try {
     auto state = std::make_shared<OpState>();
     state->kind = desc->kind;
-    std::string log_line;
     if (desc->kind == XINHE_OP_GEMM) {
       state->gemm = copy_desc(desc->gemm);
       const auto& impls = xinhe::kernels::cpu::gemm_impls();
-      const int chosen = select_impl(impls, state->gemm, "XINHE_GEMM_IMPL", &log_line,
-                                     &state->unsupported);
-      if (chosen >= 0) {
-        state->gemm_impl = &impls[static_cast<size_t>(chosen)];
-        state->impl_name = state->gemm_impl->name;
+      const Selection chosen = xinhe::backend::select_impl(
+          DispatchRequest(host, kBackendName, state->gemm), impls, [&](const GemmImpl& impl) {
+            return unsupported(impl, state->gemm, threads);
+          });
+      if (chosen.selected()) {
+        state->gemm_impl = &impls[static_cast<size_t>(chosen.index)];
+        state->impl_name = chosen.name;
         state->workspace_bytes = state->gemm_impl->workspace_size(state->gemm, threads);
+      } else {
+        state->unsupported = chosen.unsupported;
       }
     } else if (desc->kind == XINHE_OP_ATTENTION) {
       state->attention = copy_desc(desc->attention);
       const auto& impls = xinhe::kernels::cpu::attention_impls();
-      const int chosen = select_impl(impls, state->attention, "XINHE_ATTENTION_IMPL", &log_line,
-                                     &state->unsupported);
-      if (chosen >= 0) {
-        state->attention_impl = &impls[static_cast<size_t>(chosen)];
-        state->impl_name = state->attention_impl->name;
+      const Selection chosen = xinhe::backend::select_impl(
+          DispatchRequest(host, kBackendName, state->attention), impls,
+          [&](const AttentionImpl& impl) { return unsupported(impl, state->attention, threads); });
+      if (chosen.selected()) {
+        state->attention_impl = &impls[static_cast<size_t>(chosen.index)];
+        state->impl_name = chosen.name;
         state->workspace_bytes = state->attention_impl->workspace_size(state->attention, threads);
+      } else {
+        state->unsupported = chosen.unsupported;
       }
     } else {
-      return CPU_STATUS(host, XINHE_STATUS_INVALID_ARGUMENT, "unknown op kind");
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "unknown op kind");
     }
     if (state->impl_name.empty()) state->impl_name = kBackendName;
-    if (state->workspace_bytes == xinhe::util::kSizeOverflow) {
-      // The description is valid but this implementation's workspace does not fit in 64 bits.
-      state->unsupported =
-          state->impl_name + " needs a workspace larger than 2^64 bytes for " +
-          (desc->kind == XINHE_OP_GEMM ? describe(state->gemm) : describe(state->attention));
-      state->workspace_bytes = 0;
-      log_line += " (cannot run: workspace size overflows)";
-    }
-    if (host->verbose_enabled("dispatch")) host->log("dispatch", kBackendName, log_line.c_str());
     *out_op = new xinhe_be_op_s{device, std::move(state)};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return CPU_STATUS(host, XINHE_STATUS_OUT_OF_MEMORY, "cannot allocate the op");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate the op");
   }
 }
 
@@ -643,8 +604,8 @@ void cpu_op_destroy(xinhe_be_op_t op) { delete op; }
 
 xinhe_status_t cpu_op_check(xinhe_be_op_t op) {
   if (op->state->unsupported.empty()) return nullptr;
-  return CPU_STATUS(host_of(op->device), XINHE_STATUS_UNIMPLEMENTED,
-                    op->state->unsupported.c_str());
+  return XINHE_BE_ERROR(host_of(op->device), UNIMPLEMENTED, kBackendName, __func__, "%s",
+                        op->state->unsupported.c_str());
 }
 
 xinhe_status_t cpu_op_workspace_size(xinhe_be_op_t op, uint64_t* out_bytes) {
@@ -720,6 +681,7 @@ const xinhe_backend_api_t kCpuBackendApi = {
     cpu_buffer_host_pointer,
     cpu_buffer_wrap_host,
     cpu_buffer_address,
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace

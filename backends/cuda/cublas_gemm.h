@@ -1,6 +1,6 @@
-// cuBLAS as an alternative GEMM implementation of the CUDA plugin ("cuda.gemm.cublas_*", pick it
-// with XINHE_GEMM_IMPL=cublas): the table VendorBlasGemm<CublasApi> (vendor_blas_gemm.h) runs
-// on. libcublas.so.13 (or .12) is dlopen'ed on first use; cublas_api.h gives the types and enum
+// cuBLAS as an alternative GEMM implementation of the CUDA plugin ("cuda.gemm.cublas_<dtypes>",
+// picked by the implementation filter "cublas", see ops.h): the table VendorBlasGemm<CublasApi>
+// (backends/gpu/vendor_blas_gemm.h) runs on. libcublas.so.13 (or .12) is dlopen'ed on first use; cublas_api.h gives the types and enum
 // values, nothing is linked.
 #pragma once
 
@@ -14,7 +14,7 @@
 namespace xinhe::gpu {
 
 struct CublasApi {
-  static constexpr const char* kTag = "cublas";  // candidate names: <backend>.gemm.cublas_*
+  static constexpr const char* kTag = "cublas";  // the method: <backend>.gemm.cublas_<dtypes>
   static constexpr const char* kBackend = "cuda";
   static constexpr std::array<const char*, 2> kLibraries = {"libcublas.so.13", "libcublas.so.12"};
 

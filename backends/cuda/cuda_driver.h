@@ -1,7 +1,8 @@
-// The CUDA vendor layer of the shared GPU plugin (gpu_backend.cpp): libcuda.so.1 loaded at run
+// The CUDA vendor layer of the shared GPU plugin (backends/gpu/): libcuda.so.1 loaded at run
 // time through an X-macro symbol table (after IREE's cuda_dynamic_symbol_table.h), CUresult ->
-// xinhe status conversion in one place, and thin wrappers with the vendor-neutral signatures
-// gpu_backend.cpp calls (the HIP layer, backends/hip/hip_driver.h, has the same shape).
+// xinhe status conversion in one place, thin wrappers with the vendor-neutral signatures the
+// shared code calls (the HIP layer, backends/hip/hip_driver.h, has the same shape), and what each
+// device offers the kernel families (DeviceInfo::caps: mma.sync, wgmma, TMA, warp size).
 //
 // Only cuda.h's types and prototypes are used, never linked: a machine without the NVIDIA
 // driver loads the plugin fine and gets UNAVAILABLE "libcuda.so.1 not found (no NVIDIA
@@ -16,15 +17,14 @@
 #include <cstdio>
 #include <string>
 
+#include "gpu_family.h"
 #include "gpu_result.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::gpu {
 
 inline constexpr const char* kBackendName = "cuda";
 inline constexpr const char* kVendorName = "NVIDIA";
-// This vendor layer has tensor_map_encode (TMA), so the plugin offers the Hopper GEMM.
-#define XINHE_GPU_HAS_TENSOR_MAPS 1
 
 using DevicePtr = CUdeviceptr;
 using Stream = CUstream;
@@ -129,14 +129,14 @@ class Driver {
     host_ = host;
     library_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (library_ == nullptr) {
-      return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlopen", __FILE__, __LINE__,
-                              "libcuda.so.1 not found (no NVIDIA driver)");
+      return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen",
+                            "libcuda.so.1 not found (no NVIDIA driver)");
     }
-#define XINHE_CUDA_RESOLVE(member, symbol)                                                       \
-  member = reinterpret_cast<decltype(member)>(dlsym(library_, symbol));                          \
-  if (member == nullptr) {                                                                       \
-    return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlsym", __FILE__, __LINE__, \
-                            "libcuda.so.1 lacks " symbol " (driver too old)");                   \
+#define XINHE_CUDA_RESOLVE(member, symbol)                                   \
+  member = reinterpret_cast<decltype(member)>(dlsym(library_, symbol));      \
+  if (member == nullptr) {                                                   \
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlsym",          \
+                          "libcuda.so.1 lacks " symbol " (driver too old)"); \
   }
     XINHE_CUDA_SYMBOLS(XINHE_CUDA_RESOLVE)
 #undef XINHE_CUDA_RESOLVE
@@ -149,9 +149,10 @@ class Driver {
       const std::string message =
           (r == CUDA_ERROR_NO_DEVICE ? "no NVIDIA GPU found (" : "NVIDIA driver not usable (") +
           describe(r) + ")";
-      return host->status_new(
+      return xinhe::backend::make_status(
+          host,
           r == CUDA_ERROR_OUT_OF_MEMORY ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
-          kBackendName, "cuInit", __FILE__, __LINE__, message.c_str());
+          kBackendName, "cuInit", __FILE__, __LINE__, "%s", message.c_str());
     }
     return nullptr;
   }
@@ -185,7 +186,7 @@ class Driver {
     return out;
   }
 
-  // ---- Vendor-neutral calls used by gpu_backend.cpp ----
+  // ---- Vendor-neutral calls used by the shared GPU code ----
   // A device's execution context; for CUDA the device's primary context.
   struct Context {
     CUdevice device = 0;
@@ -226,6 +227,7 @@ class Driver {
     int memory_clock_khz = 0;
     int memory_bus_bits = 0;
     int cc_major = 0, cc_minor = 0;
+    xinhe::kernels::gpu::DeviceCapabilities caps;  // what the kernel families may use
   };
   Result device_info(const Context& c, DeviceInfo* out) const {
     char name[256] = {};
@@ -245,12 +247,22 @@ class Driver {
         {CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, &out->memory_bus_bits},
         {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &out->cc_major},
         {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &out->cc_minor},
+        {CU_DEVICE_ATTRIBUTE_WARP_SIZE, &out->caps.wave_size},
     };
     for (const auto& q : queries) {
       // Some attributes (clocks) are not reported by every driver; 0 means unknown.
       if (cuDeviceGetAttribute(q.value, q.attribute, c.device) != CUDA_SUCCESS) *q.value = 0;
     }
     out->arch = "sm_" + std::to_string(out->cc_major) + std::to_string(out->cc_minor);
+    out->caps.arch = out->arch;
+    out->caps.compute_units = out->compute_units;
+    out->caps.mma_sync = out->cc_major >= 8;
+    // The sm_90a image runs on compute capability 9.0 only; newer GPUs JIT the compute_90 PTX,
+    // which has no wgmma.
+    out->caps.wgmma = out->cc_major == 9 && out->cc_minor == 0;
+    out->caps.tma = has_tensor_maps();
+    out->caps.mfma = false;
+    if (out->caps.wave_size == 0) out->caps.wave_size = 32;
     return Result{};
   }
   Result memory_info(uint64_t* free_bytes) const {

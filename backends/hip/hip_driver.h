@@ -1,6 +1,7 @@
-// The HIP vendor layer of the shared GPU plugin (backends/cuda/gpu_backend.cpp): the HIP runtime
-// (libamdhip64) loaded at run time through an X-macro symbol table, hipError_t -> xinhe status
-// conversion in one place, and the same vendor-neutral wrappers as backends/cuda/cuda_driver.h.
+// The HIP vendor layer of the shared GPU plugin (backends/gpu/): the HIP runtime (libamdhip64)
+// loaded at run time through an X-macro symbol table, hipError_t -> xinhe status conversion in
+// one place, the same vendor-neutral wrappers as backends/cuda/cuda_driver.h, and what each
+// device offers the kernel families (DeviceInfo::caps: MFMA, wavefront size).
 //
 // Declarations come from hip_minimal.h (our own, C ABI only) instead of the HIP headers: the
 // plugin's host code then builds with any C++ compiler and no ROCm install, and the C++
@@ -13,9 +14,10 @@
 #include <cstdio>
 #include <string>
 
+#include "gpu_family.h"
 #include "gpu_result.h"
 #include "hip_minimal.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::gpu {
 
@@ -117,14 +119,14 @@ class Driver {
       if (library_ != nullptr) break;
     }
     if (library_ == nullptr) {
-      return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlopen", __FILE__, __LINE__,
-                              "libamdhip64.so not found (no ROCm HIP runtime)");
+      return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen",
+                            "libamdhip64.so not found (no ROCm HIP runtime)");
     }
-#define XINHE_HIP_RESOLVE(symbol)                                                                \
-  symbol = reinterpret_cast<decltype(symbol)>(dlsym(library_, #symbol));                         \
-  if (symbol == nullptr) {                                                                       \
-    return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlsym", __FILE__, __LINE__, \
-                            "libamdhip64 lacks " #symbol " (runtime too old)");                  \
+#define XINHE_HIP_RESOLVE(symbol)                                             \
+  symbol = reinterpret_cast<decltype(symbol)>(dlsym(library_, #symbol));      \
+  if (symbol == nullptr) {                                                    \
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlsym",           \
+                          "libamdhip64 lacks " #symbol " (runtime too old)"); \
   }
     XINHE_HIP_SYMBOLS(XINHE_HIP_RESOLVE)
 #undef XINHE_HIP_RESOLVE
@@ -134,9 +136,9 @@ class Driver {
       const bool no_gpu = r == hipErrorNoDevice || r == hipErrorInvalidDevice;
       const std::string message =
           (no_gpu ? "no AMD GPU found (" : "HIP runtime not usable (") + describe(r) + ")";
-      return host->status_new(
-          r == hipErrorOutOfMemory ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
-          kBackendName, "hipInit", __FILE__, __LINE__, message.c_str());
+      return xinhe::backend::make_status(
+          host, r == hipErrorOutOfMemory ? XINHE_STATUS_OUT_OF_MEMORY : XINHE_STATUS_UNAVAILABLE,
+          kBackendName, "hipInit", __FILE__, __LINE__, "%s", message.c_str());
     }
     return nullptr;
   }
@@ -168,7 +170,7 @@ class Driver {
     return out;
   }
 
-  // ---- Vendor-neutral calls used by gpu_backend.cpp ----
+  // ---- Vendor-neutral calls used by the shared GPU code ----
   // HIP has no user-visible context here: "current" is the runtime's current device.
   struct Context {
     int ordinal = -1;
@@ -202,7 +204,17 @@ class Driver {
     int memory_clock_khz = 0;
     int memory_bus_bits = 0;
     int cc_major = 0, cc_minor = 0;
+    xinhe::kernels::gpu::DeviceCapabilities caps;  // what the kernel families may use
   };
+  // Whether a device has the matrix cores of the MFMA GEMM: gfx90a (CDNA2) or gfx94x (CDNA3; its
+  // ops report unloadable kernels while the bundle has no code for it). Drivers that cannot read
+  // the gfx name report the gfx IP version instead: 9.0 for gfx90a, and also for gfx906 and
+  // gfx908, which the default bundle (XINHE_HIP_ARCHS) has no code for, so nothing loads there;
+  // a bundle that adds them needs the gfx name here (their mfma entry points trap).
+  static bool has_mfma(const std::string& arch) {
+    return arch.rfind("gfx90a", 0) == 0 || arch.rfind("gfx94", 0) == 0 || arch == "gfx ip 9.0" ||
+           arch == "gfx ip 9.4";
+  }
   Result device_info(const Context& c, DeviceInfo* out) const {
     char name[256] = {};
     if (Result s = check(hipDeviceGetName(name, sizeof name - 1, c.ordinal), "hipDeviceGetName"))
@@ -228,6 +240,11 @@ class Driver {
     // HIP's "compute capability" is the gfx IP version (9.0 for gfx90a); the exact gfx name
     // needs hipDeviceProp_t, whose layout changed in ROCm 6, so it is not queried.
     out->arch = "gfx ip " + std::to_string(out->cc_major) + "." + std::to_string(out->cc_minor);
+    out->caps.arch = out->arch;
+    out->caps.compute_units = out->compute_units;
+    out->caps.mfma = has_mfma(out->arch);
+    // GCN/CDNA (gfx9) run 64-lane wavefronts; RDNA (gfx10 and newer) runs HIP kernels in wave32.
+    out->caps.wave_size = out->cc_major == 9 ? 64 : 32;
     return Result{};
   }
   Result memory_info(uint64_t* free_bytes) const {
@@ -320,6 +337,12 @@ class Driver {
   // AMD GPUs give every block the full LDS (64 KiB) without an opt-in, and the only kernels
   // that use more than 48 KiB (tensorop) are CUDA-only.
   Result function_set_dynamic_smem(Function, int) const { return Result{}; }
+  // HIP has no TMA: the families that need tensor maps are never eligible here.
+  bool has_tensor_maps() const { return false; }
+  Result tensor_map_encode(void*, bool, const void*, const uint64_t[3], const uint64_t[2],
+                           const uint32_t[3]) const {
+    return check(hipErrorNotSupported, "tensor_map_encode", "HIP has no TMA");
+  }
   Result launch(Function f, const uint32_t grid[3], const uint32_t block[3], uint32_t smem_bytes,
                 Stream s, void** params, const char* kernel) const {
     const hipError_t r = hipModuleLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1],

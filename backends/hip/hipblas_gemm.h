@@ -1,6 +1,6 @@
-// hipBLAS as the HIP plugin's vendor GEMM ("hip.gemm.hipblas_*", pick it with
-// XINHE_GEMM_IMPL=hipblas): the table VendorBlasGemm<HipblasApi> (backends/cuda/
-// vendor_blas_gemm.h) runs on. Debian has no hipBLAS package, so the few entry points and enum
+// hipBLAS as the HIP plugin's vendor GEMM ("hip.gemm.hipblas_<dtypes>", picked by the
+// implementation filter "hipblas", see ops.h): the table VendorBlasGemm<HipblasApi>
+// (backends/gpu/vendor_blas_gemm.h) runs on. Debian has no hipBLAS package, so the few entry points and enum
 // values used are declared here from hipBLAS's C ABI (hipblas.h of hipBLAS 0.x-2.x); nothing is
 // linked. libhipblas.so.2 (ROCm 6), .so.1 (ROCm 5.x) and .so.0 (ROCm 4.x-5.2) are tried in turn.
 //
@@ -45,7 +45,7 @@ enum XinheHipblasDatatype : int {
 enum XinheHipblasGemmAlgo : int { kHipblasGemmDefault = 160 };
 
 struct HipblasApi {
-  static constexpr const char* kTag = "hipblas";  // candidate names: <backend>.gemm.hipblas_*
+  static constexpr const char* kTag = "hipblas";  // the method: <backend>.gemm.hipblas_<dtypes>
   static constexpr const char* kBackend = "hip";
   static constexpr std::array<const char*, 3> kLibraries = {"libhipblas.so.2", "libhipblas.so.1",
                                                             "libhipblas.so.0"};

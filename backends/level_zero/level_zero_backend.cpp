@@ -27,8 +27,7 @@ void copy_string(char* dst, size_t cap, const std::string& s) {
 }
 
 xinhe_status_t out_of_host_memory(const xinhe_host_api_t* host, const char* call) {
-  return make_status(host, XINHE_STATUS_OUT_OF_MEMORY, call, __FILE__, __LINE__,
-                     "out of host memory");
+  return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, call, "out of host memory");
 }
 
 // "immediate" / "regular"; "device" / "host" / "shared". An unknown value is an error, not a
@@ -420,8 +419,8 @@ xinhe_status_t query_device_info(const ZeApi& ze, const xinhe_host_api_t* host,
     }
   }
   if (!found_compute)
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "zeDeviceGetCommandQueueGroupProperties",
-                       __FILE__, __LINE__, "the device has no compute command queue group");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "zeDeviceGetCommandQueueGroupProperties",
+                          "the device has no compute command queue group");
 
   info->name = p.name;
   info->vendor = vendor_name(p.vendorId);
@@ -458,15 +457,14 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   CommandListMode list_mode = CommandListMode::kImmediate;
   if (const char* v = std::getenv("XINHE_LEVEL_ZERO_COMMAND_LISTS");
       v && !parse_list_mode(v, &list_mode))
-    return make_status(
-        host, XINHE_STATUS_INVALID_ARGUMENT, "backend_create", __FILE__, __LINE__,
-        std::string("XINHE_LEVEL_ZERO_COMMAND_LISTS='") + v + "' is not 'immediate' or 'regular'");
+    return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, "backend_create",
+                          "XINHE_LEVEL_ZERO_COMMAND_LISTS='%s' is not 'immediate' or 'regular'", v);
   MemoryKind memory_kind = MemoryKind::kDevice;
   const char* memory_env = std::getenv("XINHE_LEVEL_ZERO_MEMORY");
   if (memory_env && !parse_memory_kind(memory_env, &memory_kind))
-    return make_status(host, XINHE_STATUS_INVALID_ARGUMENT, "backend_create", __FILE__, __LINE__,
-                       std::string("XINHE_LEVEL_ZERO_MEMORY='") + memory_env +
-                           "' is not 'device', 'host' or 'shared'");
+    return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, "backend_create",
+                          "XINHE_LEVEL_ZERO_MEMORY='%s' is not 'device', 'host' or 'shared'",
+                          memory_env);
   auto* backend = new (std::nothrow) Backend();
   if (backend == nullptr) return out_of_host_memory(host, "backend_create");
   backend->host = host;
@@ -478,8 +476,9 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   std::string reason;
   if (!ze_api_load("libze_loader.so.1", &backend->ze, &reason)) {
     delete backend;
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "dlopen", __FILE__, __LINE__,
-                       reason + " (the oneAPI Level Zero loader, Debian package libze1)");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen",
+                          "%s (the oneAPI Level Zero loader, Debian package libze1)",
+                          reason.c_str());
   }
   const ZeApi& ze = backend->ze;
   const ze_result_t init = ze.zeInit(0);
@@ -487,9 +486,10 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
     delete backend;
     // The loader answers UNINITIALIZED when it found no driver that initializes: no Intel
     // GPU driver (libze_intel_gpu.so.1), or none of the ZE_ENABLE_ALT_DRIVERS.
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "zeInit", __FILE__, __LINE__,
-                       "no Level Zero driver (zeInit: " + ze_result_name(init) +
-                           "; Intel GPUs need Intel's compute runtime, libze_intel_gpu.so.1)");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "zeInit",
+                          "no Level Zero driver (zeInit: %s; Intel GPUs need Intel's compute "
+                          "runtime, libze_intel_gpu.so.1)",
+                          ze_result_name(init).c_str());
   }
   uint32_t driver_count = 0;
   ze_result_t r = ze.zeDriverGet(&driver_count, nullptr);
@@ -509,8 +509,8 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   }
   if (backend->slots.empty()) {
     delete backend;
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "zeDeviceGet", __FILE__, __LINE__,
-                       "no Level Zero device on any driver");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "zeDeviceGet",
+                          "no Level Zero device on any driver");
   }
   backend->cache_dir = default_cache_dir();
   *out = reinterpret_cast<xinhe_be_backend_t>(backend);
@@ -557,6 +557,20 @@ void device_close(xinhe_be_device_t d) {
   delete device;
 }
 
+// A CPU driver's device is a CPU, so it never becomes the default device over cpu:0.
+uint32_t device_type_of(ze_device_type_t type) {
+  switch (type) {
+    case ZE_DEVICE_TYPE_GPU:
+      return XINHE_DEVICE_TYPE_GPU;
+    case ZE_DEVICE_TYPE_CPU:
+      return XINHE_DEVICE_TYPE_CPU;
+    case ZE_DEVICE_TYPE_VPU:
+      return XINHE_DEVICE_TYPE_NPU;  // Intel's VPU is its neural processing unit
+    default:
+      return XINHE_DEVICE_TYPE_ACCELERATOR;  // FPGA, memory copy accelerator
+  }
+}
+
 xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t* out) {
   const Device* device = to_device(d);
   const DeviceInfo& info = device->info;
@@ -577,6 +591,8 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   out->min_alignment = 64;
   for (double& f : out->peak_flops) f = 0.0;  // not derivable from core properties alone
   out->memory_bandwidth = 0.0;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type))
+    out->device_type = device_type_of(info.type);
   return nullptr;
 }
 
@@ -587,9 +603,10 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignme
   Device* device = to_device(d);
   const DeviceInfo& info = device->info;
   if (info.max_alloc != 0 && size > info.max_alloc)
-    return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, "zeMemAlloc", __FILE__, __LINE__,
-                       "size " + std::to_string(size) + " exceeds maxMemAllocSize " +
-                           std::to_string(info.max_alloc));
+    return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, kBackendName, "zeMemAlloc",
+                          "size %llu exceeds maxMemAllocSize %llu",
+                          static_cast<unsigned long long>(size),
+                          static_cast<unsigned long long>(info.max_alloc));
   const ZeApi& ze = device->ze();
   void* ptr = nullptr;
   ze_result_t r = ZE_RESULT_SUCCESS;
@@ -613,9 +630,9 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignme
       break;
   }
   if (r == ZE_RESULT_ERROR_UNSUPPORTED_SIZE)
-    return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, call, __FILE__, __LINE__,
-                       std::string(call) + " failed: ZE_RESULT_ERROR_UNSUPPORTED_SIZE for " +
-                           std::to_string(size) + " bytes");
+    return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, kBackendName, call,
+                          "%s failed: ZE_RESULT_ERROR_UNSUPPORTED_SIZE for %llu bytes", call,
+                          static_cast<unsigned long long>(size));
   XINHE_ZE_RETURN_IF_ERROR(device->host(), r, call);
   auto* buffer = new (std::nothrow) Buffer{device, ptr, size};
   if (buffer == nullptr) {
@@ -638,15 +655,15 @@ void buffer_free(xinhe_be_buffer_t b) {
 xinhe_status_t buffer_host_pointer(xinhe_be_buffer_t b, void** out_pointer) {
   Buffer* buffer = as_buffer(b);
   if (buffer->device->memory_kind == MemoryKind::kDevice)
-    return make_status(buffer->device->host(), XINHE_STATUS_UNIMPLEMENTED, "buffer_host_pointer",
-                       __FILE__, __LINE__,
-                       "level_zero buffers are device allocations, which the host cannot address; "
-                       "XINHE_LEVEL_ZERO_MEMORY=host or shared allocates host-addressable ones");
+    return XINHE_BE_ERROR(
+        buffer->device->host(), UNIMPLEMENTED, kBackendName, "buffer_host_pointer",
+        "level_zero buffers are device allocations, which the host cannot address; "
+        "XINHE_LEVEL_ZERO_MEMORY=host or shared allocates host-addressable ones");
   *out_pointer = buffer->ptr;
   return nullptr;
 }
 
-// USM pointers of every kind are addresses in the device's virtual address space.
+// Every USM allocation (device, host or shared) has one address valid on the device.
 xinhe_status_t buffer_address(xinhe_be_buffer_t b, uint64_t* out_address) {
   *out_address = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(as_buffer(b)->ptr));
   return nullptr;
@@ -829,7 +846,7 @@ OpHandle* as_op(xinhe_be_op_t o) { return reinterpret_cast<OpHandle*>(o); }
 
 xinhe_status_t op_create(xinhe_be_device_t d, const xinhe_be_op_desc_t* desc, xinhe_be_op_t* out) {
   std::unique_ptr<Op> op;
-  if (xinhe_status_t st = create_op(to_device(d), *desc, &op)) return st;
+  if (xinhe_status_t st = create_op(to_device(d), *desc, OpOverrides{}, &op)) return st;
   auto* handle = new (std::nothrow) OpHandle{std::move(op)};
   if (handle == nullptr) return out_of_host_memory(to_device(d)->host(), "op_create");
   *out = reinterpret_cast<xinhe_be_op_t>(handle);
@@ -891,9 +908,16 @@ const xinhe_backend_api_t kApi = {
     buffer_host_pointer,
     nullptr,  // buffer_wrap_host: Level Zero 1.4 cannot import the caller's host memory
     buffer_address,
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace
+
+xinhe_status_t run_op(Op& op, xinhe_be_stream_t s, const xinhe_be_op_args_t& args) {
+  Stream* stream = as_stream(s);
+  std::lock_guard<std::mutex> lock(stream->mutex());
+  return op.run(*stream, args);
+}
 
 const char* command_list_mode_name(CommandListMode mode) {
   return mode == CommandListMode::kImmediate ? "immediate" : "regular";

@@ -152,6 +152,18 @@ class Op {
   virtual xinhe_status_t run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) = 0;
 };
 
-xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc, std::unique_ptr<Op>* out);
+// Test hooks for create_op; the plugin's op_create passes none.
+struct OpOverrides {
+  // Replaces the user's implementation filter when not NULL ("" = no filter).
+  const char* impl_filter = nullptr;
+  // Entries whose name contains this load a module the driver refuses to build instead of their
+  // SPIR-V variant: a real zeModuleCreate failure, for tests of the fall-through.
+  const char* break_build = nullptr;
+};
+
+xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
+                         const OpOverrides& overrides, std::unique_ptr<Op>* out);
+// Enqueues op on stream as the plugin's op_run does: for tests that create ops with overrides.
+xinhe_status_t run_op(Op& op, xinhe_be_stream_t stream, const xinhe_be_op_args_t& args);
 
 }  // namespace xinhe::level_zero

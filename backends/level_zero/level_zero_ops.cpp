@@ -1,5 +1,6 @@
 // The Level Zero op implementations: the OpenCL C kernels (as SPIR-V variants, see
-// spirv_variants.h) launched through command lists. Lists, fastest first:
+// spirv_variants.h) launched through command lists. Lists, fastest first, walked by the dispatch
+// service (xinhe/backend.hpp) like every backend's:
 //   level_zero.gemm.tiled_<dtypes>          gemm_tiled.cl with level_zero_gemm_tile()
 //   level_zero.gemm.reference_<dtypes>      gemm_reference.cl; everything
 //   level_zero.attention.flash_<dt>         attention_flash.cl for head_dim 64 / 128 with
@@ -7,18 +8,19 @@
 //   level_zero.attention.reference_<dt>     attention_reference.cl; everything
 // Tile validation, build options, arguments and launch geometry come from
 // kernels/*/opencl/*_opencl.h, the same functions the OpenCL backend uses for these kernels.
-// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL (substring) restrict the lists; XINHE_VERBOSE=dispatch
-// logs the choice and why earlier entries were skipped.
+// A module that does not build (zeModuleCreate fails) makes the walk fall through to the next
+// entry with the call, the flags and the driver's build log as the reason; out of memory or a
+// lost device ends op creation. XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL (served by the core)
+// restrict the lists; XINHE_VERBOSE=dispatch logs the choice and why earlier entries were
+// skipped, in the dispatch line every backend writes.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <iterator>
-#include <sstream>
 #include <type_traits>
 
 #include "level_zero_internal.h"
 #include "module_cache.h"
 #include "spirv_variants.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::level_zero {
 namespace {
@@ -27,19 +29,6 @@ namespace cc = opencl_c;
 
 size_t dtype_bytes(xinhe_dtype_t t) {
   return t == XINHE_DTYPE_F32 ? 4 : t == XINHE_DTYPE_F64 ? 8 : 2;
-}
-
-const char* dtype_short(xinhe_dtype_t t) {
-  switch (t) {
-    case XINHE_DTYPE_F32:
-      return "f32";
-    case XINHE_DTYPE_F16:
-      return "f16";
-    case XINHE_DTYPE_BF16:
-      return "bf16";
-    default:
-      return "?";
-  }
 }
 
 // Byte offset -> element offset; false when it is not a whole number of elements.
@@ -128,11 +117,6 @@ class LzKernel {
   ModuleCache::KernelRef ref_;
 };
 
-void log_dispatch(const Device* device, const std::string& message) {
-  if (device->host()->verbose_enabled("dispatch"))
-    device->host()->log("dispatch", kBackendName, message.c_str());
-}
-
 // ---- GEMM ----------------------------------------------------------------------------------
 
 enum class GemmImpl { kTiled, kReference, kNone };
@@ -142,8 +126,8 @@ class GemmOp final : public Op {
   GemmOp(Device* device, const xinhe_gemm_desc_t& desc) : device_(device), desc_(desc) {}
   xinhe_status_t check() const override {
     if (impl_ != GemmImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_check", __FILE__,
-                       __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, kBackendName, "xinhe_gemm_check", "%s",
+                          unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   xinhe_status_t run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) override;
@@ -164,8 +148,8 @@ xinhe_status_t GemmOp::run(StreamRecorder& recorder, const xinhe_be_op_args_t& a
   if (!element_offset(args.mem[XINHE_GEMM_ARG_A].offset, ab_size, &a_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_B].offset, ab_size, &b_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_C].offset, c_size, &c_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, kBackendName, "xinhe_gemm_run",
+                          "operand byte offset is not a multiple of the element size");
   const UsmPtr a{buffer_pointer(args.mem[XINHE_GEMM_ARG_A].buffer)};
   const UsmPtr b{buffer_pointer(args.mem[XINHE_GEMM_ARG_B].buffer)};
   const UsmPtr c{buffer_pointer(args.mem[XINHE_GEMM_ARG_C].buffer)};
@@ -187,8 +171,8 @@ class AttentionOp final : public Op {
   AttentionOp(Device* device, const xinhe_attention_desc_t& desc) : device_(device), desc_(desc) {}
   xinhe_status_t check() const override {
     if (impl_ != AttentionImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_check",
-                       __FILE__, __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, kBackendName, "xinhe_attention_check",
+                          "%s", unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   xinhe_status_t run(StreamRecorder& recorder, const xinhe_be_op_args_t& args) override;
@@ -211,8 +195,8 @@ xinhe_status_t AttentionOp::run(StreamRecorder& recorder, const xinhe_be_op_args
       !element_offset(args.mem[XINHE_ATTENTION_ARG_V].offset, es, &v_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_O].offset, es, &o_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_LSE].offset, sizeof(float), &lse_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, kBackendName, "xinhe_attention_run",
+                          "operand byte offset is not a multiple of the element size");
   const UsmPtr q{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_Q].buffer)};
   const UsmPtr k{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_K].buffer)};
   const UsmPtr v{buffer_pointer(args.mem[XINHE_ATTENTION_ARG_V].buffer)};
@@ -231,53 +215,44 @@ xinhe_status_t AttentionOp::run(StreamRecorder& recorder, const xinhe_be_op_args
 // ---- Selection -------------------------------------------------------------------------------
 // What decides whether a kernel family can run an op (tile validation against the device's
 // limits, the d-vector layout, the build options) is the kernels' host contract, shared with
-// the OpenCL backend. The walk over the list below is a stand-in for the one dispatch walker
-// every backend will share (xinhe/backend.hpp, not in this tree yet): the first entry that the
-// implementation filter (XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, a substring of the name) names,
-// that is eligible, and whose kernel builds; a kernel that does not build falls through with
-// its reason, and out-of-memory or a lost device ends the walk.
-struct Pick {
-  int index = -1;
-  std::string name;
-  std::string skipped;  // "<impl>: <reason>; ..."
-  ZeCall fatal;
-};
+// the OpenCL backend; the walk is the dispatch service's.
 
-template <typename List, typename Unsupported, typename Build>
-Pick select_first(const std::string& prefix, const std::string& dtypes, const char* filter_env,
-                  const List& list, Unsupported&& unsupported, Build&& build) {
-  const char* filter = std::getenv(filter_env);
-  if (filter != nullptr && *filter == '\0') filter = nullptr;
-  Pick pick;
-  for (size_t i = 0; i < std::size(list); ++i) {
-    const std::string name = prefix + list[i].method + "_" + dtypes;
-    std::string why;
-    if (filter != nullptr && name.find(filter) == std::string::npos) {
-      why = std::string("not named like ") + filter_env + "='" + filter + "'";
-    } else {
-      why = unsupported(list[i]);
-    }
-    if (why.empty()) {
-      ZeCall c = build(list[i]);
-      if (!c) {
-        pick.index = static_cast<int>(i);
-        pick.name = name;
-        return pick;
-      }
-      if (c.fatal()) {
-        pick.fatal = c;
-        return pick;
-      }
-      why = c.describe();
-    }
-    pick.skipped += (pick.skipped.empty() ? "" : "; ") + name + ": " + why;
-  }
-  return pick;
+using xinhe::backend::Built;
+using xinhe::backend::DispatchRequest;
+using xinhe::backend::Selection;
+
+// A module build's outcome as the walker takes it: out of memory or a lost device end the op's
+// creation; anything else (a module the driver does not build, a kernel missing from it) skips
+// to the next entry with the reason.
+Built built_or_skip(const Device* device, const ZeCall& call, std::string detail) {
+  if (!call) return Built::ok(std::move(detail));
+  if (call.fatal()) return Built::fatal(to_status(device->host(), call, __FILE__, __LINE__));
+  return Built::skip(call.describe());
 }
 
-std::string dtypes_of(const xinhe_gemm_desc_t& d) {
-  return std::string(dtype_short(d.ab_dtype)) +
-         (d.c_dtype == d.ab_dtype ? "" : std::string("_") + dtype_short(d.c_dtype));
+// Not SPIR-V (19 bytes, not a whole number of words): a module every driver refuses to build.
+// Entries named like OpOverrides::break_build load it instead of their variant, so tests see a
+// real zeModuleCreate failure fall through.
+const SpirvProgram& not_spirv() {
+  static const unsigned char kBytes[19] = {0x03, 0x02, 0x23, 0x07};
+  static const size_t kSize = sizeof(kBytes);
+  static const SpirvProgram kProgram = {"not_spirv", "", kBytes, &kSize};
+  return kProgram;
+}
+
+const SpirvProgram& variant_or_broken(const SpirvProgram& variant, const std::string& name,
+                                      const OpOverrides& overrides) {
+  const char* broken = overrides.break_build;
+  if (broken == nullptr || broken[0] == '\0' || name.find(broken) == std::string::npos)
+    return variant;
+  return not_spirv();
+}
+
+DispatchRequest dispatch_request(const Device* device, const OpOverrides& overrides,
+                                 DispatchRequest request) {
+  request.device = device->info.name;
+  request.filter_override = overrides.impl_filter;
+  return request;
 }
 
 struct GemmEntry {
@@ -299,9 +274,11 @@ const SpirvProgram* gemm_variant(GemmImpl impl, const xinhe_gemm_desc_t& desc) {
 }
 
 xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
-                              std::unique_ptr<Op>* out) {
+                              const OpOverrides& overrides, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<GemmOp>(device, desc);
   const DeviceInfo& info = device->info;
+  const DispatchRequest request =
+      dispatch_request(device, overrides, DispatchRequest(device->host(), kBackendName, desc));
   const auto unsupported = [&](const GemmEntry& e) -> std::string {
     if (e.impl == GemmImpl::kTiled) {
       const cc::GemmTile tile = level_zero_gemm_tile();
@@ -312,27 +289,22 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
     return "";
   };
   const auto build = [&](const GemmEntry& e) {
-    return op->kernel_.init(
-        device, *gemm_variant(e.impl, desc),
-        e.impl == GemmImpl::kTiled ? cc::kGemmTiledKernel : cc::kGemmReferenceKernel);
+    const bool tiled = e.impl == GemmImpl::kTiled;
+    const SpirvProgram& spirv = variant_or_broken(*gemm_variant(e.impl, desc),
+                                                  request.name_of(e.method, e.arch), overrides);
+    return built_or_skip(
+        device,
+        op->kernel_.init(device, spirv, tiled ? cc::kGemmTiledKernel : cc::kGemmReferenceKernel),
+        tiled ? level_zero_gemm_tile().to_string() : std::string());
   };
-  const std::string prefix = std::string(kBackendName) + ".gemm.";
-  const Pick pick =
-      select_first(prefix, dtypes_of(desc), "XINHE_GEMM_IMPL", kGemmList, unsupported, build);
-  if (pick.fatal) return to_status(device->host(), pick.fatal, __FILE__, __LINE__);
-  if (pick.index >= 0) {
-    op->impl_ = kGemmList[pick.index].impl;
-    op->name_ = pick.name;
+  const Selection chosen = xinhe::backend::select_impl(request, kGemmList, unsupported, build);
+  if (chosen.fatal != nullptr) return chosen.fatal;
+  if (chosen.selected()) {
+    op->impl_ = kGemmList[chosen.index].impl;
+    op->name_ = chosen.name;
   } else {
-    op->unsupported_ = "no level_zero GEMM implementation runs this op: " + pick.skipped;
+    op->unsupported_ = chosen.unsupported;
   }
-  std::ostringstream line;
-  line << "gemm " << dtype_short(desc.ab_dtype) << "->" << dtype_short(desc.c_dtype) << " "
-       << (desc.trans_a ? "t" : "n") << (desc.trans_b ? "t" : "n") << " m=" << desc.m
-       << " n=" << desc.n << " k=" << desc.k << " batch=" << desc.batch << " on " << info.name
-       << ": " << (pick.index >= 0 ? "selected " + op->name_ : std::string("none"))
-       << (pick.skipped.empty() ? "" : "; skipped " + pick.skipped);
-  log_dispatch(device, line.str());
   *out = std::move(op);
   return nullptr;
 }
@@ -356,9 +328,11 @@ const SpirvProgram* attention_variant(AttentionImpl impl, const xinhe_attention_
 }
 
 xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t& desc,
-                                   std::unique_ptr<Op>* out) {
+                                   const OpOverrides& overrides, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<AttentionOp>(device, desc);
   const DeviceInfo& info = device->info;
+  const DispatchRequest request =
+      dispatch_request(device, overrides, DispatchRequest(device->host(), kBackendName, desc));
   const auto unsupported = [&](const AttentionEntry& e) -> std::string {
     if (e.impl == AttentionImpl::kFlash) {
       const cc::FlashTile tile = level_zero_flash_tile();
@@ -373,41 +347,37 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
     return "";
   };
   const auto build = [&](const AttentionEntry& e) {
-    return op->kernel_.init(device, *attention_variant(e.impl, desc),
-                            e.impl == AttentionImpl::kFlash ? cc::kAttentionFlashKernel
-                                                            : cc::kAttentionReferenceKernel);
+    const bool flash = e.impl == AttentionImpl::kFlash;
+    const SpirvProgram& spirv = variant_or_broken(*attention_variant(e.impl, desc),
+                                                  request.name_of(e.method, e.arch), overrides);
+    return built_or_skip(
+        device,
+        op->kernel_.init(device, spirv,
+                         flash ? cc::kAttentionFlashKernel : cc::kAttentionReferenceKernel),
+        flash ? level_zero_flash_tile().to_string() : std::string());
   };
-  const std::string prefix = std::string(kBackendName) + ".attention.";
-  const Pick pick = select_first(prefix, dtype_short(desc.dtype), "XINHE_ATTENTION_IMPL",
-                                 kAttentionList, unsupported, build);
-  if (pick.fatal) return to_status(device->host(), pick.fatal, __FILE__, __LINE__);
-  if (pick.index >= 0) {
-    op->impl_ = kAttentionList[pick.index].impl;
-    op->name_ = pick.name;
+  const Selection chosen = xinhe::backend::select_impl(request, kAttentionList, unsupported, build);
+  if (chosen.fatal != nullptr) return chosen.fatal;
+  if (chosen.selected()) {
+    op->impl_ = kAttentionList[chosen.index].impl;
+    op->name_ = chosen.name;
   } else {
-    op->unsupported_ = "no level_zero attention implementation runs this op: " + pick.skipped;
+    op->unsupported_ = chosen.unsupported;
   }
-  std::ostringstream line;
-  line << "attention " << dtype_short(desc.dtype) << " b=" << desc.batch << " hq=" << desc.heads_q
-       << " hkv=" << desc.heads_kv << " sq=" << desc.seq_q << " skv=" << desc.seq_kv
-       << " d=" << desc.head_dim << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "")
-       << (desc.with_lse ? " lse" : "") << " on " << info.name << ": "
-       << (pick.index >= 0 ? "selected " + op->name_ : std::string("none"))
-       << (pick.skipped.empty() ? "" : "; skipped " + pick.skipped);
-  log_dispatch(device, line.str());
   *out = std::move(op);
   return nullptr;
 }
 
 }  // namespace
 
-xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc, std::unique_ptr<Op>* out) {
+xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
+                         const OpOverrides& overrides, std::unique_ptr<Op>* out) {
   if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
-    return create_gemm_op(device, *desc.gemm, out);
+    return create_gemm_op(device, *desc.gemm, overrides, out);
   if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
-    return create_attention_op(device, *desc.attention, out);
-  return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
-                     "unknown op kind " + std::to_string(static_cast<int>(desc.kind)));
+    return create_attention_op(device, *desc.attention, overrides, out);
+  return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, kBackendName, "op_create",
+                        "unknown op kind %d", static_cast<int>(desc.kind));
 }
 
 }  // namespace xinhe::level_zero

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 #include "ze_loader.h"
 
 namespace xinhe::level_zero {
@@ -36,11 +36,13 @@ inline xinhe_status_code_t ze_error_code(ze_result_t r) {
   }
 }
 
+// The one conversion of a Level Zero result, through the status family of xinhe/backend.hpp.
 inline xinhe_status_t ze_status(const xinhe_host_api_t* host, ze_result_t r, const char* call,
                                 const char* file, int line, const std::string& detail = "") {
   std::string message = std::string(call) + " failed: " + ze_result_name(r);
   if (!detail.empty()) message += ": " + detail;
-  return host->status_new(ze_error_code(r), kBackendName, call, file, line, message.c_str());
+  return xinhe::backend::make_status(host, ze_error_code(r), kBackendName, call, file, line, "%s",
+                                     message.c_str());
 }
 
 // A failed Level Zero call kept as data (result and call name) by internal helpers, so that
@@ -68,12 +70,6 @@ struct ZeCall {
 inline xinhe_status_t to_status(const xinhe_host_api_t* host, const ZeCall& c, const char* file,
                                 int line) {
   return c ? ze_status(host, c.result, c.call, file, line, c.detail) : nullptr;
-}
-
-inline xinhe_status_t make_status(const xinhe_host_api_t* host, xinhe_status_code_t code,
-                                  const char* call, const char* file, int line,
-                                  const std::string& message) {
-  return host->status_new(code, kBackendName, call, file, line, message.c_str());
 }
 
 }  // namespace xinhe::level_zero

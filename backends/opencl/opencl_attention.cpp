@@ -1,8 +1,9 @@
-// The OpenCL attention implementation list, fastest first:
-//   opencl.attention.flash_*      online-softmax kernel (attention_flash.cl) compiled per
-//                                 head_dim, parameters from the tuning database
-//   opencl.attention.reference_*  exact two-pass kernel (attention_reference.cl)
-// Both cover every case the API allows. XINHE_ATTENTION_IMPL (substring) restricts the list.
+// The OpenCL attention implementation list, fastest first (names
+// opencl.attention.<method>_<dtype>):
+//   flash      online-softmax kernel (attention_flash.cl) compiled per head_dim, parameters
+//              from the tuning database
+//   reference  exact two-pass kernel (attention_reference.cl)
+// Both cover every case the API allows. Walked by the dispatch service (xinhe/backend.hpp).
 #include <sstream>
 
 #include "op_common.h"
@@ -24,8 +25,8 @@ class AttentionOp final : public Op {
 
   xinhe_status_t check() const override {
     if (impl_ != AttentionImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_check",
-                       __FILE__, __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_attention_check", "%s",
+                          unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   xinhe_status_t run(cl_command_queue queue, const xinhe_be_op_args_t& args) override;
@@ -33,7 +34,7 @@ class AttentionOp final : public Op {
   Device* device_;
   xinhe_attention_desc_t desc_;
   AttentionImpl impl_ = AttentionImpl::kNone;
-  std::string name_ = "opencl.attention.none";
+  std::string name_ = "opencl";  // the selected implementation; the backend's name when none
   std::string unsupported_;
   AttentionParams params_;
   KernelLauncher kernel_;
@@ -49,8 +50,8 @@ xinhe_status_t AttentionOp::run(cl_command_queue queue, const xinhe_be_op_args_t
       !element_offset(args.mem[XINHE_ATTENTION_ARG_V].offset, es, &v_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_O].offset, es, &o_off) ||
       !element_offset(args.mem[XINHE_ATTENTION_ARG_LSE].offset, sizeof(float), &lse_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_attention_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_attention_run",
+                          "operand byte offset is not a multiple of the element size");
   const cl_mem q = buffer_mem(args.mem[XINHE_ATTENTION_ARG_Q].buffer);
   const cl_mem k = buffer_mem(args.mem[XINHE_ATTENTION_ARG_K].buffer);
   const cl_mem v = buffer_mem(args.mem[XINHE_ATTENTION_ARG_V].buffer);
@@ -109,64 +110,60 @@ AttentionParams select_attention_params(Device* device, const xinhe_attention_de
   return p;
 }
 
+struct AttentionEntry {
+  const char* method;
+  const char* arch;
+  AttentionImpl impl;
+};
+constexpr AttentionEntry kAttentionList[] = {
+    {"flash", nullptr, AttentionImpl::kFlash},
+    {"reference", nullptr, AttentionImpl::kReference},
+};
+
 }  // namespace
 
 xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t& desc,
                                    const OpOverrides& overrides, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<AttentionOp>(device, desc);
-  const std::string filter = impl_filter(overrides.impl_filter, "XINHE_ATTENTION_IMPL");
-  const std::string dt = dtype_short_name(desc.dtype);
+  xinhe::backend::DispatchRequest request(device->host(), "opencl", desc);
+  request.device = device->info.name;
+  request.filter_override = overrides.impl_filter;
   // Build options and the d-vector rule are the kernels' host contract (attention_opencl.h),
   // shared with the Level Zero backend.
   const std::string common = opencl_c::attention_options(desc);
-  std::string skipped, detail;
-  const std::string flash_name = "opencl.attention.flash_" + dt;
-  const std::string reference_name = "opencl.attention.reference_" + dt;
-  if (!filter.empty() && flash_name.find(filter) == std::string::npos) {
-    skipped += "; " + flash_name + ": excluded by XINHE_ATTENTION_IMPL='" + filter + "'";
-  } else {
+  const auto build = [&](const AttentionEntry& entry) {
+    const std::string name = request.name_of(entry.method, entry.arch);
+    if (entry.impl == AttentionImpl::kReference) {
+      const ClError error =
+          op->kernel_.init(device,
+                           maybe_broken(std::string(kClDtypePrelude) + kClAttentionReference, name,
+                                        overrides.break_build),
+                           common, "xinhe_attention_reference");
+      return error ? built_or_skip(device, error) : xinhe::backend::Built::ok();
+    }
     std::string params_source;
     op->params_ = select_attention_params(device, desc, overrides, &params_source);
     const std::string bad = op->params_.validate(device->info.tuning_limits());
     if (!bad.empty()) {
-      skipped += "; " + flash_name + ": parameters " + op->params_.to_string() + ": " + bad;
-    } else {
-      const opencl_c::FlashLayout layout = opencl_c::flash_layout(desc, op->params_);
-      const int dv = layout.dv;
-      if (xinhe_status_t st =
-              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionFlash,
-                               opencl_c::attention_flash_options(desc, op->params_, layout),
-                               "xinhe_attention_flash"))
-        return st;
-      op->impl_ = AttentionImpl::kFlash;
-      op->name_ = flash_name;
-      detail = " (" + op->params_.to_string() + " from " + params_source + ", DV " +
-               std::to_string(dv) + " used)";
+      return xinhe::backend::Built::skip("parameters " + op->params_.to_string() + ": " + bad);
     }
-  }
-  if (op->impl_ == AttentionImpl::kNone) {
-    if (!filter.empty() && reference_name.find(filter) == std::string::npos) {
-      skipped += "; " + reference_name + ": excluded by XINHE_ATTENTION_IMPL='" + filter + "'";
-    } else {
-      if (xinhe_status_t st =
-              op->kernel_.init(device, std::string(kClDtypePrelude) + kClAttentionReference, common,
-                               "xinhe_attention_reference"))
-        return st;
-      op->impl_ = AttentionImpl::kReference;
-      op->name_ = reference_name;
-    }
-  }
-  std::ostringstream shape;
-  shape << "attention " << dt << " b=" << desc.batch << " hq=" << desc.heads_q
-        << " hkv=" << desc.heads_kv << " sq=" << desc.seq_q << " skv=" << desc.seq_kv
-        << " d=" << desc.head_dim << (desc.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "")
-        << (desc.with_lse ? " lse" : "") << " on " << device->info.name << ": ";
-  if (op->impl_ == AttentionImpl::kNone) {
-    op->unsupported_ = "no OpenCL attention implementation accepts this op" + skipped;
-    log_dispatch(device, shape.str() + op->unsupported_);
+    const opencl_c::FlashLayout layout = opencl_c::flash_layout(desc, op->params_);
+    const ClError error = op->kernel_.init(
+        device,
+        maybe_broken(std::string(kClDtypePrelude) + kClAttentionFlash, name, overrides.break_build),
+        opencl_c::attention_flash_options(desc, op->params_, layout), "xinhe_attention_flash");
+    if (error) return built_or_skip(device, error);
+    return xinhe::backend::Built::ok(op->params_.to_string() + " from " + params_source + ", DV " +
+                                     std::to_string(layout.dv) + " used");
+  };
+  const xinhe::backend::Selection chosen = xinhe::backend::select_impl(
+      request, kAttentionList, [](const AttentionEntry&) { return ""; }, build);
+  if (chosen.fatal != nullptr) return chosen.fatal;
+  if (chosen.selected()) {
+    op->impl_ = kAttentionList[chosen.index].impl;
+    op->name_ = chosen.name;
   } else {
-    log_dispatch(device, shape.str() + "selected " + op->name_ + detail +
-                             (skipped.empty() ? "" : "; skipped" + skipped.substr(1)));
+    op->unsupported_ = chosen.unsupported;
   }
   *out = std::move(op);
   return nullptr;

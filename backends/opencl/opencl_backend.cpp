@@ -102,31 +102,29 @@ uint64_t guaranteed_alignment(const DeviceInfo& info) {
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
   auto* backend = new (std::nothrow) Backend();
   if (backend == nullptr)
-    return make_status(host, XINHE_STATUS_OUT_OF_MEMORY, "backend_create", __FILE__, __LINE__,
-                       "out of host memory");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, "opencl", "backend_create", "out of host memory");
   backend->host = host;
   std::string reason;
   if (!cl_api_load("libOpenCL.so.1", &backend->cl, &reason)) {
     delete backend;
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "dlopen", __FILE__, __LINE__, reason);
+    return XINHE_BE_ERROR(host, UNAVAILABLE, "opencl", "dlopen", "%s", reason.c_str());
   }
   const ClApi& cl = backend->cl;
   cl_uint platform_count = 0;
   cl_int err = cl.clGetPlatformIDs(0, nullptr, &platform_count);
   if (err == kPlatformNotFoundKhr || (err == CL_SUCCESS && platform_count == 0)) {
     delete backend;
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "clGetPlatformIDs", __FILE__, __LINE__,
-                       "no OpenCL platform");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, "opencl", "clGetPlatformIDs", "no OpenCL platform");
   }
   if (err != CL_SUCCESS) {
-    xinhe_status_t st = cl_status(host, err, "clGetPlatformIDs", __FILE__, __LINE__);
+    xinhe_status_t st = XINHE_CL_ERROR(err, "clGetPlatformIDs", "").to_status(host);
     delete backend;
     return st;
   }
   std::vector<cl_platform_id> platforms(platform_count);
   err = cl.clGetPlatformIDs(platform_count, platforms.data(), nullptr);
   if (err != CL_SUCCESS) {
-    xinhe_status_t st = cl_status(host, err, "clGetPlatformIDs", __FILE__, __LINE__);
+    xinhe_status_t st = XINHE_CL_ERROR(err, "clGetPlatformIDs", "").to_status(host);
     delete backend;
     return st;
   }
@@ -140,8 +138,8 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   }
   if (backend->slots.empty()) {
     delete backend;
-    return make_status(host, XINHE_STATUS_UNAVAILABLE, "clGetDeviceIDs", __FILE__, __LINE__,
-                       "no OpenCL device on any platform");
+    return XINHE_BE_ERROR(host, UNAVAILABLE, "opencl", "clGetDeviceIDs",
+                          "no OpenCL device on any platform");
   }
   backend->cache_dir = default_cache_dir();
 
@@ -203,12 +201,12 @@ xinhe_status_t device_open(xinhe_be_backend_t b, uint32_t index, xinhe_be_device
   const cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                          reinterpret_cast<cl_context_properties>(slot.platform), 0};
   cl_context context = cl.clCreateContext(props, 1, &slot.device, nullptr, nullptr, &err);
-  XINHE_CL_RETURN_IF_ERROR(backend->host, err, "clCreateContext");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(backend->host, err, "clCreateContext"));
   auto* device = new (std::nothrow) Device();
   if (device == nullptr) {
     cl.clReleaseContext(context);
-    return make_status(backend->host, XINHE_STATUS_OUT_OF_MEMORY, "device_open", __FILE__, __LINE__,
-                       "out of host memory");
+    return XINHE_BE_ERROR(backend->host, OUT_OF_MEMORY, "opencl", "device_open",
+                          "out of host memory");
   }
   device->backend = backend;
   device->platform = slot.platform;
@@ -229,6 +227,16 @@ void device_close(xinhe_be_device_t d) {
   device->programs.reset();  // releases programs before their context
   device->cl().clReleaseContext(device->context);
   delete device;
+}
+
+// What CL_DEVICE_TYPE says, as a xinhe device type: PoCL's CPU device is a CPU.
+uint32_t device_type_of(cl_device_type type) {
+  if (type & CL_DEVICE_TYPE_CPU) return XINHE_DEVICE_TYPE_CPU;
+  if (type & CL_DEVICE_TYPE_GPU) return XINHE_DEVICE_TYPE_GPU;
+  if (type & (CL_DEVICE_TYPE_ACCELERATOR | CL_DEVICE_TYPE_CUSTOM)) {
+    return XINHE_DEVICE_TYPE_ACCELERATOR;
+  }
+  return XINHE_DEVICE_TYPE_UNKNOWN;
 }
 
 xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t* out) {
@@ -253,6 +261,9 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   out->min_alignment = guaranteed_alignment(info);
   for (double& f : out->peak_flops) f = 0.0;
   out->memory_bandwidth = 0.0;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = device_type_of(info.type);
+  }
   return nullptr;
 }
 
@@ -265,25 +276,25 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignme
   Device* device = to_device(d);
   const DeviceInfo& info = device->info;
   if (alignment > guaranteed_alignment(info))
-    return make_status(
-        device->host(), XINHE_STATUS_UNIMPLEMENTED, "buffer_alloc", __FILE__, __LINE__,
-        "alignment " + std::to_string(alignment) +
-            " cannot be honoured: OpenCL places buffers itself and guarantees " +
-            std::to_string(guaranteed_alignment(info)) + " bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN)");
+    return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, "opencl", "buffer_alloc",
+                          "alignment %llu cannot be honoured: OpenCL places buffers itself and "
+                          "guarantees %llu bytes (CL_DEVICE_MEM_BASE_ADDR_ALIGN)",
+                          static_cast<unsigned long long>(alignment),
+                          static_cast<unsigned long long>(guaranteed_alignment(info)));
   if (info.max_alloc != 0 && size > info.max_alloc)
-    return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, "clCreateBuffer", __FILE__,
-                       __LINE__,
-                       "size " + std::to_string(size) + " exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE " +
-                           std::to_string(info.max_alloc));
+    return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, "opencl", "clCreateBuffer",
+                          "size %llu exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE %llu",
+                          static_cast<unsigned long long>(size),
+                          static_cast<unsigned long long>(info.max_alloc));
   cl_int err = CL_SUCCESS;
   cl_mem mem = device->cl().clCreateBuffer(device->context, CL_MEM_READ_WRITE,
                                            static_cast<size_t>(size), nullptr, &err);
-  XINHE_CL_RETURN_IF_ERROR(device->host(), err, "clCreateBuffer");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(device->host(), err, "clCreateBuffer"));
   auto* buffer = new (std::nothrow) Buffer{device, mem, size};
   if (buffer == nullptr) {
     device->cl().clReleaseMemObject(mem);
-    return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, "buffer_alloc", __FILE__,
-                       __LINE__, "out of host memory");
+    return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, "opencl", "buffer_alloc",
+                          "out of host memory");
   }
   *out = reinterpret_cast<xinhe_be_buffer_t>(buffer);
   return nullptr;
@@ -303,12 +314,12 @@ xinhe_status_t stream_create(xinhe_be_device_t d, xinhe_be_stream_t* out) {
   cl_int err = CL_SUCCESS;
   cl_command_queue q = device->cl().clCreateCommandQueue(device->context, device->id,
                                                          CL_QUEUE_PROFILING_ENABLE, &err);
-  XINHE_CL_RETURN_IF_ERROR(device->host(), err, "clCreateCommandQueue");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(device->host(), err, "clCreateCommandQueue"));
   auto* stream = new (std::nothrow) Stream();
   if (stream == nullptr) {
     device->cl().clReleaseCommandQueue(q);
-    return make_status(device->host(), XINHE_STATUS_OUT_OF_MEMORY, "stream_create", __FILE__,
-                       __LINE__, "out of host memory");
+    return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, "opencl", "stream_create",
+                          "out of host memory");
   }
   stream->device = device;
   stream->queue = q;
@@ -327,21 +338,22 @@ void stream_destroy(xinhe_be_stream_t s) {
 xinhe_status_t stream_synchronize(xinhe_be_stream_t s) {
   Stream* stream = as_stream(s);
   const uint64_t target = stream->submitted.load(std::memory_order_acquire);
-  XINHE_CL_RETURN_IF_ERROR(stream->device->host(), stream->device->cl().clFinish(stream->queue),
-                           "clFinish");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+      stream->device->host(), stream->device->cl().clFinish(stream->queue), "clFinish"));
   stream->note_completed(target);
   return nullptr;
 }
 
 xinhe_status_t event_status(const Device* device, cl_event ev, int* out_done) {
   cl_int state = CL_COMPLETE;
-  XINHE_CL_RETURN_IF_ERROR(device->host(),
-                           device->cl().clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS,
-                                                       sizeof(state), &state, nullptr),
-                           "clGetEventInfo");
+  XINHE_BE_RETURN_IF_ERROR(
+      XINHE_CL_STATUS(device->host(),
+                      device->cl().clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS,
+                                                  sizeof(state), &state, nullptr),
+                      "clGetEventInfo"));
   if (state < 0)
-    return make_status(device->host(), XINHE_STATUS_DEVICE_LOST, "clGetEventInfo", __FILE__,
-                       __LINE__, "a command failed on the device: " + cl_error_name(state));
+    return XINHE_BE_ERROR(device->host(), DEVICE_LOST, "opencl", "clGetEventInfo",
+                          "a command failed on the device: %s", cl_error_name(state).c_str());
   *out_done = state == CL_COMPLETE ? 1 : 0;
   return nullptr;
 }
@@ -355,9 +367,9 @@ xinhe_status_t stream_query(xinhe_be_stream_t s, int* out_done) {
   }
   const ClApi& cl = stream->device->cl();
   cl_event marker = nullptr;
-  XINHE_CL_RETURN_IF_ERROR(stream->device->host(),
-                           cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
-                           "clEnqueueMarkerWithWaitList");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+      stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
+      "clEnqueueMarkerWithWaitList"));
   cl.clFlush(stream->queue);  // make sure the queue progresses without a synchronize
   xinhe_status_t st = event_status(stream->device, marker, out_done);
   cl.clReleaseEvent(marker);
@@ -371,11 +383,11 @@ xinhe_status_t copy_host_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, cons
                                    uint64_t size) {
   Stream* stream = as_stream(s);
   // Non-blocking: the API contract keeps src valid until the stream reaches this copy.
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(),
       stream->device->cl().clEnqueueWriteBuffer(stream->queue, as_buffer(dst.buffer)->mem, CL_FALSE,
                                                 dst.offset, size, src, 0, nullptr, nullptr),
-      "clEnqueueWriteBuffer");
+      "clEnqueueWriteBuffer"));
   stream->note_submitted();
   return nullptr;
 }
@@ -383,11 +395,11 @@ xinhe_status_t copy_host_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, cons
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t s, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
   Stream* stream = as_stream(s);
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(),
       stream->device->cl().clEnqueueReadBuffer(stream->queue, as_buffer(src.buffer)->mem, CL_FALSE,
                                                src.offset, size, dst, 0, nullptr, nullptr),
-      "clEnqueueReadBuffer");
+      "clEnqueueReadBuffer"));
   stream->note_submitted();
   return nullptr;
 }
@@ -395,12 +407,12 @@ xinhe_status_t copy_device_to_host(xinhe_be_stream_t s, void* dst, xinhe_be_mem_
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, xinhe_be_mem_t src,
                                      uint64_t size) {
   Stream* stream = as_stream(s);
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(),
       stream->device->cl().clEnqueueCopyBuffer(stream->queue, as_buffer(src.buffer)->mem,
                                                as_buffer(dst.buffer)->mem, src.offset, dst.offset,
                                                size, 0, nullptr, nullptr),
-      "clEnqueueCopyBuffer");
+      "clEnqueueCopyBuffer"));
   stream->note_submitted();
   return nullptr;
 }
@@ -408,11 +420,11 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, xi
 xinhe_status_t fill(xinhe_be_stream_t s, xinhe_be_mem_t dst, uint64_t size, const void* pattern,
                     uint32_t pattern_size) {
   Stream* stream = as_stream(s);
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(),
       stream->device->cl().clEnqueueFillBuffer(stream->queue, as_buffer(dst.buffer)->mem, pattern,
                                                pattern_size, dst.offset, size, 0, nullptr, nullptr),
-      "clEnqueueFillBuffer");
+      "clEnqueueFillBuffer"));
   stream->note_submitted();
   return nullptr;
 }
@@ -422,8 +434,8 @@ xinhe_status_t fill(xinhe_be_stream_t s, xinhe_be_mem_t dst, uint64_t size, cons
 xinhe_status_t event_create(xinhe_be_device_t d, xinhe_be_event_t* out) {
   auto* event = new (std::nothrow) Event();
   if (event == nullptr)
-    return make_status(to_device(d)->host(), XINHE_STATUS_OUT_OF_MEMORY, "event_create", __FILE__,
-                       __LINE__, "out of host memory");
+    return XINHE_BE_ERROR(to_device(d)->host(), OUT_OF_MEMORY, "opencl", "event_create",
+                          "out of host memory");
   event->device = to_device(d);
   *out = reinterpret_cast<xinhe_be_event_t>(event);
   return nullptr;
@@ -441,9 +453,9 @@ xinhe_status_t event_record(xinhe_be_event_t e, xinhe_be_stream_t s) {
   Stream* stream = as_stream(s);
   const ClApi& cl = stream->device->cl();
   cl_event marker = nullptr;
-  XINHE_CL_RETURN_IF_ERROR(stream->device->host(),
-                           cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
-                           "clEnqueueMarkerWithWaitList");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+      stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
+      "clEnqueueMarkerWithWaitList"));
   cl.clFlush(stream->queue);  // a recorded event must complete without the recorder syncing
   stream->note_submitted();
   std::lock_guard<std::mutex> lock(event->mutex);
@@ -478,10 +490,10 @@ xinhe_status_t stream_wait_event(xinhe_be_stream_t s, xinhe_be_event_t e) {
   EventRef ref(as_event(e));
   cl_event ev = ref.get();
   if (ev == nullptr) return nullptr;  // never recorded: already complete
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(),
       stream->device->cl().clEnqueueBarrierWithWaitList(stream->queue, 1, &ev, nullptr),
-      "clEnqueueBarrierWithWaitList");
+      "clEnqueueBarrierWithWaitList"));
   stream->note_submitted();
   return nullptr;
 }
@@ -493,9 +505,9 @@ xinhe_status_t event_synchronize(xinhe_be_event_t e) {
   if (ev == nullptr) return nullptr;
   const cl_int err = event->device->cl().clWaitForEvents(1, &ev);
   if (err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
-    return make_status(event->device->host(), XINHE_STATUS_DEVICE_LOST, "clWaitForEvents", __FILE__,
-                       __LINE__, "a command before the event failed on the device");
-  XINHE_CL_RETURN_IF_ERROR(event->device->host(), err, "clWaitForEvents");
+    return XINHE_BE_ERROR(event->device->host(), DEVICE_LOST, "opencl", "clWaitForEvents",
+                          "a command before the event failed on the device");
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(event->device->host(), err, "clWaitForEvents"));
   return nullptr;
 }
 
@@ -517,14 +529,14 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   cl_ulong t0 = 0, t1 = 0;
   EventRef ref_a(a), ref_b(b);
   cl_event ea = ref_a.get(), eb = ref_b.get();
-  XINHE_CL_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       a->device->host(),
       cl.clGetEventProfilingInfo(ea, CL_PROFILING_COMMAND_END, sizeof(t0), &t0, nullptr),
-      "clGetEventProfilingInfo");
-  XINHE_CL_RETURN_IF_ERROR(
+      "clGetEventProfilingInfo"));
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       a->device->host(),
       cl.clGetEventProfilingInfo(eb, CL_PROFILING_COMMAND_END, sizeof(t1), &t1, nullptr),
-      "clGetEventProfilingInfo");
+      "clGetEventProfilingInfo"));
   *out_ms = static_cast<float>((static_cast<double>(t1) - static_cast<double>(t0)) * 1e-6);
   return nullptr;
 }
@@ -596,6 +608,7 @@ const xinhe_backend_api_t kApi = {
     nullptr,
     nullptr,
     nullptr,  // buffer_address: cl_mem objects have no address the host can see
+    nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
 
 }  // namespace

@@ -1,9 +1,10 @@
-// The OpenCL GEMM implementation list, fastest first:
-//   opencl.gemm.tiled_*     register-tiled kernel (gemm_tiled.cl), parameters from the tuning
-//                           database; every shape and dtype combination
-//   opencl.gemm.clblast_sgemm  CLBlast (f32 in and out, K > 0), when libclblast.so.1 loads
-//   opencl.gemm.reference_* one work-item per element (gemm_reference.cl); everything
-// XINHE_GEMM_IMPL (substring) restricts the list; XINHE_VERBOSE=dispatch logs the choice.
+// The OpenCL GEMM implementation list, fastest first (names opencl.gemm.<method>_<dtypes>):
+//   tiled      register-tiled kernel (gemm_tiled.cl), parameters from the tuning database;
+//              every shape and dtype combination
+//   clblast    CLBlast (f32 in and out, K > 0), when libclblast.so.1 loads
+//   reference  one work-item per element (gemm_reference.cl); everything
+// Walked by the dispatch service (xinhe/backend.hpp): the implementation filter, the dispatch
+// line, and a kernel that does not build falling through to the next entry.
 #include <dlfcn.h>
 
 #include <sstream>
@@ -54,8 +55,8 @@ class GemmOp final : public Op {
 
   xinhe_status_t check() const override {
     if (impl_ != GemmImpl::kNone) return nullptr;
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_check", __FILE__,
-                       __LINE__, unsupported_);
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_gemm_check", "%s",
+                          unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
   uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
@@ -81,7 +82,7 @@ class GemmOp final : public Op {
   Device* device_;
   xinhe_gemm_desc_t desc_;
   GemmImpl impl_ = GemmImpl::kNone;
-  std::string name_ = "opencl.gemm.none";
+  std::string name_ = "opencl";  // the selected implementation; the backend's name when none
   std::string unsupported_;
   GemmParams params_;
   KernelLauncher kernel_;
@@ -101,8 +102,8 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
   if (!element_offset(args.mem[XINHE_GEMM_ARG_A].offset, ab_size, &a_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_B].offset, ab_size, &b_off) ||
       !element_offset(args.mem[XINHE_GEMM_ARG_C].offset, c_size, &c_off))
-    return make_status(device_->host(), XINHE_STATUS_UNIMPLEMENTED, "xinhe_gemm_run", __FILE__,
-                       __LINE__, "operand byte offset is not a multiple of the element size");
+    return XINHE_BE_ERROR(device_->host(), UNIMPLEMENTED, "opencl", "xinhe_gemm_run",
+                          "operand byte offset is not a multiple of the element size");
   cl_mem a = buffer_mem(args.mem[XINHE_GEMM_ARG_A].buffer);
   cl_mem b = buffer_mem(args.mem[XINHE_GEMM_ARG_B].buffer);
   cl_mem c = buffer_mem(args.mem[XINHE_GEMM_ARG_C].buffer);
@@ -121,8 +122,8 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
           b_off, d.ldb, d.stride_b, beta, c, c_off, d.ldc, d.stride_c, d.batch, &queue, nullptr);
     }
     if (rc != 0)
-      return make_status(device_->host(), XINHE_STATUS_INTERNAL, "CLBlastSgemm", __FILE__, __LINE__,
-                         "CLBlast status " + std::to_string(rc));
+      return XINHE_BE_ERROR(device_->host(), INTERNAL, "opencl", "CLBlastSgemm",
+                            "CLBlast status %d", rc);
     return nullptr;
   }
 
@@ -162,10 +163,9 @@ xinhe_status_t GemmOp::run_packed(cl_command_queue queue, const xinhe_be_op_args
       (args.mem[XINHE_GEMM_ARG_WORKSPACE].offset + sizeof(float) - 1) / sizeof(float));
   cl_mem ws = buffer_mem(args.mem[XINHE_GEMM_ARG_WORKSPACE].buffer);
   if (ws == nullptr)
-    return make_status(device_->host(), XINHE_STATUS_INVALID_ARGUMENT, "xinhe_gemm_run", __FILE__,
-                       __LINE__,
-                       "this op needs a workspace of " + std::to_string(workspace_size()) +
-                           " bytes (xinhe_gemm_workspace_size)");
+    return XINHE_BE_ERROR(device_->host(), INVALID_ARGUMENT, "opencl", "xinhe_gemm_run",
+                          "this op needs a workspace of %llu bytes (xinhe_gemm_workspace_size)",
+                          static_cast<unsigned long long>(workspace_size()));
   const cl_long pa_off = ws_off, pb_off = ws_off + static_cast<cl_long>(packed_a_elements());
   const cl_long m = d.m, n = d.n, k = d.k, lda = d.lda, ldb = d.ldb, ldc = d.ldc;
   const cl_long sa = d.stride_a, sb = d.stride_b, sc = d.stride_c;
@@ -225,94 +225,98 @@ GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
   return p;
 }
 
+// The list: one entry per implementation, fastest first.
+struct GemmEntry {
+  const char* method;
+  const char* arch;
+  GemmImpl impl;
+};
+constexpr GemmEntry kGemmList[] = {
+    {"tiled", nullptr, GemmImpl::kTiled},
+    {"clblast", nullptr, GemmImpl::kClblast},
+    {"reference", nullptr, GemmImpl::kReference},
+};
+
+// Builds the tiled kernel (and the packing kernels when packing pays off) for op.
+xinhe::backend::Built build_tiled(Device* device, GemmOp* op, const OpOverrides& overrides,
+                                  const std::string& name) {
+  const xinhe_gemm_desc_t& desc = op->desc_;
+  std::string params_source;
+  op->params_ = select_gemm_params(device, desc, overrides, &params_source);
+  const std::string bad = op->params_.validate(device->info.tuning_limits());
+  if (!bad.empty()) {
+    return xinhe::backend::Built::skip("parameters " + op->params_.to_string() + ": " + bad);
+  }
+  const std::string source =
+      maybe_broken(std::string(kClDtypePrelude) + kClGemmTiled, name, overrides.break_build);
+  const std::string options = gemm_tiled_options(desc, op->params_);
+  // The contract's packing rule, and only when the packed workspace size is representable
+  // (else the unpacked kernel, no workspace).
+  op->packed_ = opencl_c::gemm_tiled_packs(desc, op->params_) && op->packed_workspace().ok();
+  const bool packed = op->packed_;
+  ClError error = op->kernel_.init(device, source, options, "xinhe_gemm_tiled");
+  if (!error && packed) error = op->pack_a_.init(device, source, options, "xinhe_gemm_pack_a");
+  if (!error && packed) error = op->pack_b_.init(device, source, options, "xinhe_gemm_pack_b");
+  if (!error && packed) {
+    error = op->packed_kernel_.init(device, source, options, "xinhe_gemm_packed");
+  }
+  if (error) {
+    for (KernelLauncher* k : {&op->kernel_, &op->pack_a_, &op->pack_b_, &op->packed_kernel_}) {
+      k->reset();
+    }
+    op->packed_ = false;
+    return built_or_skip(device, error);
+  }
+  return xinhe::backend::Built::ok(op->params_.to_string() + " from " + params_source +
+                                   (packed ? ", packed" : ""));
+}
+
 }  // namespace
 
 xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
                               const OpOverrides& overrides, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<GemmOp>(device, desc);
-  const std::string filter = impl_filter(overrides.impl_filter, "XINHE_GEMM_IMPL");
-  const std::string ab = dtype_short_name(desc.ab_dtype), c = dtype_short_name(desc.c_dtype);
-  const std::string suffix = ab + (desc.c_dtype == desc.ab_dtype ? "" : "_" + c);
-  std::string skipped;
-
-  struct Candidate {
-    GemmImpl impl;
-    std::string name;
+  xinhe::backend::DispatchRequest request(device->host(), "opencl", desc);
+  request.device = device->info.name;
+  request.filter_override = overrides.impl_filter;
+  const auto unsupported = [&](const GemmEntry& entry) -> std::string {
+    if (entry.impl != GemmImpl::kClblast) return "";
+    if (desc.ab_dtype != XINHE_DTYPE_F32 || desc.c_dtype != XINHE_DTYPE_F32) return "f32 only";
+    if (desc.k == 0) return "K == 0 rejected by CLBlast";
+    std::string why;
+    op->clblast_ = clblast_get(device->backend, &why);
+    return op->clblast_ != nullptr ? "" : why;
   };
-  const Candidate candidates[] = {{GemmImpl::kTiled, "opencl.gemm.tiled_" + suffix},
-                                  {GemmImpl::kClblast, "opencl.gemm.clblast_sgemm"},
-                                  {GemmImpl::kReference, "opencl.gemm.reference_" + suffix}};
-  std::string detail;
-  for (const Candidate& cand : candidates) {
-    if (!filter.empty() && cand.name.find(filter) == std::string::npos) {
-      skipped += "; " + cand.name + ": excluded by XINHE_GEMM_IMPL='" + filter + "'";
-      continue;
+  const auto build = [&](const GemmEntry& entry) {
+    const std::string name = request.name_of(entry.method, entry.arch);
+    if (entry.impl == GemmImpl::kTiled) return build_tiled(device, op.get(), overrides, name);
+    if (entry.impl == GemmImpl::kReference) {
+      const ClError error =
+          op->kernel_.init(device,
+                           maybe_broken(std::string(kClDtypePrelude) + kClGemmReference, name,
+                                        overrides.break_build),
+                           gemm_options(desc), "xinhe_gemm_reference");
+      if (error) return built_or_skip(device, error);
     }
-    if (cand.impl == GemmImpl::kTiled) {
-      std::string params_source;
-      op->params_ = select_gemm_params(device, desc, overrides, &params_source);
-      const std::string bad = op->params_.validate(device->info.tuning_limits());
-      if (!bad.empty()) {
-        skipped += "; " + cand.name + ": parameters " + op->params_.to_string() + ": " + bad;
-        continue;
-      }
-      const std::string source = std::string(kClDtypePrelude) + kClGemmTiled;
-      const std::string options = gemm_tiled_options(desc, op->params_);
-      if (xinhe_status_t st = op->kernel_.init(device, source, options, "xinhe_gemm_tiled"))
-        return st;
-      // The contract's packing rule, and only when the packed workspace size is representable
-      // (else the unpacked kernel, no workspace).
-      op->packed_ = opencl_c::gemm_tiled_packs(desc, op->params_) && op->packed_workspace().ok();
-      if (op->packed_) {
-        if (xinhe_status_t st = op->pack_a_.init(device, source, options, "xinhe_gemm_pack_a"))
-          return st;
-        if (xinhe_status_t st = op->pack_b_.init(device, source, options, "xinhe_gemm_pack_b"))
-          return st;
-        if (xinhe_status_t st =
-                op->packed_kernel_.init(device, source, options, "xinhe_gemm_packed"))
-          return st;
-      }
-      detail = " (" + op->params_.to_string() + " from " + params_source +
-               (op->packed_ ? ", packed" : "") + ")";
-    } else if (cand.impl == GemmImpl::kClblast) {
-      if (desc.ab_dtype != XINHE_DTYPE_F32 || desc.c_dtype != XINHE_DTYPE_F32) {
-        skipped += "; " + cand.name + ": f32 only";
-        continue;
-      }
-      if (desc.k == 0) {
-        skipped += "; " + cand.name + ": K == 0 rejected by CLBlast";
-        continue;
-      }
-      std::string why;
-      op->clblast_ = clblast_get(device->backend, &why);
-      if (op->clblast_ == nullptr) {
-        skipped += "; " + cand.name + ": " + why;
-        continue;
-      }
-      if (xinhe_status_t st =
-              op->clblast_alpha0_.init(device, std::string(kClDtypePrelude) + kClGemmReference,
-                                       gemm_options(desc), "xinhe_gemm_reference"))
-        return st;
-    } else {
-      if (xinhe_status_t st =
-              op->kernel_.init(device, std::string(kClDtypePrelude) + kClGemmReference,
-                               gemm_options(desc), "xinhe_gemm_reference"))
-        return st;
+    if (entry.impl == GemmImpl::kClblast) {
+      // CLBlast's alpha == 0 is not BLAS's (it reads A and B): those runs take the reference.
+      const ClError error =
+          op->clblast_alpha0_.init(device,
+                                   maybe_broken(std::string(kClDtypePrelude) + kClGemmReference,
+                                                name, overrides.break_build),
+                                   gemm_options(desc), "xinhe_gemm_reference");
+      if (error) return built_or_skip(device, error);
     }
-    op->impl_ = cand.impl;
-    op->name_ = cand.name;
-    break;
-  }
-  std::ostringstream shape;
-  shape << "gemm " << ab << "->" << c << " " << (desc.trans_a ? "T" : "N")
-        << (desc.trans_b ? "T" : "N") << " m=" << desc.m << " n=" << desc.n << " k=" << desc.k
-        << " batch=" << desc.batch << " on " << device->info.name << ": ";
-  if (op->impl_ == GemmImpl::kNone) {
-    op->unsupported_ = "no OpenCL GEMM implementation accepts this op" + skipped;
-    log_dispatch(device, shape.str() + op->unsupported_);
+    return xinhe::backend::Built::ok();
+  };
+  const xinhe::backend::Selection chosen =
+      xinhe::backend::select_impl(request, kGemmList, unsupported, build);
+  if (chosen.fatal != nullptr) return chosen.fatal;
+  if (chosen.selected()) {
+    op->impl_ = kGemmList[chosen.index].impl;
+    op->name_ = chosen.name;
   } else {
-    log_dispatch(device, shape.str() + "selected " + op->name_ + detail +
-                             (skipped.empty() ? "" : "; skipped" + skipped.substr(1)));
+    op->unsupported_ = chosen.unsupported;
   }
   *out = std::move(op);
   return nullptr;
@@ -328,14 +332,14 @@ xinhe_status_t create_op(Device* device, const xinhe_be_op_desc_t& desc,
       (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr &&
        desc.attention->dtype == XINHE_DTYPE_F64);
   if (f64)
-    return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
-                       "OpenCL ops run f32, f16 and bf16; f64 is not implemented");
+    return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, "opencl", "op_create",
+                          "OpenCL ops run f32, f16 and bf16; f64 is not implemented");
   if (desc.kind == XINHE_OP_GEMM && desc.gemm != nullptr)
     return create_gemm_op(device, *desc.gemm, overrides, out);
   if (desc.kind == XINHE_OP_ATTENTION && desc.attention != nullptr)
     return create_attention_op(device, *desc.attention, overrides, out);
-  return make_status(device->host(), XINHE_STATUS_UNIMPLEMENTED, "op_create", __FILE__, __LINE__,
-                     "unknown op kind " + std::to_string(static_cast<int>(desc.kind)));
+  return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, "opencl", "op_create", "unknown op kind %d",
+                        static_cast<int>(desc.kind));
 }
 
 }  // namespace xinhe::opencl

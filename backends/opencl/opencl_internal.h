@@ -81,7 +81,8 @@ cl_command_queue stream_queue(xinhe_be_stream_t stream);
 struct OpOverrides {
   const GemmParams* gemm = nullptr;
   const AttentionParams* attention = nullptr;
-  const char* impl_filter = nullptr;  // replaces XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL
+  const char* impl_filter = nullptr;  // replaces the user's implementation filter ("": none)
+  const char* break_build = nullptr;  // entries named like this fail to build (tests)
 };
 
 class Op {

@@ -172,8 +172,8 @@ bool ProgramCache::has_kernel(cl_program program, const std::string& kernel_name
   return err == CL_SUCCESS && kernel != nullptr;
 }
 
-xinhe_status_t ProgramCache::get(const std::string& source, const std::string& options,
-                                 const std::string& kernel_name, cl_program* out) {
+ClError ProgramCache::get(const std::string& source, const std::string& options,
+                          const std::string& kernel_name, cl_program* out) {
   const uint64_t key = key_of(source, options);
   // One lock around the whole lookup-or-build: two ops asking for the same program at once
   // must not build it twice, and builds are rare (op creation only).
@@ -185,11 +185,11 @@ xinhe_status_t ProgramCache::get(const std::string& source, const std::string& o
       ++stats_.memory_hits;
       cl_->clRetainProgram(cached.program);
       *out = cached.program;
-      return nullptr;
+      return ClError{};
     }
     if (!cached.from_disk) {
-      return cl_status(host_, CL_INVALID_KERNEL_NAME, "clCreateKernel", __FILE__, __LINE__,
-                       "kernel '" + kernel_name + "' is not in the program built from source");
+      return XINHE_CL_ERROR(CL_INVALID_KERNEL_NAME, "clCreateKernel",
+                            "kernel '" + kernel_name + "' is not in the program built from source");
     }
     // A disk entry held another program's binary (it had the kernel asked for first, not
     // this one): forget it and build from source, which also overwrites the entry.
@@ -206,7 +206,7 @@ xinhe_status_t ProgramCache::get(const std::string& source, const std::string& o
     log("program cache: disk hit " + hex64(key));
   } else {
     const auto start = std::chrono::steady_clock::now();
-    if (xinhe_status_t st = build_from_source(source, options, &program)) return st;
+    if (ClError error = build_from_source(source, options, &program)) return error;
     ++stats_.builds;
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -214,15 +214,15 @@ xinhe_status_t ProgramCache::get(const std::string& source, const std::string& o
         std::to_string(static_cast<long long>(ms)) + " ms");
     if (!has_kernel(program, kernel_name)) {
       cl_->clReleaseProgram(program);
-      return cl_status(host_, CL_INVALID_KERNEL_NAME, "clCreateKernel", __FILE__, __LINE__,
-                       "kernel '" + kernel_name + "' is not in the program built from source");
+      return XINHE_CL_ERROR(CL_INVALID_KERNEL_NAME, "clCreateKernel",
+                            "kernel '" + kernel_name + "' is not in the program built from source");
     }
     if (!disk_dir_.empty()) store_to_disk(key, program);
   }
   programs_[key] = Cached{program, from_disk, {kernel_name}};
   cl_->clRetainProgram(program);
   *out = program;
-  return nullptr;
+  return ClError{};
 }
 
 cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options,
@@ -353,14 +353,13 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
   remove_stale_claims(key);
 }
 
-xinhe_status_t ProgramCache::build_from_source(const std::string& source,
-                                               const std::string& options, cl_program* out) {
+ClError ProgramCache::build_from_source(const std::string& source, const std::string& options,
+                                        cl_program* out) {
   const char* text = source.c_str();
   const size_t length = source.size();
   cl_int err = CL_SUCCESS;
   cl_program program = cl_->clCreateProgramWithSource(context_, 1, &text, &length, &err);
-  if (err != CL_SUCCESS)
-    return cl_status(host_, err, "clCreateProgramWithSource", __FILE__, __LINE__);
+  if (err != CL_SUCCESS) return XINHE_CL_ERROR(err, "clCreateProgramWithSource", "");
   err = cl_->clBuildProgram(program, 1, &device_, options.c_str(), nullptr, nullptr);
   if (err != CL_SUCCESS) {
     size_t log_size = 0;
@@ -369,13 +368,14 @@ xinhe_status_t ProgramCache::build_from_source(const std::string& source,
     if (log_size > 0)
       cl_->clGetProgramBuildInfo(program, device_, CL_PROGRAM_BUILD_LOG, log_size, build_log.data(),
                                  nullptr);
+    // The size includes the terminating NUL, which must not end up inside the reason.
+    while (!build_log.empty() && build_log.back() == '\0') build_log.pop_back();
     if (build_log.size() > 4000) build_log = build_log.substr(0, 4000) + "...";
     cl_->clReleaseProgram(program);
-    return cl_status(host_, err, "clBuildProgram", __FILE__, __LINE__,
-                     "options '" + options + "': " + build_log);
+    return XINHE_CL_ERROR(err, "clBuildProgram", "options '" + options + "': " + build_log);
   }
   *out = program;
-  return nullptr;
+  return ClError{};
 }
 
 }  // namespace xinhe::opencl

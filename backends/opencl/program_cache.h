@@ -28,6 +28,7 @@
 #include <string>
 
 #include "cl_loader.h"
+#include "status_util.h"
 #include "xinhe/backend.h"
 
 namespace xinhe::opencl {
@@ -75,10 +76,10 @@ class ProgramCache {
   ProgramCache& operator=(const ProgramCache&) = delete;
 
   // A built program for (source, options) that contains kernel_name; *out is retained for the
-  // caller (release it). Errors: the build failure as a status naming clBuildProgram, with the
+  // caller (release it). Errors: the failing call, e.g. clBuildProgram with the options and the
   // build log, or CL_INVALID_KERNEL_NAME when a program built from source lacks the kernel.
-  xinhe_status_t get(const std::string& source, const std::string& options,
-                     const std::string& kernel_name, cl_program* out);
+  ClError get(const std::string& source, const std::string& options,
+              const std::string& kernel_name, cl_program* out);
 
   ProgramCacheStats stats() const;
   const std::string& disk_dir() const { return disk_dir_; }
@@ -92,8 +93,7 @@ class ProgramCache {
   void store_to_disk(uint64_t key, cl_program program);
   void remove_stale_claims(uint64_t key) const;
   bool has_kernel(cl_program program, const std::string& kernel_name) const;
-  xinhe_status_t build_from_source(const std::string& source, const std::string& options,
-                                   cl_program* out);
+  ClError build_from_source(const std::string& source, const std::string& options, cl_program* out);
   void log(const std::string& message) const;
   void disable_disk(const std::string& why);
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "cl_loader.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 #ifndef XINHE_OPENCL_VERSION_STRING
 #define XINHE_OPENCL_VERSION_STRING "0.1.0"
@@ -30,24 +30,42 @@ inline xinhe_status_code_t cl_error_code(cl_int err) {
   }
 }
 
-inline xinhe_status_t cl_status(const xinhe_host_api_t* host, cl_int err, const char* call,
-                                const char* file, int line, const std::string& detail = "") {
-  std::string message = std::string(call) + " failed: " + cl_error_name(err);
-  if (!detail.empty()) message += ": " + detail;
-  return host->status_new(cl_error_code(err), "opencl", call, file, line, message.c_str());
-}
+// A failed OpenCL call kept as data: it becomes a status at the backend boundary (to_status),
+// or, when it only stops one implementation (a kernel that does not build), the reason the
+// dispatch walker keeps before it falls through to the next one.
+struct ClError {
+  cl_int code = CL_SUCCESS;
+  const char* call = nullptr;
+  std::string detail;  // e.g. the build options and log
+  const char* file = nullptr;
+  int line = 0;
 
-inline xinhe_status_t make_status(const xinhe_host_api_t* host, xinhe_status_code_t code,
-                                  const char* call, const char* file, int line,
-                                  const std::string& message) {
-  return host->status_new(code, "opencl", call, file, line, message.c_str());
-}
+  explicit operator bool() const { return code != CL_SUCCESS; }
+  // "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE: <detail>"
+  std::string message() const {
+    std::string text = std::string(call) + " failed: " + cl_error_name(code);
+    return detail.empty() ? text : text + ": " + detail;
+  }
+  // Out of memory or a lost device end an op's creation; anything else only rules out the
+  // implementation that hit it.
+  bool fatal() const {
+    const xinhe_status_code_t c = cl_error_code(code);
+    return c == XINHE_STATUS_OUT_OF_MEMORY || c == XINHE_STATUS_DEVICE_LOST;
+  }
+  // NULL when there is no error.
+  xinhe_status_t to_status(const xinhe_host_api_t* host) const {
+    if (code == CL_SUCCESS) return nullptr;
+    return xinhe::backend::make_status(host, cl_error_code(code), "opencl", call, file, line, "%s",
+                                       message().c_str());
+  }
+};
 
 }  // namespace xinhe::opencl
 
-#define XINHE_CL_RETURN_IF_ERROR(host, err, call)                                           \
-  do {                                                                                      \
-    const cl_int xinhe_cl_err_ = (err);                                                     \
-    if (xinhe_cl_err_ != CL_SUCCESS)                                                        \
-      return ::xinhe::opencl::cl_status((host), xinhe_cl_err_, (call), __FILE__, __LINE__); \
-  } while (0)
+// A ClError for err from call, at this line (no error when err is CL_SUCCESS).
+#define XINHE_CL_ERROR(err, call, detail) \
+  ::xinhe::opencl::ClError { (err), (call), (detail), __FILE__, __LINE__ }
+// The status of an OpenCL call's result at this line, NULL for CL_SUCCESS; statuses are made and
+// propagated with xinhe/backend.hpp's family, e.g.
+//   XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(host, err, "clCreateContext"));
+#define XINHE_CL_STATUS(host, err, call) (XINHE_CL_ERROR((err), (call), "").to_status(host))

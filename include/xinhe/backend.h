@@ -7,7 +7,13 @@
  * Versioning. abi_major changes break compatibility: the core refuses a table whose major
  * differs from its own. abi_minor grows the table by appending entries; every struct starts
  * with struct_size so either side can tell which fields the other knows. Entries past the
- * plugin's struct_size are treated as absent (NULL).
+ * plugin's struct_size are treated as absent (NULL). Minor versions so far:
+ *   1.0  the tables below up to op_run and xinhe_host_api_t up to log;
+ *   1.1  the OPTIONAL host access entries buffer_host_pointer and buffer_wrap_host;
+ *   1.2  the OPTIONAL buffer_address;
+ *   1.3  xinhe_host_api_t.impl_filter (the implementation filter, served by the core), the
+ *        OPTIONAL op_run_impl_name, and device_properties' device_type.
+ * The core passes its own version in xinhe_host_api_t (abi_major, abi_minor).
  *
  * Entries are REQUIRED unless marked OPTIONAL, with the behaviour the core uses when absent.
  * A table missing a required entry is rejected with the entry's name as the reason.
@@ -32,7 +38,7 @@ extern "C" {
 #endif
 
 #define XINHE_BACKEND_ABI_MAJOR 1u
-#define XINHE_BACKEND_ABI_MINOR 2u /* 1.1: host access; 1.2: buffer_address */
+#define XINHE_BACKEND_ABI_MINOR 3u /* 1.1: host access; 1.2: buffer_address; 1.3: dispatch */
 #define XINHE_BACKEND_ENTRY_SYMBOL "xinhe_backend_entry"
 
 /* Backend-owned objects; the core never looks inside them. */
@@ -43,7 +49,20 @@ typedef struct xinhe_be_buffer_s* xinhe_be_buffer_t;
 typedef struct xinhe_be_event_s* xinhe_be_event_t;
 typedef struct xinhe_be_op_s* xinhe_be_op_t;
 
-/* Services the core offers the backend. */
+/* 1 when the struct at ptr (of type type, starting with struct_size) is large enough to hold
+ * field: how either side of the boundary tells whether the other knows an appended field or
+ * entry. */
+#define XINHE_STRUCT_HAS(type, ptr, field) \
+  ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
+
+typedef enum xinhe_op_kind_t {
+  XINHE_OP_GEMM = 1,
+  XINHE_OP_ATTENTION = 2,
+} xinhe_op_kind_t;
+
+/* Services the core offers the backend. Entries appended by a minor version are present when
+ * XINHE_STRUCT_HAS(xinhe_host_api_t, host, entry) holds and the pointer is not NULL; an older
+ * core passes a shorter table. */
 typedef struct xinhe_host_api_t {
   size_t struct_size;
   uint32_t abi_major;
@@ -56,6 +75,14 @@ typedef struct xinhe_host_api_t {
   int (*verbose_enabled)(const char* topic);
   /* Prints one line to stderr as "xinhe[<topic>] <backend>: <message>" (thread-safe). */
   void (*log)(const char* topic, const char* backend, const char* message);
+
+  /* ---- ABI 1.3 ---- */
+  /* The implementation filter the user set for ops of kind (ops.h): the environment's value at
+   * the time of the call, or NULL when it is unset or empty (no filter). The string stays valid
+   * until the next call of this entry on the same thread. The core is the one place that reads
+   * the environment for it; backends apply it through the dispatch walker of
+   * xinhe/backend.hpp, which treats an older core (no entry) as "no filter". */
+  const char* (*impl_filter)(xinhe_op_kind_t kind);
 } xinhe_host_api_t;
 
 /* A byte position in a buffer. buffer is NULL only for an operand covering zero bytes
@@ -64,11 +91,6 @@ typedef struct xinhe_be_mem_t {
   xinhe_be_buffer_t buffer;
   uint64_t offset;
 } xinhe_be_mem_t;
-
-typedef enum xinhe_op_kind_t {
-  XINHE_OP_GEMM = 1,
-  XINHE_OP_ATTENTION = 2,
-} xinhe_op_kind_t;
 
 /* Operand slots of xinhe_be_op_args_t.mem per op. */
 enum {
@@ -112,7 +134,10 @@ typedef struct xinhe_backend_api_t {
   xinhe_status_t (*device_open)(xinhe_be_backend_t backend, uint32_t index,
                                 xinhe_be_device_t* out_device);
   void (*device_close)(xinhe_be_device_t device);
-  /* Fill everything but name and backend, which the core sets. */
+  /* Fill everything but name and backend, which the core sets. The core zero-fills the struct
+   * first, so a field left alone reads as 0 (device_type: UNKNOWN, never the default device).
+   * Write device_type only when XINHE_STRUCT_HAS(xinhe_device_properties_t, out_properties,
+   * device_type): a 1.0 core passes the shorter struct of xinhe 0.1. */
   xinhe_status_t (*device_properties)(xinhe_be_device_t device,
                                       xinhe_device_properties_t* out_properties);
 
@@ -188,6 +213,13 @@ typedef struct xinhe_backend_api_t {
   /* OPTIONAL; absent: xinhe_buffer_address reports UNIMPLEMENTED. The device address of the
    * buffer's first byte (a host pointer for host-memory devices), if the device has one. */
   xinhe_status_t (*buffer_address)(xinhe_be_buffer_t buffer, uint64_t* out_address);
+
+  /* ---- Dispatch (ABI 1.3) ---- */
+  /* OPTIONAL; absent: op_impl_name's answer. For a backend that picks a kernel per run (from
+   * the operands' addresses, say) after selecting one at op_create: the implementation a run
+   * with args uses, in the naming of op_impl_name. Called only when op_check succeeded, with
+   * arguments validated as for op_run; enqueues nothing. Owned by the op. */
+  const char* (*op_run_impl_name)(xinhe_be_op_t op, const xinhe_be_op_args_t* args);
 } xinhe_backend_api_t;
 
 /* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return

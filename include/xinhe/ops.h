@@ -12,10 +12,12 @@
  * reason. Op handles are immutable and may be run concurrently on different streams.
  *
  * Every backend keeps an ordered implementation list per op (fastest first, a reference-grade
- * fallback last) and selects at create time. Set XINHE_VERBOSE=dispatch to print which
- * implementation each op selected and why. XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, when set and
- * non-empty at create time, restrict the choice to implementations whose name contains the
- * value ("openblas", "clblast", "cublas"); when none matches, check reports that.
+ * fallback last) and selects at create time, falling through to the next entry when one cannot
+ * be built. Implementations are named <backend>.<op>.<method>_<dtypes>[_<arch>]. Set
+ * XINHE_VERBOSE=dispatch to print which implementation each op selected and why each earlier
+ * one was skipped. XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, when set and non-empty at create
+ * time, restrict the choice to implementations whose name contains the value ("openblas",
+ * "clblast", "cublas"); when none matches, check reports that, naming the filter.
  *
  * An op handle may be destroyed while runs of it are still queued: backends keep what queued
  * work needs.
@@ -82,10 +84,21 @@ XINHE_API xinhe_status_t xinhe_gemm_create(xinhe_device_t device, const xinhe_ge
 XINHE_API void xinhe_gemm_destroy(xinhe_gemm_t gemm);
 XINHE_API xinhe_status_t xinhe_gemm_check(xinhe_gemm_t gemm);
 XINHE_API xinhe_status_t xinhe_gemm_workspace_size(xinhe_gemm_t gemm, uint64_t* out_bytes);
-/* Name of the selected implementation ("cpu.gemm.blocked_f32"); owned by the op. */
+/* Name of the selected implementation, <backend>.<op>.<method>_<dtypes>[_<arch>]
+ * ("cpu.gemm.packed_f32_avx2", "cuda.gemm.tensorop_f16_f32_sm80"); the backend's name when
+ * check fails. Owned by the op. */
 XINHE_API const char* xinhe_gemm_impl_name(xinhe_gemm_t gemm);
 XINHE_API xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream,
                                         const xinhe_gemm_args_t* args);
+/* The implementation a run with args uses: xinhe_gemm_impl_name's, unless the backend picks a
+ * kernel per run. The GPU backends do for three cases only: A or B not starting on 16 bytes runs
+ * the selected family's simt kernel, tensor maps the driver refuses to encode run the sm_80
+ * kernel instead of the Hopper one, and alpha == 0 on the vendor BLAS runs the simt kernel (BLAS
+ * semantics whatever the library does); XINHE_VERBOSE=dispatch logs the first such run of an op.
+ * args is validated as xinhe_gemm_run validates it; nothing is enqueued. The check's status
+ * when the op cannot run. *out_name is owned by the op. */
+XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe_gemm_args_t* args,
+                                                  const char** out_name);
 
 /* ---- Attention (forward) -------------------------------------------------------------------
  * O = softmax(scale * Q K^T + mask) V per (batch, query head).
@@ -148,6 +161,11 @@ XINHE_API xinhe_status_t xinhe_attention_workspace_size(xinhe_attention_t attent
 XINHE_API const char* xinhe_attention_impl_name(xinhe_attention_t attention);
 XINHE_API xinhe_status_t xinhe_attention_run(xinhe_attention_t attention, xinhe_stream_t stream,
                                              const xinhe_attention_args_t* args);
+/* As xinhe_gemm_run_impl_name, for attention (no in-tree backend swaps attention kernels per
+ * run). */
+XINHE_API xinhe_status_t xinhe_attention_run_impl_name(xinhe_attention_t attention,
+                                                       const xinhe_attention_args_t* args,
+                                                       const char** out_name);
 
 /* Fills contiguous strides for a [B, H, S, D] (BHSD) or [B, S, H, D] (BSHD) tensor into
  * out_strides (b, h, s, d). Helpers for callers; no device involved. A NULL out_strides is

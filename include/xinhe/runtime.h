@@ -54,9 +54,13 @@ XINHE_API xinhe_status_t xinhe_device_get(size_t index, xinhe_device_t* out_devi
 /* name: "<backend>:<index within that backend>", e.g. "cpu:0", "opencl:1". */
 XINHE_API xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_device);
 /* The default device: XINHE_DEVICE when set (a name as above; an unknown name is an error,
- * not a silent fallback); otherwise the first device of the first backend in this order:
- * cuda, hip, level_zero, other plugins in load order, opencl, cpu. So a GPU wins when present
- * and the CPU is always the last resort. */
+ * not a silent fallback). Otherwise the first accelerator, by device type (properties'
+ * device_type: GPU, NPU or another accelerator), taking backends in this order: cuda, hip,
+ * level_zero, other plugins in load order, opencl; and within a backend the lowest index. Without
+ * an accelerator it is cpu:0, the built-in CPU backend, even where another backend also runs on
+ * the CPU (PoCL's OpenCL CPU device is a CPU, not an accelerator); should that backend have
+ * failed to start, the first other CPU device. A device whose backend does not report its type
+ * (UNKNOWN) is never the default; name it in XINHE_DEVICE. */
 XINHE_API xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device);
 
 /* ---- Device properties ---------------------------------------------------------------------- */
@@ -64,6 +68,18 @@ XINHE_API xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device);
 /* Bits of xinhe_device_properties_t.dtype_caps: 1 << xinhe_dtype_t means the device runs ops
  * with that element type (at least one implementation exists). */
 #define XINHE_DTYPE_CAP(dtype) (1u << (unsigned)(dtype))
+
+/* What kind of processor a device is (xinhe_device_properties_t.device_type). */
+typedef enum xinhe_device_type_t {
+  XINHE_DEVICE_TYPE_UNKNOWN = 0,     /* not reported (backend older than the field) */
+  XINHE_DEVICE_TYPE_CPU = 1,         /* host cores: the cpu backend, OpenCL CPU devices */
+  XINHE_DEVICE_TYPE_GPU = 2,
+  XINHE_DEVICE_TYPE_NPU = 3,         /* a neural-network processor (Ascend, Cambricon MLU...) */
+  XINHE_DEVICE_TYPE_ACCELERATOR = 4, /* another accelerator (FPGA, DSP...) */
+} xinhe_device_type_t;
+
+/* "unknown", "cpu", "gpu", "npu", "accelerator"; "unknown" for any other value. Static storage. */
+XINHE_API const char* xinhe_device_type_name(xinhe_device_type_t type);
 
 enum {
   XINHE_DEVICE_FLAG_TIMING = 1u << 0,         /* events measure elapsed time */
@@ -87,8 +103,17 @@ typedef struct xinhe_device_properties_t {
   uint64_t min_alignment;         /* bytes; every buffer is at least this aligned */
   double peak_flops[XINHE_DTYPE_COUNT]; /* dense FLOP/s per input dtype; 0 when unknown */
   double memory_bandwidth;        /* bytes/s; 0 when unknown */
+  /* Appended after the 0.1.0 release: a caller built against 0.1.0 passes the struct without it
+   * (XINHE_DEVICE_PROPERTIES_SIZE_V0_1 bytes). */
+  uint32_t device_type;           /* xinhe_device_type_t */
+  uint32_t reserved1;
 } xinhe_device_properties_t;
 
+/* The struct_size of xinhe_device_properties_t in xinhe 0.1, before device_type. */
+#define XINHE_DEVICE_PROPERTIES_SIZE_V0_1 offsetof(xinhe_device_properties_t, device_type)
+
+/* out_properties->struct_size is set by the caller: at least the 0.1 size. Fills the fields the
+ * caller's struct has and sets struct_size to the size filled. */
 XINHE_API xinhe_status_t xinhe_device_properties(xinhe_device_t device,
                                                  xinhe_device_properties_t* out_properties);
 /* "cpu:0"; owned by the registry. NULL device gives "". */

@@ -532,10 +532,10 @@ CaseResult null_getters_case(const Device&) {
   xinhe_attention_strides_bhsd(4, 8, 64, nullptr);
   int64_t strides[4] = {0, 0, 0, 0};
   xinhe_attention_strides_bshd(int64_t{1} << 40, int64_t{1} << 40, 64, strides);
-  // ops.h: the stride that overflows saturates at INT64_MAX, the others stay exact.
-  if (strides[0] != INT64_MAX || strides[1] != 64 || strides[2] != (int64_t{1} << 46) ||
+  // ops.h: a stride that would overflow int64 is INT64_MAX; the others are exact.
+  if (strides[0] != INT64_MAX || strides[1] != 64 || strides[2] != int64_t{1} << 46 ||
       strides[3] != 1)
-    return fail("the strides helper does not saturate an overflowing stride at INT64_MAX");
+    return fail("overflowing strides do not saturate at INT64_MAX (ops.h)");
   uint64_t address = 7;
   expect_code(xinhe_buffer_address(nullptr, &address), XINHE_STATUS_INVALID_ARGUMENT,
               "buffer_address(NULL)");

@@ -179,11 +179,11 @@ int main(int argc, char** argv) {
         };
         for (const AttentionImpl& impl : xinhe::kernels::cpu::attention_impls()) {
           if (impl.unsupported_reason(d) != nullptr) continue;
-          if (std::strcmp(impl.name, "cpu.attention.reference") == 0) continue;  // minutes per run
-          if (!impl_filter.empty() && std::strstr(impl.name, impl_filter.c_str()) == nullptr) continue;
+          if (impl.label() == "reference") continue;  // minutes per run
+          if (!impl_filter.empty() && impl.label().find(impl_filter) == std::string::npos) continue;
           std::vector<unsigned char> ws(impl.workspace_size(d, static_cast<int>(threads)));
           const AttentionProblem problem{d, q.data(), k.data(), v.data(), o.data(), nullptr, ws.data()};
-          report(impl.name, best_of(iters, [&] { impl.run(problem, pool); }));
+          report(impl.label().c_str(), best_of(iters, [&] { impl.run(problem, pool); }));
         }
 #ifdef XINHE_BENCH_HAVE_OPENBLAS
         std::vector<float> scores(static_cast<size_t>(S * S));

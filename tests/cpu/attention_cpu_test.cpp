@@ -2,6 +2,8 @@
 // dtypes f32/f16/bf16, head dims 1..256, MHA/GQA/MQA, causal with Sq != Skv, four storage
 // layouts (including d-stride != 1), LSE, degenerate sizes; serially and on a 2-thread pool.
 // Outputs are poisoned with NaN before every run, so an unwritten element fails.
+#include "attention_cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "attention_cpu.h"
 #include "cpu_test_util.h"
 #include "reference.h"
 #include "thread_pool.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::test {
 namespace {
@@ -131,7 +133,7 @@ void check_impl(const AttentionImpl& impl, const Shape& shape, kernels::Parallel
           }
         }
       }
-  EXPECT_EQ(bad, 0) << impl.name << " " << shape_name(shape) << " threads=" << parallel.threads()
+  EXPECT_EQ(bad, 0) << impl.label() << " " << shape_name(shape) << " threads=" << parallel.threads()
                     << " worst |err| " << worst << " > tol " << tol;
 }
 
@@ -139,7 +141,7 @@ class AttentionImplTest : public ::testing::TestWithParam<std::string> {
  protected:
   const AttentionImpl& impl() {
     for (const AttentionImpl& i : kernels::cpu::attention_impls())
-      if (GetParam() == i.name) return i;
+      if (GetParam() == i.label()) return i;
     ADD_FAILURE() << "no impl " << GetParam();
     return kernels::cpu::attention_impls().back();
   }
@@ -148,7 +150,7 @@ class AttentionImplTest : public ::testing::TestWithParam<std::string> {
 TEST_P(AttentionImplTest, MatchesReferenceSerial) {
   const AttentionImpl& i = impl();
   const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBHSD);
-  if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.name << ": " << why;
+  if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.label() << ": " << why;
   kernels::SerialParallel serial;
   for (const Shape& s : shape_grid()) {
     SCOPED_TRACE(shape_name(s));
@@ -159,7 +161,7 @@ TEST_P(AttentionImplTest, MatchesReferenceSerial) {
 TEST_P(AttentionImplTest, MatchesReferenceOnTwoThreads) {
   const AttentionImpl& i = impl();
   const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBHSD);
-  if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.name << ": " << why;
+  if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.label() << ": " << why;
   backends::cpu::ThreadPool pool(2);
   for (const Shape& s : shape_grid()) {
     SCOPED_TRACE(shape_name(s));
@@ -169,7 +171,7 @@ TEST_P(AttentionImplTest, MatchesReferenceOnTwoThreads) {
 
 std::vector<std::string> impl_names() {
   std::vector<std::string> names;
-  for (const AttentionImpl& i : kernels::cpu::attention_impls()) names.emplace_back(i.name);
+  for (const AttentionImpl& i : kernels::cpu::attention_impls()) names.emplace_back(i.label());
   return names;
 }
 
@@ -180,10 +182,26 @@ INSTANTIATE_TEST_SUITE_P(Cpu, AttentionImplTest, ::testing::ValuesIn(impl_names(
                            return n;
                          });
 
+// XINHE_ATTENTION_IMPL keeps the entries whose name contains it: no name may contain another's,
+// or the later entry could not be selected alone.
+TEST(AttentionImpls, NoNameContainsAnother) {
+  const auto& impls = kernels::cpu::attention_impls();
+  for (size_t i = 0; i < impls.size(); ++i) {
+    for (size_t j = 0; j < impls.size(); ++j) {
+      if (i == j) continue;
+      const std::string a = xinhe::backend::impl_name("cpu", XINHE_OP_ATTENTION, impls[i].method,
+                                                      "bf16", impls[i].arch);
+      const std::string b = xinhe::backend::impl_name("cpu", XINHE_OP_ATTENTION, impls[j].method,
+                                                      "bf16", impls[j].arch);
+      EXPECT_EQ(b.find(a), std::string::npos) << b << " contains " << a;
+    }
+  }
+}
+
 TEST(AttentionImpls, ListEndsWithReferenceThatSupportsEverything) {
   const auto& impls = kernels::cpu::attention_impls();
   ASSERT_FALSE(impls.empty());
-  EXPECT_STREQ(impls.back().name, "cpu.attention.reference");
+  EXPECT_EQ(impls.back().label(), "reference");
   for (const Shape& s : shape_grid()) {
     const auto d = attention_desc(s.dtype, s.batch, s.hq, s.hkv, s.sq, s.skv, s.dim, s.causal, s.lse, s.layout);
     EXPECT_EQ(impls.back().unsupported_reason(d), nullptr);
@@ -210,8 +228,11 @@ TEST(AttentionImpls, FlashIsStableForLargeScores) {
     lse.poison();
     std::vector<unsigned char> ws(impl.workspace_size(desc, 1));
     impl.run({desc, q.data(), k.data(), v.data(), o.data(), static_cast<float*>(lse.data()), ws.data()}, serial);
-    for (int i = 0; i < 8 * 16; ++i) EXPECT_NEAR(o.get(i), o_ref[i], 5e-4) << impl.name << " " << i;
-    for (int i = 0; i < 8; ++i) EXPECT_NEAR(lse.get(i * desc.lse_strides[2]), lse_ref[i], 1e-5 * std::fabs(lse_ref[i])) << impl.name;
+    for (int i = 0; i < 8 * 16; ++i)
+      EXPECT_NEAR(o.get(i), o_ref[i], 5e-4) << impl.label() << " " << i;
+    for (int i = 0; i < 8; ++i)
+      EXPECT_NEAR(lse.get(i * desc.lse_strides[2]), lse_ref[i], 1e-5 * std::fabs(lse_ref[i]))
+          << impl.label();
   }
 }
 

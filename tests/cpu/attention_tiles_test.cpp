@@ -55,11 +55,12 @@ const char* runs_anywhere() { return nullptr; }
 std::vector<Variant> variants() {
   std::vector<Variant> out;
   for (const AttentionImpl& impl : kernels::cpu::attention_impls()) {
-    const std::string name = impl.name;
+    const std::string name = impl.label();
     if (name.find("avx512") == std::string::npos && name.find("amx") == std::string::npos) continue;
-    const int only = name.find("_bf16_") != std::string::npos  ? XINHE_DTYPE_BF16
-                     : name.find("_f16_") != std::string::npos ? XINHE_DTYPE_F16
-                                                               : -1;
+    // The 16-bit units multiply one input dtype: amxbf16 and avx512bf16 bf16, amxfp16 f16.
+    const int only = name.find("bf16") != std::string::npos   ? XINHE_DTYPE_BF16
+                     : name.find("fp16") != std::string::npos ? XINHE_DTYPE_F16
+                                                              : -1;
     out.push_back({name, only, &impl, {}, nullptr});
   }
   using namespace kernels::cpu;

@@ -43,9 +43,18 @@ void test_log(const char* topic, const char* backend, const char* message) {
   g_log.push_back(std::string(topic) + " " + backend + ": " + message);
 }
 
+// The implementation filters this host serves (the core serves XINHE_GEMM_IMPL /
+// XINHE_ATTENTION_IMPL; the backend never reads the environment for them).
+std::string g_gemm_filter, g_attention_filter;
+const char* test_impl_filter(xinhe_op_kind_t kind) {
+  const std::string& value = kind == XINHE_OP_GEMM ? g_gemm_filter : g_attention_filter;
+  return value.empty() ? nullptr : value.c_str();
+}
+
 const xinhe_host_api_t kHost = {sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR,
-                                XINHE_BACKEND_ABI_MINOR, test_status_new, test_verbose_enabled,
-                                test_log};
+                                XINHE_BACKEND_ABI_MINOR,  test_status_new,
+                                test_verbose_enabled,     test_log,
+                                test_impl_filter};
 
 // Takes ownership of a status; returns its code (OK for NULL).
 xinhe_status_code_t code_of(xinhe_status_t status, std::string* message = nullptr) {
@@ -260,22 +269,33 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
   g_verbose_dispatch = true;
   g_log.clear();
-  setenv("XINHE_ATTENTION_IMPL", "reference", 1);
+  g_attention_filter = "reference";
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
-  EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference");
+  EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference_f32");
   EXPECT_EQ(code_of(api_->op_check(op)), XINHE_STATUS_OK);
   ASSERT_EQ(g_log.size(), 1u);
-  EXPECT_NE(g_log[0].find("cpu.attention.flash: skipped (XINHE_ATTENTION_IMPL=reference)"), std::string::npos) << g_log[0];
+  // Every entry before the reference is named in list order with why it was skipped.
+  EXPECT_NE(g_log[0].find(" -> cpu.attention.reference_f32; skipped cpu.attention.flash_f32_"),
+            std::string::npos)
+      << g_log[0];
+  EXPECT_NE(
+      g_log[0].find("; skipped cpu.attention.flash_f32_avx2: not named like "
+                    "XINHE_ATTENTION_IMPL='reference'; skipped cpu.attention.flash_f32_portable: "
+                    "not named like"),
+      std::string::npos)
+      << g_log[0];
   api_->op_destroy(op);
 
-  setenv("XINHE_ATTENTION_IMPL", "no_such_impl", 1);
+  g_attention_filter = "no_such_impl";
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   std::string message;
   EXPECT_EQ(code_of(api_->op_check(op), &message), XINHE_STATUS_UNIMPLEMENTED);
-  EXPECT_NE(message.find("XINHE_ATTENTION_IMPL=no_such_impl"), std::string::npos) << message;
+  EXPECT_NE(message.find("none is named like XINHE_ATTENTION_IMPL='no_such_impl'"),
+            std::string::npos)
+      << message;
   api_->op_destroy(op);
-  unsetenv("XINHE_ATTENTION_IMPL");
+  g_attention_filter.clear();
   g_verbose_dispatch = false;
 }
 

@@ -31,8 +31,8 @@ TEST(CpuIsaCap, ParsesTheLevelNames) {
   }
 }
 
-bool names_feature_above_avx2(const char* name) {
-  return std::strstr(name, "avx512") != nullptr || std::strstr(name, "amx") != nullptr;
+bool names_feature_above_avx2(const char* arch) {
+  return arch != nullptr && (std::strstr(arch, "avx512") != nullptr || std::strstr(arch, "amx") != nullptr);
 }
 
 TEST(CpuIsaCap, CappedKernelsStayOutWithTheReason) {
@@ -53,8 +53,8 @@ TEST(CpuIsaCap, CappedKernelsStayOutWithTheReason) {
   for (xinhe_dtype_t dtype : {XINHE_DTYPE_F32, XINHE_DTYPE_BF16, XINHE_DTYPE_F16}) {
     d.ab_dtype = d.c_dtype = dtype;
     for (const auto& impl : xinhe::kernels::cpu::gemm_impls()) {
-      if (!names_feature_above_avx2(impl.name)) continue;
-      EXPECT_NE(impl.unsupported_reason(d), nullptr) << impl.name;
+      if (!names_feature_above_avx2(impl.arch)) continue;
+      EXPECT_NE(impl.unsupported_reason(d), nullptr) << impl.label();
     }
   }
   xinhe_attention_desc_t a{};
@@ -64,14 +64,14 @@ TEST(CpuIsaCap, CappedKernelsStayOutWithTheReason) {
   a.seq_q = a.seq_kv = 16;
   a.head_dim = 64;
   for (const auto& impl : xinhe::kernels::cpu::attention_impls()) {
-    if (!names_feature_above_avx2(impl.name)) continue;
-    EXPECT_NE(impl.unsupported_reason(a), nullptr) << impl.name;
+    if (!names_feature_above_avx2(impl.arch)) continue;
+    EXPECT_NE(impl.unsupported_reason(a), nullptr) << impl.label();
   }
   if (xinhe::kernels::cpu_has(CpuFeature::kAvx2)) {
     d.ab_dtype = d.c_dtype = XINHE_DTYPE_F32;
     for (const auto& impl : xinhe::kernels::cpu::gemm_impls()) {
       if (impl.unsupported_reason(d) == nullptr) {
-        EXPECT_STREQ(impl.name, "cpu.gemm.packed_avx2");
+        EXPECT_EQ(impl.label(), "packed_avx2");
         break;
       }
     }

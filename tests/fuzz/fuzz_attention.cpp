@@ -66,7 +66,8 @@ void make_strides(FuzzedDataProvider& in, int64_t heads, int64_t seq, int64_t di
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  static const char* const kImpls[] = {"", "", "reference", "flash", "flash_avx2", "nothing"};
+  static const char* const kImpls[] = {"",      "",         "reference", "flash",
+                                       "_avx2", "_avx512f", "_portable", "nothing"};
   setenv("XINHE_ATTENTION_IMPL", in.PickValueInArray(kImpls), 1);
 
   xinhe_attention_desc_t d;

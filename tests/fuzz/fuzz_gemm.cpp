@@ -47,14 +47,9 @@ size_t esize(xinhe_dtype_t t) { return xinhe_dtype_size(t); }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  static const char* const kImpls[] = {"",
-                                       "",
-                                       "reference",
-                                       "packed_portable",
-                                       "packed_avx2",
-                                       "packed_avx512",
-                                       "openblas",
-                                       "no-such-impl"};
+  static const char* const kImpls[] = {
+      "",         "",           "reference", "_portable", "_avx2",
+      "_avx512f", "avx512bf16", "openblas",  "onednn",    "no-such-impl"};
   setenv("XINHE_GEMM_IMPL", in.PickValueInArray(kImpls), 1);
 
   xinhe_gemm_desc_t d;

@@ -4,6 +4,8 @@
 // broadcast batches, alpha/beta (beta == 0 over NaN), K == 0 and empty shapes, each run with
 // a serial and a two-thread Parallel. Implementations the CPU cannot run are skipped with
 // their reason; any other unsupported description is a failure.
+#include "gemm_cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "gemm_cpu.h"
 #include "gemm_packed.h"
 #include "half.h"
 #include "thread_pool.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::kernels::cpu {
 
@@ -31,11 +33,11 @@ const PackedKernels& packed_kernels_amx_fp16_emulated();
 
 namespace {
 
-// The one input dtype a 16-bit kernel multiplies, from its name ("..._bf16_...", "..._f16_..."),
-// or -1 for kernels that take every input dtype.
-int only_input_dtype(const char* name) {
-  if (std::strstr(name, "_bf16_") != nullptr) return XINHE_DTYPE_BF16;
-  if (std::strstr(name, "_f16_") != nullptr) return XINHE_DTYPE_F16;
+// The one input dtype a 16-bit kernel multiplies, from the unit in its label ("packed_amxbf16",
+// "packed_avx512bf16", "packed_amxfp16"), or -1 for kernels that take every input dtype.
+int only_input_dtype(const std::string& label) {
+  if (label.find("bf16") != std::string::npos) return XINHE_DTYPE_BF16;
+  if (label.find("fp16") != std::string::npos) return XINHE_DTYPE_F16;
   return -1;
 }
 
@@ -44,7 +46,7 @@ int only_input_dtype(const char* name) {
 template <const PackedKernels& (*kKernels)()>
 GemmImpl emulated_impl() {
   return GemmImpl{
-      kKernels().name,
+      kKernels().name, nullptr,
       [](const xinhe_gemm_desc_t& d) -> const char* {
         if (const char* why = gemm_impls().back().unsupported_reason(d)) return why;
         return d.ab_dtype == only_input_dtype(kKernels().name) ? nullptr
@@ -72,14 +74,14 @@ const std::vector<GemmImpl>& tested_impls() {
   static const std::vector<GemmImpl> impls = [] {
     std::vector<GemmImpl> list = gemm_impls();
 #if defined(__x86_64__)
-    list.push_back(GemmImpl{
-        "cpu.gemm.packed_avx512_tiling_on_avx2", &avx512_tiling_unsupported_reason,
-        [](const xinhe_gemm_desc_t& d, int threads) {
-          return packed_gemm_workspace_size(packed_kernels_avx512_on_avx2(), d, threads);
-        },
-        [](const GemmProblem& p, Parallel& parallel) {
-          run_packed_gemm(packed_kernels_avx512_on_avx2(), p, parallel);
-        }});
+    list.push_back(GemmImpl{"packed", "avx512_tiling_on_avx2", &avx512_tiling_unsupported_reason,
+                            [](const xinhe_gemm_desc_t& d, int threads) {
+                              return packed_gemm_workspace_size(packed_kernels_avx512_on_avx2(), d,
+                                                                threads);
+                            },
+                            [](const GemmProblem& p, Parallel& parallel) {
+                              run_packed_gemm(packed_kernels_avx512_on_avx2(), p, parallel);
+                            }});
 #endif
     return list;
   }();
@@ -205,7 +207,7 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   const std::vector<unsigned char> c_before = mx.c;
 
   if (const char* why = impl.unsupported_reason(d)) {
-    return ::testing::AssertionFailure() << impl.name << " rejects " << cs.str() << ": " << why;
+    return ::testing::AssertionFailure() << impl.label() << " rejects " << cs.str() << ": " << why;
   }
   const uint64_t ws_bytes = impl.workspace_size(d, parallel.threads());
   std::vector<unsigned char> workspace(ws_bytes, 0xA5);  // garbage, as a caller would pass
@@ -277,7 +279,7 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   }
   if (bad != 0) {
     return ::testing::AssertionFailure()
-           << impl.name << " threads=" << parallel.threads() << " " << cs.str() << ": " << bad
+           << impl.label() << " threads=" << parallel.threads() << " " << cs.str() << ": " << bad
            << " bad elements;" << first.str();
   }
   return ::testing::AssertionSuccess();
@@ -288,22 +290,22 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
 const char* cpu_unsupported_reason(const GemmImpl& impl) {
   xinhe_gemm_desc_t d{};
   d.struct_size = sizeof(d);
-  const int only = only_input_dtype(impl.name);
+  const int only = only_input_dtype(impl.label());
   d.ab_dtype = d.c_dtype = only < 0 ? XINHE_DTYPE_F32 : static_cast<xinhe_dtype_t>(only);
   d.m = d.n = d.k = d.lda = d.ldb = d.ldc = 8;
   d.batch = 1;
   return impl.unsupported_reason(d);
 }
 
-bool is_openblas(const GemmImpl& impl) { return std::strstr(impl.name, "openblas") != nullptr; }
+bool is_openblas(const GemmImpl& impl) { return std::string(impl.method) == "openblas"; }
 
 // OpenBLAS only runs f32 in and out, oneDNN f32 and bf16, the 16-bit kernels one input dtype;
 // every other case must carry a reason, and is skipped.
 bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
   if (is_openblas(impl)) return cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32;
   // oneDNN 2.x has no f16 matmul on x86; it must run every f32 and bf16 case.
-  if (std::strstr(impl.name, "onednn") != nullptr) return cs.ab == XINHE_DTYPE_F16;
-  const int only = only_input_dtype(impl.name);
+  if (std::string(impl.method) == "onednn") return cs.ab == XINHE_DTYPE_F16;
+  const int only = only_input_dtype(impl.label());
   return only >= 0 && cs.ab != only;
 }
 
@@ -324,7 +326,7 @@ class GemmImplTest : public ::testing::TestWithParam<size_t> {
   void SetUp() override {
     impl_ = &impl_at(GetParam());
     if (const char* why = cpu_unsupported_reason(*impl_)) {
-      GTEST_SKIP() << impl_->name << " cannot run here: " << why;
+      GTEST_SKIP() << impl_->label() << " cannot run here: " << why;
     }
   }
 
@@ -332,7 +334,7 @@ class GemmImplTest : public ::testing::TestWithParam<size_t> {
   void check(const Case& cs, uint32_t seed) {
     if (expected_unsupported(*impl_, cs)) {
       xinhe_gemm_desc_t d = make_desc_only(cs);
-      EXPECT_NE(impl_->unsupported_reason(d), nullptr) << impl_->name << " " << cs.str();
+      EXPECT_NE(impl_->unsupported_reason(d), nullptr) << impl_->label() << " " << cs.str();
       return;
     }
     EXPECT_TRUE(check_case(*impl_, serial_, cs, seed));
@@ -473,11 +475,7 @@ TEST_P(GemmImplTest, EmptyShapes) {
 }
 
 std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
-  std::string name = tested_impls()[info.param].name;
-  for (char& ch : name) {
-    if (ch == '.') ch = '_';
-  }
-  return name;
+  return tested_impls()[info.param].label();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest,
@@ -500,7 +498,7 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
   const Shape shapes[] = {{3, 5, 1},    {12, 32, 2},  {13, 33, 3},  {31, 31, 31},
                           {32, 32, 32}, {33, 65, 33}, {45, 70, 71}, {7, 100, 17},
                           {40, 40, 600}, {260, 36, 40}, {5, 4100, 9}};
-  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->name));
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
   const float alphas[] = {1.0f, 1.5f, 1.0f, 1.0f};
   const float betas[] = {0.0f, -0.75f, 1.0f, 0.0f};
   uint32_t seed = 500;
@@ -527,7 +525,7 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
 }
 
 TEST_P(EmulatedKernelTest, Batches) {
-  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->name));
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
   uint32_t seed = 600;
   for (int mode = 0; mode < 3; ++mode) {
     Case cs;
@@ -546,7 +544,7 @@ TEST_P(EmulatedKernelTest, Batches) {
 }
 
 std::string emulated_test_name(const ::testing::TestParamInfo<size_t>& info) {
-  std::string name = emulated_impls()[info.param].name;
+  std::string name = emulated_impls()[info.param].label();
   for (char& ch : name) {
     if (ch == '.') ch = '_';
   }
@@ -556,10 +554,29 @@ std::string emulated_test_name(const ::testing::TestParamInfo<size_t>& info) {
 INSTANTIATE_TEST_SUITE_P(Emulated, EmulatedKernelTest,
                          ::testing::Range<size_t>(0, emulated_impls().size()), emulated_test_name);
 
+// XINHE_GEMM_IMPL keeps the entries whose name contains it: no name may contain another's, or
+// the later entry could not be selected alone (an AVX-512 kernel named like a prefix of the
+// AVX512_BF16 one, a portable kernel named like a prefix of every ISA's).
+TEST(GemmImplList, NoNameContainsAnother) {
+  const auto& impls = gemm_impls();
+  for (size_t i = 0; i < impls.size(); ++i) {
+    for (size_t j = 0; j < impls.size(); ++j) {
+      if (i == j) continue;
+      for (const char* dtypes : {"f32", "bf16_f32"}) {
+        const std::string a =
+            xinhe::backend::impl_name("cpu", XINHE_OP_GEMM, impls[i].method, dtypes, impls[i].arch);
+        const std::string b =
+            xinhe::backend::impl_name("cpu", XINHE_OP_GEMM, impls[j].method, dtypes, impls[j].arch);
+        EXPECT_EQ(b.find(a), std::string::npos) << b << " contains " << a;
+      }
+    }
+  }
+}
+
 TEST(GemmImplList, EndsWithReferenceThatRunsEverything) {
   const auto& impls = gemm_impls();
   ASSERT_FALSE(impls.empty());
-  EXPECT_STREQ(impls.back().name, "cpu.gemm.reference");
+  EXPECT_EQ(impls.back().label(), "reference");
   for (const auto& dt : kDtypePairs) {
     Case cs;
     cs.ab = dt[0];
@@ -583,7 +600,7 @@ TEST(GemmImplList, OpenBlasIsF32OnlyAndSaysWhy) {
     EXPECT_NE(std::string(why).find("f32"), std::string::npos) << why;
     return;
   }
-  FAIL() << "no cpu.gemm.openblas in the list";
+  FAIL() << "no openblas entry in the list";
 }
 
 // Tiny problems must not pay for packing: no workspace, so no packing buffers to set up.
@@ -593,7 +610,7 @@ TEST(GemmImplList, TinyProblemsNeedNoWorkspace) {
   const xinhe_gemm_desc_t d = make_matrices(cs, rng).desc;
   for (const GemmImpl& impl : gemm_impls()) {
     if (cpu_unsupported_reason(impl) != nullptr) continue;
-    EXPECT_EQ(impl.workspace_size(d, 2), 0u) << impl.name;
+    EXPECT_EQ(impl.workspace_size(d, 2), 0u) << impl.label();
   }
 }
 

@@ -89,19 +89,19 @@ void tile_dp() {
 const PackedKernels& packed_kernels_avx512_bf16_emulated() {
   static constexpr PackedKernels kKernels =
       lowp_emulated::make_dpbf16_kernels<kAvx512Bf16Mr, kAvx512Bf16Nv>(
-          "cpu.gemm.packed_bf16_avx512bf16_emulated", kAvx512Bf16Mc, kAvx512Bf16Kc, kAvx512Bf16Nc);
+          "packed_avx512bf16_emulated", kAvx512Bf16Mc, kAvx512Bf16Kc, kAvx512Bf16Nc);
   return kKernels;
 }
 
 const PackedKernels& packed_kernels_amx_bf16_emulated() {
   static constexpr PackedKernels kKernels = lowp_emulated::make_amx_kernels<false>(
-      "cpu.gemm.packed_bf16_amx_emulated", kAmxBlockMc, kAmxBlockKc, kAmxBlockNc);
+      "packed_amxbf16_emulated", kAmxBlockMc, kAmxBlockKc, kAmxBlockNc);
   return kKernels;
 }
 
 const PackedKernels& packed_kernels_amx_fp16_emulated() {
   static constexpr PackedKernels kKernels = lowp_emulated::make_amx_kernels<true>(
-      "cpu.gemm.packed_f16_amxfp16_emulated", kAmxBlockMc, kAmxBlockKc, kAmxBlockNc);
+      "packed_amxfp16_emulated", kAmxBlockMc, kAmxBlockKc, kAmxBlockNc);
   return kKernels;
 }
 

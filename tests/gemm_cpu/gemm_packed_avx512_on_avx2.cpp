@@ -26,7 +26,7 @@ constexpr int kVecFloats = 16;
 const PackedKernels& packed_kernels_avx512_on_avx2() {
   static constexpr PackedKernels kKernels =
       packed_avx512_on_avx2::make_packed_kernels<kAvx512Mr, kAvx512Nv>(
-          "cpu.gemm.packed_avx512_tiling_on_avx2", kAvx512Mc, kAvx512Kc, kAvx512Nc);
+          "packed_avx512_tiling_on_avx2", kAvx512Mc, kAvx512Kc, kAvx512Nc);
   return kKernels;
 }
 

@@ -1,11 +1,13 @@
 // The portable CUDA-dialect kernels (GEMM simt/naive, attention flash/naive) run on the host
 // through the emulation in emulation/gpu_dialect.cuh, against the float64 reference. This checks
 // the kernels' indexing, edge handling, masking and online softmax on every machine, GPU or
-// not; launch geometry mirrors backends/cuda/gpu_backend.cpp. The tensor-core kernels run with
-// their sm_80 instructions emulated, their cp.async pipelines once with copies landing at
-// issue and once as late as wait_group allows; the Hopper kernels (wgmma GEMM and attention)
-// with their sm_90a instructions emulated, wgmma products landing at issue or only at
-// wgmma.wait_group; the AMD MFMA kernels with their matrix-core instructions emulated on
+// not. Kernels are looked up by the names the kernel-family descriptors give them and launched
+// with the descriptors' geometry (kernels/*/cuda/*_families.h), the same the GPU plugins use,
+// and every case is one the descriptors call runnable on a device with the family's hardware. The
+// tensor-core kernels run with their sm_80 instructions emulated, their cp.async pipelines once
+// with copies landing at issue and once as late as wait_group allows; the Hopper kernels (wgmma
+// GEMM and attention) with their sm_90a instructions emulated, wgmma products landing at issue or
+// only at wgmma.wait_group; the AMD MFMA kernels with their matrix-core instructions emulated on
 // 64-lane waves, after a test that pins that emulation to AMD's documented register layouts. What
 // it cannot check: the PTX/ISA text itself, the hardware's full memory model and timing, and the
 // host plugin.
@@ -19,14 +21,17 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "attention_cuda.h"
+#include "attention_families.h"
 #include "gemm_case.h"
 #include "gemm_cuda.h"
+#include "gemm_families.h"
 #include "gemm_wgmma_host.h"
 #include "gpu_dialect.cuh"  // the emulation's (this test's include path comes first)
 #include "half.h"
@@ -157,7 +162,6 @@ struct ScopedLateCpAsync {
   ScopedLateCpAsync& operator=(const ScopedLateCpAsync&) = delete;
 };
 
-unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
 size_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
 
 std::vector<uint8_t> random_tensor(xinhe_dtype_t t, int64_t elements, std::mt19937* rng) {
@@ -181,117 +185,133 @@ double tolerance(xinhe_dtype_t out) {
 }
 
 using GemmKernel = void (*)(xinhe_gemm_cuda_params_t);
-
-enum class GemmMethod { kWgmma, kTensorOp, kMfma, kSimt, kNaive };
-
 using WgmmaKernel = void (*)(xinhe_gemm_wgmma_params_t);
+using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
+using xinhe::kernels::gpu::AttentionFamily;
+using xinhe::kernels::gpu::AttentionFamilyId;
+using xinhe::kernels::gpu::GemmFamily;
+using xinhe::kernels::gpu::GemmFamilyId;
 
-WgmmaKernel wgmma_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
-  static const WgmmaKernel kTable[4][4] = {
-      {xinhe_gemm_wgmma_f16_f16_nn_sm90a, xinhe_gemm_wgmma_f16_f16_nt_sm90a,
-       xinhe_gemm_wgmma_f16_f16_tn_sm90a, xinhe_gemm_wgmma_f16_f16_tt_sm90a},
-      {xinhe_gemm_wgmma_f16_f32_nn_sm90a, xinhe_gemm_wgmma_f16_f32_nt_sm90a,
-       xinhe_gemm_wgmma_f16_f32_tn_sm90a, xinhe_gemm_wgmma_f16_f32_tt_sm90a},
-      {xinhe_gemm_wgmma_bf16_bf16_nn_sm90a, xinhe_gemm_wgmma_bf16_bf16_nt_sm90a,
-       xinhe_gemm_wgmma_bf16_bf16_tn_sm90a, xinhe_gemm_wgmma_bf16_bf16_tt_sm90a},
-      {xinhe_gemm_wgmma_bf16_f32_nn_sm90a, xinhe_gemm_wgmma_bf16_f32_nt_sm90a,
-       xinhe_gemm_wgmma_bf16_f32_tn_sm90a, xinhe_gemm_wgmma_bf16_f32_tt_sm90a}};
-  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
-  return kTable[types][trans_a * 2 + trans_b];
+// Every host-compiled kernel under the name it has in the device images.
+#define XINHE_NAMED(kernel) \
+  { #kernel, kernel }
+#define XINHE_NAMED_LAYOUTS(prefix, suffix)                           \
+  XINHE_NAMED(prefix##_nn##suffix), XINHE_NAMED(prefix##_nt##suffix), \
+      XINHE_NAMED(prefix##_tn##suffix), XINHE_NAMED(prefix##_tt##suffix)
+const std::map<std::string, GemmKernel> kGemmKernels = {
+    XINHE_NAMED(xinhe_gemm_naive_f32_f32),
+    XINHE_NAMED(xinhe_gemm_naive_f16_f16),
+    XINHE_NAMED(xinhe_gemm_naive_f16_f32),
+    XINHE_NAMED(xinhe_gemm_naive_bf16_bf16),
+    XINHE_NAMED(xinhe_gemm_naive_bf16_f32),
+    XINHE_NAMED(xinhe_gemm_simt_f32_f32),
+    XINHE_NAMED(xinhe_gemm_simt_f16_f16),
+    XINHE_NAMED(xinhe_gemm_simt_f16_f32),
+    XINHE_NAMED(xinhe_gemm_simt_bf16_bf16),
+    XINHE_NAMED(xinhe_gemm_simt_bf16_f32),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_tensorop_f16_f16, _sm80),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_tensorop_f16_f32, _sm80),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_tensorop_bf16_bf16, _sm80),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_tensorop_bf16_f32, _sm80),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_mfma_f16_f16, ),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_mfma_f16_f32, ),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_mfma_bf16_bf16, ),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_mfma_bf16_f32, ),
+};
+const std::map<std::string, WgmmaKernel> kWgmmaKernels = {
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_wgmma_f16_f16, _sm90a),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_wgmma_f16_f32, _sm90a),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_wgmma_bf16_bf16, _sm90a),
+    XINHE_NAMED_LAYOUTS(xinhe_gemm_wgmma_bf16_f32, _sm90a),
+};
+const std::map<std::string, AttentionKernel> kAttentionKernels = {
+    XINHE_NAMED(xinhe_attention_tensorop_f16_d64_sm80),
+    XINHE_NAMED(xinhe_attention_tensorop_f16_d128_sm80),
+    XINHE_NAMED(xinhe_attention_tensorop_bf16_d64_sm80),
+    XINHE_NAMED(xinhe_attention_tensorop_bf16_d128_sm80),
+    XINHE_NAMED(xinhe_attention_wgmma_f16_d64_sm90a),
+    XINHE_NAMED(xinhe_attention_wgmma_f16_d128_sm90a),
+    XINHE_NAMED(xinhe_attention_wgmma_bf16_d64_sm90a),
+    XINHE_NAMED(xinhe_attention_wgmma_bf16_d128_sm90a),
+    XINHE_NAMED(xinhe_attention_naive_f32),
+    XINHE_NAMED(xinhe_attention_naive_f16),
+    XINHE_NAMED(xinhe_attention_naive_bf16),
+    XINHE_NAMED(xinhe_attention_flash_f32_d64),
+    XINHE_NAMED(xinhe_attention_flash_f32_d128),
+    XINHE_NAMED(xinhe_attention_flash_f32_d256),
+    XINHE_NAMED(xinhe_attention_flash_f16_d64),
+    XINHE_NAMED(xinhe_attention_flash_f16_d128),
+    XINHE_NAMED(xinhe_attention_flash_f16_d256),
+    XINHE_NAMED(xinhe_attention_flash_bf16_d64),
+    XINHE_NAMED(xinhe_attention_flash_bf16_d128),
+    XINHE_NAMED(xinhe_attention_flash_bf16_d256),
+};
+#undef XINHE_NAMED_LAYOUTS
+#undef XINHE_NAMED
+
+// The kernel a descriptor names; NULL (and a test failure) when the images have none by that
+// name, so a descriptor and the kernel sources cannot disagree on names.
+template <typename Kernel>
+Kernel kernel_named(const std::map<std::string, Kernel>& kernels, const std::string& name) {
+  const auto it = kernels.find(name);
+  if (it == kernels.end()) {
+    ADD_FAILURE() << "no kernel named " << name;
+    return nullptr;
+  }
+  return it->second;
+}
+
+// A device with every feature: the descriptors' eligibility then judges only the description.
+xinhe::kernels::gpu::DeviceCapabilities all_features() {
+  xinhe::kernels::gpu::DeviceCapabilities caps;
+  caps.arch = "emulated";
+  caps.mma_sync = caps.wgmma = caps.tma = caps.mfma = true;
+  caps.compute_units = 3;
+  return caps;
 }
 
 // Persistent CTAs of the emulated Hopper launches: fewer than the tiles, so CTAs walk several.
 constexpr int kEmulatedSms = 3;
 
-GemmKernel tensorop_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
-  static const GemmKernel kTable[4][4] = {
-      {xinhe_gemm_tensorop_f16_f16_nn_sm80, xinhe_gemm_tensorop_f16_f16_nt_sm80,
-       xinhe_gemm_tensorop_f16_f16_tn_sm80, xinhe_gemm_tensorop_f16_f16_tt_sm80},
-      {xinhe_gemm_tensorop_f16_f32_nn_sm80, xinhe_gemm_tensorop_f16_f32_nt_sm80,
-       xinhe_gemm_tensorop_f16_f32_tn_sm80, xinhe_gemm_tensorop_f16_f32_tt_sm80},
-      {xinhe_gemm_tensorop_bf16_bf16_nn_sm80, xinhe_gemm_tensorop_bf16_bf16_nt_sm80,
-       xinhe_gemm_tensorop_bf16_bf16_tn_sm80, xinhe_gemm_tensorop_bf16_bf16_tt_sm80},
-      {xinhe_gemm_tensorop_bf16_f32_nn_sm80, xinhe_gemm_tensorop_bf16_f32_nt_sm80,
-       xinhe_gemm_tensorop_bf16_f32_tn_sm80, xinhe_gemm_tensorop_bf16_f32_tt_sm80}};
-  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
-  return kTable[types][trans_a * 2 + trans_b];
-}
-
-GemmKernel mfma_kernel(xinhe_dtype_t ab, xinhe_dtype_t c, int trans_a, int trans_b) {
-  static const GemmKernel kTable[4][4] = {
-      {xinhe_gemm_mfma_f16_f16_nn, xinhe_gemm_mfma_f16_f16_nt, xinhe_gemm_mfma_f16_f16_tn,
-       xinhe_gemm_mfma_f16_f16_tt},
-      {xinhe_gemm_mfma_f16_f32_nn, xinhe_gemm_mfma_f16_f32_nt, xinhe_gemm_mfma_f16_f32_tn,
-       xinhe_gemm_mfma_f16_f32_tt},
-      {xinhe_gemm_mfma_bf16_bf16_nn, xinhe_gemm_mfma_bf16_bf16_nt, xinhe_gemm_mfma_bf16_bf16_tn,
-       xinhe_gemm_mfma_bf16_bf16_tt},
-      {xinhe_gemm_mfma_bf16_f32_nn, xinhe_gemm_mfma_bf16_f32_nt, xinhe_gemm_mfma_bf16_f32_tn,
-       xinhe_gemm_mfma_bf16_f32_tt}};
-  const int types = (ab == XINHE_DTYPE_BF16 ? 2 : 0) + (c == XINHE_DTYPE_F32 ? 1 : 0);
-  return kTable[types][trans_a * 2 + trans_b];
-}
-
-GemmKernel gemm_kernel(bool simt, xinhe_dtype_t ab, xinhe_dtype_t c) {
-  if (ab == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_f32_f32 : xinhe_gemm_naive_f32_f32;
-  if (ab == XINHE_DTYPE_F16) {
-    if (c == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_f16_f32 : xinhe_gemm_naive_f16_f32;
-    return simt ? xinhe_gemm_simt_f16_f16 : xinhe_gemm_naive_f16_f16;
-  }
-  if (c == XINHE_DTYPE_F32) return simt ? xinhe_gemm_simt_bf16_f32 : xinhe_gemm_naive_bf16_f32;
-  return simt ? xinhe_gemm_simt_bf16_bf16 : xinhe_gemm_naive_bf16_bf16;
-}
+dim3 dims(const uint32_t v[3]) { return dim3{v[0], v[1], v[2]}; }
 
 using xinhe_gpu_test::GemmCase;
 
-// Launches the kernel of `method` on p with the backend's geometry.
-void launch_gemm(const GemmCase& g, GemmMethod method, const xinhe_gemm_cuda_params_t& p) {
-  const bool simt = method == GemmMethod::kSimt;
-  const unsigned grid_z =
-      static_cast<unsigned>(std::min<int64_t>(g.batch, 2));  // exercises the batch loop
-  if (method == GemmMethod::kWgmma) {
+// Launches the kernel of family id on p with the descriptor's name and geometry.
+void launch_gemm(const GemmCase& g, GemmFamilyId id, const xinhe_gemm_cuda_params_t& p) {
+  const GemmFamily& family = xinhe::kernels::gpu::gemm_family(id);
+  const std::string kernel =
+      xinhe::kernels::gpu::gemm_kernel_name(family, g.ab, g.c, g.trans_a, g.trans_b);
+  // At most 2 blocks along z, so batches also take the in-kernel batch loop; the tensorop
+  // cases take it with a single block.
+  const int64_t max_grid_z = id == GemmFamilyId::kTensorOp ? 1 : 2;
+  const xinhe::kernels::gpu::Launch l =
+      xinhe::kernels::gpu::gemm_launch(family, p, max_grid_z, kEmulatedSms);
+  if (id == GemmFamilyId::kWgmma) {
     xinhe_gemm_wgmma_params_t w;
     const std::string why = xinhe::kernels::wgmma::make_wgmma_params(p, g.ab == XINHE_DTYPE_BF16,
                                                                      xg::encode_tensor_map, &w);
     ASSERT_EQ(why, "");
-    launch(wgmma_kernel(g.ab, g.c, g.trans_a, g.trans_b),
-           dim3{xinhe::kernels::wgmma::wgmma_grid_size(w, kEmulatedSms), 1, 1},
-           dim3{XINHE_GEMM_WGMMA_THREADS, 1, 1}, w);
-  } else if (method == GemmMethod::kTensorOp) {
-    launch(tensorop_kernel(g.ab, g.c, g.trans_a, g.trans_b),
-           dim3{ceil_div(g.n, XINHE_GEMM_TENSOROP_BLOCK_N),
-                ceil_div(g.m, XINHE_GEMM_TENSOROP_BLOCK_M), 1},
-           dim3{XINHE_GEMM_TENSOROP_THREADS, 1, 1}, p);
-  } else if (method == GemmMethod::kMfma) {
-    launch(mfma_kernel(g.ab, g.c, g.trans_a, g.trans_b),
-           dim3{ceil_div(g.n, XINHE_GEMM_MFMA_BLOCK_N), ceil_div(g.m, XINHE_GEMM_MFMA_BLOCK_M),
-                grid_z},
-           dim3{XINHE_GEMM_MFMA_THREADS, 1, 1}, p);
-  } else if (simt) {
-    launch(gemm_kernel(true, g.ab, g.c),
-           dim3{ceil_div(g.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div(g.m, XINHE_GEMM_SIMT_BLOCK_M),
-                grid_z},
-           dim3{XINHE_GEMM_SIMT_THREADS, 1, 1}, p);
+    const WgmmaKernel k = kernel_named(kWgmmaKernels, kernel);
+    ASSERT_NE(k, nullptr) << kernel;
+    launch(k, dims(l.grid), dims(l.block), w);
   } else {
-    launch(
-        gemm_kernel(false, g.ab, g.c),
-        dim3{ceil_div(g.n, XINHE_GEMM_NAIVE_BLOCK), ceil_div(g.m, XINHE_GEMM_NAIVE_BLOCK), grid_z},
-        dim3{XINHE_GEMM_NAIVE_BLOCK, XINHE_GEMM_NAIVE_BLOCK, 1}, p);
+    const GemmKernel k = kernel_named(kGemmKernels, kernel);
+    ASSERT_NE(k, nullptr) << kernel;
+    launch(k, dims(l.grid), dims(l.block), p);
   }
 }
 
-void check_gemm(const GemmCase& g, GemmMethod method) {
-  const bool simt = method == GemmMethod::kSimt;
-  SCOPED_TRACE(std::string(method == GemmMethod::kWgmma      ? "wgmma "
-                           : method == GemmMethod::kTensorOp ? "tensorop "
-                           : method == GemmMethod::kMfma     ? "mfma "
-                           : simt                            ? "simt "
-                                                             : "naive ") +
-               xinhe_dtype_name(g.ab) + "->" + xinhe_dtype_name(g.c) +
-               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
-               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
+void check_gemm(const GemmCase& g, GemmFamilyId id) {
+  const GemmFamily& family = xinhe::kernels::gpu::gemm_family(id);
+  const std::string kernel =
+      xinhe::kernels::gpu::gemm_kernel_name(family, g.ab, g.c, g.trans_a, g.trans_b);
+  SCOPED_TRACE(kernel + " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
                " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
   std::mt19937 rng(42);
   const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+  // A case the plugin would not hand to this family tests nothing it runs.
+  EXPECT_EQ(xinhe::kernels::gpu::gemm_unsupported(family, all_features(), d), "");
   const int64_t b_rows = xinhe_gpu_test::b_rows(g);
   std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, &rng);
   std::vector<uint8_t> b =
@@ -303,10 +323,13 @@ void check_gemm(const GemmCase& g, GemmMethod method) {
   xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
 
   std::vector<uint8_t> c = c_in;
-  xinhe_gemm_cuda_params_t p{a.data(),   b.data(),  c.data(),  d.m,     d.n,        d.k,
-                             d.batch,    d.lda,     d.ldb,     d.ldc,   d.stride_a, d.stride_b,
-                             d.stride_c, d.trans_a, d.trans_b, g.alpha, g.beta};
-  launch_gemm(g, method, p);
+  xinhe_gemm_cuda_params_t p = xinhe::kernels::gpu::gemm_params(d);
+  p.a = a.data();
+  p.b = b.data();
+  p.c = c.data();
+  p.alpha = g.alpha;
+  p.beta = g.beta;
+  launch_gemm(g, id, p);
   std::vector<double> got(expected.size());
   int64_t padding_changed = 0;
   for (int64_t bi = 0; bi < g.batch; ++bi) {
@@ -334,13 +357,13 @@ TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReference) {
       if (ab == XINHE_DTYPE_F32 && c != ab) continue;
       for (int ta = 0; ta < 2; ++ta) {
         for (int tb = 0; tb < 2; ++tb) {
-          for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+          for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
             check_gemm({ab, c, ta, tb, 70, 37, 45, 3, 3, true, 0.5f, -1.25f}, method);
             check_gemm({ab, c, ta, tb, 19, 66, 17, 1, 0, false, 1.0f, 0.0f}, method);
           }
         }
       }
-      for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+      for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
         check_gemm({ab, c, 0, 0, 9, 11, 0, 2, 1, false, 1.0f, 0.75f}, method);  // k == 0
       }
     }
@@ -357,11 +380,11 @@ void gemm_tensorop_cases() {
         for (int tb = 0; tb < 2; ++tb) {
           const int64_t batch = ta == tb ? 2 : 1;  // the batch loop once per type pair is enough
           check_gemm({ab, c, ta, tb, 130, 68, 100, batch, -1, false, 0.75f, 0.5f},
-                     GemmMethod::kTensorOp);
+                     GemmFamilyId::kTensorOp);
         }
       }
       check_gemm({ab, c, 0, 1, 17, 24, 0, 1, -1, false, 1.0f, 2.0f},
-                 GemmMethod::kTensorOp);  // k == 0
+                 GemmFamilyId::kTensorOp);  // k == 0
     }
   }
 }
@@ -386,14 +409,14 @@ void gemm_wgmma_cases() {
         for (int tb = 0; tb < 2; ++tb) {
           const int64_t batch = ta == tb ? 2 : 1;
           check_gemm({ab, c, ta, tb, 130, 270, 200, batch, -1, false, 0.75f, 0.5f},
-                     GemmMethod::kWgmma);
+                     GemmFamilyId::kWgmma);
         }
       }
     }
   }
   // beta == 0 (C poisoned, never read) and a single k tile.
   check_gemm({XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, 0, 0, 64, 100, 40, 1, -1, false, 1.0f, 0.0f},
-             GemmMethod::kWgmma);
+             GemmFamilyId::kWgmma);
 }
 
 TEST(GpuKernelEmulation, GemmWgmmaMatchesReference) { gemm_wgmma_cases(); }
@@ -537,53 +560,19 @@ void gemm_mfma_cases() {
     for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
       for (int ta = 0; ta < 2; ++ta) {
         for (int tb = 0; tb < 2; ++tb) {
-          check_gemm({ab, c, ta, tb, 150, 70, 100, 3, -1, false, 0.75f, 0.5f}, GemmMethod::kMfma);
-          check_gemm({ab, c, ta, tb, 40, 136, 24, 1, 8, false, -1.5f, 0.0f}, GemmMethod::kMfma);
+          check_gemm({ab, c, ta, tb, 150, 70, 100, 3, -1, false, 0.75f, 0.5f}, GemmFamilyId::kMfma);
+          check_gemm({ab, c, ta, tb, 40, 136, 24, 1, 8, false, -1.5f, 0.0f}, GemmFamilyId::kMfma);
         }
       }
       check_gemm({ab, c, 1, 0, 17, 24, 0, 2, -1, false, 1.0f, 2.0f},
-                 GemmMethod::kMfma);  // k == 0
+                 GemmFamilyId::kMfma);  // k == 0
       check_gemm({ab, c, 0, 0, 40, 33, 48, 2, -1, true, 1.0f, 0.25f},
-                 GemmMethod::kMfma);  // broadcast B
+                 GemmFamilyId::kMfma);  // broadcast B
     }
   }
 }
 
 TEST(GpuKernelEmulation, GemmMfmaMatchesReference) { gemm_mfma_cases(); }
-
-using AttentionKernel = void (*)(xinhe_attention_cuda_params_t);
-
-enum class AttentionMethod { kWgmma, kTensorOp, kFlash, kNaive };
-
-AttentionKernel attention_kernel(AttentionMethod method, xinhe_dtype_t t, int64_t head_dim) {
-  if (method == AttentionMethod::kWgmma) {
-    if (t == XINHE_DTYPE_F16)
-      return head_dim <= 64 ? xinhe_attention_wgmma_f16_d64_sm90a
-                            : xinhe_attention_wgmma_f16_d128_sm90a;
-    return head_dim <= 64 ? xinhe_attention_wgmma_bf16_d64_sm90a
-                          : xinhe_attention_wgmma_bf16_d128_sm90a;
-  }
-  if (method == AttentionMethod::kTensorOp) {
-    if (t == XINHE_DTYPE_F16)
-      return head_dim <= 64 ? xinhe_attention_tensorop_f16_d64_sm80
-                            : xinhe_attention_tensorop_f16_d128_sm80;
-    return head_dim <= 64 ? xinhe_attention_tensorop_bf16_d64_sm80
-                          : xinhe_attention_tensorop_bf16_d128_sm80;
-  }
-  const bool flash = method == AttentionMethod::kFlash;
-  const int variant = head_dim <= 64 ? 0 : head_dim <= 128 ? 1 : 2;
-  static const AttentionKernel kFlash[3][3] = {
-      {xinhe_attention_flash_f32_d64, xinhe_attention_flash_f32_d128,
-       xinhe_attention_flash_f32_d256},
-      {xinhe_attention_flash_f16_d64, xinhe_attention_flash_f16_d128,
-       xinhe_attention_flash_f16_d256},
-      {xinhe_attention_flash_bf16_d64, xinhe_attention_flash_bf16_d128,
-       xinhe_attention_flash_bf16_d256}};
-  static const AttentionKernel kNaive[3] = {xinhe_attention_naive_f32, xinhe_attention_naive_f16,
-                                            xinhe_attention_naive_bf16};
-  const int type = t == XINHE_DTYPE_F32 ? 0 : t == XINHE_DTYPE_F16 ? 1 : 2;
-  return flash ? kFlash[type][variant] : kNaive[type];
-}
 
 struct AttentionCase {
   xinhe_dtype_t dtype;
@@ -598,17 +587,15 @@ using AttentionInputsHook =
 
 // row_pad > 0: every (s, :) row of Q, K, V, O is followed by row_pad unused elements.
 // max_error > 0: also bound max |O - ref| / max |ref| (nmse averages a drift away).
-void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row_pad = 0,
+void check_attention(const AttentionCase& a, AttentionFamilyId id, int64_t row_pad = 0,
                      const AttentionInputsHook& adjust = {}, double max_error = 0.0) {
+  const AttentionFamily& family = xinhe::kernels::gpu::attention_family(id);
+  const std::string kernel =
+      xinhe::kernels::gpu::attention_kernel_name(family, a.dtype, a.head_dim);
   SCOPED_TRACE(
-      std::string(method == AttentionMethod::kWgmma      ? "wgmma "
-                  : method == AttentionMethod::kTensorOp ? "tensorop "
-                  : method == AttentionMethod::kFlash    ? "flash "
-                                                         : "naive ") +
-      xinhe_dtype_name(a.dtype) + " B=" + std::to_string(a.batch) +
-      " Hq=" + std::to_string(a.heads_q) + " Hkv=" + std::to_string(a.heads_kv) +
-      " Sq=" + std::to_string(a.seq_q) + " Skv=" + std::to_string(a.seq_kv) +
-      " D=" + std::to_string(a.head_dim) + (a.causal ? " causal" : "") +
+      kernel + " B=" + std::to_string(a.batch) + " Hq=" + std::to_string(a.heads_q) +
+      " Hkv=" + std::to_string(a.heads_kv) + " Sq=" + std::to_string(a.seq_q) + " Skv=" +
+      std::to_string(a.seq_kv) + " D=" + std::to_string(a.head_dim) + (a.causal ? " causal" : "") +
       (a.bshd ? " bshd" : " bhsd") + " row_pad=" + std::to_string(row_pad) +
       (xg::emulation::cp_async_mode == xg::emulation::CpAsyncMode::kAtWait ? " cp.async at wait"
                                                                            : "") +
@@ -682,19 +669,13 @@ void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row
   for (int i = 0; i < 3; ++i) p.lse_strides[i] = d.lse_strides[i];
   p.scale = d.scale;
   p.causal = a.causal;
-  const int64_t rows = method == AttentionMethod::kWgmma ? XINHE_ATTENTION_WGMMA_ROWS_PER_BLOCK
-                       : method == AttentionMethod::kTensorOp
-                           ? XINHE_ATTENTION_TENSOROP_ROWS_PER_BLOCK
-                       : method == AttentionMethod::kFlash ? XINHE_ATTENTION_FLASH_ROWS_PER_BLOCK
-                                                           : XINHE_ATTENTION_NAIVE_ROWS_PER_BLOCK;
-  const unsigned threads = method == AttentionMethod::kWgmma      ? XINHE_ATTENTION_WGMMA_THREADS
-                           : method == AttentionMethod::kTensorOp ? XINHE_ATTENTION_TENSOROP_THREADS
-                           : method == AttentionMethod::kFlash    ? XINHE_ATTENTION_FLASH_THREADS
-                                                                  : XINHE_ATTENTION_NAIVE_THREADS;
-  launch(attention_kernel(method, a.dtype, a.head_dim),
-         dim3{ceil_div(a.seq_q, rows), static_cast<unsigned>(a.heads_q),
-              static_cast<unsigned>(std::min<int64_t>(a.batch, 2))},
-         dim3{threads, 1, 1}, p);
+  // A case the plugin would not hand to this family tests nothing it runs.
+  EXPECT_EQ(xinhe::kernels::gpu::attention_unsupported(family, all_features(), d), "");
+  const xinhe::kernels::gpu::Launch l =
+      xinhe::kernels::gpu::attention_launch(family, p, /*max_grid_z=*/2);
+  const AttentionKernel run = kernel_named(kAttentionKernels, kernel);
+  ASSERT_NE(run, nullptr);
+  launch(run, dims(l.grid), dims(l.block), p);
 
   std::vector<double> got(q_elems);
   for (int64_t b = 0; b < a.batch; ++b) {
@@ -732,7 +713,7 @@ void check_attention(const AttentionCase& a, AttentionMethod method, int64_t row
 
 TEST(GpuKernelEmulation, AttentionFlashAndNaiveMatchReference) {
   for (xinhe_dtype_t t : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
-    for (AttentionMethod flash : {AttentionMethod::kFlash, AttentionMethod::kNaive}) {
+    for (AttentionFamilyId flash : {AttentionFamilyId::kFlash, AttentionFamilyId::kNaive}) {
       // Kept small: every emulated shuffle is two barrier waits.
       check_attention({t, 3, 2, 1, 18, 27, 40, true, false},
                       flash);  // GQA, causal, Sq < Skv, 3 batches
@@ -750,7 +731,7 @@ TEST(GpuKernelEmulation, AttentionFlashAndNaiveMatchReference) {
 // cp.async path (rows 16-byte aligned, including a ragged last chunk) and the element-wise
 // path (rows that are not).
 void attention_tensorop_cases() {
-  constexpr AttentionMethod kTc = AttentionMethod::kTensorOp;
+  constexpr AttentionFamilyId kTc = AttentionFamilyId::kTensorOp;
   for (xinhe_dtype_t t : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
     check_attention({t, 3, 2, 1, 70, 100, 40, true, false}, kTc);     // 2 row blocks, batch loop
     check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, kTc);       // Sq > Skv
@@ -783,7 +764,7 @@ TEST(GpuKernelEmulation, AttentionTensorOpMatchesReferenceWithLateCpAsync) {
 // and the element-wise path for rows that are not 16-byte aligned. Shapes stay small: the
 // block is 256 emulated threads.
 void attention_wgmma_cases() {
-  constexpr AttentionMethod kWg = AttentionMethod::kWgmma;
+  constexpr AttentionFamilyId kWg = AttentionFamilyId::kWgmma;
   for (xinhe_dtype_t t : {XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
     check_attention({t, 3, 2, 1, 70, 100, 40, true, false}, kWg);     // GQA, batch loop, d64
     check_attention({t, 1, 2, 2, 20, 9, 128, true, true}, kWg);       // Sq > Skv: empty rows
@@ -835,10 +816,10 @@ uint32_t stored_bits(xinhe_dtype_t dtype, const std::vector<uint8_t>& data, int6
 
 // alpha == 0 (and K == 0) with Inf and NaN in A and B: every kernel writes beta * C bit for bit,
 // -0.0 and Inf in C included (ops.h, BLAS). 0 * (A B) would be NaN.
-void check_gemm_blas_trivial(GemmMethod method, xinhe_dtype_t ab, xinhe_dtype_t c_dtype, int64_t k,
+void check_gemm_blas_trivial(GemmFamilyId method, xinhe_dtype_t ab, xinhe_dtype_t c_dtype, int64_t k,
                              float alpha) {
-  const bool tensor_cores = method == GemmMethod::kTensorOp || method == GemmMethod::kWgmma ||
-                            method == GemmMethod::kMfma;
+  const bool tensor_cores = method == GemmFamilyId::kTensorOp || method == GemmFamilyId::kWgmma ||
+                            method == GemmFamilyId::kMfma;
   const GemmCase g{ab, c_dtype, 0, 1, 19, 21, k, 1, tensor_cores ? -1 : 0, false, alpha, 0.0f};
   const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
   std::mt19937 rng(11);
@@ -879,13 +860,13 @@ void check_gemm_blas_trivial(GemmMethod method, xinhe_dtype_t ab, xinhe_dtype_t 
 }
 
 TEST(GpuKernelEmulation, GemmAlphaZeroAndKZeroFollowBlas) {
-  for (GemmMethod method : {GemmMethod::kSimt, GemmMethod::kNaive}) {
+  for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
     check_gemm_blas_trivial(method, XINHE_DTYPE_F32, XINHE_DTYPE_F32, 33, 0.0f);
     check_gemm_blas_trivial(method, XINHE_DTYPE_F16, XINHE_DTYPE_F16, 33, 0.0f);
     check_gemm_blas_trivial(method, XINHE_DTYPE_BF16, XINHE_DTYPE_F32, 33, 0.0f);
     check_gemm_blas_trivial(method, XINHE_DTYPE_F32, XINHE_DTYPE_F32, 0, 1.5f);  // K == 0
   }
-  for (GemmMethod method : {GemmMethod::kTensorOp, GemmMethod::kWgmma, GemmMethod::kMfma}) {
+  for (GemmFamilyId method : {GemmFamilyId::kTensorOp, GemmFamilyId::kWgmma, GemmFamilyId::kMfma}) {
     check_gemm_blas_trivial(method, XINHE_DTYPE_F16, XINHE_DTYPE_F32, 40, 0.0f);
     check_gemm_blas_trivial(method, XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, 40, 0.0f);
   }
@@ -926,14 +907,14 @@ AttentionInputsHook exact_logits_with_offset(double offset, float scale) {
 
 TEST(GpuKernelEmulation, AttentionIsShiftInvariantAtLargeLogits) {
   struct Method {
-    AttentionMethod method;
+    AttentionFamilyId method;
     xinhe_dtype_t dtype;
     double max_error;  // the dtype's conformance tolerance
   };
-  for (const Method m : {Method{AttentionMethod::kFlash, XINHE_DTYPE_F32, 1e-4},
-                         Method{AttentionMethod::kNaive, XINHE_DTYPE_F32, 1e-4},
-                         Method{AttentionMethod::kTensorOp, XINHE_DTYPE_F16, 2e-3},
-                         Method{AttentionMethod::kWgmma, XINHE_DTYPE_F16, 2e-3}}) {
+  for (const Method m : {Method{AttentionFamilyId::kFlash, XINHE_DTYPE_F32, 1e-4},
+                         Method{AttentionFamilyId::kNaive, XINHE_DTYPE_F32, 1e-4},
+                         Method{AttentionFamilyId::kTensorOp, XINHE_DTYPE_F16, 2e-3},
+                         Method{AttentionFamilyId::kWgmma, XINHE_DTYPE_F16, 2e-3}}) {
     for (const double offset : {0.0, 49152.0}) {  // 1.5 * 2^15: exact in f16
       SCOPED_TRACE("logit offset " + std::to_string(offset * 4.37));
       check_attention({m.dtype, 1, 2, 1, 20, 37, 64, true, false}, m.method, 0,
@@ -948,13 +929,13 @@ TEST(GpuKernelEmulation, AttentionFullyMaskedRowsAreZero) {
   const int64_t shapes[][2] = {{2, 1}, {3, 0}, {5, 2}, {17, 3}, {24, 7}, {24, 23}};
   for (const auto& s : shapes) {
     check_attention({XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true, false},
-                    AttentionMethod::kFlash);
+                    AttentionFamilyId::kFlash);
     check_attention({XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true, false},
-                    AttentionMethod::kNaive);
+                    AttentionFamilyId::kNaive);
     check_attention({XINHE_DTYPE_F16, 1, 2, 1, s[0], s[1], 40, true, false},
-                    AttentionMethod::kTensorOp);
+                    AttentionFamilyId::kTensorOp);
     check_attention({XINHE_DTYPE_BF16, 1, 2, 1, s[0], s[1], 40, true, false},
-                    AttentionMethod::kWgmma);
+                    AttentionFamilyId::kWgmma);
   }
 }
 
@@ -973,13 +954,13 @@ TEST(GpuKernelEmulationSweep, AttentionEverySmallShape) {
     for (int64_t sq = 1; sq <= 24; ++sq)
       for (int64_t skv = 0; skv <= 24; ++skv) {
         check_attention({XINHE_DTYPE_F32, 1, 2, 1, sq, skv, 40, causal, false},
-                        AttentionMethod::kFlash);
+                        AttentionFamilyId::kFlash);
         check_attention({XINHE_DTYPE_F32, 1, 2, 1, sq, skv, 40, causal, false},
-                        AttentionMethod::kNaive);
+                        AttentionFamilyId::kNaive);
         check_attention({XINHE_DTYPE_F16, 1, 2, 1, sq, skv, 40, causal, false},
-                        AttentionMethod::kTensorOp);
+                        AttentionFamilyId::kTensorOp);
         check_attention({XINHE_DTYPE_F16, 1, 2, 1, sq, skv, 40, causal, false},
-                        AttentionMethod::kWgmma);
+                        AttentionFamilyId::kWgmma);
       }
 }
 
@@ -991,15 +972,15 @@ TEST(GpuKernelEmulationSweep, GemmEverySmallShape) {
         for (int64_t k = 1; k <= 17; ++k) {
           const int ta = t / 2, tb = t % 2;
           check_gemm({XINHE_DTYPE_F32, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, 1, false, 1.0f, 0.0f},
-                     GemmMethod::kSimt);
+                     GemmFamilyId::kSimt);
           check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, 0, false, 1.0f, 0.5f},
-                     GemmMethod::kNaive);
+                     GemmFamilyId::kNaive);
           check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F16, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
-                     GemmMethod::kTensorOp);
+                     GemmFamilyId::kTensorOp);
           check_gemm({XINHE_DTYPE_BF16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
-                     GemmMethod::kWgmma);
+                     GemmFamilyId::kWgmma);
           check_gemm({XINHE_DTYPE_F16, XINHE_DTYPE_F32, ta, tb, m, n, k, 1, -1, false, 1.0f, 0.0f},
-                     GemmMethod::kMfma);
+                     GemmFamilyId::kMfma);
         }
 }
 

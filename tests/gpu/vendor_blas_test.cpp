@@ -1,5 +1,5 @@
 // Host tests of the vendor-BLAS GEMM path shared by the CUDA and HIP plugins
-// (backends/cuda/vendor_blas_gemm.h) with the hipBLAS table (backends/hip/hipblas_gemm.h), run
+// (backends/gpu/vendor_blas_gemm.h) with the hipBLAS table (backends/hip/hipblas_gemm.h), run
 // without a GPU or ROCm:
 //  - loading: a missing library gives "<soname list> not found: <dlerror>", a library without
 //    the entry points gives "<soname> lacks <symbol>", both sticky, never a crash;
@@ -53,7 +53,8 @@ const xinhe_host_api_t kRecordingHost = {sizeof(xinhe_host_api_t),
                                          XINHE_BACKEND_ABI_MINOR,
                                          record_status,
                                          never_verbose,
-                                         no_log};
+                                         no_log,
+                                         nullptr};  // no implementation filter
 
 xinhe_gemm_desc_t small_desc() {
   return xinhe_gpu_test::gemm_desc(

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -369,6 +370,93 @@ TEST(LevelZeroBackend, BuildFlagsReachTheDriverAndFailuresCarryTheLog) {
   EXPECT_NE(why.find("zeModuleCreate"), std::string::npos) << why;
   EXPECT_NE(why.find("-ze-opt-bogus"), std::string::npos) << why;
   EXPECT_NE(why.find("unknown build flag"), std::string::npos) << why;  // the driver's log
+}
+
+// A first implementation whose module does not build (its SPIR-V replaced by bytes the driver
+// refuses, as a driver's compiler rejecting it would) does not fail op creation: the walk falls
+// through to the reference, which then computes the right result, and zeModuleCreate's failure
+// is the reason kept in the dispatch line. When nothing builds, check names every failure.
+TEST(LevelZeroBackend, GemmWhoseModuleDoesNotBuildFallsThroughWithTheReason) {
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  lz::OpOverrides overrides;
+  overrides.break_build = "tiled";
+  const int64_t m = 5, n = 7, k = 3;
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, true, m, n, k);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  std::unique_ptr<lz::Op> op;
+  ASSERT_OK(lz::create_op(s.internal(), desc, overrides, &op));
+  ASSERT_OK(op->check());
+  EXPECT_STREQ(op->impl_name(), "level_zero.gemm.reference_f32");
+  EXPECT_TRUE(TestHost::get().logged(
+      "-> level_zero.gemm.reference_f32; skipped level_zero.gemm.tiled_f32: zeModuleCreate: "
+      "ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"));
+  EXPECT_TRUE(TestHost::get().logged("input is not SPIR-V"));  // the driver's build log
+
+  // The fallen-through op runs: C = 1.5 A B^T - 0.5 C against a float64 reference.
+  std::vector<float> a(m * k), b(n * k), c(m * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((i * 7 % 11) - 5) / 4.0f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 5 % 13) - 6) / 8.0f;
+  for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 9) - 4.0f;
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  xinhe_be_buffer_t buffers[3] = {};
+  const std::vector<float>* host[3] = {&a, &b, &c};
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t bytes = host[i]->size() * sizeof(float);
+    ASSERT_OK(api()->buffer_alloc(s.device(), bytes, 64, &buffers[i]));
+    ASSERT_OK(
+        api()->copy_host_to_device(stream, xinhe_be_mem_t{buffers[i], 0}, host[i]->data(), bytes));
+  }
+  xinhe_be_op_args_t args{};
+  args.struct_size = sizeof(args);
+  args.mem[XINHE_GEMM_ARG_A] = {buffers[0], 0};
+  args.mem[XINHE_GEMM_ARG_B] = {buffers[1], 0};
+  args.mem[XINHE_GEMM_ARG_C] = {buffers[2], 0};
+  args.alpha = 1.5f;
+  args.beta = -0.5f;
+  ASSERT_OK(lz::run_op(*op, stream, args));
+  std::vector<float> got(c.size(), std::nanf(""));
+  ASSERT_OK(api()->copy_device_to_host(stream, got.data(), xinhe_be_mem_t{buffers[2], 0},
+                                       got.size() * sizeof(float)));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double dot = 0.0;
+      for (int64_t p = 0; p < k; ++p) dot += double{a[i * k + p]} * b[j * k + p];
+      const double want = 1.5 * dot - 0.5 * c[i * n + j];
+      EXPECT_NEAR(got[i * n + j], want, 1e-5 * (1.0 + std::fabs(want))) << i << "," << j;
+    }
+  }
+  for (xinhe_be_buffer_t buffer : buffers) api()->buffer_free(buffer);
+  api()->stream_destroy(stream);
+
+  overrides.break_build = "_f32";  // nothing builds
+  ASSERT_OK(lz::create_op(s.internal(), desc, overrides, &op));
+  const Taken checked = take(op->check());
+  EXPECT_EQ(checked.code, XINHE_STATUS_UNIMPLEMENTED);
+  EXPECT_NE(checked.message.find("level_zero.gemm.tiled_f32: zeModuleCreate"), std::string::npos)
+      << checked.message;
+  EXPECT_NE(checked.message.find("level_zero.gemm.reference_f32: zeModuleCreate"),
+            std::string::npos)
+      << checked.message;
+}
+
+TEST(LevelZeroBackend, AttentionWhoseModuleDoesNotBuildFallsThroughToTheReference) {
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  lz::OpOverrides overrides;
+  overrides.break_build = "flash";
+  const xinhe_attention_desc_t a = attention_desc(XINHE_DTYPE_F16, 64, true, true);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_ATTENTION, nullptr, &a};
+  EXPECT_EQ(impl_of(s, desc), "level_zero.attention.flash_f16");  // without the override
+  std::unique_ptr<lz::Op> op;
+  ASSERT_OK(lz::create_op(s.internal(), desc, overrides, &op));
+  ASSERT_OK(op->check());
+  EXPECT_STREQ(op->impl_name(), "level_zero.attention.reference_f16");
+  EXPECT_TRUE(TestHost::get().logged(
+      "-> level_zero.attention.reference_f16; skipped level_zero.attention.flash_f16: "
+      "zeModuleCreate: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"));
 }
 
 // Kernel timestamps keep 32 bits: two events straddling the wrap still measure the time

@@ -187,7 +187,7 @@ TEST_F(OpenclKernelTest, GemmClblast) {
   g.beta = 0.0f;  // C poisoned with NaN
   CheckResult r = check_gemm(*session_, g, ov);
   EXPECT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.impl, "opencl.gemm.clblast_sgemm");
+  EXPECT_EQ(r.impl, "opencl.gemm.clblast_f32");
   g.beta = 0.5f;
   g.batch = 1;
   r = check_gemm(*session_, g, ov, 3);
@@ -204,6 +204,67 @@ TEST_F(OpenclKernelTest, GemmFilterMatchingNothingIsUnimplemented) {
   Status chk(op->check());
   EXPECT_EQ(chk.code(), XINHE_STATUS_UNIMPLEMENTED);
   EXPECT_NE(chk.message().find("no-such-impl"), std::string::npos) << chk.message();
+}
+
+// A first implementation whose kernel does not compile (an #error line appended to its source,
+// as a driver's compiler rejecting it would) does not fail op creation: the walk falls through
+// to CLBlast or the reference kernel, which then pass the numerics, and the build log is the
+// reason kept in the dispatch line.
+TEST_F(OpenclKernelTest, GemmThatFailsToBuildFallsThroughWithTheReason) {
+  OpOverrides ov;
+  ov.break_build = "tiled";
+  GemmCase g;
+  g.m = 21;
+  g.n = 18;
+  g.k = 13;
+  g.beta = 0.5f;
+  for (const xinhe_dtype_t dtype : {XINHE_DTYPE_F32, XINHE_DTYPE_F16}) {
+    g.ab = g.c = dtype;
+    TestHost::get().clear_logs();
+    const CheckResult r = check_gemm(*session_, g, ov);
+    EXPECT_TRUE(r.ok) << r.error;
+    std::string why;
+    const bool clblast =
+        dtype == XINHE_DTYPE_F32 && clblast_get(session_->device()->backend, &why) != nullptr;
+    const std::string dt = opencl::dtype_short_name(dtype);
+    EXPECT_EQ(r.impl, clblast ? "opencl.gemm.clblast_" + dt : "opencl.gemm.reference_" + dt);
+    EXPECT_TRUE(TestHost::get().logged("; skipped opencl.gemm.tiled_" + dt +
+                                       ": clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE"));
+    EXPECT_TRUE(TestHost::get().logged("build failure injected by a test"));
+  }
+  // Nothing builds: the op is created, and check names every failure.
+  ov.break_build = "_f16";
+  g.ab = g.c = XINHE_DTYPE_F16;
+  std::unique_ptr<Op> op;
+  ASSERT_TRUE(Status(create_gemm_op(session_->device(), make_gemm_desc(g), ov, &op)).ok());
+  Status chk(op->check());
+  EXPECT_EQ(chk.code(), XINHE_STATUS_UNIMPLEMENTED);
+  EXPECT_NE(chk.message().find("opencl.gemm.tiled_f16: clBuildProgram failed"), std::string::npos)
+      << chk.message();
+  EXPECT_NE(chk.message().find("opencl.gemm.reference_f16: clBuildProgram failed"),
+            std::string::npos)
+      << chk.message();
+  EXPECT_STREQ(op->impl_name(), "opencl");
+}
+
+TEST_F(OpenclKernelTest, AttentionThatFailsToBuildFallsThroughToTheReference) {
+  OpOverrides ov;
+  ov.break_build = "flash";
+  AttentionCase c;
+  c.heads_q = 2;
+  c.heads_kv = 1;
+  c.seq_q = 5;
+  c.seq_kv = 9;
+  c.head_dim = 8;
+  c.causal = true;
+  c.lse = true;
+  TestHost::get().clear_logs();
+  const CheckResult r = check_attention(*session_, c, ov);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.impl, "opencl.attention.reference_f32");
+  EXPECT_TRUE(TestHost::get().logged(
+      "-> opencl.attention.reference_f32; skipped opencl.attention.flash_f32: clBuildProgram "
+      "failed"));
 }
 
 struct NamedAttentionParams {

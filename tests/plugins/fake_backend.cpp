@@ -1,14 +1,14 @@
 // Test plugins for the registry and the core's argument checks: one source, built several
 // times with FAKE_VARIANT selecting how the plugin behaves (see tests/plugins/CMakeLists.txt).
 //
-//   FAKE_WORKING           "fake": one device whose device memory is host memory, synchronous
-//                          streams, timed events. GEMM f32 runs (naive loops, 256 bytes of
-//                          workspace so the core's workspace checks are exercised); every other
-//                          op is created but check reports UNIMPLEMENTED.
+//   FAKE_WORKING           "fake": one device (a GPU by its type) whose device memory is host
+//                          memory, synchronous streams, timed events. GEMM f32 runs (naive loops,
+//                          256 bytes of workspace so the core's workspace checks are exercised);
+//                          every other op is created but check reports UNIMPLEMENTED.
 //   FAKE_LOSSY             "lossy": like fake, but fill returns DEVICE_LOST.
 //   FAKE_BARE              "bare": like fake, but the optional entries (stream_query,
 //                          event_query, event_elapsed_ms, op_workspace_size, op_impl_name) are
-//                          absent, there is no TIMING flag, and it runs no op.
+//                          absent, there is no TIMING flag, no device type, and it runs no op.
 //   FAKE_ABI_V2            declares abi_major 2.
 //   FAKE_MISSING_REQUIRED  op_run is NULL.
 //   FAKE_CREATE_FAILS      backend_create returns UNAVAILABLE with a reason.
@@ -127,6 +127,10 @@ xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* o
                (FAKE_VARIANT == FAKE_BARE ? 0u : uint32_t{XINHE_DEVICE_FLAG_TIMING});
   out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32);
   out->min_alignment = kMinAlignment;
+  // "bare" leaves the type unset, as a plugin built before it existed: it reads as UNKNOWN.
+  if (FAKE_VARIANT != FAKE_BARE && XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = XINHE_DEVICE_TYPE_GPU;
+  }
   return nullptr;
 }
 

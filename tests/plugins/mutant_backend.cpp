@@ -45,7 +45,7 @@
 #include <vector>
 
 #include "half.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace {
 
@@ -457,11 +457,13 @@ bool runs_dtype(xinhe_dtype_t dtype) {
          (dtype == XINHE_DTYPE_F64 && fault(Fault::kClaimsFp64));
 }
 
-// Walks the op's implementation list with the filter variable, as every backend must.
-void select(xinhe_be_op_t op, const std::vector<std::string>& impls, const char* variable,
+// Walks the op's implementation list with the filter the core serves (host->impl_filter), as
+// every backend must.
+void select(xinhe_be_op_t op, const std::vector<std::string>& impls, xinhe_op_kind_t kind,
             bool dtype_ok) {
-  const char* filter = fault(Fault::kIgnoreImplFilter) ? nullptr : std::getenv(variable);
-  if (filter != nullptr && *filter == '\0') filter = nullptr;
+  const char* variable = xinhe::backend::filter_variable(kind);
+  const char* filter =
+      fault(Fault::kIgnoreImplFilter) ? nullptr : xinhe::backend::host_impl_filter(g_host, kind);
   if (!dtype_ok) {
     op->reason = "the mutant device runs f32 and f16 only";
     return;
@@ -480,12 +482,11 @@ xinhe_status_t op_create(xinhe_be_device_t, const xinhe_be_op_desc_t* desc, xinh
   op->kind = desc->kind;
   if (desc->kind == XINHE_OP_GEMM) {
     op->gemm = *desc->gemm;
-    select(op, {"mutant.gemm.blocked", "mutant.gemm.reference"}, "XINHE_GEMM_IMPL",
+    select(op, {"mutant.gemm.blocked", "mutant.gemm.reference"}, XINHE_OP_GEMM,
            runs_dtype(op->gemm.ab_dtype) && runs_dtype(op->gemm.c_dtype));
   } else {
     op->attention = *desc->attention;
-    select(op, {"mutant.attention.reference"}, "XINHE_ATTENTION_IMPL",
-           runs_dtype(op->attention.dtype));
+    select(op, {"mutant.attention.reference"}, XINHE_OP_ATTENTION, runs_dtype(op->attention.dtype));
   }
   *out = op;
   return nullptr;

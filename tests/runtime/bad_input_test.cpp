@@ -38,7 +38,7 @@ TEST_F(BadInput, DeviceProperties) {
   props.struct_size = sizeof(props);
   XH_EXPECT_INVALID(xinhe_device_properties(nullptr, &props));
   XH_EXPECT_INVALID(xinhe_device_properties(cpu_, nullptr));
-  props.struct_size = sizeof(props) - 8;
+  props.struct_size = XINHE_DEVICE_PROPERTIES_SIZE_V0_1 - 8;  // smaller than any version's
   XH_EXPECT_INVALID(xinhe_device_properties(cpu_, &props));
   EXPECT_STREQ(props.name, "");  // untouched
 }

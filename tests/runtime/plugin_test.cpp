@@ -177,12 +177,24 @@ TEST(Plugins, ConcurrentLoadsAndLookups) {
   for (int t = 2; t < kThreads; t += 2) EXPECT_EQ(indices[t], indices[0]);
 }
 
-// Plugins load sorted by file name, and "other plugins" rank before the CPU: the first working
-// one, libxinhe_backend_bare.so, provides the default.
-TEST(Plugins, DefaultDevicePrefersPluginsOverCpu) {
+// Plugins load sorted by file name. The first working one, "bare", does not report a device
+// type (as a plugin older than the field): it reads as UNKNOWN and is passed over. The next,
+// "fake", reports a GPU: the first accelerator is the default, before cpu:0.
+TEST(Plugins, DefaultDeviceIsTheFirstAcceleratorByType) {
+  auto type_of = [](const char* name) {
+    xinhe_device_properties_t props;
+    std::memset(&props, 0, sizeof(props));
+    props.struct_size = sizeof(props);
+    xinhe_test::StatusPtr status(xinhe_device_properties(xinhe_test::device_named(name), &props));
+    EXPECT_EQ(status, nullptr) << name;
+    return props.device_type;
+  };
+  EXPECT_EQ(type_of("bare:0"), uint32_t{XINHE_DEVICE_TYPE_UNKNOWN});
+  EXPECT_EQ(type_of("fake:0"), uint32_t{XINHE_DEVICE_TYPE_GPU});
+  EXPECT_EQ(type_of("cpu:0"), uint32_t{XINHE_DEVICE_TYPE_CPU});
   xinhe_device_t device = nullptr;
   XH_ASSERT_OK(xinhe_device_get_default(&device));
-  EXPECT_STREQ(xinhe_device_name(device), "bare:0");
+  EXPECT_STREQ(xinhe_device_name(device), "fake:0");
 }
 
 // "lossy": fill reports DEVICE_LOST; afterwards every call on that device fails fast.

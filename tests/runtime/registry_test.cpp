@@ -105,34 +105,95 @@ TEST(Registry, UnknownNameIsNotFoundAndListsDevices) {
   XH_EXPECT_CODE(xinhe_device_get_by_name("", &device), XINHE_STATUS_NOT_FOUND);
 }
 
-// Without XINHE_DEVICE the rule of runtime.h applies: cuda, hip, level_zero, other plugins in
-// load order, opencl, cpu. Recomputed here from the backend list, since the installed plugin
-// folder of the build tree may hold real plugins.
-TEST(Registry, DefaultDeviceFollowsDocumentedOrder) {
+xinhe_device_properties_t properties_of(xinhe_device_t device) {
+  xinhe_device_properties_t props;
+  std::memset(&props, 0, sizeof(props));
+  props.struct_size = sizeof(props);
+  StatusPtr status(xinhe_device_properties(device, &props));
+  EXPECT_EQ(status, nullptr) << xinhe_status_message(status.get());
+  return props;
+}
+
+// Without XINHE_DEVICE the rule of runtime.h applies: the first accelerator by device type
+// (cuda, hip, level_zero, other plugins, opencl), else cpu:0. Recomputed here from the device
+// list, since the build tree's plugin folder may hold real plugins: in CI only the OpenCL plugin
+// loads, on PoCL's CPU device, so the default must be cpu:0.
+TEST(Registry, DefaultDeviceIsTheFirstAcceleratorElseCpu0) {
   size_t count = 0;
-  XH_ASSERT_OK(xinhe_backend_count(&count));
-  auto rank = [](const std::string& name) {
-    if (name == "cuda") return 0;
-    if (name == "hip") return 1;
-    if (name == "level_zero") return 2;
-    if (name == "opencl") return 4;
-    if (name == "cpu") return 5;
+  XH_ASSERT_OK(xinhe_device_count(&count));
+  auto rank = [](const std::string& backend) {
+    if (backend == "cuda") return 0;
+    if (backend == "hip") return 1;
+    if (backend == "level_zero") return 2;
+    if (backend == "opencl") return 4;
     return 3;
   };
-  std::string expected;
+  std::string expected = "cpu:0";
   int best = 99;
   for (size_t i = 0; i < count; ++i) {
-    const xinhe_backend_info_t info = backend_info(i);
-    if (!info.loaded || info.device_count == 0) continue;
-    if (rank(info.name) < best) {
-      best = rank(info.name);
-      expected = std::string(info.name) + ":0";
+    xinhe_device_t device = nullptr;
+    XH_ASSERT_OK(xinhe_device_get(i, &device));
+    const xinhe_device_properties_t props = properties_of(device);
+    const bool accelerator = props.device_type == XINHE_DEVICE_TYPE_GPU ||
+                             props.device_type == XINHE_DEVICE_TYPE_NPU ||
+                             props.device_type == XINHE_DEVICE_TYPE_ACCELERATOR;
+    if (accelerator && rank(props.backend) < best) {
+      best = rank(props.backend);
+      expected = props.name;
     }
   }
   xinhe_device_t device = nullptr;
   XH_ASSERT_OK(xinhe_device_get_default(&device));
   EXPECT_EQ(expected, xinhe_device_name(device));
   XH_EXPECT_INVALID(xinhe_device_get_default(nullptr));
+}
+
+// PoCL runs on the host's cores: its OpenCL device is a CPU (CL_DEVICE_TYPE_CPU), never an
+// accelerator that would take the default from cpu:0.
+TEST(Registry, OpenclCpuDevicesAreCpus) {
+  size_t count = 0;
+  XH_ASSERT_OK(xinhe_device_count(&count));
+  int checked = 0;
+  for (size_t i = 0; i < count; ++i) {
+    xinhe_device_t device = nullptr;
+    XH_ASSERT_OK(xinhe_device_get(i, &device));
+    const xinhe_device_properties_t props = properties_of(device);
+    if (std::string(props.backend) != "opencl" ||
+        std::string(props.driver_version).find("Portable Computing Language") == std::string::npos)
+      continue;
+    EXPECT_EQ(props.device_type, uint32_t{XINHE_DEVICE_TYPE_CPU}) << props.name;
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "no PoCL device in this build tree";
+}
+
+TEST(Registry, DeviceTypeNames) {
+  EXPECT_STREQ(xinhe_device_type_name(XINHE_DEVICE_TYPE_UNKNOWN), "unknown");
+  EXPECT_STREQ(xinhe_device_type_name(XINHE_DEVICE_TYPE_CPU), "cpu");
+  EXPECT_STREQ(xinhe_device_type_name(XINHE_DEVICE_TYPE_GPU), "gpu");
+  EXPECT_STREQ(xinhe_device_type_name(XINHE_DEVICE_TYPE_NPU), "npu");
+  EXPECT_STREQ(xinhe_device_type_name(XINHE_DEVICE_TYPE_ACCELERATOR), "accelerator");
+  EXPECT_STREQ(xinhe_device_type_name(static_cast<xinhe_device_type_t>(77)), "unknown");
+}
+
+// A caller built against 0.1.0 passes the struct without device_type: it gets the fields it
+// knows and nothing is written past them.
+TEST(Registry, PropertiesOfAnOlderCallerStopAtItsStructSize) {
+  xinhe_device_t cpu = xinhe_test::device_named("cpu:0");
+  ASSERT_NE(cpu, nullptr);
+  constexpr size_t kOld = XINHE_DEVICE_PROPERTIES_SIZE_V0_1;
+  std::vector<unsigned char> bytes(sizeof(xinhe_device_properties_t) + 16, 0xab);
+  auto* props = reinterpret_cast<xinhe_device_properties_t*>(bytes.data());
+  std::memset(props, 0, kOld);
+  props->struct_size = kOld;
+  XH_ASSERT_OK(xinhe_device_properties(cpu, props));
+  EXPECT_EQ(props->struct_size, kOld);
+  EXPECT_STREQ(props->name, "cpu:0");
+  for (size_t i = kOld; i < bytes.size(); ++i) ASSERT_EQ(bytes[i], 0xab) << "byte " << i;
+  // Smaller than 0.1.0's struct is an error, as before.
+  props->struct_size = kOld - 8;
+  XH_EXPECT_INVALID(xinhe_device_properties(cpu, props));
+  EXPECT_EQ(properties_of(cpu).device_type, uint32_t{XINHE_DEVICE_TYPE_CPU});
 }
 
 TEST(Registry, DeviceNameOfNullIsEmpty) { EXPECT_STREQ(xinhe_device_name(nullptr), ""); }

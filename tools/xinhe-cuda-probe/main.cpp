@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gemm_cuda.h"
+#include "gemm_families.h"
 #include "gemm_wgmma_host.h"
 #include "xinhe/xinhe.hpp"
 
@@ -93,15 +94,12 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-struct KernelChoice {
-  std::string impl;    // XINHE_GEMM_IMPL filter and the kernel family
-  std::string kernel;  // its name in the image
-};
-
-KernelChoice choose(const std::string& family) {
-  if (family == "simt") return {"simt", "xinhe_gemm_simt_bf16_bf16"};
-  if (family == "tensorop") return {"tensorop", "xinhe_gemm_tensorop_bf16_bf16_nn_sm80"};
-  return {"wgmma", "xinhe_gemm_wgmma_bf16_bf16_nn_sm90a"};
+// The kernel family of --kernel, from the descriptors the plugin launches from.
+const xinhe::kernels::gpu::GemmFamily& choose(const std::string& family) {
+  using xinhe::kernels::gpu::GemmFamilyId;
+  if (family == "simt") return xinhe::kernels::gpu::gemm_family(GemmFamilyId::kSimt);
+  if (family == "tensorop") return xinhe::kernels::gpu::gemm_family(GemmFamilyId::kTensorOp);
+  return xinhe::kernels::gpu::gemm_family(GemmFamilyId::kWgmma);
 }
 
 // Why cuda:0 is missing: the CUDA plugin's own skip reason when it was found but not loaded,
@@ -138,11 +136,13 @@ int overhead(const std::string& family, int samples, int launches, int64_t size)
     std::fprintf(stderr, "xinhe-cuda-probe: %s\n", why.c_str());
     return kSkip;
   }
-  const KernelChoice choice = choose(family);
+  const xinhe::kernels::gpu::GemmFamily& choice = choose(family);
+  const std::string kernel =
+      xinhe::kernels::gpu::gemm_kernel_name(choice, XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, 0, 0);
   const int64_t m = size, n = size, k = size;
 
-  // xinhe path.
-  setenv("XINHE_GEMM_IMPL", choice.impl.c_str(), 1);
+  // xinhe path: the implementation filter selects the family's implementation.
+  setenv("XINHE_GEMM_IMPL", (std::string(choice.method) + "_").c_str(), 1);
   const xinhe_gemm_desc_t desc =
       xinhe::gemm_desc(XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, m, n, k, false, false);
   xinhe::Gemm op(device, desc);
@@ -170,7 +170,7 @@ int overhead(const std::string& family, int samples, int launches, int64_t size)
   CUmodule module = nullptr;
   check(cuda, cuda.cuModuleLoadData(&module, xinhe_gpu_gemm_image), "cuModuleLoadData");
   CUfunction function = nullptr;
-  check(cuda, cuda.cuModuleGetFunction(&function, module, choice.kernel.c_str()),
+  check(cuda, cuda.cuModuleGetFunction(&function, module, kernel.c_str()),
         "cuModuleGetFunction");
   CUdeviceptr ra = 0, rb = 0, rc = 0;
   const size_t bytes[3] = {static_cast<size_t>(m * k * 2), static_cast<size_t>(k * n * 2),
@@ -183,33 +183,19 @@ int overhead(const std::string& family, int samples, int launches, int64_t size)
   CUstream raw_stream = nullptr;
   check(cuda, cuda.cuStreamCreate(&raw_stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
 
-  xinhe_gemm_cuda_params_t p{};
+  xinhe_gemm_cuda_params_t p = xinhe::kernels::gpu::gemm_params(
+      xinhe::gemm_desc(XINHE_DTYPE_BF16, XINHE_DTYPE_BF16, m, n, k, false, false));
   p.a = reinterpret_cast<const void*>(ra);
   p.b = reinterpret_cast<const void*>(rb);
   p.c = reinterpret_cast<void*>(rc);
-  p.m = m;
-  p.n = n;
-  p.k = k;
-  p.batch = 1;
-  p.lda = k;
-  p.ldb = n;
-  p.ldc = n;
-  p.alpha = 1.0f;
   alignas(128) xinhe_gemm_wgmma_params_t w;
   void* params[] = {&p};
-  unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, smem = 0;
-  if (family == "simt") {
-    grid[0] = static_cast<unsigned>((n + XINHE_GEMM_SIMT_BLOCK_N - 1) / XINHE_GEMM_SIMT_BLOCK_N);
-    grid[1] = static_cast<unsigned>((m + XINHE_GEMM_SIMT_BLOCK_M - 1) / XINHE_GEMM_SIMT_BLOCK_M);
-    block[0] = XINHE_GEMM_SIMT_THREADS;
-  } else if (family == "tensorop") {
-    grid[0] =
-        static_cast<unsigned>((n + XINHE_GEMM_TENSOROP_BLOCK_N - 1) / XINHE_GEMM_TENSOROP_BLOCK_N);
-    grid[1] =
-        static_cast<unsigned>((m + XINHE_GEMM_TENSOROP_BLOCK_M - 1) / XINHE_GEMM_TENSOROP_BLOCK_M);
-    block[0] = XINHE_GEMM_TENSOROP_THREADS;
-    smem = XINHE_GEMM_TENSOROP_SMEM_BYTES;
-  } else {
+  const xinhe::kernels::gpu::Launch launch =
+      xinhe::kernels::gpu::gemm_launch(choice, p, XINHE_GPU_MAX_GRID_Z, sms);
+  const uint32_t* grid = launch.grid;
+  const uint32_t* block = launch.block;
+  const uint32_t smem = launch.dynamic_smem;
+  if (choice.id == xinhe::kernels::gpu::GemmFamilyId::kWgmma) {
     auto encode = [&](const xinhe::kernels::wgmma::TensorMapRequest& r,
                       xinhe_gemm_tensor_map_t* map) -> std::string {
       const cuuint64_t dims[3] = {r.dims[0], r.dims[1], r.dims[2]};
@@ -225,9 +211,6 @@ int overhead(const std::string& family, int samples, int launches, int64_t size)
     };
     const std::string why = xinhe::kernels::wgmma::make_wgmma_params(p, true, encode, &w);
     if (!why.empty()) throw std::runtime_error("tensor maps: " + why);
-    grid[0] = xinhe::kernels::wgmma::wgmma_grid_size(w, sms);
-    block[0] = XINHE_GEMM_WGMMA_THREADS;
-    smem = XINHE_GEMM_WGMMA_SMEM_BYTES;
     params[0] = &w;
   }
   if (smem > 0) {

@@ -86,6 +86,7 @@ json device_json(const xinhe_device_properties_t& p) {
   json peak = json::object();
   for (xinhe_dtype_t d : kAllDtypes) peak[xinhe_dtype_name(d)] = nonzero_or_null(p.peak_flops[d]);
   return json{{"name", p.name},
+              {"type", xinhe_device_type_name(static_cast<xinhe_device_type_t>(p.device_type))},
               {"description", p.description},
               {"vendor", p.vendor},
               {"backend", p.backend},
@@ -130,6 +131,7 @@ void print_text(const json& report) {
     auto text_or_unknown = [](const json& v) {
       return v.get<std::string>().empty() ? std::string("unknown") : shown(v);
     };
+    fmt::print("    type             {}\n", d["type"].get<std::string>());
     fmt::print("    description      {}\n", text_or_unknown(d["description"]));
     fmt::print("    vendor           {}\n", text_or_unknown(d["vendor"]));
     fmt::print("    backend          {}\n", text_or_unknown(d["backend"]));

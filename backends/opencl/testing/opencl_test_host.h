@@ -1,7 +1,9 @@
 // A minimal xinhe_host_api_t for driving the OpenCL plugin table directly (without libxinhe):
 // statuses are small heap objects, XINHE_VERBOSE is honoured like the core does, and log
-// lines are both printed and kept so tests can assert on them. Also a Session that opens
-// backend, device 0 and one stream, and helpers that run an op on host arrays.
+// lines are both printed and kept so tests can assert on them. It serves no implementation
+// filter (impl_filter is NULL, as on a 1.0 core): tests and xinhe-tune pick implementations with
+// OpOverrides::impl_filter. Also a Session that opens backend, device 0 and one stream, and
+// helpers that run an op on host arrays.
 #pragma once
 
 #include <cmath>

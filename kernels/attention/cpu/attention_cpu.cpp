@@ -3,8 +3,7 @@
 // Order: the tile attention on the GEMM micro-kernels (attention_tiles.h) for AMX-BF16 (bf16),
 // AMX-FP16 (f16), AVX512_BF16 (bf16) and AVX-512 (every dtype, widened to f32), each where its
 // unit is usable; then the fused flash kernel for AVX2+FMA, the same kernel for the baseline
-// ISA, then
-// "cpu.attention.reference", a plain per-row softmax with f32 accumulation that supports every
+// ISA, then the reference (cpu.attention.reference_<dtype>), a plain per-row softmax with f32 accumulation that supports every
 // valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is slow by
 // design; it exists so that every description has a correct path on every CPU.
 #include <algorithm>
@@ -83,7 +82,7 @@ XINHE_TILE_ENTRY(tiles_f32_avx512, CpuFeature::kAvx512, -1)
 #undef XINHE_TILE_ENTRY
 #endif
 
-// ---- cpu.attention.reference -------------------------------------------------------------
+// ---- reference -----------------------------------------------------------------------------
 
 float load_f32(xinhe_dtype_t dtype, const void* base, int64_t index) {
   switch (dtype) {
@@ -201,21 +200,18 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
 const std::vector<AttentionImpl>& attention_impls() {
   static const std::vector<AttentionImpl> impls = {
 #if defined(XINHE_ATTENTION_X86_64)
-      {"cpu.attention.flash_bf16_amx", tiles_amx_bf16_unsupported, tiles_amx_bf16_workspace,
+      {"flash", "amxbf16", tiles_amx_bf16_unsupported, tiles_amx_bf16_workspace,
        tiles_amx_bf16_run},
-      {"cpu.attention.flash_f16_amxfp16", tiles_amx_fp16_unsupported, tiles_amx_fp16_workspace,
+      {"flash", "amxfp16", tiles_amx_fp16_unsupported, tiles_amx_fp16_workspace,
        tiles_amx_fp16_run},
-      {"cpu.attention.flash_bf16_avx512bf16", tiles_avx512_bf16_unsupported,
-       tiles_avx512_bf16_workspace, tiles_avx512_bf16_run},
-      {"cpu.attention.flash_avx512", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
+      {"flash", "avx512bf16", tiles_avx512_bf16_unsupported, tiles_avx512_bf16_workspace,
+       tiles_avx512_bf16_run},
+      {"flash", "avx512f", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
        tiles_f32_avx512_run},
 #endif
-      {"cpu.attention.flash_avx2", flash_avx2_unsupported, flash_avx2::workspace_size,
-       flash_avx2::run},
-      {"cpu.attention.flash", flash_dtype_reason, flash_generic::workspace_size,
-       flash_generic::run},
-      {"cpu.attention.reference", reference_unsupported, reference_workspace_size,
-       reference_run},
+      {"flash", "avx2", flash_avx2_unsupported, flash_avx2::workspace_size, flash_avx2::run},
+      {"flash", "portable", flash_dtype_reason, flash_generic::workspace_size, flash_generic::run},
+      {"reference", nullptr, reference_unsupported, reference_workspace_size, reference_run},
   };
   return impls;
 }

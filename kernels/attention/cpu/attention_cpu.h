@@ -1,6 +1,7 @@
 // CPU attention implementations, in dispatch order (fastest first, reference-grade last).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "parallel.h"
@@ -19,11 +20,17 @@ struct AttentionProblem {
   void* workspace;
 };
 
+// One entry of the list, as the dispatch walker (xinhe/backend.hpp) reads it: an op of dtype
+// <dtype> run by this entry is named cpu.attention.<method>_<dtype>[_<arch>].
 struct AttentionImpl {
-  const char* name;  // "cpu.attention.flash_f32"
+  const char* method;  // "flash"
+  const char* arch;    // "avx2", "portable"; nullptr when the method names it alone
   const char* (*unsupported_reason)(const xinhe_attention_desc_t& desc);
   uint64_t (*workspace_size)(const xinhe_attention_desc_t& desc, int threads);
   void (*run)(const AttentionProblem& problem, Parallel& parallel);
+
+  // "flash_avx2", "reference": method and arch, for tests and benchmarks.
+  std::string label() const { return arch != nullptr ? std::string(method) + "_" + arch : method; }
 };
 
 const std::vector<AttentionImpl>& attention_impls();

@@ -26,7 +26,8 @@ constexpr int64_t kPrepackBudgetBytes = int64_t{256} << 20;
 constexpr int64_t kAlign = 64;
 constexpr float kLog2e = 1.44269504088896340736f;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// ceil(a / b) for a >= 0, b > 0, without the (a + b - 1) that wraps near 2^63.
+int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 int64_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
 

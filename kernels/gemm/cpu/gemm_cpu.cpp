@@ -16,7 +16,7 @@
 // A packed run needs workspace_size(desc, parallel.threads()) bytes (one A block per thread).
 // Tiny problems (and those with M or N <= 2, where packing costs as much as the arithmetic)
 // skip packing and need no workspace; they use direct f32-accumulating loops, which are also
-// the "cpu.gemm.reference" implementation.
+// the reference implementation (cpu.gemm.reference_<dtypes>).
 //
 // List order: AMX (bf16, f16), AVX512_BF16 (bf16), AVX-512, AVX2, oneDNN, OpenBLAS, portable,
 // reference; each kernel is selected only where its unit is usable (cpu_features.h), the
@@ -623,21 +623,21 @@ void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, P
 const std::vector<GemmImpl>& gemm_impls() {
   static const std::vector<GemmImpl> impls = {
 #if defined(XINHE_GEMM_X86_64)
-      {"cpu.gemm.packed_bf16_amx", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
+      {"packed", "amxbf16", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
        &amx_bf16_run},
-      {"cpu.gemm.packed_f16_amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
+      {"packed", "amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
        &amx_fp16_run},
-      {"cpu.gemm.packed_bf16_avx512bf16", &avx512_bf16_unsupported_reason,
-       &avx512_bf16_workspace_size, &avx512_bf16_run},
-      {"cpu.gemm.packed_avx512", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
-      {"cpu.gemm.packed_avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
+      {"packed", "avx512bf16", &avx512_bf16_unsupported_reason, &avx512_bf16_workspace_size,
+       &avx512_bf16_run},
+      {"packed", "avx512f", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
+      {"packed", "avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
-      {"cpu.gemm.onednn", &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
+      {"onednn", nullptr, &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
        &onednn_run},
-      {"cpu.gemm.openblas", &openblas_unsupported_reason, &no_workspace, &openblas_run},
-      {"cpu.gemm.packed_portable", &portable_unsupported_reason, &portable_workspace_size,
+      {"openblas", nullptr, &openblas_unsupported_reason, &no_workspace, &openblas_run},
+      {"packed", "portable", &portable_unsupported_reason, &portable_workspace_size,
        &portable_run},
-      {"cpu.gemm.reference", &desc_unsupported_reason, &no_workspace, &reference_run},
+      {"reference", nullptr, &desc_unsupported_reason, &no_workspace, &reference_run},
   };
   return impls;
 }

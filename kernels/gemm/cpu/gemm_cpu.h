@@ -2,6 +2,7 @@
 // The CPU backend walks this list; see backends/cpu/.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "parallel.h"
@@ -20,13 +21,19 @@ struct GemmProblem {
   void* workspace;
 };
 
+// One entry of the list, as the dispatch walker (xinhe/backend.hpp) reads it: an op of dtypes
+// <dtypes> run by this entry is named cpu.gemm.<method>_<dtypes>[_<arch>].
 struct GemmImpl {
-  const char* name;  // "cpu.gemm.packed_avx2_f32": op, method, target
+  const char* method;  // "packed"
+  const char* arch;    // "avx2", "portable"; nullptr when the method names it alone
   // nullptr when this implementation runs desc on this machine, else the reason (static text).
   const char* (*unsupported_reason)(const xinhe_gemm_desc_t& desc);
   // Bytes of workspace run() needs for desc (0 if none).
   uint64_t (*workspace_size)(const xinhe_gemm_desc_t& desc, int threads);
   void (*run)(const GemmProblem& problem, Parallel& parallel);
+
+  // "packed_avx2", "reference": method and arch, for tests and benchmarks.
+  std::string label() const { return arch != nullptr ? std::string(method) + "_" + arch : method; }
 };
 
 // The ordered list. The last entry supports every valid description.

@@ -1,5 +1,5 @@
 // OpenBLAS loaded at run time (dlopen "libopenblas.so.0", never linked), for the
-// "cpu.gemm.openblas" implementation. Only f32 SGEMM is used.
+// OpenBLAS implementation (cpu.gemm.openblas_f32). Only f32 SGEMM is used.
 #pragma once
 
 #include <cstdint>

@@ -38,7 +38,7 @@ inline constexpr int kMaxMr = 32;
 inline constexpr int kMaxNr = 32;
 
 struct PackedKernels {
-  const char* name;  // "cpu.gemm.packed_avx2"
+  const char* name;  // a label for messages and tests ("cpu.gemm.packed_avx2"), not a dispatch name
   int mr, nr;        // register (or tile) block of C
   int k_unit;        // packed K is a multiple of this
   int packed_bytes;  // bytes per packed element

@@ -50,6 +50,26 @@ inline TensorMapRequest operand_request(const void* base, bool bf16, int64_t row
   return r;
 }
 
+// Why cuTensorMapEncodeTiled refuses r by the limits its documentation states, "" when it does
+// not: dimensions in [1, 2^32], strides multiples of 16 bytes below 2^40, boxes in [1, 256]
+// with a 16-byte multiple inner row no wider than the 128-byte swizzle span, a 16-byte
+// aligned base. The emulation's encoder and the plugin's create-time check both apply it.
+inline std::string tensor_map_limits(const TensorMapRequest& r) {
+  if (reinterpret_cast<uintptr_t>(r.base) % 16 != 0) return "global address not 16-byte aligned";
+  for (uint64_t d : r.dims) {
+    if (d == 0 || d > (1ull << 32)) return "dimension out of [1, 2^32]";
+  }
+  for (uint64_t s : r.strides) {
+    if (s % 16 != 0 || s >= (1ull << 40)) return "stride not a multiple of 16 below 2^40";
+  }
+  for (uint32_t b : r.box) {
+    if (b == 0 || b > 256) return "box dimension out of [1, 256]";
+  }
+  if (r.box[0] * 2 > 128) return "box inner dimension wider than the 128-byte swizzle span";
+  if (r.box[0] * 2 % 16 != 0) return "box inner dimension not a multiple of 16 bytes";
+  return "";
+}
+
 // Fills out (tensor maps, parameters, tile counts) for p, whose A and B are 16-bit (bf16 when
 // bf16, else f16). Returns "" or why TMA cannot describe these operands (the caller then runs
 // another kernel). encode(const TensorMapRequest&, xinhe_gemm_tensor_map_t*) -> "" or a reason.
@@ -80,6 +100,19 @@ std::string make_wgmma_params(const xinhe_gemm_cuda_params_t& p, bool bf16, Enco
   out->tiles_m = p.m / XINHE_GEMM_WGMMA_BLOCK_M + (p.m % XINHE_GEMM_WGMMA_BLOCK_M != 0);
   out->tiles_n = p.n / XINHE_GEMM_WGMMA_BLOCK_N + (p.n % XINHE_GEMM_WGMMA_BLOCK_N != 0);
   return "";
+}
+
+// Why the Hopper kernel cannot take operands laid out as p describes (the addresses aside,
+// which only a run knows), "" when it can: what make_wgmma_params would refuse for any 16-byte
+// aligned A and B of that layout. The plugin asks at create time, so that only an unexpected
+// driver refusal is left for run time.
+inline std::string wgmma_layout_unsupported(xinhe_gemm_cuda_params_t p, bool bf16) {
+  p.a = reinterpret_cast<const void*>(uintptr_t{256});
+  p.b = reinterpret_cast<const void*>(uintptr_t{256});
+  xinhe_gemm_wgmma_params_t w;
+  return make_wgmma_params(
+      p, bf16,
+      [](const TensorMapRequest& r, xinhe_gemm_tensor_map_t*) { return tensor_map_limits(r); }, &w);
 }
 
 // Persistent grid: one CTA per SM at most (each holds ~193 KiB of shared memory), never more

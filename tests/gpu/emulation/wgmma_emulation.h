@@ -142,18 +142,8 @@ inline void perform(const PendingWgmma& w) {
 inline std::string encode_tensor_map(const xinhe::kernels::wgmma::TensorMapRequest& r,
                                      xinhe_gemm_tensor_map_t* out) {
   if (reinterpret_cast<uintptr_t>(out) % 64 != 0) return "tensor map not 64-byte aligned";
-  if (reinterpret_cast<uintptr_t>(r.base) % 16 != 0) return "global address not 16-byte aligned";
-  for (uint64_t d : r.dims) {
-    if (d == 0 || d > (1ull << 32)) return "dimension out of [1, 2^32]";
-  }
-  for (uint64_t s : r.strides) {
-    if (s % 16 != 0 || s >= (1ull << 40)) return "stride not a multiple of 16 below 2^40";
-  }
-  for (uint32_t b : r.box) {
-    if (b == 0 || b > 256) return "box dimension out of [1, 256]";
-  }
-  if (r.box[0] * 2 > 128) return "box inner dimension wider than the 128-byte swizzle span";
-  if (r.box[0] * 2 % 16 != 0) return "box inner dimension not a multiple of 16 bytes";
+  const std::string refused = xinhe::kernels::wgmma::tensor_map_limits(r);
+  if (!refused.empty()) return refused;
   emulation::TensorMap map{static_cast<const unsigned char*>(r.base),
                            {r.dims[0], r.dims[1], r.dims[2]},
                            {r.strides[0], r.strides[1]},

@@ -1,10 +1,31 @@
-# Ahead-of-time compilation of the CUDA-dialect kernels (kernels/gemm/cuda, kernels/attention/cuda)
-# into one device image per op, embedded into a plugin as xinhe_gpu_<op>_image (with its size,
-# xinhe_gpu_<op>_image_size). Shared by the
-# CUDA plugin (nvcc -fatbin) and the HIP plugin (hipcc --genco, same sources via the shim in
-# kernels/common/gpu/gpu_dialect.cuh). The custom commands call the vendor compiler directly, so
-# the host build needs no CUDA/HIP language support in CMake and no vendor runtime library.
+# The GPU plugins shared by CUDA and HIP (and any further CUDA-like vendor): the shared host code
+# of backends/gpu/ compiled against one vendor layer, and the CUDA-dialect kernels of
+# kernels/gemm/cuda and kernels/attention/cuda compiled ahead of time into one device image per
+# op, embedded into the plugin as xinhe_gpu_<op>_image (with its size, xinhe_gpu_<op>_image_size).
+# The custom commands call the vendor compiler directly, so the host build needs no CUDA/HIP
+# language support in CMake and no vendor runtime library.
 set(XINHE_GPU_KERNEL_OPS gemm attention)
+set(XINHE_GPU_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+# xinhe_add_gpu_plugin(<plugin target> DRIVER_HEADER <vendor layer header>
+#                      [VENDOR_BLAS_HEADER <header> VENDOR_BLAS_API <table struct>])
+# The vendor layer (e.g. cuda_driver.h) and the vendor BLAS table (e.g. cublas_gemm.h) are found
+# in the calling folder.
+function(xinhe_add_gpu_plugin target)
+  cmake_parse_arguments(ARG "" "DRIVER_HEADER;VENDOR_BLAS_HEADER;VENDOR_BLAS_API" "" ${ARGN})
+  xinhe_add_backend_plugin(${target}
+    ${XINHE_GPU_SOURCE_DIR}/gpu_runtime.cpp
+    ${XINHE_GPU_SOURCE_DIR}/gpu_gemm.cpp
+    ${XINHE_GPU_SOURCE_DIR}/gpu_attention.cpp)
+  target_compile_definitions(${target} PRIVATE XINHE_GPU_DRIVER_HEADER="${ARG_DRIVER_HEADER}")
+  if(ARG_VENDOR_BLAS_HEADER)
+    target_compile_definitions(${target} PRIVATE
+      XINHE_GPU_VENDOR_BLAS_HEADER="${ARG_VENDOR_BLAS_HEADER}"
+      XINHE_GPU_VENDOR_BLAS_API=${ARG_VENDOR_BLAS_API})
+  endif()
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${XINHE_GPU_SOURCE_DIR})
+  target_link_libraries(${target} PRIVATE xinhe_gpu_kernel_families ${CMAKE_DL_LIBS})
+endfunction()
 
 # xinhe_gpu_embed_kernels(<plugin target> COMPILER <exe> FLAGS <flags...> SUFFIX <.fatbin|.hsaco>)
 function(xinhe_gpu_embed_kernels target)
@@ -27,8 +48,8 @@ function(xinhe_gpu_embed_kernels target)
     add_custom_command(
       OUTPUT ${embedded}
       COMMAND ${CMAKE_COMMAND} -DINPUT=${image} -DOUTPUT=${embedded} -DSYMBOL=xinhe_gpu_${op}_image
-              -P ${PROJECT_SOURCE_DIR}/backends/cuda/embed_binary.cmake
-      DEPENDS ${image} ${PROJECT_SOURCE_DIR}/backends/cuda/embed_binary.cmake
+              -P ${XINHE_GPU_SOURCE_DIR}/embed_binary.cmake
+      DEPENDS ${image} ${XINHE_GPU_SOURCE_DIR}/embed_binary.cmake
       COMMENT "Embedding ${op} kernels into ${target}"
       VERBATIM)
     list(APPEND generated ${embedded})
@@ -39,6 +60,4 @@ function(xinhe_gpu_embed_kernels target)
   set_target_properties(${target}_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON
                                                      C_VISIBILITY_PRESET hidden)
   target_link_libraries(${target} PRIVATE ${target}_kernels)
-  target_include_directories(${target} PRIVATE ${kernel_root}/gemm/cuda ${kernel_root}/attention/cuda
-                                               ${PROJECT_SOURCE_DIR}/backends/cuda)
 endfunction()

@@ -114,7 +114,7 @@ inline void* open_first_library(const std::vector<std::string>& names, std::stri
 
 // Api is the per-library table (CublasApi in cublas_gemm.h, HipblasApi in
 // backends/hip/hipblas_gemm.h), with no logic of its own:
-//   kTag        "cublas": candidate names <backend>.gemm.<kTag>_*, matched by XINHE_GEMM_IMPL
+//   kTag        "cublas": the implementation's method, <backend>.gemm.<kTag>_<dtypes>
 //   kBackend    the plugin's name, for statuses
 //   kLibraries  sonames, most preferred first
 //   Handle, Status, Stream, kSuccess
