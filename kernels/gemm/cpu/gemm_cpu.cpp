@@ -91,9 +91,12 @@ struct Elem<XINHE_DTYPE_BF16> {
 
 float load_c(xinhe_dtype_t dtype, const void* c, int64_t index) {
   switch (dtype) {
-    case XINHE_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t*>(c)[index]);
-    case XINHE_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t*>(c)[index]);
-    default: return static_cast<const float*>(c)[index];
+    case XINHE_DTYPE_F16:
+      return f16_to_f32(static_cast<const uint16_t*>(c)[index]);
+    case XINHE_DTYPE_BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(c)[index]);
+    default:
+      return static_cast<const float*>(c)[index];
   }
 }
 
@@ -101,9 +104,15 @@ float load_c(xinhe_dtype_t dtype, const void* c, int64_t index) {
 void update_c(xinhe_dtype_t dtype, void* c, int64_t index, float value, float beta) {
   if (beta != 0.0f) value += beta * load_c(dtype, c, index);
   switch (dtype) {
-    case XINHE_DTYPE_F16: static_cast<uint16_t*>(c)[index] = f32_to_f16(value); break;
-    case XINHE_DTYPE_BF16: static_cast<uint16_t*>(c)[index] = f32_to_bf16(value); break;
-    default: static_cast<float*>(c)[index] = value; break;
+    case XINHE_DTYPE_F16:
+      static_cast<uint16_t*>(c)[index] = f32_to_f16(value);
+      break;
+    case XINHE_DTYPE_BF16:
+      static_cast<uint16_t*>(c)[index] = f32_to_bf16(value);
+      break;
+    default:
+      static_cast<float*>(c)[index] = value;
+      break;
   }
 }
 
@@ -178,9 +187,15 @@ void direct_gemm(const GemmProblem& p, const OutputRange& range) {
 
 void direct_gemm(const GemmProblem& p, const OutputRange& range) {
   switch (p.desc.ab_dtype) {
-    case XINHE_DTYPE_F16: direct_gemm<XINHE_DTYPE_F16>(p, range); break;
-    case XINHE_DTYPE_BF16: direct_gemm<XINHE_DTYPE_BF16>(p, range); break;
-    default: direct_gemm<XINHE_DTYPE_F32>(p, range); break;
+    case XINHE_DTYPE_F16:
+      direct_gemm<XINHE_DTYPE_F16>(p, range);
+      break;
+    case XINHE_DTYPE_BF16:
+      direct_gemm<XINHE_DTYPE_BF16>(p, range);
+      break;
+    default:
+      direct_gemm<XINHE_DTYPE_F32>(p, range);
+      break;
   }
 }
 
@@ -230,14 +245,14 @@ bool prefers_direct(const xinhe_gemm_desc_t& d) {
 // of op(B), computing C^T = op(B)^T op(A)^T) as f32 rows contiguous along K, and W = the other
 // operand straight from memory; the driver applies alpha, beta and C's dtype and strides.
 struct SmallMView {
-  bool swapped;           // small N: rows of C^T
-  int64_t m, n;           // rows of x, columns of the output
-  int64_t x_i, x_k;       // x(i, k) = x_base[i * x_i + k * x_k], ab dtype
-  int64_t x_batch;        // batch stride of x's operand
-  bool w_rows_along_k;    // W(j, k) = w[j * ldw + k], else w[k * ldw + j]
+  bool swapped;         // small N: rows of C^T
+  int64_t m, n;         // rows of x, columns of the output
+  int64_t x_i, x_k;     // x(i, k) = x_base[i * x_i + k * x_k], ab dtype
+  int64_t x_batch;      // batch stride of x's operand
+  bool w_rows_along_k;  // W(j, k) = w[j * ldw + k], else w[k * ldw + j]
   int64_t ldw, w_batch;
-  int64_t c_i, c_j;       // output (i, j) at c[i * c_i + j * c_j]
-  bool pack_x;            // x is not f32 rows contiguous along K: packed into the workspace
+  int64_t c_i, c_j;  // output (i, j) at c[i * c_i + j * c_j]
+  bool pack_x;       // x is not f32 rows contiguous along K: packed into the workspace
 };
 
 SmallMView small_m_view(const xinhe_gemm_desc_t& d) {
@@ -388,9 +403,9 @@ int64_t a_pack_bytes(const PackedKernels& kern, const Blocking& bl) {
 // half-precision C, so K near 2^60 would wrap the unchecked product.
 xinhe::util::CheckedSize pack_bytes_checked(int64_t rows, int64_t cols, int elem_bytes) {
   using xinhe::util::CheckedSize;
-  const CheckedSize bytes = CheckedSize::of(rows) * CheckedSize::of(cols) *
-                                static_cast<uint64_t>(elem_bytes) +
-                            (kAlign - 1);
+  const CheckedSize bytes =
+      CheckedSize::of(rows) * CheckedSize::of(cols) * static_cast<uint64_t>(elem_bytes) +
+      (kAlign - 1);
   return bytes.ok() ? CheckedSize(bytes.value() / kAlign * kAlign) : bytes;
 }
 
@@ -403,8 +418,7 @@ bool splits_batch(const xinhe_gemm_desc_t& d, int threads) {
 
 // Workspace: a B panel shared by all threads plus one A block per thread, or, when the batch
 // is split, a B panel and an A block per thread.
-uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_t& d,
-                               int threads) {
+uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_t& d, int threads) {
   if (d.m == 0 || d.n == 0 || d.k == 0 || d.batch == 0) return 0;
   threads = std::max(threads, 1);
   if (uses_small_m(kern, d)) {
@@ -464,11 +478,11 @@ Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr
 
 // One matrix of the batch, and the packing buffers its run uses.
 struct MatrixRun {
-  const void* a;   // op(A) (M, K) at its batch offset
-  const void* b;   // op(B) (K, N)
-  void* c;         // C (M, N)
-  char* b_pack;    // (kc, nc) panel
-  char* a_packs;   // one (mc, kc) block per thread of the run
+  const void* a;  // op(A) (M, K) at its batch offset
+  const void* b;  // op(B) (K, N)
+  void* c;        // C (M, N)
+  char* b_pack;   // (kc, nc) panel
+  char* a_packs;  // one (mc, kc) block per thread of the run
 };
 
 class PackedGemm {
@@ -533,12 +547,12 @@ class PackedGemm {
   }
 
   // One (kc, nc) block: C[:, jc:jc+nc] (+)= A[:, pc:pc+kc] B[pc:pc+kc, jc:jc+nc].
-  void run_block(const MatrixRun& mat, Parallel& parallel, int max_threads, int64_t jc,
-                 int64_t nc, int64_t pc, int64_t kc, float beta) {
+  void run_block(const MatrixRun& mat, Parallel& parallel, int max_threads, int64_t jc, int64_t nc,
+                 int64_t pc, int64_t kc, float beta) {
     const int64_t m_strips = ceil_div(d_.m, kern_.mr);
     const int64_t n_strips = ceil_div(nc, kern_.nr);
-    const int threads = static_cast<int>(std::min<int64_t>(
-        useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
+    const int threads = static_cast<int>(
+        std::min<int64_t>(useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
     const Grid grid = choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc);
     // With one thread per column range, each thread packs the B strips only it reads;
     // otherwise all threads pack the panel together first.
@@ -593,8 +607,8 @@ class PackedGemm {
           const char* a_strip = a_pack + ir * strip_bytes;
           const int64_t c_index = (ic + ir) * d_.ldc + jc + j;
           if (c_f32 && rows == mr && cols == nr) {
-            kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index,
-                               d_.ldc, p_.alpha, beta);
+            kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index, d_.ldc,
+                               p_.alpha, beta);
             continue;
           }
           // Edge tile or half-precision C: compute the full tile aside, then store its part.
@@ -761,21 +775,20 @@ void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, P
 const std::vector<GemmImpl>& gemm_impls() {
   static const std::vector<GemmImpl> impls = {
 #if defined(XINHE_GEMM_X86_64)
-      {"cpu.gemm.packed_bf16_amx", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
-       &amx_bf16_run},
-      {"cpu.gemm.packed_f16_amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
-       &amx_fp16_run},
-      {"cpu.gemm.packed_bf16_avx512bf16", &avx512_bf16_unsupported_reason,
-       &avx512_bf16_workspace_size, &avx512_bf16_run},
-      {"cpu.gemm.packed_avx512", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
-      {"cpu.gemm.packed_avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
+    {"cpu.gemm.packed_bf16_amx", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
+     &amx_bf16_run},
+    {"cpu.gemm.packed_f16_amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
+     &amx_fp16_run},
+    {"cpu.gemm.packed_bf16_avx512bf16", &avx512_bf16_unsupported_reason,
+     &avx512_bf16_workspace_size, &avx512_bf16_run},
+    {"cpu.gemm.packed_avx512", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
+    {"cpu.gemm.packed_avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
-      {"cpu.gemm.onednn", &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
-       &onednn_run},
-      {"cpu.gemm.openblas", &openblas_unsupported_reason, &no_workspace, &openblas_run},
-      {"cpu.gemm.packed_portable", &portable_unsupported_reason, &portable_workspace_size,
-       &portable_run},
-      {"cpu.gemm.reference", &desc_unsupported_reason, &no_workspace, &reference_run},
+    {"cpu.gemm.onednn", &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size, &onednn_run},
+    {"cpu.gemm.openblas", &openblas_unsupported_reason, &no_workspace, &openblas_run},
+    {"cpu.gemm.packed_portable", &portable_unsupported_reason, &portable_workspace_size,
+     &portable_run},
+    {"cpu.gemm.reference", &desc_unsupported_reason, &no_workspace, &reference_run},
   };
   return impls;
 }

@@ -46,10 +46,10 @@ inline constexpr int kMaxMr = 32;
 inline constexpr int kMaxNr = 32;
 
 struct PackedKernels {
-  const char* name;  // "cpu.gemm.packed_avx2"
-  int mr, nr;        // register (or tile) block of C
-  int k_unit;        // packed K is a multiple of this
-  int packed_bytes;  // bytes per packed element
+  const char* name;    // "cpu.gemm.packed_avx2"
+  int mr, nr;          // register (or tile) block of C
+  int k_unit;          // packed K is a multiple of this
+  int packed_bytes;    // bytes per packed element
   int64_t mc, kc, nc;  // cache blocking: A block (mc, kc) in L2, B panel (kc, nc) in L3
   PackAFn pack_a[3];   // indexed by xinhe_dtype_t: F32, F16, BF16; nullptr: dtype not taken
   PackBFn pack_b[3];
