@@ -220,3 +220,43 @@ def test_fallback_runs_in_place_on_host_memory():
     w = x.clone()
     w.mul_(torch.tensor(2.0))  # a CPU scalar tensor argument
     torch.testing.assert_close(w.cpu(), 2 * (cpu + 1))
+
+
+def test_fallback_writes_out_arguments_in_place(tmp_path):
+    # PyTorch reaches structured ops (mul, add, pow...) through their .out overloads; on host
+    # memory the out= tensor is written in place. One it must grow or empty takes the copying
+    # path; one it shrinks takes the kernel's shape. Values checked against the CPU each time.
+    import subprocess
+    import sys
+    code = (
+        "import torch, xinhe.torch as xt\n"
+        "d = xt.device('cpu:0')\n"
+        "a, b = torch.randn(4, 6), torch.randn(4, 6)\n"
+        "x, y = a.to(d), b.to(d)\n"
+        "z = x * y\n"  # mul.Tensor -> mul.out on an output PyTorch allocated
+        "torch.testing.assert_close(z.cpu(), a * b)\n"
+        "o = torch.empty(4, 6, device=d); p = o.data_ptr()\n"
+        "r = torch.add(x, y, out=o)\n"
+        "assert r is o and o.data_ptr() == p\n"
+        "torch.testing.assert_close(o.cpu(), a + b)\n"
+        "small = torch.empty(3, device=d)\n"  # must grow: copied through the CPU
+        "torch.add(x, y, out=small)\n"
+        "assert small.shape == (4, 6)\n"
+        "torch.testing.assert_close(small.cpu(), a + b)\n"
+        "big = torch.empty(40, device=d)\n"  # shrinks within its storage
+        "import warnings\n"
+        "with warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore')\n"
+        "    torch.mul(x, y, out=big)\n"
+        "assert big.shape == (4, 6)\n"
+        "torch.testing.assert_close(big.cpu(), a * b)\n"
+        "empty = torch.empty(0, device=d)\n"
+        "torch.sub(x, y, out=empty)\n"
+        "torch.testing.assert_close(empty.cpu(), a - b)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "XINHE_VERBOSE": "dispatch"}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    log = r.stderr
+    assert "aten::mul ran on the CPU (fallback): aten::mul.out, in place on host memory" in log
+    assert "aten::add ran on the CPU (fallback): aten::add.out, in place on host memory" in log
+    assert "aten::sub ran on the CPU (fallback): aten::sub.out, copied through the CPU" in log

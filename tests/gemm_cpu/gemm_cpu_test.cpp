@@ -49,8 +49,9 @@ GemmImpl emulated_impl() {
       kKernels().name, nullptr,
       [](const xinhe_gemm_desc_t& d) -> const char* {
         if (const char* why = gemm_impls().back().unsupported_reason(d)) return why;
-        return d.ab_dtype == only_input_dtype(kKernels().name) ? nullptr
-                                                               : "emulated kernel: other input dtype";
+        return d.ab_dtype == only_input_dtype(kKernels().name)
+                   ? nullptr
+                   : "emulated kernel: other input dtype";
       },
       [](const xinhe_gemm_desc_t& d, int threads) {
         return packed_gemm_workspace_size(kKernels(), d, threads);
@@ -179,9 +180,11 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   for (int64_t i = 0; i < b_elems; ++i) store(cs.ab, mx.b, i, 3e4f);
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
     for (int64_t r = 0; r < a_rows; ++r)
-      for (int64_t col = 0; col < a_cols; ++col) store(cs.ab, mx.a, bt * d.stride_a + r * d.lda + col, dist(rng));
+      for (int64_t col = 0; col < a_cols; ++col)
+        store(cs.ab, mx.a, bt * d.stride_a + r * d.lda + col, dist(rng));
     for (int64_t r = 0; r < b_rows; ++r)
-      for (int64_t col = 0; col < b_cols; ++col) store(cs.ab, mx.b, bt * d.stride_b + r * d.ldb + col, dist(rng));
+      for (int64_t col = 0; col < b_cols; ++col)
+        store(cs.ab, mx.b, bt * d.stride_b + r * d.ldb + col, dist(rng));
   }
   for (int64_t i = 0; i < c_elems; ++i) poison(cs.c, mx.c, i);
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
@@ -211,7 +214,12 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   }
   const uint64_t ws_bytes = impl.workspace_size(d, parallel.threads());
   std::vector<unsigned char> workspace(ws_bytes, 0xA5);  // garbage, as a caller would pass
-  GemmProblem problem{d, cs.alpha, cs.beta, mx.a.data(), mx.b.data(), mx.c.data(),
+  GemmProblem problem{d,
+                      cs.alpha,
+                      cs.beta,
+                      mx.a.data(),
+                      mx.b.data(),
+                      mx.c.data(),
                       ws_bytes ? workspace.data() : nullptr};
   impl.run(problem, parallel);
 
@@ -224,9 +232,11 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   std::vector<double> a64(cs.m * cs.k), b64(cs.k * cs.n), sum(cs.n), abs_sum(cs.n);
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
     for (int64_t i = 0; i < cs.m; ++i)
-      for (int64_t p = 0; p < cs.k; ++p) a64[i * cs.k + p] = load(cs.ab, mx.a, bt * d.stride_a + i * a_i + p * a_k);
+      for (int64_t p = 0; p < cs.k; ++p)
+        a64[i * cs.k + p] = load(cs.ab, mx.a, bt * d.stride_a + i * a_i + p * a_k);
     for (int64_t p = 0; p < cs.k; ++p)
-      for (int64_t j = 0; j < cs.n; ++j) b64[p * cs.n + j] = load(cs.ab, mx.b, bt * d.stride_b + p * b_k + j * b_j);
+      for (int64_t j = 0; j < cs.n; ++j)
+        b64[p * cs.n + j] = load(cs.ab, mx.b, bt * d.stride_b + p * b_k + j * b_j);
     for (int64_t i = 0; i < cs.m; ++i) {
       std::fill(sum.begin(), sum.end(), 0.0);
       std::fill(abs_sum.begin(), abs_sum.end(), 0.0);
@@ -312,10 +322,9 @@ bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
 // The 16-bit kernels on the instruction emulation (slow: a scalar loop per tile instruction),
 // run by EmulatedKernelTest on a sweep of their tile, K-unit and blocking edges.
 const std::vector<GemmImpl>& emulated_impls() {
-  static const std::vector<GemmImpl> impls = {
-      emulated_impl<packed_kernels_avx512_bf16_emulated>(),
-      emulated_impl<packed_kernels_amx_bf16_emulated>(),
-      emulated_impl<packed_kernels_amx_fp16_emulated>()};
+  static const std::vector<GemmImpl> impls = {emulated_impl<packed_kernels_avx512_bf16_emulated>(),
+                                              emulated_impl<packed_kernels_amx_bf16_emulated>(),
+                                              emulated_impl<packed_kernels_amx_fp16_emulated>()};
   return impls;
 }
 
@@ -354,10 +363,11 @@ class GemmImplTest : public ::testing::TestWithParam<size_t> {
   static inline xinhe::backends::cpu::ThreadPool two_threads_{2};
 };
 
-const xinhe_dtype_t kDtypePairs[][2] = {
-    {XINHE_DTYPE_F32, XINHE_DTYPE_F32}, {XINHE_DTYPE_F16, XINHE_DTYPE_F32},
-    {XINHE_DTYPE_F16, XINHE_DTYPE_F16}, {XINHE_DTYPE_BF16, XINHE_DTYPE_F32},
-    {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16}};
+const xinhe_dtype_t kDtypePairs[][2] = {{XINHE_DTYPE_F32, XINHE_DTYPE_F32},
+                                        {XINHE_DTYPE_F16, XINHE_DTYPE_F32},
+                                        {XINHE_DTYPE_F16, XINHE_DTYPE_F16},
+                                        {XINHE_DTYPE_BF16, XINHE_DTYPE_F32},
+                                        {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16}};
 
 // Sizes 1, 2^k and 2^k + 17, combined so that each appears as M, N and K, plus cubes.
 TEST_P(GemmImplTest, DtypesTransposesAndSizes) {
@@ -392,9 +402,11 @@ TEST_P(GemmImplTest, DtypesTransposesAndSizes) {
 // (which takes all of K in one slice). With two threads, 257x300x600 splits the packed
 // kernels' blocks along M (shared B panel) and 13x4133x100 and 20x2000x300 along N.
 TEST_P(GemmImplTest, CrossesCacheBlocks) {
-  struct Shape { int64_t m, n, k; };
-  const Shape shapes[] = {{257, 300, 600}, {13, 4133, 100}, {20, 2000, 300},
-                          {130, 70, 1000}, {300, 40, 257}};
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {
+      {257, 300, 600}, {13, 4133, 100}, {20, 2000, 300}, {130, 70, 1000}, {300, 40, 257}};
   uint32_t seed = 100;
   for (const Shape& sh : shapes) {
     for (const auto& dt : kDtypePairs) {
@@ -433,6 +445,79 @@ TEST_P(GemmImplTest, StridedAndBroadcastBatches) {
         check(cs, seed++);
       }
     }
+  }
+}
+
+// Small M or N (the GEMV-like shapes of a decode step): M or N in {1, 2, 3, 4} (the packed
+// kernels' small-M path, either orientation) and 5, 7, 17 just past it, every transpose, ragged
+// N and K around the vector width, K-unit and column-chunk edges (K 7, 33, 300; N 37, 130,
+// 600, 1100: past the 512-column chunk and the 64-column thread split), padded leading
+// dimensions, alpha/beta with beta == 0 over NaN, f32 and 16-bit inputs with f32 and 16-bit C.
+TEST_P(GemmImplTest, SmallMAndGemv) {
+  const int64_t small[] = {1, 2, 3, 4, 5, 7, 17};
+  const int64_t wide[] = {37, 130, 600, 1100};
+  const int64_t depth[] = {7, 33, 300};
+  const xinhe_dtype_t pairs[][2] = {{XINHE_DTYPE_F32, XINHE_DTYPE_F32},
+                                    {XINHE_DTYPE_BF16, XINHE_DTYPE_BF16},
+                                    {XINHE_DTYPE_F16, XINHE_DTYPE_F32}};
+  const float alphas[] = {1.5f, 1.0f, -2.0f};
+  const float betas[] = {0.0f, -0.75f, 1.0f};
+  uint32_t seed = 700;
+  int variant = 0;
+  for (int64_t m : small) {
+    for (int trans = 0; trans < 4; ++trans) {
+      for (const auto& dt : pairs) {
+        for (int swap = 0; swap < 2; ++swap) {
+          Case cs;
+          cs.ab = dt[0];
+          cs.c = dt[1];
+          cs.trans_a = trans & 1;
+          cs.trans_b = trans >> 1;
+          const int64_t n = wide[variant % 4];
+          cs.m = swap ? n : m;
+          cs.n = swap ? m : n;
+          cs.k = depth[(variant / 4) % 3];
+          cs.alpha = alphas[variant % 3];
+          cs.beta = betas[(variant / 3) % 3];
+          cs.pad = variant % 4;
+          ++variant;
+          check(cs, seed++);
+        }
+      }
+    }
+  }
+}
+
+// Small M in batches: independent strides, and stride 0 broadcasting either operand; and
+// alpha == 0, which reads neither A nor B (C = beta * C, zeros over NaN when beta == 0).
+TEST_P(GemmImplTest, SmallMBatchesAndZeroAlpha) {
+  uint32_t seed = 800;
+  for (int mode = 0; mode < 3; ++mode) {
+    for (int64_t m : {1, 3}) {
+      for (int swap = 0; swap < 2; ++swap) {
+        Case cs;
+        cs.batch = 3;
+        cs.m = swap ? 150 : m;
+        cs.n = swap ? m : 150;
+        cs.k = 70;
+        cs.broadcast_a = mode == 1;
+        cs.broadcast_b = mode == 2;
+        cs.trans_a = mode == 2;
+        cs.trans_b = mode != 1;
+        cs.beta = mode == 0 ? 0.5f : 0.0f;
+        check(cs, seed++);
+      }
+    }
+  }
+  for (float beta : {0.0f, 2.0f}) {
+    Case cs;
+    cs.m = 1;
+    cs.n = 600;
+    cs.k = 33;
+    cs.trans_b = 1;
+    cs.alpha = 0.0f;
+    cs.beta = beta;
+    check(cs, seed++);
   }
 }
 
@@ -478,8 +563,8 @@ std::string impl_test_name(const ::testing::TestParamInfo<size_t>& info) {
   return tested_impls()[info.param].label();
 }
 
-INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest,
-                         ::testing::Range<size_t>(0, tested_impls().size()), impl_test_name);
+INSTANTIATE_TEST_SUITE_P(AllImpls, GemmImplTest, ::testing::Range<size_t>(0, tested_impls().size()),
+                         impl_test_name);
 
 // The emulated 16-bit kernels on shapes chosen around their edges rather than the full sweep:
 // the register tile (12 x 32) and AMX tiles (32 x 32 of 16 x 16), K units (pairs, 32-value
@@ -495,8 +580,8 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
   struct Shape {
     int64_t m, n, k;
   };
-  const Shape shapes[] = {{3, 5, 1},    {12, 32, 2},  {13, 33, 3},  {31, 31, 31},
-                          {32, 32, 32}, {33, 65, 33}, {45, 70, 71}, {7, 100, 17},
+  const Shape shapes[] = {{3, 5, 1},     {12, 32, 2},   {13, 33, 3},  {31, 31, 31},
+                          {32, 32, 32},  {33, 65, 33},  {45, 70, 71}, {7, 100, 17},
                           {40, 40, 600}, {260, 36, 40}, {5, 4100, 9}};
   const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
   const float alphas[] = {1.0f, 1.5f, 1.0f, 1.0f};
@@ -540,6 +625,32 @@ TEST_P(EmulatedKernelTest, Batches) {
     cs.trans_a = mode == 2;
     cs.beta = mode == 0 ? 1.0f : 0.0f;
     check(cs, seed++);
+  }
+}
+
+// The small-M path of the 16-bit kernels (AMX-FP16's f16 included, which no CPU here has):
+// M or N of 1 and 3, every transpose, both C dtypes.
+TEST_P(EmulatedKernelTest, SmallM) {
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
+  uint32_t seed = 900;
+  int variant = 0;
+  for (int64_t m : {1, 3}) {
+    for (int trans = 0; trans < 4; ++trans) {
+      for (int swap = 0; swap < 2; ++swap) {
+        Case cs;
+        cs.ab = ab;
+        cs.c = variant % 2 ? ab : XINHE_DTYPE_F32;
+        cs.trans_a = trans & 1;
+        cs.trans_b = trans >> 1;
+        cs.m = swap ? 130 : m;
+        cs.n = swap ? m : 130;
+        cs.k = 33;
+        cs.beta = variant % 3 == 0 ? 0.0f : -0.75f;
+        cs.pad = variant % 3;
+        ++variant;
+        check(cs, seed++);
+      }
+    }
   }
 }
 

@@ -91,9 +91,12 @@ struct Elem<XINHE_DTYPE_BF16> {
 
 float load_c(xinhe_dtype_t dtype, const void* c, int64_t index) {
   switch (dtype) {
-    case XINHE_DTYPE_F16: return f16_to_f32(static_cast<const uint16_t*>(c)[index]);
-    case XINHE_DTYPE_BF16: return bf16_to_f32(static_cast<const uint16_t*>(c)[index]);
-    default: return static_cast<const float*>(c)[index];
+    case XINHE_DTYPE_F16:
+      return f16_to_f32(static_cast<const uint16_t*>(c)[index]);
+    case XINHE_DTYPE_BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(c)[index]);
+    default:
+      return static_cast<const float*>(c)[index];
   }
 }
 
@@ -101,9 +104,15 @@ float load_c(xinhe_dtype_t dtype, const void* c, int64_t index) {
 void update_c(xinhe_dtype_t dtype, void* c, int64_t index, float value, float beta) {
   if (beta != 0.0f) value += beta * load_c(dtype, c, index);
   switch (dtype) {
-    case XINHE_DTYPE_F16: static_cast<uint16_t*>(c)[index] = f32_to_f16(value); break;
-    case XINHE_DTYPE_BF16: static_cast<uint16_t*>(c)[index] = f32_to_bf16(value); break;
-    default: static_cast<float*>(c)[index] = value; break;
+    case XINHE_DTYPE_F16:
+      static_cast<uint16_t*>(c)[index] = f32_to_f16(value);
+      break;
+    case XINHE_DTYPE_BF16:
+      static_cast<uint16_t*>(c)[index] = f32_to_bf16(value);
+      break;
+    default:
+      static_cast<float*>(c)[index] = value;
+      break;
   }
 }
 
@@ -178,9 +187,15 @@ void direct_gemm(const GemmProblem& p, const OutputRange& range) {
 
 void direct_gemm(const GemmProblem& p, const OutputRange& range) {
   switch (p.desc.ab_dtype) {
-    case XINHE_DTYPE_F16: direct_gemm<XINHE_DTYPE_F16>(p, range); break;
-    case XINHE_DTYPE_BF16: direct_gemm<XINHE_DTYPE_BF16>(p, range); break;
-    default: direct_gemm<XINHE_DTYPE_F32>(p, range); break;
+    case XINHE_DTYPE_F16:
+      direct_gemm<XINHE_DTYPE_F16>(p, range);
+      break;
+    case XINHE_DTYPE_BF16:
+      direct_gemm<XINHE_DTYPE_BF16>(p, range);
+      break;
+    default:
+      direct_gemm<XINHE_DTYPE_F32>(p, range);
+      break;
   }
 }
 
@@ -220,6 +235,129 @@ void run_direct(const GemmProblem& p, Parallel& parallel) {
 // finish before packing would have been set up.
 bool prefers_direct(const xinhe_gemm_desc_t& d) {
   return d.m <= 2 || d.n <= 2 || gemm_flops(d) <= 2.0 * 16 * 16 * 16;
+}
+
+// ---- Small M: GEMV-like shapes, B streamed once without packing. ------------------------------
+
+// With M (or N) at most kSmallMaxM, packing B costs as much as the multiply-adds and the
+// direct loops above run at a fraction of the memory bandwidth (a B-transposed GEMV walked B
+// across its rows). The kernels' small_m takes the rows of op(A) (or, for small N, the columns
+// of op(B), computing C^T = op(B)^T op(A)^T) as f32 rows contiguous along K, and W = the other
+// operand straight from memory; the driver applies alpha, beta and C's dtype and strides.
+struct SmallMView {
+  bool swapped;         // small N: rows of C^T
+  int64_t m, n;         // rows of x, columns of the output
+  int64_t x_i, x_k;     // x(i, k) = x_base[i * x_i + k * x_k], ab dtype
+  int64_t x_batch;      // batch stride of x's operand
+  bool w_rows_along_k;  // W(j, k) = w[j * ldw + k], else w[k * ldw + j]
+  int64_t ldw, w_batch;
+  int64_t c_i, c_j;  // output (i, j) at c[i * c_i + j * c_j]
+  bool pack_x;       // x is not f32 rows contiguous along K: packed into the workspace
+};
+
+SmallMView small_m_view(const xinhe_gemm_desc_t& d) {
+  SmallMView v{};
+  v.swapped = d.n < d.m;
+  const bool f32 = d.ab_dtype == XINHE_DTYPE_F32;
+  if (!v.swapped) {  // x = rows of op(A), W(j, k) = op(B)(k, j)
+    v.m = d.m;
+    v.n = d.n;
+    v.x_i = d.trans_a ? 1 : d.lda;
+    v.x_k = d.trans_a ? d.lda : 1;
+    v.x_batch = d.stride_a;
+    v.w_rows_along_k = d.trans_b != 0;
+    v.ldw = d.ldb;
+    v.w_batch = d.stride_b;
+    v.c_i = d.ldc;
+    v.c_j = 1;
+  } else {  // x = columns of op(B), W(j, k) = op(A)(j, k)
+    v.m = d.n;
+    v.n = d.m;
+    v.x_i = d.trans_b ? d.ldb : 1;
+    v.x_k = d.trans_b ? 1 : d.ldb;
+    v.x_batch = d.stride_b;
+    v.w_rows_along_k = d.trans_a == 0;
+    v.ldw = d.lda;
+    v.w_batch = d.stride_a;
+    v.c_i = 1;
+    v.c_j = d.ldc;
+  }
+  v.pack_x = !f32 || v.x_k != 1;
+  return v;
+}
+
+bool uses_small_m(const PackedKernels& kern, const xinhe_gemm_desc_t& d) {
+  return kern.small_m[d.ab_dtype] != nullptr && std::min(d.m, d.n) <= kSmallMaxM &&
+         gemm_flops(d) > 2.0 * 16 * 16 * 16;
+}
+
+// Columns of the output per kernel call: the f32 results of one call (kSmallMaxM rows) stay
+// in L1 before the driver stores them into C.
+constexpr int64_t kSmallMChunk = 512;
+
+// Bytes per thread of packed x (0 when x is used in place), checked.
+xinhe::util::CheckedSize small_m_x_bytes(const xinhe_gemm_desc_t& d) {
+  const SmallMView v = small_m_view(d);
+  using xinhe::util::CheckedSize;
+  if (!v.pack_x) return CheckedSize(0);
+  const CheckedSize bytes = CheckedSize::of(v.m) * CheckedSize::of(d.k) * 4u + (kAlign - 1);
+  return bytes.ok() ? CheckedSize(bytes.value() / kAlign * kAlign) : bytes;
+}
+
+void run_small_m(const PackedKernels& kern, const GemmProblem& p, Parallel& parallel) {
+  const xinhe_gemm_desc_t& d = p.desc;
+  const SmallMView v = small_m_view(d);
+  // Split the output columns; in multiples of 64 so that each thread's vectors stay whole.
+  constexpr int64_t kSplit = 64;
+  const int64_t units = ceil_div(v.n, kSplit);
+  const int threads = static_cast<int>(
+      std::min<int64_t>(useful_threads(gemm_flops(d) * d.batch, parallel.threads()), units));
+  const int64_t x_bytes = v.pack_x ? static_cast<int64_t>(small_m_x_bytes(d).value()) : 0;
+  char* workspace = nullptr;
+  if (v.pack_x) {
+    auto base = reinterpret_cast<uintptr_t>(p.workspace);
+    workspace = reinterpret_cast<char*>((base + kAlign - 1) / kAlign * kAlign);
+  }
+  const SmallMFn kernel = kern.small_m[d.ab_dtype];
+  auto task = [&](int64_t t) {
+    const int64_t j_begin = std::min(v.n, units * t / threads * kSplit);
+    const int64_t j_end = std::min(v.n, units * (t + 1) / threads * kSplit);
+    if (j_begin >= j_end) return;
+    float* x_pack = v.pack_x ? reinterpret_cast<float*>(workspace + t * x_bytes) : nullptr;
+    alignas(kAlign) float out[kSmallMaxM * kSmallMChunk];
+    for (int64_t batch = 0; batch < d.batch; ++batch) {
+      const char* x_src = byte_ptr(v.swapped ? p.b : p.a, batch * v.x_batch, d.ab_dtype);
+      const float* x = reinterpret_cast<const float*>(x_src);
+      int64_t ldx = v.x_i;
+      if (v.pack_x) {
+        for (int64_t i = 0; i < v.m; ++i) {
+          for (int64_t k = 0; k < d.k; ++k) {
+            x_pack[i * d.k + k] = load_c(d.ab_dtype, x_src, i * v.x_i + k * v.x_k);
+          }
+        }
+        x = x_pack;
+        ldx = d.k;
+      }
+      const char* w = byte_ptr(v.swapped ? p.a : p.b, batch * v.w_batch, d.ab_dtype);
+      void* c = byte_ptr(p.c, batch * d.stride_c, d.c_dtype);
+      for (int64_t j0 = j_begin; j0 < j_end; j0 += kSmallMChunk) {
+        const int64_t cols = std::min(kSmallMChunk, j_end - j0);
+        kernel(v.m, cols, d.k, x, ldx, byte_ptr(w, v.w_rows_along_k ? j0 * v.ldw : j0, d.ab_dtype),
+               v.ldw, v.w_rows_along_k, out, kSmallMChunk);
+        for (int64_t i = 0; i < v.m; ++i) {
+          for (int64_t j = 0; j < cols; ++j) {
+            update_c(d.c_dtype, c, i * v.c_i + (j0 + j) * v.c_j,
+                     p.alpha * out[i * kSmallMChunk + j], p.beta);
+          }
+        }
+      }
+    }
+  };
+  if (threads <= 1) {
+    task(0);
+  } else {
+    parallel.parallel_for(threads, task);
+  }
 }
 
 // ---- Packed, blocked driver. ---------------------------------------------------------------
@@ -265,9 +403,9 @@ int64_t a_pack_bytes(const PackedKernels& kern, const Blocking& bl) {
 // half-precision C, so K near 2^60 would wrap the unchecked product.
 xinhe::util::CheckedSize pack_bytes_checked(int64_t rows, int64_t cols, int elem_bytes) {
   using xinhe::util::CheckedSize;
-  const CheckedSize bytes = CheckedSize::of(rows) * CheckedSize::of(cols) *
-                                static_cast<uint64_t>(elem_bytes) +
-                            (kAlign - 1);
+  const CheckedSize bytes =
+      CheckedSize::of(rows) * CheckedSize::of(cols) * static_cast<uint64_t>(elem_bytes) +
+      (kAlign - 1);
   return bytes.ok() ? CheckedSize(bytes.value() / kAlign * kAlign) : bytes;
 }
 
@@ -280,11 +418,21 @@ bool splits_batch(const xinhe_gemm_desc_t& d, int threads) {
 
 // Workspace: a B panel shared by all threads plus one A block per thread, or, when the batch
 // is split, a B panel and an A block per thread.
-uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_t& d,
-                               int threads) {
-  if (d.m == 0 || d.n == 0 || d.k == 0 || d.batch == 0 || prefers_direct(d)) return 0;
-  const Blocking bl = choose_blocking(kern, d);
+uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_t& d, int threads) {
+  if (d.m == 0 || d.n == 0 || d.k == 0 || d.batch == 0) return 0;
   threads = std::max(threads, 1);
+  if (uses_small_m(kern, d)) {
+    const xinhe::util::CheckedSize x_bytes = small_m_x_bytes(d);
+    if (x_bytes.ok() && x_bytes.value() == 0) return 0;
+    const xinhe::util::CheckedSize total =
+        xinhe::util::CheckedSize(kAlign) + x_bytes * static_cast<uint64_t>(threads);
+    if (!total.ok() || total.value() > static_cast<uint64_t>(INT64_MAX)) {
+      return xinhe::util::kSizeOverflow;
+    }
+    return total.value();
+  }
+  if (prefers_direct(d)) return 0;
+  const Blocking bl = choose_blocking(kern, d);
   const uint64_t b_panels = splits_batch(d, threads) ? static_cast<uint64_t>(threads) : 1u;
   // kSizeOverflow: the workspace cannot be represented, so this implementation cannot run.
   // Checked to the last byte so that the int64 offsets run() forms from it cannot wrap either.
@@ -330,11 +478,11 @@ Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr
 
 // One matrix of the batch, and the packing buffers its run uses.
 struct MatrixRun {
-  const void* a;   // op(A) (M, K) at its batch offset
-  const void* b;   // op(B) (K, N)
-  void* c;         // C (M, N)
-  char* b_pack;    // (kc, nc) panel
-  char* a_packs;   // one (mc, kc) block per thread of the run
+  const void* a;  // op(A) (M, K) at its batch offset
+  const void* b;  // op(B) (K, N)
+  void* c;        // C (M, N)
+  char* b_pack;   // (kc, nc) panel
+  char* a_packs;  // one (mc, kc) block per thread of the run
 };
 
 class PackedGemm {
@@ -399,12 +547,12 @@ class PackedGemm {
   }
 
   // One (kc, nc) block: C[:, jc:jc+nc] (+)= A[:, pc:pc+kc] B[pc:pc+kc, jc:jc+nc].
-  void run_block(const MatrixRun& mat, Parallel& parallel, int max_threads, int64_t jc,
-                 int64_t nc, int64_t pc, int64_t kc, float beta) {
+  void run_block(const MatrixRun& mat, Parallel& parallel, int max_threads, int64_t jc, int64_t nc,
+                 int64_t pc, int64_t kc, float beta) {
     const int64_t m_strips = ceil_div(d_.m, kern_.mr);
     const int64_t n_strips = ceil_div(nc, kern_.nr);
-    const int threads = static_cast<int>(std::min<int64_t>(
-        useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
+    const int threads = static_cast<int>(
+        std::min<int64_t>(useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
     const Grid grid = choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc);
     // With one thread per column range, each thread packs the B strips only it reads;
     // otherwise all threads pack the panel together first.
@@ -459,8 +607,8 @@ class PackedGemm {
           const char* a_strip = a_pack + ir * strip_bytes;
           const int64_t c_index = (ic + ir) * d_.ldc + jc + j;
           if (c_f32 && rows == mr && cols == nr) {
-            kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index,
-                               d_.ldc, p_.alpha, beta);
+            kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index, d_.ldc,
+                               p_.alpha, beta);
             continue;
           }
           // Edge tile or half-precision C: compute the full tile aside, then store its part.
@@ -484,6 +632,10 @@ class PackedGemm {
 
 void run_packed(const PackedKernels& kern, const GemmProblem& p, Parallel& parallel) {
   if (run_trivial(p)) return;
+  if (uses_small_m(kern, p.desc)) {
+    run_small_m(kern, p, parallel);
+    return;
+  }
   if (prefers_direct(p.desc)) {
     run_direct(p, parallel);
     return;

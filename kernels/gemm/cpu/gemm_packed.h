@@ -29,6 +29,14 @@ using PackBFn = void (*)(const void* b, int64_t ldb, bool trans, int64_t kc, int
 using MicroKernelFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip, float* c,
                                int64_t ldc, float alpha, float beta);
 
+// Small M (GEMV-like shapes, gemm_cpu.cpp's small-M path): out(i, j) = sum_k x(i, k) W(j, k)
+// for i < m <= kSmallMaxM, j < n, with f32 x rows ldx apart (k contiguous) and out rows ldo
+// apart; W in the kernel's input dtype, either W(j, k) = w[j * ldw + k] (rows_along_k) or
+// w[k * ldw + j]. W is read once, straight from the caller's memory: no packing.
+using SmallMFn = void (*)(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx,
+                          const void* w, int64_t ldw, bool rows_along_k, float* out, int64_t ldo);
+inline constexpr int kSmallMaxM = 4;
+
 // c = alpha * tile + beta * c for a rows x cols f32 tile (row stride tile_ld) into C of one
 // dtype (row stride ldc elements); beta == 0 does not read C. Edge tiles and half-precision C.
 using StoreTileFn = void (*)(const float* tile, int64_t tile_ld, int64_t rows, int64_t cols,
@@ -51,6 +59,7 @@ struct PackedKernels {
   // AMX kernels load and release their tile configuration); nullptr when not needed.
   void (*enter)();
   void (*leave)();
+  SmallMFn small_m[3];  // indexed by the input dtype; nullptr: the driver's direct loops
 };
 
 // The AVX-512 kernels' register tile (kAvx512Mr x kAvx512Nv 16-float vectors) and cache

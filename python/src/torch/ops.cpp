@@ -672,10 +672,13 @@ sdpa_overrideable(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 // On devices whose memory is host-addressable (cpu:0) the CPU kernel runs on the xinhe
 // memory itself: every xinhe tensor argument becomes a CPU tensor over the same bytes, in-place
 // results land in place, results that alias an input become views of that input, and fresh
-// results are adopted as xinhe tensors without a copy. Returns false (nothing done) for what
-// it does not cover (host_fallback_device() < 0): other devices, factory ops with a device
-// argument, out= arguments (the kernel may resize them), mutable tensor lists; PyTorch's
-// copying fallback takes those.
+// results are adopted as xinhe tensors without a copy. out= arguments are written in place
+// too: PyTorch 2.x reaches a backend without kernels for a structured op (mul, add, pow...)
+// through its .out overload with an output it allocated at the right size, and copying every
+// input and that output through the CPU cost more than the model's GEMMs. An out= tensor the
+// kernel must grow (a non-resizable view over xinhe memory) takes the copying path after all.
+// Returns -1 for what it does not cover: other devices, factory ops with a device argument,
+// empty out= tensors, written tensor lists; PyTorch's copying fallback takes those.
 int host_fallback_device(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& schema_args = op.schema().arguments();
   const size_t n = schema_args.size();
@@ -693,7 +696,11 @@ int host_fallback_device(const c10::OperatorHandle& op, torch::jit::Stack* stack
     const c10::AliasInfo* alias = schema_args[i].alias_info();
     const bool written = alias != nullptr && alias->isWrite();
     if (iv.isTensor()) {
-      if (written && i != 0) return -1;
+      if (written && i != 0) {
+        if (!schema_args[i].is_out()) return -1;
+        const at::Tensor& out = iv.toTensor();
+        if (!out.defined() || !out.is_privateuseone() || out.numel() == 0) return -1;
+      }
       if (!eligible(iv.toTensor())) return -1;
     } else if (iv.isTensorList()) {
       if (written) return -1;
@@ -712,10 +719,17 @@ int host_fallback_device(const c10::OperatorHandle& op, torch::jit::Stack* stack
   return device;
 }
 
-void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int device) {
-  const size_t n = op.schema().arguments().size();
+// Runs op on the CPU over views of the xinhe memory. Returns false, with the stack as it came,
+// when the kernel refused to write an out= argument in place (it had to grow it).
+bool host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int device) {
+  const auto& schema_args = op.schema().arguments();
+  const size_t n = schema_args.size();
   const size_t begin = stack->size() - n;
   sync_all_devices();
+  bool has_out = false;
+  for (const auto& arg : schema_args) has_out = has_out || arg.is_out();
+  std::vector<c10::IValue> original_args;
+  if (has_out) original_args.assign(stack->begin() + long(begin), stack->end());
 
   std::vector<std::pair<at::Tensor, at::Tensor>> aliases;  // (CPU view, xinhe original)
   auto to_cpu = [&](const at::Tensor& t) -> at::Tensor {
@@ -742,7 +756,27 @@ void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
     }
   }
 
-  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  try {
+    op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  } catch (const c10::Error&) {
+    if (!has_out) throw;
+    stack->resize(begin);
+    stack->insert(stack->end(), original_args.begin(), original_args.end());
+    return false;
+  }
+  // An out= tensor the kernel reshaped within its storage: the xinhe tensor takes the shape.
+  for (size_t i = 0; i < n; ++i) {
+    if (!schema_args[i].is_out() || !original_args[i].isTensor()) continue;
+    const at::Tensor& original = original_args[i].toTensor();
+    for (const auto& [view, xt] : aliases) {
+      if (!xt.is_same(original)) continue;
+      if (view.sizes() != original.sizes() || view.strides() != original.strides() ||
+          view.storage_offset() != 0) {
+        original.unsafeGetTensorImpl()->set_sizes_and_strides(
+            view.sizes(), view.strides(), original.storage_offset() + view.storage_offset());
+      }
+    }
+  }
 
   auto to_xinhe = [&](const at::Tensor& r) -> at::Tensor {
     if (!r.defined() || !r.is_cpu()) return r;
@@ -773,6 +807,7 @@ void host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
       iv = c10::IValue(c10::List<at::Tensor>(list));
     }
   }
+  return true;
 }
 
 void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
@@ -782,7 +817,9 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const int device = g_zero_copy_fallback ? host_fallback_device(op, stack) : -1;
   if (device >= 0) {
     record_op(name.name.c_str(), Where::kFallback, 0, full + ", in place on host memory");
-    host_fallback(op, stack, device);
+    if (host_fallback(op, stack, device)) return;
+    // An out= tensor had to grow: copied through the CPU after all (counted once, above).
+    at::native::cpu_fallback(op, stack);
     return;
   }
   record_op(name.name.c_str(), Where::kFallback, 0, full + ", copied through the CPU");
