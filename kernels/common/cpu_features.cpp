@@ -32,7 +32,7 @@ struct CpuidRegs {
 
 CpuidRegs cpuid(unsigned leaf, unsigned subleaf) {
   CpuidRegs r;
-  if (__get_cpuid_max(0, nullptr) < leaf) return r;
+  if (static_cast<unsigned>(__get_cpuid_max(0, nullptr)) < leaf) return r;  // int in clang, unsigned in GCC
   __cpuid_count(leaf, subleaf, r.eax, r.ebx, r.ecx, r.edx);
   return r;
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "amx_tdpfp16ps.h"
 #include "cpu_probe_units.h"
 
 namespace xinhe::kernels::probe {
@@ -40,10 +41,10 @@ float amx(bool fp16, long iterations) {
       : "memory");
   if (fp16) {
     for (long i = 0; i < iterations; ++i) {
-      __asm__ volatile(
-          "tdpfp16ps %%tmm6, %%tmm4, %%tmm0\n\ttdpfp16ps %%tmm7, %%tmm4, %%tmm1\n\t"
-          "tdpfp16ps %%tmm6, %%tmm5, %%tmm2\n\ttdpfp16ps %%tmm7, %%tmm5, %%tmm3" ::
-              : "memory");
+      tdpfp16ps<0, 4, 6>();
+      tdpfp16ps<1, 4, 7>();
+      tdpfp16ps<2, 5, 6>();
+      tdpfp16ps<3, 5, 7>();
     }
   } else {
     for (long i = 0; i < iterations; ++i) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "amx_tdpfp16ps.h"
 #include "gemm_packed.h"
 
 namespace xinhe::kernels::cpu {
@@ -76,7 +77,7 @@ inline void tile_dp() {
 #define XINHE_AMX_DP(op) \
   __asm__ volatile(op " %%tmm%c2, %%tmm%c1, %%tmm%c0" : : "i"(kC), "i"(kA), "i"(kB) : "memory")
   if constexpr (kFp16) {
-    XINHE_AMX_DP("tdpfp16ps");
+    tdpfp16ps<kC, kA, kB>();
   } else {
     XINHE_AMX_DP("tdpbf16ps");
   }
