@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bounded_file.h"
 #include "opencl/fnv1a.h"
 
 #ifndef XINHE_LEVEL_ZERO_VERSION_STRING
@@ -202,32 +203,38 @@ ZeCall ModuleCache::build(const SpirvProgram& spirv, ze_module_handle_t* out) {
 
 ze_module_handle_t ModuleCache::load_from_disk(uint64_t key) {
   const std::string path = entry_path(key);
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return nullptr;  // plain miss
-  EntryHeader header;
-  std::string why;
+  // The same bounded, regular-file-only read as the other caches: a FIFO or a file larger than
+  // any entry is refused before a byte is allocated for it.
+  std::string data, why;
+  util::FileProblem problem = util::FileProblem::kNone;
+  if (!util::read_regular_file(path, sizeof(EntryHeader) + kMaxPayload, &data, &problem, &why)) {
+    if (problem == util::FileProblem::kMissing) return nullptr;  // plain miss
+  }
+  EntryHeader header{};
+  if (data.size() >= sizeof(header)) std::memcpy(&header, data.data(), sizeof(header));
   std::vector<uint8_t> payload;
-  if (std::fread(&header, sizeof(header), 1, f) != 1) {
+  if (!why.empty()) {
+    // read_regular_file said what is wrong with the file
+  } else if (data.size() < sizeof(header)) {
     why = "truncated header";
   } else if (std::memcmp(header.magic, kEntryMagic, sizeof(kEntryMagic)) != 0) {
     why = "bad magic";
-  } else if (header.format_version != kEntryFormatVersion) {
-    why = "format version " + std::to_string(header.format_version);
+  } else if (header.format_version != kEntryFormatVersion || header.reserved != 0) {
+    why = "format version " + std::to_string(header.format_version) + ", reserved " +
+          std::to_string(header.reserved);
   } else if (header.key != key) {
     why = "key mismatch";
   } else if (header.payload_size == 0 || header.payload_size > kMaxPayload) {
     why = "implausible payload size";
+  } else if (header.payload_size > data.size() - sizeof(header)) {
+    why = "truncated payload";
+  } else if (header.payload_size < data.size() - sizeof(header)) {
+    why = "trailing bytes";
   } else {
-    payload.resize(header.payload_size);
-    if (std::fread(payload.data(), 1, payload.size(), f) != payload.size()) {
-      why = "truncated payload";
-    } else if (std::fgetc(f) != EOF) {
-      why = "trailing bytes";
-    } else if (fnv1a64(payload.data(), payload.size()) != header.payload_checksum) {
+    payload.assign(data.begin() + sizeof(header), data.end());
+    if (fnv1a64(payload.data(), payload.size()) != header.payload_checksum)
       why = "checksum mismatch";
-    }
   }
-  std::fclose(f);
   if (why.empty()) {
     const ZeApi& ze = device_->ze();
     ze_module_desc_t desc = ze_struct<ze_module_desc_t>(ZE_STRUCTURE_TYPE_MODULE_DESC);

@@ -337,6 +337,24 @@ TEST(LevelZeroBackend, ModuleCacheStoresLoadsAndRejectsCorruptEntries) {
   EXPECT_EQ(third.builds, 1u);
   EXPECT_EQ(third.disk_writes, 1u);
   EXPECT_TRUE(TestHost::get().logged("checksum mismatch"));
+  {  // a nonzero reserved header field (bytes 12-15): a format this build does not know
+    std::fstream f(entries[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(12);
+    const char one = 1;
+    f.write(&one, 1);
+  }
+  lz::ModuleCacheStats fourth, fifth;
+  run(&fourth);
+  EXPECT_EQ(fourth.disk_rejected, 1u);
+  EXPECT_EQ(fourth.builds, 1u);
+  EXPECT_TRUE(TestHost::get().logged("reserved 1"));
+  // A FIFO in the entry's place is refused unopened (reading it would block the process).
+  fs::remove(entries[0]);
+  ASSERT_EQ(mkfifo(entries[0].c_str(), 0600), 0);
+  run(&fifth);
+  EXPECT_EQ(fifth.disk_rejected, 1u);
+  EXPECT_EQ(fifth.builds, 1u);
+  EXPECT_TRUE(TestHost::get().logged("FIFO"));
   fs::remove_all(dir);
 }
 
