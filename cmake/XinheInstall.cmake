@@ -1,9 +1,11 @@
-# install(): headers, libxinhe, plugins (installed by each plugin target), tools, and an
-# exported xinhe-config.cmake so consumers write find_package(xinhe) + xinhe::xinhe.
+# install(): headers, libxinhe, plugins (installed by each plugin target), tools, and
+# an exported xinhe-config.cmake so that consumers write
+# find_package(xinhe) + xinhe::xinhe, and plugin authors find_package(xinhe) +
+# xinhe_add_backend_plugin() (xinhe::headers, no library).
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/xinhe DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS xinhe EXPORT xinhe-targets
+install(TARGETS xinhe xinhe_headers EXPORT xinhe-targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
@@ -14,4 +16,5 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/xinhe-config.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/xinhe-config.cmake ${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/XinheBackendPlugin.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)
