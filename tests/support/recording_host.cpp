@@ -93,11 +93,10 @@ void RecordingHost::set_verbose(const std::string& topics) {
 
 void RecordingHost::log(const char* topic, const char* backend, const char* message) {
   RecordingHost& self = get();
-  const std::string line = text(topic) + " " + text(backend) + ": " + text(message);
+  // The core's format (backend.h).
+  const std::string line = "xinhe[" + text(topic) + "] " + text(backend) + ": " + text(message);
   const char* verbose = std::getenv("XINHE_VERBOSE");
-  if (verbose != nullptr && names_topic(verbose, topic)) {
-    std::fprintf(stderr, "xinhe[%s] %s: %s\n", topic, text(backend).c_str(), text(message).c_str());
-  }
+  if (verbose != nullptr && names_topic(verbose, topic)) std::fprintf(stderr, "%s\n", line.c_str());
   std::lock_guard<std::mutex> lock(self.mutex_);
   self.logs_.push_back(line);
 }

@@ -41,7 +41,7 @@ class RecordingHost {
   // Statuses created and not yet taken.
   int64_t live_statuses() const;
 
-  // Log lines as "<topic> <backend>: <message>", in order.
+  // Log lines as the core prints them, "xinhe[<topic>] <backend>: <message>", in order.
   std::vector<std::string> logs() const;
   void clear_logs();
   // True when some line contains needle.
