@@ -166,6 +166,19 @@ double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length) {
   return base * std::max(1.0, std::sqrt(static_cast<double>(reduction_length) / 256.0));
 }
 
+double unit_roundoff(xinhe_dtype_t stored_dtype) {
+  switch (stored_dtype) {
+    case XINHE_DTYPE_F16:
+      return std::ldexp(1.0, -11);
+    case XINHE_DTYPE_BF16:
+      return std::ldexp(1.0, -8);
+    case XINHE_DTYPE_F64:
+      return std::ldexp(1.0, -53);
+    default:
+      return std::ldexp(1.0, -24);
+  }
+}
+
 void ErrorStats::add(double got, double ref, int64_t index) {
   double err;
   if (std::isinf(ref) && got == ref) {

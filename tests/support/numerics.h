@@ -75,6 +75,10 @@ struct HostArray {
 // ---- Tolerances and error (defined once) -----------------------------------------------------
 
 double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length);
+// Half an ulp of 1 in dtype (f32 2^-24, f16 2^-11, bf16 2^-8, f64 2^-53): the normalized error
+// of a result that is exact but for its final rounding, for oracles that compute in double
+// (the fake vendor libraries) where the tolerance table would hide real mistakes.
+double unit_roundoff(xinhe_dtype_t stored_dtype);
 
 // Accumulates the error of results against the reference. NaN or Inf where the reference is
 // finite counts as infinite error; an infinite reference matched exactly counts as 0 (the LSE
