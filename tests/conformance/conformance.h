@@ -24,7 +24,7 @@ const char* outcome_name(Outcome outcome);
 
 struct CaseResult {
   Outcome outcome = Outcome::kPass;
-  double max_error = 0.0;  // numerics cases: normalized error (see tolerance.h); else 0
+  double max_error = 0.0;  // numerics cases: normalized error (tests/support/numerics.h); else 0
   double tolerance = 0.0;  // numerics cases: the bound max_error was held to; else 0
   std::string detail;      // why it failed or is unsupported; seed and impl for numerics
   double seconds = 0.0;    // wall time of the case, filled by run_case()

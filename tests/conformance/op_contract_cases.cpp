@@ -19,6 +19,15 @@ using namespace detail;
 
 namespace {
 
+// The device declines an op a contract case needs: a FAIL when it claims the op's dtype, else
+// UNSUPPORTED (a device that runs no op in that dtype, such as the template backend).
+CaseResult declined(const Device& device, xinhe_dtype_t dtype, const std::string& what,
+                    const std::string& why) {
+  if (!claims_dtype(device, dtype))
+    return unsupported(dtype_str(dtype) + " not claimed by the device: " + why);
+  return fail("the device declines " + what + ": " + why);
+}
+
 // Expects create to reject desc with INVALID_ARGUMENT and leave *out untouched.
 void expect_gemm_rejected(const Device& device, const xinhe_gemm_desc_t& desc,
                           const std::string& what) {
@@ -120,7 +129,7 @@ CaseResult gemm_invalid_arguments(const Device& device) {
   const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
   Gemm op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a 16x24x32 f32 GEMM: " + why);
+    return declined(device, XINHE_DTYPE_F32, "a 16x24x32 f32 GEMM", why);
   Stream stream = device.create_stream();
   Buffer a = alloc_poisoned(device, stream, m * k * 4, XINHE_DTYPE_F32);
   Buffer b = alloc_poisoned(device, stream, k * n * 4, XINHE_DTYPE_F32);
@@ -178,7 +187,7 @@ CaseResult attention_invalid_arguments(const Device& device) {
       attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 8, 8, 64, false, true);
   Attention op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a small f32 attention: " + why);
+    return declined(device, XINHE_DTYPE_F32, "a small f32 attention", why);
   Stream stream = device.create_stream();
   const uint64_t q_bytes = 4 * 8 * 64 * 4, kv_bytes = 2 * 8 * 64 * 4, lse_bytes = 4 * 8 * 4;
   Buffer q = alloc_poisoned(device, stream, q_bytes, XINHE_DTYPE_F32);
@@ -234,7 +243,7 @@ CaseResult gemm_lifetimes(const Device& device, const std::string& name, bool th
   const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
   auto op = std::make_unique<Gemm>(device, desc);
   if (std::string why = op->unsupported_reason(); !why.empty())
-    return fail("the device declines a 64x48x80 f32 GEMM: " + why);
+    return declined(device, XINHE_DTYPE_F32, "a 64x48x80 f32 GEMM", why);
   const uint64_t workspace_bytes = op->workspace_size();
 
   struct Lane {
@@ -384,7 +393,7 @@ CaseResult gemm_workspace_offset_case(const Device& device) {
   const xinhe_gemm_desc_t desc = gemm_desc(dt, dt, m, n, k);
   Gemm op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a " + dtype_str(dt) + " GEMM: " + why);
+    return declined(device, dt, "a " + dtype_str(dt) + " GEMM", why);
   const uint64_t ws = op.workspace_size();
   HostArray a(dt, m * k), b(dt, k * n);
   a.randomize(rng);
@@ -437,7 +446,7 @@ CaseResult attention_workspace_offset_case(const Device& device) {
   const xinhe_attention_desc_t desc = attention_desc(dt, 1, h, h, s, s, d, true);
   Attention op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a " + dtype_str(dt) + " attention: " + why);
+    return declined(device, dt, "a " + dtype_str(dt) + " attention", why);
   const uint64_t ws = op.workspace_size();
   HostArray q(dt, h * s * d), k(dt, h * s * d), v(dt, h * s * d);
   q.randomize(rng);
