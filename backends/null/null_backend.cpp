@@ -4,7 +4,6 @@
 // machine without the driver lists the backend as skipped instead of failing to start.
 #include "null_backend.h"
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -17,16 +16,6 @@ const xinhe_host_api_t* g_host = nullptr;
 }  // namespace
 
 const xinhe_host_api_t* host() { return g_host; }
-
-xinhe_status_t make_error(xinhe_status_code_t code, const char* call, const char* file, int line,
-                          const char* format, ...) {
-  char message[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(message, sizeof message, format, args);
-  va_end(args);
-  return g_host->status_new(code, kBackendName, call, file, line, message);
-}
 
 xinhe_status_t backend_create(const xinhe_host_api_t* host_api, xinhe_be_backend_t* out_backend) {
   g_host = host_api;
@@ -81,6 +70,12 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
   // TODO(null): claim XINHE_DTYPE_CAP(XINHE_DTYPE_F32) etc. once null_ops.cpp runs them.
   out->dtype_caps = 0;
   out->min_alignment = kMinAlignment;
+  // TODO(null): your device's type (XINHE_DEVICE_TYPE_GPU, _NPU, _ACCELERATOR or _CPU), written
+  // only when the core's struct has the field (ABI 1.3). The default device is the first
+  // accelerator by type; the template keeps UNKNOWN so that it never becomes the default.
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type)) {
+    out->device_type = XINHE_DEVICE_TYPE_UNKNOWN;
+  }
   // peak_flops and memory_bandwidth stay 0: unknown.
   return nullptr;
 }

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace null_backend {
 
@@ -29,11 +30,10 @@ inline constexpr uint64_t kDeviceMemoryBytes = uint64_t{4} << 30;
 inline constexpr uint64_t kMinAlignment = 64;
 inline constexpr uint32_t kDeviceCount = 1;
 
-// A status of code XINHE_STATUS_<code> from this backend, naming the failing call, printf-style.
-xinhe_status_t make_error(xinhe_status_code_t code, const char* call, const char* file, int line,
-                          const char* format, ...) __attribute__((format(printf, 5, 6)));
+// A status of code XINHE_STATUS_<code> from this backend, naming the failing call, printf-style,
+// through the one status family of xinhe/backend.hpp.
 #define NULL_BACKEND_ERROR(code, call, ...) \
-  ::null_backend::make_error(XINHE_STATUS_##code, (call), __FILE__, __LINE__, __VA_ARGS__)
+  XINHE_BE_ERROR(::null_backend::host(), code, ::null_backend::kBackendName, (call), __VA_ARGS__)
 
 // The host API backend_create received (it outlives the backend).
 const xinhe_host_api_t* host();

@@ -2,16 +2,20 @@
 // first, a reference that runs every valid description last) that holds no kernel yet, so every
 // op is created, and check and run report UNIMPLEMENTED with the reason.
 //
-// To add a kernel (docs/porting.md §5):
+// To add a kernel (docs/porting.md, the step on ops):
 //   1. add an entry to the op's list: a method ("tiled", "aclnn", "reference") and an optional
 //      arch ("sm80", "ascend910b"), which name it null.<op>.<method>_<dtypes>[_<arch>];
 //   2. say in why_not() which descriptions it cannot run (dtype, layout, head_dim...), with the
 //      reason ("" when it can);
-//   3. build what its runs need in op_create (a compiled kernel, a vendor executor);
+//   3. build what its runs need in the factory given to select_impl (a compiled kernel, a vendor
+//      executor); a build that fails returns Built::skip(reason) and the walk falls through;
 //   4. enqueue it on the stream in op_run; report its workspace in op_workspace_size;
 //   5. claim the dtypes it covers in device_properties (dtype_caps) and rerun xinhe-conform:
-//      every shape of a claimed dtype must then pass against the float64 reference.
-#include <iterator>
+//      every shape of a claimed dtype must then pass against the float64 reference, or be
+//      declined at op_check with a reason (UNSUPPORTED in the report).
+// The walker (xinhe::backend::select_impl of xinhe/backend.hpp) applies the user's
+// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL filter (served by the core), writes the dispatch line
+// and, when no entry runs the op, the reason naming every entry and why it was skipped.
 #include <new>
 #include <string>
 
@@ -20,6 +24,9 @@
 namespace null_backend {
 
 namespace {
+
+using xinhe::backend::DispatchRequest;
+using xinhe::backend::Selection;
 
 struct ImplEntry {
   const char* method;
@@ -42,29 +49,30 @@ std::string why_not(const ImplEntry&, const xinhe_attention_desc_t&) {
   return "not written yet (the template runs no attention; see null_ops.cpp)";
 }
 
+template <typename Desc, typename List>
+Selection select(const Desc& desc, const List& list) {
+  const DispatchRequest request(host(), kBackendName, desc);
+  // TODO(null): a factory as a third argument when an entry builds something at create.
+  return xinhe::backend::select_impl(request, list,
+                                     [&](const ImplEntry& entry) { return why_not(entry, desc); });
+}
+
 }  // namespace
 
 xinhe_status_t op_create(xinhe_be_device_t, const xinhe_be_op_desc_t* desc, xinhe_be_op_t* out_op) {
+  const Selection selection = desc->kind == XINHE_OP_GEMM
+                                  ? select(*desc->gemm, kGemmList)
+                                  : select(*desc->attention, kAttentionList);
+  if (selection.fatal != nullptr) return selection.fatal;
   auto* op = new (std::nothrow) xinhe_be_op_s{};
   if (op == nullptr) return NULL_BACKEND_ERROR(OUT_OF_MEMORY, "op_create", "no memory");
   op->kind = desc->kind;
-  const bool gemm = desc->kind == XINHE_OP_GEMM;
-  std::string skipped;
-  const ImplEntry* entries = gemm ? kGemmList : kAttentionList;
-  const size_t count = gemm ? std::size(kGemmList) : std::size(kAttentionList);
-  for (size_t i = 0; i < count; ++i) {
-    const std::string why =
-        gemm ? why_not(entries[i], *desc->gemm) : why_not(entries[i], *desc->attention);
-    skipped += std::string(skipped.empty() ? "" : "; ") + kBackendName + "." +
-               (gemm ? "gemm" : "attention") + "." + entries[i].method + ": " + why;
-  }
-  op->declined = std::string("no ") + kBackendName + " implementation runs this " +
-                 (gemm ? "GEMM" : "attention") + " (" + skipped + ")";
-  op->impl_name = kBackendName;
+  // An op no entry runs is still created: op_check reports why (the core's contract).
+  op->impl_name = selection.selected() ? selection.name : std::string(kBackendName);
+  op->declined = selection.unsupported;
   *out_op = op;
   return nullptr;
 }
-
 void op_destroy(xinhe_be_op_t op) {
   // TODO(null): runs still queued may use what the op built: keep it alive until they finish
   // (a shared_ptr captured by each run, as backends/cpu does).
