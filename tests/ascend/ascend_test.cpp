@@ -334,12 +334,16 @@ TEST(AscendPlugin, WorksFromThreadsThatNeverSetAContext) {
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      xinhe::Stream stream = device.create_stream();
-      std::vector<uint8_t> data(1024, static_cast<uint8_t>(t)), back(1024);
-      stream.copy_from_host(buffer, data.data(), 1024, 1024 * t);
-      stream.copy_to_host(back.data(), buffer, 1024, 1024 * t);
-      stream.synchronize();
-      ok[t] = back == data;
+      try {
+        xinhe::Stream stream = device.create_stream();
+        std::vector<uint8_t> data(1024, static_cast<uint8_t>(t)), back(1024);
+        stream.copy_from_host(buffer, data.data(), 1024, 1024 * t);
+        stream.copy_to_host(back.data(), buffer, 1024, 1024 * t);
+        stream.synchronize();
+        ok[t] = back == data;
+      } catch (const xinhe::Error& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
     });
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(ok, std::vector<int>(4, 1));

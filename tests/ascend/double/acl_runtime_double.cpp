@@ -161,7 +161,9 @@ bool is_device_address(const void* address) {
   auto it = g_allocations.upper_bound(a);
   if (it == g_allocations.begin()) return false;
   --it;
-  return a - it->first < it->second.reservation_size;
+  // The address range handed out: from 64 bytes into the reservation to its end (a host
+  // mapping may follow the reservation directly).
+  return a - it->first < it->second.reservation_size - 64;
 }
 
 void set_error(const std::string& message) { t_error = message; }
