@@ -467,8 +467,9 @@ const xinhe_backend_api_t* backend_api() { return &kApi; }
 
 }  // namespace xinhe::ascend
 
+// The table whatever the core's version: the core compares the versions and says which differ
+// (backend.h), where a NULL would only say "returned NULL".
 extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(
-    uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {
-  if (host_abi_major != XINHE_BACKEND_ABI_MAJOR) return nullptr;
+    uint32_t /*host_abi_major*/, uint32_t /*host_abi_minor*/) {
   return xinhe::ascend::backend_api();
 }
