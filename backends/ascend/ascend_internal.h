@@ -63,6 +63,11 @@ xinhe_status_t bind(xinhe_be_device_s* device);
 // The device's sparseMode 3 mask, made on first use.
 xinhe_status_t causal_mask(xinhe_be_device_s* device, void** out);
 
+// Copies exactly the device bytes [src, src + size) to [dst, dst + size), at any addresses
+// (aclnnInplaceCopy on uint8 views), in stream order.
+xinhe_status_t device_byte_copy(xinhe_be_stream_s* stream, uint8_t* dst, const uint8_t* src,
+                                uint64_t size);
+
 // Ops (ascend_ops.cpp).
 xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                          xinhe_be_op_t* out_op);

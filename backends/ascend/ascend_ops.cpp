@@ -380,6 +380,47 @@ Operand operand(const xinhe_be_mem_t& mem, xinhe_dtype_t dtype) {
 
 }  // namespace
 
+xinhe_status_t device_byte_copy(xinhe_be_stream_s* stream, uint8_t* dst, const uint8_t* src,
+                                uint64_t size) {
+  xinhe_be_device_s* device = stream->device;
+  const AclApi& api = device->backend->acl;
+  // uint8 views from the 64-byte line below each address: the bytes [dst, dst + size) exactly.
+  auto line = [](const uint8_t* p) { return reinterpret_cast<uintptr_t>(p) / kAlign * kAlign; };
+  const Shape bytes = contiguous({static_cast<int64_t>(size)});
+  Plan sizing(device, /*sizing=*/true);
+  aclTensor* d =
+      sizing.tensor(ACL_UINT8, bytes, {nullptr, static_cast<int64_t>(dst - (uint8_t*)line(dst))});
+  aclTensor* s = sizing.tensor(ACL_UINT8, bytes,
+                               {nullptr, static_cast<int64_t>(src - (const uint8_t*)line(src))});
+  sizing.copy(d, s);
+  if (!sizing.declined().empty())
+    return make_error(device->backend->host, XINHE_STATUS_INTERNAL, "aclnnInplaceCopy", __FILE__,
+                      __LINE__, sizing.declined());
+  void* workspace = nullptr;
+  const uint64_t workspace_size = sizing.largest_workspace();
+  if (workspace_size > 0)
+    XINHE_ACL_CALL(device, api.aclrtMalloc(&workspace, workspace_size, ACL_MEM_MALLOC_HUGE_FIRST),
+                   "aclrtMalloc");
+  xinhe_status_t status;
+  {
+    Plan run(device, /*sizing=*/false, stream->stream, static_cast<uint8_t*>(workspace),
+             workspace_size);
+    status = run.copy(run.tensor(ACL_UINT8, bytes,
+                                 {reinterpret_cast<uint8_t*>(line(dst)),
+                                  static_cast<int64_t>(dst - (uint8_t*)line(dst))}),
+                      run.tensor(ACL_UINT8, bytes,
+                                 {reinterpret_cast<uint8_t*>(line(src)),
+                                  static_cast<int64_t>(src - (const uint8_t*)line(src))}));
+  }
+  if (workspace != nullptr) {  // the copy must be done before its workspace goes
+    const aclError r = api.aclrtSynchronizeStream(stream->stream);
+    api.aclrtFree(workspace);
+    if (status == nullptr && r != ACL_SUCCESS)
+      status = acl_error(device, r, "aclrtSynchronizeStream", __FILE__, __LINE__);
+  }
+  return status;
+}
+
 xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                          xinhe_be_op_t* out_op) {
   auto* op = new (std::nothrow) xinhe_be_op_s;

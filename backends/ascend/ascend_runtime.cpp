@@ -3,11 +3,11 @@
 // events with timing (ACL_EVENT_TIME_LINE), and the backend table.
 //
 // AscendCL's asynchronous copies and memsets need 64-byte aligned device addresses, while xinhe
-// copies at any byte offset. Aligned ranges go straight to aclrtMemcpyAsync; an unaligned one is
-// widened down to the previous 64-byte boundary and staged through host memory (the bytes
-// before the range are read back and written again unchanged). Copies from and to pageable
-// host memory return once the copy is done (CANN's documented behaviour for non-pinned memory),
-// so the staging memory may be released at once.
+// copies at any byte offset. Aligned ranges go straight to aclrtMemcpyAsync. Unaligned writes
+// are exact byte copies on the device (aclnnInplaceCopy on uint8 views), from an aligned
+// scratch buffer for host data; unaligned reads are widened down to the 64-byte line (reading
+// more is harmless). Copies from and to pageable host memory return once the copy is done
+// (CANN's documented behaviour for non-pinned memory), so host staging is released at once.
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -293,17 +293,25 @@ xinhe_status_t memcpy_async(xinhe_be_stream_t stream, void* dst, const void* src
   return nullptr;
 }
 
-// Device bytes [dst, dst + size) from host memory, at any device address.
+// Device bytes [dst, dst + size) from host memory, at any device address. An unaligned range
+// goes through an aligned device scratch buffer and a device-side byte copy, so no byte outside
+// it is written (another stream may be writing its neighbours).
 xinhe_status_t write_device(xinhe_be_stream_t stream, uint8_t* dst, const void* src,
                             uint64_t size) {
-  const uint64_t head = reinterpret_cast<uintptr_t>(dst) % kCopyAlignment;
-  if (head == 0) return memcpy_async(stream, dst, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
-  std::vector<uint8_t> staging(head + size);
-  XINHE_ASCEND_RETURN_IF_ERROR(
-      memcpy_async(stream, staging.data(), dst - head, head, ACL_MEMCPY_DEVICE_TO_HOST));
-  std::memcpy(staging.data() + head, src, size);
-  return memcpy_async(stream, dst - head, staging.data(), staging.size(),
-                      ACL_MEMCPY_HOST_TO_DEVICE);
+  if (reinterpret_cast<uintptr_t>(dst) % kCopyAlignment == 0)
+    return memcpy_async(stream, dst, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
+  xinhe_be_device_s* device = stream->device;
+  void* scratch = nullptr;
+  XINHE_ACL_CALL(device, acl(device).aclrtMalloc(&scratch, size, ACL_MEM_MALLOC_HUGE_FIRST),
+                 "aclrtMalloc");
+  xinhe_status_t status = memcpy_async(stream, scratch, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
+  if (status == nullptr)
+    status = device_byte_copy(stream, dst, static_cast<const uint8_t*>(scratch), size);
+  const aclError r = acl(device).aclrtSynchronizeStream(stream->stream);  // scratch in use
+  acl(device).aclrtFree(scratch);
+  if (status == nullptr && r != ACL_SUCCESS)
+    status = acl_error(device, r, "aclrtSynchronizeStream", __FILE__, __LINE__);
+  return status;
 }
 
 // Host bytes from device bytes [src, src + size), at any device address.
@@ -337,9 +345,7 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t ds
   if (reinterpret_cast<uintptr_t>(d) % kCopyAlignment == 0 &&
       reinterpret_cast<uintptr_t>(s) % kCopyAlignment == 0)
     return memcpy_async(stream, d, s, size, ACL_MEMCPY_DEVICE_TO_DEVICE);
-  std::vector<uint8_t> staging(size);
-  XINHE_ASCEND_RETURN_IF_ERROR(read_device(stream, staging.data(), s, size));
-  return write_device(stream, d, staging.data(), size);
+  return device_byte_copy(stream, d, s, size);
 }
 
 xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,

@@ -282,6 +282,44 @@ TEST(AscendPlugin, CopiesAndFillsAtEveryOffsetAroundTheCopyAlignment) {
   }
 }
 
+// Two streams write neighbouring unaligned ranges of one 64-byte line at once: each write must
+// touch its own bytes only (a read-modify-write of the line would lose the other's).
+TEST(AscendPlugin, UnalignedWritesTouchOnlyTheirBytes) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  xinhe::Buffer buffer = device.alloc(4096);
+  xinhe::Stream zero = device.create_stream();
+  zero.fill(buffer, 0u, 1, 0, 4096);
+  zero.synchronize();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        xinhe::Stream stream = device.create_stream();
+        const std::vector<uint8_t> data(13, static_cast<uint8_t>(0x10 + t));
+        for (uint64_t line = 0; line < 4096; line += 64)
+          for (uint64_t at = line + 3 + 13 * t; at + 13 <= line + 64; at += 26)
+            stream.copy_from_host(buffer, data.data(), 13, at);
+        stream.synchronize();
+      } catch (const xinhe::Error& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  std::vector<uint8_t> back(4096);
+  zero.copy_to_host(back.data(), buffer, 4096);
+  zero.synchronize();
+  for (uint64_t i = 0; i < 4096; ++i) {
+    const uint64_t in_line = i % 64;
+    uint8_t want = 0;
+    if (in_line >= 3) {
+      const uint64_t slot = (in_line - 3) / 13;
+      if ((in_line - 3) / 26 * 26 + 3 + 13 * (slot % 2) + 13 <= 64) want = 0x10 + slot % 2;
+    }
+    ASSERT_EQ(back[i], want) << "byte " << i;
+  }
+}
+
 TEST(AscendPlugin, HonoursAlignmentsAboveAclrtMalloc) {
   const xinhe::Device device = ascend_device();
   REQUIRE_ASCEND(device);

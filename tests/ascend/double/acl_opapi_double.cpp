@@ -204,8 +204,10 @@ aclnnStatus elementwise(const char* op, const aclTensor* self, const aclTensor* 
   const aclnnStatus st = other ? check_tensors(op, {self, other}, &placeholder)
                                : check_tensors(op, {self}, &placeholder);
   if (st != ACLNN_SUCCESS) return st;
-  if (!is_float(self->dtype) || (other && !is_float(other->dtype)))
-    return reject(op, "the double runs f32, f16 and bf16 only");
+  const bool same_bytes = bitwise_copy && other && other->dtype == self->dtype &&
+                          (self->dtype == ACL_UINT8 || self->dtype == ACL_INT8);
+  if (!same_bytes && (!is_float(self->dtype) || (other && !is_float(other->dtype))))
+    return reject(op, "the double runs f32, f16 and bf16 (and int8/uint8 copies) only");
   if (other && other->dims != self->dims) return reject(op, "shapes differ");
   const aclTensor a = *self;
   const aclTensor b = other ? *other : aclTensor{};
