@@ -2,6 +2,9 @@
 // plugin loaded from a path) and reports PASS / FAIL / UNSUPPORTED per case: progress on
 // stderr, a summary table on stdout, and optionally a JSON report for CI. Exit status is 0 iff
 // no case failed (and 2 when the backend or device cannot be used, or no case is selected).
+// The report also gives the coverage of every claimed dtype (a claim with no case run in full
+// turns its declined cases into FAILs) and each device's conformance level (1 runtime, 2 f32
+// GEMM, 3 all claimed dtypes, 4 attention, 5 performance report): tests/conformance/README.md.
 //
 // Isolation: a backend under test may crash or hang. Cases therefore run in a worker process
 // (this program re-executed with --worker-fd) that reports each case to the parent over a pipe
