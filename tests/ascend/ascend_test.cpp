@@ -287,9 +287,10 @@ TEST(AscendPlugin, CopiesAndFillsAtEveryOffsetAroundTheCopyAlignment) {
 TEST(AscendPlugin, UnalignedWritesTouchOnlyTheirBytes) {
   const xinhe::Device device = ascend_device();
   REQUIRE_ASCEND(device);
-  xinhe::Buffer buffer = device.alloc(4096);
+  constexpr uint64_t kBytes = 1 << 15;  // 512 lines: a lost write shows in one of them
+  xinhe::Buffer buffer = device.alloc(kBytes);
   xinhe::Stream zero = device.create_stream();
-  zero.fill(buffer, 0u, 1, 0, 4096);
+  zero.fill(buffer, 0u, 1, 0, kBytes);
   zero.synchronize();
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t)
@@ -297,7 +298,7 @@ TEST(AscendPlugin, UnalignedWritesTouchOnlyTheirBytes) {
       try {
         xinhe::Stream stream = device.create_stream();
         const std::vector<uint8_t> data(13, static_cast<uint8_t>(0x10 + t));
-        for (uint64_t line = 0; line < 4096; line += 64)
+        for (uint64_t line = 0; line < kBytes; line += 64)
           for (uint64_t at = line + 3 + 13 * t; at + 13 <= line + 64; at += 26)
             stream.copy_from_host(buffer, data.data(), 13, at);
         stream.synchronize();
@@ -306,10 +307,10 @@ TEST(AscendPlugin, UnalignedWritesTouchOnlyTheirBytes) {
       }
     });
   for (std::thread& th : threads) th.join();
-  std::vector<uint8_t> back(4096);
-  zero.copy_to_host(back.data(), buffer, 4096);
+  std::vector<uint8_t> back(kBytes);
+  zero.copy_to_host(back.data(), buffer, kBytes);
   zero.synchronize();
-  for (uint64_t i = 0; i < 4096; ++i) {
+  for (uint64_t i = 0; i < kBytes; ++i) {
     const uint64_t in_line = i % 64;
     uint8_t want = 0;
     if (in_line >= 3) {
