@@ -151,6 +151,8 @@ TEST_F(AclDouble, ExecutorsAreSingleUseUnlessRepeatable) {
   aclTensor* empty = tensor(ACL_FLOAT, {8}, nullptr);
   ASSERT_EQ(aclnnInplaceMulsGetWorkspaceSize(empty, s, &ws, &e), ACLNN_SUCCESS);
   EXPECT_EQ(aclnnInplaceMuls(nullptr, 0, e, stream_), ACLNN_ERR_PARAM_INVALID);
+  EXPECT_EQ(aclSetAclOpExecutorRepeatable(e), ACLNN_SUCCESS);  // an unrun executor: release it
+  EXPECT_EQ(aclDestroyAclOpExecutor(e), ACLNN_SUCCESS);
   aclDestroyTensor(empty);
   aclDestroyTensor(t);
   aclDestroyScalar(s);

@@ -84,11 +84,14 @@ struct Stream {
 
 std::atomic<bool> g_initialized{false};
 std::mutex g_mutex;                             // guards the tables below
-std::map<uintptr_t, Allocation> g_allocations;  // by device address
-std::set<Context*> g_contexts;
-std::set<Stream*> g_streams;
-std::set<Event*> g_events;
-std::vector<uint64_t> g_used;
+// Never destroyed: memory a backend keeps until the process ends (xinhe never closes its
+// devices) stays reachable at exit, as on a real device, instead of leaking at static
+// destruction.
+std::map<uintptr_t, Allocation>& g_allocations = *new std::map<uintptr_t, Allocation>;
+std::set<Context*>& g_contexts = *new std::set<Context*>;
+std::set<Stream*>& g_streams = *new std::set<Stream*>;
+std::set<Event*>& g_events = *new std::set<Event*>;
+std::vector<uint64_t>& g_used = *new std::vector<uint64_t>;
 thread_local Context* t_context = nullptr;
 thread_local std::string t_error;
 
