@@ -14,7 +14,7 @@
 //      every shape of a claimed dtype must then pass against the float64 reference, or be
 //      declined at op_check with a reason (UNSUPPORTED in the report).
 // The walker (xinhe::backend::select_impl of xinhe/backend.hpp) applies the user's
-// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL filter (served by the core), writes the dispatch line
+// implementation filter (served by the core from the environment), writes the dispatch line
 // and, when no entry runs the op, the reason naming every entry and why it was skipped.
 #include <new>
 #include <string>
