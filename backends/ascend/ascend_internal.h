@@ -8,6 +8,7 @@
 
 #include "ascend_api.h"
 #include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 struct xinhe_be_backend_s {
   const xinhe_host_api_t* host = nullptr;
@@ -48,7 +49,7 @@ namespace xinhe::ascend {
 
 inline constexpr const char* kBackendName = "ascend";
 
-// A status naming the failing call; message is printf-style.
+// A status naming the failing call, through the one status family (xinhe::backend::make_status).
 xinhe_status_t make_error(const xinhe_host_api_t* host, xinhe_status_code_t code, const char* call,
                           const char* file, int line, const std::string& message);
 // An AscendCL error: the code's meaning decides the status code; the message carries the
@@ -86,9 +87,4 @@ const xinhe_backend_api_t* backend_api();
     const aclError xinhe_acl_result_ = (expr);                                                    \
     if (xinhe_acl_result_ != ACL_SUCCESS)                                                         \
       return ::xinhe::ascend::acl_error((device), xinhe_acl_result_, (call), __FILE__, __LINE__); \
-  } while (0)
-
-#define XINHE_ASCEND_RETURN_IF_ERROR(expr)                                         \
-  do {                                                                             \
-    if (xinhe_status_t xinhe_ascend_status_ = (expr)) return xinhe_ascend_status_; \
   } while (0)

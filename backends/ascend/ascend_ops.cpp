@@ -8,7 +8,8 @@
 // xinhe's workspace holds, 64-byte aligned: the plan's f32 temporaries, then the aclnn
 // workspace, so an operator's (poisoned, scratch) workspace never overlaps a temporary.
 //
-// GEMM: aclnnMatmul (batch 1) or aclnnBatchMatMul over strided views, transposes as strides.
+// GEMM: aclnnMatmul (batch 1, ascend.gemm.aclnn_matmul_<dtypes>) or aclnnBatchMatMul
+// (ascend.gemm.aclnn_batch_matmul_<dtypes>) over strided views, transposes as strides.
 // Inputs in f16/bf16 are first copied to f32 (exact), so accumulation is f32 with
 // cubeMathType KEEP_DTYPE for every dtype; alpha/beta and C's dtype are applied by
 // aclnnInplaceMuls / aclnnInplaceAdd / aclnnInplaceCopy in f32, with one rounding to C's dtype.
@@ -22,12 +23,12 @@
 // operator's [B, N, Sq, 8] statistics.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <new>
 #include <vector>
 
 #include "ascend_internal.h"
+#include "xinhe/backend.hpp"
 
 struct xinhe_be_op_s {
   xinhe_be_device_s* device = nullptr;
@@ -60,12 +61,6 @@ aclDataType acl_dtype(xinhe_dtype_t d) {
 }
 int64_t element_size(xinhe_dtype_t d) {
   return d == XINHE_DTYPE_F64 ? 8 : d == XINHE_DTYPE_F32 ? 4 : 2;
-}
-const char* dtype_tag(xinhe_dtype_t d) {
-  return d == XINHE_DTYPE_F32    ? "f32"
-         : d == XINHE_DTYPE_F16  ? "f16"
-         : d == XINHE_DTYPE_BF16 ? "bf16"
-                                 : "f64";
 }
 
 // A view: sizes and element strides.
@@ -276,24 +271,24 @@ xinhe_status_t gemm_plan(Plan& p, const xinhe_gemm_desc_t& g, Operand a_at, Oper
   if (ab != ACL_FLOAT) {  // exact widening: the products then accumulate in f32
     aclTensor* a32 = p.tensor(ACL_FLOAT, dense(g.m, g.k), scratch_at(ws, s.a32));
     aclTensor* b32 = p.tensor(ACL_FLOAT, dense(g.k, g.n), scratch_at(ws, s.b32));
-    XINHE_ASCEND_RETURN_IF_ERROR(p.copy(a32, a));
-    XINHE_ASCEND_RETURN_IF_ERROR(p.copy(b32, b));
+    XINHE_BE_RETURN_IF_ERROR(p.copy(a32, a));
+    XINHE_BE_RETURN_IF_ERROR(p.copy(b32, b));
     a = a32;
     b = b32;
   }
   aclTensor* t = p.tensor(ACL_FLOAT, dense(g.m, g.n), scratch_at(ws, s.t));
-  XINHE_ASCEND_RETURN_IF_ERROR(p.matmul(batched, a, b, t));
+  XINHE_BE_RETURN_IF_ERROR(p.matmul(batched, a, b, t));
   if (beta == 0.0f) {  // C is not read
-    if (alpha != 1.0f) XINHE_ASCEND_RETURN_IF_ERROR(p.muls(t, alpha));
+    if (alpha != 1.0f) XINHE_BE_RETURN_IF_ERROR(p.muls(t, alpha));
     return p.copy(c, t);
   }
   aclTensor* acc = c;
   if (cd != ACL_FLOAT) {  // beta * C + alpha * T in f32, rounded once
     acc = p.tensor(ACL_FLOAT, dense(g.m, g.n), scratch_at(ws, s.u));
-    XINHE_ASCEND_RETURN_IF_ERROR(p.copy(acc, c));
+    XINHE_BE_RETURN_IF_ERROR(p.copy(acc, c));
   }
-  if (beta != 1.0f) XINHE_ASCEND_RETURN_IF_ERROR(p.muls(acc, beta));
-  XINHE_ASCEND_RETURN_IF_ERROR(p.add(acc, t, alpha));
+  if (beta != 1.0f) XINHE_BE_RETURN_IF_ERROR(p.muls(acc, beta));
+  XINHE_BE_RETURN_IF_ERROR(p.add(acc, t, alpha));
   return acc == c ? nullptr : p.copy(c, acc);
 }
 
@@ -320,11 +315,11 @@ xinhe_status_t attention_plan(Plan& p, const xinhe_attention_desc_t& d, Operand 
   const int64_t dead = d.seq_q - rows;  // leading query rows that see no key
   if (dead > 0) {
     const int64_t o_dims[4] = {d.batch, d.heads_q, dead, d.head_dim};
-    XINHE_ASCEND_RETURN_IF_ERROR(p.fill(p.tensor(dt, bhsd(o_dims, d.o_strides), o_at), 0.0f));
+    XINHE_BE_RETURN_IF_ERROR(p.fill(p.tensor(dt, bhsd(o_dims, d.o_strides), o_at), 0.0f));
     if (d.with_lse) {
       const Shape lse{{d.batch, d.heads_q, dead},
                       {d.lse_strides[0], d.lse_strides[1], d.lse_strides[2]}};
-      XINHE_ASCEND_RETURN_IF_ERROR(
+      XINHE_BE_RETURN_IF_ERROR(
           p.fill(p.tensor(ACL_FLOAT, lse, lse_at), -std::numeric_limits<float>::infinity()));
     }
   }
@@ -343,14 +338,14 @@ xinhe_status_t attention_plan(Plan& p, const xinhe_attention_desc_t& d, Operand 
   if (d.mask == XINHE_ATTENTION_MASK_CAUSAL)
     mask = p.tensor(ACL_UINT8, contiguous({2048, 2048}),
                     Operand{static_cast<uint8_t*>(mask_address), 0});
-  XINHE_ASCEND_RETURN_IF_ERROR(p.flash_attention(q, k, v, mask, d.scale, d.heads_q, max, sum, o));
+  XINHE_BE_RETURN_IF_ERROR(p.flash_attention(q, k, v, mask, d.scale, d.heads_q, max, sum, o));
   if (!d.with_lse) return nullptr;
   // Column 0 of the statistics: LSE = max + ln(sum).
   const Shape column{{d.batch, d.heads_q, rows}, {stats.strides[0], stats.strides[1], 8}};
   aclTensor* max0 = p.tensor(ACL_FLOAT, column, scratch_at(ws, 0));
   aclTensor* sum0 = p.tensor(ACL_FLOAT, column, scratch_at(ws, stats_bytes));
-  XINHE_ASCEND_RETURN_IF_ERROR(p.log(sum0));
-  XINHE_ASCEND_RETURN_IF_ERROR(p.add(max0, sum0, 1.0f));
+  XINHE_BE_RETURN_IF_ERROR(p.log(sum0));
+  XINHE_BE_RETURN_IF_ERROR(p.add(max0, sum0, 1.0f));
   const Shape lse{{d.batch, d.heads_q, rows},
                   {d.lse_strides[0], d.lse_strides[1], d.lse_strides[2]}};
   return p.copy(p.tensor(ACL_FLOAT, lse, lse_at.at(dead * d.lse_strides[2])), max0);
@@ -421,6 +416,62 @@ xinhe_status_t device_byte_copy(xinhe_be_stream_s* stream, uint8_t* dst, const u
   return status;
 }
 
+namespace {
+
+// The implementation lists, walked by the dispatch service (xinhe/backend.hpp), which applies the
+// filter the core serves and writes the dispatch line. Names: ascend.<op>.<method>_<dtypes>.
+struct ImplEntry {
+  const char* method;
+  const char* arch;
+};
+constexpr ImplEntry kGemmList[] = {{"aclnn_matmul", nullptr}, {"aclnn_batch_matmul", nullptr}};
+constexpr ImplEntry kAttentionList[] = {{"aclnn_flash_attention_score", nullptr}};
+
+std::string why_not(const ImplEntry& e, const xinhe_gemm_desc_t& g) {
+  if (g.ab_dtype == XINHE_DTYPE_F64 || g.c_dtype == XINHE_DTYPE_F64)
+    return "aclnn has no fp64 operators (the device does not claim f64)";
+  const bool batch_entry = std::string(e.method) == "aclnn_batch_matmul";
+  if (batch_entry && g.batch <= 1) return "batch 1 runs on aclnnMatmul";
+  if (!batch_entry && g.batch > 1) return "aclnnMatmul takes batch 1";
+  return "";
+}
+std::string why_not(const ImplEntry&, const xinhe_attention_desc_t& d) {
+  if (d.dtype == XINHE_DTYPE_F64)
+    return "aclnn has no fp64 operators (the device does not claim f64)";
+  return attention_limits(d);
+}
+
+// Phase one of every call the op's runs make (see the top of the file): a refusal skips the
+// entry with aclnn's reason; the workspace found is the op's.
+xinhe::backend::Built size_plan(xinhe_be_op_s* op) {
+  if (empty_output(*op)) return xinhe::backend::Built::ok();
+  if (xinhe_status_t status = bind(op->device)) return xinhe::backend::Built::fatal(status);
+  Plan plan(op->device, /*sizing=*/true);
+  if (op->kind == XINHE_OP_GEMM) {
+    op->scratch = gemm_scratch(op->gemm).total;
+    // Every path a run may take: alpha and beta general, beta == 0, alpha == 0.
+    for (const auto& [alpha, beta] : {std::pair{0.5f, 0.5f}, {0.5f, 0.0f}, {0.0f, 0.5f}})
+      gemm_plan(plan, op->gemm, {}, {}, {}, nullptr, alpha, beta);
+  } else {
+    op->scratch = attention_scratch(op->attention);
+    attention_plan(plan, op->attention, {}, {}, {}, {}, {}, nullptr, nullptr);
+  }
+  if (!plan.declined().empty()) return xinhe::backend::Built::skip(plan.declined());
+  op->aclnn_workspace = plan.largest_workspace();
+  return xinhe::backend::Built::ok();
+}
+
+template <typename Desc, typename List>
+xinhe::backend::Selection select(xinhe_be_op_s* op, const Desc& desc, const List& list) {
+  xinhe::backend::DispatchRequest request(op->device->backend->host, kBackendName, desc);
+  request.device = op->device->soc;
+  return xinhe::backend::select_impl(
+      request, list, [&](const ImplEntry& e) { return why_not(e, desc); },
+      [&](const ImplEntry&) { return size_plan(op); });
+}
+
+}  // namespace
+
 xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                          xinhe_be_op_t* out_op) {
   auto* op = new (std::nothrow) xinhe_be_op_s;
@@ -429,53 +480,24 @@ xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* des
                       __LINE__, "no memory");
   op->device = device;
   op->kind = desc->kind;
-  xinhe_dtype_t dtype;
+  xinhe::backend::Selection chosen;
   if (desc->kind == XINHE_OP_GEMM) {
     op->gemm = *desc->gemm;
-    dtype = op->gemm.ab_dtype;
-    const bool mixed = op->gemm.c_dtype != op->gemm.ab_dtype;
-    op->name = std::string("ascend.gemm.") +
-               (op->gemm.batch > 1 ? "aclnn_batch_matmul_" : "aclnn_matmul_") + dtype_tag(dtype) +
-               (mixed ? std::string("_") + dtype_tag(op->gemm.c_dtype) : "");
+    chosen = select(op, op->gemm, kGemmList);
   } else if (desc->kind == XINHE_OP_ATTENTION) {
     op->attention = *desc->attention;
-    dtype = op->attention.dtype;
-    op->name = std::string("ascend.attention.aclnn_flash_attention_score_") + dtype_tag(dtype);
-    op->unsupported = attention_limits(op->attention);
+    chosen = select(op, op->attention, kAttentionList);
   } else {
     // A kind from a later ABI minor: declined, never guessed at.
-    op->name = "ascend.unknown";
-    op->unsupported = "op kind " + std::to_string(desc->kind) + " is not known to this plugin";
-    *out_op = op;
-    return nullptr;
+    chosen.name = "ascend.unknown";
+    chosen.unsupported = "op kind " + std::to_string(desc->kind) + " is not known to this plugin";
   }
-  // The implementation filter (one implementation per op here).
-  const char* variable = desc->kind == XINHE_OP_GEMM ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL";
-  const char* filter = std::getenv(variable);
-  if (filter && *filter && op->name.find(filter) == std::string::npos)
-    op->unsupported = std::string("no implementation matches ") + variable + "='" + filter + "' (" +
-                      op->name + " does not)";
-  if (dtype == XINHE_DTYPE_F64)
-    op->unsupported = "aclnn has no fp64 operators (the device does not claim f64)";
-  if (op->unsupported.empty() && !empty_output(*op)) {
-    xinhe_status_t status = bind(device);
-    if (status != nullptr) {
-      delete op;
-      return status;
-    }
-    Plan plan(device, /*sizing=*/true);
-    if (op->kind == XINHE_OP_GEMM) {
-      op->scratch = gemm_scratch(op->gemm).total;
-      // Every path a run may take: alpha and beta general, beta == 0, alpha == 0.
-      for (const auto& [alpha, beta] : {std::pair{0.5f, 0.5f}, {0.5f, 0.0f}, {0.0f, 0.5f}})
-        gemm_plan(plan, op->gemm, {}, {}, {}, nullptr, alpha, beta);
-    } else {
-      op->scratch = attention_scratch(op->attention);
-      attention_plan(plan, op->attention, {}, {}, {}, {}, {}, nullptr, nullptr);
-    }
-    op->unsupported = plan.declined();
-    op->aclnn_workspace = plan.largest_workspace();
+  if (chosen.fatal != nullptr) {
+    delete op;
+    return chosen.fatal;
   }
+  op->name = chosen.name.empty() ? std::string(kBackendName) : chosen.name;
+  op->unsupported = chosen.unsupported;
   *out_op = op;
   return nullptr;
 }
@@ -501,7 +523,7 @@ xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be
     return make_error(op->device->backend->host, XINHE_STATUS_UNIMPLEMENTED, "op_run", __FILE__,
                       __LINE__, op->unsupported);
   if (empty_output(*op)) return nullptr;
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(op->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(op->device));
   const bool gemm = op->kind == XINHE_OP_GEMM;
   const int ws_slot = gemm ? static_cast<int>(XINHE_GEMM_ARG_WORKSPACE)
                            : static_cast<int>(XINHE_ATTENTION_ARG_WORKSPACE);
@@ -522,7 +544,7 @@ xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be
   const xinhe_attention_desc_t& d = op->attention;
   void* mask = nullptr;
   if (d.mask == XINHE_ATTENTION_MASK_CAUSAL && attention_rows(d) > 0)
-    XINHE_ASCEND_RETURN_IF_ERROR(causal_mask(op->device, &mask));
+    XINHE_BE_RETURN_IF_ERROR(causal_mask(op->device, &mask));
   return attention_plan(plan, d, operand(args->mem[XINHE_ATTENTION_ARG_Q], d.dtype),
                         operand(args->mem[XINHE_ATTENTION_ARG_K], d.dtype),
                         operand(args->mem[XINHE_ATTENTION_ARG_V], d.dtype),

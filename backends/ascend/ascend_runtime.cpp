@@ -19,7 +19,8 @@ namespace xinhe::ascend {
 
 xinhe_status_t make_error(const xinhe_host_api_t* host, xinhe_status_code_t code, const char* call,
                           const char* file, int line, const std::string& message) {
-  return host->status_new(code, kBackendName, call, file, line, message.c_str());
+  return xinhe::backend::make_status(host, code, kBackendName, call, file, line, "%s",
+                                     message.c_str());
 }
 
 namespace {
@@ -200,6 +201,8 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
   out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16) |
                     XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
   out->min_alignment = kCopyAlignment;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type))
+    out->device_type = XINHE_DEVICE_TYPE_NPU;
   for (double& f : out->peak_flops) f = 0.0;
   out->memory_bandwidth = 0.0;
   return nullptr;
@@ -209,7 +212,7 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
 
 xinhe_status_t buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
                             xinhe_be_buffer_t* out) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(device));
+  XINHE_BE_RETURN_IF_ERROR(bind(device));
   const uint64_t want = alignment > kCopyAlignment ? alignment : kCopyAlignment;
   const uint64_t extra = want - kCopyAlignment;  // aclrtMalloc's addresses are 64-aligned
   if (size > UINT64_MAX - extra || size + extra > device->total_memory)
@@ -250,7 +253,7 @@ xinhe_status_t buffer_address(xinhe_be_buffer_t buffer, uint64_t* out) {
 // ---- Streams ----
 
 xinhe_status_t stream_create(xinhe_be_device_t device, xinhe_be_stream_t* out) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(device));
+  XINHE_BE_RETURN_IF_ERROR(bind(device));
   auto* stream = new (std::nothrow) xinhe_be_stream_s;
   if (stream == nullptr)
     return make_error(host(device), XINHE_STATUS_OUT_OF_MEMORY, "stream_create", __FILE__, __LINE__,
@@ -275,7 +278,7 @@ void stream_destroy(xinhe_be_stream_t stream) {
 }
 
 xinhe_status_t stream_synchronize(xinhe_be_stream_t stream) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   XINHE_ACL_CALL(stream->device, acl(stream->device).aclrtSynchronizeStream(stream->stream),
                  "aclrtSynchronizeStream");
   return nullptr;
@@ -319,7 +322,7 @@ xinhe_status_t read_device(xinhe_be_stream_t stream, void* dst, const uint8_t* s
   const uint64_t head = reinterpret_cast<uintptr_t>(src) % kCopyAlignment;
   if (head == 0) return memcpy_async(stream, dst, src, size, ACL_MEMCPY_DEVICE_TO_HOST);
   std::vector<uint8_t> staging(head + size);
-  XINHE_ASCEND_RETURN_IF_ERROR(
+  XINHE_BE_RETURN_IF_ERROR(
       memcpy_async(stream, staging.data(), src - head, staging.size(), ACL_MEMCPY_DEVICE_TO_HOST));
   std::memcpy(dst, staging.data() + head, size);
   return nullptr;
@@ -327,19 +330,19 @@ xinhe_status_t read_device(xinhe_be_stream_t stream, void* dst, const uint8_t* s
 
 xinhe_status_t copy_host_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst, const void* src,
                                    uint64_t size) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   return write_device(stream, address_of(dst), src, size);
 }
 
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   return read_device(stream, dst, address_of(src), size);
 }
 
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                      xinhe_be_mem_t src, uint64_t size) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   uint8_t* d = address_of(dst);
   const uint8_t* s = address_of(src);
   if (reinterpret_cast<uintptr_t>(d) % kCopyAlignment == 0 &&
@@ -351,7 +354,7 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t ds
 xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
                     const void* pattern, uint32_t pattern_size) {
   xinhe_be_device_s* device = stream->device;
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(device));
+  XINHE_BE_RETURN_IF_ERROR(bind(device));
   const uint8_t* p = static_cast<const uint8_t*>(pattern);
   bool one_byte = true;
   for (uint32_t i = 1; i < pattern_size; ++i) one_byte = one_byte && p[i] == p[0];
@@ -369,7 +372,7 @@ xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
 // ---- Events ----
 
 xinhe_status_t event_create(xinhe_be_device_t device, xinhe_be_event_t* out) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(device));
+  XINHE_BE_RETURN_IF_ERROR(bind(device));
   aclrtEvent event = nullptr;
   XINHE_ACL_CALL(device,
                  acl(device).aclrtCreateEventWithFlag(&event, ACL_EVENT_SYNC | ACL_EVENT_TIME_LINE),
@@ -390,14 +393,14 @@ void event_destroy(xinhe_be_event_t event) {
 }
 
 xinhe_status_t event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   XINHE_ACL_CALL(stream->device, acl(stream->device).aclrtRecordEvent(event->event, stream->stream),
                  "aclrtRecordEvent");
   return nullptr;
 }
 
 xinhe_status_t stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t event) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(stream->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(stream->device));
   XINHE_ACL_CALL(stream->device,
                  acl(stream->device).aclrtStreamWaitEvent(stream->stream, event->event),
                  "aclrtStreamWaitEvent");
@@ -405,14 +408,14 @@ xinhe_status_t stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t even
 }
 
 xinhe_status_t event_synchronize(xinhe_be_event_t event) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(event->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(event->device));
   XINHE_ACL_CALL(event->device, acl(event->device).aclrtSynchronizeEvent(event->event),
                  "aclrtSynchronizeEvent");
   return nullptr;
 }
 
 xinhe_status_t event_query(xinhe_be_event_t event, int* out_done) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(event->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(event->device));
   aclrtEventRecordedStatus status = ACL_EVENT_RECORDED_STATUS_NOT_READY;
   XINHE_ACL_CALL(event->device, acl(event->device).aclrtQueryEventStatus(event->event, &status),
                  "aclrtQueryEventStatus");
@@ -421,7 +424,7 @@ xinhe_status_t event_query(xinhe_be_event_t event, int* out_done) {
 }
 
 xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, float* out_ms) {
-  XINHE_ASCEND_RETURN_IF_ERROR(bind(start->device));
+  XINHE_BE_RETURN_IF_ERROR(bind(start->device));
   XINHE_ACL_CALL(start->device,
                  acl(start->device).aclrtEventElapsedTime(out_ms, start->event, end->event),
                  "aclrtEventElapsedTime");

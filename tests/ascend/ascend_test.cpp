@@ -6,11 +6,14 @@
 // ASCEND_TOOLKIT_HOME, so both see one instance of the double.
 // AscendPlugin.*: the plugin through xinhe's public API on ascend:0: copies and fills at every
 // offset around the 64-byte copy alignment, alignments above what aclrtMalloc gives, what the
-// plugin declines and why, and work on threads without a current context.
+// plugin declines and why, the names of its implementation lists and the filter, and work on
+// threads without a current context.
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -365,6 +368,51 @@ TEST(AscendPlugin, DeclinesWhatFlashAttentionScoreCannotTakeWithTheReason) {
       << xinhe_status_message(s);
   xinhe_status_free(s);
   xinhe_attention_destroy(op);
+}
+
+// The names of the walked lists (ascend.<op>.<method>_<dtypes>), the filter the core serves from
+// XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, and the device type.
+TEST(AscendPlugin, ImplementationsAreNamedWalkedAndFiltered) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  EXPECT_EQ(device.properties().device_type, XINHE_DEVICE_TYPE_NPU);
+  auto gemm_desc = [](int64_t batch) {
+    xinhe_gemm_desc_t g{};
+    g.struct_size = sizeof g;
+    g.ab_dtype = XINHE_DTYPE_F16;
+    g.c_dtype = XINHE_DTYPE_F32;
+    g.m = g.n = g.k = 8;
+    g.lda = g.ldb = g.ldc = 8;
+    g.batch = batch;
+    g.stride_a = g.stride_b = g.stride_c = batch > 1 ? 64 : 0;
+    return g;
+  };
+  auto create = [&](int64_t batch, std::string* impl) {
+    const xinhe_gemm_desc_t g = gemm_desc(batch);
+    xinhe_gemm_t op = nullptr;
+    xinhe::check(xinhe_gemm_create(device.get(), &g, &op));
+    *impl = xinhe_gemm_impl_name(op);
+    xinhe_status_t s = xinhe_gemm_check(op);
+    std::string reason = s != nullptr ? xinhe_status_message(s) : "";
+    xinhe_status_free(s);
+    xinhe_gemm_destroy(op);
+    return reason;
+  };
+  std::string impl;
+  EXPECT_EQ(create(1, &impl), "");
+  EXPECT_EQ(impl, "ascend.gemm.aclnn_matmul_f16_f32");
+  EXPECT_EQ(create(3, &impl), "");
+  EXPECT_EQ(impl, "ascend.gemm.aclnn_batch_matmul_f16_f32");
+  setenv("XINHE_GEMM_IMPL", "batch_matmul", 1);
+  const std::string reason = create(1, &impl);
+  unsetenv("XINHE_GEMM_IMPL");
+  EXPECT_NE(reason.find("ascend.gemm.aclnn_matmul_f16_f32: not named like "
+                        "XINHE_GEMM_IMPL='batch_matmul'"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("ascend.gemm.aclnn_batch_matmul_f16_f32: batch 1 runs on aclnnMatmul"),
+            std::string::npos)
+      << reason;
 }
 
 TEST(AscendPlugin, WorksFromThreadsThatNeverSetAContext) {
