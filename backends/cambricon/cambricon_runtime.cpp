@@ -296,6 +296,9 @@ xinhe_status_t stream_query(xinhe_be_stream_t s, int* out_done) {
   }
   if (r != cnrtSuccess) return cnrt_status(stream->device, r, "cnrtQueueQuery", __FILE__, __LINE__);
   *out_done = 1;
+  std::lock_guard<std::mutex> lock(stream->mu);
+  if (stream->device->api().cnrtQueueQuery(stream->queue) == cnrtSuccess)
+    stream->keep_alive.clear();
   return nullptr;
 }
 

@@ -184,3 +184,64 @@ TEST(CambriconPlugin, AlphaZeroScalesCWithoutReadingA) {
 }
 
 }  // namespace
+
+namespace {
+
+// An attention op destroyed while its run is still queued: what the queued work reads (the
+// packed sequence offsets the plugin copies from host memory) must outlive the op. The stream
+// is held behind an event of another stream until after the destroy.
+TEST(CambriconPlugin, AttentionOpDestroyedWhileQueued) {
+  REQUIRE_DEVICE(device);
+  const int64_t B = 2, H = 2, S = 5, D = 8;
+  xinhe_attention_desc_t d{};
+  d.struct_size = sizeof d;
+  d.dtype = XINHE_DTYPE_F16;
+  d.batch = B;
+  d.heads_q = d.heads_kv = H;
+  d.seq_q = d.seq_kv = S;
+  d.head_dim = D;
+  for (int64_t* s : {d.q_strides, d.k_strides, d.v_strides, d.o_strides})
+    xinhe_attention_strides_bhsd(H, S, D, s);
+  d.scale = 0.25f;
+  xinhe_attention_t op = nullptr;
+  Status created{xinhe_attention_create(device, &d, &op)};
+  ASSERT_EQ(created.s, nullptr);
+  uint64_t ws_bytes = 0;
+  Status wss{xinhe_attention_workspace_size(op, &ws_bytes)};
+  const uint64_t bytes = B * H * S * D * 2;
+  xinhe_stream_t stream = nullptr, gate_stream = nullptr;
+  Status s1{xinhe_stream_create(device, &stream)}, s2{xinhe_stream_create(device, &gate_stream)};
+  xinhe_buffer_t q = nullptr, o = nullptr, ws = nullptr, big = nullptr;
+  Status a1{xinhe_buffer_alloc(device, bytes, 0, &q)}, a2{xinhe_buffer_alloc(device, bytes, 0, &o)},
+      a3{xinhe_buffer_alloc(device, ws_bytes, 0, &ws)},
+      a4{xinhe_buffer_alloc(device, 128 << 20, 0, &big)};
+  // Q = K = V = 1.0 (f16 0x3c00): every output element is exactly 1.
+  const std::vector<uint16_t> ones(B * H * S * D, 0x3c00);
+  Status c1{xinhe_copy_host_to_device(stream, q, 0, ones.data(), bytes)};
+  Status sync0{xinhe_stream_synchronize(stream)};
+  xinhe_event_t gate = nullptr;
+  Status e1{xinhe_event_create(device, &gate)};
+  const uint8_t byte = 1;
+  Status f1{xinhe_buffer_fill(gate_stream, big, 0, 128 << 20, &byte, 1)};
+  Status r1{xinhe_event_record(gate, gate_stream)};
+  Status w1{xinhe_stream_wait_event(stream, gate)};
+  xinhe_attention_args_t args{};
+  args.struct_size = sizeof args;
+  args.q = args.k = args.v = q;
+  args.o = o;
+  args.workspace = ws;
+  Status run{xinhe_attention_run(op, stream, &args)};
+  ASSERT_EQ(run.s, nullptr) << xinhe_status_message(run.s);
+  xinhe_attention_destroy(op);  // before the queue reaches the run
+  std::vector<uint16_t> out(ones.size(), 0);
+  Status back{xinhe_copy_device_to_host(stream, out.data(), o, 0, bytes)};
+  Status sync{xinhe_stream_synchronize(stream)};
+  ASSERT_EQ(sync.s, nullptr) << xinhe_status_message(sync.s);
+  EXPECT_EQ(out, ones);
+  xinhe_event_destroy(gate);
+  for (xinhe_buffer_t b : {q, o, ws, big}) xinhe_buffer_free(b);
+  xinhe_stream_destroy(stream);
+  xinhe_stream_destroy(gate_stream);
+}
+
+}  // namespace
