@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -71,6 +72,10 @@ xinhe_status_t bind(const Device* device) {
 
 namespace {
 
+// No exception crosses the C ABI: an entry that allocates and throws returns a status instead
+// (std::bad_alloc as OUT_OF_MEMORY). The host table is the one backend_create received.
+std::atomic<const xinhe_host_api_t*> g_host{nullptr};
+
 Device* to_device(xinhe_be_device_t d) { return reinterpret_cast<Device*>(d); }
 Buffer* to_buffer(xinhe_be_buffer_t b) { return reinterpret_cast<Buffer*>(b); }
 Stream* to_stream(xinhe_be_stream_t s) { return reinterpret_cast<Stream*>(s); }
@@ -111,6 +116,7 @@ bool load_library(const std::string& folder, const char* name, std::string* path
 }
 
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
+  g_host.store(host);
   auto backend = std::make_unique<Backend>();
   backend->host = host;
   Vendor& api = backend->api;
@@ -433,40 +439,58 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   return nullptr;
 }
 
+template <auto F>
+struct Guarded;
+template <typename... A, xinhe_status_t (*F)(A...)>
+struct Guarded<F> {
+  static xinhe_status_t call(A... args) noexcept {
+    const char* what = "an exception";
+    xinhe_status_code_t code = XINHE_STATUS_INTERNAL;
+    try {
+      return F(args...);
+    } catch (const std::bad_alloc&) {
+      code = XINHE_STATUS_OUT_OF_MEMORY;
+      what = "host memory exhausted";
+    } catch (...) {
+    }
+    return g_host.load()->status_new(code, kBackendName, "entry", __FILE__, __LINE__, what);
+  }
+};
+
 const xinhe_backend_api_t kApi = {
     sizeof(xinhe_backend_api_t),
     XINHE_BACKEND_ABI_MAJOR,
     XINHE_BACKEND_ABI_MINOR,
     kBackendName,
-    backend_create,
+    Guarded<backend_create>::call,
     backend_destroy,
-    device_count,
-    device_open,
+    Guarded<device_count>::call,
+    Guarded<device_open>::call,
     device_close,
-    device_properties,
-    buffer_alloc,
+    Guarded<device_properties>::call,
+    Guarded<buffer_alloc>::call,
     buffer_free,
-    stream_create,
+    Guarded<stream_create>::call,
     stream_destroy,
-    stream_synchronize,
-    stream_query,
-    copy_host_to_device,
-    copy_device_to_host,
-    copy_device_to_device,
-    fill,
-    event_create,
+    Guarded<stream_synchronize>::call,
+    Guarded<stream_query>::call,
+    Guarded<copy_host_to_device>::call,
+    Guarded<copy_device_to_host>::call,
+    Guarded<copy_device_to_device>::call,
+    Guarded<fill>::call,
+    Guarded<event_create>::call,
     event_destroy,
-    event_record,
-    stream_wait_event,
-    event_synchronize,
-    event_query,
-    event_elapsed_ms,
-    op_create,
+    Guarded<event_record>::call,
+    Guarded<stream_wait_event>::call,
+    Guarded<event_synchronize>::call,
+    Guarded<event_query>::call,
+    Guarded<event_elapsed_ms>::call,
+    Guarded<op_create>::call,
     op_destroy,
-    op_check,
-    op_workspace_size,
+    Guarded<op_check>::call,
+    Guarded<op_workspace_size>::call,
     op_impl_name,
-    op_run,
+    Guarded<op_run>::call,
     nullptr,  // buffer_host_pointer: device memory is not host-addressable
     nullptr,  // buffer_wrap_host
     buffer_address,
