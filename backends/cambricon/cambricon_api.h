@@ -195,16 +195,17 @@ cnnlStatus_t cnnlFlashAttentionForward(
 // X(name) lists of every function the plugin calls, per library.
 #define XINHE_CNRT_SYMBOLS(X)                                                            \
   X(cnrtGetDeviceCount)                                                                  \
-  X(cnrtSetDevice) X(cnrtDeviceGetAttribute) X(cnrtMemGetInfo) X(cnrtGetLibVersion)      \
-      X(cnrtGetErrorStr) X(cnrtMalloc) X(cnrtFree) X(cnrtMemcpyAsync) X(cnrtMemsetAsync) \
-          X(cnrtQueueCreate) X(cnrtQueueDestroy) X(cnrtQueueSync) X(cnrtQueueQuery)      \
-              X(cnrtNotifierCreate) X(cnrtNotifierDestroy) X(cnrtPlaceNotifier)          \
-                  X(cnrtQueueWaitNotifier) X(cnrtWaitNotifier) X(cnrtQueryNotifier)      \
-                      X(cnrtNotifierElapsedTime)
+  X(cnrtSetDevice)                                                                       \
+  X(cnrtDeviceGetAttribute) X(cnrtMemGetInfo) X(cnrtGetLibVersion) X(cnrtGetErrorStr)    \
+      X(cnrtMalloc) X(cnrtFree) X(cnrtMemcpyAsync) X(cnrtMemsetAsync) X(cnrtQueueCreate) \
+          X(cnrtQueueDestroy) X(cnrtQueueSync) X(cnrtQueueQuery) X(cnrtNotifierCreate)   \
+              X(cnrtNotifierDestroy) X(cnrtPlaceNotifier) X(cnrtQueueWaitNotifier)       \
+                  X(cnrtWaitNotifier) X(cnrtQueryNotifier) X(cnrtNotifierElapsedTime)
 
 #define XINHE_CNNL_SYMBOLS(X)                                                                     \
   X(cnnlCreate)                                                                                   \
-  X(cnnlDestroy) X(cnnlSetQueue) X(cnnlGetErrorString) X(cnnlCreateTensorDescriptor)              \
+  X(cnnlDestroy)                                                                                  \
+  X(cnnlSetQueue) X(cnnlGetErrorString) X(cnnlCreateTensorDescriptor)                             \
       X(cnnlDestroyTensorDescriptor) X(cnnlSetTensorDescriptorEx) X(cnnlCopy)                     \
           X(cnnlMatMulDescCreate) X(cnnlMatMulDescDestroy) X(cnnlSetMatMulDescAttr)               \
               X(cnnlMatMulAlgoCreate) X(cnnlMatMulAlgoDestroy) X(cnnlCreateMatMulHeuristicResult) \

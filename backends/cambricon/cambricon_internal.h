@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cambricon_api.h"
-#include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::cambricon {
 
@@ -89,14 +89,6 @@ xinhe_status_t cnnl_status(const Device* device, cnnlStatus_t s, const char* cal
     if (xinhe_cnnl_s_ != CNNL_STATUS_SUCCESS)                                                     \
       return ::xinhe::cambricon::cnnl_status((device), xinhe_cnnl_s_, #call, __FILE__, __LINE__); \
   } while (0)
-
-// The status family of the dispatch service (xinhe/backend.hpp), until this plugin includes it.
-#ifndef XINHE_BE_RETURN_IF_ERROR
-#define XINHE_BE_RETURN_IF_ERROR(expr)                                     \
-  do {                                                                     \
-    if (xinhe_status_t xinhe_be_status_ = (expr)) return xinhe_be_status_; \
-  } while (0)
-#endif
 
 // Makes device current on the calling thread (CNRT's current device is per thread).
 xinhe_status_t bind(const Device* device);

@@ -19,8 +19,7 @@
 // packed extent above INT32_MAX (CNNL's dimensions are int32); anything the vendor's own
 // queries reject (their status is the reason).
 //
-// The implementation lists below are data walked by one loop, in the shape of the dispatch
-// service's walker (method + arch, an eligibility check returning the reason, a factory).
+// The implementation lists below are walked by the dispatch service (xinhe/backend.hpp).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -32,25 +31,12 @@
 namespace xinhe::cambricon {
 namespace {
 
+namespace be = xinhe::backend;
+
 constexpr uint64_t kAlign = 64;  // of every region placed in a workspace
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 uint64_t round_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
-
-const char* dtype_tag(xinhe_dtype_t t) {
-  switch (t) {
-    case XINHE_DTYPE_F32:
-      return "f32";
-    case XINHE_DTYPE_F16:
-      return "f16";
-    case XINHE_DTYPE_BF16:
-      return "bf16";
-    case XINHE_DTYPE_F64:
-      return "f64";
-    default:
-      return "?";
-  }
-}
 
 uint64_t elem_size(xinhe_dtype_t t) {
   return t == XINHE_DTYPE_F32 ? 4 : t == XINHE_DTYPE_F64 ? 8 : 2;
@@ -169,53 +155,6 @@ struct Op {
 
 Op* to_op(xinhe_be_op_t op) { return reinterpret_cast<Op*>(op); }
 
-// The outcome of an implementation's factory (the walker's Built, in miniature): ok, a reason
-// to fall through, or a status to return.
-struct Built {
-  xinhe_status_t fatal = nullptr;
-  std::string skip;
-};
-
-// Walks list in order: the first entry named like the user's filter, eligible and built runs
-// the op. One dispatch line per op under XINHE_VERBOSE=dispatch.
-template <size_t N, typename Entry, typename Unsupported, typename Build>
-xinhe_status_t select(Op* op, const char* filter_variable, const std::string& dtypes,
-                      const std::string& what, const Entry (&list)[N], Unsupported&& unsupported,
-                      Build&& build) {
-  const char* filter = std::getenv(filter_variable);
-  if (filter != nullptr && filter[0] == '\0') filter = nullptr;
-  std::string skipped;
-  const char* op_tag = op->kind == XINHE_OP_GEMM ? "gemm" : "attention";
-  for (const Entry& entry : list) {
-    const std::string name = std::string(kBackendName) + "." + op_tag + "." + entry.method + "_" +
-                             dtypes + (entry.arch != nullptr ? std::string("_") + entry.arch : "");
-    std::string why;
-    if (filter != nullptr && name.find(filter) == std::string::npos)
-      why = std::string("not named like ") + filter_variable + "='" + filter + "'";
-    else
-      why = unsupported(entry);
-    if (why.empty()) {
-      Built built = build(entry);
-      if (built.fatal != nullptr) return built.fatal;
-      why = built.skip;
-    }
-    if (why.empty()) {
-      op->name = name;
-      break;
-    }
-    skipped += (skipped.empty() ? "" : "; ") + name + ": " + why;
-  }
-  if (op->name.empty())
-    op->unsupported = "no cambricon implementation runs " + what + " (" + skipped + ")";
-  const xinhe_host_api_t* host = op->device->host();
-  if (host->verbose_enabled("dispatch")) {
-    const std::string line = what + " -> " + (op->name.empty() ? "none" : op->name) +
-                             (skipped.empty() ? "" : "; skipped " + skipped);
-    host->log("dispatch", kBackendName, line.c_str());
-  }
-  return nullptr;
-}
-
 struct Impl {
   const char* method;
   const char* arch;
@@ -224,13 +163,6 @@ struct Impl {
 // ---- GEMM ----
 
 const Impl kGemmImpls[] = {{"cnnl_batch_matmul", nullptr}};
-
-std::string gemm_text(const xinhe_gemm_desc_t& d) {
-  return std::string("gemm ") + dtype_tag(d.ab_dtype) + "->" + dtype_tag(d.c_dtype) + " " +
-         (d.trans_a ? "t" : "n") + (d.trans_b ? "t" : "n") + " m=" + std::to_string(d.m) +
-         " n=" + std::to_string(d.n) + " k=" + std::to_string(d.k) +
-         " batch=" + std::to_string(d.batch);
-}
 
 std::string gemm_unsupported(const xinhe_gemm_desc_t& d) {
   if (d.ab_dtype == XINHE_DTYPE_F64 || d.c_dtype == XINHE_DTYPE_F64)
@@ -341,14 +273,6 @@ xinhe_status_t run_gemm(Op* op, Stream* stream, const xinhe_be_op_args_t* args) 
 // ---- Attention ----
 
 const Impl kAttentionImpls[] = {{"cnnl_flash_fwd", nullptr}};
-
-std::string attention_text(const xinhe_attention_desc_t& d) {
-  return std::string("attention ") + dtype_tag(d.dtype) + " B=" + std::to_string(d.batch) +
-         " Hq=" + std::to_string(d.heads_q) + " Hkv=" + std::to_string(d.heads_kv) +
-         " Sq=" + std::to_string(d.seq_q) + " Skv=" + std::to_string(d.seq_kv) +
-         " D=" + std::to_string(d.head_dim) +
-         (d.mask == XINHE_ATTENTION_MASK_CAUSAL ? " causal" : "") + (d.with_lse ? " lse" : "");
-}
 
 std::string attention_unsupported(const xinhe_attention_desc_t& d) {
   if (d.dtype == XINHE_DTYPE_F64) return "CNNL has no fp64 attention and the device claims no F64";
@@ -519,34 +443,32 @@ xinhe_status_t op_create(xinhe_be_device_t d, const xinhe_be_op_desc_t* desc, xi
   op->device = reinterpret_cast<Device*>(d);
   op->kind = desc->kind;
   XINHE_BE_RETURN_IF_ERROR(bind(op->device));
-  // A vendor query that declined the entry falls through with its reason; a failing one ends
-  // the walk.
-  auto built = [&](xinhe_status_t s) {
-    Built b;
-    b.fatal = s;
-    if (s == nullptr) b.skip = op->decline;
-    return b;
+  // A failing vendor query ends the walk; one that declined the entry falls through.
+  const auto built = [&](xinhe_status_t s) {
+    if (s != nullptr) return be::Built::fatal(s);
+    return op->decline.empty() ? be::Built::ok() : be::Built::skip(op->decline);
   };
+  be::Selection chosen;
   if (desc->kind == XINHE_OP_GEMM) {
     op->gemm = *desc->gemm;
-    const std::string dtypes =
-        std::string(dtype_tag(op->gemm.ab_dtype)) +
-        (op->gemm.c_dtype != op->gemm.ab_dtype ? std::string("_") + dtype_tag(op->gemm.c_dtype)
-                                               : "");
-    XINHE_BE_RETURN_IF_ERROR(select(
-        op.get(), "XINHE_GEMM_IMPL", dtypes, gemm_text(op->gemm), kGemmImpls,
-        [&](const Impl&) { return gemm_unsupported(op->gemm); },
-        [&](const Impl&) { return built(build_gemm(op.get())); }));
+    be::DispatchRequest request(op->device->host(), kBackendName, op->gemm);
+    request.device = op->device->description;
+    chosen = be::select_impl(
+        request, kGemmImpls, [&](const Impl&) { return gemm_unsupported(op->gemm); },
+        [&](const Impl&) { return built(build_gemm(op.get())); });
   } else if (desc->kind == XINHE_OP_ATTENTION) {
     op->attention = *desc->attention;
-    XINHE_BE_RETURN_IF_ERROR(select(
-        op.get(), "XINHE_ATTENTION_IMPL", dtype_tag(op->attention.dtype),
-        attention_text(op->attention), kAttentionImpls,
-        [&](const Impl&) { return attention_unsupported(op->attention); },
-        [&](const Impl&) { return built(build_attention(op.get())); }));
+    be::DispatchRequest request(op->device->host(), kBackendName, op->attention);
+    request.device = op->device->description;
+    chosen = be::select_impl(
+        request, kAttentionImpls, [&](const Impl&) { return attention_unsupported(op->attention); },
+        [&](const Impl&) { return built(build_attention(op.get())); });
   } else {
-    op->unsupported = "op kind " + std::to_string(desc->kind) + " is unknown to this plugin";
+    chosen.unsupported = "op kind " + std::to_string(desc->kind) + " is unknown to this plugin";
   }
+  if (chosen.fatal != nullptr) return chosen.fatal;
+  op->name = chosen.name;
+  op->unsupported = chosen.unsupported;
   *out = reinterpret_cast<xinhe_be_op_t>(op.release());
   return nullptr;
 }

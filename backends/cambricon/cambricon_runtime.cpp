@@ -18,7 +18,8 @@ namespace xinhe::cambricon {
 
 xinhe_status_t error(const Device* device, xinhe_status_code_t code, const char* call,
                      const char* file, int line, const std::string& message) {
-  return device->host()->status_new(code, kBackendName, call, file, line, message.c_str());
+  return xinhe::backend::make_status(device->host(), code, kBackendName, call, file, line, "%s",
+                                     message.c_str());
 }
 
 xinhe_status_t cnrt_status(const Device* device, cnrtRet_t r, const char* call, const char* file,
@@ -202,6 +203,8 @@ xinhe_status_t device_properties(xinhe_be_device_t d, xinhe_device_properties_t*
   out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16);
   if (bf16 != 0) out->dtype_caps |= XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
   out->min_alignment = kMinAlignment;
+  if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type))
+    out->device_type = XINHE_DEVICE_TYPE_NPU;
   for (double& f : out->peak_flops) f = 0.0;  // CNRT reports no peak figures
   out->memory_bandwidth = 0.0;
   return nullptr;
@@ -494,6 +497,7 @@ const xinhe_backend_api_t kApi = {
     nullptr,  // buffer_host_pointer: device memory is not host-addressable
     nullptr,  // buffer_wrap_host
     buffer_address,
+    nullptr,  // op_run_impl_name: every run uses the implementation chosen at create
 };
 
 }  // namespace
