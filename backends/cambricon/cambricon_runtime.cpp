@@ -124,8 +124,7 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   const std::string folder = library_folder();
   std::string reason;
   auto fail = [&](const std::string& why) {
-    return host->status_new(XINHE_STATUS_UNAVAILABLE, kBackendName, "dlopen", __FILE__, __LINE__,
-                            why.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen", "%s", why.c_str());
   };
   if (!load_library(folder, "libcnrt.so", &api.cnrt_path, &reason, [&](void* lib) -> const char* {
 #define XINHE_CAMBRICON_RESOLVE(name)                                 \
@@ -456,7 +455,8 @@ struct Guarded<F> {
       what = "host memory exhausted";
     } catch (...) {
     }
-    return g_host.load()->status_new(code, kBackendName, "entry", __FILE__, __LINE__, what);
+    return xinhe::backend::make_status(g_host.load(), code, kBackendName, "entry", __FILE__,
+                                       __LINE__, "%s", what);
   }
 };
 
