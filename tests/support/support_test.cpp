@@ -50,6 +50,25 @@ TEST(RecordingHost, LogsInTheCoresFormatAndVerboseTopics) {
   EXPECT_FALSE(host.logged("reference"));
 }
 
+// The filter a test sets is served per op kind through the table's impl_filter (ABI 1.3), as
+// the core serves XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL; none by default and after a reset.
+TEST(RecordingHost, ServesTheImplementationFilterATestSets) {
+  RecordingHost& host = RecordingHost::get();
+  const xinhe_host_api_t* api = host.api();
+  ASSERT_TRUE(XINHE_STRUCT_HAS(xinhe_host_api_t, api, impl_filter));
+  ASSERT_NE(api->impl_filter, nullptr);
+  EXPECT_EQ(api->impl_filter(XINHE_OP_GEMM), nullptr);
+  host.set_impl_filter(XINHE_OP_GEMM, "tiled");
+  host.set_impl_filter(XINHE_OP_ATTENTION, "flash");
+  EXPECT_STREQ(api->impl_filter(XINHE_OP_GEMM), "tiled");
+  EXPECT_STREQ(api->impl_filter(XINHE_OP_ATTENTION), "flash");
+  EXPECT_EQ(api->impl_filter(static_cast<xinhe_op_kind_t>(99)), nullptr);
+  host.set_impl_filter(XINHE_OP_GEMM, "");
+  host.set_impl_filter(XINHE_OP_ATTENTION, "");
+  EXPECT_EQ(api->impl_filter(XINHE_OP_GEMM), nullptr);
+  EXPECT_EQ(api->impl_filter(XINHE_OP_ATTENTION), nullptr);
+}
+
 TEST(Numerics, ErrorMeasure) {
   ErrorStats exact;
   exact.add(2.0, 2.0, 0);
