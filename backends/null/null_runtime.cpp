@@ -2,9 +2,9 @@
 //
 // The stand-in executes every command when it is submitted, so a stream is always idle, an
 // event is complete as soon as it is recorded, and its timestamp is taken then. A chip's runtime
-// is asynchronous: each TODO(null) names the call that replaces the stand-in (docs/porting.md §4
-// maps every entry to CUDA-like, OpenCL/Level Zero and NPU runtimes). What the suite checks
-// beyond the entry names (docs/porting.md §4): buffers placed at the requested alignment,
+// is asynchronous: each TODO(null) names the call that replaces the stand-in (step 4 of
+// docs/porting.md maps every entry to CUDA-like, OpenCL/Level Zero and NPU runtimes). What the
+// suite checks beyond the entry names (same step): buffers placed at the requested alignment,
 // queries that say done only when the work is done, stream_destroy waiting for queued work,
 // events usable after their stream is gone.
 //
