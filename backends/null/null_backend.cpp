@@ -129,9 +129,10 @@ const xinhe_backend_api_t kTable = make_table();
 }  // namespace
 }  // namespace null_backend
 
-// The one exported symbol. The core passes its own ABI version; a plugin built against a newer
-// minor still loads (the core ignores entries past the struct_size it knows).
-extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(uint32_t host_major,
-                                                                               uint32_t) {
-  return host_major == XINHE_BACKEND_ABI_MAJOR ? &null_backend::kTable : nullptr;
+// The one exported symbol. It returns the table whatever version the core passes (backend.h,
+// contract point 6): the core compares abi_major itself and names both versions when they
+// differ; a plugin built against a newer minor still loads (the core ignores entries past the
+// struct_size it knows).
+extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(uint32_t, uint32_t) {
+  return &null_backend::kTable;
 }
