@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -313,6 +314,27 @@ xinhe_status_t validate_attention(const char* kCall, xinhe_device_t device,
 
 // ---- Shared create / check / run --------------------------------------------------------------
 
+// backend.h: entries must not throw. What escapes one anyway (a C++ plugin's std::bad_alloc) is
+// caught here, at the boundary, and becomes INTERNAL naming the entry, so a plugin bug cannot
+// unwind through the core into the caller.
+template <typename Call>
+xinhe_status_t guarded(const char* kCall, xinhe_device_t device, const char* entry, Call&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return XH_FAIL(INTERNAL, device, "backend entry %s threw: %s", entry, e.what());
+  } catch (...) {
+    return XH_FAIL(INTERNAL, device, "backend entry %s threw a non-standard exception", entry);
+  }
+}
+
+// An op whose output has no element: the core never calls op_run for it (backend.h). K == 0
+// and Skv == 0 still have outputs (C = beta * C; O = 0, LSE = -inf) and are run.
+bool output_is_empty(const Op& op) {
+  if (op.kind == XINHE_OP_GEMM) return op.gemm.m == 0 || op.gemm.n == 0;
+  return op.attention.batch == 0 || op.attention.heads_q == 0 || op.attention.seq_q == 0;
+}
+
 // After validation: asks the backend for its op and records whether it can run.
 xinhe_status_t create_backend_op(const char* kCall, Op* op) {
   xinhe_device_t device = op->device;
@@ -325,8 +347,10 @@ xinhe_status_t create_backend_op(const char* kCall, Op* op) {
   desc.attention = op->kind == XINHE_OP_ATTENTION ? &op->attention : nullptr;
   const xinhe_backend_api_t* api = device->api;
 
-  Status status(
-      xinhe::core::track_device_status(device, api->op_create(device->be, &desc, &op->be)));
+  Status status(xinhe::core::track_device_status(device, guarded(kCall, device, "op_create", [&] {
+                                                   return api->op_create(device->be, &desc,
+                                                                         &op->be);
+                                                 })));
   if (!status.ok()) {
     op->be = nullptr;  // a failed create leaves nothing to destroy
     if (status.code() != XINHE_STATUS_UNIMPLEMENTED) return status.release();
@@ -338,13 +362,22 @@ xinhe_status_t create_backend_op(const char* kCall, Op* op) {
     return XH_FAIL(INTERNAL, device, "backend op_create returned no op");
   }
   // Op handles are immutable, so the backend's verdict and workspace are taken once.
-  op->unsupported.reset(xinhe::core::track_device_status(device, api->op_check(op->be)));
+  op->unsupported.reset(xinhe::core::track_device_status(
+      device, guarded(kCall, device, "op_check", [&] { return api->op_check(op->be); })));
   if (op->unsupported.ok() && api->op_workspace_size != nullptr) {
     Status ws(xinhe::core::track_device_status(
-        device, api->op_workspace_size(op->be, &op->workspace_bytes)));
+        device, guarded(kCall, device, "op_workspace_size",
+                        [&] { return api->op_workspace_size(op->be, &op->workspace_bytes); })));
     if (!ws.ok()) return ws.release();
   }
-  const char* impl = api->op_impl_name != nullptr ? api->op_impl_name(op->be) : nullptr;
+  const char* impl = nullptr;
+  if (api->op_impl_name != nullptr) {
+    try {
+      impl = api->op_impl_name(op->be);
+    } catch (...) {
+      impl = nullptr;  // the backend name stands in
+    }
+  }
   op->impl_name = impl != nullptr ? impl : device->backend_name;
   return nullptr;
 }
@@ -430,8 +463,10 @@ xinhe_status_t validate_run(const char* kCall, const Op& op, xinhe_stream_t stre
 xinhe_status_t submit(const char* kCall, const Op& op, xinhe_stream_t stream,
                       const xinhe_be_op_args_t& args) {
   if (xinhe_status_t status = check_op(kCall, op)) return status;
-  return xinhe::core::track_device_status(op.device,
-                                          op.device->api->op_run(op.be, stream->be, &args));
+  if (output_is_empty(op)) return nullptr;
+  return xinhe::core::track_device_status(op.device, guarded(kCall, op.device, "op_run", [&] {
+                                            return op.device->api->op_run(op.be, stream->be, &args);
+                                          }));
 }
 
 // The implementation a run with args uses (backend.h's op_run_impl_name, else impl_name).

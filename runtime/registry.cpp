@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -175,7 +176,8 @@ void fail(Backend& backend, xinhe_status_code_t code, std::string reason) {
 // when there is no message): "UNAVAILABLE: backend_create failed: libcuda.so.1 not found".
 std::string status_text(xinhe_status_t status) {
   const char* message = xinhe_status_message(status);
-  return message[0] != '\0' ? std::string(message) : xinhe_status_code_name(xinhe_status_code(status));
+  return message[0] != '\0' ? std::string(message)
+                            : xinhe_status_code_name(xinhe_status_code(status));
 }
 
 // Copies n bytes of plugin memory at src to dst through a pipe, so that memory the plugin
@@ -214,9 +216,11 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
   if (table == nullptr) {
     fail(backend, XINHE_STATUS_FAILED_PRECONDITION,
          std::string("entry '") + XINHE_BACKEND_ENTRY_SYMBOL +
-             "' returned NULL (the plugin cannot serve core ABI " +
+             "' returned NULL, so its ABI version is unknown (core ABI " +
              std::to_string(XINHE_BACKEND_ABI_MAJOR) + "." +
-             std::to_string(XINHE_BACKEND_ABI_MINOR) + ")");
+             std::to_string(XINHE_BACKEND_ABI_MINOR) +
+             "); backend.h asks plugins to return their table whatever the core's version, "
+             "and the core compares the versions");
     return;
   }
   // Copy the table out of the plugin: struct_size first, then as much as it claims.
@@ -252,7 +256,16 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
   }
 
   xinhe_be_backend_t be = nullptr;
-  Status status(api.backend_create(&kHostApi, &be));
+  Status status;
+  try {  // backend.h: entries must not throw; one that does is refused with the reason
+    status.reset(api.backend_create(&kHostApi, &be));
+  } catch (const std::exception& e) {
+    fail(backend, XINHE_STATUS_INTERNAL, std::string("backend_create threw: ") + e.what());
+    return;
+  } catch (...) {
+    fail(backend, XINHE_STATUS_INTERNAL, "backend_create threw a non-standard exception");
+    return;
+  }
   if (!status.ok()) {
     fail(backend, status.code(), "backend_create failed: " + status_text(status.get()));
     return;

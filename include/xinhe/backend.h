@@ -27,7 +27,59 @@
  *
  * Plugins must not link libxinhe: statuses are created through xinhe_host_api_t. A plugin that
  * needs a vendor library should dlopen it inside backend_create and fail there with
- * XINHE_STATUS_UNAVAILABLE and a reason, so a missing driver never stops the host loading. */
+ * XINHE_STATUS_UNAVAILABLE and a reason, so a missing driver never stops the host loading.
+ *
+ * The contract, point by point (docs/porting.md explains each with an example):
+ *
+ *  1. Exceptions. No entry may throw: the boundary is a C ABI. The core nevertheless catches
+ *     whatever escapes backend_create, op_create, op_check, op_workspace_size, op_impl_name and
+ *     op_run (where a C++ plugin does its allocating work) and returns INTERNAL naming the
+ *     entry ("backend entry op_run threw: std::bad_alloc"); an exception from any other entry
+ *     is undefined behaviour (in practice std::terminate).
+ *  2. Concurrency. The core calls entries from any thread, without a lock of its own, except:
+ *     backend_create, device_count, device_open, device_close and backend_destroy run once
+ *     each, from one thread, never concurrently with anything else of the same backend.
+ *     Everything else may run concurrently on different objects, and on the same stream or
+ *     event from several threads (base.h: the order of such work is then unspecified, but
+ *     each entry must stay memory-safe). An op may run on several streams at once. A vendor
+ *     whose runtime keeps per-thread state (AscendCL's current context, CUDA's current
+ *     context) must set it in every entry.
+ *  3. Asynchronous errors. Enqueueing entries (copies, fill, event_record, stream_wait_event,
+ *     op_run) may return OK for work that fails later on the device. Such a failure surfaces
+ *     from the next entry that observes the stream: stream_synchronize, event_synchronize,
+ *     event_query, stream_query, or a later enqueue on it. Return DEVICE_LOST when the vendor
+ *     says the device needs a reset (the core then fails every later call on the device) and
+ *     INTERNAL otherwise, with the vendor's message.
+ *  4. Empty problems. The core never calls op_run for an op with no output element (GEMM m or
+ *     n 0, attention B, Hq or Sq 0). It does call it for K == 0 and Skv == 0, with the
+ *     operands that cover no bytes (A and B, or K and V) as NULL buffers: write C = beta * C,
+ *     or O = 0 and LSE = -inf, without touching them.
+ *  5. dtypes. op_create receives every well-formed description, f64 included, whatever the
+ *     device claims in dtype_caps. Create the op and decline at op_check (UNIMPLEMENTED with
+ *     the reason) what the device does not run; never fail op_create for it.
+ *  6. Versions. The entry returns the plugin's table whatever host version it is given; the
+ *     core compares abi_major and reports "plugin ABI 2.0, core supports 1.x". NULL is for a
+ *     plugin that cannot run at all, and then the version shown is unknown.
+ *  7. Vendor libraries. dlopen them in backend_create, never at load time, looking first in a
+ *     folder named by XINHE_<BACKEND>_LIBRARY_DIR, then where the vendor's own environment
+ *     points (ASCEND_TOOLKIT_HOME/lib64, NEUWARE_HOME/lib64, CUDA's driver in the loader's
+ *     path), then in the dynamic loader's search path; never relative to the working folder.
+ *     When one is missing, return UNAVAILABLE naming the library and where it looked.
+ *  8. Lifetime. The core never tears a loaded backend down: devices live for the process.
+ *     backend_destroy (after device_close of the devices opened) runs only when loading fails
+ *     after backend_create succeeded (device_count fails or says 0, a device_open fails), and
+ *     the core may dlclose the plugin right after: leave no thread or callback behind. Do not
+ *     unload or finalise the vendor runtime there when it cannot be initialised again in the
+ *     same process (aclFinalize): keep its libraries loaded instead.
+ *  9. Op kinds. A kind added by a later minor version is passed only to plugins whose
+ *     abi_minor includes it. A plugin given a kind it does not know (a core that broke this
+ *     rule) creates an op that declines it at op_check, or returns UNIMPLEMENTED from
+ *     op_create; it never guesses.
+ * 10. Declining. A backend may decline any shape, layout or head dim its library cannot take,
+ *     also of a dtype it claims: op_check and op_run return UNIMPLEMENTED with the reason, and
+ *     outputs stay untouched. dtype_caps claims that the device runs the dtype, not every
+ *     shape of it: the conformance suite reports a declined shape as UNSUPPORTED, gives a
+ *     coverage figure per claimed dtype, and fails a claim that no case of the dtype runs. */
 #ifndef XINHE_BACKEND_H_
 #define XINHE_BACKEND_H_
 
@@ -197,7 +249,8 @@ typedef struct xinhe_backend_api_t {
   /* OPTIONAL; absent: the backend name. Owned by the op. */
   const char* (*op_impl_name)(xinhe_be_op_t op);
   /* Enqueue on stream. Called only when op_check succeeded, with operands validated against
-   * the description (ranges in bounds, C/O not overlapping inputs). */
+   * the description (ranges in bounds, C/O not overlapping inputs), and never for an op with
+   * no output element (contract point 4). */
   xinhe_status_t (*op_run)(xinhe_be_op_t op, xinhe_be_stream_t stream,
                            const xinhe_be_op_args_t* args);
 
@@ -222,8 +275,8 @@ typedef struct xinhe_backend_api_t {
   const char* (*op_run_impl_name)(xinhe_be_op_t op, const xinhe_be_op_args_t* args);
 } xinhe_backend_api_t;
 
-/* The one exported symbol. host_abi_major/minor is the core's version; the plugin may return
- * NULL when it cannot serve that version. */
+/* The one exported symbol. host_abi_major/minor is the core's version. Return the table
+ * whatever the version (contract point 6): the core compares the versions and says which. */
 typedef const xinhe_backend_api_t* (*xinhe_backend_entry_fn)(uint32_t host_abi_major,
                                                              uint32_t host_abi_minor);
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "op_case.h"
 #include "op_check.h"
 #include "reference.h"
 
@@ -16,98 +17,19 @@ using namespace detail;
 
 namespace {
 
-enum class Layout { kBhsd, kBshd, kPadded };
+using test::AttentionCase;  // tests/support/op_case.h
+using Layout = test::AttentionLayout;
 
-struct AttentionSpec {
-  xinhe_dtype_t dtype = XINHE_DTYPE_F32;
-  int64_t batch = 1, heads_q = 1, heads_kv = 1, seq_q = 1, seq_kv = 1, head_dim = 64;
-  bool causal = false;
-  bool lse = false;
-  Layout layout = Layout::kBhsd;
-  float scale = 0.0f;  // 0: 1/sqrt(D)
-
-  std::string name() const {
-    std::ostringstream s;
-    s << dtype_str(dtype) << ".b" << batch << ".h" << heads_q << "x" << heads_kv << ".s" << seq_q
-      << "x" << seq_kv << ".d" << head_dim;
-    if (causal) s << ".causal";
-    if (layout == Layout::kBshd) s << ".bshd";
-    if (layout == Layout::kPadded) s << ".padded";
-    if (lse) s << ".lse";
-    if (scale != 0.0f) s << ".scale" << scale;
-    return s.str();
-  }
-};
-
-// Strides (b, h, s, d) for a [B, H, S, D] tensor in the given layout. The padded layout puts
-// gaps after every row, head and batch, so that an implementation assuming density reads
-// poison or writes where it must not.
-void make_strides(Layout layout, int64_t heads, int64_t seq, int64_t dim, int64_t out[4]) {
-  switch (layout) {
-    case Layout::kBhsd:
-      xinhe_attention_strides_bhsd(heads, seq, dim, out);
-      break;
-    case Layout::kBshd:
-      xinhe_attention_strides_bshd(heads, seq, dim, out);
-      break;
-    case Layout::kPadded:
-      out[3] = 1;
-      out[2] = dim + 8;
-      out[1] = seq * out[2] + 5;
-      out[0] = heads * out[1] + 3;
-      break;
-  }
-}
-
-// Elements spanned by a tensor with the given extents and strides (0 if any extent is 0).
-int64_t span(const int64_t extents[], const int64_t strides[], int rank) {
-  int64_t last = 0;
-  for (int i = 0; i < rank; ++i) {
-    if (extents[i] == 0) return 0;
-    last += (extents[i] - 1) * strides[i];
-  }
-  return last + 1;
-}
-
-CaseResult run_attention(const Device& device, const AttentionSpec& spec) {
+CaseResult run_attention(const Device& device, const AttentionCase& spec) {
   const std::string full_name = "attention." + spec.name();
   Rng rng(full_name);
 
-  xinhe_attention_desc_t desc{};
-  desc.struct_size = sizeof(desc);
-  desc.dtype = spec.dtype;
-  desc.batch = spec.batch;
-  desc.heads_q = spec.heads_q;
-  desc.heads_kv = spec.heads_kv;
-  desc.seq_q = spec.seq_q;
-  desc.seq_kv = spec.seq_kv;
-  desc.head_dim = spec.head_dim;
-  make_strides(spec.layout, spec.heads_q, spec.seq_q, spec.head_dim, desc.q_strides);
-  make_strides(spec.layout, spec.heads_kv, spec.seq_kv, spec.head_dim, desc.k_strides);
-  make_strides(spec.layout, spec.heads_kv, spec.seq_kv, spec.head_dim, desc.v_strides);
-  make_strides(spec.layout, spec.heads_q, spec.seq_q, spec.head_dim, desc.o_strides);
-  desc.scale =
-      spec.scale != 0.0f ? spec.scale : 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
-  desc.mask = spec.causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
-  desc.with_lse = spec.lse;
-  if (spec.layout == Layout::kPadded) {
-    desc.lse_strides[2] = 2;
-    desc.lse_strides[1] = spec.seq_q * 2 + 1;
-    desc.lse_strides[0] = spec.heads_q * desc.lse_strides[1] + 7;
-  } else {
-    desc.lse_strides[2] = 1;
-    desc.lse_strides[1] = spec.seq_q;
-    desc.lse_strides[0] = spec.heads_q * spec.seq_q;
-  }
-
-  const int64_t q_ext[4] = {spec.batch, spec.heads_q, spec.seq_q, spec.head_dim};
-  const int64_t kv_ext[4] = {spec.batch, spec.heads_kv, spec.seq_kv, spec.head_dim};
-  const int64_t lse_ext[3] = {spec.batch, spec.heads_q, spec.seq_q};
-  HostArray q(spec.dtype, span(q_ext, desc.q_strides, 4));
-  HostArray k(spec.dtype, span(kv_ext, desc.k_strides, 4));
-  HostArray v(spec.dtype, span(kv_ext, desc.v_strides, 4));
-  HostArray o(spec.dtype, span(q_ext, desc.o_strides, 4));
-  HostArray lse(XINHE_DTYPE_F32, spec.lse ? span(lse_ext, desc.lse_strides, 3) : 0);
+  const xinhe_attention_desc_t desc = spec.desc();
+  HostArray q(spec.dtype, spec.q_span());
+  HostArray k(spec.dtype, spec.kv_span());
+  HostArray v(spec.dtype, spec.kv_span());
+  HostArray o(spec.dtype, spec.o_span());
+  HostArray lse(XINHE_DTYPE_F32, spec.lse_span());
   q.randomize(rng);
   k.randomize(rng);
   v.randomize(rng);
@@ -248,10 +170,10 @@ CaseResult run_attention(const Device& device, const AttentionSpec& spec) {
   return r;
 }
 
-AttentionSpec spec(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t heads_kv,
+AttentionCase spec(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t heads_kv,
                    int64_t seq_q, int64_t seq_kv, int64_t head_dim, bool causal, bool lse,
                    Layout layout) {
-  AttentionSpec s;
+  AttentionCase s;
   s.dtype = dtype;
   s.batch = batch;
   s.heads_q = heads_q;
@@ -270,7 +192,7 @@ AttentionSpec spec(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t 
 void add_attention_cases(std::vector<Case>& cases) {
   constexpr bool causal = true, lse = true;
   const Layout bhsd = Layout::kBhsd, bshd = Layout::kBshd, padded = Layout::kPadded;
-  std::vector<AttentionSpec> grid;
+  std::vector<AttentionCase> grid;
   for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
     grid.push_back(spec(dt, 2, 4, 4, 33, 33, 64, false, false, bhsd));   // MHA, batch 2
     grid.push_back(spec(dt, 2, 4, 4, 33, 33, 64, causal, lse, bshd));    // causal, Sq == Skv
@@ -282,7 +204,7 @@ void add_attention_cases(std::vector<Case>& cases) {
     grid.push_back(spec(dt, 1, 4, 2, 33, 50, 80, causal, false, bhsd));  // odd head dim
     grid.push_back(spec(dt, 1, 2, 1, 16, 40, 256, false, lse, bshd));    // largest head dim
     grid.push_back(spec(dt, 1, 2, 1, 16, 40, 256, causal, false, bhsd));
-    AttentionSpec strided = spec(dt, 2, 4, 2, 20, 31, 64, causal, lse, padded);
+    AttentionCase strided = spec(dt, 2, 4, 2, 20, 31, 64, causal, lse, padded);
     strided.scale = 0.3f;  // not 1/sqrt(D): the scale must be applied as given
     grid.push_back(strided);
     grid.push_back(spec(dt, 1, 2, 1, 5, 0, 64, false, lse, bhsd));    // no keys: O 0, LSE -inf
@@ -294,7 +216,7 @@ void add_attention_cases(std::vector<Case>& cases) {
   grid.push_back(spec(XINHE_DTYPE_BF16, 1, 2, 2, 130, 130, 64, causal, false, bhsd));
   grid.push_back(spec(XINHE_DTYPE_F32, 0, 4, 2, 16, 16, 64, false, lse, bhsd));
 
-  for (const AttentionSpec& s : grid)
+  for (const AttentionCase& s : grid)
     cases.push_back(
         Case{"attention", s.name(), [s](const Device& d) { return run_attention(d, s); }});
 }

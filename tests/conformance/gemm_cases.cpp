@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "op_case.h"
 #include "op_check.h"
 #include "reference.h"
 
@@ -15,78 +16,20 @@ using namespace detail;
 
 namespace {
 
-// A number for a test name: '-' would read as a negative pattern in --gtest_filter.
-std::string number(float v) {
-  std::ostringstream s;
-  s << (v < 0 ? "m" : "") << (v < 0 ? -v : v);
-  return s.str();
-}
+using test::GemmCase;  // tests/support/op_case.h
 
-struct GemmSpec {
-  xinhe_dtype_t ab = XINHE_DTYPE_F32;
-  xinhe_dtype_t c = XINHE_DTYPE_F32;
-  bool trans_a = false, trans_b = false;
-  int64_t m = 0, n = 0, k = 0;
-  int64_t batch = 1;
-  int64_t pad_a = 0, pad_b = 0, pad_c = 0;  // extra elements per leading dimension
-  int64_t batch_gap = 0;                    // extra elements between batches (A, B, C)
-  bool broadcast_a = false, broadcast_b = false;
-  float alpha = 1.0f, beta = 0.0f;
-  uint64_t offset_a = 0, offset_b = 0, offset_c = 0;  // bytes
-
-  // "f16_f32.nt.81x145x64" plus one suffix per non-default feature.
-  std::string name() const {
-    std::ostringstream s;
-    s << dtype_str(ab) << "_" << dtype_str(c) << "." << (trans_a ? "t" : "n")
-      << (trans_b ? "t" : "n") << "." << m << "x" << n << "x" << k;
-    if (batch != 1) s << ".batch" << batch;
-    if (batch_gap) s << ".gap" << batch_gap;
-    if (broadcast_a) s << ".bcast_a";
-    if (broadcast_b) s << ".bcast_b";
-    if (pad_a || pad_b || pad_c) s << ".ldpad" << pad_a << "_" << pad_b << "_" << pad_c;
-    if (alpha != 1.0f) s << ".alpha" << number(alpha);
-    if (beta != 0.0f) s << ".beta" << number(beta);
-    if (offset_a || offset_b || offset_c)
-      s << ".off" << offset_a << "_" << offset_b << "_" << offset_c;
-    return s.str();
-  }
-};
-
-// Elements spanned by a batched row-major matrix (rows x ld per batch).
-int64_t span(int64_t batch, int64_t stride, int64_t rows, int64_t ld) {
-  if (rows == 0) return 0;
-  return (batch - 1) * stride + rows * ld;
-}
-
-CaseResult run_gemm(const Device& device, const GemmSpec& spec) {
+CaseResult run_gemm(const Device& device, const GemmCase& spec) {
   const std::string full_name = "gemm." + spec.name();
   Rng rng(full_name);
 
-  xinhe_gemm_desc_t desc{};
-  desc.struct_size = sizeof(desc);
-  desc.ab_dtype = spec.ab;
-  desc.c_dtype = spec.c;
-  desc.trans_a = spec.trans_a;
-  desc.trans_b = spec.trans_b;
-  desc.m = spec.m;
-  desc.n = spec.n;
-  desc.k = spec.k;
-  desc.batch = spec.batch;
-  const int64_t rows_a = spec.trans_a ? spec.k : spec.m;
-  const int64_t rows_b = spec.trans_b ? spec.n : spec.k;
-  desc.lda = (spec.trans_a ? spec.m : spec.k) + spec.pad_a;
-  desc.ldb = (spec.trans_b ? spec.k : spec.n) + spec.pad_b;
-  desc.ldc = spec.n + spec.pad_c;
-  desc.stride_a = spec.broadcast_a ? 0 : rows_a * desc.lda + spec.batch_gap;
-  desc.stride_b = spec.broadcast_b ? 0 : rows_b * desc.ldb + spec.batch_gap;
-  desc.stride_c = spec.m * desc.ldc + spec.batch_gap;
+  const xinhe_gemm_desc_t desc = spec.desc();
 
   // Host images at each operand's element origin. A and B are random everywhere (padding
   // included: an implementation reading padding gets garbage, not zeros). C is poison, with
   // random values at its logical elements when beta reads them.
-  HostArray a(spec.ab, span(spec.batch, desc.stride_a, rows_a, desc.lda));
-  HostArray b(spec.ab, span(spec.batch, desc.stride_b, rows_b, desc.ldb));
-  HostArray c(spec.c, span(spec.batch, desc.stride_c, spec.m, desc.ldc));
+  HostArray a(spec.ab, spec.a_span());
+  HostArray b(spec.ab, spec.b_span());
+  HostArray c(spec.c, spec.c_span());
   a.randomize(rng);
   b.randomize(rng);
   c.poison();
@@ -201,9 +144,9 @@ CaseResult run_gemm(const Device& device, const GemmSpec& spec) {
   return r;
 }
 
-GemmSpec spec(xinhe_dtype_t ab, xinhe_dtype_t c, const char* trans, int64_t m, int64_t n,
+GemmCase spec(xinhe_dtype_t ab, xinhe_dtype_t c, const char* trans, int64_t m, int64_t n,
               int64_t k) {
-  GemmSpec s;
+  GemmCase s;
   s.ab = ab;
   s.c = c;
   s.trans_a = trans[0] == 't';
@@ -221,7 +164,7 @@ void add_gemm_cases(std::vector<Case>& cases) {
   const std::pair<xinhe_dtype_t, xinhe_dtype_t> combos[] = {
       {f32, f32}, {f16, f16}, {f16, f32}, {bf16, bf16}, {bf16, f32}};
   const char* transposes[] = {"nn", "nt", "tn", "tt"};
-  std::vector<GemmSpec> grid;
+  std::vector<GemmCase> grid;
 
   for (const auto& [ab, c] : combos) {
     for (const char* t : transposes) grid.push_back(spec(ab, c, t, 81, 145, 64));  // odd m, n
@@ -240,21 +183,21 @@ void add_gemm_cases(std::vector<Case>& cases) {
   // Leading dimensions larger than needed.
   for (auto [ab, c, t] : {std::tuple{f32, f32, "nn"}, std::tuple{f32, f32, "tt"},
                           std::tuple{f16, f32, "nt"}, std::tuple{bf16, bf16, "tn"}}) {
-    GemmSpec s = spec(ab, c, t, 81, 64, 145);
+    GemmCase s = spec(ab, c, t, 81, 64, 145);
     s.pad_a = 7, s.pad_b = 9, s.pad_c = 5;
     grid.push_back(s);
   }
   // Batches with gaps between matrices, and stride-0 broadcast of A or B.
   for (auto [ab, c, t] :
        {std::tuple{f32, f32, "nn"}, std::tuple{f16, f16, "tn"}, std::tuple{bf16, f32, "nt"}}) {
-    GemmSpec s = spec(ab, c, t, 33, 81, 40);
+    GemmCase s = spec(ab, c, t, 33, 81, 40);
     s.batch = 3, s.batch_gap = 19;
     grid.push_back(s);
   }
   for (auto [ab, c, t, bcast_a] :
        {std::tuple{f32, f32, "nt", true}, std::tuple{f16, f32, "nn", true},
         std::tuple{f32, f32, "tn", false}, std::tuple{bf16, bf16, "nn", false}}) {
-    GemmSpec s = spec(ab, c, t, 33, 81, 40);
+    GemmCase s = spec(ab, c, t, 33, 81, 40);
     s.batch = 3;
     s.broadcast_a = bcast_a;
     s.broadcast_b = !bcast_a;
@@ -264,7 +207,7 @@ void add_gemm_cases(std::vector<Case>& cases) {
   for (auto [ab, c, t, alpha, beta] :
        {std::tuple{f32, f32, "nn", -0.75f, 0.5f}, std::tuple{f16, f16, "tt", 2.0f, 0.5f},
         std::tuple{bf16, f32, "nt", 0.5f, 1.0f}, std::tuple{f16, f32, "tn", 1.0f, -1.25f}}) {
-    GemmSpec s = spec(ab, c, t, 81, 64, 145);
+    GemmCase s = spec(ab, c, t, 81, 64, 145);
     s.alpha = alpha, s.beta = beta;
     if (ab == f16 && c == f32) s.batch = 3;  // beta must read every batch's C
     grid.push_back(s);
@@ -272,7 +215,7 @@ void add_gemm_cases(std::vector<Case>& cases) {
   // k == 0: C = beta * C (so C = 0 when beta == 0, NaN poison notwithstanding).
   for (auto [dt, beta] :
        {std::pair{f32, 0.5f}, std::pair{f32, 0.0f}, std::pair{f16, 0.5f}, std::pair{bf16, 0.0f}}) {
-    GemmSpec s = spec(dt, dt, "nn", 17, 33, 0);
+    GemmCase s = spec(dt, dt, "nn", 17, 33, 0);
     s.beta = beta;
     grid.push_back(s);
   }
@@ -280,13 +223,13 @@ void add_gemm_cases(std::vector<Case>& cases) {
   grid.push_back(spec(f32, f32, "nn", 0, 145, 64));
   grid.push_back(spec(f32, f32, "tt", 81, 0, 64));
   {
-    GemmSpec s = spec(f16, f32, "nn", 0, 33, 17);
+    GemmCase s = spec(f16, f32, "nn", 0, 33, 17);
     s.batch = 3;
     grid.push_back(s);
   }
   // Operands at byte offsets inside their buffers: 256-aligned and merely element-aligned.
   {
-    GemmSpec s = spec(f32, f32, "nt", 81, 64, 145);
+    GemmCase s = spec(f32, f32, "nt", 81, 64, 145);
     s.offset_a = 256, s.offset_b = 512, s.offset_c = 4096;
     grid.push_back(s);
     s = spec(f16, f16, "tn", 81, 64, 145);
@@ -302,7 +245,7 @@ void add_gemm_cases(std::vector<Case>& cases) {
   grid.push_back(spec(f16, f32, "nt", 273, 192, 320));
   grid.push_back(spec(bf16, bf16, "tn", 192, 273, 256));
 
-  for (const GemmSpec& s : grid)
+  for (const GemmCase& s : grid)
     cases.push_back(Case{"gemm", s.name(), [s](const Device& d) { return run_gemm(d, s); }});
 }
 

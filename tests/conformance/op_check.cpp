@@ -36,8 +36,9 @@ CaseResult judge_unsupported(const Device& device, const std::string& full_name,
   }
   std::string claimed;
   for (xinhe_dtype_t dtype : dtypes) claimed += (claimed.empty() ? "" : "/") + dtype_str(dtype);
-  return fail("the device claims " + claimed +
-              " in dtype_caps but declines this shape: " + check_reason);
+  CaseResult r = unsupported("declined shape of claimed " + claimed + ": " + check_reason);
+  r.declined_dtypes = claimed;
+  return r;
 }
 
 Buffer alloc_poisoned(const Device& device, const Stream& stream, uint64_t bytes,

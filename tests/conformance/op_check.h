@@ -20,8 +20,9 @@ struct CheckOutcome {
 CheckOutcome classify_check(xinhe_status_t status, const std::string& op_name);
 
 // After a declined run: the run status must repeat UNIMPLEMENTED with a reason (FAIL
-// otherwise); returns UNSUPPORTED when the device does not claim every dtype in dtypes or a
-// known gap covers the case, else FAIL naming the claimed dtype.
+// otherwise); returns UNSUPPORTED, with declined_dtypes set when the device claims every dtype
+// in dtypes and no known gap covers the case (a declined shape of a claimed dtype, which counts
+// against its coverage).
 CaseResult judge_unsupported(const Device& device, const std::string& full_name,
                              const std::vector<xinhe_dtype_t>& dtypes,
                              const std::string& check_reason, xinhe_status_t run_status);

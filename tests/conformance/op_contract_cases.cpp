@@ -19,6 +19,34 @@ using namespace detail;
 
 namespace {
 
+// The device declines an op a contract case needs: a FAIL when it claims the op's dtype, else
+// UNSUPPORTED (a device that runs no op in that dtype, such as the template backend).
+CaseResult declined(const Device& device, xinhe_dtype_t dtype, const std::string& what,
+                    const std::string& why) {
+  if (!claims_dtype(device, dtype))
+    return unsupported(dtype_str(dtype) + " not claimed by the device: " + why);
+  return fail("the device declines " + what + ": " + why);
+}
+
+// The first of f32, f16, bf16 the device claims.
+xinhe_dtype_t claimed_dtype(const Device& device) {
+  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16})
+    if (claims_dtype(device, dt)) return dt;
+  return XINHE_DTYPE_F32;
+}
+
+// The first claimed dtype whose attention desc_for(dtype) the device runs, for contract cases
+// that test the API around an op rather than a dtype (an NPU may run attention in fewer dtypes
+// than it claims for GEMM); the first claimed dtype when it runs none, so that the case still
+// holds the device to its claim.
+template <typename DescFor>
+xinhe_dtype_t attention_dtype(const Device& device, DescFor desc_for) {
+  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16})
+    if (claims_dtype(device, dt) && Attention(device, desc_for(dt)).unsupported_reason().empty())
+      return dt;
+  return claimed_dtype(device);
+}
+
 // Expects create to reject desc with INVALID_ARGUMENT and leave *out untouched.
 void expect_gemm_rejected(const Device& device, const xinhe_gemm_desc_t& desc,
                           const std::string& what) {
@@ -120,7 +148,7 @@ CaseResult gemm_invalid_arguments(const Device& device) {
   const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
   Gemm op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a 16x24x32 f32 GEMM: " + why);
+    return declined(device, XINHE_DTYPE_F32, "a 16x24x32 f32 GEMM", why);
   Stream stream = device.create_stream();
   Buffer a = alloc_poisoned(device, stream, m * k * 4, XINHE_DTYPE_F32);
   Buffer b = alloc_poisoned(device, stream, k * n * 4, XINHE_DTYPE_F32);
@@ -174,18 +202,21 @@ CaseResult gemm_invalid_arguments(const Device& device) {
 }
 
 CaseResult attention_invalid_arguments(const Device& device) {
-  const xinhe_attention_desc_t desc =
-      attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 8, 8, 64, false, true);
-  Attention op(device, desc);
+  auto desc_for = [](xinhe_dtype_t dt) {
+    return attention_desc(dt, 1, 4, 2, 8, 8, 64, false, true);
+  };
+  const xinhe_dtype_t dt = attention_dtype(device, desc_for);
+  Attention op(device, desc_for(dt));
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a small f32 attention: " + why);
+    return declined(device, dt, "a small " + dtype_str(dt) + " attention", why);
   Stream stream = device.create_stream();
-  const uint64_t q_bytes = 4 * 8 * 64 * 4, kv_bytes = 2 * 8 * 64 * 4, lse_bytes = 4 * 8 * 4;
-  Buffer q = alloc_poisoned(device, stream, q_bytes, XINHE_DTYPE_F32);
-  Buffer k = alloc_poisoned(device, stream, kv_bytes, XINHE_DTYPE_F32);
-  Buffer v = alloc_poisoned(device, stream, kv_bytes, XINHE_DTYPE_F32);
-  Buffer o = alloc_poisoned(device, stream, q_bytes, XINHE_DTYPE_F32);
-  Buffer small_v = alloc_poisoned(device, stream, kv_bytes - 4, XINHE_DTYPE_F32);
+  const uint64_t es = xinhe_dtype_size(dt);
+  const uint64_t q_bytes = 4 * 8 * 64 * es, kv_bytes = 2 * 8 * 64 * es, lse_bytes = 4 * 8 * 4;
+  Buffer q = alloc_poisoned(device, stream, q_bytes, dt);
+  Buffer k = alloc_poisoned(device, stream, kv_bytes, dt);
+  Buffer v = alloc_poisoned(device, stream, kv_bytes, dt);
+  Buffer o = alloc_poisoned(device, stream, q_bytes, dt);
+  Buffer small_v = alloc_poisoned(device, stream, kv_bytes - es, dt);
   Buffer lse = alloc_poisoned(device, stream, lse_bytes, XINHE_DTYPE_F32);
   Buffer workspace;
   if (uint64_t bytes = op.workspace_size()) workspace = device.alloc(bytes);
@@ -234,7 +265,7 @@ CaseResult gemm_lifetimes(const Device& device, const std::string& name, bool th
   const xinhe_gemm_desc_t desc = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, m, n, k);
   auto op = std::make_unique<Gemm>(device, desc);
   if (std::string why = op->unsupported_reason(); !why.empty())
-    return fail("the device declines a 64x48x80 f32 GEMM: " + why);
+    return declined(device, XINHE_DTYPE_F32, "a 64x48x80 f32 GEMM", why);
   const uint64_t workspace_bytes = op->workspace_size();
 
   struct Lane {
@@ -326,13 +357,6 @@ class ScopedEnv {
   bool had_ = false;
 };
 
-// The first of f32, f16, bf16 the device claims.
-xinhe_dtype_t claimed_dtype(const Device& device) {
-  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16})
-    if (claims_dtype(device, dt)) return dt;
-  return XINHE_DTYPE_F32;
-}
-
 // XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL restrict the implementations considered at create
 // (ops.h): a value no implementation's name contains must make check (and run) decline with a
 // reason, and the name of the implementation chosen without a filter must select it again.
@@ -384,7 +408,7 @@ CaseResult gemm_workspace_offset_case(const Device& device) {
   const xinhe_gemm_desc_t desc = gemm_desc(dt, dt, m, n, k);
   Gemm op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a " + dtype_str(dt) + " GEMM: " + why);
+    return declined(device, dt, "a " + dtype_str(dt) + " GEMM", why);
   const uint64_t ws = op.workspace_size();
   HostArray a(dt, m * k), b(dt, k * n);
   a.randomize(rng);
@@ -432,12 +456,13 @@ CaseResult gemm_workspace_offset_case(const Device& device) {
 
 CaseResult attention_workspace_offset_case(const Device& device) {
   Rng rng("attention.workspace_offset");
-  const xinhe_dtype_t dt = claimed_dtype(device);
   const int64_t h = 2, s = 70, d = 64;
+  const xinhe_dtype_t dt = attention_dtype(
+      device, [&](xinhe_dtype_t t) { return attention_desc(t, 1, h, h, s, s, d, true); });
   const xinhe_attention_desc_t desc = attention_desc(dt, 1, h, h, s, s, d, true);
   Attention op(device, desc);
   if (std::string why = op.unsupported_reason(); !why.empty())
-    return fail("the device declines a " + dtype_str(dt) + " attention: " + why);
+    return declined(device, dt, "a " + dtype_str(dt) + " attention", why);
   const uint64_t ws = op.workspace_size();
   HostArray q(dt, h * s * d), k(dt, h * s * d), v(dt, h * s * d);
   q.randomize(rng);

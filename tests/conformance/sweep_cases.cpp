@@ -92,7 +92,8 @@ CaseResult run_attention_sweep(const Device& device, const AttentionSweep& sw) {
   std::vector<Shape> shapes;
   uint64_t o_elements = 0, lse_elements = 0, workspace_bytes = 0;
   FailureLog failures;
-  std::string declined;
+  std::string declined;  // the first declined shape and why
+  int declined_count = 0;
   for (int64_t sq = 1; sq <= sq_max; ++sq) {
     for (int64_t skv = 0; skv <= skv_max; ++skv) {
       Shape s{sq, skv, o_elements, lse_elements, {}, {}};
@@ -118,9 +119,10 @@ CaseResult run_attention_sweep(const Device& device, const AttentionSweep& sw) {
       s.op = Attention(device, desc);
       const CheckOutcome check = classify_check(xinhe_attention_check(s.op.get()), "attention");
       if (!check.supported) {
-        if (declined.empty()) declined = check.reason;
-        failures.add("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) +
-                     " declined: " + check.reason);
+        if (declined.empty())
+          declined =
+              "Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + ": " + check.reason;
+        ++declined_count;
         continue;
       }
       workspace_bytes = std::max(workspace_bytes, s.op.workspace_size());
@@ -134,7 +136,10 @@ CaseResult run_attention_sweep(const Device& device, const AttentionSweep& sw) {
     // Declined everywhere: honest only for a dtype the device does not claim.
     if (!claims_dtype(device, dt) || find_known_gap(device, full_name))
       return unsupported(dtype_str(dt) + " not claimed by the device: " + declined);
-    return fail("the device claims " + dtype_str(dt) + " but declines every shape: " + declined);
+    CaseResult r =
+        unsupported("declined every shape of claimed " + dtype_str(dt) + ": " + declined);
+    r.declined_dtypes = dtype_str(dt);
+    return r;
   }
 
   Stream stream = device.create_stream();
@@ -218,7 +223,11 @@ CaseResult run_attention_sweep(const Device& device, const AttentionSweep& sw) {
          << "), impl of the last " << shapes.back().op.impl_name() << ", seed " << base_seed();
   if (failures.count() > 0) return fail(failures.summary() + " [" + detail.str() + "]");
   detail << ", worst error " << worst << " x tol at " << worst_shape;
-  return pass(detail.str());
+  if (declined_count == 0) return pass(detail.str());
+  CaseResult r = pass(detail.str() + "; " + std::to_string(declined_count) +
+                      " shapes declined, first " + declined);
+  r.declined_dtypes = dtype_str(dt);
+  return r;
 }
 
 // ---- GEMM ---------------------------------------------------------------------------------------
@@ -256,7 +265,8 @@ CaseResult run_gemm_sweep(const Device& device, const GemmSweep& sw) {
   std::vector<Shape> shapes;
   uint64_t c_elements = 0, workspace_bytes = 0;
   FailureLog failures;
-  std::string declined;
+  std::string declined;  // the first declined shape and why
+  int declined_count = 0;
   int index = 0;
   for (int64_t m = 1; m <= max; ++m) {
     for (int64_t n = 1; n <= max; ++n) {
@@ -281,9 +291,10 @@ CaseResult run_gemm_sweep(const Device& device, const GemmSweep& sw) {
         s.op = Gemm(device, desc);
         const CheckOutcome check = classify_check(xinhe_gemm_check(s.op.get()), "gemm");
         if (!check.supported) {
-          if (declined.empty()) declined = check.reason;
-          failures.add(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
-                       " declined: " + check.reason);
+          if (declined.empty())
+            declined = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
+                       ": " + check.reason;
+          ++declined_count;
           continue;
         }
         workspace_bytes = std::max(workspace_bytes, s.op.workspace_size());
@@ -297,8 +308,10 @@ CaseResult run_gemm_sweep(const Device& device, const GemmSweep& sw) {
         find_known_gap(device, full_name))
       return unsupported(dtype_str(sw.ab) + "/" + dtype_str(sw.c) +
                          " not claimed by the device: " + declined);
-    return fail("the device claims " + dtype_str(sw.ab) + "/" + dtype_str(sw.c) +
-                " but declines every shape: " + declined);
+    CaseResult r = unsupported("declined every shape of claimed " + dtype_str(sw.ab) + "/" +
+                               dtype_str(sw.c) + ": " + declined);
+    r.declined_dtypes = dtype_str(sw.ab) + "/" + dtype_str(sw.c);
+    return r;
   }
 
   // C: poison everywhere, random at the logical elements of the shapes that read it.
@@ -378,7 +391,11 @@ CaseResult run_gemm_sweep(const Device& device, const GemmSweep& sw) {
          << shapes.back().op.impl_name() << ", seed " << base_seed();
   if (failures.count() > 0) return fail(failures.summary() + " [" + detail.str() + "]");
   detail << ", worst error " << worst << " x tol at " << worst_shape;
-  return pass(detail.str());
+  if (declined_count == 0) return pass(detail.str());
+  CaseResult r = pass(detail.str() + "; " + std::to_string(declined_count) +
+                      " shapes declined, first " + declined);
+  r.declined_dtypes = dtype_str(sw.ab) + "/" + dtype_str(sw.c);
+  return r;
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
-// The CPU backend's plugin table exercised directly, with a minimal host standing in for the
-// core (statuses are this file's own objects, log lines are captured). Covers what the public
+// The CPU backend's plugin table exercised directly, with the recording test host of
+// tests/support standing in for the core (statuses and log lines are recorded). Covers what the public
 // conformance suite cannot see: XINHE_CPU_THREADS validation, the allocation size guard,
-// dispatch with XINHE_ATTENTION_IMPL and its log line, and runs that outlive op_destroy.
+// dispatch with the implementation filter the host serves and its log line, and runs that outlive op_destroy.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,56 +13,22 @@
 #include <vector>
 
 #include "cpu_test_util.h"
+#include "recording_host.h"
 #include "reference.h"
 #include "xinhe/backend.h"
-
-// The test host's status object (the real one lives in libxinhe, not linked here).
-struct xinhe_status_s {
-  xinhe_status_code_t code;
-  std::string message;
-};
 
 extern "C" const xinhe_backend_api_t* xinhe_cpu_backend_entry(uint32_t, uint32_t);
 
 namespace xinhe::test {
 namespace {
 
-std::mutex g_log_mutex;
-std::vector<std::string> g_log;
-bool g_verbose_dispatch = false;
-
-xinhe_status_t test_status_new(xinhe_status_code_t code, const char*, const char*, const char*,
-                               int, const char* message) {
-  return new xinhe_status_s{code, message ? message : ""};
-}
-int test_verbose_enabled(const char* topic) {
-  return g_verbose_dispatch && std::strcmp(topic, "dispatch") == 0;
-}
-void test_log(const char* topic, const char* backend, const char* message) {
-  std::lock_guard<std::mutex> lock(g_log_mutex);
-  g_log.push_back(std::string(topic) + " " + backend + ": " + message);
-}
-
-// The implementation filters this host serves (the core serves XINHE_GEMM_IMPL /
-// XINHE_ATTENTION_IMPL; the backend never reads the environment for them).
-std::string g_gemm_filter, g_attention_filter;
-const char* test_impl_filter(xinhe_op_kind_t kind) {
-  const std::string& value = kind == XINHE_OP_GEMM ? g_gemm_filter : g_attention_filter;
-  return value.empty() ? nullptr : value.c_str();
-}
-
-const xinhe_host_api_t kHost = {sizeof(xinhe_host_api_t), XINHE_BACKEND_ABI_MAJOR,
-                                XINHE_BACKEND_ABI_MINOR,  test_status_new,
-                                test_verbose_enabled,     test_log,
-                                test_impl_filter};
+// The test host (tests/support): statuses and dispatch lines recorded.
+RecordingHost& g_host = RecordingHost::get();
+const xinhe_host_api_t* const kHost = g_host.api();
 
 // Takes ownership of a status; returns its code (OK for NULL).
 xinhe_status_code_t code_of(xinhe_status_t status, std::string* message = nullptr) {
-  if (status == nullptr) return XINHE_STATUS_OK;
-  const xinhe_status_code_t code = status->code;
-  if (message) *message = status->message;
-  delete status;
-  return code;
+  return g_host.code_of(status, message);
 }
 
 class CpuBackendTest : public ::testing::Test {
@@ -71,7 +37,7 @@ class CpuBackendTest : public ::testing::Test {
     api_ = xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR);
     ASSERT_NE(api_, nullptr);
     unsetenv("XINHE_CPU_THREADS");
-    ASSERT_EQ(code_of(api_->backend_create(&kHost, &backend_)), XINHE_STATUS_OK);
+    ASSERT_EQ(code_of(api_->backend_create(kHost, &backend_)), XINHE_STATUS_OK);
     ASSERT_EQ(code_of(api_->device_open(backend_, 0, &device_)), XINHE_STATUS_OK);
   }
   void TearDown() override {
@@ -105,12 +71,12 @@ TEST(CpuBackendEntry, BadThreadCountFailsCreate) {
     setenv("XINHE_CPU_THREADS", bad, 1);
     xinhe_be_backend_t backend = nullptr;
     std::string message;
-    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
     EXPECT_NE(message.find("XINHE_CPU_THREADS"), std::string::npos) << message;
   }
   setenv("XINHE_CPU_THREADS", "3", 1);
   xinhe_be_backend_t backend = nullptr;
-  EXPECT_EQ(code_of(api->backend_create(&kHost, &backend)), XINHE_STATUS_OK);
+  EXPECT_EQ(code_of(api->backend_create(kHost, &backend)), XINHE_STATUS_OK);
   api->backend_destroy(backend);
   unsetenv("XINHE_CPU_THREADS");
 }
@@ -121,13 +87,13 @@ TEST(CpuBackendEntry, BadBindFailsCreate) {
     setenv("XINHE_CPU_BIND", bad, 1);
     xinhe_be_backend_t backend = nullptr;
     std::string message;
-    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
     EXPECT_NE(message.find("XINHE_CPU_BIND"), std::string::npos) << message;
   }
   for (const char* good : {"0", "1"}) {
     setenv("XINHE_CPU_BIND", good, 1);
     xinhe_be_backend_t backend = nullptr;
-    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend)), XINHE_STATUS_OK) << good;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend)), XINHE_STATUS_OK) << good;
     api->backend_destroy(backend);
   }
   unsetenv("XINHE_CPU_BIND");
@@ -141,12 +107,12 @@ TEST(CpuBackendEntry, BadMaxIsaFailsCreate) {
     setenv("XINHE_CPU_MAX_ISA", bad, 1);
     xinhe_be_backend_t backend = nullptr;
     std::string message;
-    EXPECT_EQ(code_of(api->backend_create(&kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend), &message), XINHE_STATUS_INVALID_ARGUMENT) << bad;
     EXPECT_NE(message.find("XINHE_CPU_MAX_ISA"), std::string::npos) << message;
   }
   setenv("XINHE_CPU_MAX_ISA", "avx2", 1);
   xinhe_be_backend_t backend = nullptr;
-  EXPECT_EQ(code_of(api->backend_create(&kHost, &backend)), XINHE_STATUS_OK);
+  EXPECT_EQ(code_of(api->backend_create(kHost, &backend)), XINHE_STATUS_OK);
   api->backend_destroy(backend);
   if (old != nullptr) {
     setenv("XINHE_CPU_MAX_ISA", saved.c_str(), 1);
@@ -267,27 +233,28 @@ TEST_F(CpuBackendTest, EventsOrderTwoStreamsAndTime) {
 TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
   const auto desc = attention_desc(XINHE_DTYPE_F32, 1, 2, 1, 17, 40, 32, true, true, Layout::kBHSD);
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
-  g_verbose_dispatch = true;
-  g_log.clear();
-  g_attention_filter = "reference";
+  g_host.set_verbose("dispatch");
+  g_host.clear_logs();
+  g_host.set_impl_filter(XINHE_OP_ATTENTION, "reference");
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   EXPECT_STREQ(api_->op_impl_name(op), "cpu.attention.reference_f32");
   EXPECT_EQ(code_of(api_->op_check(op)), XINHE_STATUS_OK);
-  ASSERT_EQ(g_log.size(), 1u);
+  const std::vector<std::string> log = g_host.logs();
+  ASSERT_EQ(log.size(), 1u);
   // Every entry before the reference is named in list order with why it was skipped.
-  EXPECT_NE(g_log[0].find(" -> cpu.attention.reference_f32; skipped cpu.attention.flash_f32_"),
+  EXPECT_NE(log[0].find(" -> cpu.attention.reference_f32; skipped cpu.attention.flash_f32_"),
             std::string::npos)
-      << g_log[0];
+      << log[0];
   EXPECT_NE(
-      g_log[0].find("; skipped cpu.attention.flash_f32_avx2: not named like "
+      log[0].find("; skipped cpu.attention.flash_f32_avx2: not named like "
                     "XINHE_ATTENTION_IMPL='reference'; skipped cpu.attention.flash_f32_portable: "
                     "not named like"),
       std::string::npos)
-      << g_log[0];
+      << log[0];
   api_->op_destroy(op);
 
-  g_attention_filter = "no_such_impl";
+  g_host.set_impl_filter(XINHE_OP_ATTENTION, "no_such_impl");
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   std::string message;
   EXPECT_EQ(code_of(api_->op_check(op), &message), XINHE_STATUS_UNIMPLEMENTED);
@@ -295,8 +262,8 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
             std::string::npos)
       << message;
   api_->op_destroy(op);
-  g_attention_filter.clear();
-  g_verbose_dispatch = false;
+  g_host.set_impl_filter(XINHE_OP_ATTENTION, "");
+  g_host.set_verbose("all");
 }
 
 TEST_F(CpuBackendTest, AttentionRunOutlivesOpDestroy) {

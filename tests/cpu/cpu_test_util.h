@@ -9,20 +9,13 @@
 #include <vector>
 
 #include "half.h"
+#include "numerics.h"
 #include "reference.h"
 #include "xinhe/ops.h"
 
 namespace xinhe::test {
 
-inline const char* dtype_name(xinhe_dtype_t t) {
-  switch (t) {
-    case XINHE_DTYPE_F32: return "f32";
-    case XINHE_DTYPE_F16: return "f16";
-    case XINHE_DTYPE_BF16: return "bf16";
-    case XINHE_DTYPE_F64: return "f64";
-    default: return "?";
-  }
-}
+// dtype_name(): tests/support/numerics.h.
 
 enum class Layout { kBHSD, kBSHD, kPaddedBSHD, kDimMajor };
 

@@ -21,6 +21,8 @@
 
 #include "gemm_case.h"
 #include "hipblas_gemm.h"
+#include "numerics.h"
+#include "recording_host.h"
 #include "reference.h"
 #include "vendor_blas_gemm.h"
 
@@ -30,31 +32,12 @@ using xinhe::gpu::HipblasApi;
 using xinhe::gpu::VendorBlasGemm;
 using xinhe_gpu_test::GemmCase;
 
-// A host API whose status_new records the last status instead of allocating one; the
-// "status" handed back is the record's address, only ever compared with null here.
-struct RecordedStatus {
-  xinhe_status_code_t code = XINHE_STATUS_OK;
-  std::string backend, call, message;
-};
-RecordedStatus g_recorded;
+using xinhe::test::RecordingHost;
+using xinhe::test::TakenStatus;
 
-xinhe_status_t record_status(xinhe_status_code_t code, const char* backend, const char* call,
-                             const char*, int, const char* message) {
-  g_recorded.code = code;
-  g_recorded.backend = backend != nullptr ? backend : "";
-  g_recorded.call = call != nullptr ? call : "";
-  g_recorded.message = message != nullptr ? message : "";
-  return reinterpret_cast<xinhe_status_t>(&g_recorded);
-}
-int never_verbose(const char*) { return 0; }
-void no_log(const char*, const char*, const char*) {}
-const xinhe_host_api_t kRecordingHost = {sizeof(xinhe_host_api_t),
-                                         XINHE_BACKEND_ABI_MAJOR,
-                                         XINHE_BACKEND_ABI_MINOR,
-                                         record_status,
-                                         never_verbose,
-                                         no_log,
-                                         nullptr};  // no implementation filter
+// The recording test host of tests/support: statuses come back through take().
+RecordingHost& g_host = RecordingHost::get();
+const xinhe_host_api_t* const kRecordingHost = g_host.api();
 
 xinhe_gemm_desc_t small_desc() {
   return xinhe_gpu_test::gemm_desc(
@@ -78,7 +61,7 @@ TEST(VendorBlas, LibraryListText) {
 TEST(VendorBlas, MissingLibraryGivesReasonWithDlerror) {
   VendorBlasGemm<HipblasApi> blas(
       {"libxinhe_no_such_blas.so.2", "libxinhe_no_such_blas.so.1", "libxinhe_no_such_blas.so.0"});
-  blas.set_host(&kRecordingHost);
+  blas.set_host(kRecordingHost);
   const std::string why = blas.unsupported(small_desc());
   const std::string prefix = "libxinhe_no_such_blas.so.2/.1/.0 not found: ";
   ASSERT_TRUE(starts_with(why, prefix)) << why;
@@ -98,7 +81,7 @@ TEST(VendorBlas, HipblasTableNamesItsLibraries) {
     }
   }
   VendorBlasGemm<HipblasApi> blas;
-  blas.set_host(&kRecordingHost);
+  blas.set_host(kRecordingHost);
   const std::string why = blas.unsupported(small_desc());
   std::printf("[ info     ] hipBLAS here: '%s'\n", why.c_str());
   if (!any_present) {
@@ -108,7 +91,7 @@ TEST(VendorBlas, HipblasTableNamesItsLibraries) {
 
 TEST(VendorBlas, LibraryWithoutEntryPointsNamesTheSymbol) {
   VendorBlasGemm<HipblasApi> blas({"libc.so.6"});
-  blas.set_host(&kRecordingHost);
+  blas.set_host(kRecordingHost);
   EXPECT_EQ(blas.unsupported(small_desc()), "libc.so.6 lacks hipblasCreate");
 }
 
@@ -198,9 +181,10 @@ void check_case(VendorBlasGemm<HipblasApi>* blas, const GemmCase& g, std::mt1993
 
   std::vector<uint8_t> c = c_in;
   auto* stream = reinterpret_cast<hipStream_t>(uintptr_t{0x5a5a0});
-  ASSERT_EQ(blas->run(d, a.data(), b.data(), c.data(), g.alpha, g.beta, stream), nullptr)
-      << g_recorded.call << ": " << g_recorded.message;
-  double err = 0, norm = 0;
+  const TakenStatus run =
+      g_host.take(blas->run(d, a.data(), b.data(), c.data(), g.alpha, g.beta, stream));
+  ASSERT_TRUE(run.ok()) << run.call << ": " << run.message;
+  xinhe::test::ErrorStats error;
   int64_t padding_changed = 0;
   for (int64_t bi = 0; bi < g.batch; ++bi) {
     for (int64_t i = 0; i < g.m; ++i) {
@@ -212,24 +196,21 @@ void check_case(VendorBlasGemm<HipblasApi>* blas, const GemmCase& g, std::mt1993
           continue;
         }
         const double want = expected[(bi * g.m + i) * g.n + j];
-        const double got = xinhe::reference::load(g.c, c.data(), at);
-        err += (got - want) * (got - want);
-        norm += want * want;
+        error.add(xinhe::reference::load(g.c, c.data(), at), want, (bi * g.m + i) * g.n + j);
       }
     }
   }
   EXPECT_EQ(padding_changed, 0);
-  const double nmse = norm > 0 ? err / norm : err;
   // The fake accumulates in double: only C's rounding remains.
-  EXPECT_LE(nmse, g.c == XINHE_DTYPE_F32 ? 1e-12 : g.c == XINHE_DTYPE_F16 ? 1e-6 : 1e-4);
-  EXPECT_FALSE(std::isnan(nmse));
+  EXPECT_LE(error.normalized(), xinhe::test::unit_roundoff(g.c))
+      << "worst element " << error.worst_index;
 }
 
 TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
   std::mt19937 rng(99);
   {
     VendorBlasGemm<HipblasApi> blas({"libxinhe_no_such_blas.so.2", XINHE_FAKE_HIPBLAS_PATH});
-    blas.set_host(&kRecordingHost);
+    blas.set_host(kRecordingHost);
     const int calls_before = gemm_calls_();
     const xinhe_dtype_t kPairs[][2] = {{XINHE_DTYPE_F32, XINHE_DTYPE_F32},
                                        {XINHE_DTYPE_F16, XINHE_DTYPE_F16},
@@ -258,17 +239,17 @@ TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
 
 TEST_F(FakeHipblas, FailingCallBecomesStatusNamingIt) {
   VendorBlasGemm<HipblasApi> blas({XINHE_FAKE_HIPBLAS_PATH});
-  blas.set_host(&kRecordingHost);
+  blas.set_host(kRecordingHost);
   xinhe_gemm_desc_t d = small_desc();
   ASSERT_EQ(blas.unsupported(d), "");
   std::vector<float> a(64, 1.0f), b(64, 1.0f), c(64, 0.0f);
   d.ldc = 2;  // < n: the column-major C^T needs ldc >= n, which hipBLAS rejects
-  g_recorded = RecordedStatus{};
-  EXPECT_NE(blas.run(d, a.data(), b.data(), c.data(), 1.0f, 0.0f, nullptr), nullptr);
-  EXPECT_EQ(g_recorded.code, XINHE_STATUS_INTERNAL);
-  EXPECT_EQ(g_recorded.backend, "hip");
-  EXPECT_EQ(g_recorded.call, "hipblasGemmStridedBatchedEx");
-  EXPECT_EQ(g_recorded.message, "HIPBLAS_STATUS_INVALID_VALUE");
+  const TakenStatus failed =
+      g_host.take(blas.run(d, a.data(), b.data(), c.data(), 1.0f, 0.0f, nullptr));
+  EXPECT_EQ(failed.code, XINHE_STATUS_INTERNAL);
+  EXPECT_EQ(failed.backend, "hip");
+  EXPECT_EQ(failed.call, "hipblasGemmStridedBatchedEx");
+  EXPECT_EQ(failed.message, "HIPBLAS_STATUS_INVALID_VALUE");
 }
 
 }  // namespace

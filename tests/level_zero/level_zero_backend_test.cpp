@@ -24,68 +24,27 @@
 
 #include "level_zero_internal.h"
 #include "module_cache.h"
+#include "recording_host.h"
 #include "spirv_variants.h"
-
-// The host owns the status representation; the plugin only sees the opaque pointer.
-struct xinhe_status_s {
-  xinhe_status_code_t code;
-  std::string call;
-  std::string message;
-};
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace lz = xinhe::level_zero;
 
-// A host API that keeps statuses as small heap objects and collects log lines.
-class TestHost {
- public:
-  static TestHost& get() {
-    static TestHost host;
-    return host;
-  }
-  const xinhe_host_api_t* api() const { return &api_; }
-  bool logged(const std::string& needle) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const std::string& line : logs_)
-      if (line.find(needle) != std::string::npos) return true;
-    return false;
-  }
+// The recording test host of tests/support: statuses and log lines recorded.
+using TestHost = xinhe::test::RecordingHost;
 
- private:
-  TestHost() {
-    api_.struct_size = sizeof(api_);
-    api_.abi_major = XINHE_BACKEND_ABI_MAJOR;
-    api_.abi_minor = XINHE_BACKEND_ABI_MINOR;
-    api_.status_new = [](xinhe_status_code_t code, const char*, const char* call, const char*, int,
-                         const char* message) -> xinhe_status_t {
-      return new xinhe_status_s{code, call ? call : "", message ? message : ""};
-    };
-    api_.verbose_enabled = [](const char*) { return 1; };
-    api_.log = [](const char* topic, const char* backend, const char* message) {
-      TestHost& self = get();
-      std::lock_guard<std::mutex> lock(self.mutex_);
-      self.logs_.push_back(std::string(topic) + " " + backend + ": " + message);
-    };
-  }
-  xinhe_host_api_t api_{};
-  std::mutex mutex_;
-  std::vector<std::string> logs_;
-};
-
-// Takes a status: its code and message, then frees it.
+// Takes a status back from the host: its code and "<call>: <message>".
 struct Taken {
   xinhe_status_code_t code = XINHE_STATUS_OK;
   std::string message;
 };
 Taken take(xinhe_status_t st) {
+  const xinhe::test::TakenStatus status = TestHost::get().take(st);
   Taken t;
-  if (st != nullptr) {
-    t.code = st->code;
-    t.message = st->call + ": " + st->message;
-    delete st;
-  }
+  t.code = status.code;
+  if (!status.ok()) t.message = status.call + ": " + status.message;
   return t;
 }
 

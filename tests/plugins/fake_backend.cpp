@@ -19,6 +19,10 @@
 //   FAKE_DUPLICATE         a working plugin that also calls itself "fake".
 //   FAKE_NEEDS_VENDOR      links a "vendor" library the loader cannot find (dlopen fails).
 //
+// The working variants also throw std::runtime_error from the entry XINHE_FAKE_THROW names
+// (op_create, op_run), for the core's boundary (backend.h: entries must not throw), and treat
+// an op_run for an empty problem (m == 0 or n == 0) as the core's error (it must skip it).
+//
 // Plugins do not link libxinhe: statuses come from the host API given to backend_create.
 #include <chrono>
 #include <cstddef>
@@ -27,6 +31,8 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <string>
 
 #include "xinhe/backend.h"
 
@@ -208,7 +214,14 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   return nullptr;
 }
 
+void throw_if_asked(const char* entry) {
+  const char* which = std::getenv("XINHE_FAKE_THROW");
+  if (which != nullptr && std::string(which) == entry)
+    throw std::runtime_error(std::string("fake throws from ") + entry);
+}
+
 xinhe_status_t op_create(xinhe_be_device_t, const xinhe_be_op_desc_t* desc, xinhe_be_op_t* out) {
+  throw_if_asked("op_create");
   auto* op = new xinhe_be_op_s{};
   op->kind = desc->kind;
   if (desc->kind == XINHE_OP_GEMM) {
@@ -240,9 +253,12 @@ xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t, const xinhe_be_op_arg
   if (!op->supported) {
     return error(XINHE_STATUS_INTERNAL, "op_run", "op_run called although op_check failed");
   }
+  throw_if_asked("op_run");
   const xinhe_gemm_desc_t& d = op->gemm;
   const xinhe_be_mem_t* mem = args->mem;
-  if (d.m == 0 || d.n == 0) return nullptr;
+  if (d.m == 0 || d.n == 0) {
+    return error(XINHE_STATUS_INTERNAL, "op_run", "the core ran an empty problem (backend.h)");
+  }
   if (mem[XINHE_GEMM_ARG_WORKSPACE].buffer == nullptr) {
     return error(XINHE_STATUS_INTERNAL, "op_run", "the core passed no workspace");
   }

@@ -25,6 +25,9 @@
 //   gemm_alpha0_reads_ab      alpha == 0 computes 0 * (A B)
 //   gemm_beta0_reads_c        beta == 0 computes beta * C
 //   crash_on_d80              attention with head_dim 80 dereferences NULL on the worker
+// and one honest limit, not a fault:
+//   declines_d80              attention with head_dim 80 is declined at check with a reason
+//                             (a declined shape of a claimed dtype: UNSUPPORTED, less coverage)
 //
 // Plugins do not link libxinhe: statuses come from the host API given to backend_create.
 #include <algorithm>
@@ -67,6 +70,7 @@ enum class Fault {
   kGemmAlpha0ReadsAb,
   kGemmBeta0ReadsC,
   kCrashOnD80,
+  kDeclinesD80,
 };
 
 const struct {
@@ -89,6 +93,7 @@ const struct {
     {"gemm_alpha0_reads_ab", Fault::kGemmAlpha0ReadsAb},
     {"gemm_beta0_reads_c", Fault::kGemmBeta0ReadsC},
     {"crash_on_d80", Fault::kCrashOnD80},
+    {"declines_d80", Fault::kDeclinesD80},
 };
 
 constexpr char kName[] = "mutant";
@@ -487,6 +492,10 @@ xinhe_status_t op_create(xinhe_be_device_t, const xinhe_be_op_desc_t* desc, xinh
   } else {
     op->attention = *desc->attention;
     select(op, {"mutant.attention.reference"}, XINHE_OP_ATTENTION, runs_dtype(op->attention.dtype));
+    if (fault(Fault::kDeclinesD80) && op->attention.head_dim == 80) {
+      op->impl.clear();
+      op->reason = "the mutant declines head_dim 80 (a documented limit)";
+    }
   }
   *out = op;
   return nullptr;

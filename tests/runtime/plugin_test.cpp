@@ -284,4 +284,76 @@ TEST(Plugins, AbsentOptionalEntriesUseDefaults) {
   xinhe_gemm_destroy(gemm);
 }
 
+// backend.h: the core never calls op_run for an op without output elements (the fake plugin
+// returns INTERNAL if it does); K == 0 still runs (C = beta * C).
+TEST(Plugins, EmptyProblemsNeverReachOpRun) {
+  xinhe_device_t device = xinhe_test::device_named("fake:0");
+  ASSERT_NE(device, nullptr);
+  xinhe_test::Stream stream(device);
+  xinhe_test::Buffer a(device, 64), b(device, 64), c(device, 64), workspace(device, 4096);
+  for (const auto& [m, n] : {std::pair<int64_t, int64_t>{0, 4}, {4, 0}, {0, 0}}) {
+    xinhe_gemm_desc_t desc = xinhe_test::gemm_desc_f32(m, n, 4);
+    xinhe_gemm_t gemm = nullptr;
+    XH_ASSERT_OK(xinhe_gemm_create(device, &desc, &gemm));
+    xinhe_gemm_args_t args{};
+    args.struct_size = sizeof(args);
+    args.a = m > 0 ? a.handle : nullptr;
+    args.b = n > 0 ? b.handle : nullptr;
+    args.workspace = workspace.handle;
+    args.alpha = 1.0f;
+    XH_EXPECT_CODE(xinhe_gemm_run(gemm, stream.handle, &args), XINHE_STATUS_OK);
+    xinhe_gemm_destroy(gemm);
+  }
+  // K == 0 reaches the backend, with no A or B buffer: C = beta * C.
+  xinhe_gemm_desc_t desc = xinhe_test::gemm_desc_f32(2, 2, 0);
+  xinhe_gemm_t gemm = nullptr;
+  XH_ASSERT_OK(xinhe_gemm_create(device, &desc, &gemm));
+  const float ones[4] = {1, 1, 1, 1};
+  xinhe_test::upload(stream.handle, c.handle, ones, sizeof ones);
+  xinhe_gemm_args_t args{};
+  args.struct_size = sizeof(args);
+  args.c = c.handle;
+  args.workspace = workspace.handle;
+  args.alpha = 1.0f;
+  args.beta = 3.0f;
+  XH_ASSERT_OK(xinhe_gemm_run(gemm, stream.handle, &args));
+  const std::vector<uint8_t> back = xinhe_test::download(stream.handle, c.handle);
+  float out[4];
+  std::memcpy(out, back.data(), sizeof out);
+  for (float v : out) EXPECT_EQ(v, 3.0f);
+  xinhe_gemm_destroy(gemm);
+}
+
+// backend.h: entries must not throw; what escapes one becomes INTERNAL naming the entry.
+TEST(Plugins, ExceptionsFromEntriesBecomeInternal) {
+  xinhe_device_t device = xinhe_test::device_named("fake:0");
+  ASSERT_NE(device, nullptr);
+  xinhe_gemm_desc_t desc = xinhe_test::gemm_desc_f32(2, 2, 2);
+  ASSERT_EQ(setenv("XINHE_FAKE_THROW", "op_create", 1), 0);
+  xinhe_gemm_t gemm = nullptr;
+  xinhe_status_t status = xinhe_gemm_create(device, &desc, &gemm);
+  EXPECT_EQ(xinhe_status_code(status), XINHE_STATUS_INTERNAL);
+  EXPECT_NE(xinhe_test::take_message(status).find("op_create threw: fake throws"),
+            std::string::npos);
+  EXPECT_EQ(gemm, nullptr);
+
+  ASSERT_EQ(setenv("XINHE_FAKE_THROW", "op_run", 1), 0);
+  XH_ASSERT_OK(xinhe_gemm_create(device, &desc, &gemm));
+  xinhe_test::Stream stream(device);
+  xinhe_test::Buffer a(device, 16), b(device, 16), c(device, 16), workspace(device, 4096);
+  xinhe_gemm_args_t args{};
+  args.struct_size = sizeof(args);
+  args.a = a.handle;
+  args.b = b.handle;
+  args.c = c.handle;
+  args.workspace = workspace.handle;
+  args.alpha = 1.0f;
+  status = xinhe_gemm_run(gemm, stream.handle, &args);
+  EXPECT_EQ(xinhe_status_code(status), XINHE_STATUS_INTERNAL);
+  EXPECT_NE(xinhe_test::take_message(status).find("op_run threw"), std::string::npos);
+  ASSERT_EQ(unsetenv("XINHE_FAKE_THROW"), 0);
+  XH_EXPECT_CODE(xinhe_gemm_run(gemm, stream.handle, &args), XINHE_STATUS_OK);  // still usable
+  xinhe_gemm_destroy(gemm);
+}
+
 }  // namespace

@@ -2,6 +2,9 @@
 // plugin loaded from a path) and reports PASS / FAIL / UNSUPPORTED per case: progress on
 // stderr, a summary table on stdout, and optionally a JSON report for CI. Exit status is 0 iff
 // no case failed (and 2 when the backend or device cannot be used, or no case is selected).
+// The report also gives the coverage of every claimed dtype (a claim with no case run in full
+// turns its declined cases into FAILs) and each device's conformance level (1 runtime, 2 f32
+// GEMM, 3 all claimed dtypes, 4 attention, 5 performance report): tests/conformance/README.md.
 //
 // Isolation: a backend under test may crash or hang. Cases therefore run in a worker process
 // (this program re-executed with --worker-fd) that reports each case to the parent over a pipe
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -43,6 +47,7 @@ struct Options {
   std::string device;
   std::string filter;
   std::string json_path;
+  std::string perf_report;
   bool list = false;
   bool exhaustive = false;
   bool no_isolate = false;
@@ -152,12 +157,50 @@ std::optional<int> make_plan(const Options& opt, Plan* plan) {
   return std::nullopt;
 }
 
+// The dtypes an op case is about, from its name ("gemm.f16_f32.nt.81x145x64" -> f16, f32;
+// "attention.sweep.bf16.d64" -> bf16). Empty for runtime cases.
+std::vector<std::string> case_dtypes(const conf::Case& c) {
+  std::vector<std::string> out;
+  if (c.suite != "gemm" && c.suite != "attention") return out;
+  std::string token;
+  for (size_t i = 0; i <= c.name.size(); ++i) {
+    if (i == c.name.size() || c.name[i] == '.' || c.name[i] == '_') {
+      if ((token == "f32" || token == "f16" || token == "bf16" || token == "f64") &&
+          std::find(out.begin(), out.end(), token) == out.end())
+        out.push_back(token);
+      token.clear();
+    } else {
+      token += c.name[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> claimed_dtypes(const xinhe::Device& device) {
+  const uint32_t caps = device.properties().dtype_caps;
+  std::vector<std::string> out;
+  const std::pair<xinhe_dtype_t, const char*> all[] = {{XINHE_DTYPE_F32, "f32"},
+                                                       {XINHE_DTYPE_F16, "f16"},
+                                                       {XINHE_DTYPE_BF16, "bf16"},
+                                                       {XINHE_DTYPE_F64, "f64"}};
+  for (const auto& [dtype, name] : all)
+    if (caps & XINHE_DTYPE_CAP(dtype)) out.push_back(name);
+  return out;
+}
+
+// Per claimed dtype: op cases of it, those that ran every shape, those with a declined shape.
+struct Coverage {
+  int cases = 0, full = 0, declined = 0;
+  double ratio() const { return cases ? static_cast<double>(full) / cases : 0.0; }
+};
+
 json result_json(const conf::CaseResult& r) {
   return {{"outcome", conf::outcome_name(r.outcome)},
           {"max_error", r.max_error},
           {"tolerance", r.tolerance},
           {"seconds", r.seconds},
-          {"detail", r.detail}};
+          {"detail", r.detail},
+          {"declined_dtypes", r.declined_dtypes}};
 }
 
 // JSON has no NaN or infinity (a NaN error dumps as null): those read back as NaN.
@@ -175,6 +218,7 @@ conf::CaseResult result_from_json(const json& j) {
   r.tolerance = number_from_json(j.at("tolerance"));
   r.seconds = number_from_json(j.at("seconds"));
   r.detail = j.at("detail").get<std::string>();
+  r.declined_dtypes = j.value("declined_dtypes", std::string());
   return r;
 }
 
@@ -367,6 +411,40 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
     }
   }
 
+  // Coverage per claimed dtype, and the claim check: a dtype the device claims but declined in
+  // every case of it is a false claim, and those cases FAIL (conformance.h).
+  std::map<std::string, std::map<std::string, Coverage>> coverage;  // device -> dtype
+  for (const xinhe::Device& device : plan.devices)
+    for (const std::string& dtype : claimed_dtypes(device)) coverage[device.name()][dtype];
+  for (size_t item = 0; item < plan.items(); ++item) {
+    const conf::CaseResult& r = *results[item];
+    auto& per_dtype = coverage[plan.device(item).name()];
+    for (const std::string& dtype : case_dtypes(plan.the_case(item))) {
+      auto it = per_dtype.find(dtype);
+      if (it == per_dtype.end()) continue;  // not claimed
+      ++it->second.cases;
+      if (!r.declined_dtypes.empty()) {
+        ++it->second.declined;
+      } else if (r.outcome == conf::Outcome::kPass) {
+        ++it->second.full;
+      }
+    }
+  }
+  for (size_t item = 0; item < plan.items(); ++item) {
+    conf::CaseResult& r = *results[item];
+    if (r.declined_dtypes.empty()) continue;
+    const auto& per_dtype = coverage[plan.device(item).name()];
+    for (const std::string& dtype : case_dtypes(plan.the_case(item))) {
+      auto it = per_dtype.find(dtype);
+      if (it != per_dtype.end() && it->second.full == 0 && it->second.declined > 0) {
+        r.outcome = conf::Outcome::kFail;
+        r.detail = "the device claims " + dtype +
+                   " in dtype_caps but declines every case of it: " + r.detail;
+        break;
+      }
+    }
+  }
+
   report["cases"] = json::array();
   std::map<std::string, std::map<std::string, Counts>> table;  // device -> suite -> counts
   std::map<std::string, double> device_seconds;
@@ -385,6 +463,78 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
     report["cases"].push_back(entry);
   }
   report["worker_errors"] = worker_errors;
+  report["coverage"] = json::object();
+  for (const auto& [device, per_dtype] : coverage) {
+    json entry = json::object();
+    for (const auto& [dtype, c] : per_dtype)
+      entry[dtype] = {
+          {"cases", c.cases}, {"full", c.full}, {"declined", c.declined}, {"ratio", c.ratio()}};
+    report["coverage"][device] = entry;
+  }
+  // Conformance levels per device, each requiring the ones before it.
+  json perf;
+  std::string perf_why = "no performance report given (--perf-report)";
+  if (!opt.perf_report.empty()) {
+    std::ifstream in(opt.perf_report);
+    perf = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    perf_why = perf.is_object() && perf.contains("results") && perf["results"].is_array() &&
+                       !perf["results"].empty()
+                   ? ""
+                   : opt.perf_report + " is not a xinhe-bench JSON report with results";
+  }
+  report["levels"] = json::object();
+  for (const xinhe::Device& device : plan.devices) {
+    const std::string name = device.name();
+    std::map<std::string, Counts> suites;
+    bool f32_gemm_seen = false, f32_gemm_all_pass = true;
+    for (size_t item = 0; item < plan.items(); ++item) {
+      if (plan.device(item).name() != name) continue;
+      const conf::Case& c = plan.the_case(item);
+      const conf::CaseResult& r = *results[item];
+      suites[c.suite].add(r.outcome);
+      if (c.suite == "gemm" && case_dtypes(c) == std::vector<std::string>{"f32"}) {
+        f32_gemm_seen = true;
+        f32_gemm_all_pass =
+            f32_gemm_all_pass && r.outcome == conf::Outcome::kPass && r.declined_dtypes.empty();
+      }
+    }
+    auto suite_ok = [&](const std::string& suite) -> std::string {
+      const Counts& n = suites[suite];
+      if (n.fail > 0) return std::to_string(n.fail) + " " + suite + " case(s) FAIL";
+      if (n.pass == 0) return "no " + suite + " case passed (filtered out?)";
+      return "";
+    };
+    std::string dtype_why;
+    for (const auto& [dtype, c] : coverage[name])
+      if (c.full == 0) dtype_why += (dtype_why.empty() ? "" : "; ") + dtype + " never ran fully";
+    const std::string gemm_why = suite_ok("gemm");
+    const std::pair<const char*, std::string> levels[] = {
+        {"runtime", suite_ok("runtime")},
+        {"f32 GEMM", !f32_gemm_seen       ? "no f32 GEMM case ran"
+                     : !f32_gemm_all_pass ? "an f32 GEMM case did not pass in full"
+                                          : ""},
+        {"all claimed dtypes", !gemm_why.empty() ? gemm_why : dtype_why},
+        {"attention", suite_ok("attention")},
+        {"performance report", perf_why}};
+    json list = json::array();
+    int reached = 0;
+    bool chain = true;
+    for (size_t i = 0; i < std::size(levels); ++i) {
+      const bool met = levels[i].second.empty();
+      chain = chain && met;
+      if (chain) reached = static_cast<int>(i) + 1;
+      list.push_back(
+          {{"level", i + 1}, {"name", levels[i].first}, {"met", met}, {"why", levels[i].second}});
+    }
+    report["levels"][name] = {{"reached", reached},
+                              {"name", reached ? levels[reached - 1].first : "none"},
+                              {"levels", list}};
+    std::string cov;
+    for (const auto& [dtype, c] : coverage[name])
+      cov += fmt::format(" {} {:.0f}% ({}/{})", dtype, 100.0 * c.ratio(), c.full, c.cases);
+    fmt::print("{}: conformance level {} ({}); coverage of claimed dtypes:{}\n", name, reached,
+               reached ? levels[reached - 1].first : "none", cov);
+  }
   report["summary"] = {{"pass", total.pass},
                        {"fail", total.fail},
                        {"unsupported", total.unsupported},
@@ -438,6 +588,8 @@ int main(int argc, char** argv) {
   app.add_option("--filter", opt.filter,
                  "only cases whose name contains this (gemm.f16, runtime.)");
   app.add_option("--json", opt.json_path, "write a JSON report to this file");
+  app.add_option("--perf-report", opt.perf_report,
+                 "a xinhe-bench JSON report of this backend, for conformance level 5");
   app.add_flag("--list", opt.list, "list the cases that would run, then exit");
   app.add_flag("--exhaustive", opt.exhaustive,
                "wider sweeps (sizes, head dims, dtypes) than CI runs; slow, for manual runs "

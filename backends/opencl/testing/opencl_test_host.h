@@ -1,7 +1,7 @@
-// A minimal xinhe_host_api_t for driving the OpenCL plugin table directly (without libxinhe):
-// statuses are small heap objects, XINHE_VERBOSE is honoured like the core does, and log
-// lines are both printed and kept so tests can assert on them. It serves no implementation
-// filter (impl_filter is NULL, as on a 1.0 core): tests and xinhe-tune pick implementations with
+// Driving the OpenCL plugin table directly (without libxinhe), through the recording test host
+// of tests/support (statuses recorded, XINHE_VERBOSE honoured like the core does, log lines
+// both printed and kept so tests can assert on them). The host serves no implementation filter
+// unless a test sets one: tests and xinhe-tune pick implementations with
 // OpOverrides::impl_filter. Also a Session that opens backend, device 0 and one stream, and
 // helpers that run an op on host arrays.
 #pragma once
@@ -18,83 +18,23 @@
 
 #include "half.h"
 #include "opencl_internal.h"
-
-// The host owns the status representation; the plugin only sees the opaque pointer.
-struct xinhe_status_s {
-  xinhe_status_code_t code;
-  std::string call;
-  std::string message;
-};
+#include "recording_host.h"
 
 namespace xinhe::opencl::testing {
 
-class TestHost {
- public:
-  static TestHost& get() {
-    static TestHost host;
-    return host;
-  }
-  const xinhe_host_api_t* api() const { return &api_; }
+// The test host API: tests/support's recording host (statuses and log lines recorded; every
+// topic enabled, printed as XINHE_VERBOSE asks).
+using TestHost = xinhe::test::RecordingHost;
 
-  std::vector<std::string> logs() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return logs_;
-  }
-  void clear_logs() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    logs_.clear();
-  }
-  bool logged(const std::string& needle) {
-    for (const std::string& line : logs())
-      if (line.find(needle) != std::string::npos) return true;
-    return false;
-  }
-
- private:
-  TestHost() {
-    api_.struct_size = sizeof(api_);
-    api_.abi_major = XINHE_BACKEND_ABI_MAJOR;
-    api_.abi_minor = XINHE_BACKEND_ABI_MINOR;
-    api_.status_new = &status_new;
-    api_.verbose_enabled = &verbose_enabled;
-    api_.log = &log;
-  }
-  static xinhe_status_t status_new(xinhe_status_code_t code, const char*, const char* call,
-                                   const char*, int, const char* message) {
-    return new xinhe_status_s{code, call ? call : "", message ? message : ""};
-  }
-  // Tests always collect every topic; printing follows XINHE_VERBOSE.
-  static int verbose_enabled(const char*) { return 1; }
-  static void log(const char* topic, const char* backend, const char* message) {
-    TestHost& self = get();
-    const std::string line = std::string("xinhe[") + topic + "] " + backend + ": " + message;
-    const char* verbose = std::getenv("XINHE_VERBOSE");
-    if (verbose && (std::strstr(verbose, topic) || std::strstr(verbose, "all")))
-      std::fprintf(stderr, "%s\n", line.c_str());
-    std::lock_guard<std::mutex> lock(self.mutex_);
-    self.logs_.push_back(line);
-  }
-
-  xinhe_host_api_t api_{};
-  std::mutex mutex_;
-  std::vector<std::string> logs_;
-};
-
-// Owns a status; "" and OK for success.
+// A status taken back from the test host; "" and OK for success.
 struct Status {
-  explicit Status(xinhe_status_t s = nullptr) : s_(s) {}
-  ~Status() { delete s_; }
-  Status(Status&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
-  Status& operator=(Status&& o) noexcept {
-    std::swap(s_, o.s_);
-    return *this;
-  }
-  bool ok() const { return s_ == nullptr; }
-  xinhe_status_code_t code() const { return s_ ? s_->code : XINHE_STATUS_OK; }
-  std::string message() const { return s_ ? s_->call + ": " + s_->message : ""; }
+  explicit Status(xinhe_status_t s = nullptr) : taken_(TestHost::get().take(s)) {}
+  bool ok() const { return taken_.ok(); }
+  xinhe_status_code_t code() const { return taken_.code; }
+  std::string message() const { return ok() ? "" : taken_.call + ": " + taken_.message; }
 
  private:
-  xinhe_status_t s_;
+  xinhe::test::TakenStatus taken_;
 };
 
 // Backend + device 0 + a stream; available() false (with reason) when there is no OpenCL.

@@ -1,0 +1,153 @@
+// Tests of tests/support itself: the recording host returns what a backend put in a status and
+// counts those not taken back; the error measure turns NaN and Inf into an infinite error and
+// matches an exact -inf; the tolerance widens with the reduction length; op cases describe
+// what they name (strides, spans, padding rounding).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "numerics.h"
+#include "op_case.h"
+#include "recording_host.h"
+
+namespace xinhe::test {
+namespace {
+
+TEST(RecordingHost, StatusesComeBackWhole) {
+  RecordingHost& host = RecordingHost::get();
+  const int64_t before = host.live_statuses();
+  xinhe_status_t s = host.api()->status_new(XINHE_STATUS_UNAVAILABLE, "mychip", "dlopen", "f.cpp",
+                                            7, "libmychip.so.1 not found");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(host.live_statuses(), before + 1);
+  const TakenStatus t = host.take(s);
+  EXPECT_EQ(t.code, XINHE_STATUS_UNAVAILABLE);
+  EXPECT_EQ(t.backend, "mychip");
+  EXPECT_EQ(t.call, "dlopen");
+  EXPECT_EQ(t.file, "f.cpp");
+  EXPECT_EQ(t.line, 7);
+  EXPECT_EQ(t.message, "libmychip.so.1 not found");
+  EXPECT_EQ(host.live_statuses(), before);
+  EXPECT_TRUE(host.take(nullptr).ok());
+}
+
+TEST(RecordingHost, LogsInTheCoresFormatAndVerboseTopics) {
+  RecordingHost& host = RecordingHost::get();
+  host.clear_logs();
+  host.set_verbose("dispatch,load");
+  EXPECT_EQ(host.api()->verbose_enabled("dispatch"), 1);
+  EXPECT_EQ(host.api()->verbose_enabled("load"), 1);
+  EXPECT_EQ(host.api()->verbose_enabled("cache"), 0);
+  host.set_verbose("");
+  EXPECT_EQ(host.api()->verbose_enabled("dispatch"), 0);
+  host.set_verbose("all");
+  EXPECT_EQ(host.api()->verbose_enabled("cache"), 1);
+  host.api()->log("dispatch", "cpu", "gemm -> cpu.gemm.packed_f32");
+  ASSERT_EQ(host.logs().size(), 1u);
+  EXPECT_EQ(host.logs()[0], "xinhe[dispatch] cpu: gemm -> cpu.gemm.packed_f32");
+  EXPECT_TRUE(host.logged("packed_f32"));
+  EXPECT_FALSE(host.logged("reference"));
+}
+
+// The filter a test sets is served per op kind through the table's impl_filter (ABI 1.3), as
+// the core serves XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL; none by default and after a reset.
+TEST(RecordingHost, ServesTheImplementationFilterATestSets) {
+  RecordingHost& host = RecordingHost::get();
+  const xinhe_host_api_t* api = host.api();
+  ASSERT_TRUE(XINHE_STRUCT_HAS(xinhe_host_api_t, api, impl_filter));
+  ASSERT_NE(api->impl_filter, nullptr);
+  EXPECT_EQ(api->impl_filter(XINHE_OP_GEMM), nullptr);
+  host.set_impl_filter(XINHE_OP_GEMM, "tiled");
+  host.set_impl_filter(XINHE_OP_ATTENTION, "flash");
+  EXPECT_STREQ(api->impl_filter(XINHE_OP_GEMM), "tiled");
+  EXPECT_STREQ(api->impl_filter(XINHE_OP_ATTENTION), "flash");
+  EXPECT_EQ(api->impl_filter(static_cast<xinhe_op_kind_t>(99)), nullptr);
+  host.set_impl_filter(XINHE_OP_GEMM, "");
+  host.set_impl_filter(XINHE_OP_ATTENTION, "");
+  EXPECT_EQ(api->impl_filter(XINHE_OP_GEMM), nullptr);
+  EXPECT_EQ(api->impl_filter(XINHE_OP_ATTENTION), nullptr);
+}
+
+TEST(Numerics, ErrorMeasure) {
+  ErrorStats exact;
+  exact.add(2.0, 2.0, 0);
+  exact.add(-std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(), 1);
+  EXPECT_EQ(exact.normalized(), 0.0);
+
+  ErrorStats off;
+  off.add(1.0, 1.0, 0);
+  off.add(3.5, 4.0, 1);  // |err| 0.5 against max |ref| 4
+  EXPECT_DOUBLE_EQ(off.normalized(), 0.125);
+  EXPECT_EQ(off.worst_index, 1);
+
+  ErrorStats nan;
+  nan.add(1.0, 1.0, 0);
+  nan.add(std::numeric_limits<double>::quiet_NaN(), 1.0, 1);
+  EXPECT_TRUE(std::isinf(nan.normalized()));
+  EXPECT_FALSE(nan.normalized() <= tolerance(XINHE_DTYPE_F32, 1));
+
+  ErrorStats zero_ref;  // an all-zero reference: absolute error
+  zero_ref.add(1e-3, 0.0, 0);
+  EXPECT_DOUBLE_EQ(zero_ref.normalized(), 1e-3);
+}
+
+TEST(Numerics, ToleranceTable) {
+  EXPECT_DOUBLE_EQ(tolerance(XINHE_DTYPE_F32, 64), 1e-4);
+  EXPECT_DOUBLE_EQ(tolerance(XINHE_DTYPE_F16, 256), 2e-3);
+  EXPECT_DOUBLE_EQ(tolerance(XINHE_DTYPE_BF16, 0), 1.6e-2);
+  EXPECT_DOUBLE_EQ(tolerance(XINHE_DTYPE_F32, 1024), 2e-4);  // sqrt(1024 / 256) = 2
+  EXPECT_DOUBLE_EQ(unit_roundoff(XINHE_DTYPE_BF16), 1.0 / 256);
+}
+
+TEST(Numerics, HostArraysRoundAndPoison) {
+  HostArray a(XINHE_DTYPE_BF16, 3);
+  a.set(0, 1.0 + 1.0 / 512);  // halfway between two bf16 values: rounds to even (1.0)
+  EXPECT_EQ(a.get(0), 1.0);
+  a.poison();
+  EXPECT_TRUE(a.is_poison(2));
+  EXPECT_TRUE(std::isnan(a.get(2)));
+  Rng rng(42);
+  a.randomize(rng);
+  for (int64_t i = 0; i < a.count; ++i) EXPECT_GE(std::fabs(a.get(i)), 1.0 / 1024);
+}
+
+TEST(OpCase, GemmDescribesWhatItNames) {
+  GemmCase g;
+  g.ab = XINHE_DTYPE_F16;
+  g.c = XINHE_DTYPE_F32;
+  g.trans_b = true;
+  g.m = 5, g.n = 3, g.k = 7, g.batch = 2, g.batch_gap = 4;
+  g.broadcast_a = true;
+  const xinhe_gemm_desc_t d = g.desc();
+  EXPECT_EQ(d.lda, 7);
+  EXPECT_EQ(d.ldb, 7);  // B stored (n, k)
+  EXPECT_EQ(d.ldc, 3);
+  EXPECT_EQ(d.stride_a, 0);
+  EXPECT_EQ(d.stride_b, 3 * 7 + 4);
+  EXPECT_EQ(d.stride_c, 5 * 3 + 4);
+  EXPECT_EQ(g.a_span(), 5 * 7);
+  EXPECT_EQ(g.c_span(), (5 * 3 + 4) + 5 * 3);
+  EXPECT_EQ(g.name(), "f16_f32.nt.5x3x7.batch2.gap4.bcast_a");
+  g.round_leading_dims(8);
+  EXPECT_EQ(g.desc().lda % 8, 0);
+  EXPECT_EQ(g.desc().ldc, 8);
+}
+
+TEST(OpCase, AttentionLayouts) {
+  AttentionCase a;
+  a.heads_q = 4, a.heads_kv = 2, a.seq_q = 3, a.seq_kv = 5, a.head_dim = 16;
+  a.layout = AttentionLayout::kBshd;
+  a.causal = true;
+  const xinhe_attention_desc_t d = a.desc();
+  EXPECT_EQ(d.q_strides[2], 4 * 16);  // s stride of BSHD: heads * dim
+  EXPECT_EQ(d.k_strides[1], 16);
+  EXPECT_EQ(d.mask, XINHE_ATTENTION_MASK_CAUSAL);
+  EXPECT_FLOAT_EQ(d.scale, 0.25f);
+  EXPECT_EQ(a.q_span(), 4 * 3 * 16);
+  EXPECT_EQ(a.lse_span(), 0);
+  EXPECT_EQ(a.name(), "f32.b1.h4x2.s3x5.d16.causal.bshd");
+}
+
+}  // namespace
+}  // namespace xinhe::test
