@@ -458,11 +458,11 @@ std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_na
 }
 
 void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings) {
-  for (Measurement* m : set)
-    for (int i = 0; i < settings.warmup; ++i) m->warm_up();
   std::vector<std::vector<double>> ms(set.size());
-  for (int round = 0; round < settings.runs; ++round)
-    for (size_t i = 0; i < set.size(); ++i) ms[i].push_back(set[i]->timed_run_ms());
+  for (size_t i = 0; i < set.size(); ++i) {
+    for (int w = 0; w < settings.warmup; ++w) set[i]->warm_up();
+    for (int round = 0; round < settings.runs; ++round) ms[i].push_back(set[i]->timed_run_ms());
+  }
   for (size_t i = 0; i < set.size(); ++i) {
     Result& r = set[i]->result;
     r.runs = settings.runs;

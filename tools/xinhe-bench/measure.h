@@ -108,9 +108,13 @@ std::unique_ptr<Measurement> prepare_unfused_attention(const std::string& device
 std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_name,
                                                     CaseData& data);
 
-// Warm-up runs of each, then settings.runs rounds, each timing one run of every measurement in
-// turn: load from outside the process (a shared machine) then falls on xinhe and its peers
-// alike instead of on whichever ran during a busy second. Fills the timing fields.
+// Each measurement in turn as one block: its warm-up runs, then its settings.runs timed runs.
+// Not one run of each in turn: a threaded library's idle threads keep spinning for a while
+// after its call (OpenMP teams, OpenBLAS's and xinhe's pools), and on a machine with few cores
+// they took cycles from whichever library ran next (up to 40 % of a 2-thread 1024^3 GEMM
+// here). The warm-up runs of a block absorb the previous block's spin-down, and the timed
+// runs see the steady state an application calling one library repeatedly sees. Fills the
+// timing fields.
 void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings);
 
 // Peer GEMM implementation for a backend ("cpu" -> "openblas"...); empty when there is none.
