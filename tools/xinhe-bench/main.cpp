@@ -375,9 +375,11 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
 
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    die_with_parent(parent);
     setenv("XINHE_CPU_THREADS", std::to_string(threads).c_str(), 1);
     execv("/proc/self/exe", argv.data());
     std::perror("xinhe-bench: execv /proc/self/exe");

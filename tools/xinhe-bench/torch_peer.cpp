@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,12 +44,14 @@ class TorchChild {
     signal(SIGPIPE, SIG_IGN);  // a child that dies must not take the bench with it
     std::fflush(stdout);
     std::fflush(stderr);
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ < 0) {
       unavailable_ = "fork failed";
       return;
     }
     if (pid_ == 0) {
+      die_with_parent(parent);
       dup2(to_child[0], 0);
       dup2(from_child[1], 1);
       close(to_child[1]);
@@ -221,6 +224,11 @@ class TorchMeasurement final : public Measurement {
 };
 
 }  // namespace
+
+void die_with_parent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);  // died between fork() and prctl()
+}
 
 void configure_torch_peer(const std::string& python, int threads) {
   g_python = python;

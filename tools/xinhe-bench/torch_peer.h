@@ -1,10 +1,12 @@
 // The PyTorch peer of cpu devices: torch.matmul ("torch-matmul") and
 // scaled_dot_product_attention ("torch-sdpa") computed by a Python child process
 // (torch_peer.py, embedded in the binary) on the bench's inputs, with the same thread count,
-// timed run by run between xinhe's runs like the in-process peers. The interpreter is
+// timed in its own block like the in-process peers. The interpreter is
 // --python, else XINHE_BENCH_PYTHON, else python3; when it cannot import torch, every torch
 // item is skipped with that reason.
 #pragma once
+
+#include <sys/types.h>
 
 #include <memory>
 #include <string>
@@ -16,6 +18,11 @@ namespace xinhe::bench {
 // impl names of the peer rows.
 inline constexpr const char* kTorchMatmul = "torch-matmul";
 inline constexpr const char* kTorchSdpa = "torch-sdpa";
+
+// In a child just forked from `parent`: the kernel kills this process when the parent dies,
+// so an interrupted bench leaves no child (a PyTorch matmul, a per-thread-count run) burning
+// the cores a later measurement needs. Exits at once if the parent is already gone.
+void die_with_parent(pid_t parent);
 
 // Sets the interpreter and thread count used when the child is first needed.
 void configure_torch_peer(const std::string& python, int threads);
