@@ -11,14 +11,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "gemm_cpu.h"
-#include "half.h"
+#include "numerics.h"  // tests/support
+#include "op_case.h"
 #include "thread_pool.h"
 
 namespace {
@@ -83,9 +82,23 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   std::string impl_filter;
   xinhe_dtype_t dtype = XINHE_DTYPE_F32;
-  std::vector<Shape> shapes = {{64, 64, 64},       {128, 128, 128},   {256, 256, 256},
-                               {512, 512, 512},    {1024, 1024, 1024}, {2048, 2048, 2048},
-                               {4096, 4096, 64},   {64, 4096, 4096}};
+  std::vector<Shape> shapes = {{64, 64, 64},     {128, 128, 128},    {256, 256, 256},
+                               {512, 512, 512},  {1024, 1024, 1024}, {2048, 2048, 2048},
+                               {4096, 4096, 64}, {64, 4096, 4096}};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf(
+          "usage: bench_gemm_cpu [--threads 1,2] [--impl LABEL] [--dtype f32|f16|bf16]\n"
+          "                      [--shapes MxNxK,...] [--clock wall|cpu]\n"
+          "GFLOP/s of each CPU GEMM implementation (or those whose label contains --impl)\n"
+          "against OpenBLAS, with f32 C; --clock cpu times process CPU time.\n");
+      return 0;
+    }
+  }
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "flag %s needs a value (--help for usage)\n", argv[argc - 1]);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--threads") {
@@ -94,7 +107,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--impl") {
       impl_filter = value;
     } else if (flag == "--dtype") {
-      dtype = value == "f16" ? XINHE_DTYPE_F16 : value == "bf16" ? XINHE_DTYPE_BF16 : XINHE_DTYPE_F32;
+      dtype = value == "f16"    ? XINHE_DTYPE_F16
+              : value == "bf16" ? XINHE_DTYPE_BF16
+                                : XINHE_DTYPE_F32;
     } else if (flag == "--clock") {
       g_cpu_clock = value == "cpu";
     } else if (flag == "--shapes") {
@@ -125,42 +140,16 @@ int main(int argc, char** argv) {
 
   std::printf("%-22s %-19s %3s %10s %10s %7s\n", "impl", "MxNxK", "thr", "GFLOP/s", "openblas",
               "ratio");
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  xinhe::test::Rng rng(42);
   for (int threads : thread_counts) {
     xinhe::backends::cpu::ThreadPool parallel(threads);
     for (const Shape& sh : shapes) {
-      xinhe_gemm_desc_t d{};
-      d.struct_size = sizeof(d);
-      d.ab_dtype = dtype;
-      d.c_dtype = XINHE_DTYPE_F32;
-      d.m = sh.m;
-      d.n = sh.n;
-      d.k = sh.k;
-      d.batch = 1;
-      d.lda = sh.k;
-      d.ldb = sh.n;
-      d.ldc = sh.n;
-      d.stride_a = sh.m * sh.k;
-      d.stride_b = sh.k * sh.n;
-      d.stride_c = sh.m * sh.n;
-      const size_t es = dtype == XINHE_DTYPE_F32 ? 4 : 2;
-      std::vector<unsigned char> a(sh.m * sh.k * es), b(sh.k * sh.n * es);
-      std::vector<float> c(sh.m * sh.n, 0.0f);
-      auto fill = [&](std::vector<unsigned char>& buf) {
-        for (size_t i = 0; i < buf.size() / es; ++i) {
-          const float v = dist(rng);
-          if (dtype == XINHE_DTYPE_F32) {
-            std::memcpy(&buf[i * 4], &v, 4);
-          } else {
-            const uint16_t h = dtype == XINHE_DTYPE_F16 ? xinhe::kernels::f32_to_f16(v)
-                                                        : xinhe::kernels::f32_to_bf16(v);
-            std::memcpy(&buf[i * 2], &h, 2);
-          }
-        }
-      };
-      fill(a);
-      fill(b);
+      const xinhe::test::GemmCase g =
+          xinhe::test::gemm_case(dtype, XINHE_DTYPE_F32, false, false, sh.m, sh.n, sh.k);
+      const xinhe_gemm_desc_t d = g.desc();
+      const auto a = xinhe::test::HostArray::random(g.ab, g.a_span(), rng);
+      const auto b = xinhe::test::HostArray::random(g.ab, g.b_span(), rng);
+      xinhe::test::HostArray c(g.c, g.c_span());  // zeros
       const double flops = 2.0 * sh.m * sh.n * sh.k;
       char shape_text[64];
       std::snprintf(shape_text, sizeof shape_text, "%lldx%lldx%lld", static_cast<long long>(sh.m),
@@ -177,7 +166,8 @@ int main(int argc, char** argv) {
         runs.push_back({impl, GemmProblem{d, 1.0f, 0.0f, a.data(), b.data(), c.data(),
                                           workspace.empty() ? nullptr : workspace.data()}});
         if (with_openblas && impl != openblas) {
-          runs.push_back({openblas, GemmProblem{d, 1.0f, 0.0f, a.data(), b.data(), c.data(), nullptr}});
+          runs.push_back(
+              {openblas, GemmProblem{d, 1.0f, 0.0f, a.data(), b.data(), c.data(), nullptr}});
         }
         const std::vector<double> seconds = time_runs(runs, parallel);
         const double gflops = flops / seconds[0] * 1e-9;

@@ -3,22 +3,23 @@
 // around the blocking and micro-tile edges, leading dimensions with padding, strided and
 // broadcast batches, alpha/beta (beta == 0 over NaN), K == 0 and empty shapes, each run with
 // a serial and a two-thread Parallel. Implementations the CPU cannot run are skipped with
-// their reason; any other unsupported description is a failure.
+// their reason; any other unsupported description is a failure. Cases, data, poison and the
+// per-element bound (f32_accumulation_bound, far tighter than the tolerance table: the
+// kernels accumulate exact products in f32) are tests/support's.
 #include "gemm_cpu.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <memory>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "gemm_packed.h"
-#include "half.h"
+#include "numerics.h"  // tests/support
+#include "op_case.h"
 #include "thread_pool.h"
 #include "xinhe/backend.hpp"
 
@@ -89,128 +90,62 @@ const std::vector<GemmImpl>& tested_impls() {
   return impls;
 }
 
-size_t elem_size(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
+using test::ErrorStats;
+using test::GemmCase;
+using test::HostArray;
+using test::Rng;
 
-float load(xinhe_dtype_t t, const std::vector<unsigned char>& buf, int64_t i) {
-  if (t == XINHE_DTYPE_F32) {
-    float v;
-    std::memcpy(&v, buf.data() + i * 4, 4);
-    return v;
-  }
-  uint16_t h;
-  std::memcpy(&h, buf.data() + i * 2, 2);
-  return t == XINHE_DTYPE_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+// The case every test starts from: leading dimensions 3 elements longer than the shape needs,
+// 5 elements between batches, alpha 1.5; beta 0, so C is NaN-poisoned and must not be read.
+GemmCase base_case(xinhe_dtype_t ab = XINHE_DTYPE_F32, xinhe_dtype_t c = XINHE_DTYPE_F32) {
+  GemmCase g = test::gemm_case(ab, c, false, false, 1, 1, 1).pad_leading_dims(3).scaled(1.5f, 0.0f);
+  g.batch_gap = 5;
+  return g;
 }
-
-void store(xinhe_dtype_t t, std::vector<unsigned char>& buf, int64_t i, float v) {
-  if (t == XINHE_DTYPE_F32) {
-    std::memcpy(buf.data() + i * 4, &v, 4);
-    return;
-  }
-  const uint16_t h = t == XINHE_DTYPE_F16 ? f32_to_f16(v) : f32_to_bf16(v);
-  std::memcpy(buf.data() + i * 2, &h, 2);
-}
-
-// A quiet NaN in any dtype: what C holds wherever the kernel must not read or write.
-void poison(xinhe_dtype_t t, std::vector<unsigned char>& buf, int64_t i) {
-  store(t, buf, i, std::numeric_limits<float>::quiet_NaN());
-}
-
-const char* dtype_name(xinhe_dtype_t t) {
-  return t == XINHE_DTYPE_F32 ? "f32" : t == XINHE_DTYPE_F16 ? "f16" : "bf16";
-}
-
-struct Case {
-  xinhe_dtype_t ab = XINHE_DTYPE_F32;
-  xinhe_dtype_t c = XINHE_DTYPE_F32;
-  int trans_a = 0, trans_b = 0;
-  int64_t m = 1, n = 1, k = 1;
-  int64_t batch = 1;
-  int64_t pad = 3;  // leading dimensions exceed what the shape needs by this much
-  bool broadcast_a = false, broadcast_b = false;  // batch stride 0
-  float alpha = 1.5f;
-  float beta = 0.0f;  // 0: C is NaN-poisoned and must not be read
-
-  std::string str() const {
-    std::ostringstream s;
-    s << dtype_name(ab) << "->" << dtype_name(c) << " " << (trans_a ? "T" : "N")
-      << (trans_b ? "T" : "N") << " m=" << m << " n=" << n << " k=" << k << " batch=" << batch
-      << (broadcast_a ? " A-bcast" : "") << (broadcast_b ? " B-bcast" : "") << " pad=" << pad
-      << " alpha=" << alpha << " beta=" << beta;
-    return s.str();
-  }
-};
 
 struct Matrices {
-  xinhe_gemm_desc_t desc{};
-  std::vector<unsigned char> a, b, c;
-  std::vector<bool> c_in_output;  // which C elements are part of some batch's (M, N)
+  HostArray a, b, c;
 };
 
-Matrices make_matrices(const Case& cs, std::mt19937& rng) {
-  Matrices mx;
-  xinhe_gemm_desc_t& d = mx.desc;
-  d.struct_size = sizeof(d);
-  d.ab_dtype = cs.ab;
-  d.c_dtype = cs.c;
-  d.trans_a = cs.trans_a;
-  d.trans_b = cs.trans_b;
-  d.m = cs.m;
-  d.n = cs.n;
-  d.k = cs.k;
-  d.batch = cs.batch;
-  const int64_t a_rows = cs.trans_a ? cs.k : cs.m, a_cols = cs.trans_a ? cs.m : cs.k;
-  const int64_t b_rows = cs.trans_b ? cs.n : cs.k, b_cols = cs.trans_b ? cs.k : cs.n;
-  d.lda = a_cols + cs.pad;
-  d.ldb = b_cols + cs.pad;
-  d.ldc = cs.n + cs.pad;
-  d.stride_a = cs.broadcast_a ? 0 : a_rows * d.lda + 5;
-  d.stride_b = cs.broadcast_b ? 0 : b_rows * d.ldb + 7;
-  d.stride_c = cs.m * d.ldc + 2;
-  const int64_t a_elems = d.stride_a * (cs.batch - 1) + a_rows * d.lda;
-  const int64_t b_elems = d.stride_b * (cs.batch - 1) + b_rows * d.ldb;
-  const int64_t c_elems = d.stride_c * (cs.batch - 1) + cs.m * d.ldc;
-  mx.a.resize(std::max<int64_t>(a_elems, 1) * elem_size(cs.ab));
-  mx.b.resize(std::max<int64_t>(b_elems, 1) * elem_size(cs.ab));
-  mx.c.resize(std::max<int64_t>(c_elems, 1) * elem_size(cs.c));
-  mx.c_in_output.assign(std::max<int64_t>(c_elems, 1), false);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+Matrices make_matrices(const GemmCase& cs, Rng& rng) {
+  const xinhe_gemm_desc_t d = cs.desc();
+  // At least one element each, so that empty operands still have an address.
+  Matrices mx{HostArray(cs.ab, std::max<int64_t>(cs.a_span(), 1)),
+              HostArray(cs.ab, std::max<int64_t>(cs.b_span(), 1)),
+              HostArray(cs.c, std::max<int64_t>(cs.c_span(), 1))};
+  const int64_t a_cols = cs.trans_a ? cs.m : cs.k, b_cols = cs.trans_b ? cs.k : cs.n;
   // Padding in A and B holds huge values: reading it would wreck the result.
-  for (int64_t i = 0; i < a_elems; ++i) store(cs.ab, mx.a, i, 3e4f);
-  for (int64_t i = 0; i < b_elems; ++i) store(cs.ab, mx.b, i, 3e4f);
+  for (int64_t i = 0; i < mx.a.count; ++i) mx.a.set(i, 3e4);
+  for (int64_t i = 0; i < mx.b.count; ++i) mx.b.set(i, 3e4);
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
-    for (int64_t r = 0; r < a_rows; ++r)
+    for (int64_t r = 0; r < cs.rows_a(); ++r)
       for (int64_t col = 0; col < a_cols; ++col)
-        store(cs.ab, mx.a, bt * d.stride_a + r * d.lda + col, dist(rng));
-    for (int64_t r = 0; r < b_rows; ++r)
+        mx.a.set(bt * d.stride_a + r * d.lda + col, rng.uniform());
+    for (int64_t r = 0; r < cs.rows_b(); ++r)
       for (int64_t col = 0; col < b_cols; ++col)
-        store(cs.ab, mx.b, bt * d.stride_b + r * d.ldb + col, dist(rng));
+        mx.b.set(bt * d.stride_b + r * d.ldb + col, rng.uniform());
   }
-  for (int64_t i = 0; i < c_elems; ++i) poison(cs.c, mx.c, i);
-  for (int64_t bt = 0; bt < cs.batch; ++bt) {
-    for (int64_t i = 0; i < cs.m; ++i) {
-      for (int64_t j = 0; j < cs.n; ++j) {
-        const int64_t idx = bt * d.stride_c + i * d.ldc + j;
-        mx.c_in_output[idx] = true;
-        if (cs.beta != 0.0f) store(cs.c, mx.c, idx, dist(rng));
-      }
-    }
+  mx.c.poison();
+  if (cs.beta != 0.0f) {
+    for (int64_t bt = 0; bt < cs.batch; ++bt)
+      for (int64_t i = 0; i < cs.m; ++i)
+        for (int64_t j = 0; j < cs.n; ++j) mx.c.set(bt * d.stride_c + i * d.ldc + j, rng.uniform());
   }
   return mx;
 }
 
-// Runs cs through impl and compares with float64. Error bound: f32 accumulation error grows
-// like sqrt(K) times the magnitude of the products summed; a half-precision C adds its
-// rounding (2^-11 for f16, 2^-8 for bf16) relative to the result.
-::testing::AssertionResult check_case(const GemmImpl& impl, Parallel& parallel, const Case& cs,
+// Runs cs through impl and compares every element with float64 under
+// test::f32_accumulation_bound: f32 accumulation error grows like sqrt(K) times the magnitude
+// of the products summed; a half-precision C adds its rounding relative to the result.
+::testing::AssertionResult check_case(const GemmImpl& impl, Parallel& parallel, const GemmCase& cs,
                                       uint32_t seed) {
-  std::mt19937 rng(seed);
+  Rng rng(seed);
   Matrices mx = make_matrices(cs, rng);
-  const xinhe_gemm_desc_t& d = mx.desc;
-  const std::vector<unsigned char> c_before = mx.c;
+  const xinhe_gemm_desc_t d = cs.desc();
+  const HostArray c_before = mx.c;
 
   if (const char* why = impl.unsupported_reason(d)) {
-    return ::testing::AssertionFailure() << impl.label() << " rejects " << cs.str() << ": " << why;
+    return ::testing::AssertionFailure() << impl.label() << " rejects " << cs.name() << ": " << why;
   }
   const uint64_t ws_bytes = impl.workspace_size(d, parallel.threads());
   std::vector<unsigned char> workspace(ws_bytes, 0xA5);  // garbage, as a caller would pass
@@ -225,7 +160,6 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
 
   const int64_t a_i = d.trans_a ? 1 : d.lda, a_k = d.trans_a ? d.lda : 1;
   const int64_t b_k = d.trans_b ? 1 : d.ldb, b_j = d.trans_b ? d.ldb : 1;
-  const double out_eps = cs.c == XINHE_DTYPE_F32 ? 0.0 : cs.c == XINHE_DTYPE_F16 ? 0x1p-11 : 0x1p-8;
   std::vector<double> ref(static_cast<size_t>(cs.batch * cs.m * cs.n));
   double magnitude = 0.0;  // max over outputs of |alpha| sum |a b| + |beta c|
   // Dense float64 copies of op(A) (M, K) and op(B) (K, N) per batch, then i-p-j loops.
@@ -233,10 +167,10 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
     for (int64_t i = 0; i < cs.m; ++i)
       for (int64_t p = 0; p < cs.k; ++p)
-        a64[i * cs.k + p] = load(cs.ab, mx.a, bt * d.stride_a + i * a_i + p * a_k);
+        a64[i * cs.k + p] = mx.a.get(bt * d.stride_a + i * a_i + p * a_k);
     for (int64_t p = 0; p < cs.k; ++p)
       for (int64_t j = 0; j < cs.n; ++j)
-        b64[p * cs.n + j] = load(cs.ab, mx.b, bt * d.stride_b + p * b_k + j * b_j);
+        b64[p * cs.n + j] = mx.b.get(bt * d.stride_b + p * b_k + j * b_j);
     for (int64_t i = 0; i < cs.m; ++i) {
       std::fill(sum.begin(), sum.end(), 0.0);
       std::fill(abs_sum.begin(), abs_sum.end(), 0.0);
@@ -252,7 +186,7 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
         double r = static_cast<double>(cs.alpha) * sum[j];
         double mag = std::fabs(cs.alpha) * abs_sum[j];
         if (cs.beta != 0.0f) {
-          const double c_in = load(cs.c, c_before, bt * d.stride_c + i * d.ldc + j);
+          const double c_in = c_before.get(bt * d.stride_c + i * d.ldc + j);
           r += static_cast<double>(cs.beta) * c_in;
           mag += std::fabs(cs.beta * c_in);
         }
@@ -261,16 +195,14 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
       }
     }
   }
-  const double abs_tol = 8.0 * 0x1p-24 * std::sqrt(static_cast<double>(cs.k) + 1.0) * magnitude;
-  const int64_t c_elems = static_cast<int64_t>(mx.c_in_output.size());
   int64_t bad = 0;
   std::ostringstream first;
   for (int64_t bt = 0; bt < cs.batch; ++bt) {
     for (int64_t i = 0; i < cs.m; ++i) {
       for (int64_t j = 0; j < cs.n; ++j) {
         const double r = ref[(bt * cs.m + i) * cs.n + j];
-        const double got = load(cs.c, mx.c, bt * d.stride_c + i * d.ldc + j);
-        const double tol = abs_tol + out_eps * std::fabs(r) * 1.01 + 1e-30;
+        const double got = mx.c.get(bt * d.stride_c + i * d.ldc + j);
+        const double tol = test::f32_accumulation_bound(cs.c, cs.k, magnitude, r);
         if (!(std::fabs(got - r) <= tol)) {
           if (bad++ == 0) {
             first << " first at batch " << bt << " (" << i << ", " << j << "): got " << got
@@ -281,15 +213,14 @@ Matrices make_matrices(const Case& cs, std::mt19937& rng) {
     }
   }
   // Everything outside the outputs must be exactly as it was.
-  const size_t es = elem_size(cs.c);
-  for (int64_t idx = 0; idx < c_elems && mx.c.size() >= es * static_cast<size_t>(c_elems); ++idx) {
-    if (!mx.c_in_output[idx] && std::memcmp(&mx.c[idx * es], &c_before[idx * es], es) != 0) {
-      if (bad++ == 0) first << " wrote padding element " << idx;
-    }
+  int64_t outside = -1;
+  if (const int64_t written = test::gemm_c_writes_outside(cs, c_before, mx.c, &outside)) {
+    if (bad == 0) first << " wrote element " << outside << " outside the results";
+    bad += written;
   }
   if (bad != 0) {
     return ::testing::AssertionFailure()
-           << impl.label() << " threads=" << parallel.threads() << " " << cs.str() << ": " << bad
+           << impl.label() << " threads=" << parallel.threads() << " " << cs.name() << ": " << bad
            << " bad elements;" << first.str();
   }
   return ::testing::AssertionSuccess();
@@ -311,7 +242,7 @@ bool is_openblas(const GemmImpl& impl) { return std::string(impl.method) == "ope
 
 // OpenBLAS only runs f32 in and out, oneDNN f32 and bf16, the 16-bit kernels one input dtype;
 // every other case must carry a reason, and is skipped.
-bool expected_unsupported(const GemmImpl& impl, const Case& cs) {
+bool expected_unsupported(const GemmImpl& impl, const GemmCase& cs) {
   if (is_openblas(impl)) return cs.ab != XINHE_DTYPE_F32 || cs.c != XINHE_DTYPE_F32;
   // oneDNN 2.x has no f16 matmul on x86; it must run every f32 and bf16 case.
   if (std::string(impl.method) == "onednn") return cs.ab == XINHE_DTYPE_F16;
@@ -340,22 +271,17 @@ class GemmImplTest : public ::testing::TestWithParam<size_t> {
   }
 
   // Runs cs with a serial and a two-thread Parallel.
-  void check(const Case& cs, uint32_t seed) {
+  void check(const GemmCase& cs, uint32_t seed) {
     if (expected_unsupported(*impl_, cs)) {
-      xinhe_gemm_desc_t d = make_desc_only(cs);
-      EXPECT_NE(impl_->unsupported_reason(d), nullptr) << impl_->label() << " " << cs.str();
+      GemmCase tiny = cs;
+      tiny.m = tiny.n = tiny.k = 1;
+      tiny.batch = 1;
+      EXPECT_NE(impl_->unsupported_reason(tiny.desc()), nullptr)
+          << impl_->label() << " " << cs.name();
       return;
     }
     EXPECT_TRUE(check_case(*impl_, serial_, cs, seed));
     EXPECT_TRUE(check_case(*impl_, two_threads_, cs, seed));
-  }
-
-  static xinhe_gemm_desc_t make_desc_only(const Case& cs) {
-    std::mt19937 rng(0);
-    Case tiny = cs;
-    tiny.m = tiny.n = tiny.k = 1;
-    tiny.batch = 1;
-    return make_matrices(tiny, rng).desc;
   }
 
   const GemmImpl* impl_ = nullptr;
@@ -377,9 +303,7 @@ TEST_P(GemmImplTest, DtypesTransposesAndSizes) {
   for (const auto& dt : kDtypePairs) {
     for (int trans = 0; trans < 4; ++trans) {
       for (int s = 0; s < 2 * kSizes; ++s) {
-        Case cs;
-        cs.ab = dt[0];
-        cs.c = dt[1];
+        GemmCase cs = base_case(dt[0], dt[1]);
         cs.trans_a = trans & 1;
         cs.trans_b = trans >> 1;
         if (s < kSizes) {
@@ -391,7 +315,7 @@ TEST_P(GemmImplTest, DtypesTransposesAndSizes) {
         }
         cs.beta = (s % 2 == 0) ? 0.0f : -0.75f;
         cs.alpha = (s % 3 == 0) ? 1.0f : 1.5f;
-        cs.pad = s % 4;
+        cs.pad_leading_dims(s % 4);
         check(cs, seed++);
       }
     }
@@ -411,9 +335,7 @@ TEST_P(GemmImplTest, CrossesCacheBlocks) {
   for (const Shape& sh : shapes) {
     for (const auto& dt : kDtypePairs) {
       for (int trans = 0; trans < 4; trans += 3) {
-        Case cs;
-        cs.ab = dt[0];
-        cs.c = dt[1];
+        GemmCase cs = base_case(dt[0], dt[1]);
         cs.trans_a = cs.trans_b = trans & 1;
         cs.m = sh.m;
         cs.n = sh.n;
@@ -431,9 +353,7 @@ TEST_P(GemmImplTest, StridedAndBroadcastBatches) {
   for (const auto& dt : kDtypePairs) {
     for (int mode = 0; mode < 3; ++mode) {
       for (int64_t size : {5, 40, 260}) {  // direct, one matrix per thread, split matrices
-        Case cs;
-        cs.ab = dt[0];
-        cs.c = dt[1];
+        GemmCase cs = base_case(dt[0], dt[1]);
         cs.batch = 3;
         cs.m = size;
         cs.n = size + 9;
@@ -468,9 +388,7 @@ TEST_P(GemmImplTest, SmallMAndGemv) {
     for (int trans = 0; trans < 4; ++trans) {
       for (const auto& dt : pairs) {
         for (int swap = 0; swap < 2; ++swap) {
-          Case cs;
-          cs.ab = dt[0];
-          cs.c = dt[1];
+          GemmCase cs = base_case(dt[0], dt[1]);
           cs.trans_a = trans & 1;
           cs.trans_b = trans >> 1;
           const int64_t n = wide[variant % 4];
@@ -479,7 +397,7 @@ TEST_P(GemmImplTest, SmallMAndGemv) {
           cs.k = depth[(variant / 4) % 3];
           cs.alpha = alphas[variant % 3];
           cs.beta = betas[(variant / 3) % 3];
-          cs.pad = variant % 4;
+          cs.pad_leading_dims(variant % 4);
           ++variant;
           check(cs, seed++);
         }
@@ -495,7 +413,7 @@ TEST_P(GemmImplTest, SmallMBatchesAndZeroAlpha) {
   for (int mode = 0; mode < 3; ++mode) {
     for (int64_t m : {1, 3}) {
       for (int swap = 0; swap < 2; ++swap) {
-        Case cs;
+        GemmCase cs = base_case();
         cs.batch = 3;
         cs.m = swap ? 150 : m;
         cs.n = swap ? m : 150;
@@ -510,7 +428,7 @@ TEST_P(GemmImplTest, SmallMBatchesAndZeroAlpha) {
     }
   }
   for (float beta : {0.0f, 2.0f}) {
-    Case cs;
+    GemmCase cs = base_case();
     cs.m = 1;
     cs.n = 600;
     cs.k = 33;
@@ -526,9 +444,7 @@ TEST_P(GemmImplTest, EmptyKAndZeroAlpha) {
   uint32_t seed = 300;
   for (const auto& dt : kDtypePairs) {
     for (float beta : {0.0f, 2.0f}) {
-      Case cs;
-      cs.ab = dt[0];
-      cs.c = dt[1];
+      GemmCase cs = base_case(dt[0], dt[1]);
       cs.m = 9;
       cs.n = 21;
       cs.k = 0;
@@ -547,9 +463,7 @@ TEST_P(GemmImplTest, EmptyShapes) {
   uint32_t seed = 400;
   for (const auto& dt : kDtypePairs) {
     for (int which = 0; which < 2; ++which) {
-      Case cs;
-      cs.ab = dt[0];
-      cs.c = dt[1];
+      GemmCase cs = base_case(dt[0], dt[1]);
       cs.m = which == 0 ? 0 : 12;
       cs.n = which == 1 ? 0 : 12;
       cs.k = 12;
@@ -591,9 +505,7 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
   for (const Shape& sh : shapes) {
     for (xinhe_dtype_t c : {XINHE_DTYPE_F32, ab}) {
       for (int trans = 0; trans < 4; ++trans) {
-        Case cs;
-        cs.ab = ab;
-        cs.c = c;
+        GemmCase cs = base_case(ab, c);
         cs.trans_a = trans & 1;
         cs.trans_b = trans >> 1;
         cs.m = sh.m;
@@ -601,7 +513,7 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
         cs.k = sh.k;
         cs.alpha = alphas[variant % 4];
         cs.beta = betas[variant % 4];
-        cs.pad = variant % 3;
+        cs.pad_leading_dims(variant % 3);
         ++variant;
         check(cs, seed++);
       }
@@ -613,9 +525,7 @@ TEST_P(EmulatedKernelTest, Batches) {
   const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
   uint32_t seed = 600;
   for (int mode = 0; mode < 3; ++mode) {
-    Case cs;
-    cs.ab = ab;
-    cs.c = mode == 1 ? ab : XINHE_DTYPE_F32;
+    GemmCase cs = base_case(ab, mode == 1 ? ab : XINHE_DTYPE_F32);
     cs.batch = 3;
     cs.m = 35;
     cs.n = 40;
@@ -637,16 +547,14 @@ TEST_P(EmulatedKernelTest, SmallM) {
   for (int64_t m : {1, 3}) {
     for (int trans = 0; trans < 4; ++trans) {
       for (int swap = 0; swap < 2; ++swap) {
-        Case cs;
-        cs.ab = ab;
-        cs.c = variant % 2 ? ab : XINHE_DTYPE_F32;
+        GemmCase cs = base_case(ab, variant % 2 ? ab : XINHE_DTYPE_F32);
         cs.trans_a = trans & 1;
         cs.trans_b = trans >> 1;
         cs.m = swap ? 130 : m;
         cs.n = swap ? m : 130;
         cs.k = 33;
         cs.beta = variant % 3 == 0 ? 0.0f : -0.75f;
-        cs.pad = variant % 3;
+        cs.pad_leading_dims(variant % 3);
         ++variant;
         check(cs, seed++);
       }
@@ -689,24 +597,15 @@ TEST(GemmImplList, EndsWithReferenceThatRunsEverything) {
   ASSERT_FALSE(impls.empty());
   EXPECT_EQ(impls.back().label(), "reference");
   for (const auto& dt : kDtypePairs) {
-    Case cs;
-    cs.ab = dt[0];
-    cs.c = dt[1];
-    xinhe_gemm_desc_t d{};
-    std::mt19937 rng(1);
-    d = make_matrices(cs, rng).desc;
-    EXPECT_EQ(impls.back().unsupported_reason(d), nullptr) << cs.str();
+    const GemmCase cs = base_case(dt[0], dt[1]);
+    EXPECT_EQ(impls.back().unsupported_reason(cs.desc()), nullptr) << cs.name();
   }
 }
 
 TEST(GemmImplList, OpenBlasIsF32OnlyAndSaysWhy) {
   for (const GemmImpl& impl : gemm_impls()) {
     if (!is_openblas(impl)) continue;
-    Case cs;
-    cs.ab = XINHE_DTYPE_BF16;
-    cs.c = XINHE_DTYPE_F32;
-    std::mt19937 rng(1);
-    const char* why = impl.unsupported_reason(make_matrices(cs, rng).desc);
+    const char* why = impl.unsupported_reason(base_case(XINHE_DTYPE_BF16, XINHE_DTYPE_F32).desc());
     ASSERT_NE(why, nullptr);
     EXPECT_NE(std::string(why).find("f32"), std::string::npos) << why;
     return;
@@ -716,9 +615,7 @@ TEST(GemmImplList, OpenBlasIsF32OnlyAndSaysWhy) {
 
 // Tiny problems must not pay for packing: no workspace, so no packing buffers to set up.
 TEST(GemmImplList, TinyProblemsNeedNoWorkspace) {
-  Case cs;
-  std::mt19937 rng(1);
-  const xinhe_gemm_desc_t d = make_matrices(cs, rng).desc;
+  const xinhe_gemm_desc_t d = base_case().desc();
   for (const GemmImpl& impl : gemm_impls()) {
     if (cpu_unsupported_reason(impl) != nullptr) continue;
     EXPECT_EQ(impl.workspace_size(d, 2), 0u) << impl.label();

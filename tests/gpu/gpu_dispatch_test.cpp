@@ -18,6 +18,7 @@
 
 #include "attention_cuda.h"
 #include "gemm_cuda.h"
+#include "op_case.h"  // tests/support
 #include "xinhe/xinhe.h"
 
 namespace {
@@ -59,54 +60,34 @@ xinhe_device_t fake_gpu() {
   return device;
 }
 
-xinhe_gemm_desc_t gemm(xinhe_dtype_t ab, xinhe_dtype_t c, int64_t m, int64_t n, int64_t k) {
-  xinhe_gemm_desc_t d{};
-  d.struct_size = sizeof d;
-  d.ab_dtype = ab;
-  d.c_dtype = c;
-  d.m = m;
-  d.n = n;
-  d.k = k;
-  d.batch = 1;
-  d.lda = k;
-  d.ldb = n;
-  d.ldc = n;
-  d.stride_a = m * k;
-  d.stride_b = k * n;
-  d.stride_c = m * n;
-  return d;
+using xinhe::test::AttentionCase;
+using xinhe::test::GemmCase;
+
+// A dense row-major m x n x k GEMM, no transposes.
+GemmCase gemm(xinhe_dtype_t ab, xinhe_dtype_t c, int64_t m, int64_t n, int64_t k) {
+  return xinhe::test::gemm_case(ab, c, false, false, m, n, k);
 }
 
-xinhe_attention_desc_t attention(xinhe_dtype_t dtype, int64_t head_dim) {
-  xinhe_attention_desc_t d{};
-  d.struct_size = sizeof d;
-  d.dtype = dtype;
-  d.batch = 2;
-  d.heads_q = 4;
-  d.heads_kv = 2;
-  d.seq_q = 40;
-  d.seq_kv = 70;
-  d.head_dim = head_dim;
-  xinhe_attention_strides_bhsd(4, 40, head_dim, d.q_strides);
-  xinhe_attention_strides_bhsd(2, 70, head_dim, d.k_strides);
-  xinhe_attention_strides_bhsd(2, 70, head_dim, d.v_strides);
-  xinhe_attention_strides_bhsd(4, 40, head_dim, d.o_strides);
-  d.scale = 0.125f;
-  return d;
+// GQA over BHSD tensors: 2 batches, 4 query heads on 2 kv heads, 40 queries, 70 keys.
+AttentionCase attention(xinhe_dtype_t dtype, int64_t head_dim) {
+  AttentionCase a = xinhe::test::attention_case(dtype, 2, 4, 2, 40, 70, head_dim);
+  a.scale = 0.125f;
+  return a;
 }
 
 // A GEMM op with operands in one buffer each, runs appended to a launch log.
 class GemmRun {
  public:
-  GemmRun(xinhe_device_t device, const xinhe_gemm_desc_t& d) : device_(device), desc_(d) {
-    if (xinhe_status_t s = xinhe_gemm_create(device, &d, &op_)) {
+  GemmRun(xinhe_device_t device, const GemmCase& g) : device_(device), desc_(g.desc()) {
+    if (xinhe_status_t s = xinhe_gemm_create(device, &desc_, &op_)) {
       ADD_FAILURE() << take_message(s);
       return;
     }
-    const uint64_t element = xinhe_dtype_size(d.ab_dtype);
-    const uint64_t a_bytes = (d.batch * d.stride_a + 64) * element;
-    const uint64_t b_bytes = (d.batch * d.stride_b + 64) * element;
-    const uint64_t c_bytes = (d.batch * d.stride_c + 64) * xinhe_dtype_size(d.c_dtype);
+    // 64 spare elements: runs move A up to a few elements past its origin.
+    const uint64_t element = xinhe_dtype_size(g.ab);
+    const uint64_t a_bytes = static_cast<uint64_t>(g.a_span() + 64) * element;
+    const uint64_t b_bytes = static_cast<uint64_t>(g.b_span() + 64) * element;
+    const uint64_t c_bytes = static_cast<uint64_t>(g.c_span() + 64) * xinhe_dtype_size(g.c);
     EXPECT_EQ(xinhe_buffer_alloc(device, a_bytes, 0, &a_), nullptr);
     EXPECT_EQ(xinhe_buffer_alloc(device, b_bytes, 0, &b_), nullptr);
     EXPECT_EQ(xinhe_buffer_alloc(device, c_bytes, 0, &c_), nullptr);
@@ -202,22 +183,20 @@ std::vector<std::string> dispatch_lines(Fn&& fn) {
   return lines;
 }
 
-std::string attention_launch(xinhe_device_t device, const xinhe_attention_desc_t& d,
-                             std::string* impl) {
+std::string attention_launch(xinhe_device_t device, const AttentionCase& a, std::string* impl) {
+  const xinhe_attention_desc_t d = a.desc();
   xinhe_attention_t op = nullptr;
   if (xinhe_status_t s = xinhe_attention_create(device, &d, &op)) return take_message(s);
   *impl = xinhe_attention_impl_name(op);
-  auto bytes = [&](const int64_t strides[4], int64_t heads, int64_t seq) {
-    return static_cast<uint64_t>((d.batch - 1) * strides[0] + (heads - 1) * strides[1] +
-                                 (seq - 1) * strides[2] + d.head_dim) *
-           xinhe_dtype_size(d.dtype);
+  auto bytes = [&](int64_t elements) {
+    return static_cast<uint64_t>(elements) * xinhe_dtype_size(a.dtype);
   };
   xinhe_buffer_t q = nullptr, k = nullptr, v = nullptr, o = nullptr;
   xinhe_stream_t stream = nullptr;
-  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(d.q_strides, d.heads_q, d.seq_q), 0, &q), nullptr);
-  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(d.k_strides, d.heads_kv, d.seq_kv), 0, &k), nullptr);
-  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(d.v_strides, d.heads_kv, d.seq_kv), 0, &v), nullptr);
-  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(d.o_strides, d.heads_q, d.seq_q), 0, &o), nullptr);
+  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(a.q_span()), 0, &q), nullptr);
+  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(a.kv_span()), 0, &k), nullptr);
+  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(a.kv_span()), 0, &v), nullptr);
+  EXPECT_EQ(xinhe_buffer_alloc(device, bytes(a.o_span()), 0, &o), nullptr);
   EXPECT_EQ(xinhe_stream_create(device, &stream), nullptr);
   const std::vector<std::string> lines = launches([&] {
     xinhe_attention_args_t args{};
@@ -360,9 +339,8 @@ TEST(FakeGpuAmpere, KernelMissingFromTheImageFallsThrough) {
   xinhe_device_t device = fake_gpu();
   ASSERT_NE(device, nullptr);
   ScopedEnv missing("XINHE_FAKEGPU_MISSING", "xinhe_gemm_tensorop_f16_f16_nt_sm80");
-  xinhe_gemm_desc_t d = gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F16, 64, 64, 64);
-  d.trans_b = 1;
-  d.ldb = 64;
+  const GemmCase d =
+      xinhe::test::gemm_case(XINHE_DTYPE_F16, XINHE_DTYPE_F16, false, true, 64, 64, 64);
   std::vector<std::string> lines;
   lines = dispatch_lines([&] {
     GemmRun g(device, d);
@@ -388,9 +366,8 @@ TEST(FakeGpuHopper, WgmmaRunsPersistentAndLayoutsTmaCannotTakeGoToTheSm80Kernel)
   EXPECT_EQ(g.run(0), launch_line("xinhe_gemm_wgmma_f16_f32_nn_sm90a", 4, 1, 1,
                                   XINHE_GEMM_WGMMA_THREADS, 1, XINHE_GEMM_WGMMA_SMEM_BYTES));
   // A broadcast B cannot be a TMA dimension: decided at create.
-  xinhe_gemm_desc_t broadcast = gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F32, 64, 64, 64);
-  broadcast.batch = 2;
-  broadcast.stride_b = 0;
+  GemmCase broadcast = gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F32, 64, 64, 64);
+  broadcast.batched(2).broadcast(false, true);
   std::vector<std::string> lines = dispatch_lines(
       [&] { EXPECT_EQ(GemmRun(device, broadcast).impl(), "fakegpu.gemm.tensorop_f16_f32_sm80"); });
   ASSERT_EQ(lines.size(), 1u);

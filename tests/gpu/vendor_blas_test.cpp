@@ -15,13 +15,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "gemm_case.h"
 #include "hipblas_gemm.h"
-#include "numerics.h"
+#include "numerics.h"  // tests/support
+#include "op_case.h"
 #include "recording_host.h"
 #include "reference.h"
 #include "vendor_blas_gemm.h"
@@ -30,9 +29,12 @@ namespace {
 
 using xinhe::gpu::HipblasApi;
 using xinhe::gpu::VendorBlasGemm;
-using xinhe_gpu_test::GemmCase;
-
+using xinhe::test::ErrorStats;
+using xinhe::test::gemm_case;
+using xinhe::test::GemmCase;
+using xinhe::test::HostArray;
 using xinhe::test::RecordingHost;
+using xinhe::test::Rng;
 using xinhe::test::TakenStatus;
 
 // The recording test host of tests/support: statuses come back through take().
@@ -40,8 +42,7 @@ RecordingHost& g_host = RecordingHost::get();
 const xinhe_host_api_t* const kRecordingHost = g_host.api();
 
 xinhe_gemm_desc_t small_desc() {
-  return xinhe_gpu_test::gemm_desc(
-      {XINHE_DTYPE_F32, XINHE_DTYPE_F32, 0, 0, 4, 5, 6, 1, 0, false, 1.0f, 0.0f});
+  return gemm_case(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 4, 5, 6).desc();
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -96,8 +97,10 @@ TEST(VendorBlas, LibraryWithoutEntryPointsNamesTheSymbol) {
 }
 
 TEST(VendorBlas, ColumnMajorCallSwapsOperands) {
-  xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(
-      {XINHE_DTYPE_F16, XINHE_DTYPE_F32, 1, 0, 3, 5, 7, 4, 2, false, 1.0f, 0.0f});
+  xinhe_gemm_desc_t d = gemm_case(XINHE_DTYPE_F16, XINHE_DTYPE_F32, true, false, 3, 5, 7)
+                            .batched(4)
+                            .pad_leading_dims(2)
+                            .desc();
   const xinhe::gpu::BlasGemmCall c = xinhe::gpu::column_major_call(d);
   // C^T (n x m) = op(B)^T op(A)^T: BLAS's first operand is our B with our trans_b.
   EXPECT_EQ(c.m, 5);
@@ -151,63 +154,34 @@ class FakeHipblas : public ::testing::Test {
   int (*gemm_calls_)() = nullptr;
 };
 
-size_t dtype_bytes(xinhe_dtype_t t) { return t == XINHE_DTYPE_F32 ? 4 : 2; }
-
-std::vector<uint8_t> random_tensor(xinhe_dtype_t t, int64_t elements, std::mt19937* rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<uint8_t> bytes(static_cast<size_t>(elements) * dtype_bytes(t));
-  for (int64_t i = 0; i < elements; ++i) xinhe::reference::store(t, bytes.data(), i, dist(*rng));
-  return bytes;
-}
-
-void check_case(VendorBlasGemm<HipblasApi>* blas, const GemmCase& g, std::mt19937* rng) {
-  SCOPED_TRACE(std::string(xinhe_dtype_name(g.ab)) + "->" + xinhe_dtype_name(g.c) +
-               " ta=" + std::to_string(g.trans_a) + " tb=" + std::to_string(g.trans_b) +
-               " m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) +
-               " k=" + std::to_string(g.k) + " batch=" + std::to_string(g.batch));
-  const xinhe_gemm_desc_t d = xinhe_gpu_test::gemm_desc(g);
+void check_case(VendorBlasGemm<HipblasApi>* blas, const GemmCase& g, Rng& rng) {
+  SCOPED_TRACE(g.name());
+  const xinhe_gemm_desc_t d = g.desc();
   ASSERT_EQ(blas->unsupported(d), "");
-  const int64_t b_rows = xinhe_gpu_test::b_rows(g);
-  const std::vector<uint8_t> a = random_tensor(g.ab, d.stride_a * g.batch, rng);
-  const std::vector<uint8_t> b =
-      random_tensor(g.ab, g.broadcast_b ? b_rows * d.ldb : d.stride_b * g.batch, rng);
-  const int64_t c_elems = d.stride_c * g.batch;
-  // beta == 0: C poisoned with NaN (0xff bytes) that must not leak into the result.
-  const std::vector<uint8_t> c_in = g.beta != 0.0f
-                                        ? random_tensor(g.c, c_elems, rng)
-                                        : std::vector<uint8_t>(c_elems * dtype_bytes(g.c), 0xff);
-  std::vector<double> expected(g.batch * g.m * g.n);
+  const HostArray a = HostArray::random(g.ab, g.a_span(), rng);
+  const HostArray b = HostArray::random(g.ab, g.b_span(), rng);
+  // beta == 0: C poisoned with NaN that must not leak into the result.
+  HostArray c_in = HostArray::random(g.c, g.c_span(), rng);
+  if (g.beta == 0.0f) c_in.poison();
+  std::vector<double> expected(static_cast<size_t>(g.batch * g.m * g.n));
   xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), g.alpha, g.beta, expected.data());
 
-  std::vector<uint8_t> c = c_in;
+  HostArray c = c_in;
   auto* stream = reinterpret_cast<hipStream_t>(uintptr_t{0x5a5a0});
   const TakenStatus run =
       g_host.take(blas->run(d, a.data(), b.data(), c.data(), g.alpha, g.beta, stream));
   ASSERT_TRUE(run.ok()) << run.call << ": " << run.message;
-  xinhe::test::ErrorStats error;
-  int64_t padding_changed = 0;
-  for (int64_t bi = 0; bi < g.batch; ++bi) {
-    for (int64_t i = 0; i < g.m; ++i) {
-      for (int64_t j = 0; j < d.ldc; ++j) {
-        const int64_t at = bi * d.stride_c + i * d.ldc + j;
-        if (j >= g.n) {
-          padding_changed += std::memcmp(&c[at * dtype_bytes(g.c)], &c_in[at * dtype_bytes(g.c)],
-                                         dtype_bytes(g.c)) != 0;
-          continue;
-        }
-        const double want = expected[(bi * g.m + i) * g.n + j];
-        error.add(xinhe::reference::load(g.c, c.data(), at), want, (bi * g.m + i) * g.n + j);
-      }
-    }
-  }
-  EXPECT_EQ(padding_changed, 0);
+  int64_t first = -1;
+  EXPECT_EQ(xinhe::test::gemm_c_writes_outside(g, c_in, c, &first), 0)
+      << "C written outside the results, first at element " << first;
+  const ErrorStats error = xinhe::test::gemm_c_error(g, c, expected.data());
   // The fake accumulates in double: only C's rounding remains.
   EXPECT_LE(error.normalized(), xinhe::test::unit_roundoff(g.c))
       << "worst element " << error.worst_index;
 }
 
 TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
-  std::mt19937 rng(99);
+  Rng rng(99);
   {
     VendorBlasGemm<HipblasApi> blas({"libxinhe_no_such_blas.so.2", XINHE_FAKE_HIPBLAS_PATH});
     blas.set_host(kRecordingHost);
@@ -220,13 +194,23 @@ TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
     for (const auto& pair : kPairs) {
       for (int ta = 0; ta < 2; ++ta) {
         for (int tb = 0; tb < 2; ++tb) {
-          check_case(&blas, {pair[0], pair[1], ta, tb, 13, 7, 9, 3, 2, false, 0.75f, -0.5f}, &rng);
-          check_case(&blas, {pair[0], pair[1], ta, tb, 5, 11, 4, 2, 0, true, 1.0f, 0.0f}, &rng);
+          check_case(&blas,
+                     gemm_case(pair[0], pair[1], ta, tb, 13, 7, 9)
+                         .batched(3)
+                         .pad_leading_dims(2)
+                         .scaled(0.75f, -0.5f),
+                     rng);
+          check_case(
+              &blas,
+              gemm_case(pair[0], pair[1], ta, tb, 5, 11, 4).batched(2).broadcast(false, true), rng);
         }
       }
     }
-    check_case(&blas, {XINHE_DTYPE_F16, XINHE_DTYPE_F32, 0, 0, 6, 3, 0, 1, 1, false, 1.0f, 2.0f},
-               &rng);                                        // k == 0: C = beta C
+    check_case(&blas,  // k == 0: C = beta C
+               gemm_case(XINHE_DTYPE_F16, XINHE_DTYPE_F32, false, false, 6, 3, 0)
+                   .pad_leading_dims(1)
+                   .scaled(1.0f, 2.0f),
+               rng);
     EXPECT_EQ(gemm_calls_() - calls_before, 5 * 4 * 2 + 1);  // 5 type pairs x 4 layouts x 2
     EXPECT_EQ(last_stream_(), reinterpret_cast<void*>(uintptr_t{0x5a5a0}))
         << "the op's stream is bound to the handle before the call";

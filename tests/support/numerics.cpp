@@ -136,6 +136,12 @@ void HostArray::set(int64_t i, double v) {
   }
 }
 
+HostArray HostArray::random(xinhe_dtype_t dtype, int64_t count, Rng& rng) {
+  HostArray array(dtype, count);
+  array.randomize(rng);
+  return array;
+}
+
 void HostArray::randomize(Rng& rng) {
   for (int64_t i = 0; i < count; ++i) set(i, rng.uniform());
 }
@@ -177,6 +183,15 @@ double unit_roundoff(xinhe_dtype_t stored_dtype) {
     default:
       return std::ldexp(1.0, -24);
   }
+}
+
+double f32_accumulation_bound(xinhe_dtype_t stored_dtype, int64_t reduction_length,
+                              double magnitude, double ref) {
+  const double accumulation = 8.0 * unit_roundoff(XINHE_DTYPE_F32) *
+                              std::sqrt(static_cast<double>(reduction_length) + 1.0) * magnitude;
+  const double rounding =
+      stored_dtype == XINHE_DTYPE_F32 ? 0.0 : 1.01 * unit_roundoff(stored_dtype) * std::fabs(ref);
+  return accumulation + rounding;
 }
 
 void ErrorStats::add(double got, double ref, int64_t index) {

@@ -62,6 +62,8 @@ struct HostArray {
 
   HostArray() = default;
   HostArray(xinhe_dtype_t dtype, int64_t count);
+  // count elements, each Rng::uniform().
+  static HostArray random(xinhe_dtype_t dtype, int64_t count, Rng& rng);
   size_t elem_size() const { return dtype_size(dtype); }
   void* data() { return bytes.data(); }
   const void* data() const { return bytes.data(); }
@@ -79,6 +81,17 @@ double tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length);
 // of a result that is exact but for its final rounding, for oracles that compute in double
 // (the fake vendor libraries) where the tolerance table would hide real mistakes.
 double unit_roundoff(xinhe_dtype_t stored_dtype);
+
+// A per-element bound, far tighter than the table, for a result accumulated in f32 from
+// products of its stored inputs (which f32 holds exactly): |got - ref| may be
+//   8 * 2^-24 * sqrt(reduction_length + 1) * magnitude      (f32 accumulation, ~ sqrt(length))
+//   + 1.01 * unit_roundoff(stored_dtype) * |ref|            (the final rounding; 0 for f32)
+// where magnitude is the largest |alpha| sum |a b| + |beta c| over the results compared. On
+// random inputs it is far below one product, so a dropped, repeated or misplaced product fails
+// it. For f32 accumulation of exact products (the CPU kernels, one MFMA); matrix units that may
+// round inside a dot product are held to the table instead.
+double f32_accumulation_bound(xinhe_dtype_t stored_dtype, int64_t reduction_length,
+                              double magnitude, double ref);
 
 // Accumulates the error of results against the reference. NaN or Inf where the reference is
 // finite counts as infinite error; an infinite reference matched exactly counts as 0 (the LSE

@@ -2,7 +2,9 @@
 #include "op_case.h"
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "numerics.h"
 
@@ -33,6 +35,41 @@ int64_t tensor_span(const int64_t extents[], const int64_t strides[], int rank) 
     last += (extents[i] - 1) * strides[i];
   }
   return last + 1;
+}
+
+GemmCase gemm_case(xinhe_dtype_t ab, xinhe_dtype_t c, bool trans_a, bool trans_b, int64_t m,
+                   int64_t n, int64_t k) {
+  GemmCase g;
+  g.ab = ab;
+  g.c = c;
+  g.trans_a = trans_a;
+  g.trans_b = trans_b;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  return g;
+}
+
+GemmCase& GemmCase::batched(int64_t count) {
+  batch = count;
+  return *this;
+}
+
+GemmCase& GemmCase::pad_leading_dims(int64_t extra) {
+  pad_a = pad_b = pad_c = extra;
+  return *this;
+}
+
+GemmCase& GemmCase::broadcast(bool a, bool b) {
+  broadcast_a = a;
+  broadcast_b = b;
+  return *this;
+}
+
+GemmCase& GemmCase::scaled(float alpha_, float beta_) {
+  alpha = alpha_;
+  beta = beta_;
+  return *this;
 }
 
 GemmCase& GemmCase::round_leading_dims(int64_t multiple) {
@@ -76,6 +113,40 @@ int64_t GemmCase::c_span() const {
   return matrix_span(batch, d.stride_c, m, d.ldc);
 }
 
+ErrorStats gemm_c_error(const GemmCase& g, const HostArray& c_after, const double* ref) {
+  const xinhe_gemm_desc_t d = g.desc();
+  ErrorStats stats;
+  for (int64_t b = 0; b < g.batch; ++b)
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j) {
+        const int64_t dense = (b * g.m + i) * g.n + j;
+        stats.add(c_after.get(b * d.stride_c + i * d.ldc + j), ref[dense], dense);
+      }
+  return stats;
+}
+
+int64_t gemm_c_writes_outside(const GemmCase& g, const HostArray& c_before,
+                              const HostArray& c_after, int64_t* first) {
+  const xinhe_gemm_desc_t d = g.desc();
+  const int64_t span = g.c_span();
+  std::vector<bool> result(static_cast<size_t>(span), false);
+  for (int64_t b = 0; b < g.batch; ++b)
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j)
+        result[static_cast<size_t>(b * d.stride_c + i * d.ldc + j)] = true;
+  const size_t size = dtype_size(g.c);
+  int64_t changed = 0;
+  if (first != nullptr) *first = -1;
+  for (int64_t at = 0; at < span; ++at) {
+    const size_t byte = static_cast<size_t>(at) * size;
+    if (result[static_cast<size_t>(at)] ||
+        std::memcmp(c_before.bytes.data() + byte, c_after.bytes.data() + byte, size) == 0)
+      continue;
+    if (changed++ == 0 && first != nullptr) *first = at;
+  }
+  return changed;
+}
+
 std::string GemmCase::name() const {
   std::ostringstream s;
   s << dtype_name(ab) << "_" << dtype_name(c) << "." << (trans_a ? "t" : "n")
@@ -114,6 +185,22 @@ void attention_strides(AttentionLayout layout, int64_t heads, int64_t seq, int64
       out[0] = heads * out[1] + 3;
       break;
   }
+}
+
+AttentionCase attention_case(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t heads_kv,
+                             int64_t seq_q, int64_t seq_kv, int64_t head_dim, bool causal,
+                             AttentionLayout layout) {
+  AttentionCase a;
+  a.dtype = dtype;
+  a.batch = batch;
+  a.heads_q = heads_q;
+  a.heads_kv = heads_kv;
+  a.seq_q = seq_q;
+  a.seq_kv = seq_kv;
+  a.head_dim = head_dim;
+  a.causal = causal;
+  a.layout = layout;
+  return a;
 }
 
 xinhe_attention_desc_t AttentionCase::desc() const {

@@ -2,12 +2,14 @@
 // think of it (shape, dtypes, layout, padding, broadcast, byte offsets, alpha/beta, causal),
 // the xinhe_gemm_desc_t / xinhe_attention_desc_t it describes, the elements each operand spans,
 // and one name per case ("f16_f32.nt.81x145x64.batch2") that conformance reports, test names
-// and bench lines share. Needs no libxinhe.
+// and bench lines share; and the comparison of a GEMM's C with the reference (the error of the
+// results, writes outside them). Needs no libxinhe.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "numerics.h"
 #include "xinhe/ops.h"
 
 namespace xinhe::test {
@@ -27,8 +29,15 @@ struct GemmCase {
   // Rows of A and B as stored (row-major; transposes swap them).
   int64_t rows_a() const { return trans_a ? k : m; }
   int64_t rows_b() const { return trans_b ? n : k; }
+  // Chainable adjustments, so that a table of cases reads one case a line:
+  //   gemm_case(f16, f32, false, true, 70, 37, 45).batched(3).pad_leading_dims(3).scaled(0.5f, 1)
+  GemmCase& batched(int64_t count);
+  // Every leading dimension `extra` elements longer than the shape needs.
+  GemmCase& pad_leading_dims(int64_t extra);
   // Pads that round every leading dimension up to a multiple of `multiple` elements.
   GemmCase& round_leading_dims(int64_t multiple);
+  GemmCase& broadcast(bool a, bool b);
+  GemmCase& scaled(float alpha_, float beta_);
 
   xinhe_gemm_desc_t desc() const;
   // Elements each operand spans from its origin (0 when it holds none).
@@ -63,6 +72,25 @@ struct AttentionCase {
   // "f32.b1.h8x2.s1x4096.d128" plus ".causal", ".bshd"/".padded", ".lse", ".scale<x>".
   std::string name() const;
 };
+
+// A case of this shape with every other field at its default (dense, batch 1, alpha 1, beta 0).
+GemmCase gemm_case(xinhe_dtype_t ab, xinhe_dtype_t c, bool trans_a, bool trans_b, int64_t m,
+                   int64_t n, int64_t k);
+
+// C after a run, against the dense float64 reference ref (batch x m x n, as
+// xinhe::reference::gemm gives it). The arrays hold C from its origin (offset_c not applied).
+// The error of every element of the batches' (m, n) results:
+ErrorStats gemm_c_error(const GemmCase& g, const HostArray& c_after, const double* ref);
+// Elements of C's span outside the (m, n) results (row padding, gaps between batches) whose
+// bytes differ between before and after: a kernel must never write there. Their count, and the
+// first one's index in *first (-1 when none).
+int64_t gemm_c_writes_outside(const GemmCase& g, const HostArray& c_before,
+                              const HostArray& c_after, int64_t* first = nullptr);
+
+// A case of this shape in one line (lse off, scale 1/sqrt(head_dim)).
+AttentionCase attention_case(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t heads_kv,
+                             int64_t seq_q, int64_t seq_kv, int64_t head_dim, bool causal = false,
+                             AttentionLayout layout = AttentionLayout::kBhsd);
 
 // Strides (b, h, s, d) of a [B, H, S, D] tensor in layout.
 void attention_strides(AttentionLayout layout, int64_t heads, int64_t seq, int64_t dim,

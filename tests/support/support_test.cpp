@@ -1,11 +1,13 @@
 // Tests of tests/support itself: the recording host returns what a backend put in a status and
 // counts those not taken back; the error measure turns NaN and Inf into an infinite error and
 // matches an exact -inf; the tolerance widens with the reduction length; op cases describe
-// what they name (strides, spans, padding rounding).
+// what they name (strides, spans, padding rounding); the per-element f32 accumulation bound and
+// the comparison of a GEMM's C count what they should.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "numerics.h"
 #include "op_case.h"
@@ -100,6 +102,22 @@ TEST(Numerics, ToleranceTable) {
   EXPECT_DOUBLE_EQ(unit_roundoff(XINHE_DTYPE_BF16), 1.0 / 256);
 }
 
+TEST(Numerics, F32AccumulationBound) {
+  // f32: accumulation only, 8 u sqrt(k + 1) times the magnitude; the result itself adds nothing.
+  EXPECT_DOUBLE_EQ(f32_accumulation_bound(XINHE_DTYPE_F32, 3, 2.0, 100.0),
+                   8.0 * std::ldexp(1.0, -24) * 2.0 * 2.0);
+  // A 16-bit result adds its own rounding, relative to the element.
+  EXPECT_DOUBLE_EQ(f32_accumulation_bound(XINHE_DTYPE_F16, 0, 0.0, -4.0),
+                   1.01 * std::ldexp(1.0, -11) * 4.0);
+  // Exact zero (K == 0, beta == 0) allows nothing.
+  EXPECT_EQ(f32_accumulation_bound(XINHE_DTYPE_BF16, 0, 0.0, 0.0), 0.0);
+  // One product of 64 dropped is far outside it; one f32 rounding per product is inside.
+  const double magnitude = 64.0 * 0.25;
+  EXPECT_GT(0.25, f32_accumulation_bound(XINHE_DTYPE_F32, 64, magnitude, 16.0));
+  EXPECT_LT(64.0 * std::ldexp(1.0, -24) * 0.25,
+            f32_accumulation_bound(XINHE_DTYPE_F32, 64, magnitude, 16.0));
+}
+
 TEST(Numerics, HostArraysRoundAndPoison) {
   HostArray a(XINHE_DTYPE_BF16, 3);
   a.set(0, 1.0 + 1.0 / 512);  // halfway between two bf16 values: rounds to even (1.0)
@@ -110,6 +128,9 @@ TEST(Numerics, HostArraysRoundAndPoison) {
   Rng rng(42);
   a.randomize(rng);
   for (int64_t i = 0; i < a.count; ++i) EXPECT_GE(std::fabs(a.get(i)), 1.0 / 1024);
+  const HostArray r = HostArray::random(XINHE_DTYPE_F16, 5, rng);
+  EXPECT_EQ(r.bytes.size(), 10u);
+  for (int64_t i = 0; i < r.count; ++i) EXPECT_GE(std::fabs(r.get(i)), 1.0 / 1024);
 }
 
 TEST(OpCase, GemmDescribesWhatItNames) {
@@ -134,6 +155,53 @@ TEST(OpCase, GemmDescribesWhatItNames) {
   EXPECT_EQ(g.desc().ldc, 8);
 }
 
+TEST(OpCase, GemmCaseInOneLine) {
+  const GemmCase g = gemm_case(XINHE_DTYPE_BF16, XINHE_DTYPE_F32, true, false, 4, 6, 3)
+                         .batched(2)
+                         .pad_leading_dims(1)
+                         .broadcast(false, true)
+                         .scaled(0.5f, -2.0f);
+  EXPECT_EQ(g.name(), "bf16_f32.tn.4x6x3.batch2.bcast_b.ldpad1_1_1.alpha0.5.betam2");
+  const xinhe_gemm_desc_t d = g.desc();
+  EXPECT_EQ(d.lda, 4 + 1);  // A stored (k, m)
+  EXPECT_EQ(d.ldb, 6 + 1);
+  EXPECT_EQ(d.ldc, 6 + 1);
+  EXPECT_EQ(d.stride_b, 0);
+}
+
+// The comparison of C: the error over the (m, n) results only, and any write to row padding
+// or to the gap between batches, not to the results themselves.
+TEST(OpCase, GemmCComparison) {
+  GemmCase g = gemm_case(XINHE_DTYPE_F16, XINHE_DTYPE_F16, false, false, 2, 3, 5).batched(2);
+  g.pad_c = 1;
+  g.batch_gap = 2;
+  ASSERT_EQ(g.c_span(), (2 * 4 + 2) + 2 * 4);
+  HostArray before(g.c, g.c_span());
+  before.poison();
+  HostArray after = before;
+  std::vector<double> ref(2 * 2 * 3);
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = 0.25 * static_cast<double>(i + 1);
+  const xinhe_gemm_desc_t d = g.desc();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 3; ++j)
+        after.set(b * d.stride_c + i * d.ldc + j, ref[static_cast<size_t>((b * 2 + i) * 3 + j)]);
+  EXPECT_EQ(gemm_c_error(g, after, ref.data()).normalized(), 0.0);
+  int64_t first = 0;
+  EXPECT_EQ(gemm_c_writes_outside(g, before, after, &first), 0);
+  EXPECT_EQ(first, -1);
+
+  after.set(d.stride_c + d.ldc + 2, 3.0);  // last result of batch 1: 3.0 against 3.0
+  after.set(d.stride_c + 1, 0.0);          // batch 1 (0, 1): 0 against 2.0
+  const ErrorStats error = gemm_c_error(g, after, ref.data());
+  EXPECT_DOUBLE_EQ(error.normalized(), 2.0 / 3.0);
+  EXPECT_EQ(error.worst_index, 7);
+  after.set(3, 1.0);          // the padding after row 0 of batch 0
+  after.set(2 * 4 + 1, 1.0);  // the gap between the batches
+  EXPECT_EQ(gemm_c_writes_outside(g, before, after, &first), 2);
+  EXPECT_EQ(first, 3);
+}
+
 TEST(OpCase, AttentionLayouts) {
   AttentionCase a;
   a.heads_q = 4, a.heads_kv = 2, a.seq_q = 3, a.seq_kv = 5, a.head_dim = 16;
@@ -147,6 +215,9 @@ TEST(OpCase, AttentionLayouts) {
   EXPECT_EQ(a.q_span(), 4 * 3 * 16);
   EXPECT_EQ(a.lse_span(), 0);
   EXPECT_EQ(a.name(), "f32.b1.h4x2.s3x5.d16.causal.bshd");
+  const AttentionCase same =
+      attention_case(XINHE_DTYPE_F32, 1, 4, 2, 3, 5, 16, true, AttentionLayout::kBshd);
+  EXPECT_EQ(same.name(), a.name());
 }
 
 }  // namespace
