@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
       AttentionCase a;
       a.seq_q = 3;
       a.seq_kv = 5;
+      a.head_dim = 8;
       r = check_attention(session, a, ov, 5 + i);
     } else {
       GemmParams params;  // fixed, small, unpacked: one program, quick to build

@@ -85,9 +85,9 @@ TEST_F(OpenclKernelTest, GemmTiledParameterGrid) {
     g.n = 45;
     g.k = 29;
     g.batch = 2;
-    g.pad_lda = 3;
-    g.pad_ldb = 1;
-    g.pad_ldc = 2;
+    g.pad_a = 3;
+    g.pad_b = 1;
+    g.pad_c = 2;
     g.alpha = 0.75f;
     g.beta = -0.5f;
     g.broadcast_b = true;
@@ -109,7 +109,7 @@ TEST_F(OpenclKernelTest, GemmTiledParameterGrid) {
     big.batch = 2;
     big.broadcast_a = true;
     big.trans_b = 1;
-    big.pad_ldb = 2;
+    big.pad_b = 2;
     big.beta = 1.5f;
     r = check_gemm(*session_, big, ov, 21);
     EXPECT_TRUE(r.ok) << p.name << " 130x131x129 NT: " << r.error;
@@ -161,7 +161,7 @@ TEST_F(OpenclKernelTest, GemmReference) {
   g.k = 31;
   g.batch = 3;
   g.trans_a = 1;
-  g.pad_ldc = 4;
+  g.pad_c = 4;
   g.beta = 1.0f;
   const CheckResult r = check_gemm(*session_, g, ov);
   EXPECT_TRUE(r.ok) << r.error;
@@ -183,7 +183,7 @@ TEST_F(OpenclKernelTest, GemmClblast) {
   g.k = 33;
   g.batch = 2;
   g.trans_a = 1;
-  g.pad_ldc = 3;
+  g.pad_c = 3;
   g.beta = 0.0f;  // C poisoned with NaN
   CheckResult r = check_gemm(*session_, g, ov);
   EXPECT_TRUE(r.ok) << r.error;
@@ -196,7 +196,8 @@ TEST_F(OpenclKernelTest, GemmClblast) {
 
 TEST_F(OpenclKernelTest, GemmFilterMatchingNothingIsUnimplemented) {
   GemmCase g;
-  const xinhe_gemm_desc_t d = make_gemm_desc(g);
+  g.m = g.n = g.k = 1;
+  const xinhe_gemm_desc_t d = g.desc();
   OpOverrides ov;
   ov.impl_filter = "no-such-impl";
   std::unique_ptr<Op> op;
@@ -236,7 +237,7 @@ TEST_F(OpenclKernelTest, GemmThatFailsToBuildFallsThroughWithTheReason) {
   ov.break_build = "_f16";
   g.ab = g.c = XINHE_DTYPE_F16;
   std::unique_ptr<Op> op;
-  ASSERT_TRUE(Status(create_gemm_op(session_->device(), make_gemm_desc(g), ov, &op)).ok());
+  ASSERT_TRUE(Status(create_gemm_op(session_->device(), g.desc(), ov, &op)).ok());
   Status chk(op->check());
   EXPECT_EQ(chk.code(), XINHE_STATUS_UNIMPLEMENTED);
   EXPECT_NE(chk.message().find("opencl.gemm.tiled_f16: clBuildProgram failed"), std::string::npos)
@@ -297,7 +298,7 @@ TEST_F(OpenclKernelTest, AttentionFlashParameterGrid) {
     c.head_dim = 16;
     c.causal = true;
     c.lse = true;
-    c.layout = Layout::kBSHD;
+    c.layout = AttentionLayout::kBshd;
     CheckResult r = check_attention(*session_, c, ov);
     EXPECT_TRUE(r.ok) << p.name << " gqa causal: " << r.error;
     EXPECT_NE(r.impl.find("flash"), std::string::npos) << r.impl;
@@ -307,7 +308,7 @@ TEST_F(OpenclKernelTest, AttentionFlashParameterGrid) {
     c.seq_q = 11;
     c.seq_kv = 5;
     c.head_dim = 5;
-    c.layout = Layout::kStridedD;
+    c.layout = AttentionLayout::kStridedDim;
     r = check_attention(*session_, c, ov, 17);
     EXPECT_TRUE(r.ok) << p.name << " mqa Sq>Skv strided: " << r.error;
   }
@@ -350,7 +351,7 @@ TEST_F(OpenclKernelTest, AttentionReference) {
   c.head_dim = 24;
   c.causal = true;
   c.lse = true;
-  c.layout = Layout::kStridedD;
+  c.layout = AttentionLayout::kStridedDim;
   const CheckResult r = check_attention(*session_, c, ov);
   EXPECT_TRUE(r.ok) << r.error;
   EXPECT_NE(r.impl.find("reference"), std::string::npos) << r.impl;

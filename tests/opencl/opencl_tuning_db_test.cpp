@@ -96,7 +96,7 @@ class OpenclTuningDbDispatch : public ::testing::Test {
     g.m = 9;
     g.n = 10;
     g.k = 11;
-    const xinhe_gemm_desc_t d = make_gemm_desc(g);
+    const xinhe_gemm_desc_t d = g.desc();
     std::unique_ptr<Op> op;
     Status st(create_gemm_op(s.device(), d, OpOverrides{}, &op));
     EXPECT_TRUE(st.ok()) << st.message();

@@ -1,57 +1,34 @@
-// The dispatch walker of xinhe/backend.hpp on its own, with a recording host: implementation
-// names, the filter (substring, empty means none, no match makes the op unsupported naming the
-// filter, a 1.0 host applies none), fall-through when a factory cannot build, fatal factory
-// failures, and the one dispatch-line grammar. The backends' use of it is covered end to end
-// by dispatch_e2e_test.cpp.
+// The dispatch walker of xinhe/backend.hpp on its own, driven through tests/support's recording
+// host: implementation names, the filter (substring; empty, whether NULL or "", means none; no
+// match makes the op unsupported naming the filter; a 1.0 host applies none), fall-through when
+// a factory cannot build, fatal factory failures, the one dispatch-line grammar, and every
+// status a walk creates taken back. The backends' use of it is covered end to end by
+// dispatch_e2e_test.cpp.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "recording_host.h"
 #include "xinhe/backend.hpp"
-
-struct xinhe_status_s {
-  xinhe_status_code_t code;
-  std::string message;
-};
 
 namespace {
 
 using xinhe::backend::Built;
 using xinhe::backend::DispatchRequest;
 using xinhe::backend::Selection;
+using xinhe::test::RecordingHost;
 
-// A host whose filter and log are the test's.
-struct RecordingHost {
-  static std::string filter;  // "" and null_filter: the entry returns NULL
-  static bool null_filter;
-  static std::vector<std::string> lines;
-  static xinhe_status_t status_new(xinhe_status_code_t code, const char*, const char*, const char*,
-                                   int, const char* message) {
-    return new xinhe_status_s{code, message != nullptr ? message : ""};
-  }
-  static int verbose(const char* topic) { return std::string(topic) == "dispatch"; }
-  static void log(const char* topic, const char* backend, const char* message) {
-    lines.push_back(std::string(topic) + " " + backend + ": " + message);
-  }
-  static const char* impl_filter(xinhe_op_kind_t) { return null_filter ? nullptr : filter.c_str(); }
-};
-std::string RecordingHost::filter;
-bool RecordingHost::null_filter = true;
-std::vector<std::string> RecordingHost::lines;
-
-const xinhe_host_api_t kHost11 = {
-    sizeof(xinhe_host_api_t),  XINHE_BACKEND_ABI_MAJOR, 1,
-    RecordingHost::status_new, RecordingHost::verbose,  RecordingHost::log,
-    RecordingHost::impl_filter};
+RecordingHost& host() { return RecordingHost::get(); }
+const xinhe_host_api_t* const kHost = RecordingHost::get().api();
 
 // A 1.0 host: its table ends before impl_filter.
 xinhe_host_api_t host_1_0() {
-  xinhe_host_api_t host = kHost11;
-  host.struct_size = offsetof(xinhe_host_api_t, impl_filter);
-  host.abi_minor = 0;
-  host.impl_filter = nullptr;
-  return host;
+  xinhe_host_api_t old = *kHost;
+  old.struct_size = offsetof(xinhe_host_api_t, impl_filter);
+  old.abi_minor = 0;
+  old.impl_filter = nullptr;
+  return old;
 }
 
 struct Entry {
@@ -76,16 +53,31 @@ xinhe_gemm_desc_t gemm_f16_f32() {
 
 class DispatchWalker : public ::testing::Test {
  protected:
+  // Only dispatch lines are wanted, and every status a walk creates must come back.
   void SetUp() override {
-    RecordingHost::filter.clear();
-    RecordingHost::null_filter = true;
-    RecordingHost::lines.clear();
+    host().set_impl_filter(XINHE_OP_GEMM, "");
+    host().set_impl_filter(XINHE_OP_ATTENTION, "");
+    host().set_verbose("dispatch");
+    host().clear_logs();
+    live_before_ = host().live_statuses();
   }
+  void TearDown() override {
+    EXPECT_EQ(host().live_statuses(), live_before_) << "a status was not taken back";
+    host().set_impl_filter(XINHE_OP_GEMM, "");
+    host().set_impl_filter(XINHE_OP_ATTENTION, "");
+    host().set_verbose("all");
+  }
+  // The filter the host serves for both op kinds: "" serves an empty string, NULL none.
   void set_filter(const char* value) {
-    RecordingHost::null_filter = value == nullptr;
-    RecordingHost::filter = value != nullptr ? value : "";
+    for (xinhe_op_kind_t kind : {XINHE_OP_GEMM, XINHE_OP_ATTENTION}) {
+      if (value != nullptr && value[0] == '\0') {
+        host().serve_empty_impl_filter(kind);
+      } else {
+        host().set_impl_filter(kind, value != nullptr ? value : "");
+      }
+    }
   }
-  Selection walk(const std::vector<Entry>& list, const xinhe_host_api_t* host = &kHost11,
+  Selection walk(const std::vector<Entry>& list, const xinhe_host_api_t* host = kHost,
                  const char* override_filter = nullptr) {
     DispatchRequest request(host, "chip", gemm_f16_f32());
     request.filter_override = override_filter;
@@ -103,6 +95,7 @@ class DispatchWalker : public ::testing::Test {
         });
   }
   std::vector<std::string> built_;
+  int64_t live_before_ = 0;
 };
 
 const std::vector<Entry> kList = {
@@ -154,12 +147,14 @@ TEST_F(DispatchWalker, FilterIsASubstringOfTheName) {
 }
 
 TEST_F(DispatchWalker, EmptyFilterIsNoFilter) {
-  set_filter("");
+  set_filter("");  // the host serves "", not NULL
+  ASSERT_STREQ(kHost->impl_filter(XINHE_OP_GEMM), "");
+  EXPECT_EQ(xinhe::backend::host_impl_filter(kHost, XINHE_OP_GEMM), nullptr);
   EXPECT_EQ(walk(kList).name, "chip.gemm.tiled_f16_f32");
   // An empty override also means none, and an override replaces the host's filter.
   set_filter("reference");
-  EXPECT_EQ(walk(kList, &kHost11, "").name, "chip.gemm.tiled_f16_f32");
-  EXPECT_EQ(walk(kList, &kHost11, "tiled").name, "chip.gemm.tiled_f16_f32");
+  EXPECT_EQ(walk(kList, kHost, "").name, "chip.gemm.tiled_f16_f32");
+  EXPECT_EQ(walk(kList, kHost, "tiled").name, "chip.gemm.tiled_f16_f32");
 }
 
 TEST_F(DispatchWalker, FilterMatchingNothingMakesTheOpUnsupportedNamingIt) {
@@ -196,11 +191,11 @@ TEST_F(DispatchWalker, FactoryThatCannotBuildFallsThroughWithItsReason) {
   EXPECT_EQ(built_, (std::vector<std::string>{"tiled", "reference"}));
   ASSERT_EQ(s.skipped.size(), 2u);
   EXPECT_EQ(s.skipped[0].reason, "kernel does not compile: line 3: error");
-  ASSERT_EQ(RecordingHost::lines.size(), 1u);
-  EXPECT_NE(RecordingHost::lines[0].find("; skipped chip.gemm.tiled_f16_f32: kernel does not "
-                                         "compile: line 3: error"),
+  ASSERT_EQ(host().logs().size(), 1u);
+  EXPECT_NE(host().logs()[0].find("; skipped chip.gemm.tiled_f16_f32: kernel does not "
+                                  "compile: line 3: error"),
             std::string::npos)
-      << RecordingHost::lines[0];
+      << host().logs()[0];
   // Nothing builds: the reasons become the check message.
   const Selection none = walk({{"tiled", nullptr, nullptr, 1}});
   EXPECT_FALSE(none.selected());
@@ -213,30 +208,33 @@ TEST_F(DispatchWalker, FatalFactoryFailureEndsTheWalk) {
   const Selection s = walk({{"tiled", nullptr, nullptr, 2}, {"reference", nullptr, nullptr, 0}});
   EXPECT_FALSE(s.selected());
   ASSERT_NE(s.fatal, nullptr);
-  EXPECT_EQ(s.fatal->code, XINHE_STATUS_OUT_OF_MEMORY);
-  EXPECT_EQ(s.fatal->message, "no memory for tiled");
+  const xinhe::test::TakenStatus fatal = host().take(s.fatal);
+  EXPECT_EQ(fatal.code, XINHE_STATUS_OUT_OF_MEMORY);
+  EXPECT_EQ(fatal.message, "no memory for tiled");
+  EXPECT_EQ(fatal.backend, "chip");
+  EXPECT_EQ(fatal.call, "build");
   EXPECT_EQ(built_, std::vector<std::string>{"tiled"});
-  delete s.fatal;
 }
 
 // The grammar of backend.hpp's dispatch_line, on what the host receives: one line per walk.
 TEST_F(DispatchWalker, DispatchLineGrammar) {
   walk(kList);
-  ASSERT_EQ(RecordingHost::lines.size(), 1u);
-  EXPECT_EQ(RecordingHost::lines[0],
-            "dispatch chip: gemm f16->f32 nt m=64 n=32 k=16 batch=2 -> chip.gemm.tiled_f16_f32 "
-            "(kernel of tiled); skipped chip.gemm.wide_f16_f32_x9: needs the x9 matrix unit");
+  ASSERT_EQ(host().logs().size(), 1u);
+  EXPECT_EQ(
+      host().logs()[0],
+      "xinhe[dispatch] chip: gemm f16->f32 nt m=64 n=32 k=16 batch=2 -> chip.gemm.tiled_f16_f32 "
+      "(kernel of tiled); skipped chip.gemm.wide_f16_f32_x9: needs the x9 matrix unit");
   set_filter("none_such");
   walk(kList);
-  ASSERT_EQ(RecordingHost::lines.size(), 2u);
-  EXPECT_EQ(RecordingHost::lines[1].rfind("dispatch chip: gemm f16->f32 nt m=64 n=32 k=16 batch=2 "
-                                          "-> none; skipped chip.gemm.wide_f16_f32_x9: not named "
-                                          "like XINHE_GEMM_IMPL='none_such'; skipped ",
-                                          0),
+  ASSERT_EQ(host().logs().size(), 2u);
+  EXPECT_EQ(host().logs()[1].rfind("xinhe[dispatch] chip: gemm f16->f32 nt m=64 n=32 k=16 batch=2 "
+                                   "-> none; skipped chip.gemm.wide_f16_f32_x9: not named "
+                                   "like XINHE_GEMM_IMPL='none_such'; skipped ",
+                                   0),
             0u)
-      << RecordingHost::lines[1];
+      << host().logs()[1];
 
-  xinhe::backend::DispatchRequest request(&kHost11, "chip", gemm_f16_f32());
+  xinhe::backend::DispatchRequest request(kHost, "chip", gemm_f16_f32());
   request.device = "Chip X1";
   EXPECT_EQ(xinhe::backend::run_swap_line(request, "chip.gemm.tiled_f16_f32",
                                           "chip.gemm.simt_f16_f32", "A not 16-byte aligned"),
@@ -257,7 +255,7 @@ TEST_F(DispatchWalker, AttentionOpsDescribeTheirShape) {
   a.mask = XINHE_ATTENTION_MASK_CAUSAL;
   a.with_lse = 1;
   set_filter("flash");
-  const DispatchRequest request(&kHost11, "chip", a);
+  const DispatchRequest request(kHost, "chip", a);
   EXPECT_EQ(request.op, "attention bf16 B=1 Hq=8 Hkv=2 Sq=1 Skv=4096 D=128 causal lse");
   const Selection s = xinhe::backend::select_impl(request, kList, [](const Entry&) { return ""; });
   EXPECT_FALSE(s.selected());
@@ -265,30 +263,33 @@ TEST_F(DispatchWalker, AttentionOpsDescribeTheirShape) {
 }
 
 TEST(BackendStatus, MacroFormatsAndAttributesTheStatus) {
-  const xinhe_host_api_t* host = &kHost11;
-  xinhe_status_t status =
-      XINHE_BE_ERROR(host, INVALID_ARGUMENT, "chip", "op_create", "%d of %s", 3, "four");
-  ASSERT_NE(status, nullptr);
-  EXPECT_EQ(status->code, XINHE_STATUS_INVALID_ARGUMENT);
-  EXPECT_EQ(status->message, "3 of four");
-  delete status;
+  const xinhe_host_api_t* host = kHost;
+  const int64_t live_before = RecordingHost::get().live_statuses();
+  xinhe::test::TakenStatus taken = RecordingHost::get().take(
+      XINHE_BE_ERROR(host, INVALID_ARGUMENT, "chip", "op_create", "%d of %s", 3, "four"));
+  EXPECT_EQ(taken.code, XINHE_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(taken.message, "3 of four");
+  EXPECT_EQ(taken.backend, "chip");
+  EXPECT_EQ(taken.call, "op_create");
+  EXPECT_NE(taken.file.find("dispatch_test.cpp"), std::string::npos) << taken.file;
+  EXPECT_GT(taken.line, 0);
   // Longer than the formatter's stack buffer.
   const std::string long_text(2000, 'x');
-  status = XINHE_BE_ERROR(host, INTERNAL, "chip", "op_run", "%s!", long_text.c_str());
-  EXPECT_EQ(status->message, long_text + "!");
-  delete status;
+  taken = RecordingHost::get().take(
+      XINHE_BE_ERROR(host, INTERNAL, "chip", "op_run", "%s!", long_text.c_str()));
+  EXPECT_EQ(taken.code, XINHE_STATUS_INTERNAL);
+  EXPECT_EQ(taken.message, long_text + "!");
   EXPECT_EQ(xinhe::backend::make_status(host, XINHE_STATUS_OK, "chip", "x", "f", 1, "ok"), nullptr);
   auto propagate = [&](bool fail) -> xinhe_status_t {
     XINHE_BE_RETURN_IF_ERROR(fail ? XINHE_BE_ERROR(host, INTERNAL, "chip", "inner", "inner")
                                   : nullptr);
     return XINHE_BE_ERROR(host, UNIMPLEMENTED, "chip", "outer", "outer");
   };
-  status = propagate(true);
-  EXPECT_EQ(status->message, "inner");
-  delete status;
-  status = propagate(false);
-  EXPECT_EQ(status->message, "outer");
-  delete status;
+  EXPECT_EQ(RecordingHost::get().take(propagate(true)).message, "inner");
+  taken = RecordingHost::get().take(propagate(false));
+  EXPECT_EQ(taken.code, XINHE_STATUS_UNIMPLEMENTED);
+  EXPECT_EQ(taken.message, "outer");
+  EXPECT_EQ(RecordingHost::get().live_statuses(), live_before);
 }
 
 }  // namespace

@@ -194,6 +194,13 @@ double f32_accumulation_bound(xinhe_dtype_t stored_dtype, int64_t reduction_leng
   return accumulation + rounding;
 }
 
+double f32_accumulation_tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length) {
+  const double length = static_cast<double>(std::max<int64_t>(reduction_length, 0)) + 1.0;
+  const double bound =
+      4.0 * unit_roundoff(stored_dtype) + 32.0 * unit_roundoff(XINHE_DTYPE_F32) * std::sqrt(length);
+  return std::min(bound, tolerance(stored_dtype, reduction_length));
+}
+
 void ErrorStats::add(double got, double ref, int64_t index) {
   double err;
   if (std::isinf(ref) && got == ref) {

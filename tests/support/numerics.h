@@ -93,6 +93,15 @@ double unit_roundoff(xinhe_dtype_t stored_dtype);
 double f32_accumulation_bound(xinhe_dtype_t stored_dtype, int64_t reduction_length,
                               double magnitude, double ref);
 
+// The same idea as a bound on ErrorStats::normalized() (the one error measure), where the
+// per-element magnitude is not at hand: for kernels known to accumulate in f32 (or wider) and
+// round once on store, as the OpenCL kernels do, four roundings of the stored result plus f32
+// accumulation error growing like sqrt(reduction_length),
+//   4 unit_roundoff(stored_dtype) + 32 unit_roundoff(f32) sqrt(reduction_length + 1),
+// never looser than tolerance(). The table leaves room for backends that accumulate otherwise;
+// a backend's own kernel tests and its tuner use this one so that room hides no mistake.
+double f32_accumulation_tolerance(xinhe_dtype_t stored_dtype, int64_t reduction_length);
+
 // Accumulates the error of results against the reference. NaN or Inf where the reference is
 // finite counts as infinite error; an infinite reference matched exactly counts as 0 (the LSE
 // of a row that sees no key is -inf).

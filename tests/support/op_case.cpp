@@ -184,6 +184,12 @@ void attention_strides(AttentionLayout layout, int64_t heads, int64_t seq, int64
       out[1] = seq * out[2] + 5;
       out[0] = heads * out[1] + 3;
       break;
+    case AttentionLayout::kStridedDim:
+      out[3] = 2;
+      out[2] = 2 * dim + 3;
+      out[1] = seq * out[2] + 5;
+      out[0] = heads * out[1] + 3;
+      break;
   }
 }
 
@@ -220,7 +226,7 @@ xinhe_attention_desc_t AttentionCase::desc() const {
   d.scale = scale != 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
   d.mask = causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
   d.with_lse = lse;
-  if (layout == AttentionLayout::kPadded) {
+  if (layout == AttentionLayout::kPadded || layout == AttentionLayout::kStridedDim) {
     d.lse_strides[2] = 2;
     d.lse_strides[1] = seq_q * 2 + 1;
     d.lse_strides[0] = heads_q * d.lse_strides[1] + 7;
@@ -261,6 +267,7 @@ std::string AttentionCase::name() const {
   if (causal) s << ".causal";
   if (layout == AttentionLayout::kBshd) s << ".bshd";
   if (layout == AttentionLayout::kPadded) s << ".padded";
+  if (layout == AttentionLayout::kStridedDim) s << ".dstride2";
   if (lse) s << ".lse";
   if (scale != 0.0f) s << ".scale" << scale;
   return s.str();

@@ -50,9 +50,11 @@ struct GemmCase {
 };
 
 enum class AttentionLayout {
-  kBhsd,    // [B, H, S, D] dense
-  kBshd,    // [B, S, H, D] dense
-  kPadded,  // BHSD with gaps after every row, head and batch (density assumptions read poison)
+  kBhsd,        // [B, H, S, D] dense
+  kBshd,        // [B, S, H, D] dense
+  kPadded,      // BHSD with gaps after every row, head and batch (density assumptions read poison)
+  kStridedDim,  // kPadded with a gap after every element too: d stride 2 (unit-stride
+                // assumptions read poison)
 };
 
 struct AttentionCase {
@@ -69,7 +71,8 @@ struct AttentionCase {
   int64_t kv_span() const;
   int64_t o_span() const;
   int64_t lse_span() const;  // 0 without lse
-  // "f32.b1.h8x2.s1x4096.d128" plus ".causal", ".bshd"/".padded", ".lse", ".scale<x>".
+  // "f32.b1.h8x2.s1x4096.d128" plus ".causal", ".bshd"/".padded"/".dstride2", ".lse",
+  // ".scale<x>".
   std::string name() const;
 };
 

@@ -104,8 +104,16 @@ void RecordingHost::log(const char* topic, const char* backend, const char* mess
 
 void RecordingHost::set_impl_filter(xinhe_op_kind_t kind, const std::string& filter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (kind == XINHE_OP_GEMM) gemm_filter_ = filter;
-  if (kind == XINHE_OP_ATTENTION) attention_filter_ = filter;
+  std::optional<std::string> served;
+  if (!filter.empty()) served = filter;
+  if (kind == XINHE_OP_GEMM) gemm_filter_ = served;
+  if (kind == XINHE_OP_ATTENTION) attention_filter_ = served;
+}
+
+void RecordingHost::serve_empty_impl_filter(xinhe_op_kind_t kind) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (kind == XINHE_OP_GEMM) gemm_filter_ = std::string();
+  if (kind == XINHE_OP_ATTENTION) attention_filter_ = std::string();
 }
 
 const char* RecordingHost::impl_filter(xinhe_op_kind_t kind) {
@@ -115,11 +123,14 @@ const char* RecordingHost::impl_filter(xinhe_op_kind_t kind) {
   RecordingHost& self = get();
   {
     std::lock_guard<std::mutex> lock(self.mutex_);
-    served = kind == XINHE_OP_GEMM        ? self.gemm_filter_
-             : kind == XINHE_OP_ATTENTION ? self.attention_filter_
-                                          : std::string();
+    const std::optional<std::string>* filter = kind == XINHE_OP_GEMM ? &self.gemm_filter_
+                                               : kind == XINHE_OP_ATTENTION
+                                                   ? &self.attention_filter_
+                                                   : nullptr;
+    if (filter == nullptr || !filter->has_value()) return nullptr;
+    served = **filter;
   }
-  return served.empty() ? nullptr : served.c_str();
+  return served.c_str();
 }
 
 std::vector<std::string> RecordingHost::logs() const {

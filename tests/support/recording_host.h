@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,12 @@ class RecordingHost {
   // "" for none). Default "all", so that tests see every line.
   void set_verbose(const std::string& topics);
 
-  // The implementation filter served for kind through impl_filter ("" for none, the default).
+  // The implementation filter served for kind through impl_filter ("" for none, the default:
+  // impl_filter returns NULL).
   void set_impl_filter(xinhe_op_kind_t kind, const std::string& filter);
+  // Serves an empty string (not NULL) for kind, as a host whose variable is set but empty
+  // would: backends must read it as no filter. set_impl_filter(kind, "") returns to NULL.
+  void serve_empty_impl_filter(xinhe_op_kind_t kind);
 
  private:
   RecordingHost();
@@ -69,7 +74,7 @@ class RecordingHost {
   int64_t live_ = 0;
   std::string verbose_ = "all";
   std::vector<std::string> logs_;
-  std::string gemm_filter_, attention_filter_;
+  std::optional<std::string> gemm_filter_, attention_filter_;  // nullopt: NULL is served
 };
 
 }  // namespace xinhe::test

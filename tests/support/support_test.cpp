@@ -71,6 +71,18 @@ TEST(RecordingHost, ServesTheImplementationFilterATestSets) {
   EXPECT_EQ(api->impl_filter(XINHE_OP_ATTENTION), nullptr);
 }
 
+// An empty filter is served as "" (not NULL) for its kind only, until set_impl_filter resets it.
+TEST(RecordingHost, ServesAnEmptyFilterDistinctFromNone) {
+  RecordingHost& host = RecordingHost::get();
+  const xinhe_host_api_t* api = host.api();
+  host.serve_empty_impl_filter(XINHE_OP_GEMM);
+  ASSERT_NE(api->impl_filter(XINHE_OP_GEMM), nullptr);
+  EXPECT_STREQ(api->impl_filter(XINHE_OP_GEMM), "");
+  EXPECT_EQ(api->impl_filter(XINHE_OP_ATTENTION), nullptr);
+  host.set_impl_filter(XINHE_OP_GEMM, "");
+  EXPECT_EQ(api->impl_filter(XINHE_OP_GEMM), nullptr);
+}
+
 TEST(Numerics, ErrorMeasure) {
   ErrorStats exact;
   exact.add(2.0, 2.0, 0);
@@ -116,6 +128,22 @@ TEST(Numerics, F32AccumulationBound) {
   EXPECT_GT(0.25, f32_accumulation_bound(XINHE_DTYPE_F32, 64, magnitude, 16.0));
   EXPECT_LT(64.0 * std::ldexp(1.0, -24) * 0.25,
             f32_accumulation_bound(XINHE_DTYPE_F32, 64, magnitude, 16.0));
+}
+
+// The bound for f32-accumulating kernels: four roundings of the stored result plus the f32
+// accumulation term, and never looser than the table.
+TEST(Numerics, F32AccumulationTolerance) {
+  const double u32 = std::ldexp(1.0, -24);
+  EXPECT_DOUBLE_EQ(f32_accumulation_tolerance(XINHE_DTYPE_F32, 0), 4 * u32 + 32 * u32);
+  EXPECT_DOUBLE_EQ(f32_accumulation_tolerance(XINHE_DTYPE_F32, 99), 4 * u32 + 32 * u32 * 10);
+  EXPECT_DOUBLE_EQ(f32_accumulation_tolerance(XINHE_DTYPE_F16, 0),
+                   4 * std::ldexp(1.0, -11) + 32 * u32);
+  EXPECT_LT(f32_accumulation_tolerance(XINHE_DTYPE_F32, 130),
+            0.25 * tolerance(XINHE_DTYPE_F32, 130));
+  for (xinhe_dtype_t dtype : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16, XINHE_DTYPE_F64})
+    for (int64_t length = 0; length <= (int64_t{1} << 24); length = length * 2 + 1)
+      EXPECT_LE(f32_accumulation_tolerance(dtype, length), tolerance(dtype, length))
+          << dtype_name(dtype) << " length " << length;
 }
 
 TEST(Numerics, HostArraysRoundAndPoison) {
@@ -218,6 +246,24 @@ TEST(OpCase, AttentionLayouts) {
   const AttentionCase same =
       attention_case(XINHE_DTYPE_F32, 1, 4, 2, 3, 5, 16, true, AttentionLayout::kBshd);
   EXPECT_EQ(same.name(), a.name());
+}
+
+// The d-strided layout: a gap after every element, padded rows, heads and batches, padded LSE.
+TEST(OpCase, AttentionStridedDim) {
+  AttentionCase a;
+  a.batch = 2, a.heads_q = 2, a.heads_kv = 1, a.seq_q = 3, a.seq_kv = 4, a.head_dim = 5;
+  a.lse = true;
+  a.layout = AttentionLayout::kStridedDim;
+  const xinhe_attention_desc_t d = a.desc();
+  EXPECT_EQ(d.q_strides[3], 2);
+  EXPECT_EQ(d.q_strides[2], 2 * 5 + 3);
+  EXPECT_EQ(d.q_strides[1], 3 * 13 + 5);
+  EXPECT_EQ(d.q_strides[0], 2 * 44 + 3);
+  EXPECT_EQ(d.k_strides[1], 4 * 13 + 5);
+  EXPECT_EQ(a.q_span(), 91 + 44 + 2 * 13 + 4 * 2 + 1);
+  EXPECT_EQ(d.lse_strides[2], 2);  // padded like kPadded's
+  EXPECT_GT(a.lse_span(), 2 * 2 * 3);
+  EXPECT_EQ(a.name(), "f32.b2.h2x1.s3x4.d5.dstride2.lse");
 }
 
 }  // namespace

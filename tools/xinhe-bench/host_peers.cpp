@@ -24,21 +24,22 @@ std::string openblas_config() { return openblas_get_config(); }
 
 UnfusedAttention::UnfusedAttention(const AttentionShape& shape)
     : shape_(shape),
-      scale_(1.0f / std::sqrt(static_cast<float>(shape.d))),
-      scores_(static_cast<size_t>(shape.sq * shape.skv)) {}
+      scale_(1.0f / std::sqrt(static_cast<float>(shape.head_dim))),
+      scores_(static_cast<size_t>(shape.seq_q * shape.seq_kv)) {}
 
 void UnfusedAttention::run(const float* q, const float* k, const float* v, float* o) {
   const AttentionShape& s = shape_;
-  const int sq = static_cast<int>(s.sq), skv = static_cast<int>(s.skv), d = static_cast<int>(s.d);
-  const int64_t group = s.hq / s.hkv;
+  const int sq = static_cast<int>(s.seq_q), skv = static_cast<int>(s.seq_kv),
+            d = static_cast<int>(s.head_dim);
+  const int64_t group = s.heads_q / s.heads_kv;
   float* scores = scores_.data();
-  for (int64_t b = 0; b < s.b; ++b) {
-    for (int64_t h = 0; h < s.hq; ++h) {
-      const int64_t kv_head = b * s.hkv + h / group;
-      const float* qh = q + (b * s.hq + h) * s.sq * s.d;  // (Sq, D)
-      const float* kh = k + kv_head * s.skv * s.d;       // (Skv, D)
-      const float* vh = v + kv_head * s.skv * s.d;       // (Skv, D)
-      float* oh = o + (b * s.hq + h) * s.sq * s.d;        // (Sq, D)
+  for (int64_t b = 0; b < s.batch; ++b) {
+    for (int64_t h = 0; h < s.heads_q; ++h) {
+      const int64_t kv_head = b * s.heads_kv + h / group;
+      const float* qh = q + (b * s.heads_q + h) * s.seq_q * s.head_dim;  // (Sq, D)
+      const float* kh = k + kv_head * s.seq_kv * s.head_dim;             // (Skv, D)
+      const float* vh = v + kv_head * s.seq_kv * s.head_dim;             // (Skv, D)
+      float* oh = o + (b * s.heads_q + h) * s.seq_q * s.head_dim;        // (Sq, D)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sq, skv, d, scale_, qh, d, kh, d, 0.0f,
                   scores, skv);
       for (int i = 0; i < sq; ++i) {

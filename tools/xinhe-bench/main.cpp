@@ -304,8 +304,8 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
         if (peak > 0) pct = 100.0 * result.tflops * 1e12 / peak;
       }
       const CheckSummary& check = result.check;
-      fmt::print(stderr, "  {}: {:.3f} ms, {:.4f} TFLOP/s, rel_err {:.1e}{} {}\n", result.impl,
-                 result.median_ms, result.tflops, check.rel_error,
+      fmt::print(stderr, "  {}: {:.3f} ms, {:.4f} TFLOP/s, max_err {:.1e}{} {}\n", result.impl,
+                 result.median_ms, result.tflops, check.max_error,
                  check.rows_checked < check.rows_total
                      ? fmt::format(" ({} of {} rows checked)", check.rows_checked, check.rows_total)
                      : std::string(),

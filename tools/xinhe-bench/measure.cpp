@@ -1,23 +1,23 @@
 // Measurement of one configuration through the public API, and its check against the float64
-// reference (kernels/reference). The output is poisoned with NaN before the checked run, so a
-// kernel that skips part of the output cannot pass. Large shapes are checked on an evenly
-// spread subset of output rows (the reference is a plain float64 loop nest); the result says
-// how many rows were checked.
+// reference (kernels/reference) with tests/support's random data, poison, error measure and
+// tolerance table, as the conformance suite checks. The output is poisoned with NaN before the
+// checked run, so a kernel that skips part of the output cannot pass. Large shapes are checked
+// on an evenly spread subset of output rows (the reference is a plain float64 loop nest); the
+// result says how many rows were checked.
 #include "measure.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 
-#include <fmt/format.h>
-
-#include "half.h"
-#include "reference.h"
 #include "host_peers.h"
+#include "numerics.h"
+#include "reference.h"
 
 namespace xinhe::bench {
 namespace {
@@ -26,34 +26,17 @@ namespace {
 constexpr double kReferenceBudgetMacs = 64.0 * 1024 * 1024;
 constexpr int64_t kMinSampledRows = 4;
 
-// A NaN in f32 (0x7fc07fc0) and in f16 and bf16 (0x7fc0) alike.
-constexpr uint32_t kPoison = 0x7fc07fc0u;
-
-// Relative L2 error allowed: accumulation error for f32, output rounding (plus the probability
-// matrix rounding in attention) for f16 (2^-11) and bf16 (2^-8).
-double tolerance(Op op, xinhe_dtype_t dtype) {
-  switch (dtype) {
-    case XINHE_DTYPE_F16:
-      return op == Op::kGemm ? 2e-3 : 5e-3;
-    case XINHE_DTYPE_BF16:
-      return op == Op::kGemm ? 1.5e-2 : 3e-2;
-    default:
-      return op == Op::kGemm ? 1e-4 : 2e-4;
-  }
+// The reduction length the tolerance table widens with, as the conformance suite counts it:
+// K for GEMM, the longer of D and Skv for attention.
+int64_t reduction_length(const BenchCase& c) {
+  if (c.op == Op::kGemm) return c.gemm.k;
+  return std::max(c.attention.head_dim, c.attention.seq_kv);
 }
 
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::vector<unsigned char> random_array(xinhe_dtype_t dtype, int64_t count, uint64_t seed) {
-  std::vector<unsigned char> out(static_cast<size_t>(count) * xinhe_dtype_size(dtype));
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (int64_t i = 0; i < count; ++i) reference::store(dtype, out.data(), i, uniform(rng));
-  return out;
 }
 
 // count indices spread evenly over [0, total), first and last included.
@@ -68,28 +51,21 @@ std::vector<int64_t> spread(int64_t total, int64_t count) {
 }
 
 xinhe_gemm_desc_t gemm_desc_of(const GemmShape& g, xinhe_dtype_t dtype) {
-  // C in the input dtype: "bf16 GEMM" means bf16 in and out, as frameworks run it.
-  return xinhe::gemm_desc(dtype, dtype, g.m, g.n, g.k, g.trans_a, g.trans_b, g.batch);
+  return with_dtype(g, dtype).desc();
 }
 
 xinhe_attention_desc_t attention_desc_of(const AttentionShape& a, xinhe_dtype_t dtype) {
-  return xinhe::attention_desc(dtype, a.b, a.hq, a.hkv, a.sq, a.skv, a.d, a.causal);
+  return with_dtype(a, dtype).desc();
 }
 
-// Element counts of the inputs and the output.
+// Element counts of the inputs (dense: the spans of the case's operands) and the output.
 std::vector<int64_t> input_counts(const BenchCase& c) {
-  if (c.op == Op::kGemm) {
-    const GemmShape& g = c.gemm;
-    return {g.batch * g.m * g.k, g.batch * g.k * g.n};
-  }
-  const AttentionShape& a = c.attention;
-  return {a.b * a.hq * a.sq * a.d, a.b * a.hkv * a.skv * a.d, a.b * a.hkv * a.skv * a.d};
+  if (c.op == Op::kGemm) return {c.gemm.a_span(), c.gemm.b_span()};
+  return {c.attention.q_span(), c.attention.kv_span(), c.attention.kv_span()};
 }
 
 int64_t output_count(const BenchCase& c) {
-  if (c.op == Op::kGemm) return c.gemm.batch * c.gemm.m * c.gemm.n;
-  const AttentionShape& a = c.attention;
-  return a.b * a.hq * a.sq * a.d;
+  return c.op == Op::kGemm ? c.gemm.c_span() : c.attention.o_span();
 }
 
 // Sets an environment variable for the lifetime of the object, then restores it.
@@ -130,8 +106,13 @@ struct CaseData::Reference {
 };
 
 CaseData::CaseData(const BenchCase& c, xinhe_dtype_t dtype) : case_(c), dtype_(dtype) {
-  uint64_t seed = 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(dtype) << 8);
-  for (int64_t count : input_counts(c)) inputs_.push_back(random_array(dtype, count, ++seed));
+  // One seeded stream per (case, dtype): every device and peer sees the same inputs.
+  test::Rng rng(0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(dtype) << 8));
+  for (int64_t count : input_counts(c)) {
+    test::HostArray input(dtype, count);
+    input.randomize(rng);
+    inputs_.push_back(std::move(input.bytes));
+  }
 }
 
 CaseData::~CaseData() = default;
@@ -178,46 +159,53 @@ CheckSummary CaseData::check(const void* output) {
     } else {
       const AttentionShape& at = case_.attention;
       const xinhe_attention_desc_t desc = attention_desc_of(at, dtype_);
-      ref->row_len = at.d;
-      ref->rows_total = at.b * at.hq * at.sq;
-      const double macs_per_row = 2.0 * at.skv * at.d;
+      ref->row_len = at.head_dim;
+      ref->rows_total = at.batch * at.heads_q * at.seq_q;
+      const double macs_per_row = 2.0 * at.seq_kv * at.head_dim;
       const int64_t want = std::max<int64_t>(kMinSampledRows, static_cast<int64_t>(kReferenceBudgetMacs / std::max(1.0, macs_per_row)));
       ref->rows = spread(ref->rows_total, want);
-      ref->values.resize(ref->rows.size() * static_cast<size_t>(at.d));
-      const int64_t group = at.hq / at.hkv;
+      ref->values.resize(ref->rows.size() * static_cast<size_t>(at.head_dim));
+      const int64_t group = at.heads_q / at.heads_kv;
       for (size_t s = 0; s < ref->rows.size(); ++s) {
         const int64_t row = ref->rows[s];
-        const int64_t i = row % at.sq, h = (row / at.sq) % at.hq, b = row / (at.sq * at.hq);
+        const int64_t i = row % at.seq_q, h = (row / at.seq_q) % at.heads_q,
+                      b = row / (at.seq_q * at.heads_q);
         // Query row i alone: one head, Sq = 1. Keeping only the keys it sees (bottom-right
         // causal) makes the one-row problem's own mask equal to the full problem's.
         xinhe_attention_desc_t one = desc;
         one.batch = one.heads_q = one.heads_kv = one.seq_q = 1;
-        one.seq_kv = at.causal ? std::clamp<int64_t>(i + (at.skv - at.sq) + 1, 0, at.skv) : at.skv;
+        one.seq_kv = at.causal ? std::clamp<int64_t>(i + (at.seq_kv - at.seq_q) + 1, 0, at.seq_kv)
+                               : at.seq_kv;
         one.mask = XINHE_ATTENTION_MASK_NONE;
-        const int64_t kv = (b * at.hkv + h / group) * at.skv * at.d;
-        reference::attention(one, inputs_[0].data() + row * at.d * esize, inputs_[1].data() + kv * esize,
-                             inputs_[2].data() + kv * esize, ref->values.data() + s * at.d, nullptr);
+        const int64_t kv = (b * at.heads_kv + h / group) * at.seq_kv * at.head_dim;
+        reference::attention(one, inputs_[0].data() + row * at.head_dim * esize,
+                             inputs_[1].data() + kv * esize, inputs_[2].data() + kv * esize,
+                             ref->values.data() + s * at.head_dim, nullptr);
       }
     }
     reference_ = std::move(ref);
   }
 
   const Reference& ref = *reference_;
-  double err2 = 0, ref2 = 0;
+  test::ErrorStats stats;
+  double err2 = 0, ref2 = 0;  // for rel_error, reported beside the check
   for (size_t s = 0; s < ref.rows.size(); ++s) {
     for (int64_t x = 0; x < ref.row_len; ++x) {
-      const double want = ref.values[s * ref.row_len + x];
+      const int64_t at = static_cast<int64_t>(s) * ref.row_len + x;
+      const double want = ref.values[static_cast<size_t>(at)];
       const double got = reference::load(dtype_, output, ref.rows[s] * ref.row_len + x);
+      stats.add(got, want, at);
       err2 += (got - want) * (got - want);
       ref2 += want * want;
     }
   }
   CheckSummary summary;
+  summary.max_error = stats.normalized();
   summary.rel_error = std::sqrt(err2 / std::max(ref2, 1e-300));
-  summary.tolerance = tolerance(case_.op, dtype_);
+  summary.tolerance = test::tolerance(dtype_, reduction_length(case_));
   summary.rows_checked = static_cast<int64_t>(ref.rows.size());
   summary.rows_total = ref.rows_total;
-  summary.passed = summary.rel_error <= summary.tolerance;  // false for NaN
+  summary.passed = summary.max_error <= summary.tolerance;  // false for NaN
   return summary;
 }
 
@@ -288,8 +276,8 @@ class DeviceMeasurement final : public Measurement {
     if (workspace_bytes) workspace_ = device_.alloc(workspace_bytes);
 
     // The checked run: poisoned output, one run, compare.
-    const uint32_t pattern_size = xinhe_dtype_size(dtype) == 2 ? 2 : 4;
-    stream_.fill(out_, kPoison, pattern_size, 0, data.output_bytes());
+    stream_.fill(out_, test::poison_pattern(dtype), test::poison_pattern_size(dtype), 0,
+                 data.output_bytes());
     submit();
     std::vector<unsigned char> host_out(data.output_bytes());
     stream_.copy_to_host(host_out.data(), out_, host_out.size());
@@ -366,8 +354,8 @@ class HostMeasurement : public Measurement {
 class UnfusedMeasurement final : public HostMeasurement {
  public:
   UnfusedMeasurement(const BenchCase& c, CaseData& data)
-      : unfused_(c.attention), in_(data.inputs_f32()),
-        out_(static_cast<size_t>(output_count(c)), std::nanf("")) {
+      : unfused_(c.attention), in_(data.inputs_f32()), out_(static_cast<size_t>(output_count(c))) {
+    test::poison_bytes(XINHE_DTYPE_F32, out_.data(), out_.size() * sizeof(float));
     run();
     result.check = data.check(out_.data());
     result.timing = "host wall";
@@ -385,8 +373,7 @@ class ConvertedGemmMeasurement final : public HostMeasurement {
  public:
   ConvertedGemmMeasurement(const BenchCase& c, CaseData& data)
       : gemm_(c.gemm, data.dtype()), in_(data.inputs()), out_(data.output_bytes()) {
-    const uint16_t poison = static_cast<uint16_t>(kPoison);
-    for (size_t i = 0; i + 1 < out_.size(); i += 2) std::memcpy(&out_[i], &poison, 2);
+    test::poison_bytes(data.dtype(), out_.data(), out_.size());
     run();
     result.check = data.check(out_.data());
     result.timing = "host wall";

@@ -26,34 +26,36 @@ json shape_json(const BenchCase& c) {
                 {"batch", g.batch},   {"trans_a", g.trans_a}, {"trans_b", g.trans_b}};
   }
   const AttentionShape& a = c.attention;
-  return json{{"b", a.b},     {"hq", a.hq}, {"hkv", a.hkv},      {"sq", a.sq},
-              {"skv", a.skv}, {"d", a.d},   {"causal", a.causal}};
+  return json{{"b", a.batch},    {"hq", a.heads_q}, {"hkv", a.heads_kv}, {"sq", a.seq_q},
+              {"skv", a.seq_kv}, {"d", a.head_dim}, {"causal", a.causal}};
 }
 
 json result_json(const Result& r, const std::optional<double>& pct_of_peak) {
-  return json{{"op", op_name(r.op)},
-              {"device", r.device},
-              {"backend", r.backend},
-              {"impl", r.impl},
-              {"impl_detail", r.impl_detail},
-              {"dtype", xinhe_dtype_name(r.dtype)},
-              {"shape", shape_json(r.shape)},
-              {"shape_text", shape_string(r.shape)},
-              {"threads", r.threads ? json(*r.threads) : json(nullptr)},
-              {"runs", r.runs},
-              {"timing", r.timing},
-              {"median_ms", r.median_ms},
-              {"min_ms", r.min_ms},
-              {"max_ms", r.max_ms},
-              {"flops", flop_count(r.shape)},
-              {"tflops", r.tflops},
-              {"pct_of_peak", pct_of_peak ? json(*pct_of_peak) : json(nullptr)},
-              // NaN (an output the kernel never wrote) is written as null.
-              {"rel_error", std::isfinite(r.check.rel_error) ? json(r.check.rel_error) : json(nullptr)},
-              {"check", json{{"passed", r.check.passed},
-                             {"tolerance", r.check.tolerance},
-                             {"rows_checked", r.check.rows_checked},
-                             {"rows_total", r.check.rows_total}}}};
+  return json{
+      {"op", op_name(r.op)},
+      {"device", r.device},
+      {"backend", r.backend},
+      {"impl", r.impl},
+      {"impl_detail", r.impl_detail},
+      {"dtype", xinhe_dtype_name(r.dtype)},
+      {"shape", shape_json(r.shape)},
+      {"shape_text", shape_string(r.shape)},
+      {"threads", r.threads ? json(*r.threads) : json(nullptr)},
+      {"runs", r.runs},
+      {"timing", r.timing},
+      {"median_ms", r.median_ms},
+      {"min_ms", r.min_ms},
+      {"max_ms", r.max_ms},
+      {"flops", flop_count(r.shape)},
+      {"tflops", r.tflops},
+      {"pct_of_peak", pct_of_peak ? json(*pct_of_peak) : json(nullptr)},
+      // NaN or Inf (an output the kernel never wrote) is written as null.
+      {"max_error", std::isfinite(r.check.max_error) ? json(r.check.max_error) : json(nullptr)},
+      {"rel_error", std::isfinite(r.check.rel_error) ? json(r.check.rel_error) : json(nullptr)},
+      {"check", json{{"passed", r.check.passed},
+                     {"tolerance", r.check.tolerance},
+                     {"rows_checked", r.check.rows_checked},
+                     {"rows_total", r.check.rows_total}}}};
 }
 
 json problem_json(const Problem& p) {
@@ -127,9 +129,11 @@ void print_table(const json& report) {
   for (const json& r : report["results"])
     if (r["impl"] == "xinhe") xinhe_ms[pairing_key(r)] = r["median_ms"].get<double>();
 
-  fmt::print("{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:<5} {:>7}  {}\n",
-             "op", "type", "shape", "device", "thr", "impl", "median ms", "min ms", "max ms",
-             "TFLOP/s", "%peak", "rel_err", "check", "x/peer", "impl_detail");
+  fmt::print(
+      "{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:<5} {:>7}  "
+      "{}\n",
+      "op", "type", "shape", "device", "thr", "impl", "median ms", "min ms", "max ms", "TFLOP/s",
+      "%peak", "max_err", "check", "x/peer", "impl_detail");
   bool sampled = false;
   for (const json& r : report["results"]) {
     const json& check = r["check"];
@@ -141,15 +145,17 @@ void print_table(const json& report) {
       if (it != xinhe_ms.end() && it->second > 0)
         ratio = fmt::format("{:.2f}x", r["median_ms"].get<double>() / it->second);
     }
-    fmt::print("{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10.3f} {:>10.3f} {:>10.3f} {:>8.4f} {:>6} {:>8}{} {:<5} {:>7}  {}\n",
-               r["op"].get<std::string>(), r["dtype"].get<std::string>(),
-               r["shape_text"].get<std::string>(), r["device"].get<std::string>(),
-               r["threads"].is_null() ? std::string("-") : std::to_string(r["threads"].get<int>()),
-               r["impl"].get<std::string>(), r["median_ms"].get<double>(), r["min_ms"].get<double>(),
-               r["max_ms"].get<double>(), r["tflops"].get<double>(),
-               fixed_or_dash(r["pct_of_peak"], "{:.1f}"), fixed_or_dash(r["rel_error"], "{:.1e}"),
-               is_sampled ? "*" : " ", check["passed"].get<bool>() ? "ok" : "FAIL", ratio,
-               r["impl_detail"].get<std::string>());
+    fmt::print(
+        "{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10.3f} {:>10.3f} {:>10.3f} {:>8.4f} {:>6} "
+        "{:>8}{} {:<5} {:>7}  {}\n",
+        r["op"].get<std::string>(), r["dtype"].get<std::string>(),
+        r["shape_text"].get<std::string>(), r["device"].get<std::string>(),
+        r["threads"].is_null() ? std::string("-") : std::to_string(r["threads"].get<int>()),
+        r["impl"].get<std::string>(), r["median_ms"].get<double>(), r["min_ms"].get<double>(),
+        r["max_ms"].get<double>(), r["tflops"].get<double>(),
+        fixed_or_dash(r["pct_of_peak"], "{:.1f}"), fixed_or_dash(r["max_error"], "{:.1e}"),
+        is_sampled ? "*" : " ", check["passed"].get<bool>() ? "ok" : "FAIL", ratio,
+        r["impl_detail"].get<std::string>());
   }
   if (sampled)
     fmt::print("* checked against the float64 reference on an evenly spread sample of output rows "

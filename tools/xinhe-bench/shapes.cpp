@@ -54,11 +54,24 @@ BenchCase gemm_case(int64_t m, int64_t n, int64_t k, std::vector<xinhe_dtype_t> 
   return c;
 }
 
+AttentionShape attention_shape(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
+                               int64_t d, bool causal) {
+  AttentionShape a;
+  a.batch = b;
+  a.heads_q = hq;
+  a.heads_kv = hkv;
+  a.seq_q = sq;
+  a.seq_kv = skv;
+  a.head_dim = d;
+  a.causal = causal;
+  return a;
+}
+
 BenchCase attention_case(int64_t b, int64_t h, int64_t s, int64_t d, bool causal,
                          std::vector<xinhe_dtype_t> dtypes) {
   BenchCase c;
   c.op = Op::kAttention;
-  c.attention = AttentionShape{b, h, h, s, s, d, causal};
+  c.attention = attention_shape(b, h, h, s, s, d, causal);
   c.dtypes = std::move(dtypes);
   return c;
 }
@@ -67,22 +80,35 @@ BenchCase attention_case(int64_t b, int64_t h, int64_t s, int64_t d, bool causal
 
 const char* op_name(Op op) { return op == Op::kGemm ? "gemm" : "attention"; }
 
+GemmShape with_dtype(const GemmShape& g, xinhe_dtype_t dtype) {
+  GemmShape out = g;
+  out.ab = out.c = dtype;
+  return out;
+}
+
+AttentionShape with_dtype(const AttentionShape& a, xinhe_dtype_t dtype) {
+  AttentionShape out = a;
+  out.dtype = dtype;
+  return out;
+}
+
 double flop_count(const BenchCase& c) {
   if (c.op == Op::kGemm) {
     const GemmShape& g = c.gemm;
     return 2.0 * static_cast<double>(g.m) * g.n * g.k * g.batch;
   }
   const AttentionShape& a = c.attention;
-  double pairs = static_cast<double>(a.sq) * a.skv;
+  double pairs = static_cast<double>(a.seq_q) * a.seq_kv;
   if (a.causal) {
     // Query i sees keys j <= i + (Skv - Sq) (bottom-right aligned): count the kept pairs.
     pairs = 0;
-    for (int64_t i = 0; i < a.sq; ++i) {
-      const int64_t seen = std::min<int64_t>(a.skv, std::max<int64_t>(0, i + (a.skv - a.sq) + 1));
+    for (int64_t i = 0; i < a.seq_q; ++i) {
+      const int64_t seen =
+          std::min<int64_t>(a.seq_kv, std::max<int64_t>(0, i + (a.seq_kv - a.seq_q) + 1));
       pairs += static_cast<double>(seen);
     }
   }
-  return 4.0 * static_cast<double>(a.b) * a.hq * a.d * pairs;
+  return 4.0 * static_cast<double>(a.batch) * a.heads_q * a.head_dim * pairs;
 }
 
 GemmShape parse_gemm(const std::string& text) {
@@ -113,8 +139,9 @@ AttentionShape parse_attention(const std::string& text) {
     throw std::invalid_argument(fmt::format("'{}': expected BxHqxHkvxSqxSkvxD[:causal]", text));
   if (!suffix.empty() && suffix != "causal")
     throw std::invalid_argument(fmt::format("'{}': the only suffix is ':causal'", text));
-  AttentionShape s{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], suffix == "causal"};
-  if (s.hq % s.hkv != 0)
+  AttentionShape s =
+      attention_shape(dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], suffix == "causal");
+  if (s.heads_q % s.heads_kv != 0)
     throw std::invalid_argument(fmt::format("'{}': Hq must be a multiple of Hkv", text));
   return s;
 }
@@ -127,8 +154,8 @@ std::string to_string(const GemmShape& s) {
 }
 
 std::string to_string(const AttentionShape& s) {
-  return fmt::format("{}x{}x{}x{}x{}x{}{}", s.b, s.hq, s.hkv, s.sq, s.skv, s.d,
-                     s.causal ? ":causal" : "");
+  return fmt::format("{}x{}x{}x{}x{}x{}{}", s.batch, s.heads_q, s.heads_kv, s.seq_q, s.seq_kv,
+                     s.head_dim, s.causal ? ":causal" : "");
 }
 
 std::string shape_string(const BenchCase& c) {
@@ -177,9 +204,9 @@ std::vector<BenchCase> preset(const std::string& name) {
     BenchCase decode;
     decode.op = Op::kAttention;
     decode.dtypes = {F32, BF16};
-    decode.attention = AttentionShape{1, 1, 1, 1, 8192, 128, false};
+    decode.attention = attention_shape(1, 1, 1, 1, 8192, 128, false);
     cases.push_back(decode);
-    decode.attention = AttentionShape{1, 32, 8, 1, 4096, 128, false};
+    decode.attention = attention_shape(1, 32, 8, 1, 4096, 128, false);
     cases.push_back(decode);
   } else if (name == "opencl") {
     for (int64_t s : {1024, 2048}) cases.push_back(gemm_case(s, s, s, {F32}));
@@ -198,7 +225,7 @@ std::vector<BenchCase> preset(const std::string& name) {
     cases.push_back(batched);
     BenchCase gqa;
     gqa.op = Op::kAttention;
-    gqa.attention = AttentionShape{2, 4, 2, 17, 33, 32, true};
+    gqa.attention = attention_shape(2, 4, 2, 17, 33, 32, true);
     gqa.dtypes = {F32, F16, BF16};
     cases.push_back(gqa);
     cases.push_back(attention_case(1, 2, 40, 64, false, {F32, F16, BF16}));

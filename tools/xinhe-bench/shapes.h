@@ -1,11 +1,13 @@
-// Benchmark cases: GEMM and attention shapes, the text forms used on the command line and in
-// shape files ("1024x1024x1024x1:nt", "2x4x4x1024x1024x64:causal"), and the named presets.
+// Benchmark cases: GEMM and attention shapes (tests/support's op-case types, dense, in the
+// dtypes a case lists), the text forms used on the command line and in shape files
+// ("1024x1024x1024x1:nt", "2x4x4x1024x1024x64:causal"), and the named presets.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "op_case.h"
 #include "xinhe/xinhe.hpp"
 
 namespace xinhe::bench {
@@ -14,15 +16,10 @@ enum class Op { kGemm, kAttention };
 
 const char* op_name(Op op);
 
-struct GemmShape {
-  int64_t m = 0, n = 0, k = 0, batch = 1;
-  bool trans_a = false, trans_b = false;
-};
-
-struct AttentionShape {
-  int64_t b = 0, hq = 0, hkv = 0, sq = 0, skv = 0, d = 0;
-  bool causal = false;
-};
+// The shapes are dense (no padding, offsets or broadcast; attention BHSD): the text forms
+// name nothing else. Their dtype fields are set per run (with_dtype).
+using GemmShape = test::GemmCase;
+using AttentionShape = test::AttentionCase;
 
 // One shape and the dtypes to run it in. A preset can restrict a case to one backend (the
 // larger CPU-only shapes of "default"); empty means every device.
@@ -37,6 +34,10 @@ struct BenchCase {
 // Floating-point operations of one run: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked
 // query-key pairs), i.e. Sq*Skv without a mask and only the pairs a causal mask keeps.
 double flop_count(const BenchCase& c);
+
+// The case's shape in dtype: A, B and C (Q, K, V and O) all in it, as frameworks run them.
+GemmShape with_dtype(const GemmShape& g, xinhe_dtype_t dtype);
+AttentionShape with_dtype(const AttentionShape& a, xinhe_dtype_t dtype);
 
 // "1024x1024x1024", "64x4096x4096x8:nt". Throws std::invalid_argument with the reason.
 GemmShape parse_gemm(const std::string& text);

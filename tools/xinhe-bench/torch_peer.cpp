@@ -152,8 +152,8 @@ json shape_of(const BenchCase& c) {
                 {"trans_b", g.trans_b}};
   }
   const AttentionShape& a = c.attention;
-  return json{{"b", a.b},     {"hq", a.hq}, {"hkv", a.hkv},      {"sq", a.sq},
-              {"skv", a.skv}, {"d", a.d},   {"causal", a.causal}};
+  return json{{"b", a.batch},    {"hq", a.heads_q}, {"hkv", a.heads_kv}, {"sq", a.seq_q},
+              {"skv", a.seq_kv}, {"d", a.head_dim}, {"causal", a.causal}};
 }
 
 class TorchMeasurement final : public Measurement {

@@ -30,7 +30,7 @@ double median(std::vector<double> v) {
 }
 
 int gemm_mode(const Session& s, int n, int reps, bool with_clblast) {
-  const xinhe_gemm_desc_t d = square_gemm_desc(XINHE_DTYPE_F32, n);
+  const xinhe_gemm_desc_t d = square_gemm_case(XINHE_DTYPE_F32, n).desc();
   const xinhe_be_op_desc_t desc{sizeof(xinhe_be_op_desc_t), XINHE_OP_GEMM, &d, nullptr};
   const double flops = 2.0 * n * n * static_cast<double>(n);
   const Timing mine = time_op(s, desc, OpOverrides{}, reps);
@@ -70,7 +70,8 @@ int gemm_mode(const Session& s, int n, int reps, bool with_clblast) {
 }
 
 int attention_mode(const Session& s, int seq, int dim, int reps, bool causal) {
-  const xinhe_attention_desc_t d = bhsd_attention_desc(XINHE_DTYPE_F32, 1, 8, seq, dim, causal);
+  const xinhe_attention_desc_t d =
+      bhsd_attention_case(XINHE_DTYPE_F32, 1, 8, seq, dim, causal).desc();
   const xinhe_be_op_desc_t desc{sizeof(xinhe_be_op_desc_t), XINHE_OP_ATTENTION, nullptr, &d};
   double flops = 4.0 * 8 * seq * static_cast<double>(seq) * dim;
   if (causal) flops /= 2;
@@ -92,7 +93,7 @@ int first_call_mode(const Clock::time_point process_start, int n) {
     return 77;
   }
   const auto t_open = Clock::now();
-  const xinhe_gemm_desc_t d = square_gemm_desc(XINHE_DTYPE_F32, n);
+  const xinhe_gemm_desc_t d = square_gemm_case(XINHE_DTYPE_F32, n).desc();
   const xinhe_be_op_desc_t desc{sizeof(xinhe_be_op_desc_t), XINHE_OP_GEMM, &d, nullptr};
   const Timing t = time_op(s, desc, OpOverrides{}, 1);  // create + warm-up run + 1 run
   const auto t_end = Clock::now();
@@ -136,8 +137,8 @@ int overhead_mode(const Session& s, int reps) {
   cl.clReleaseKernel(kernel);
   cl.clReleaseProgram(program);
 
-  GemmCase g;  // 1x1x1: the kernel itself is as close to empty as a GEMM gets
-  const xinhe_gemm_desc_t d = make_gemm_desc(g);
+  // 1x1x1: the kernel itself is as close to empty as a GEMM gets.
+  const xinhe_gemm_desc_t d = square_gemm_case(XINHE_DTYPE_F32, 1).desc();
   std::unique_ptr<Op> op;
   Status st(create_gemm_op(s.device(), d, OpOverrides{}, &op));
   if (!st.ok()) {
@@ -145,9 +146,15 @@ int overhead_mode(const Session& s, int reps) {
     return 1;
   }
   Status up;
-  auto a = upload(s, random_array(XINHE_DTYPE_F32, 1, 1), 0, &up);
-  auto b = upload(s, random_array(XINHE_DTYPE_F32, 1, 2), 0, &up);
-  auto c = upload(s, random_array(XINHE_DTYPE_F32, 1, 3), 0, &up);
+  xinhe::test::Rng rng(1);
+  xinhe::test::HostArray one_element(XINHE_DTYPE_F32, 1);
+  auto random_element = [&] {
+    one_element.randomize(rng);
+    return one_element.bytes;
+  };
+  auto a = upload(s, random_element(), 0, &up);
+  auto b = upload(s, random_element(), 0, &up);
+  auto c = upload(s, random_element(), 0, &up);
   xinhe_be_op_args_t args{};
   args.struct_size = sizeof(args);
   args.kind = XINHE_OP_GEMM;

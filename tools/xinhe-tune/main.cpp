@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
       const std::string dname = dtype_short_name(dt);
       if (ops == "gemm" || ops == "all") {
         Budget budget{std::chrono::steady_clock::now(), budget_s};
-        const xinhe_gemm_desc_t timed = square_gemm_desc(dt, gemm_size);
+        const xinhe_gemm_desc_t timed = square_gemm_case(dt, gemm_size).desc();
         const xinhe_be_op_desc_t desc{sizeof(xinhe_be_op_desc_t), XINHE_OP_GEMM, &timed, nullptr};
         const double flops = 2.0 * gemm_size * gemm_size * static_cast<double>(gemm_size);
         GemmParams best;
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
       if (ops == "attention" || ops == "all") {
         Budget budget{std::chrono::steady_clock::now(), budget_s};
         const xinhe_attention_desc_t timed =
-            bhsd_attention_desc(dt, 1, 8, attention_seq, 64, false);
+            bhsd_attention_case(dt, 1, 8, attention_seq, 64, false).desc();
         const xinhe_be_op_desc_t desc{sizeof(xinhe_be_op_desc_t), XINHE_OP_ATTENTION, nullptr,
                                       &timed};
         const double flops = 4.0 * 8 * attention_seq * static_cast<double>(attention_seq) * 64;

@@ -18,7 +18,8 @@ struct Timing {
   double median_s = 0.0;
 };
 
-// Buffers are sized from the descriptions; their contents are random (never zeros).
+// Buffers are sized from the descriptions; their contents are random (tests/support's Rng:
+// never zeros).
 inline Timing time_op(const Session& s, const xinhe_be_op_desc_t& desc, const OpOverrides& ov,
                       int reps) {
   Timing t;
@@ -39,30 +40,34 @@ inline Timing time_op(const Session& s, const xinhe_be_op_desc_t& desc, const Op
   args.struct_size = sizeof(args);
   args.kind = desc.kind;
   Status up;
-  auto add = [&](int slot, xinhe_dtype_t dtype, size_t count, uint32_t seed) {
+  test::Rng rng(1);
+  auto add = [&](int slot, xinhe_dtype_t dtype, int64_t count) {
     if (count == 0) return;
-    buffers.push_back(upload(s, random_array(dtype, count, seed), 0, &up));
+    test::HostArray data(dtype, count);
+    data.randomize(rng);
+    buffers.push_back(upload(s, data.bytes, 0, &up));
     args.mem[slot] = {buffers.back()->get(), 0};
   };
   if (desc.kind == XINHE_OP_GEMM) {
     const xinhe_gemm_desc_t& d = *desc.gemm;
-    add(XINHE_GEMM_ARG_A, d.ab_dtype, span(d.trans_a ? d.k : d.m, d.lda, d.stride_a, d.batch), 1);
-    add(XINHE_GEMM_ARG_B, d.ab_dtype, span(d.trans_b ? d.n : d.k, d.ldb, d.stride_b, d.batch), 2);
-    add(XINHE_GEMM_ARG_C, d.c_dtype, span(d.m, d.ldc, d.stride_c, d.batch), 3);
+    add(XINHE_GEMM_ARG_A, d.ab_dtype,
+        test::matrix_span(d.batch, d.stride_a, d.trans_a ? d.k : d.m, d.lda));
+    add(XINHE_GEMM_ARG_B, d.ab_dtype,
+        test::matrix_span(d.batch, d.stride_b, d.trans_b ? d.n : d.k, d.ldb));
+    add(XINHE_GEMM_ARG_C, d.c_dtype, test::matrix_span(d.batch, d.stride_c, d.m, d.ldc));
     args.alpha = 1.0f;
     args.beta = 0.0f;
   } else {
     const xinhe_attention_desc_t& d = *desc.attention;
     const int64_t qd[4] = {d.batch, d.heads_q, d.seq_q, d.head_dim};
     const int64_t kd[4] = {d.batch, d.heads_kv, d.seq_kv, d.head_dim};
-    add(XINHE_ATTENTION_ARG_Q, d.dtype, span4(qd, d.q_strides), 1);
-    add(XINHE_ATTENTION_ARG_K, d.dtype, span4(kd, d.k_strides), 2);
-    add(XINHE_ATTENTION_ARG_V, d.dtype, span4(kd, d.v_strides), 3);
-    add(XINHE_ATTENTION_ARG_O, d.dtype, span4(qd, d.o_strides), 4);
+    add(XINHE_ATTENTION_ARG_Q, d.dtype, test::tensor_span(qd, d.q_strides, 4));
+    add(XINHE_ATTENTION_ARG_K, d.dtype, test::tensor_span(kd, d.k_strides, 4));
+    add(XINHE_ATTENTION_ARG_V, d.dtype, test::tensor_span(kd, d.v_strides, 4));
+    add(XINHE_ATTENTION_ARG_O, d.dtype, test::tensor_span(qd, d.o_strides, 4));
     if (d.with_lse) {
-      const int64_t ld[4] = {d.batch, d.heads_q, d.seq_q, 1};
-      const int64_t ls[4] = {d.lse_strides[0], d.lse_strides[1], d.lse_strides[2], 1};
-      add(XINHE_ATTENTION_ARG_LSE, XINHE_DTYPE_F32, span4(ld, ls), 5);
+      const int64_t ld[3] = {d.batch, d.heads_q, d.seq_q};
+      add(XINHE_ATTENTION_ARG_LSE, XINHE_DTYPE_F32, test::tensor_span(ld, d.lse_strides, 3));
     }
   }
   if (!up.ok()) {
@@ -95,34 +100,25 @@ inline Timing time_op(const Session& s, const xinhe_be_op_desc_t& desc, const Op
   return t;
 }
 
-inline xinhe_gemm_desc_t square_gemm_desc(xinhe_dtype_t dtype, int64_t n) {
+// The timed shapes of xinhe-tune and xinhe-opencl-probe: an n^3 GEMM in one dtype, and a
+// dense BHSD self-attention with Hq = Hkv.
+inline GemmCase square_gemm_case(xinhe_dtype_t dtype, int64_t n) {
   GemmCase g;
-  g.ab = dtype;
-  g.c = dtype;
-  g.m = n;
-  g.n = n;
-  g.k = n;
-  return make_gemm_desc(g);
+  g.ab = g.c = dtype;
+  g.m = g.n = g.k = n;
+  return g;
 }
 
-inline xinhe_attention_desc_t bhsd_attention_desc(xinhe_dtype_t dtype, int64_t batch, int64_t heads,
-                                                  int64_t seq, int64_t dim, bool causal) {
-  xinhe_attention_desc_t d{};
-  d.struct_size = sizeof(d);
-  d.dtype = dtype;
-  d.batch = batch;
-  d.heads_q = heads;
-  d.heads_kv = heads;
-  d.seq_q = seq;
-  d.seq_kv = seq;
-  d.head_dim = dim;
-  layout_strides(Layout::kBHSD, heads, seq, dim, d.q_strides);
-  layout_strides(Layout::kBHSD, heads, seq, dim, d.k_strides);
-  layout_strides(Layout::kBHSD, heads, seq, dim, d.v_strides);
-  layout_strides(Layout::kBHSD, heads, seq, dim, d.o_strides);
-  d.scale = 1.0f / std::sqrt(static_cast<float>(dim));
-  d.mask = causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
-  return d;
+inline AttentionCase bhsd_attention_case(xinhe_dtype_t dtype, int64_t batch, int64_t heads,
+                                         int64_t seq, int64_t dim, bool causal) {
+  AttentionCase c;
+  c.dtype = dtype;
+  c.batch = batch;
+  c.heads_q = c.heads_kv = heads;
+  c.seq_q = c.seq_kv = seq;
+  c.head_dim = dim;
+  c.causal = causal;
+  return c;
 }
 
 }  // namespace xinhe::opencl::testing

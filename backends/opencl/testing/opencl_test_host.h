@@ -3,20 +3,15 @@
 // both printed and kept so tests can assert on them). The host serves no implementation filter
 // unless a test sets one: tests and xinhe-tune pick implementations with
 // OpOverrides::impl_filter. Also a Session that opens backend, device 0 and one stream, and
-// helpers that run an op on host arrays.
+// an upload helper. Random data, poison, tolerances and the error measure are tests/support's
+// (numerics.h).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "half.h"
 #include "opencl_internal.h"
 #include "recording_host.h"
 
@@ -99,41 +94,6 @@ class DeviceBuffer {
   Status status_;
 };
 
-// Random values in [-1, 1) stored in dtype (never zeros: the checks must see real data).
-inline std::vector<uint8_t> random_array(xinhe_dtype_t dtype, size_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  const size_t es = dtype == XINHE_DTYPE_F32 ? 4 : 2;
-  std::vector<uint8_t> bytes(count * es);
-  for (size_t i = 0; i < count; ++i) {
-    const float v = dist(rng);
-    if (dtype == XINHE_DTYPE_F32) {
-      std::memcpy(bytes.data() + 4 * i, &v, 4);
-    } else {
-      const uint16_t h =
-          dtype == XINHE_DTYPE_F16 ? kernels::f32_to_f16(v) : kernels::f32_to_bf16(v);
-      std::memcpy(bytes.data() + 2 * i, &h, 2);
-    }
-  }
-  return bytes;
-}
-
-// Fills with NaN in dtype: outputs are poisoned before each run.
-inline std::vector<uint8_t> nan_array(xinhe_dtype_t dtype, size_t count) {
-  const size_t es = dtype == XINHE_DTYPE_F32 ? 4 : 2;
-  std::vector<uint8_t> bytes(count * es);
-  for (size_t i = 0; i < count; ++i) {
-    if (es == 4) {
-      const uint32_t nan = 0x7fc00000u;
-      std::memcpy(bytes.data() + 4 * i, &nan, 4);
-    } else {
-      const uint16_t nan = dtype == XINHE_DTYPE_F16 ? 0x7e00 : 0x7fc0;
-      std::memcpy(bytes.data() + 2 * i, &nan, 2);
-    }
-  }
-  return bytes;
-}
-
 // Uploads host bytes into a fresh buffer at byte offset `pad` (so operands do not start at
 // 0), synchronously.
 inline std::unique_ptr<DeviceBuffer> upload(const Session& s, const std::vector<uint8_t>& bytes,
@@ -146,12 +106,6 @@ inline std::unique_ptr<DeviceBuffer> upload(const Session& s, const std::vector<
   // The copy is asynchronous and callers often pass a temporary: wait before returning.
   if (st->ok()) *st = Status(s.api()->stream_synchronize(s.stream()));
   return buf;
-}
-
-// Max |got - want| / (|want| + 1) style error; the normalized form keeps tolerances per dtype.
-inline double tolerance(xinhe_dtype_t dtype, int64_t k) {
-  const double eps = dtype == XINHE_DTYPE_F32 ? 1.2e-7 : dtype == XINHE_DTYPE_F16 ? 9.8e-4 : 7.9e-3;
-  return eps * 4.0 * std::sqrt(static_cast<double>(k > 0 ? k : 1)) + 1e-6;
 }
 
 }  // namespace xinhe::opencl::testing
