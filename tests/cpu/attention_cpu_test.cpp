@@ -45,7 +45,7 @@ std::vector<Shape> shape_grid() {
   const xinhe_dtype_t dtypes[] = {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16};
   const int64_t dims[] = {64, 80, 128, 256};
   const int64_t groups[] = {1, 4, 8};  // query heads per kv head
-  const Layout layouts[] = {Layout::kBHSD, Layout::kBSHD, Layout::kPaddedBSHD, Layout::kDimMajor};
+  const Layout layouts[] = {Layout::kBhsd, Layout::kBshd, Layout::kBshdPadded, Layout::kDimMajor};
   // (Sq, Skv) pairs around the 64-row/64-key tile edges, with Sq < Skv, Sq > Skv and decode.
   const int64_t seqs[][2] = {{70, 150}, {130, 65}, {1, 200}, {64, 64}, {97, 33}, {33, 129}};
   int i = 0;
@@ -60,10 +60,10 @@ std::vector<Shape> shape_grid() {
     }
   }
   // Odd head dims and degenerate sizes in f32.
-  grid.push_back({XINHE_DTYPE_F32, 1, 2, 1, 5, 7, 1, false, true, Layout::kBHSD});
-  grid.push_back({XINHE_DTYPE_F32, 1, 3, 3, 19, 21, 3, true, true, Layout::kBSHD});
-  grid.push_back({XINHE_DTYPE_F32, 2, 2, 2, 3, 0, 16, false, true, Layout::kBHSD});   // Skv = 0
-  grid.push_back({XINHE_DTYPE_F32, 1, 2, 2, 0, 9, 16, false, true, Layout::kBHSD});   // Sq = 0
+  grid.push_back({XINHE_DTYPE_F32, 1, 2, 1, 5, 7, 1, false, true, Layout::kBhsd});
+  grid.push_back({XINHE_DTYPE_F32, 1, 3, 3, 19, 21, 3, true, true, Layout::kBshd});
+  grid.push_back({XINHE_DTYPE_F32, 2, 2, 2, 3, 0, 16, false, true, Layout::kBhsd});   // Skv = 0
+  grid.push_back({XINHE_DTYPE_F32, 1, 2, 2, 0, 9, 16, false, true, Layout::kBhsd});   // Sq = 0
   grid.push_back({XINHE_DTYPE_F32, 1, 1, 1, 200, 3, 33, true, true, Layout::kDimMajor});  // most rows see nothing
   return grid;
 }
@@ -72,14 +72,14 @@ std::vector<Shape> shape_grid() {
 void check_impl(const AttentionImpl& impl, const Shape& shape, kernels::Parallel& parallel) {
   const auto desc = attention_desc(shape.dtype, shape.batch, shape.hq, shape.hkv, shape.sq,
                                    shape.skv, shape.dim, shape.causal, shape.lse, shape.layout);
-  HostTensor q(shape.dtype, q_elements(desc));
-  HostTensor k(shape.dtype, kv_elements(desc, desc.k_strides));
-  HostTensor v(shape.dtype, kv_elements(desc, desc.v_strides));
-  HostTensor o(shape.dtype, o_elements(desc));
-  HostTensor lse(XINHE_DTYPE_F32, lse_elements(desc));
-  q.fill_random(1);
-  k.fill_random(2);
-  v.fill_random(3);
+  HostArray q(shape.dtype, q_elements(desc));
+  HostArray k(shape.dtype, kv_elements(desc, desc.k_strides));
+  HostArray v(shape.dtype, kv_elements(desc, desc.v_strides));
+  HostArray o(shape.dtype, o_elements(desc));
+  HostArray lse(XINHE_DTYPE_F32, lse_elements(desc));
+  fill_random(q, 1);
+  fill_random(k, 2);
+  fill_random(v, 3);
   o.poison();
   lse.poison();
 
@@ -141,7 +141,7 @@ class AttentionImplTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(AttentionImplTest, MatchesReferenceSerial) {
   const AttentionImpl& i = impl();
-  const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBHSD);
+  const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBhsd);
   if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.label() << ": " << why;
   kernels::SerialParallel serial;
   for (const Shape& s : shape_grid()) {
@@ -152,7 +152,7 @@ TEST_P(AttentionImplTest, MatchesReferenceSerial) {
 
 TEST_P(AttentionImplTest, MatchesReferenceOnTwoThreads) {
   const AttentionImpl& i = impl();
-  const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBHSD);
+  const auto probe = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 1, 64, false, false, Layout::kBhsd);
   if (const char* why = i.unsupported_reason(probe)) GTEST_SKIP() << i.label() << ": " << why;
   backends::cpu::ThreadPool pool(2);
   for (const Shape& s : shape_grid()) {
@@ -203,14 +203,14 @@ TEST(AttentionImpls, ListEndsWithReferenceThatSupportsEverything) {
 TEST(AttentionImpls, FlashIsStableForLargeScores) {
   // Scores in the hundreds: a softmax without max subtraction would overflow.
   const auto& impls = kernels::cpu::attention_impls();
-  auto desc = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 8, 100, 16, false, true, Layout::kBHSD);
+  auto desc = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 8, 100, 16, false, true, Layout::kBhsd);
   desc.scale = 40.0f;
-  HostTensor q(XINHE_DTYPE_F32, q_elements(desc)), k(XINHE_DTYPE_F32, kv_elements(desc, desc.k_strides)),
+  HostArray q(XINHE_DTYPE_F32, q_elements(desc)), k(XINHE_DTYPE_F32, kv_elements(desc, desc.k_strides)),
       v(XINHE_DTYPE_F32, kv_elements(desc, desc.v_strides)), o(XINHE_DTYPE_F32, o_elements(desc)),
       lse(XINHE_DTYPE_F32, lse_elements(desc));
-  q.fill_random(7);
-  k.fill_random(8);
-  v.fill_random(9);
+  fill_random(q, 7);
+  fill_random(k, 8);
+  fill_random(v, 9);
   std::vector<double> o_ref(8 * 16), lse_ref(8);
   reference::attention(desc, q.data(), k.data(), v.data(), o_ref.data(), lse_ref.data());
   kernels::SerialParallel serial;

@@ -109,21 +109,21 @@ void run(const Variant& v, const AttentionProblem& p, kernels::Parallel& paralle
 
 struct Inputs {
   xinhe_attention_desc_t desc;
-  HostTensor q, k, v, o, lse;
+  HostArray q, k, v, o, lse;
 };
 
 Inputs make_inputs(xinhe_dtype_t dtype, int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
                    int64_t dim, bool causal, Layout layout, uint32_t seed) {
   Inputs in;
   in.desc = attention_desc(dtype, b, hq, hkv, sq, skv, dim, causal, true, layout);
-  in.q = HostTensor(dtype, q_elements(in.desc));
-  in.k = HostTensor(dtype, kv_elements(in.desc, in.desc.k_strides));
-  in.v = HostTensor(dtype, kv_elements(in.desc, in.desc.v_strides));
-  in.o = HostTensor(dtype, o_elements(in.desc));
-  in.lse = HostTensor(XINHE_DTYPE_F32, lse_elements(in.desc));
-  in.q.fill_random(seed);
-  in.k.fill_random(seed + 1);
-  in.v.fill_random(seed + 2);
+  in.q = HostArray(dtype, q_elements(in.desc));
+  in.k = HostArray(dtype, kv_elements(in.desc, in.desc.k_strides));
+  in.v = HostArray(dtype, kv_elements(in.desc, in.desc.v_strides));
+  in.o = HostArray(dtype, o_elements(in.desc));
+  in.lse = HostArray(XINHE_DTYPE_F32, lse_elements(in.desc));
+  fill_random(in.q, seed);
+  fill_random(in.k, seed + 1);
+  fill_random(in.v, seed + 2);
   return in;
 }
 
@@ -180,7 +180,7 @@ class TileAttentionTest : public ::testing::TestWithParam<size_t> {
     variant_ = variants()[GetParam()];
     auto probe = attention_desc(
         variant_.only_dtype < 0 ? XINHE_DTYPE_F32 : static_cast<xinhe_dtype_t>(variant_.only_dtype),
-        1, 1, 1, 1, 1, 64, false, false, Layout::kBHSD);
+        1, 1, 1, 1, 1, 64, false, false, Layout::kBhsd);
     if (const char* why = why_not(variant_, probe)) GTEST_SKIP() << variant_.name << ": " << why;
   }
   std::vector<xinhe_dtype_t> dtypes() const {
@@ -200,15 +200,15 @@ struct ShapeCase {
 
 TEST_P(TileAttentionTest, MatchesReference) {
   const ShapeCase shapes[] = {
-      {1, 2, 2, 70, 150, 64, true, Layout::kBHSD},         // Sq < Skv, two key blocks
-      {2, 4, 1, 33, 33, 40, false, Layout::kBSHD},         // GQA 4, odd head dim
-      {1, 8, 1, 13, 200, 128, true, Layout::kPaddedBSHD},  // GQA 8: 8 heads x 12 positions
-      {1, 100, 1, 2, 20, 16, false, Layout::kBHSD},        // group of 100: two tasks per kv head
+      {1, 2, 2, 70, 150, 64, true, Layout::kBhsd},         // Sq < Skv, two key blocks
+      {2, 4, 1, 33, 33, 40, false, Layout::kBshd},         // GQA 4, odd head dim
+      {1, 8, 1, 13, 200, 128, true, Layout::kBshdPadded},  // GQA 8: 8 heads x 12 positions
+      {1, 100, 1, 2, 20, 16, false, Layout::kBhsd},        // group of 100: two tasks per kv head
       {1, 2, 2, 130, 65, 33, true, Layout::kDimMajor},     // Sq > Skv: rows without keys; d stride
-      {1, 1, 1, 1, 700, 64, false, Layout::kBHSD},         // decode, keys split on 2 threads
-      {1, 4, 2, 1, 600, 80, true, Layout::kBSHD},          // causal decode, GQA, splits
-      {1, 2, 1, 5, 0, 16, false, Layout::kBHSD},           // no keys at all
-      {1, 2, 1, 400, 450, 48, true, Layout::kBSHD},        // several query blocks share packed
+      {1, 1, 1, 1, 700, 64, false, Layout::kBhsd},         // decode, keys split on 2 threads
+      {1, 4, 2, 1, 600, 80, true, Layout::kBshd},          // causal decode, GQA, splits
+      {1, 2, 1, 5, 0, 16, false, Layout::kBhsd},           // no keys at all
+      {1, 2, 1, 400, 450, 48, true, Layout::kBshd},        // several query blocks share packed
                                                            // K/V; causal ends inside a block
   };
   uint32_t seed = 10;
@@ -238,18 +238,18 @@ TEST_P(TileAttentionTest, ShiftInvariantUnderLargeLogits) {
   for (xinhe_dtype_t dtype : dtypes()) {
     for (bool causal : {false, true}) {
       const int64_t dim = 64, sq = 40, skv = 300;
-      Inputs plain = make_inputs(dtype, 1, 2, 1, sq, skv, dim, causal, Layout::kBHSD, 77);
-      for (HostTensor* t : {&plain.q, &plain.k}) {
-        for (int64_t e = 0; e < t->elements; ++e) {
+      Inputs plain = make_inputs(dtype, 1, 2, 1, sq, skv, dim, causal, Layout::kBhsd, 77);
+      for (HostArray* t : {&plain.q, &plain.k}) {
+        for (int64_t e = 0; e < t->count; ++e) {
           reference::store(dtype, t->data(), e, std::round(t->get(e) * 32.0) / 32.0);
         }
       }
       Inputs shifted = plain;
-      for (int64_t e = dim - 1; e < plain.q.elements; e += dim) {
+      for (int64_t e = dim - 1; e < plain.q.count; e += dim) {
         reference::store(dtype, plain.q.data(), e, 0.0);
         reference::store(dtype, shifted.q.data(), e, 100.0);
       }
-      for (int64_t e = dim - 1; e < plain.k.elements; e += dim) {
+      for (int64_t e = dim - 1; e < plain.k.count; e += dim) {
         reference::store(dtype, plain.k.data(), e, 0.0);
         reference::store(dtype, shifted.k.data(), e, 100.0);
       }
@@ -258,7 +258,7 @@ TEST_P(TileAttentionTest, ShiftInvariantUnderLargeLogits) {
       EXPECT_TRUE(matches_reference(plain)) << variant_.name << " " << dtype_name(dtype);
       EXPECT_TRUE(matches_reference(shifted)) << variant_.name << " " << dtype_name(dtype);
       const double offset = 1e4 * plain.desc.scale;
-      for (int64_t e = 0; e < plain.o.elements; ++e) {
+      for (int64_t e = 0; e < plain.o.count; ++e) {
         ASSERT_NEAR(shifted.o.get(e), plain.o.get(e), 1e-6)
             << variant_.name << " " << dtype_name(dtype) << (causal ? " causal" : "") << " O[" << e
             << "]";
@@ -275,7 +275,7 @@ TEST_P(TileAttentionTest, ShiftInvariantUnderLargeLogits) {
 // Bottom-right causal with Sq > Skv: the first Sq - Skv query rows see no key.
 TEST_P(TileAttentionTest, FullyMaskedRowsAreZeroWithMinusInfinityLse) {
   for (xinhe_dtype_t dtype : dtypes()) {
-    Inputs in = make_inputs(dtype, 1, 3, 1, 9, 4, 32, true, Layout::kBHSD, 5);
+    Inputs in = make_inputs(dtype, 1, 3, 1, 9, 4, 32, true, Layout::kBhsd, 5);
     run_poisoned(variant_, in, two_threads_);
     for (int64_t h = 0; h < 3; ++h) {
       for (int64_t i = 0; i < 5; ++i) {
@@ -294,7 +294,7 @@ TEST_P(TileAttentionTest, FullyMaskedRowsAreZeroWithMinusInfinityLse) {
 // A negative scale: the kernels negate Q instead (the running max of raw scores assumes > 0).
 TEST_P(TileAttentionTest, NegativeScale) {
   for (xinhe_dtype_t dtype : dtypes()) {
-    Inputs in = make_inputs(dtype, 1, 2, 2, 20, 50, 24, false, Layout::kBHSD, 9);
+    Inputs in = make_inputs(dtype, 1, 2, 2, 20, 50, 24, false, Layout::kBhsd, 9);
     in.desc.scale = -0.7f;
     run_poisoned(variant_, in, serial_);
     EXPECT_TRUE(matches_reference(in)) << variant_.name << " " << dtype_name(dtype);

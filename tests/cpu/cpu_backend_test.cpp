@@ -231,7 +231,7 @@ TEST_F(CpuBackendTest, EventsOrderTwoStreamsAndTime) {
 }
 
 TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
-  const auto desc = attention_desc(XINHE_DTYPE_F32, 1, 2, 1, 17, 40, 32, true, true, Layout::kBHSD);
+  const auto desc = attention_desc(XINHE_DTYPE_F32, 1, 2, 1, 17, 40, 32, true, true, Layout::kBhsd);
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
   g_host.set_verbose("dispatch");
   g_host.clear_logs();
@@ -267,7 +267,7 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
 }
 
 TEST_F(CpuBackendTest, AttentionRunOutlivesOpDestroy) {
-  const auto desc = attention_desc(XINHE_DTYPE_F32, 2, 4, 2, 50, 70, 64, true, true, Layout::kBSHD);
+  const auto desc = attention_desc(XINHE_DTYPE_F32, 2, 4, 2, 50, 70, 64, true, true, Layout::kBshd);
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
@@ -275,16 +275,16 @@ TEST_F(CpuBackendTest, AttentionRunOutlivesOpDestroy) {
   uint64_t workspace_bytes = 0;
   ASSERT_EQ(code_of(api_->op_workspace_size(op, &workspace_bytes)), XINHE_STATUS_OK);
 
-  HostTensor q(XINHE_DTYPE_F32, q_elements(desc)), k(XINHE_DTYPE_F32, kv_elements(desc, desc.k_strides)),
+  HostArray q(XINHE_DTYPE_F32, q_elements(desc)), k(XINHE_DTYPE_F32, kv_elements(desc, desc.k_strides)),
       v(XINHE_DTYPE_F32, kv_elements(desc, desc.v_strides)), o(XINHE_DTYPE_F32, o_elements(desc)),
       lse(XINHE_DTYPE_F32, lse_elements(desc));
-  q.fill_random(11);
-  k.fill_random(12);
-  v.fill_random(13);
+  fill_random(q, 11);
+  fill_random(k, 12);
+  fill_random(v, 13);
   o.poison();
   lse.poison();
-  const uint64_t q_bytes = q.elements * 4, k_bytes = k.elements * 4, v_bytes = v.elements * 4,
-                 o_bytes = o.elements * 4, lse_bytes = lse.elements * 4;
+  const uint64_t q_bytes = q.count * 4, k_bytes = k.count * 4, v_bytes = v.count * 4,
+                 o_bytes = o.count * 4, lse_bytes = lse.count * 4;
   xinhe_be_buffer_t bq = alloc(q_bytes), bk = alloc(k_bytes), bv = alloc(v_bytes), bo = alloc(o_bytes),
                     bl = alloc(lse_bytes), bw = alloc(workspace_bytes + 12);
   xinhe_be_stream_t stream = nullptr;
@@ -330,27 +330,27 @@ TEST_F(CpuBackendTest, AttentionRunOutlivesOpDestroy) {
 TEST_F(CpuBackendTest, OneOpOnTwoStreamsConcurrently) {
   // Op handles are immutable and may run on several streams at once; both streams share the
   // backend's thread pool. Each stream gets its own inputs, outputs and workspace.
-  const auto desc = attention_desc(XINHE_DTYPE_F16, 1, 4, 4, 100, 130, 64, false, false, Layout::kBHSD);
+  const auto desc = attention_desc(XINHE_DTYPE_F16, 1, 4, 4, 100, 130, 64, false, false, Layout::kBhsd);
   xinhe_be_op_desc_t op_desc{sizeof(op_desc), XINHE_OP_ATTENTION, nullptr, &desc};
   xinhe_be_op_t op = nullptr;
   ASSERT_EQ(code_of(api_->op_create(device_, &op_desc, &op)), XINHE_STATUS_OK);
   uint64_t workspace_bytes = 0;
   ASSERT_EQ(code_of(api_->op_workspace_size(op, &workspace_bytes)), XINHE_STATUS_OK);
   struct PerStream {
-    HostTensor q, k, v, o;
+    HostArray q, k, v, o;
     xinhe_be_buffer_t bq, bk, bv, bo, bw;
     xinhe_be_stream_t stream;
   };
   PerStream runs[2];
   for (int s = 0; s < 2; ++s) {
     PerStream& r = runs[s];
-    r.q = HostTensor(desc.dtype, q_elements(desc));
-    r.k = HostTensor(desc.dtype, kv_elements(desc, desc.k_strides));
-    r.v = HostTensor(desc.dtype, kv_elements(desc, desc.v_strides));
-    r.o = HostTensor(desc.dtype, o_elements(desc));
-    r.q.fill_random(20 + s);
-    r.k.fill_random(30 + s);
-    r.v.fill_random(40 + s);
+    r.q = HostArray(desc.dtype, q_elements(desc));
+    r.k = HostArray(desc.dtype, kv_elements(desc, desc.k_strides));
+    r.v = HostArray(desc.dtype, kv_elements(desc, desc.v_strides));
+    r.o = HostArray(desc.dtype, o_elements(desc));
+    fill_random(r.q, 20 + s);
+    fill_random(r.k, 30 + s);
+    fill_random(r.v, 40 + s);
     r.o.poison();
     r.bq = alloc(r.q.bytes.size());
     r.bk = alloc(r.k.bytes.size());
@@ -376,14 +376,14 @@ TEST_F(CpuBackendTest, OneOpOnTwoStreamsConcurrently) {
       ASSERT_EQ(code_of(api_->op_run(op, r.stream, &args)), XINHE_STATUS_OK);
     }
     for (PerStream& r : runs) {
-      HostTensor out(desc.dtype, r.o.elements);
+      HostArray out(desc.dtype, r.o.count);
       ASSERT_EQ(code_of(api_->copy_device_to_host(r.stream, out.data(), {r.bo, 0}, out.bytes.size())), XINHE_STATUS_OK);
       ASSERT_EQ(code_of(api_->stream_synchronize(r.stream)), XINHE_STATUS_OK);
-      std::vector<double> o_ref(static_cast<size_t>(out.elements));
+      std::vector<double> o_ref(static_cast<size_t>(out.count));
       reference::attention(desc, r.q.data(), r.k.data(), r.v.data(), o_ref.data(), nullptr);
       double max_ref = 0.0;
       for (double x : o_ref) max_ref = std::max(max_ref, std::fabs(x));
-      for (int64_t i = 0; i < out.elements; ++i) ASSERT_NEAR(out.get(i), o_ref[i], 2e-3 * max_ref) << i;
+      for (int64_t i = 0; i < out.count; ++i) ASSERT_NEAR(out.get(i), o_ref[i], 2e-3 * max_ref) << i;
     }
   }
   api_->op_destroy(op);

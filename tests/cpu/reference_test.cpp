@@ -137,7 +137,7 @@ TEST(Reference, GemmHalfInputsHalfOutput) {
 
 TEST(Reference, AttentionSingleKeyGivesValue) {
   // With one key the softmax weight is 1: O = V, LSE = scale * q.k.
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 3, 1, 2, false, true, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 3, 1, 2, false, true, Layout::kBhsd);
   d.scale = 0.5f;
   const float q[] = {1, 2, 3, 4, 5, 6};
   const float k[] = {1, -1};
@@ -153,7 +153,7 @@ TEST(Reference, AttentionSingleKeyGivesValue) {
 
 TEST(Reference, AttentionUniformScoresAverageValues) {
   // All keys equal: every weight is 1/Skv, so O is the mean of V and LSE = s + ln(Skv).
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 4, 2, false, true, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 4, 2, false, true, Layout::kBhsd);
   d.scale = 1.0f;
   const float q[] = {0.5f, 0.25f};
   const float k[] = {1, 2, 1, 2, 1, 2, 1, 2};
@@ -167,7 +167,7 @@ TEST(Reference, AttentionUniformScoresAverageValues) {
 
 TEST(Reference, AttentionTwoKeysHandSoftmax) {
   // q.k0 = 0 and q.k1 = ln 3: weights 1/4 and 3/4.
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 2, 1, false, true, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 2, 1, false, true, Layout::kBhsd);
   d.scale = 1.0f;
   const float q[] = {1};
   const float k[] = {0, static_cast<float>(std::log(3.0))};
@@ -181,7 +181,7 @@ TEST(Reference, AttentionTwoKeysHandSoftmax) {
 TEST(Reference, AttentionCausalBottomRightWithMoreQueriesThanKeys) {
   // Sq = 4, Skv = 2: query i sees keys j <= i - 2. Rows 0 and 1 see nothing (O = 0, LSE = -inf),
   // row 2 sees key 0 only (O = V0), row 3 sees both.
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 4, 2, 1, true, true, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 4, 2, 1, true, true, Layout::kBhsd);
   d.scale = 1.0f;
   const float q[] = {1, 1, 1, 1};
   const float k[] = {0, 0};  // equal scores: row 3 averages
@@ -200,7 +200,7 @@ TEST(Reference, AttentionCausalBottomRightWithMoreQueriesThanKeys) {
 
 TEST(Reference, AttentionCausalDecodeSeesEveryKey) {
   // Sq = 1 (decode): the single query sees all Skv keys even under the causal mask.
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 3, 1, true, false, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 1, 1, 1, 3, 1, true, false, Layout::kBhsd);
   d.scale = 1.0f;
   const float q[] = {1}, k[] = {0, 0, 0}, v[] = {3, 6, 9};
   double o;
@@ -210,7 +210,7 @@ TEST(Reference, AttentionCausalDecodeSeesEveryKey) {
 
 TEST(Reference, AttentionGroupedQueryHeadsShareKvHeads) {
   // Hq = 4, Hkv = 2, Skv = 1: heads 0,1 read kv head 0 and heads 2,3 read kv head 1.
-  auto d = attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 1, 1, 1, false, false, Layout::kBHSD);
+  auto d = attention_desc(XINHE_DTYPE_F32, 1, 4, 2, 1, 1, 1, false, false, Layout::kBhsd);
   const float q[] = {1, 2, 3, 4}, k[] = {1, 1}, v[] = {10, 20};
   double o[4];
   reference::attention(d, q, k, v, o, nullptr);
@@ -223,14 +223,14 @@ TEST(Reference, AttentionGroupedQueryHeadsShareKvHeads) {
 TEST(Reference, AttentionLayoutsAgree) {
   // The same logical tensors in BHSD and BSHD storage give identical results.
   const int64_t B = 2, H = 2, S = 3, D = 4;
-  auto bhsd = attention_desc(XINHE_DTYPE_F32, B, H, H, S, S, D, true, true, Layout::kBHSD);
-  auto bshd = attention_desc(XINHE_DTYPE_F32, B, H, H, S, S, D, true, true, Layout::kBSHD);
-  HostTensor tensors[3] = {HostTensor(XINHE_DTYPE_F32, B * H * S * D),
-                           HostTensor(XINHE_DTYPE_F32, B * H * S * D),
-                           HostTensor(XINHE_DTYPE_F32, B * H * S * D)};
-  HostTensor permuted[3] = {tensors[0], tensors[1], tensors[2]};
+  auto bhsd = attention_desc(XINHE_DTYPE_F32, B, H, H, S, S, D, true, true, Layout::kBhsd);
+  auto bshd = attention_desc(XINHE_DTYPE_F32, B, H, H, S, S, D, true, true, Layout::kBshd);
+  HostArray tensors[3] = {HostArray(XINHE_DTYPE_F32, B * H * S * D),
+                           HostArray(XINHE_DTYPE_F32, B * H * S * D),
+                           HostArray(XINHE_DTYPE_F32, B * H * S * D)};
+  HostArray permuted[3] = {tensors[0], tensors[1], tensors[2]};
   for (int t = 0; t < 3; ++t) {
-    tensors[t].fill_random(100 + t);
+    fill_random(tensors[t], 100 + t);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h)
         for (int64_t s = 0; s < S; ++s)

@@ -190,7 +190,37 @@ void attention_strides(AttentionLayout layout, int64_t heads, int64_t seq, int64
       out[1] = seq * out[2] + 5;
       out[0] = heads * out[1] + 3;
       break;
+    case AttentionLayout::kBshdPadded:
+      out[3] = 1;
+      out[1] = dim;
+      out[2] = heads * dim + 5;
+      out[0] = seq * out[2] + 3;
+      break;
+    case AttentionLayout::kDimMajor:
+      out[2] = 1;
+      out[3] = seq;
+      out[1] = seq * dim;
+      out[0] = heads * seq * dim;
+      break;
   }
+}
+
+const char* attention_layout_name(AttentionLayout layout) {
+  switch (layout) {
+    case AttentionLayout::kBhsd:
+      return "bhsd";
+    case AttentionLayout::kBshd:
+      return "bshd";
+    case AttentionLayout::kPadded:
+      return "padded";
+    case AttentionLayout::kStridedDim:
+      return "dstride2";
+    case AttentionLayout::kBshdPadded:
+      return "bshd_padded";
+    case AttentionLayout::kDimMajor:
+      return "bhds";
+  }
+  return "?";
 }
 
 AttentionCase attention_case(xinhe_dtype_t dtype, int64_t batch, int64_t heads_q, int64_t heads_kv,
@@ -226,7 +256,7 @@ xinhe_attention_desc_t AttentionCase::desc() const {
   d.scale = scale != 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
   d.mask = causal ? XINHE_ATTENTION_MASK_CAUSAL : XINHE_ATTENTION_MASK_NONE;
   d.with_lse = lse;
-  if (layout == AttentionLayout::kPadded || layout == AttentionLayout::kStridedDim) {
+  if (layout != AttentionLayout::kBhsd && layout != AttentionLayout::kBshd) {
     d.lse_strides[2] = 2;
     d.lse_strides[1] = seq_q * 2 + 1;
     d.lse_strides[0] = heads_q * d.lse_strides[1] + 7;
@@ -265,9 +295,7 @@ std::string AttentionCase::name() const {
   s << dtype_name(dtype) << ".b" << batch << ".h" << heads_q << "x" << heads_kv << ".s" << seq_q
     << "x" << seq_kv << ".d" << head_dim;
   if (causal) s << ".causal";
-  if (layout == AttentionLayout::kBshd) s << ".bshd";
-  if (layout == AttentionLayout::kPadded) s << ".padded";
-  if (layout == AttentionLayout::kStridedDim) s << ".dstride2";
+  if (layout != AttentionLayout::kBhsd) s << "." << attention_layout_name(layout);
   if (lse) s << ".lse";
   if (scale != 0.0f) s << ".scale" << scale;
   return s.str();

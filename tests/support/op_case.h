@@ -55,7 +55,12 @@ enum class AttentionLayout {
   kPadded,      // BHSD with gaps after every row, head and batch (density assumptions read poison)
   kStridedDim,  // kPadded with a gap after every element too: d stride 2 (unit-stride
                 // assumptions read poison)
+  kBshdPadded,  // BSHD with gaps after every row (s) and batch: heads interleaved and padded
+  kDimMajor,    // [B, H, D, S] inside each head: d stride = S, s stride 1 ("bhds")
 };
+
+// The suffix name() gives a layout, without the dot ("bhsd" for the plain one).
+const char* attention_layout_name(AttentionLayout layout);
 
 struct AttentionCase {
   xinhe_dtype_t dtype = XINHE_DTYPE_F32;
@@ -71,7 +76,8 @@ struct AttentionCase {
   int64_t kv_span() const;
   int64_t o_span() const;
   int64_t lse_span() const;  // 0 without lse
-  // "f32.b1.h8x2.s1x4096.d128" plus ".causal", ".bshd"/".padded"/".dstride2", ".lse",
+  // "f32.b1.h8x2.s1x4096.d128" plus ".causal", the layout's name but for bhsd (".bshd",
+  // ".padded", ".dstride2", ".bshd_padded", ".bhds"), ".lse",
   // ".scale<x>".
   std::string name() const;
 };

@@ -266,5 +266,30 @@ TEST(OpCase, AttentionStridedDim) {
   EXPECT_EQ(a.name(), "f32.b2.h2x1.s3x4.d5.dstride2.lse");
 }
 
+// The CPU tests' layouts: BSHD with padded rows and batches, and d outermost inside a head.
+TEST(OpCase, AttentionBshdPaddedAndDimMajor) {
+  AttentionCase a = attention_case(XINHE_DTYPE_F32, 2, 3, 1, 4, 6, 8, false,
+                                   AttentionLayout::kBshdPadded);
+  a.lse = true;
+  xinhe_attention_desc_t d = a.desc();
+  EXPECT_EQ(d.q_strides[3], 1);
+  EXPECT_EQ(d.q_strides[1], 8);
+  EXPECT_EQ(d.q_strides[2], 3 * 8 + 5);
+  EXPECT_EQ(d.q_strides[0], 4 * 29 + 3);
+  EXPECT_EQ(d.k_strides[2], 1 * 8 + 5);
+  EXPECT_EQ(d.lse_strides[2], 2);  // padded like the other padded layouts
+  EXPECT_EQ(a.name(), "f32.b2.h3x1.s4x6.d8.bshd_padded.lse");
+  a.layout = AttentionLayout::kDimMajor;
+  d = a.desc();
+  EXPECT_EQ(d.q_strides[2], 1);
+  EXPECT_EQ(d.q_strides[3], 4);
+  EXPECT_EQ(d.k_strides[3], 6);
+  EXPECT_EQ(d.q_strides[1], 4 * 8);
+  EXPECT_EQ(d.q_strides[0], 3 * 4 * 8);
+  EXPECT_EQ(a.q_span(), 2 * 3 * 4 * 8);
+  EXPECT_EQ(a.name(), "f32.b2.h3x1.s4x6.d8.bhds.lse");
+  EXPECT_STREQ(attention_layout_name(AttentionLayout::kBhsd), "bhsd");
+}
+
 }  // namespace
 }  // namespace xinhe::test
