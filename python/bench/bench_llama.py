@@ -89,7 +89,8 @@ def bench_one(model, device, prompt, rounds, warmup):
 def measure(model, label, dev, prompt, args) -> dict:
     prefill_s, decode_s, share = bench_one(model, dev, prompt, args.rounds, args.warmup)
     row = {"device": label, "forward_tokens_per_s": args.batch * args.prompt / prefill_s,
-           "decode_tokens_per_s": args.batch / decode_s}
+           "decode_tokens_per_s": args.batch / decode_s,
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}  # of the measuring process
     if share is not None:
         total = share.xinhe_flops + share.fallback_flops
         row["xinhe_flop_share"] = share.xinhe_flops / total if total else None
