@@ -1,12 +1,13 @@
-# ctest driver: runs xinhe-info --json and checks what it says about the level_zero backend.
-#   cmake -DXINHE_INFO=<xinhe-info> -DEXPECT=loaded|skipped -P check_info.cmake
-# loaded: the backend loaded with at least one device named level_zero:N (the test driver).
-# skipped: the backend is listed, not loaded, UNAVAILABLE, with a reason naming the missing
-# driver.
+# ctest driver: runs xinhe-info --json and checks what it says about one backend.
+#   cmake -DXINHE_INFO=<xinhe-info> -DBACKEND=<name> -DEXPECT=loaded|skipped
+#         [-DSKIP_REASON=<regex>] -P check_backend_info.cmake
+# loaded: the backend loaded with at least one device named <name>:N.
+# skipped: the backend is listed, not loaded, UNAVAILABLE, with a reason matching SKIP_REASON
+# (the missing library or driver, named).
 cmake_policy(SET CMP0054 NEW)  # quoted strings are not variable names in if()
-foreach(var XINHE_INFO EXPECT)
+foreach(var XINHE_INFO BACKEND EXPECT)
   if(NOT DEFINED ${var})
-    message(FATAL_ERROR "check_info.cmake: ${var} is not set")
+    message(FATAL_ERROR "check_backend_info.cmake: ${var} is not set")
   endif()
 endforeach()
 execute_process(COMMAND "${XINHE_INFO}" --json RESULT_VARIABLE rc OUTPUT_VARIABLE out
@@ -19,7 +20,7 @@ set(found FALSE)
 math(EXPR last "${backend_count} - 1")
 foreach(i RANGE ${last})
   string(JSON name GET "${out}" backends ${i} name)
-  if(name STREQUAL "level_zero")
+  if(name STREQUAL BACKEND)
     set(found TRUE)
     string(JSON is_loaded GET "${out}" backends ${i} loaded)
     string(JSON reason GET "${out}" backends ${i} reason)
@@ -28,11 +29,11 @@ foreach(i RANGE ${last})
   endif()
 endforeach()
 if(NOT found)
-  message(FATAL_ERROR "xinhe-info does not list the level_zero backend:\n${out}")
+  message(FATAL_ERROR "xinhe-info does not list the ${BACKEND} backend:\n${out}")
 endif()
 if(EXPECT STREQUAL "loaded")
   if(NOT is_loaded OR devices LESS 1)
-    message(FATAL_ERROR "level_zero not loaded with a device: ${code}: ${reason}")
+    message(FATAL_ERROR "${BACKEND} not loaded with a device: ${code}: ${reason}")
   endif()
   string(JSON device_count LENGTH "${out}" devices)
   math(EXPR last "${device_count} - 1")
@@ -40,18 +41,21 @@ if(EXPECT STREQUAL "loaded")
   foreach(i RANGE ${last})
     string(JSON dname GET "${out}" devices ${i} name)
     string(JSON description GET "${out}" devices ${i} description)
-    if(dname MATCHES "^level_zero:[0-9]+$")
+    if(dname MATCHES "^${BACKEND}:[0-9]+$")
       set(device_seen TRUE)
       message(STATUS "${dname}: ${description}")
     endif()
   endforeach()
   if(NOT device_seen)
-    message(FATAL_ERROR "no level_zero:N device in xinhe-info's device list")
+    message(FATAL_ERROR "no ${BACKEND}:N device in xinhe-info's device list")
   endif()
 elseif(EXPECT STREQUAL "skipped")
-  if(is_loaded OR NOT code STREQUAL "UNAVAILABLE" OR NOT reason MATCHES "no Level Zero driver")
-    message(FATAL_ERROR "level_zero should be skipped as UNAVAILABLE with 'no Level Zero driver', "
-                        "got loaded=${is_loaded} ${code}: ${reason}")
+  if(NOT DEFINED SKIP_REASON)
+    message(FATAL_ERROR "check_backend_info.cmake: EXPECT=skipped needs SKIP_REASON")
+  endif()
+  if(is_loaded OR NOT code STREQUAL "UNAVAILABLE" OR NOT reason MATCHES "${SKIP_REASON}")
+    message(FATAL_ERROR "${BACKEND} should be skipped as UNAVAILABLE with a reason matching "
+                        "'${SKIP_REASON}', got loaded=${is_loaded} ${code}: ${reason}")
   endif()
   message(STATUS "skipped as expected: ${reason}")
 else()
