@@ -75,8 +75,11 @@ TEST(CpuPeaks, MeasuresOnceIntoTheCache) {
   EXPECT_EQ(p.flops[XINHE_DTYPE_F64], 0.0);
   EXPECT_GT(p.bandwidth, 1e8);
   if (kernels::cpu_has(kernels::CpuFeature::kAvx512Bf16)) {
-    // vdpbf16ps does two products per lane: well above the f32 FMA wherever it is real.
-    EXPECT_GT(p.flops[XINHE_DTYPE_BF16], 1.5 * p.flops[XINHE_DTYPE_F32]);
+    // vdpbf16ps does two products per lane: about twice the f32 FMA wherever it is real, and
+    // at most its speed if the probe fell back to f32 arithmetic. Only 1.2x is required: the two
+    // probes run one after the other, and on a loaded 2-core machine (ctest -j2 under ASan) one
+    // of them can lose a share of its core the other did not (seen: 1.4x).
+    EXPECT_GT(p.flops[XINHE_DTYPE_BF16], 1.2 * p.flops[XINHE_DTYPE_F32]);
   }
   // The same figures are in the cache folder, in a file the parser accepts.
   std::string cached;
