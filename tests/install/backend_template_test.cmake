@@ -12,26 +12,8 @@ foreach(var BUILD_DIR WORK_DIR GENERATOR)
   endif()
 endforeach()
 
-set(prefix "${WORK_DIR}/prefix")
-file(REMOVE_RECURSE "${WORK_DIR}")
-file(MAKE_DIRECTORY "${WORK_DIR}")
-
-function(run_step name)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT code EQUAL 0)
-    message(FATAL_ERROR "template test: ${name} failed (${code})\n"
-                        "command: ${ARGN}\n--- stdout\n${out}\n--- stderr\n${err}")
-  endif()
-  message(STATUS "${name}: OK")
-  set(step_output "${out}" PARENT_SCOPE)
-endfunction()
-
-set(config_args)
-if(CONFIG)
-  set(config_args --config "${CONFIG}")
-endif()
-run_step("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}"
-         ${config_args})
+set(TEST_LABEL "template test")
+include(${CMAKE_CURRENT_LIST_DIR}/install_steps.cmake)
 
 set(template "${prefix}/share/xinhe/backends/null")
 set(conform "${prefix}/bin/xinhe-conform")
