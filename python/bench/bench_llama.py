@@ -105,13 +105,14 @@ def measure_in_child(name, args) -> dict:
     it once, when it is loaded, so it cannot be changed in this process)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rows.json")
-        argv = [a for a in sys.argv[1:]]
-        cmd = [sys.executable, os.path.abspath(__file__)] + argv + [
-            "--devices", name, "--child-rows", out, "--xinhe-omp-wait-policy", "inherit"]
-        for flag in ("--json",):  # the child writes no report of its own
-            if flag in cmd[2:]:
-                i = cmd.index(flag, 2)
-                del cmd[i:i + 2]
+        # Later flags win, so the child gets this run's options with its own device and output;
+        # --json is dropped (the child writes no report of its own).
+        argv = [a for a in sys.argv[1:] if not a.startswith("--json=")]
+        if "--json" in argv:
+            i = argv.index("--json")
+            del argv[i:i + 2]
+        cmd = [sys.executable, os.path.abspath(__file__), *argv,
+               "--devices", name, "--child-rows", out, "--xinhe-omp-wait-policy", "inherit"]
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
         subprocess.run(cmd, env=env, check=True)
         with open(out) as f:
