@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <future>
+#include <string>
 #include <vector>
 
 #include "cambricon_api.h"
+#include "double_internal.h"
 
 namespace {
 
@@ -77,15 +80,29 @@ TEST_F(Fixture, AsynchronousCopiesReadHostMemoryWhenTheyRun) {
   cnrtQueue_t other = nullptr;
   ASSERT_EQ(cnrtNotifierCreate(&gate), cnrtSuccess);
   ASSERT_EQ(cnrtQueueCreate(&other), cnrtSuccess);
-  // Hold `queue` behind a notifier placed after a slow fill on `other`.
-  void* big = device_alloc(64 << 20);
-  ASSERT_EQ(cnrtMemsetAsync(big, 1, 64 << 20, other), cnrtSuccess);
+  // Hold `queue` behind a notifier placed on `other` after a task that waits for `release`:
+  // a timed gate (a large fill) lost the race on a loaded CI machine.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  struct OpenOnExit {  // a failed ASSERT must not leave the queues blocked for TearDown
+    std::promise<void>& gate;
+    bool open = false;
+    void operator()() { open = open || (gate.set_value(), true); }
+    ~OpenOnExit() { (*this)(); }
+  } open_gate{release};
+  ASSERT_EQ(xinhe_double::enqueue(other, [released]() -> std::string {
+              released.wait();
+              return "";
+            }),
+            cnrtSuccess);
   ASSERT_EQ(cnrtPlaceNotifier(gate, other), cnrtSuccess);
   ASSERT_EQ(cnrtQueueWaitNotifier(gate, queue, 0), cnrtSuccess);
   uint32_t value = 1, back = 0;
   ASSERT_EQ(cnrtMemcpyAsync(dev, &value, 4, queue, cnrtMemcpyHostToDev), cnrtSuccess);
   value = 2;  // before the queue reaches the copy (the gate holds it)
   ASSERT_EQ(cnrtMemcpyAsync(&back, dev, 4, queue, cnrtMemcpyDevToHost), cnrtSuccess);
+  EXPECT_EQ(cnrtQueueQuery(queue), cnrtErrorNotReady);
+  open_gate();
   ASSERT_EQ(cnrtQueueSync(queue), cnrtSuccess);
   EXPECT_EQ(back, 2u);
   cnrtQueueDestroy(other);
