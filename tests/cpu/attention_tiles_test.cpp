@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "checked_math.h"
 #include "cpu_features.h"
 #include "cpu_test_util.h"
 #include "gemm_packed.h"
@@ -298,6 +299,21 @@ TEST_P(TileAttentionTest, NegativeScale) {
     in.desc.scale = -0.7f;
     run_poisoned(variant_, in, serial_);
     EXPECT_TRUE(matches_reference(in)) << variant_.name << " " << dtype_name(dtype);
+  }
+}
+
+// Sizes valid one by one whose product of tasks (B x Hkv x query blocks) does not fit in
+// int64: a batch broadcast with stride 0 (the fuzzer's find, once signed overflow in the plan).
+// The workspace size says so (kSizeOverflow, so the dispatch declines the kernel); with Hq = 0
+// there is nothing to compute and the size is finite.
+TEST_P(TileAttentionTest, TaskCountNear2To63) {
+  for (xinhe_dtype_t dtype : dtypes()) {
+    xinhe_attention_desc_t d = attention_desc(dtype, 1, 3, 3, 4, 8, 65, false, false, Layout::kBhsd);
+    d.batch = INT64_MAX - 1;
+    d.q_strides[0] = d.k_strides[0] = d.v_strides[0] = d.o_strides[0] = 0;
+    EXPECT_EQ(workspace_of(variant_, d, 2), xinhe::util::kSizeOverflow) << variant_.name;
+    d.heads_q = 0;
+    EXPECT_LT(workspace_of(variant_, d, 2), uint64_t{1} << 40) << variant_.name;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "checked_math.h"
 #include "half.h"
 
 namespace xinhe::kernels::cpu {
@@ -37,6 +38,7 @@ struct Plan {
   int64_t kb_pad;   // K of O += P V: a key block padded to k_unit
   int64_t dim_pad;  // N of O += P V: head_dim padded to nr
   int64_t base_tasks, splits;
+  bool tasks_fit;  // false: B x Hkv x head chunks x query blocks does not fit in int64
   int64_t in_bytes, pk_bytes;
   bool causal, negate_q;
   int64_t causal_offset;  // Skv - Sq
@@ -65,7 +67,15 @@ Plan make_plan(const PackedKernels& g, const xinhe_attention_desc_t& d, int thre
   p.dk_pad = round_up(std::max<int64_t>(D, 1), g.k_unit);
   p.kb_pad = round_up(kBlockK, g.k_unit);
   p.dim_pad = round_up(std::max<int64_t>(D, 1), g.nr);
-  p.base_tasks = d.batch * d.heads_kv * p.head_chunks * p.q_blocks;
+  // The sizes are validated one by one, not as a product: a batch broadcast with stride 0 may
+  // be near 2^63, and with Hq = 0 (nothing to compute) so may B x Hkv.
+  using xinhe::util::CheckedSize;
+  const CheckedSize tasks = p.head_chunks == 0 || p.q_blocks == 0
+                                ? CheckedSize(0)
+                                : CheckedSize::of(d.batch) * CheckedSize::of(d.heads_kv) *
+                                      CheckedSize::of(p.head_chunks) * CheckedSize::of(p.q_blocks);
+  p.tasks_fit = tasks.ok() && tasks.value() <= static_cast<uint64_t>(INT64_MAX);
+  p.base_tasks = p.tasks_fit ? static_cast<int64_t>(tasks.value()) : 0;
   p.splits = 1;
   if (threads > 1 && p.base_tasks > 0 && p.base_tasks < 2 * threads &&
       d.seq_kv >= 2 * kMinSplitKeys) {
@@ -443,12 +453,16 @@ uint64_t tile_attention_workspace_size(const TileAttentionKernels& kernels,
                                        const xinhe_attention_desc_t& desc, int threads) {
   threads = std::max(threads, 1);
   const Plan p = make_plan(*kernels.gemm, desc, threads);
-  uint64_t bytes = kAlign + static_cast<uint64_t>(threads) * static_cast<uint64_t>(p.slot_bytes) +
-                   static_cast<uint64_t>(p.prepack_bytes);
+  if (!p.tasks_fit) return xinhe::util::kSizeOverflow;
+  using xinhe::util::CheckedSize;
+  CheckedSize bytes = CheckedSize(kAlign) + CheckedSize(static_cast<uint64_t>(threads)) *
+                                                CheckedSize::of(p.slot_bytes) +
+                      CheckedSize::of(p.prepack_bytes);
   if (p.splits > 1) {
-    bytes += static_cast<uint64_t>(p.base_tasks * p.splits * p.partial_floats) * 4u;
+    bytes = bytes + CheckedSize::of(p.base_tasks) * CheckedSize::of(p.splits) *
+                        CheckedSize::of(p.partial_floats) * 4u;
   }
-  return bytes;
+  return bytes.value_or(xinhe::util::kSizeOverflow);
 }
 
 void run_tile_attention(const TileAttentionKernels& kernels, const AttentionProblem& problem,
