@@ -308,7 +308,8 @@ TEST_P(TileAttentionTest, NegativeScale) {
 // there is nothing to compute and the size is finite.
 TEST_P(TileAttentionTest, TaskCountNear2To63) {
   for (xinhe_dtype_t dtype : dtypes()) {
-    xinhe_attention_desc_t d = attention_desc(dtype, 1, 3, 3, 4, 8, 65, false, false, Layout::kBhsd);
+    xinhe_attention_desc_t d =
+        attention_desc(dtype, 1, 3, 3, 4, 8, 65, false, false, Layout::kBhsd);
     d.batch = INT64_MAX - 1;
     d.q_strides[0] = d.k_strides[0] = d.v_strides[0] = d.o_strides[0] = 0;
     EXPECT_EQ(workspace_of(variant_, d, 2), xinhe::util::kSizeOverflow) << variant_.name;

@@ -347,6 +347,27 @@ TEST_P(GemmImplTest, CrossesCacheBlocks) {
   }
 }
 
+// M = 24 + r for every r < 12: the packed kernels' last strip of r rows (mr is 12 for the
+// AVX-512 and AVX512_BF16 tiles) runs only its rows (edge_rows); full and partial columns, beta
+// 0 (C NaN-poisoned) and not, f32 and half C.
+TEST_P(GemmImplTest, EdgeStripsOfEveryHeight) {
+  uint32_t seed = 300;
+  for (const auto& dt : kDtypePairs) {
+    for (int64_t r = 0; r < 12; ++r) {
+      for (int64_t n : {64, 45}) {
+        GemmCase cs = base_case(dt[0], dt[1]);
+        cs.m = 24 + r;
+        cs.n = n;
+        cs.k = 70 + r;
+        cs.trans_a = r % 2;
+        cs.trans_b = (r / 2) % 2;
+        cs.beta = n == 64 ? 0.0f : 0.5f;
+        check(cs, seed++);
+      }
+    }
+  }
+}
+
 // Batch 3: independent strides, and stride 0 broadcasting A or B.
 TEST_P(GemmImplTest, StridedAndBroadcastBatches) {
   uint32_t seed = 200;
@@ -517,6 +538,24 @@ TEST_P(EmulatedKernelTest, TileKUnitAndBlockEdges) {
         ++variant;
         check(cs, seed++);
       }
+    }
+  }
+}
+
+// As GemmImplTest.EdgeStripsOfEveryHeight, for the emulated 16-bit kernels (AVX512_BF16's
+// 12-row tile has edge_rows; AMX's 32-row tile has none and pads its edge strips).
+TEST_P(EmulatedKernelTest, EdgeStripsOfEveryHeight) {
+  const xinhe_dtype_t ab = static_cast<xinhe_dtype_t>(only_input_dtype(impl_->label()));
+  uint32_t seed = 700;
+  for (int64_t r = 0; r < 12; ++r) {
+    for (xinhe_dtype_t c : {XINHE_DTYPE_F32, ab}) {
+      GemmCase cs = base_case(ab, c);
+      cs.m = 24 + r;
+      cs.n = c == XINHE_DTYPE_F32 ? 64 : 45;
+      cs.k = 70 + r;
+      cs.trans_a = r % 2;
+      cs.beta = r % 3 == 0 ? 0.0f : 0.5f;
+      check(cs, seed++);
     }
   }
 }

@@ -611,9 +611,20 @@ class PackedGemm {
                                p_.alpha, beta);
             continue;
           }
-          // Edge tile or half-precision C: compute the full tile aside, then store its part.
+          // A strip of fewer than mr rows runs only its rows, where the kernels can.
+          const bool edge_rows = rows < mr && kern_.edge_rows != nullptr;
+          if (edge_rows && c_f32 && cols == nr) {
+            kern_.edge_rows(static_cast<int>(rows), kc, a_strip, b_strip,
+                            static_cast<float*>(mat.c) + c_index, d_.ldc, p_.alpha, beta);
+            continue;
+          }
+          // Edge tile or half-precision C: compute the tile aside, then store its part.
           alignas(kAlign) float tile[kMaxMr * kMaxNr];
-          kern_.micro_kernel(kc, a_strip, b_strip, tile, nr, 1.0f, 0.0f);
+          if (edge_rows) {
+            kern_.edge_rows(static_cast<int>(rows), kc, a_strip, b_strip, tile, nr, 1.0f, 0.0f);
+          } else {
+            kern_.micro_kernel(kc, a_strip, b_strip, tile, nr, 1.0f, 0.0f);
+          }
           kern_.store_tile[d_.c_dtype](tile, nr, rows, cols, byte_ptr(mat.c, c_index, d_.c_dtype),
                                        d_.ldc, p_.alpha, beta);
         }

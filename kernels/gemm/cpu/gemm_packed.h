@@ -29,6 +29,12 @@ using PackBFn = void (*)(const void* b, int64_t ldb, bool trans, int64_t kc, int
 using MicroKernelFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip, float* c,
                                int64_t ldc, float alpha, float beta);
 
+// The micro-kernel for the last strip of an M block when it has rows < mr: the same packed
+// strips (A rows mr apart in each k step), only `rows` rows of C computed and stored. It spares
+// the full mr-row product a 64-row block would otherwise spend on its 4-row edge strip.
+using EdgeRowsFn = void (*)(int rows, int64_t kc, const void* a_strip, const void* b_strip,
+                            float* c, int64_t ldc, float alpha, float beta);
+
 // Small M (GEMV-like shapes, gemm_cpu.cpp's small-M path): out(i, j) = sum_k x(i, k) W(j, k)
 // for i < m <= kSmallMaxM, j < n, with f32 x rows ldx apart (k contiguous) and out rows ldo
 // apart; W in the kernel's input dtype, either W(j, k) = w[j * ldw + k] (rows_along_k) or
@@ -60,6 +66,7 @@ struct PackedKernels {
   void (*enter)();
   void (*leave)();
   SmallMFn small_m[3];  // indexed by the input dtype; nullptr: the driver's direct loops
+  EdgeRowsFn edge_rows = nullptr;  // nullptr: edge strips run micro_kernel into a full tile
 };
 
 // The AVX-512 kernels' register tile (kAvx512Mr x kAvx512Nv 16-float vectors) and cache
