@@ -363,11 +363,23 @@ class TileAttention {
       vis[r] = v;
       strip_vis[r / mr] = std::max(strip_vis[r / mr], v);
     }
+    // A strip with fewer than mr rows of the task (decode: one query row, or a small GQA group)
+    // multiplies only those rows where the kernel can (edge_rows); the rest of S and O is not
+    // touched (vis 0: the softmax zeroes P there without reading S).
+    auto strip_product = [&](int64_t sr, int64_t kc, const char* a, const char* b, float* c,
+                             int64_t ldc, float beta) {
+      const int64_t rows = std::min<int64_t>(mr, task.rows - sr * mr);
+      if (rows < mr && g_.edge_rows != nullptr) {
+        g_.edge_rows(static_cast<int>(rows), kc, a, b, c, ldc, 1.0f, beta);
+      } else {
+        g_.micro_kernel(kc, a, b, c, ldc, 1.0f, beta);
+      }
+    };
     for (int64_t sr = 0; sr < strips; ++sr) {
       const int64_t k_strips = ceil_div(strip_vis[sr], nr);
       for (int64_t q = 0; q < k_strips; ++q) {
-        g_.micro_kernel(D, q_pack + sr * mr * p_.dk_pad * pb, k_pack + q * nr * p_.dk_pad * pb,
-                        s + sr * mr * kBlockK + q * nr, kBlockK, 1.0f, 0.0f);
+        strip_product(sr, D, q_pack + sr * mr * p_.dk_pad * pb, k_pack + q * nr * p_.dk_pad * pb,
+                      s + sr * mr * kBlockK + q * nr, kBlockK, 0.0f);
       }
     }
     uint16_t* p16 = pb == 2 ? at<uint16_t>(ws, p_.p16) : nullptr;
@@ -386,8 +398,8 @@ class TileAttention {
     for (int64_t sr = 0; sr < strips; ++sr) {
       if (strip_vis[sr] == 0) continue;  // P is 0: O keeps its (rescaled) value
       for (int64_t q = 0; q < d_strips; ++q) {
-        g_.micro_kernel(strip_vis[sr], p_pack + sr * mr * kcp * pb, v_pack + q * nr * v_kcp * pb,
-                        o + sr * mr * p_.dim_pad + q * nr, p_.dim_pad, 1.0f, 1.0f);
+        strip_product(sr, strip_vis[sr], p_pack + sr * mr * kcp * pb, v_pack + q * nr * v_kcp * pb,
+                      o + sr * mr * p_.dim_pad + q * nr, p_.dim_pad, 1.0f);
       }
     }
   }
