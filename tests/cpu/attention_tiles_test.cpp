@@ -201,7 +201,7 @@ struct ShapeCase {
 
 TEST_P(TileAttentionTest, MatchesReference) {
   const ShapeCase shapes[] = {
-      {1, 2, 2, 70, 150, 64, true, Layout::kBhsd},         // Sq < Skv, two key blocks
+      {1, 2, 2, 70, 300, 64, true, Layout::kBhsd},         // Sq < Skv, two key blocks
       {2, 4, 1, 33, 33, 40, false, Layout::kBshd},         // GQA 4, odd head dim
       {1, 8, 1, 13, 200, 128, true, Layout::kBshdPadded},  // GQA 8: 8 heads x 12 positions
       {1, 100, 1, 2, 20, 16, false, Layout::kBhsd},        // group of 100: two tasks per kv head

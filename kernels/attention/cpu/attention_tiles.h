@@ -6,8 +6,8 @@
 // (attention_tiles.cpp) is baseline code that calls the kernels and the online-softmax step
 // through pointers; the softmax is compiled per instruction set (attention_softmax_*.cpp).
 //
-// Work: a task is (batch, kv head, up to 96 query rows): the query heads of one GQA group (all
-// of them when the group has at most 96) times a block of query positions, so each K/V tile is
+// Work: a task is (batch, kv head, up to 192 query rows): the query heads of one GQA group (all
+// of them when the group has at most 192) times a block of query positions, so each K/V tile is
 // packed once for the whole group. Tasks run heaviest first (last query blocks, which see the
 // most keys under a causal mask). When there are too few tasks for the threads (decode: Sq
 // small, Skv long), each task's keys are split into ranges whose partial (O, max, sum) are
