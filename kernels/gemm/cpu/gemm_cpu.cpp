@@ -609,6 +609,13 @@ class PackedGemm {
                                p_.alpha, beta);
             continue;
           }
+          if (!c_f32 && rows == mr && cols == nr &&
+              kern_.micro_kernel_half_c[d_.c_dtype - 1] != nullptr) {
+            kern_.micro_kernel_half_c[d_.c_dtype - 1](kc, a_strip, b_strip,
+                                                      byte_ptr(mat.c, c_index, d_.c_dtype),
+                                                      d_.ldc, p_.alpha, beta);
+            continue;
+          }
           // A strip of fewer than mr rows runs only its rows, where the kernels can.
           const bool edge_rows = rows < mr && kern_.edge_rows != nullptr;
           if (edge_rows && c_f32 && cols == nr) {
@@ -617,6 +624,12 @@ class PackedGemm {
             continue;
           }
           // Edge tile or half-precision C: compute the tile aside, then store its part.
+          // The micro-kernel prefetches only its own scratch tile: fetch C's lines for writing
+          // now, so the store below does not wait on their misses (4096x4096x64 bf16).
+          for (int64_t r = 0; r < rows; ++r) {
+            __builtin_prefetch(byte_ptr(mat.c, c_index + r * d_.ldc, d_.c_dtype), 1);
+            __builtin_prefetch(byte_ptr(mat.c, c_index + r * d_.ldc + cols - 1, d_.c_dtype), 1);
+          }
           alignas(kAlign) float tile[kMaxMr * kMaxNr];
           if (edge_rows) {
             kern_.edge_rows(static_cast<int>(rows), kc, a_strip, b_strip, tile, nr, 1.0f, 0.0f);

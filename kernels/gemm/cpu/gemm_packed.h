@@ -29,6 +29,12 @@ using PackBFn = void (*)(const void* b, int64_t ldb, bool trans, int64_t kc, int
 using MicroKernelFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip, float* c,
                                int64_t ldc, float alpha, float beta);
 
+// The micro-kernel for a full tile of a half-precision C (f16 or bf16 elements, ldc apart):
+// the same product, rounded once straight into C instead of through an f32 tile (a 12 x 32
+// bf16 C tile is a whole cache line per row; the detour cost 4096x4096x64 about 10 %).
+using MicroKernelHalfCFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip,
+                                    void* c, int64_t ldc, float alpha, float beta);
+
 // The micro-kernel for the last strip of an M block when it has rows < mr: the same packed
 // strips (A rows mr apart in each k step), only `rows` rows of C computed and stored. It spares
 // the full mr-row product a 64-row block would otherwise spend on its 4-row edge strip.
@@ -67,6 +73,8 @@ struct PackedKernels {
   void (*leave)();
   SmallMFn small_m[3];  // indexed by the input dtype; nullptr: the driver's direct loops
   EdgeRowsFn edge_rows = nullptr;  // nullptr: edge strips run micro_kernel into a full tile
+  // Indexed by C's dtype minus one (F16, BF16); nullptr: through an f32 tile and store_tile.
+  MicroKernelHalfCFn micro_kernel_half_c[2] = {nullptr, nullptr};
 };
 
 // The AVX-512 kernels' register tile (kAvx512Mr x kAvx512Nv 16-float vectors) and cache
