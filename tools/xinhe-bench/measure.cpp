@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "host_peers.h"
 #include "numerics.h"
@@ -447,6 +448,7 @@ std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_na
 void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings) {
   std::vector<std::vector<double>> ms(set.size());
   for (size_t i = 0; i < set.size(); ++i) {
+    if (set.size() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(kSettleMs));
     for (int w = 0; w < settings.warmup; ++w) set[i]->warm_up();
     for (int round = 0; round < settings.runs; ++round) ms[i].push_back(set[i]->timed_run_ms());
   }

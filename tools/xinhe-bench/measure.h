@@ -116,9 +116,12 @@ std::unique_ptr<Measurement> prepare_converted_gemm(const std::string& device_na
 // Not one run of each in turn: a threaded library's idle threads keep spinning for a while
 // after its call (OpenMP teams, OpenBLAS's and xinhe's pools), and on a machine with few cores
 // they took cycles from whichever library ran next (up to 40 % of a 2-thread 1024^3 GEMM
-// here). The warm-up runs of a block absorb the previous block's spin-down, and the timed
-// runs see the steady state an application calling one library repeatedly sees. Fills the
-// timing fields.
+// here). Before each block the process sleeps kSettleMs, so that every other library's
+// threads have gone to sleep (OpenBLAS's spin for up to 2^28 cycles, about 0.1 s; warm-up
+// runs alone did not absorb that: a 2-thread 256^3 xinhe GEMM timed after the peers' checked
+// runs measured 0.33 ms, after the pause 0.19 ms); the timed runs then see the steady state an
+// application calling one library repeatedly sees. Fills the timing fields.
+inline constexpr int kSettleMs = 150;
 void time_side_by_side(const std::vector<Measurement*>& set, const Settings& settings);
 
 // Peer GEMM implementation for a backend ("cpu" -> "openblas"...); empty when there is none.
