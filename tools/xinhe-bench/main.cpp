@@ -51,6 +51,7 @@ struct Options {
   bool compare = false;
   bool quick = false;
   std::string python;  // interpreter of the PyTorch peer (empty: XINHE_BENCH_PYTHON, python3)
+  double peer_max_seconds = 5.0;  // the PyTorch peer's longest call that is still timed
   std::string json_path;
   // Set by the parent when it re-executes itself for one CPU thread count.
   std::string child_json;
@@ -369,6 +370,8 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
     args.push_back("--python");
     args.push_back(o.python);
   }
+  args.push_back("--peer-max-seconds");
+  args.push_back(fmt::format("{}", o.peer_max_seconds));
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -434,7 +437,7 @@ int run(const Options& o) {
   if (!o.child_json.empty()) {
     // Child: CPU items for one thread count (XINHE_CPU_THREADS is already set).
     const std::vector<Item> items = plan(cases, devices, o.compare);
-    configure_torch_peer(o.python, o.child_threads);
+    configure_torch_peer(o.python, o.child_threads, o.peer_max_seconds);
     measure_fma_peak(o.child_threads, &rec);
     run_items(cases, items, o.settings, o.child_threads, o.progress_base, o.progress_total, &rec);
     std::ofstream(o.child_json) << records_json(rec, o).dump();
@@ -450,7 +453,7 @@ int run(const Options& o) {
   if (o.threads.empty()) {
     const std::vector<Item> items = plan(cases, devices, o.compare);
     const int threads = default_cpu_threads();
-    configure_torch_peer(o.python, threads);
+    configure_torch_peer(o.python, threads, o.peer_max_seconds);
     if (!cpu_devices.empty()) measure_fma_peak(threads, &rec);
     run_items(cases, items, o.settings, threads, 0, static_cast<int>(items.size()), &rec);
   } else {
@@ -525,6 +528,11 @@ int main(int argc, char** argv) {
   app.add_option("--python", o.python,
                  "Interpreter for the PyTorch peer (default: $XINHE_BENCH_PYTHON, else python3); "
                  "without torch its rows are listed as skipped with the reason");
+  app.add_option("--peer-max-seconds", o.peer_max_seconds,
+                 "A PyTorch peer case whose checked call takes longer is listed as skipped with "
+                 "its time instead of timed (PyTorch's f16 CPU matmul can take seconds per call); "
+                 "0: no limit")
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--json", o.json_path, "Write the results as one JSON object to FILE");
   app.add_flag("--quick", o.quick, "Tiny shapes (preset 'quick' unless shapes are given), 1 run, no warm-up");
   // Internal: used when the bench re-executes itself per CPU thread count.

@@ -26,6 +26,7 @@ using json = nlohmann::json;
 
 std::string g_python;
 int g_threads = 1;
+double g_max_call_ms = 0.0;  // 0: no limit
 
 class TorchChild {
  public:
@@ -192,7 +193,7 @@ class TorchMeasurement final : public Measurement {
       return false;
     }
     result.impl_detail = reply.value("detail", std::string());
-    timed_run_ms();
+    const double first_ms = timed_run_ms();
     if (!child().call(json{{"cmd", "output"}}, &reply) || !reply.value("ok", false)) {
       throw std::runtime_error("the PyTorch peer did not write its output");
     }
@@ -204,6 +205,11 @@ class TorchMeasurement final : public Measurement {
     }
     result.check = data.check(host.data());
     result.timing = "host wall (in the PyTorch process)";
+    if (g_max_call_ms > 0.0 && first_ms > g_max_call_ms) {
+      *skip = fmt::format("one PyTorch call took {:.0f} ms, over --peer-max-seconds {:g}: not timed",
+                          first_ms, g_max_call_ms / 1e3);
+      return false;
+    }
     return true;
   }
 
@@ -230,9 +236,10 @@ void die_with_parent(pid_t parent) {
   if (getppid() != parent) _exit(1);  // died between fork() and prctl()
 }
 
-void configure_torch_peer(const std::string& python, int threads) {
+void configure_torch_peer(const std::string& python, int threads, double max_call_seconds) {
   g_python = python;
   g_threads = threads;
+  g_max_call_ms = max_call_seconds * 1e3;
 }
 
 std::unique_ptr<Measurement> prepare_torch(const std::string& device_name, CaseData& data,

@@ -24,8 +24,11 @@ inline constexpr const char* kTorchSdpa = "torch-sdpa";
 // the cores a later measurement needs. Exits at once if the parent is already gone.
 void die_with_parent(pid_t parent);
 
-// Sets the interpreter and thread count used when the child is first needed.
-void configure_torch_peer(const std::string& python, int threads);
+// Sets the interpreter and thread count used when the child is first needed, and the most
+// seconds one PyTorch call may take: a case whose checked run takes longer is listed as
+// skipped with its time instead of being timed (PyTorch's f16 matmul on a CPU without
+// AVX512-FP16 took 2.1 s for 1024^3 on one Zen 4 thread, and grows with the cube).
+void configure_torch_peer(const std::string& python, int threads, double max_call_seconds);
 
 // nullptr with *problem filled (code UNIMPLEMENTED: skipped) when the peer cannot run the case.
 std::unique_ptr<Measurement> prepare_torch(const std::string& device_name, CaseData& data,
