@@ -368,6 +368,33 @@ TEST_P(GemmImplTest, EdgeStripsOfEveryHeight) {
   }
 }
 
+// The f32 kernels read A's rows in place when a thread's share of a block is at most 1024
+// columns and lda is not a multiple of 1024 floats (gemm_cpu.cpp), and pack them otherwise:
+// both sides of each bound, on one thread and two (1056 columns: packed on one, in place on
+// two; lda 1024 with K 1024 and with K 1000 padded: packed), K slices with beta accumulating,
+// K tails shorter than a cache line, edge strips and edge columns.
+TEST_P(GemmImplTest, ARowsInPlaceOrPacked) {
+  struct Shape {
+    int64_t m, n, k, pad;
+  };
+  const Shape shapes[] = {{40, 1024, 1000, 0},  {40, 1056, 1000, 0}, {41, 1024, 1024, 0},
+                          {41, 1000, 1000, 24}, {29, 200, 530, 5},   {37, 33, 7, 0}};
+  uint32_t seed = 900;
+  for (const Shape& sh : shapes) {
+    for (int trans_b = 0; trans_b < 2; ++trans_b) {
+      GemmCase cs = base_case();
+      cs.m = sh.m;
+      cs.n = sh.n;
+      cs.k = sh.k;
+      cs.trans_b = trans_b;
+      cs.pad_a = sh.pad;
+      cs.alpha = trans_b ? 1.0f : -0.5f;
+      cs.beta = trans_b ? 0.0f : 1.25f;
+      check(cs, seed++);
+    }
+  }
+}
+
 // Batch 3: independent strides, and stride 0 broadcasting A or B.
 TEST_P(GemmImplTest, StridedAndBroadcastBatches) {
   uint32_t seed = 200;

@@ -3,6 +3,8 @@
 // The driver (this file, baseline ISA) walks the classic loop nest
 //   jc: N in nc-column panels  ->  pc: K in kc slices (pack B (kc, nc) once, shared)
 //     ->  ic: M in mc-row blocks (pack A (mc, kc) per thread)  ->  jr / ir: micro-tiles
+// (f32 A is read in place instead when a thread's share of columns is too narrow to repay
+// packing it: kAInPlaceMaxCols)
 // and calls the per-ISA packing routines and micro-kernel (gemm_packed.h) through pointers.
 // The f32 kernels widen f16/bf16 inputs to f32 while packing; the 16-bit kernels
 // (gemm_lowp_body.inc) pack them as they are into pair or tile layouts; accumulation is always
@@ -446,18 +448,39 @@ uint64_t packed_workspace_size(const PackedKernels& kern, const xinhe_gemm_desc_
   return total.value();
 }
 
+// A thread whose share of a block is at most this many columns reads f32 A's rows in place
+// (micro_kernel_a_rows) instead of packing them: packing an (mc, kc) block costs about as much
+// as 16 of its columns' multiply-adds. Measured on the Zen 4 VM in one process, 15 alternating
+// rounds: 256^3-768^3 on two threads 1.03-1.14x faster in place (the grid then splits N without
+// packing A in both threads), on one thread 1.00-1.03x; the AVX2 kernel 0.98-1.08x. Wider
+// shares gained nothing (1536^3 and 4096x4096x64 ran 2-6 % slower in place). Rows lda apart by
+// a multiple of 4 KiB (K = 1024, 2048, 4096) land in one L1 set, more than its 8 ways hold for
+// the 12 rows of a tile (1024^3 in place: 6 % slower on one thread, 28 % on two), so those
+// are packed.
+constexpr int64_t kAInPlaceMaxCols = 1024;
+
+// The widest share of columns that reads A in place for this problem; 0 when none does.
+int64_t a_in_place_max_cols(const PackedKernels& kern, const xinhe_gemm_desc_t& d) {
+  if (kern.micro_kernel_a_rows == nullptr || d.ab_dtype != XINHE_DTYPE_F32 || d.trans_a ||
+      d.lda % (4096 / 4) == 0) {
+    return 0;
+  }
+  return kAInPlaceMaxCols;
+}
+
 // Threads arranged tm x tn over the (M strips, N strips) of one block, minimising each
 // thread's cost in multiply-adds: its micro-tiles, plus what it packs (every thread packs the
-// A rows it computes; with tm == 1 it packs its own B strips, otherwise its share of a panel
-// packed by all), plus, with tm > 1, the second fork-join that shared packing needs and the
-// B strips it reads that other threads packed (fetched from their caches rather than its own:
-// without that term, 2-thread 64x4096x4096 f32 ran tm = 2 for an A-packing saving of 0.1 %
-// and took 15.2 ms where tm = 1 takes 13.3-14.0).
+// A rows it computes, unless its share is narrow enough to read them in place; with tm == 1 it
+// packs its own B strips, otherwise its share of a panel packed by all), plus, with tm > 1,
+// the second fork-join that shared packing needs and the B strips it reads that other threads
+// packed (fetched from their caches rather than its own: without that term, 2-thread 64x4096x4096
+// f32 ran tm = 2 for an A-packing saving of 0.1 % and took 15.2 ms where tm = 1 takes 13.3-14.0).
 struct Grid {
   int tm, tn;
 };
 
-Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr, int64_t kc) {
+Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr, int64_t kc,
+                 int64_t a_in_place_cols) {
   constexpr double kPackCostPerElement = 16.0;  // a packed element ~ 16 multiply-adds
   constexpr double kForkJoinCost = 1e5;         // ~2 us of multiply-adds
   constexpr double kForeignReadCost = 2.0;      // per packed element another thread wrote
@@ -467,7 +490,9 @@ Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr
     if (threads % tm != 0) continue;
     const int tn = threads / tm;
     const double tiles = static_cast<double>(ceil_div(m_strips, tm) * ceil_div(n_strips, tn));
-    const double a_packed = static_cast<double>(ceil_div(m_strips, tm) * mr * kc);
+    const bool a_in_place = ceil_div(n_strips, tn) * nr <= a_in_place_cols;
+    const double a_packed =
+        a_in_place ? 0.0 : static_cast<double>(ceil_div(m_strips, tm) * mr * kc);
     const double b_packed =
         static_cast<double>(ceil_div(n_strips, tm > 1 ? threads : tn) * nr * kc);
     // With tm > 1 a thread reads its tn share of the panel, of which (threads - 1) / threads
@@ -562,7 +587,8 @@ class PackedGemm {
     const int64_t n_strips = ceil_div(nc, kern_.nr);
     const int threads = static_cast<int>(
         std::min<int64_t>(useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
-    const Grid grid = choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc);
+    const Grid grid = choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc,
+                                  a_in_place_max_cols(kern_, d_));
     // With one thread per column range, each thread packs the B strips only it reads;
     // otherwise all threads pack the panel together first.
     const bool shared_b = grid.tm > 1;
@@ -587,6 +613,9 @@ class PackedGemm {
   // K of a packed slice of kc values: padded to the kernel's unit.
   int64_t packed_k(int64_t kc) const { return round_up(kc, kern_.k_unit); }
 
+  // Whether a thread computing `cols` columns of a block reads A's rows where they lie.
+  bool reads_a_in_place(int64_t cols) const { return cols <= a_in_place_max_cols(kern_, d_); }
+
   // Micro-tiles of M strips [s0, s1) x N strips [q0, q1) for one (kc, nc) block.
   // With pack_own_b, the thread first packs the B strips [q0, q1) itself, all of them in one
   // pass. (Packing each strip just before its micro-tiles, to go from the packing straight to
@@ -601,18 +630,39 @@ class PackedGemm {
     if (pack_own_b) pack_b_strips(mat, jc, nc, pc, kc, q0, q1);
     const bool c_f32 = d_.c_dtype == XINHE_DTYPE_F32;
     const int64_t strip_bytes = packed_k(kc) * kern_.packed_bytes;  // per row or column
+    const bool a_in_place = reads_a_in_place((q1 - q0) * nr);
     if (kern_.enter != nullptr) kern_.enter();
     for (int64_t ic = s0 * mr; ic < row_end; ic += bl_.mc) {
       const int64_t mc = std::min(bl_.mc, row_end - ic);
-      kern_.pack_a[d_.ab_dtype](a_at(mat, ic, pc), d_.lda, d_.trans_a != 0, mc, kc, a_pack);
+      // Read in place, only a last strip of fewer than mr rows is packed (at a_pack).
+      const int64_t packed_from = a_in_place ? mc / mr * mr : 0;
+      if (packed_from < mc) {
+        kern_.pack_a[d_.ab_dtype](a_at(mat, ic + packed_from, pc), d_.lda, d_.trans_a != 0,
+                                  mc - packed_from, kc, a_pack);
+      }
       for (int64_t q = q0; q < q1; ++q) {
         const int64_t j = q * nr;
         const int64_t cols = std::min<int64_t>(nr, nc - j);
         const char* b_strip = mat.b_pack + j * strip_bytes;
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int64_t rows = std::min<int64_t>(mr, mc - ir);
-          const char* a_strip = a_pack + ir * strip_bytes;
           const int64_t c_index = (ic + ir) * d_.ldc + jc + j;
+          if (ir < packed_from) {
+            const auto* a_rows = static_cast<const float*>(a_at(mat, ic + ir, pc));
+            if (cols == nr) {
+              kern_.micro_kernel_a_rows(kc, a_rows, d_.lda, b_strip,
+                                        static_cast<float*>(mat.c) + c_index, d_.ldc, p_.alpha,
+                                        beta);
+            } else {
+              alignas(kAlign) float tile[kMaxMr * kMaxNr];
+              kern_.micro_kernel_a_rows(kc, a_rows, d_.lda, b_strip, tile, nr, 1.0f, 0.0f);
+              kern_.store_tile[d_.c_dtype](tile, nr, rows, cols,
+                                           byte_ptr(mat.c, c_index, d_.c_dtype), d_.ldc, p_.alpha,
+                                           beta);
+            }
+            continue;
+          }
+          const char* a_strip = a_pack + (ir - packed_from) * strip_bytes;
           if (c_f32 && rows == mr && cols == nr) {
             kern_.micro_kernel(kc, a_strip, b_strip, static_cast<float*>(mat.c) + c_index, d_.ldc,
                                p_.alpha, beta);
@@ -620,9 +670,8 @@ class PackedGemm {
           }
           if (!c_f32 && rows == mr && cols == nr &&
               kern_.micro_kernel_half_c[d_.c_dtype - 1] != nullptr) {
-            kern_.micro_kernel_half_c[d_.c_dtype - 1](kc, a_strip, b_strip,
-                                                      byte_ptr(mat.c, c_index, d_.c_dtype),
-                                                      d_.ldc, p_.alpha, beta);
+            kern_.micro_kernel_half_c[d_.c_dtype - 1](
+                kc, a_strip, b_strip, byte_ptr(mat.c, c_index, d_.c_dtype), d_.ldc, p_.alpha, beta);
             continue;
           }
           // A strip of fewer than mr rows runs only its rows, where the kernels can.
@@ -806,21 +855,17 @@ void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, P
 const std::vector<GemmImpl>& gemm_impls() {
   static const std::vector<GemmImpl> impls = {
 #if defined(XINHE_GEMM_X86_64)
-      {"packed", "amxbf16", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size,
-       &amx_bf16_run},
-      {"packed", "amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
-       &amx_fp16_run},
-      {"packed", "avx512bf16", &avx512_bf16_unsupported_reason, &avx512_bf16_workspace_size,
-       &avx512_bf16_run},
-      {"packed", "avx512f", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
-      {"packed", "avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
+    {"packed", "amxbf16", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size, &amx_bf16_run},
+    {"packed", "amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size, &amx_fp16_run},
+    {"packed", "avx512bf16", &avx512_bf16_unsupported_reason, &avx512_bf16_workspace_size,
+     &avx512_bf16_run},
+    {"packed", "avx512f", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
+    {"packed", "avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
-      {"onednn", nullptr, &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
-       &onednn_run},
-      {"openblas", nullptr, &openblas_unsupported_reason, &no_workspace, &openblas_run},
-      {"packed", "portable", &portable_unsupported_reason, &portable_workspace_size,
-       &portable_run},
-      {"reference", nullptr, &desc_unsupported_reason, &no_workspace, &reference_run},
+    {"onednn", nullptr, &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size, &onednn_run},
+    {"openblas", nullptr, &openblas_unsupported_reason, &no_workspace, &openblas_run},
+    {"packed", "portable", &portable_unsupported_reason, &portable_workspace_size, &portable_run},
+    {"reference", nullptr, &desc_unsupported_reason, &no_workspace, &reference_run},
   };
   return impls;
 }

@@ -32,8 +32,14 @@ using MicroKernelFn = void (*)(int64_t kc, const void* a_strip, const void* b_st
 // The micro-kernel for a full tile of a half-precision C (f16 or bf16 elements, ldc apart):
 // the same product, rounded once straight into C instead of through an f32 tile (the detour
 // made bf16 4096x4096x64, a C tile every 32 k pairs, about 1.4x slower).
-using MicroKernelHalfCFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip,
-                                    void* c, int64_t ldc, float alpha, float beta);
+using MicroKernelHalfCFn = void (*)(int64_t kc, const void* a_strip, const void* b_strip, void* c,
+                                    int64_t ldc, float alpha, float beta);
+
+// The micro-kernel with A read in place: f32 A row-major, its mr rows lda elements apart
+// starting at `a` (op(A)(i, p) of the tile's first row and the slice's first k), instead of
+// a packed strip; B packed as for micro_kernel, C f32.
+using MicroKernelARowsFn = void (*)(int64_t kc, const float* a, int64_t lda, const void* b_strip,
+                                    float* c, int64_t ldc, float alpha, float beta);
 
 // The micro-kernel for the last strip of an M block when it has rows < mr: the same packed
 // strips (A rows mr apart in each k step), only `rows` rows of C computed and stored. It spares
@@ -71,10 +77,11 @@ struct PackedKernels {
   // AMX kernels load and release their tile configuration); nullptr when not needed.
   void (*enter)();
   void (*leave)();
-  SmallMFn small_m[3];  // indexed by the input dtype; nullptr: the driver's direct loops
+  SmallMFn small_m[3];             // indexed by the input dtype; nullptr: the driver's direct loops
   EdgeRowsFn edge_rows = nullptr;  // nullptr: edge strips run micro_kernel into a full tile
   // Indexed by C's dtype minus one (F16, BF16); nullptr: through an f32 tile and store_tile.
   MicroKernelHalfCFn micro_kernel_half_c[2] = {nullptr, nullptr};
+  MicroKernelARowsFn micro_kernel_a_rows = nullptr;  // nullptr: A is always packed
 };
 
 // The AVX-512 kernels' register tile (kAvx512Mr x kAvx512Nv 16-float vectors) and cache
