@@ -10,7 +10,7 @@
 // (gemm_lowp_body.inc) pack them as they are into pair or tile layouts; accumulation is always
 // f32. Threads split each (kc, nc) block over a tm x tn grid of the M and N micro-tiles, picked
 // per block so that both large-M (4096x4096x64) and small-M (64x4096x4096) shapes keep every
-// thread busy.
+// thread busy; when the grid splits only N, one fork-join covers all K slices of a panel.
 //
 // Batches of small matrices instead give each thread whole matrices.
 //
@@ -472,9 +472,15 @@ int64_t a_in_place_max_cols(const PackedKernels& kern, const xinhe_gemm_desc_t& 
 // thread's cost in multiply-adds: its micro-tiles, plus what it packs (every thread packs the
 // A rows it computes, unless its share is narrow enough to read them in place; with tm == 1 it
 // packs its own B strips, otherwise its share of a panel packed by all), plus, with tm > 1,
-// the second fork-join that shared packing needs and the B strips it reads that other threads
-// packed (fetched from their caches rather than its own: without that term, 2-thread 64x4096x4096
-// f32 ran tm = 2 for an A-packing saving of 0.1 % and took 15.2 ms where tm = 1 takes 13.3-14.0).
+// what sharing the panel costs: the second fork-join, the B strips a thread reads that other
+// threads packed (fetched from their caches rather than its own: without that term, 2-thread
+// 64x4096x4096 f32 ran tm = 2 for an A-packing saving of 0.1 % and took 15.2 ms where tm = 1
+// takes 13.3-14.0), and the wait at the end of every block for the slowest thread. With
+// tm == 1 the threads never wait on each other within a panel (run_panel_by_columns); on the
+// 2-thread Zen 4 VM that made 1280^3-3072^3 f32 4-6 % faster than tm = 2, which the cost model
+// had preferred by 0.1 %. The wait is counted as 1 % of a block's multiply-adds: at 2 %,
+// 1024^3 (A packed by both threads: its rows are 4 KiB apart) also went to tm = 1 and ran
+// about 5 % slower.
 struct Grid {
   int tm, tn;
 };
@@ -484,6 +490,7 @@ Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr
   constexpr double kPackCostPerElement = 16.0;  // a packed element ~ 16 multiply-adds
   constexpr double kForkJoinCost = 1e5;         // ~2 us of multiply-adds
   constexpr double kForeignReadCost = 2.0;      // per packed element another thread wrote
+  constexpr double kJoinWaitShare = 0.01;       // of a block's multiply-adds
   Grid best{1, threads};
   double best_cost = 0.0;
   for (int tm = 1; tm <= threads; ++tm) {
@@ -500,8 +507,10 @@ Grid choose_grid(int threads, int64_t m_strips, int64_t n_strips, int mr, int nr
     const double b_foreign =
         tm > 1 ? static_cast<double>(ceil_div(n_strips, tn) * nr * kc) * (threads - 1) / threads
                : 0.0;
-    const double cost = tiles * mr * nr * kc + kPackCostPerElement * (a_packed + b_packed) +
-                        (tm > 1 ? kForkJoinCost + kForeignReadCost * b_foreign : 0.0);
+    const double work = tiles * mr * nr * kc;
+    const double cost =
+        work + kPackCostPerElement * (a_packed + b_packed) +
+        (tm > 1 ? kForkJoinCost + kForeignReadCost * b_foreign + kJoinWaitShare * work : 0.0);
     if (tm == 1 || cost < best_cost) {
       best_cost = cost;
       best = Grid{tm, tn};
@@ -557,11 +566,47 @@ class PackedGemm {
   void run_matrix(const MatrixRun& mat, Parallel& parallel, int threads) {
     for (int64_t jc = 0; jc < d_.n; jc += bl_.nc) {
       const int64_t nc = std::min(bl_.nc, d_.n - jc);
+      const BlockPlan plan = plan_block(threads, nc, std::min(bl_.kc, d_.k));
+      if (plan.threads > 1 && plan.grid.tm == 1) {
+        run_panel_by_columns(mat, parallel, plan.threads, jc, nc);
+        continue;
+      }
       for (int64_t pc = 0; pc < d_.k; pc += bl_.kc) {
         run_block(mat, parallel, threads, jc, nc, pc, std::min(bl_.kc, d_.k - pc),
                   pc == 0 ? p_.beta : 1.0f);
       }
     }
+  }
+
+  // The threads and their grid for a (kc, nc) block.
+  struct BlockPlan {
+    int threads;
+    Grid grid;
+  };
+  BlockPlan plan_block(int max_threads, int64_t nc, int64_t kc) const {
+    const int64_t m_strips = ceil_div(d_.m, kern_.mr);
+    const int64_t n_strips = ceil_div(nc, kern_.nr);
+    const int threads = static_cast<int>(
+        std::min<int64_t>(useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
+    return BlockPlan{threads, choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc,
+                                          a_in_place_max_cols(kern_, d_))};
+  }
+
+  // One fork-join for the whole panel: each thread owns a range of its N strips for every K
+  // slice, packing its own B strips and A rows, so no thread waits for another between slices.
+  // (A thread may pack the next slice's strips while another still reads this slice's: the
+  // parts of the panel buffer each uses never overlap, see b_strips_at.)
+  void run_panel_by_columns(const MatrixRun& mat, Parallel& parallel, int threads, int64_t jc,
+                            int64_t nc) {
+    const int64_t m_strips = ceil_div(d_.m, kern_.mr);
+    const int64_t n_strips = ceil_div(nc, kern_.nr);
+    parallel.parallel_for(threads, [&](int64_t t) {
+      const int64_t q0 = n_strips * t / threads, q1 = n_strips * (t + 1) / threads;
+      for (int64_t pc = 0; pc < d_.k; pc += bl_.kc) {
+        compute(mat, t, jc, nc, pc, std::min(bl_.kc, d_.k - pc), pc == 0 ? p_.beta : 1.0f, 0,
+                m_strips, q0, q1, /*pack_own_b=*/true);
+      }
+    });
   }
 
   const void* a_at(const MatrixRun& mat, int64_t i, int64_t k) const {
@@ -571,13 +616,20 @@ class PackedGemm {
     return byte_ptr(mat.b, d_.trans_b ? j * d_.ldb + k : k * d_.ldb + j, d_.ab_dtype);
   }
 
-  // Packs N strips [q0, q1) of the block's B slice.
+  // Where B strip q0 of a slice of kc values is packed, strips q0, q0 + 1... following it. A
+  // panel shared by all threads is laid out for the slice; a thread's own strips start where
+  // they would for the widest slice, so that a thread packing its strips of the next slice
+  // (run_panel_by_columns) never writes into those another thread still reads.
+  char* b_strips_at(const MatrixRun& mat, int64_t q0, int64_t kc, bool own) const {
+    return mat.b_pack + q0 * kern_.nr * packed_k(own ? bl_.kc : kc) * kern_.packed_bytes;
+  }
+
+  // Packs N strips [q0, q1) of the block's B slice at `dst` (b_strips_at).
   void pack_b_strips(const MatrixRun& mat, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
-                     int64_t q0, int64_t q1) {
+                     int64_t q0, int64_t q1, char* dst) {
     const int64_t j0 = q0 * kern_.nr, j1 = std::min(q1 * kern_.nr, nc);
     if (j0 >= j1) return;
-    kern_.pack_b[d_.ab_dtype](b_at(mat, pc, jc + j0), d_.ldb, d_.trans_b != 0, kc, j1 - j0,
-                              mat.b_pack + j0 * packed_k(kc) * kern_.packed_bytes);
+    kern_.pack_b[d_.ab_dtype](b_at(mat, pc, jc + j0), d_.ldb, d_.trans_b != 0, kc, j1 - j0, dst);
   }
 
   // One (kc, nc) block: C[:, jc:jc+nc] (+)= A[:, pc:pc+kc] B[pc:pc+kc, jc:jc+nc].
@@ -585,10 +637,9 @@ class PackedGemm {
                  int64_t pc, int64_t kc, float beta) {
     const int64_t m_strips = ceil_div(d_.m, kern_.mr);
     const int64_t n_strips = ceil_div(nc, kern_.nr);
-    const int threads = static_cast<int>(
-        std::min<int64_t>(useful_threads(2.0 * d_.m * nc * kc, max_threads), m_strips * n_strips));
-    const Grid grid = choose_grid(threads, m_strips, n_strips, kern_.mr, kern_.nr, kc,
-                                  a_in_place_max_cols(kern_, d_));
+    const BlockPlan plan = plan_block(max_threads, nc, kc);
+    const int threads = plan.threads;
+    const Grid grid = plan.grid;
     // With one thread per column range, each thread packs the B strips only it reads;
     // otherwise all threads pack the panel together first.
     const bool shared_b = grid.tm > 1;
@@ -604,7 +655,8 @@ class PackedGemm {
     }
     if (shared_b) {
       parallel.parallel_for(threads, [&](int64_t t) {
-        pack_b_strips(mat, jc, nc, pc, kc, n_strips * t / threads, n_strips * (t + 1) / threads);
+        const int64_t q0 = n_strips * t / threads, q1 = n_strips * (t + 1) / threads;
+        pack_b_strips(mat, jc, nc, pc, kc, q0, q1, b_strips_at(mat, q0, kc, /*own=*/false));
       });
     }
     parallel.parallel_for(threads, task);
@@ -627,7 +679,8 @@ class PackedGemm {
     char* a_pack = mat.a_packs + thread * a_pack_bytes(kern_, bl_);
     const int64_t row_end = std::min(s1 * mr, d_.m);
     if (s0 * mr >= row_end || q0 >= q1) return;
-    if (pack_own_b) pack_b_strips(mat, jc, nc, pc, kc, q0, q1);
+    char* b_strips = b_strips_at(mat, q0, kc, pack_own_b);
+    if (pack_own_b) pack_b_strips(mat, jc, nc, pc, kc, q0, q1, b_strips);
     const bool c_f32 = d_.c_dtype == XINHE_DTYPE_F32;
     const int64_t strip_bytes = packed_k(kc) * kern_.packed_bytes;  // per row or column
     const bool a_in_place = reads_a_in_place((q1 - q0) * nr);
@@ -643,7 +696,7 @@ class PackedGemm {
       for (int64_t q = q0; q < q1; ++q) {
         const int64_t j = q * nr;
         const int64_t cols = std::min<int64_t>(nr, nc - j);
-        const char* b_strip = mat.b_pack + j * strip_bytes;
+        const char* b_strip = b_strips + (q - q0) * nr * strip_bytes;
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int64_t rows = std::min<int64_t>(mr, mc - ir);
           const int64_t c_index = (ic + ir) * d_.ldc + jc + j;
