@@ -17,7 +17,7 @@
 namespace xinhe::kernels::cpu {
 namespace {
 
-constexpr int64_t kMaxRows = 192;       // query rows per task: heads of a group x positions
+constexpr int64_t kMaxRows = 192;  // query rows per task: heads of a group x positions
 // Keys per block (a multiple of every kernel's nr and k_unit). 256 rather than 128: half the
 // online-softmax steps and O rescales per key; on the Zen 4 VM f32 and bf16 prefill, causal and
 // not, ran 3-10 % faster and single-query decode up to 2x (xinhe-bench, three runs each).
@@ -390,19 +390,34 @@ class TileAttention {
     sm_.rescale(o, p_.dim_pad, rows_used, p_.dim_pad, alpha);
 
     // P as the A operand and V as the B operand of O += P V: op(B) (cols, D) is V's rows.
+    // f32 P is read where the softmax left it (rows kBlockK floats apart, 1 KiB: no L1 set
+    // conflicts) by the kernels that can; only a strip of fewer than mr rows is packed.
+    const bool p_in_place = pb == 4 && g_.micro_kernel_a_rows != nullptr;
+    const int64_t full_strips = std::min(strips, task.rows / mr);
+    const int64_t packed_from = p_in_place ? full_strips : 0;  // first packed strip
     char* p_pack = at<char>(ws, p_.p_pack);
-    if (pb == 2) {
-      g_.pack_a[dt](p16, kBlockK, false, rows_used, cols, p_pack);
-    } else {
-      g_.pack_a[XINHE_DTYPE_F32](s, kBlockK, false, rows_used, cols, p_pack);
+    if (packed_from < strips) {
+      const int64_t r0 = packed_from * mr;
+      if (pb == 2) {
+        g_.pack_a[dt](p16 + r0 * kBlockK, kBlockK, false, rows_used - r0, cols, p_pack);
+      } else {
+        g_.pack_a[XINHE_DTYPE_F32](s + r0 * kBlockK, kBlockK, false, rows_used - r0, cols, p_pack);
+      }
     }
     const int64_t kcp = round_up(cols, g_.k_unit);
     const int64_t d_strips = ceil_div(D, nr);
     for (int64_t sr = 0; sr < strips; ++sr) {
       if (strip_vis[sr] == 0) continue;  // P is 0: O keeps its (rescaled) value
       for (int64_t q = 0; q < d_strips; ++q) {
-        strip_product(sr, strip_vis[sr], p_pack + sr * mr * kcp * pb, v_pack + q * nr * v_kcp * pb,
-                      o + sr * mr * p_.dim_pad + q * nr, p_.dim_pad, 1.0f);
+        const char* v_strip = v_pack + q * nr * v_kcp * pb;
+        float* o_tile = o + sr * mr * p_.dim_pad + q * nr;
+        if (sr < packed_from) {
+          g_.micro_kernel_a_rows(strip_vis[sr], s + sr * mr * kBlockK, kBlockK, v_strip, o_tile,
+                                 p_.dim_pad, 1.0f, 1.0f);
+        } else {
+          strip_product(sr, strip_vis[sr], p_pack + (sr - packed_from) * mr * kcp * pb, v_strip,
+                        o_tile, p_.dim_pad, 1.0f);
+        }
       }
     }
   }
@@ -470,8 +485,8 @@ uint64_t tile_attention_workspace_size(const TileAttentionKernels& kernels,
   const Plan p = make_plan(*kernels.gemm, desc, threads);
   if (!p.tasks_fit) return xinhe::util::kSizeOverflow;
   using xinhe::util::CheckedSize;
-  CheckedSize bytes = CheckedSize(kAlign) + CheckedSize(static_cast<uint64_t>(threads)) *
-                                                CheckedSize::of(p.slot_bytes) +
+  CheckedSize bytes = CheckedSize(kAlign) +
+                      CheckedSize(static_cast<uint64_t>(threads)) * CheckedSize::of(p.slot_bytes) +
                       CheckedSize::of(p.prepack_bytes);
   if (p.splits > 1) {
     bytes = bytes + CheckedSize::of(p.base_tasks) * CheckedSize::of(p.splits) *
