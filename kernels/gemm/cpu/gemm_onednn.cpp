@@ -246,8 +246,11 @@ std::shared_ptr<Matmul> create_matmul(const Key& key, const char** why) {
   if (post_ops != nullptr) lib.dnnl_post_ops_destroy(post_ops);
   if (attr != nullptr) lib.dnnl_primitive_attr_destroy(attr);
   if (!ok) {
-    *why = key.desc.ab_dtype == XINHE_DTYPE_F16
-               ? "this oneDNN has no f16 matmul on this CPU"
+    // oneDNN 2.x runs bf16 only from AVX-512 (avx512_core) up; say so rather than blame the
+    // description (XINHE_CPU_MAX_ISA caps oneDNN's ISA too).
+    *why = key.desc.ab_dtype == XINHE_DTYPE_F16 ? "this oneDNN has no f16 matmul on this CPU"
+           : key.desc.ab_dtype == XINHE_DTYPE_BF16 && !cpu_has(CpuFeature::kAvx512)
+               ? "this oneDNN has no bf16 matmul on this CPU (oneDNN 2.x needs AVX-512 for bf16)"
                : "oneDNN has no matmul implementation for this description";
     return nullptr;
   }
