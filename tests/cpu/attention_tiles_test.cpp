@@ -1,7 +1,8 @@
 // The tile attention (kernels/attention/cpu/attention_tiles.h) with every micro-kernel it runs
-// on: the real ones the CPU has (AVX-512 f32, AVX512_BF16, AMX), and, on any x86-64, the same
-// orchestration on the portable GEMM kernel, the AVX-512 tiling built with AVX2, and the
-// AVX512_BF16 / AMX kernels on the instruction emulation (tests/x86_emulation). Against the
+// on: the real ones the CPU has (AVX-512 f32, AVX512_BF16, AMX, AVX2), and, on any x86-64, the
+// same orchestration on the portable GEMM kernel, the AVX-512 tiling and 16-lane vector steps
+// built with AVX2, and the AVX512_BF16 / AMX kernels on the instruction emulation
+// (tests/x86_emulation). Decode's few rows read K and V in place (f32). Against the
 // float64 reference: GQA groups up to 100 heads (several tasks per kv head), decode shapes
 // whose keys are split between threads, causal masks with Sq != Skv (rows that see no key give
 // O = 0 and LSE = -inf), head dims around the tile edges, strided layouts (d stride != 1), LSE.
@@ -31,6 +32,10 @@ const PackedKernels& packed_kernels_avx512_on_avx2();
 const PackedKernels& packed_kernels_avx512_bf16_emulated();
 const PackedKernels& packed_kernels_amx_bf16_emulated();
 const PackedKernels& packed_kernels_amx_fp16_emulated();
+#if defined(__x86_64__)
+// attention_softmax_16_lanes_on_avx2.cpp: the AVX-512 build of the vector steps, on AVX2.
+const SoftmaxKernels& softmax_kernels_16_lanes_on_avx2();
+#endif
 }  // namespace xinhe::kernels::cpu
 
 namespace xinhe::test {
@@ -57,7 +62,8 @@ std::vector<Variant> variants() {
   std::vector<Variant> out;
   for (const AttentionImpl& impl : kernels::cpu::attention_impls()) {
     const std::string name = impl.label();
-    if (name.find("avx512") == std::string::npos && name.find("amx") == std::string::npos) continue;
+    // The tile entries: flash_<arch> (the fused_* kernels are tested in attention_cpu_test).
+    if (name.rfind("flash_", 0) != 0) continue;
     // The 16-bit units multiply one input dtype: amxbf16 and avx512bf16 bf16, amxfp16 f16.
     const int only = name.find("bf16") != std::string::npos   ? XINHE_DTYPE_BF16
                      : name.find("fp16") != std::string::npos ? XINHE_DTYPE_F16
@@ -68,8 +74,11 @@ std::vector<Variant> variants() {
   const SoftmaxKernels* sm = &softmax_kernels_portable();
   out.push_back({"portable_4x8", -1, nullptr, {&packed_kernels_portable(), sm}, runs_anywhere});
 #if defined(__x86_64__)
-  out.push_back(
-      {"avx512_tiling_on_avx2", -1, nullptr, {&packed_kernels_avx512_on_avx2(), sm}, needs_avx2});
+  out.push_back({"avx512_tiling_on_avx2",
+                 -1,
+                 nullptr,
+                 {&packed_kernels_avx512_on_avx2(), &softmax_kernels_16_lanes_on_avx2()},
+                 needs_avx2});
 #endif
   out.push_back({"avx512bf16_emulated",
                  XINHE_DTYPE_BF16,
@@ -211,6 +220,12 @@ TEST_P(TileAttentionTest, MatchesReference) {
       {1, 2, 1, 5, 0, 16, false, Layout::kBhsd},           // no keys at all
       {1, 2, 1, 400, 450, 48, true, Layout::kBshd},        // several query blocks share packed
                                                            // K/V; causal ends inside a block
+      // Fewer f32 rows than mr: K and V read in place (rows of 4 keys and a tail; O in chunks
+      // of 8 vectors, single vectors and a scalar tail), else packed.
+      {1, 3, 1, 1, 520, 72, false, Layout::kBshd},         // GQA 3 decode, D 72
+      {2, 5, 5, 1, 257, 13, true, Layout::kBhsd},          // D below a vector, a 1-key block
+      {1, 2, 2, 3, 40, 200, true, Layout::kBshdPadded},    // 3 causal rows, padded K/V rows
+      {1, 1, 1, 2, 900, 64, false, Layout::kDimMajor},     // d stride != 1: packed path
   };
   uint32_t seed = 10;
   for (xinhe_dtype_t dtype : dtypes()) {
@@ -295,10 +310,12 @@ TEST_P(TileAttentionTest, FullyMaskedRowsAreZeroWithMinusInfinityLse) {
 // A negative scale: the kernels negate Q instead (the running max of raw scores assumes > 0).
 TEST_P(TileAttentionTest, NegativeScale) {
   for (xinhe_dtype_t dtype : dtypes()) {
-    Inputs in = make_inputs(dtype, 1, 2, 2, 20, 50, 24, false, Layout::kBhsd, 9);
-    in.desc.scale = -0.7f;
-    run_poisoned(variant_, in, serial_);
-    EXPECT_TRUE(matches_reference(in)) << variant_.name << " " << dtype_name(dtype);
+    for (int64_t sq : {20, 1}) {  // packed rows, and decode's few rows
+      Inputs in = make_inputs(dtype, 1, 2, 2, sq, 50, 24, false, Layout::kBhsd, 9);
+      in.desc.scale = -0.7f;
+      run_poisoned(variant_, in, serial_);
+      EXPECT_TRUE(matches_reference(in)) << variant_.name << " " << dtype_name(dtype) << " sq " << sq;
+    }
   }
 }
 

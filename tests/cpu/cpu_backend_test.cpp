@@ -248,8 +248,9 @@ TEST_F(CpuBackendTest, AttentionDispatchFilterAndLog) {
       << log[0];
   EXPECT_NE(
       log[0].find("; skipped cpu.attention.flash_f32_avx2: not named like "
-                    "XINHE_ATTENTION_IMPL='reference'; skipped cpu.attention.flash_f32_portable: "
-                    "not named like"),
+                    "XINHE_ATTENTION_IMPL='reference'; skipped cpu.attention.fused_f32_avx2: "
+                    "not named like XINHE_ATTENTION_IMPL='reference'; skipped "
+                    "cpu.attention.fused_f32_portable: not named like"),
       std::string::npos)
       << log[0];
   api_->op_destroy(op);

@@ -1,11 +1,12 @@
 // The CPU attention implementation list and its reference-grade fallback.
 //
-// Order: the tile attention on the GEMM micro-kernels (attention_tiles.h) for AMX-BF16 (bf16),
-// AMX-FP16 (f16), AVX512_BF16 (bf16) and AVX-512 (every dtype, widened to f32), each where its
-// unit is usable; then the fused flash kernel for AVX2+FMA, the same kernel for the baseline
-// ISA, then the reference (cpu.attention.reference_<dtype>), a plain per-row softmax with f32 accumulation that supports every
-// valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is slow by
-// design; it exists so that every description has a correct path on every CPU.
+// Order: the tile attention on the GEMM micro-kernels (attention_tiles.h, cpu.attention.flash_*)
+// for AMX-BF16 (bf16), AMX-FP16 (f16), AVX512_BF16 (bf16), AVX-512 and AVX2 (every dtype,
+// widened to f32), each where its unit is usable; then the single-pass fused kernel
+// (attention_flash.inc, cpu.attention.fused_*) for AVX2+FMA and for the baseline ISA; then the
+// reference (cpu.attention.reference_<dtype>), a plain per-row softmax with f32 accumulation
+// that supports every valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is
+// slow by design; it exists so that every description has a correct path on every CPU.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -54,6 +55,8 @@ TileAttentionKernels tiles_avx512_bf16() {
 }
 TileAttentionKernels tiles_amx_bf16() { return {&packed_kernels_amx_bf16(), &softmax_kernels_avx512()}; }
 TileAttentionKernels tiles_amx_fp16() { return {&packed_kernels_amx_fp16(), &softmax_kernels_avx512()}; }
+// Head dims above 1024 and CPUs without AVX2 take the fused kernels below.
+TileAttentionKernels tiles_f32_avx2() { return {&packed_kernels_avx2(), &softmax_kernels_avx2()}; }
 
 // The 16-bit kernels multiply their one input dtype; the f32 kernel widens f16/bf16 on packing.
 const char* tiles_reason(const xinhe_attention_desc_t& desc, CpuFeature feature, int only_dtype) {
@@ -79,6 +82,7 @@ XINHE_TILE_ENTRY(tiles_amx_bf16, CpuFeature::kAmxBf16, XINHE_DTYPE_BF16)
 XINHE_TILE_ENTRY(tiles_amx_fp16, CpuFeature::kAmxFp16, XINHE_DTYPE_F16)
 XINHE_TILE_ENTRY(tiles_avx512_bf16, CpuFeature::kAvx512Bf16, XINHE_DTYPE_BF16)
 XINHE_TILE_ENTRY(tiles_f32_avx512, CpuFeature::kAvx512, -1)
+XINHE_TILE_ENTRY(tiles_f32_avx2, CpuFeature::kAvx2, -1)
 #undef XINHE_TILE_ENTRY
 #endif
 
@@ -208,9 +212,10 @@ const std::vector<AttentionImpl>& attention_impls() {
        tiles_avx512_bf16_run},
       {"flash", "avx512f", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
        tiles_f32_avx512_run},
+      {"flash", "avx2", tiles_f32_avx2_unsupported, tiles_f32_avx2_workspace, tiles_f32_avx2_run},
 #endif
-      {"flash", "avx2", flash_avx2_unsupported, flash_avx2::workspace_size, flash_avx2::run},
-      {"flash", "portable", flash_dtype_reason, flash_generic::workspace_size, flash_generic::run},
+      {"fused", "avx2", flash_avx2_unsupported, flash_avx2::workspace_size, flash_avx2::run},
+      {"fused", "portable", flash_dtype_reason, flash_generic::workspace_size, flash_generic::run},
       {"reference", nullptr, reference_unsupported, reference_workspace_size, reference_run},
   };
   return impls;

@@ -23,13 +23,13 @@ struct AttentionProblem {
 // One entry of the list, as the dispatch walker (xinhe/backend.hpp) reads it: an op of dtype
 // <dtype> run by this entry is named cpu.attention.<method>_<dtype>[_<arch>].
 struct AttentionImpl {
-  const char* method;  // "flash"
+  const char* method;  // "flash" (tiles on the GEMM micro-kernels), "fused", "reference"
   const char* arch;    // "avx2", "portable"; nullptr when the method names it alone
   const char* (*unsupported_reason)(const xinhe_attention_desc_t& desc);
   uint64_t (*workspace_size)(const xinhe_attention_desc_t& desc, int threads);
   void (*run)(const AttentionProblem& problem, Parallel& parallel);
 
-  // "flash_avx2", "reference": method and arch, for tests and benchmarks.
+  // "flash_avx2", "fused_portable", "reference": method and arch, for tests and benchmarks.
   std::string label() const { return arch != nullptr ? std::string(method) + "_" + arch : method; }
 };
 

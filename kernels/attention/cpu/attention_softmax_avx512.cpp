@@ -21,7 +21,8 @@ constexpr int kVecFloats = 16;
 
 const SoftmaxKernels& softmax_kernels_avx512() {
   static constexpr SoftmaxKernels kKernels{&softmax_avx512::softmax_block,
-                                           &softmax_avx512::rescale_rows};
+                                           &softmax_avx512::rescale_rows,
+                                           &softmax_avx512::scores_rows, &softmax_avx512::accumulate_rows};
   return kKernels;
 }
 

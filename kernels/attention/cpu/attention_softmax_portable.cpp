@@ -22,7 +22,8 @@ inline void f32_row_to_f16(const float* src, int64_t n, uint16_t* dst) {
 
 const SoftmaxKernels& softmax_kernels_portable() {
   static constexpr SoftmaxKernels kKernels{&softmax_portable::softmax_block,
-                                           &softmax_portable::rescale_rows};
+                                           &softmax_portable::rescale_rows,
+                                           &softmax_portable::scores_rows, &softmax_portable::accumulate_rows};
   return kKernels;
 }
 

@@ -309,6 +309,14 @@ class TileAttention {
                qs[3], D, eb, q_stage + r * D * eb);
       }
       if (p_.negate_q) negate(q_stage, task.rows * D, eb);
+      if (few_rows(task)) {
+        for (int64_t k0 = k_begin; k0 < k_end; k0 += kBlockK) {
+          block_few_rows(task, k0, std::min(kBlockK, k_end - k0),
+                         reinterpret_cast<const float*>(q_stage), s, o, m, l, alpha, vis);
+        }
+        finish(task, t, split, m, l, o);
+        return;
+      }
       char* q_pack = at<char>(ws, p_.q_pack);
       g_.pack_a[d_.dtype](q_stage, D, false, task.rows, D, q_pack);
       if (g_.enter != nullptr) g_.enter();
@@ -318,7 +326,13 @@ class TileAttention {
       }
       if (g_.leave != nullptr) g_.leave();
     }
+    finish(task, t, split, m, l, o);
+  }
 
+  // A task's rows done: written out, or kept as this split's partial for the merge.
+  void finish(const Task& task, int64_t t, int64_t split, const float* m, const float* l,
+              const float* o) {
+    const int64_t D = d_.head_dim;
     if (p_.splits == 1) {
       finalize(task, m, l, o);
       return;
@@ -330,6 +344,39 @@ class TileAttention {
       row[1] = l[r];
       std::memcpy(row + 2, o + r * p_.dim_pad, static_cast<size_t>(D * 4));
     }
+  }
+
+  // Decode-shaped tasks (fewer f32 query rows than the kernel's mr) multiply K and V where they
+  // lie: packing them would move more bytes than the product reads. Prepacked blocks (shared by
+  // several tasks) and K or V with a head-dim stride other than 1 take the packed path.
+  bool few_rows(const Task& task) const {
+    return d_.dtype == XINHE_DTYPE_F32 && task.rows < g_.mr && p_.prepack_bytes == 0 &&
+           d_.k_strides[3] == 1 && d_.v_strides[3] == 1 && sm_.scores_rows != nullptr &&
+           sm_.accumulate_rows != nullptr;
+  }
+
+  // One key block [k0, k0 + cols) of a few-rows task; q is its staged f32 rows (dim apart).
+  void block_few_rows(const Task& task, int64_t k0, int64_t cols, const float* q, float* s,
+                      float* o, float* m, float* l, float* alpha, int64_t* vis) const {
+    const int64_t D = d_.head_dim;
+    int64_t seen = 0;  // keys the last-seeing row sees
+    for (int64_t r = 0; r < g_.mr; ++r) {
+      int64_t v = 0;
+      if (r < task.rows) {
+        const int64_t i = task.q0 + r % task.bq;
+        v = p_.causal ? std::clamp<int64_t>(i + p_.causal_offset + 1 - k0, 0, cols) : cols;
+      }
+      vis[r] = v;
+      seen = std::max(seen, v);
+    }
+    const int64_t* ks = d_.k_strides;
+    const int64_t* vs = d_.v_strides;
+    const float* k = static_cast<const float*>(pr_.k) + task.b * ks[0] + task.hk * ks[1] + k0 * ks[2];
+    const float* v = static_cast<const float*>(pr_.v) + task.b * vs[0] + task.hk * vs[1] + k0 * vs[2];
+    sm_.scores_rows(task.rows, D, q, k, ks[2], seen, s, kBlockK);
+    sm_.block(s, kBlockK, task.rows, vis, round_up(cols, 16), p_.c, m, l, alpha, nullptr, 0);
+    sm_.rescale(o, p_.dim_pad, task.rows, D, alpha);
+    if (seen > 0) sm_.accumulate_rows(task.rows, seen, s, kBlockK, v, vs[2], D, o, p_.dim_pad);
   }
 
   // One key block [k0, k0 + cols) of a task.

@@ -11,7 +11,9 @@
 // packed once for the whole group. Tasks run heaviest first (last query blocks, which see the
 // most keys under a causal mask). When there are too few tasks for the threads (decode: Sq
 // small, Skv long), each task's keys are split into ranges whose partial (O, max, sum) are
-// merged afterwards, so two threads share one head's keys.
+// merged afterwards, so two threads share one head's keys. A task with fewer f32 query rows
+// than the kernel's mr (decode) skips the packing: its scores and P V are vector loops over K's
+// and V's rows where they lie (SoftmaxKernels::scores_rows / accumulate_rows).
 //
 // Numerics: scores are kept raw (unscaled); the running max is subtracted from them in f32
 // before the scale (times log2 e) is applied and before anything is rounded, so adding a
@@ -40,13 +42,27 @@ using SoftmaxBlockFn = void (*)(float* s, int64_t ld, int64_t rows, const int64_
 // o[r][0:dim] *= alpha[r] for r < rows (rows with alpha 1 untouched).
 using RescaleRowsFn = void (*)(float* o, int64_t ld, int64_t rows, int64_t dim, const float* alpha);
 
+// The few-rows path (decode: fewer query rows than the kernel's mr, f32), on K and V where they
+// lie, unpacked. s[r][j] = q[r] . k[j] (q rows dim apart, k rows k_ld apart, s rows lds apart).
+using ScoresRowsFn = void (*)(int64_t rows, int64_t dim, const float* q, const float* k,
+                              int64_t k_ld, int64_t cols, float* s, int64_t lds);
+// o[r][0:dim] += sum_{j < cols} p[r][j] v[j][0:dim] (p rows ldp apart, v rows v_ld apart).
+using AccumulateRowsFn = void (*)(int64_t rows, int64_t cols, const float* p, int64_t ldp,
+                                  const float* v, int64_t v_ld, int64_t dim, float* o,
+                                  int64_t ldo);
+
+// The vector steps of the tile attention, compiled per instruction set.
 struct SoftmaxKernels {
   SoftmaxBlockFn block;
   RescaleRowsFn rescale;
+  ScoresRowsFn scores_rows;
+  AccumulateRowsFn accumulate_rows;
 };
 
-// attention_softmax_avx512.cpp (needs AVX-512F) and attention_softmax_portable.cpp (any CPU).
+// attention_softmax_avx512.cpp (needs AVX-512F), attention_softmax_avx2.cpp (AVX2, FMA, F16C)
+// and attention_softmax_portable.cpp (any CPU).
 const SoftmaxKernels& softmax_kernels_avx512();
+const SoftmaxKernels& softmax_kernels_avx2();
 const SoftmaxKernels& softmax_kernels_portable();
 
 struct TileAttentionKernels {
