@@ -220,8 +220,10 @@ TEST_P(TileAttentionTest, MatchesReference) {
       {1, 2, 1, 5, 0, 16, false, Layout::kBhsd},           // no keys at all
       {1, 2, 1, 400, 450, 48, true, Layout::kBshd},        // several query blocks share packed
                                                            // K/V; causal ends inside a block
-      // Fewer f32 rows than mr: K and V read in place (rows of 4 keys and a tail; O in chunks
-      // of 8 vectors, single vectors and a scalar tail), else packed.
+      // At most 16 f32 rows: K and V read in place (rows of 4 keys and a tail; O in chunks of 8
+      // vectors, single vectors and a scalar tail), else packed.
+      {1, 16, 1, 1, 300, 40, false, Layout::kBshd},        // 16 rows: in place
+      {1, 17, 1, 1, 300, 40, true, Layout::kBhsd},         // 17 rows: packed
       {1, 3, 1, 1, 520, 72, false, Layout::kBshd},         // GQA 3 decode, D 72
       {2, 5, 5, 1, 257, 13, true, Layout::kBhsd},          // D below a vector, a 1-key block
       {1, 2, 2, 3, 40, 200, true, Layout::kBshdPadded},    // 3 causal rows, padded K/V rows

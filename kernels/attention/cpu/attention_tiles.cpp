@@ -23,6 +23,10 @@ constexpr int64_t kMaxRows = 192;  // query rows per task: heads of a group x po
 // not, ran 3-10 % faster and single-query decode up to 2x (xinhe-bench, three runs each).
 constexpr int64_t kBlockK = 256;
 constexpr int64_t kMinSplitKeys = 256;  // a key split covers at least this many keys
+// A task with at most this many f32 query rows (decode: one position of a GQA group) reads K and
+// V in place instead of packing them. On the Zen 3 VM (AVX2, 6-row kernel), single-query decode
+// with 8192 keys ran 1.6x faster in place at 8 rows, 1.3x at 16, and 0.87x at 32.
+constexpr int64_t kFewRowsMax = 16;
 // K and V are packed once for all tasks (rather than per task and block) when the packed
 // copies of all of them fit in this much workspace: every query block of a head then reads the
 // same packed tiles instead of packing (and fetching) its keys again.
@@ -346,11 +350,11 @@ class TileAttention {
     }
   }
 
-  // Decode-shaped tasks (fewer f32 query rows than the kernel's mr) multiply K and V where they
-  // lie: packing them would move more bytes than the product reads. Prepacked blocks (shared by
+  // Decode-shaped tasks (at most kFewRowsMax f32 query rows) multiply K and V where they lie:
+  // packing them would move more bytes than the product reads. Prepacked blocks (shared by
   // several tasks) and K or V with a head-dim stride other than 1 take the packed path.
   bool few_rows(const Task& task) const {
-    return d_.dtype == XINHE_DTYPE_F32 && task.rows < g_.mr && p_.prepack_bytes == 0 &&
+    return d_.dtype == XINHE_DTYPE_F32 && task.rows <= kFewRowsMax && p_.prepack_bytes == 0 &&
            d_.k_strides[3] == 1 && d_.v_strides[3] == 1 && sm_.scores_rows != nullptr &&
            sm_.accumulate_rows != nullptr;
   }
@@ -360,14 +364,10 @@ class TileAttention {
                       float* o, float* m, float* l, float* alpha, int64_t* vis) const {
     const int64_t D = d_.head_dim;
     int64_t seen = 0;  // keys the last-seeing row sees
-    for (int64_t r = 0; r < g_.mr; ++r) {
-      int64_t v = 0;
-      if (r < task.rows) {
-        const int64_t i = task.q0 + r % task.bq;
-        v = p_.causal ? std::clamp<int64_t>(i + p_.causal_offset + 1 - k0, 0, cols) : cols;
-      }
-      vis[r] = v;
-      seen = std::max(seen, v);
+    for (int64_t r = 0; r < task.rows; ++r) {
+      const int64_t i = task.q0 + r % task.bq;
+      vis[r] = p_.causal ? std::clamp<int64_t>(i + p_.causal_offset + 1 - k0, 0, cols) : cols;
+      seen = std::max(seen, vis[r]);
     }
     const int64_t* ks = d_.k_strides;
     const int64_t* vs = d_.v_strides;

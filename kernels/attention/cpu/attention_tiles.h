@@ -11,9 +11,9 @@
 // packed once for the whole group. Tasks run heaviest first (last query blocks, which see the
 // most keys under a causal mask). When there are too few tasks for the threads (decode: Sq
 // small, Skv long), each task's keys are split into ranges whose partial (O, max, sum) are
-// merged afterwards, so two threads share one head's keys. A task with fewer f32 query rows
-// than the kernel's mr (decode) skips the packing: its scores and P V are vector loops over K's
-// and V's rows where they lie (SoftmaxKernels::scores_rows / accumulate_rows).
+// merged afterwards, so two threads share one head's keys. A task of at most 16 f32 query rows
+// (decode) skips the packing: its scores and P V are vector loops over K's and V's rows where
+// they lie (SoftmaxKernels::scores_rows / accumulate_rows).
 //
 // Numerics: scores are kept raw (unscaled); the running max is subtracted from them in f32
 // before the scale (times log2 e) is applied and before anything is rounded, so adding a
@@ -42,8 +42,7 @@ using SoftmaxBlockFn = void (*)(float* s, int64_t ld, int64_t rows, const int64_
 // o[r][0:dim] *= alpha[r] for r < rows (rows with alpha 1 untouched).
 using RescaleRowsFn = void (*)(float* o, int64_t ld, int64_t rows, int64_t dim, const float* alpha);
 
-// The few-rows path (decode: fewer query rows than the kernel's mr, f32), on K and V where they
-// lie, unpacked. s[r][j] = q[r] . k[j] (q rows dim apart, k rows k_ld apart, s rows lds apart).
+// The few-rows path (decode: at most 16 f32 query rows), on K and V where they lie, unpacked. s[r][j] = q[r] . k[j] (q rows dim apart, k rows k_ld apart, s rows lds apart).
 using ScoresRowsFn = void (*)(int64_t rows, int64_t dim, const float* q, const float* k,
                               int64_t k_ld, int64_t cols, float* s, int64_t lds);
 // o[r][0:dim] += sum_{j < cols} p[r][j] v[j][0:dim] (p rows ldp apart, v rows v_ld apart).
