@@ -2,10 +2,11 @@
 // on: the real ones the CPU has (AVX-512 f32, AVX512_BF16, AMX, AVX2), and, on any x86-64, the
 // same orchestration on the portable GEMM kernel, the AVX-512 tiling and 16-lane vector steps
 // built with AVX2, and the AVX512_BF16 / AMX kernels on the instruction emulation
-// (tests/x86_emulation). Decode's few rows read K and V in place (f32). Against the
-// float64 reference: GQA groups up to 100 heads (several tasks per kv head), decode shapes
-// whose keys are split between threads, causal masks with Sq != Skv (rows that see no key give
-// O = 0 and LSE = -inf), head dims around the tile edges, strided layouts (d stride != 1), LSE.
+// (tests/x86_emulation). Decode's few rows read K and V in place (f32, and bf16/f16 widened as
+// they are read). Against the float64 reference: GQA groups up to 100 heads (several tasks per
+// kv head), decode shapes whose keys are split between threads, causal masks with Sq != Skv
+// (rows that see no key give O = 0 and LSE = -inf), head dims around the tile edges, strided
+// layouts (d stride != 1), LSE.
 // Shift invariance: adding 1e4 to every logit (exactly, through an extra dimension) must give
 // the same O, since the kernels subtract the running max before scaling or rounding.
 #include "attention_tiles.h"
@@ -220,10 +221,12 @@ TEST_P(TileAttentionTest, MatchesReference) {
       {1, 2, 1, 5, 0, 16, false, Layout::kBhsd},           // no keys at all
       {1, 2, 1, 400, 450, 48, true, Layout::kBshd},        // several query blocks share packed
                                                            // K/V; causal ends inside a block
-      // At most 16 f32 rows: K and V read in place (rows of 4 keys and a tail; O in chunks of 8
-      // vectors, single vectors and a scalar tail), else packed.
-      {1, 16, 1, 1, 300, 40, false, Layout::kBshd},        // 16 rows: in place
+      // At most 16 f32 or 8 bf16/f16 rows: K and V read in place (rows of 4 keys and a tail; O
+      // in chunks of 8 vectors, single vectors and a scalar tail), else packed.
+      {1, 16, 1, 1, 300, 40, false, Layout::kBshd},        // 16 rows: f32 in place
       {1, 17, 1, 1, 300, 40, true, Layout::kBhsd},         // 17 rows: packed
+      {1, 8, 1, 1, 300, 136, true, Layout::kBshd},         // 8 rows: every dtype in place
+      {1, 9, 1, 1, 300, 24, false, Layout::kBhsd},         // 9 rows: 16-bit packed
       {1, 3, 1, 1, 520, 72, false, Layout::kBshd},         // GQA 3 decode, D 72
       {2, 5, 5, 1, 257, 13, true, Layout::kBhsd},          // D below a vector, a 1-key block
       {1, 2, 2, 3, 40, 200, true, Layout::kBshdPadded},    // 3 causal rows, padded K/V rows

@@ -15,6 +15,9 @@ constexpr int kVecFloats = 4;
 inline void f32_row_to_f16(const float* src, int64_t n, uint16_t* dst) {
   for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(src[i]);
 }
+inline void f16_row_to_f32(const uint16_t* src, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+}
 
 #include "attention_softmax.inc"
 

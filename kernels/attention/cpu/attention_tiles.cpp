@@ -27,6 +27,10 @@ constexpr int64_t kMinSplitKeys = 256;  // a key split covers at least this many
 // V in place instead of packing them. On the Zen 3 VM (AVX2, 6-row kernel), single-query decode
 // with 8192 keys ran 1.6x faster in place at 8 rows, 1.3x at 16, and 0.87x at 32.
 constexpr int64_t kFewRowsMax = 16;
+// The same for bf16/f16 K and V, widened as they are read, so each row of the task widens them
+// again. On the Zen 3 VM, in place against packed (4096-8192 keys, D 128, 1 and 2 threads):
+// 1 row 2.0-4.2x, 4 rows 0.98-1.36x, 8 rows 1.02-1.28x, 16 rows 0.68-0.86x.
+constexpr int64_t kFewRowsMax16 = 8;
 // K and V are packed once for all tasks (rather than per task and block) when the packed
 // copies of all of them fit in this much workspace: every query block of a head then reads the
 // same packed tiles instead of packing (and fetching) its keys again.
@@ -52,7 +56,7 @@ struct Plan {
   float c;                // |scale| * log2(e)
   float scale_abs;
   // Byte offsets inside a thread's slot.
-  int64_t q_stage, q_pack, kv_stage, k_pack, v_pack, s, p16, p_pack, o, m, l, alpha, vis;
+  int64_t q_stage, q_f32, q_pack, kv_stage, k_pack, v_pack, s, p16, p_pack, o, m, l, alpha, vis;
   int64_t slot_bytes;
   int64_t partial_floats;  // per (task, split): rows x (dim + 2)
   // Packed K and V of every (batch, kv head, key block), when prepacked (else 0).
@@ -103,6 +107,9 @@ Plan make_plan(const PackedKernels& g, const xinhe_attention_desc_t& d, int thre
     return off;
   };
   p.q_stage = take(p.rows * D * p.in_bytes);
+  // A few-rows task's 16-bit Q rows, widened once. Sized for kFewRowsMax16 rows even when the
+  // plan's tasks have more: the last query block or head chunk may have few.
+  p.q_f32 = take(d.dtype != XINHE_DTYPE_F32 ? std::min(p.rows, kFewRowsMax16) * D * 4 : 0);
   p.q_pack = take(p.rows_pad * p.dk_pad * p.pk_bytes);
   p.kv_stage = take(kBlockK * D * p.in_bytes);
   p.k_pack = take(kBlockK * p.dk_pad * p.pk_bytes);
@@ -314,9 +321,17 @@ class TileAttention {
       }
       if (p_.negate_q) negate(q_stage, task.rows * D, eb);
       if (few_rows(task)) {
+        const float* q_rows = reinterpret_cast<const float*>(q_stage);
+        if (d_.dtype != XINHE_DTYPE_F32) {
+          float* widened = at<float>(ws, p_.q_f32);
+          const auto* bits = reinterpret_cast<const uint16_t*>(q_stage);
+          for (int64_t x = 0; x < task.rows * D; ++x) {
+            widened[x] = d_.dtype == XINHE_DTYPE_BF16 ? bf16_to_f32(bits[x]) : f16_to_f32(bits[x]);
+          }
+          q_rows = widened;
+        }
         for (int64_t k0 = k_begin; k0 < k_end; k0 += kBlockK) {
-          block_few_rows(task, k0, std::min(kBlockK, k_end - k0),
-                         reinterpret_cast<const float*>(q_stage), s, o, m, l, alpha, vis);
+          block_few_rows(task, k0, std::min(kBlockK, k_end - k0), q_rows, s, o, m, l, alpha, vis);
         }
         finish(task, t, split, m, l, o);
         return;
@@ -350,16 +365,17 @@ class TileAttention {
     }
   }
 
-  // Decode-shaped tasks (at most kFewRowsMax f32 query rows) multiply K and V where they lie:
-  // packing them would move more bytes than the product reads. Prepacked blocks (shared by
-  // several tasks) and K or V with a head-dim stride other than 1 take the packed path.
+  // Decode-shaped tasks (at most kFewRowsMax f32 or kFewRowsMax16 16-bit query rows) multiply
+  // K and V where they lie: packing them would move more bytes than the product reads.
+  // Prepacked blocks (shared by several tasks) and K or V with a head-dim stride other than 1
+  // take the packed path.
   bool few_rows(const Task& task) const {
-    return d_.dtype == XINHE_DTYPE_F32 && task.rows <= kFewRowsMax && p_.prepack_bytes == 0 &&
-           d_.k_strides[3] == 1 && d_.v_strides[3] == 1 && sm_.scores_rows != nullptr &&
-           sm_.accumulate_rows != nullptr;
+    const int64_t most = d_.dtype == XINHE_DTYPE_F32 ? kFewRowsMax : kFewRowsMax16;
+    return task.rows <= most && p_.prepack_bytes == 0 && d_.k_strides[3] == 1 &&
+           d_.v_strides[3] == 1 && sm_.scores_rows != nullptr && sm_.accumulate_rows != nullptr;
   }
 
-  // One key block [k0, k0 + cols) of a few-rows task; q is its staged f32 rows (dim apart).
+  // One key block [k0, k0 + cols) of a few-rows task; q is its f32 rows (dim apart).
   void block_few_rows(const Task& task, int64_t k0, int64_t cols, const float* q, float* s,
                       float* o, float* m, float* l, float* alpha, int64_t* vis) const {
     const int64_t D = d_.head_dim;
@@ -371,12 +387,17 @@ class TileAttention {
     }
     const int64_t* ks = d_.k_strides;
     const int64_t* vs = d_.v_strides;
-    const float* k = static_cast<const float*>(pr_.k) + task.b * ks[0] + task.hk * ks[1] + k0 * ks[2];
-    const float* v = static_cast<const float*>(pr_.v) + task.b * vs[0] + task.hk * vs[1] + k0 * vs[2];
-    sm_.scores_rows(task.rows, D, q, k, ks[2], seen, s, kBlockK);
+    const int64_t eb = p_.in_bytes;
+    const char* k =
+        static_cast<const char*>(pr_.k) + (task.b * ks[0] + task.hk * ks[1] + k0 * ks[2]) * eb;
+    const char* v =
+        static_cast<const char*>(pr_.v) + (task.b * vs[0] + task.hk * vs[1] + k0 * vs[2]) * eb;
+    sm_.scores_rows(task.rows, D, q, k, d_.dtype, ks[2], seen, s, kBlockK);
     sm_.block(s, kBlockK, task.rows, vis, round_up(cols, 16), p_.c, m, l, alpha, nullptr, 0);
     sm_.rescale(o, p_.dim_pad, task.rows, D, alpha);
-    if (seen > 0) sm_.accumulate_rows(task.rows, seen, s, kBlockK, v, vs[2], D, o, p_.dim_pad);
+    if (seen > 0) {
+      sm_.accumulate_rows(task.rows, seen, s, kBlockK, v, d_.dtype, vs[2], D, o, p_.dim_pad);
+    }
   }
 
   // One key block [k0, k0 + cols) of a task.

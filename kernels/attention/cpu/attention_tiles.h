@@ -11,16 +11,18 @@
 // packed once for the whole group. Tasks run heaviest first (last query blocks, which see the
 // most keys under a causal mask). When there are too few tasks for the threads (decode: Sq
 // small, Skv long), each task's keys are split into ranges whose partial (O, max, sum) are
-// merged afterwards, so two threads share one head's keys. A task of at most 16 f32 query rows
-// (decode) skips the packing: its scores and P V are vector loops over K's and V's rows where
-// they lie (SoftmaxKernels::scores_rows / accumulate_rows).
+// merged afterwards, so two threads share one head's keys. A task of few query rows (decode: at
+// most 16 f32 rows, or 8 bf16/f16 rows) skips the packing: its scores and P V are vector loops
+// over K's and V's rows where they lie, widening 16-bit elements as they are read
+// (SoftmaxKernels::scores_rows / accumulate_rows).
 //
 // Numerics: scores are kept raw (unscaled); the running max is subtracted from them in f32
 // before the scale (times log2 e) is applied and before anything is rounded, so adding a
 // constant to every logit of a row changes nothing (softmax is shift-invariant); the scale is
 // applied to a small difference. A negative scale negates Q exactly instead. Rows that see no
-// key (bottom-right causal with Sq > Skv) give O = 0 and LSE = -inf. The 16-bit kernels round
-// P to the input dtype for the P V product (as FlashAttention does); sums use P in f32.
+// key (bottom-right causal with Sq > Skv) give O = 0 and LSE = -inf. The kernels that multiply
+// 16-bit operands round P to the input dtype for the P V product (as FlashAttention does); sums
+// use P in f32, and so does the few-rows path's P V.
 #pragma once
 
 #include <cstdint>
@@ -42,13 +44,16 @@ using SoftmaxBlockFn = void (*)(float* s, int64_t ld, int64_t rows, const int64_
 // o[r][0:dim] *= alpha[r] for r < rows (rows with alpha 1 untouched).
 using RescaleRowsFn = void (*)(float* o, int64_t ld, int64_t rows, int64_t dim, const float* alpha);
 
-// The few-rows path (decode: at most 16 f32 query rows), on K and V where they lie, unpacked. s[r][j] = q[r] . k[j] (q rows dim apart, k rows k_ld apart, s rows lds apart).
-using ScoresRowsFn = void (*)(int64_t rows, int64_t dim, const float* q, const float* k,
-                              int64_t k_ld, int64_t cols, float* s, int64_t lds);
-// o[r][0:dim] += sum_{j < cols} p[r][j] v[j][0:dim] (p rows ldp apart, v rows v_ld apart).
+// The few-rows path (decode), on K and V where they lie, unpacked; their elements are kv_dtype
+// (XINHE_DTYPE_F32, BF16 or F16), widened to f32 as they are read. s[r][j] = q[r] . k[j] (q f32
+// rows dim apart, k rows k_ld elements apart, s rows lds apart).
+using ScoresRowsFn = void (*)(int64_t rows, int64_t dim, const float* q, const void* k,
+                              int kv_dtype, int64_t k_ld, int64_t cols, float* s, int64_t lds);
+// o[r][0:dim] += sum_{j < cols} p[r][j] v[j][0:dim] (p rows ldp apart, v rows v_ld elements
+// apart).
 using AccumulateRowsFn = void (*)(int64_t rows, int64_t cols, const float* p, int64_t ldp,
-                                  const float* v, int64_t v_ld, int64_t dim, float* o,
-                                  int64_t ldo);
+                                  const void* v, int kv_dtype, int64_t v_ld, int64_t dim,
+                                  float* o, int64_t ldo);
 
 // The vector steps of the tile attention, compiled per instruction set.
 struct SoftmaxKernels {
