@@ -227,6 +227,7 @@ TEST_P(TileAttentionTest, MatchesReference) {
       {1, 17, 1, 1, 300, 40, true, Layout::kBhsd},         // 17 rows: packed
       {1, 8, 1, 1, 300, 136, true, Layout::kBshd},         // 8 rows: every dtype in place
       {1, 9, 1, 1, 300, 24, false, Layout::kBhsd},         // 9 rows: 16-bit packed
+      {1, 4, 1, 1, 45, 1024, true, Layout::kBhsd},         // the tile entries' largest D
       {1, 3, 1, 1, 520, 72, false, Layout::kBshd},         // GQA 3 decode, D 72
       {2, 5, 5, 1, 257, 13, true, Layout::kBhsd},          // D below a vector, a 1-key block
       {1, 2, 2, 3, 40, 200, true, Layout::kBshdPadded},    // 3 causal rows, padded K/V rows
