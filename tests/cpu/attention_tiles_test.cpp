@@ -325,6 +325,20 @@ TEST_P(TileAttentionTest, NegativeScale) {
   }
 }
 
+// A single key with K's and V's row strides at 2^62: valid, since no index above 0 multiplies
+// them (the fuzzer's find: the in-place decode once scaled the stride to bytes up front, a
+// signed overflow UBSan reports). Decode rows of every dtype, in place and packed.
+TEST_P(TileAttentionTest, SingleKeyWithRowStrideNear2To62) {
+  for (xinhe_dtype_t dtype : dtypes()) {
+    for (int64_t hq : {1, 4, 20}) {  // in place (1 and 4 rows) and packed (20)
+      Inputs in = make_inputs(dtype, 1, hq, 1, 1, 1, 24, true, Layout::kBhsd, 21);
+      in.desc.k_strides[2] = in.desc.v_strides[2] = int64_t{1} << 62;
+      run_poisoned(variant_, in, two_threads_);
+      EXPECT_TRUE(matches_reference(in)) << variant_.name << " " << dtype_name(dtype) << " hq " << hq;
+    }
+  }
+}
+
 // Sizes valid one by one whose product of tasks (B x Hkv x query blocks) does not fit in
 // int64: a batch broadcast with stride 0 (the fuzzer's find, once signed overflow in the plan).
 // The workspace size says so (kSizeOverflow, so the dispatch declines the kernel); with Hq = 0
