@@ -416,12 +416,13 @@ CaseResult gemm_beta0_inf_nan_case(const Device& device, xinhe_dtype_t ab, xinhe
 
 CaseResult gemm_scaled_case(const Device& device, const std::string& full_name, xinhe_dtype_t ab,
                             xinhe_dtype_t cdt, int64_t m, int64_t n, int64_t k, double a_scale,
-                            double b_scale, const std::string& what) {
+                            double b_scale, const std::string& what, bool trans_a = false,
+                            bool trans_b = false) {
   Rng rng(full_name);
   HostArray a(ab, m * k), b(ab, k * n), c(cdt, m * n);
   for (int64_t i = 0; i < a.count; ++i) a.set(i, rng.uniform() * a_scale);
   for (int64_t i = 0; i < b.count; ++i) b.set(i, rng.uniform() * b_scale);
-  const xinhe_gemm_desc_t desc = gemm_desc(ab, cdt, m, n, k);
+  const xinhe_gemm_desc_t desc = gemm_desc(ab, cdt, m, n, k, trans_a, trans_b);
   HostArray got;
   if (auto ended = run_gemm_once(device, full_name, desc, a, b, c, 1.0f, 0.0f, &got)) return *ended;
   return check_gemm_numerics(what, desc, a, b, c, 1.0f, 0.0f, got);
@@ -648,7 +649,8 @@ CaseResult gemm_f64_case(const Device& device, bool trans_a, bool trans_b) {
   const std::string name =
       std::string("gemm.f64.") + (trans_a ? "t" : "n") + (trans_b ? "t" : "n") + ".33x47x65";
   return gemm_scaled_case(device, name, XINHE_DTYPE_F64, XINHE_DTYPE_F64, 33, 47, 65, 1.0, 1.0,
-                          "f64");
+                          std::string("f64 ") + (trans_a ? "t" : "n") + (trans_b ? "t" : "n"),
+                          trans_a, trans_b);
 }
 
 CaseResult attention_f64_case(const Device& device) {

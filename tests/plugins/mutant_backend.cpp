@@ -12,6 +12,7 @@
 //   ignore_alignment          buffers are 64-byte aligned whatever alignment is requested
 //   false_min_alignment       claims min_alignment 256, places buffers 64 bytes past it
 //   claims_fp64               claims f64 (dtype_caps, XINHE_DEVICE_FLAG_FP64), computes it in f32
+//   f64_ignores_transpose     claims f64, computes it in double, but as if trans_a = trans_b = 0
 //   elapsed_zero              event_elapsed_ms always 0
 //   stream_query_done         stream_query always "done"
 //   event_query_done          event_query always "done"
@@ -57,6 +58,7 @@ enum class Fault {
   kIgnoreAlignment,
   kFalseMinAlignment,
   kClaimsFp64,
+  kF64IgnoresTranspose,
   kElapsedZero,
   kStreamQueryDone,
   kEventQueryDone,
@@ -80,6 +82,7 @@ const struct {
     {"ignore_alignment", Fault::kIgnoreAlignment},
     {"false_min_alignment", Fault::kFalseMinAlignment},
     {"claims_fp64", Fault::kClaimsFp64},
+    {"f64_ignores_transpose", Fault::kF64IgnoresTranspose},
     {"elapsed_zero", Fault::kElapsedZero},
     {"stream_query_done", Fault::kStreamQueryDone},
     {"event_query_done", Fault::kEventQueryDone},
@@ -279,7 +282,7 @@ xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* o
   out->compute_units = 1;
   out->flags = XINHE_DEVICE_FLAG_HOST_MEMORY | XINHE_DEVICE_FLAG_TIMING;
   out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16);
-  if (fault(Fault::kClaimsFp64)) {
+  if (fault(Fault::kClaimsFp64) || fault(Fault::kF64IgnoresTranspose)) {
     out->flags |= XINHE_DEVICE_FLAG_FP64;
     out->dtype_caps |= XINHE_DTYPE_CAP(XINHE_DTYPE_F64);
   }
@@ -459,7 +462,8 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 
 bool runs_dtype(xinhe_dtype_t dtype) {
   return dtype == XINHE_DTYPE_F32 || dtype == XINHE_DTYPE_F16 ||
-         (dtype == XINHE_DTYPE_F64 && fault(Fault::kClaimsFp64));
+         (dtype == XINHE_DTYPE_F64 &&
+          (fault(Fault::kClaimsFp64) || fault(Fault::kF64IgnoresTranspose)));
 }
 
 // Walks the op's implementation list with the filter the core serves (host->impl_filter), as
@@ -514,6 +518,8 @@ const char* op_impl_name(xinhe_be_op_t op) { return op->impl.empty() ? kName : o
 void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, float alpha,
           float beta, unsigned char* workspace) {
   const bool f32_only = d.ab_dtype == XINHE_DTYPE_F64 && fault(Fault::kClaimsFp64);
+  // The untransposed dense product: what a kernel that drops the flags computes.
+  const bool nn_only = d.ab_dtype == XINHE_DTYPE_F64 && fault(Fault::kF64IgnoresTranspose);
   const size_t ab_size = d.ab_dtype == XINHE_DTYPE_F16 ? 2 : d.ab_dtype == XINHE_DTYPE_F64 ? 8 : 4;
   const size_t c_size = d.c_dtype == XINHE_DTYPE_F16 ? 2 : d.c_dtype == XINHE_DTYPE_F64 ? 8 : 4;
   for (int64_t bt = 0; bt < d.batch; ++bt) {
@@ -527,8 +533,12 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, flo
         double acc = 0.0;
         if (!blas_trivial) {
           for (int64_t p = 0; p < d.k; ++p) {
-            const double av = load(d.ab_dtype, ab, d.trans_a ? p * d.lda + i : i * d.lda + p);
-            const double bv = load(d.ab_dtype, bb, d.trans_b ? j * d.ldb + p : p * d.ldb + j);
+            const double av =
+                nn_only ? load(d.ab_dtype, ab, i * d.k + p)
+                        : load(d.ab_dtype, ab, d.trans_a ? p * d.lda + i : i * d.lda + p);
+            const double bv =
+                nn_only ? load(d.ab_dtype, bb, p * d.n + j)
+                        : load(d.ab_dtype, bb, d.trans_b ? j * d.ldb + p : p * d.ldb + j);
             acc = f32_only
                       ? static_cast<float>(acc + static_cast<float>(av) * static_cast<float>(bv))
                       : acc + av * bv;
