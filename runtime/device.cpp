@@ -8,6 +8,7 @@
 // complete), and whether a device is lost (sticky; later calls fail fast without reaching the
 // backend).
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -269,6 +270,11 @@ xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* pointer, uint
   if (out_buffer == nullptr) return XH_FAIL(INVALID_ARGUMENT, device, "out_buffer is NULL");
   if (pointer == nullptr && size > 0) {
     return XH_FAIL(INVALID_ARGUMENT, device, "pointer is NULL for %llu bytes",
+                   static_cast<unsigned long long>(size));
+  }
+  if (size > UINTPTR_MAX - reinterpret_cast<uintptr_t>(pointer)) {
+    return XH_FAIL(INVALID_ARGUMENT, device,
+                   "host range %p + %llu bytes runs past the end of the address space", pointer,
                    static_cast<unsigned long long>(size));
   }
   XH_RETURN_IF_LOST(device);

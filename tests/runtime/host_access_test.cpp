@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -109,6 +110,10 @@ TEST(HostAccess, BadArgumentsAreRejected) {
   XH_EXPECT_INVALID(xinhe_buffer_wrap_host(device, storage, sizeof(storage), nullptr));
   XH_EXPECT_INVALID(xinhe_buffer_wrap_host(device, nullptr, 16, &out));
   XH_EXPECT_INVALID(xinhe_buffer_wrap_host(device, storage + 1, 16, &out));  // 4-byte aligned
+  // A range that wraps past the top of the address space: every offset into it would too.
+  XH_EXPECT_INVALID(xinhe_buffer_wrap_host(device, storage, UINT64_MAX - 100, &out));
+  const uint64_t to_top = UINTPTR_MAX - reinterpret_cast<uintptr_t>(storage);
+  XH_EXPECT_INVALID(xinhe_buffer_wrap_host(device, storage, to_top + 1, &out));
   EXPECT_EQ(out, nullptr);
 
   XH_ASSERT_OK(xinhe_buffer_wrap_host(device, nullptr, 0, &out));
