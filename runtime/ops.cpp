@@ -200,7 +200,9 @@ xinhe_status_t validate_gemm(const char* kCall, xinhe_device_t device, const xin
     }
     if (mat.slot == XINHE_GEMM_ARG_C && !has_no_self_alias(dims, 3)) {
       return XH_FAIL(INVALID_ARGUMENT, device,
-                     "stride_c %lld makes batches of C overlap (ldc %lld, C is (%lld, %lld))",
+                     "stride_c %lld may make batches of C overlap (ldc %lld, C is (%lld, %lld)): "
+                     "an output's strides, sorted, must each cover the span of the smaller "
+                     "dimensions (ops.h)",
                      static_cast<long long>(d.stride_c), static_cast<long long>(d.ldc),
                      static_cast<long long>(d.m), static_cast<long long>(d.n));
     }
@@ -279,7 +281,9 @@ xinhe_status_t validate_attention(const char* kCall, xinhe_device_t device,
     }
     if (t.output && !has_no_self_alias(dims, 4)) {
       return XH_FAIL(INVALID_ARGUMENT, device,
-                     "O strides (%lld, %lld, %lld, %lld) make elements of O alias each other",
+                     "O strides (%lld, %lld, %lld, %lld) may make elements of O alias each "
+                     "other: an output's strides, sorted, must each cover the span of the "
+                     "smaller dimensions (ops.h)",
                      static_cast<long long>(t.strides[0]), static_cast<long long>(t.strides[1]),
                      static_cast<long long>(t.strides[2]), static_cast<long long>(t.strides[3]));
     }
@@ -301,7 +305,9 @@ xinhe_status_t validate_attention(const char* kCall, xinhe_device_t device,
     }
     if (!has_no_self_alias(dims, 3)) {
       return XH_FAIL(INVALID_ARGUMENT, device,
-                     "LSE strides (%lld, %lld, %lld) make elements of LSE alias each other",
+                     "LSE strides (%lld, %lld, %lld) may make elements of LSE alias each other: "
+                     "an output's strides, sorted, must each cover the span of the smaller "
+                     "dimensions (ops.h)",
                      static_cast<long long>(d.lse_strides[0]),
                      static_cast<long long>(d.lse_strides[1]),
                      static_cast<long long>(d.lse_strides[2]));

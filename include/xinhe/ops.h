@@ -45,8 +45,9 @@ extern "C" {
  * Row-major. op(A) is (M, K): A is (M, K) with lda >= K, or (K, M) with lda >= M when
  * trans_a. op(B) is (K, N): B is (K, N) with ldb >= N, or (N, K) with ldb >= K when trans_b.
  * C is (M, N) with ldc >= N. Batch strides are in elements; 0 broadcasts A or B; C's stride
- * must keep batches from overlapping. A and B share one dtype (f32, f16, bf16); C is that
- * dtype or f32; accumulation is f32. Results are rounded to C's dtype to nearest, ties to even.
+ * must keep batches from overlapping ("Output layouts", below). A and B share one dtype (f32,
+ * f16, bf16); C is that dtype or f32; accumulation is f32. Results are rounded to C's dtype to
+ * nearest, ties to even.
  * Subnormals: f32 and f16 subnormal inputs and results are kept. With bf16 inputs a backend may
  * treat subnormal inputs and products as zero, as Intel's AVX512_BF16 and AMX units do by
  * definition (VDPBF16PS and TDPBF16PS ignore MXCSR); the conformance suite accepts either.
@@ -114,7 +115,14 @@ XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe
  * sum_j exp(scale * q_i . k_j - LSE_i) v_j), and -inf for a row that sees no key.
  * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum from the
  * unscaled f32 scores q . k before scaling them, so adding a constant to every logit of a
- * row, however large, leaves O unchanged to the dtype's accuracy (LSE moves by the constant). */
+ * row, however large, leaves O unchanged to the dtype's accuracy (LSE moves by the constant).
+ *
+ * Output layouts (GEMM's C with batches, attention's O and LSE): create refuses strides it
+ * cannot prove free of self-aliasing. The rule: sort the dimensions of size > 1 by stride; each
+ * stride must be at least the span (1 + sum of (size - 1) * stride) of the dimensions before it.
+ * Dense, padded, permuted (BHSD, BSHD) and evenly interleaved layouts pass (ldc = batch * N
+ * with stride_c = N); strides that do not nest are refused with that reason even where no two
+ * elements meet (C rows 4 apart with batches 6 apart: offsets 0, 4, 8 and 6, 10, 14). */
 typedef enum xinhe_attention_mask_t {
   XINHE_ATTENTION_MASK_NONE = 0,
   XINHE_ATTENTION_MASK_CAUSAL = 1, /* bottom-right aligned */
@@ -132,7 +140,7 @@ typedef struct xinhe_attention_desc_t {
   int64_t q_strides[4]; /* elements, (b, h, s, d); >= 0 */
   int64_t k_strides[4];
   int64_t v_strides[4];
-  int64_t o_strides[4]; /* O's elements must not alias each other */
+  int64_t o_strides[4]; /* O's elements must not alias each other (output layouts, above) */
   float scale;          /* usually 1/sqrt(D); must be finite */
   xinhe_attention_mask_t mask;
   int32_t with_lse;     /* 1: write LSE */
@@ -145,7 +153,7 @@ typedef struct xinhe_attention_args_t {
   xinhe_buffer_t k;   uint64_t k_offset;
   xinhe_buffer_t v;   uint64_t v_offset;
   xinhe_buffer_t o;   uint64_t o_offset;   /* must not overlap Q, K, V or LSE */
-  xinhe_buffer_t lse; uint64_t lse_offset; /* NULL unless with_lse */
+  xinhe_buffer_t lse; uint64_t lse_offset; /* NULL unless with_lse; must not overlap Q, K, V */
   xinhe_buffer_t workspace; uint64_t workspace_offset;
 } xinhe_attention_args_t;
 

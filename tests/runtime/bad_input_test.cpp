@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "test_util.h"
@@ -292,6 +293,19 @@ TEST_F(BadGemm, BatchesOfCOverlap) {
   d.stride_c = 4;
   XH_ASSERT_OK(xinhe_gemm_create(cpu_, &d, &gemm));
   xinhe_gemm_destroy(gemm);
+  // Strides that do not nest are refused even where no two elements meet (ops.h, "Output
+  // layouts"): rows 4 apart, batches 6 apart give offsets {0, 4, 8} and {6, 10, 14}. The reason
+  // says the layout may overlap and names the rule, not that it does.
+  d = xinhe_test::gemm_desc_f32(3, 1, 4);
+  d.batch = 2;
+  d.ldc = 4;
+  d.stride_c = 6;
+  xinhe_status_t status = xinhe_gemm_create(cpu_, &d, &gemm);
+  ASSERT_NE(status, nullptr);
+  const std::string message = xinhe_status_message(status);
+  xinhe_status_free(status);
+  EXPECT_NE(message.find("may make batches of C overlap"), std::string::npos) << message;
+  EXPECT_NE(message.find("span of the smaller"), std::string::npos) << message;
 }
 
 // ---- GEMM run -----------------------------------------------------------------------------------
