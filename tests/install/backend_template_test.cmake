@@ -149,3 +149,30 @@ if(NOT runtime_pass EQUAL 1)
   message(FATAL_ERROR "template test: the clone's runtime.properties did not pass")
 endif()
 message(STATUS "mychip (the renamed clone): loads as mychip, runtime.properties PASS")
+
+# 3. The README's install step: `cmake --install build --prefix <prefix>` puts the clone where
+# the installed core looks, so the installed xinhe-info lists it; from then on the README warns
+# that `xinhe-conform --plugin build/...` meets the installed copy and refuses a duplicate name.
+run_step("install the clone" "${CMAKE_COMMAND}" --install "${WORK_DIR}/mychip-build"
+         --prefix "${prefix}")
+file(GLOB_RECURSE installed_clone "${prefix}/lib*/xinhe/libxinhe_backend_mychip.so")
+if(NOT installed_clone)
+  message(FATAL_ERROR "template test: the clone's install left no lib*/xinhe/"
+                      "libxinhe_backend_mychip.so under ${prefix}")
+endif()
+execute_process(COMMAND "${prefix}/bin/xinhe-info" RESULT_VARIABLE info_code
+  OUTPUT_VARIABLE info_out ERROR_VARIABLE info_err)
+if(NOT info_code EQUAL 0 OR NOT info_out MATCHES "\n  mychip +loaded")
+  message(FATAL_ERROR "template test: the installed xinhe-info does not load the installed clone "
+                      "(exit ${info_code}):\n${info_out}\n${info_err}")
+endif()
+execute_process(COMMAND "${conform}" --plugin "${plugin_file}" --filter runtime.properties
+  RESULT_VARIABLE dup_code OUTPUT_VARIABLE dup_out ERROR_VARIABLE dup_err)
+if(dup_code EQUAL 0 OR NOT "${dup_out}${dup_err}" MATCHES "duplicate backend name")
+  message(FATAL_ERROR "template test: with the clone installed, --plugin of the same name "
+                      "exited ${dup_code} without the README's \"duplicate backend name\":\n"
+                      "${dup_out}\n${dup_err}")
+endif()
+file(REMOVE ${installed_clone})
+message(STATUS "mychip installed with --prefix: the installed xinhe-info loads it; --plugin of "
+               "the build copy is refused as a duplicate, as the README says")
