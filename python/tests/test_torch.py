@@ -260,3 +260,112 @@ def test_fallback_writes_out_arguments_in_place(tmp_path):
     assert "aten::mul ran on the CPU (fallback): aten::mul.out, in place on host memory" in log
     assert "aten::add ran on the CPU (fallback): aten::add.out, in place on host memory" in log
     assert "aten::sub ran on the CPU (fallback): aten::sub.out, copied through the CPU" in log
+
+
+# In-place ops on views whose fallback copies through the CPU and writes back with
+# _copy_from_and_resize: the write-back must go to the view's elements (resize_ to the same
+# sizes leaves strides alone, as on the CPU).
+_STRIDED_INPLACE = """
+import torch, xinhe.torch as xt
+def iadd_col(t):
+    t[:, 0] += 1
+cases = [("x[:, 0].add_(1)", lambda t: t[:, 0].add_(1)), ("x[:, 0] += 1", iadd_col),
+         ("add(out=x[:, 1])", lambda t: torch.add(torch.ones(3, device=t.device), 1, out=t[:, 1])),
+         ("x.t().mul_(2)", lambda t: t.t().mul_(2)),
+         ("x[:, 1:3].clamp_(min=5.5)", lambda t: t[:, 1:3].clamp_(min=5.5)),
+         ("x.t()[0].sub_(3)", lambda t: t.t()[0].sub_(3)),
+         ("x[::2].add_(100)", lambda t: t[::2].add_(100))]
+def run(name):
+    d = xt.device(name)
+    wrong = []
+    for label, fn in cases:
+        base = torch.arange(12.0).reshape(3, 4)
+        xd, ref = base.to(d), base.clone()
+        fn(xd)
+        fn(ref)
+        if not torch.equal(xd.cpu(), ref):
+            wrong.append(f"{label}: got {xd.cpu().tolist()}, expected {ref.tolist()}")
+    col = torch.zeros(3, 4, device=d)[:, 0]
+    col.add_(1)
+    if col.stride() != (4,):
+        wrong.append(f"the view's strides changed to {col.stride()}")
+    return wrong
+"""
+
+
+def test_inplace_on_strided_views_opencl():
+    # opencl:0 memory is not host-addressable: its fallback always copies.
+    if "opencl:0" not in DEVICES:
+        pytest.skip("no opencl:0 (PoCL) here")
+    scope: dict = {}
+    exec(_STRIDED_INPLACE, scope)
+    assert scope["run"]("opencl:0") == []
+
+
+def test_inplace_on_strided_views_cpu_copying_fallback():
+    # cpu:0 runs the fallback in place unless XINHE_TORCH_COPY_FALLBACK=1 (read at load time).
+    import os
+    import subprocess
+    import sys
+    code = _STRIDED_INPLACE + "wrong = run('cpu:0')\nassert not wrong, wrong\nprint('ok')\n"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "XINHE_TORCH_COPY_FALLBACK": "1"}, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_resize_follows_the_cpu_semantics(name):
+    d = tdev(name)
+    x = torch.arange(12.0).reshape(3, 4).to(d)
+    t = x.t()
+    assert t.resize_(4, 3) is t and t.stride() == (1, 4)  # same sizes: untouched
+    torch.testing.assert_close(t.cpu(), torch.arange(12.0).reshape(3, 4).t())
+    y = torch.zeros(2, 3, 4, 5, device=d)
+    y.resize_(2, 3, 4, 5, memory_format=torch.channels_last)  # restrides like the CPU
+    assert y.stride() == torch.zeros(2, 3, 4, 5).resize_(2, 3, 4, 5, memory_format=torch.channels_last).stride()
+    with pytest.raises(RuntimeError, match="Unsupported memory format"):
+        y.resize_(2, 3, 4, 5, memory_format=torch.preserve_format)
+    z = torch.arange(4.0).to(d)
+    z.resize_(2, 3)  # grows, keeps the old elements
+    assert z.shape == (2, 3) and z.untyped_storage().nbytes() >= 24
+    torch.testing.assert_close(z.cpu().flatten()[:4], torch.arange(4.0))
+    # A byte count that overflows int64 raises (it used to wrap to 4 bytes over 16).
+    w = torch.zeros(4, device=d)
+    for bad in ([2**62 + 1], [2**32, 2**32], [2**61, 2]):
+        with pytest.raises(RuntimeError, match="overflow"):
+            w.resize_(*bad)
+        assert w.shape == (4,) and w.untyped_storage().nbytes() == 16
+    with pytest.raises(RuntimeError, match="negative"):
+        w.resize_(-1)
+
+
+def test_stream_pool_is_bounded():
+    # torch.Stream draws from a fixed per-device pool (round-robin, like CUDA's), so creating
+    # many neither leaks xinhe streams nor (on cpu:0) their worker threads.
+    def threads():
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith("Threads")).split()[1])
+    for name in DEVICES:
+        d = tdev(name)
+        ids = {torch.Stream(device=d).stream_id for _ in range(40)}
+        assert 1 <= len(ids) <= 8, ids
+        assert 0 not in ids  # never the default stream
+    before = threads()
+    for _ in range(100):
+        s = torch.Stream(device=tdev("cpu:0"))
+    assert threads() - before <= 8
+    # A pooled stream still works.
+    a = torch.randn(16, 16).to(tdev("cpu:0"))
+    with s:
+        b = a @ a
+    s.synchronize()
+    torch.testing.assert_close(b.cpu(), a.cpu() @ a.cpu(), rtol=1e-5, atol=1e-4)
+
+
+def test_out_of_range_device_index_names_the_count():
+    n = len(DEVICES)
+    with pytest.raises(IndexError, match=f"{n} xinhe devices"):
+        xt.xinhe_device(n + 3)
+    with pytest.raises(IndexError, match=f"{n} xinhe devices"):
+        xt.synchronize(f"xinhe:{n + 3}")
+    assert xt.xinhe_device(n - 1).index == n - 1

@@ -203,23 +203,33 @@ at::Tensor reshape_alias(const at::Tensor& self, c10::SymIntArrayRef size,
                                     C10_AS_INTARRAYREF_SLOW(stride));
 }
 
+// As at::native::resize_ on the CPU: the same sizes leave the tensor alone (PyTorch's copying
+// fallback writes results back through _copy_from_and_resize onto strided views, whose strides
+// must survive), a byte count past int64 raises instead of wrapping, and a memory format
+// restrides even when the sizes are unchanged.
 const at::Tensor& resize_(const at::Tensor& self, c10::SymIntArrayRef size,
                           std::optional<at::MemoryFormat> memory_format) {
   const auto sizes = C10_AS_INTARRAYREF_SLOW(size);
   at::TensorImpl* impl = self.unsafeGetTensorImpl();
-  const uint64_t needed =
-      (uint64_t(self.storage_offset()) + uint64_t(c10::multiply_integers(sizes))) *
-      self.element_size();
-  if (needed > self.storage().nbytes()) {
-    const c10::DeviceGuard guard(self.device());
-    c10::DataPtr fresh = allocator()->allocate(needed);
-    const uint64_t keep = self.storage().nbytes();
-    if (keep > 0) allocator()->copy_data(fresh.get(), self.storage().data(), keep);
-    self.storage().unsafeGetStorageImpl()->set_data_ptr_noswap(std::move(fresh));
-    self.storage().unsafeGetStorageImpl()->set_nbytes(needed);
+  if (self.sizes() != sizes) {
+    for (const int64_t s : sizes)
+      TORCH_CHECK(s >= 0, "Trying to create tensor with negative dimension ", s, ": ", sizes);
+    // Raises "Storage size calculation overflowed" past int64, like the CPU.
+    const uint64_t needed = at::detail::computeStorageNbytesContiguous(
+        sizes, self.element_size(), size_t(self.storage_offset()));
+    if (c10::multiply_integers(sizes) > 0 && needed > self.storage().nbytes()) {
+      const c10::DeviceGuard guard(self.device());
+      c10::DataPtr fresh = allocator()->allocate(needed);
+      const uint64_t keep = self.storage().nbytes();
+      if (keep > 0) allocator()->copy_data(fresh.get(), self.storage().data(), keep);
+      self.storage().unsafeGetStorageImpl()->set_data_ptr_noswap(std::move(fresh));
+      self.storage().unsafeGetStorageImpl()->set_nbytes(needed);
+    }
+    impl->set_sizes_contiguous(sizes);
   }
-  impl->set_sizes_contiguous(sizes);
-  if (memory_format && *memory_format != at::MemoryFormat::Preserve) {
+  if (memory_format) {
+    TORCH_CHECK(*memory_format != at::MemoryFormat::Preserve, "Unsupported memory format ",
+                *memory_format);
     impl->empty_tensor_restride(*memory_format);
   }
   return self;

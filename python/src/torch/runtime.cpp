@@ -34,10 +34,16 @@ struct DeviceState {
   xinhe_device_t device = nullptr;
   xinhe_device_properties_t properties{};
   bool host = false;
-  std::mutex mutex;                     // guards streams
-  std::vector<xinhe_stream_t> streams;  // [0] is the default stream; never destroyed
+  std::mutex mutex;                      // guards streams
+  std::vector<xinhe_stream_t> streams;   // [0] default, [1..kStreamPoolSize] pool; never destroyed
+  std::atomic<uint64_t> next_pooled{0};  // round-robin position in the pool
   std::atomic<bool> pending{false};
 };
+
+// torch.Stream draws from a fixed pool per device, round-robin like CUDA's stream pool: a
+// stream each call would leak (on cpu:0 each xinhe stream is a worker thread), and torch
+// never says when a stream is no longer used.
+constexpr size_t kStreamPoolSize = 8;
 
 struct Table {
   std::vector<std::unique_ptr<DeviceState>> devices;
@@ -94,14 +100,18 @@ xinhe_stream_t stream_by_id(int index, int64_t id) {
   return s.streams[size_t(id)];
 }
 
-int64_t new_stream(int index) {
+// The next stream of the device's pool (ids 1..kStreamPoolSize), created on first use.
+int64_t pooled_stream(int index) {
   stream_by_id(index, 0);  // the default stream exists first
   DeviceState& s = state(index);
-  xinhe_stream_t stream = nullptr;
-  check(xinhe_stream_create(s.device, &stream), "xinhe_stream_create");
+  const size_t id = 1 + size_t(s.next_pooled.fetch_add(1) % kStreamPoolSize);
   std::lock_guard<std::mutex> lock(s.mutex);
-  s.streams.push_back(stream);
-  return int64_t(s.streams.size() - 1);
+  while (s.streams.size() <= id) {
+    xinhe_stream_t stream = nullptr;
+    check(xinhe_stream_create(s.device, &stream), "xinhe_stream_create");
+    s.streams.push_back(stream);
+  }
+  return int64_t(id);
 }
 
 int64_t current_stream_id(int index) {
@@ -241,7 +251,7 @@ class XinheGuardImpl final : public c10::impl::DeviceGuardImplInterface {
   c10::Stream getNewStream(c10::Device d, int /*priority*/) const override {
     const int index = d.index() >= 0 ? d.index() : tls_current_device;
     return c10::Stream(c10::Stream::UNSAFE, c10::Device(kType, c10::DeviceIndex(index)),
-                       new_stream(index));
+                       pooled_stream(index));
   }
   c10::Stream getStreamFromGlobalPool(c10::Device d, bool /*high_priority*/) const override {
     return getNewStream(d, 0);

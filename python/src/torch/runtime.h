@@ -6,8 +6,9 @@
 // allocation is kept in an address map, which turns a tensor's data pointer back into a
 // (buffer, byte offset) pair for the xinhe calls.
 //
-// Streams: each device has a default xinhe stream (id 0) and any number created through
-// torch.Stream; the current stream is per thread. xinhe work is asynchronous, so anything
+// Streams: each device has a default xinhe stream (id 0) and a pool of 8 (ids 1..8, created
+// on first use) that torch.Stream hands out round-robin, as CUDA does; the current stream is
+// per thread. xinhe work is asynchronous, so anything
 // that touches device memory from the host (copies to the CPU, the CPU fallback, freeing a
 // buffer) first waits for the device's queued work (sync_device).
 #ifndef XINHE_PYTHON_TORCH_RUNTIME_H_

@@ -123,7 +123,12 @@ def xinhe_device(d: Union[torch.device, str, int]) -> "_xinhe.Device":
     d = torch.device(d) if not isinstance(d, int) else torch.device("xinhe", d)
     if d.type != "xinhe":
         raise ValueError(f"{d} is not a xinhe device")
-    return _xinhe.devices()[d.index if d.index is not None else 0]
+    index = d.index if d.index is not None else 0
+    all_devices = _xinhe.devices()
+    if index >= len(all_devices):
+        raise IndexError(f"{d}: device index {index} out of range; there are {len(all_devices)} "
+                         f"xinhe devices ({', '.join(x.name for x in all_devices)})")
+    return all_devices[index]
 
 
 def devices() -> list[torch.device]:
