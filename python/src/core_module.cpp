@@ -7,7 +7,10 @@
 // Errors: every failing C call raises xinhe.Error carrying code, backend, call and message.
 // Lifetimes: arrays and exported DLPack capsules hold a shared reference to their buffer, and
 // a buffer wrapped over foreign host memory holds the foreign owner, so nothing dangles
-// whichever side is released first.
+// whichever side is released first. Work queued on a stream (op runs, copies, fills, event
+// waits) is asynchronous, so the stream holds what it uses until that work is known done: its
+// synchronize or a query that finds it idle, the synchronize or query of an event recorded
+// after it, or the stream's destruction, which waits for it first.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
@@ -20,6 +23,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -148,33 +152,6 @@ Device wrap_device(xinhe_device_t handle) {
   fail(XINHE_STATUS_INTERNAL, "device is not in the registry");
 }
 
-struct Stream {
-  xinhe_stream_t handle = nullptr;
-  explicit Stream(const Device& device) { check(xinhe_stream_create(device.handle, &handle)); }
-  ~Stream() {
-    nb::gil_scoped_release release;  // destroy waits for queued work
-    xinhe_stream_destroy(handle);
-  }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  void synchronize() const {
-    xinhe_status_t status;
-    {
-      nb::gil_scoped_release release;
-      status = xinhe_stream_synchronize(handle);
-    }
-    check(status);
-  }
-};
-
-struct Event {
-  xinhe_event_t handle = nullptr;
-  explicit Event(const Device& device) { check(xinhe_event_create(device.handle, &handle)); }
-  ~Event() { xinhe_event_destroy(handle); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-};
-
 // A buffer and, for one wrapped over foreign host memory, the object that owns that memory.
 struct Buffer {
   xinhe_buffer_t handle = nullptr;
@@ -210,6 +187,122 @@ BufferPtr alloc_buffer(const Device& device, uint64_t size, uint64_t alignment) 
   return std::make_shared<Buffer>(h, nb::none());
 }
 
+std::string dims(const std::vector<int64_t>& values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + std::to_string(values[i]);
+  return s + "]";
+}
+
+// ---- Streams and events ------------------------------------------------------------------------
+
+// What queued work on one stream uses, in submission order: the buffers of its operands and
+// the events it waits on. Only touched with the GIL held.
+struct Holds {
+  struct Held {
+    uint64_t seq;
+    BufferPtr buffer;
+    nb::object object;
+  };
+  std::deque<Held> items;
+  uint64_t next = 0;  // seq of the next item
+
+  // Drops what was held before seq (all by default). The releases run after the deque is
+  // consistent: a buffer's owner may run Python code that queues more work on this stream.
+  void release_before(uint64_t seq = UINT64_MAX) {
+    std::vector<Held> done;
+    while (!items.empty() && items.front().seq < seq) {
+      done.push_back(std::move(items.front()));
+      items.pop_front();
+    }
+  }
+};
+
+struct Stream {
+  xinhe_stream_t handle = nullptr;
+  std::shared_ptr<Holds> holds = std::make_shared<Holds>();  // events keep a weak reference
+  // Events marking the work queued so far every kCheckpointEvery holds, with the hold seq they
+  // cover, so a stream that is never synchronized still lets go of what finished work used.
+  static constexpr uint64_t kCheckpointEvery = 64;
+  std::deque<std::pair<xinhe_event_t, uint64_t>> checkpoints;
+  uint64_t since_checkpoint = 0;
+  explicit Stream(const Device& device) { check(xinhe_stream_create(device.handle, &handle)); }
+  ~Stream() {
+    {
+      nb::gil_scoped_release release;  // destroy waits for queued work
+      xinhe_stream_destroy(handle);
+    }
+    for (const auto& c : checkpoints) xinhe_event_destroy(c.first);
+    holds->release_before();  // with the GIL: the work that used them is done
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  void synchronize() const {
+    // Only what was queued before the wait is known done: other threads may queue more
+    // while the GIL is released.
+    const uint64_t upto = holds->next;
+    xinhe_status_t status;
+    {
+      nb::gil_scoped_release release;
+      status = xinhe_stream_synchronize(handle);
+    }
+    check(status);
+    holds->release_before(upto);
+  }
+  bool query() const {
+    int done = 0;
+    check(xinhe_stream_query(handle, &done));
+    if (done != 0) holds->release_before();
+    return done != 0;
+  }
+  // Keeps what the work just submitted uses until it is done.
+  void hold(BufferPtr buffer, nb::object object = nb::object()) {
+    holds->items.push_back(Holds::Held{holds->next++, std::move(buffer), std::move(object)});
+    if (++since_checkpoint >= kCheckpointEvery) {
+      since_checkpoint = 0;
+      checkpoint();
+    }
+  }
+  // Releases what completed checkpoints cover and marks the work queued so far. Best effort:
+  // it must not fail after the work was queued, so errors are left for synchronize.
+  void checkpoint() {
+    while (!checkpoints.empty()) {
+      int done = 0;
+      xinhe_status_t status = xinhe_event_query(checkpoints.front().first, &done);
+      const bool complete = status == nullptr && done != 0;
+      xinhe_status_free(status);
+      if (!complete) break;
+      xinhe_event_destroy(checkpoints.front().first);
+      const uint64_t seq = checkpoints.front().second;
+      checkpoints.pop_front();
+      holds->release_before(seq);
+    }
+    xinhe_event_t event = nullptr;
+    xinhe_status_t status = xinhe_event_create(xinhe_stream_device(handle), &event);
+    if (status == nullptr) status = xinhe_event_record(event, handle);
+    if (status == nullptr) {
+      checkpoints.emplace_back(event, holds->next);
+    } else {
+      xinhe_event_destroy(event);
+      xinhe_status_free(status);
+    }
+  }
+};
+
+struct Event {
+  xinhe_event_t handle = nullptr;
+  // The stream it was last recorded on and the holds its capture covers: once the event
+  // completes, that work is done and what it used may go.
+  std::weak_ptr<Holds> holds;
+  uint64_t seq = 0;
+  explicit Event(const Device& device) { check(xinhe_event_create(device.handle, &handle)); }
+  ~Event() { xinhe_event_destroy(handle); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  void completed() const {
+    if (std::shared_ptr<Holds> h = holds.lock()) h->release_before(seq);
+  }
+};
+
 // ---- Arrays ------------------------------------------------------------------------------------
 
 // A strided n-d view of a buffer: the unit the ops and DLPack exchange.
@@ -221,23 +314,40 @@ struct Array {
 
   int64_t numel() const {
     int64_t n = 1;
-    for (int64_t s : shape) n *= s;
+    for (int64_t s : shape) {
+      if (s == 0) return 0;
+    }
+    for (int64_t s : shape) {
+      if (__builtin_mul_overflow(n, s, &n))
+        fail(XINHE_STATUS_INVALID_ARGUMENT, "element count of shape " + dims(shape) + " overflows");
+    }
     return n;
   }
   bool contiguous() const {
     int64_t expected = 1;
     for (size_t i = shape.size(); i-- > 0;) {
       if (shape[i] != 1 && strides[i] != expected) return false;
-      expected *= shape[i];
+      if (__builtin_mul_overflow(expected, shape[i], &expected)) return numel() == 0;
     }
     return true;
   }
-  // Bytes from offset to one past the last element (0 for an empty array).
+  // Bytes from offset to one past the last element (0 for an empty array). Checked: a span
+  // that wrapped 2^64 would pass any bounds check.
   uint64_t span_bytes() const {
     if (numel() == 0) return 0;
-    int64_t last = 0;
-    for (size_t i = 0; i < shape.size(); ++i) last += (shape[i] - 1) * strides[i];
-    return uint64_t(last + 1) * dtype_size(dtype);
+    uint64_t last = 0, term = 0, bytes = 0;
+    bool overflow = false;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      overflow |= strides[i] < 0 ||
+                  __builtin_mul_overflow(uint64_t(shape[i] - 1), uint64_t(strides[i]), &term) ||
+                  __builtin_add_overflow(last, term, &last);
+    }
+    overflow |= __builtin_add_overflow(last, uint64_t(1), &last) ||
+                __builtin_mul_overflow(last, uint64_t(dtype_size(dtype)), &bytes);
+    if (overflow)
+      fail(XINHE_STATUS_INVALID_ARGUMENT, "the byte span of shape " + dims(shape) +
+                                              " with strides " + dims(strides) + " overflows");
+    return bytes;
   }
 };
 
@@ -246,7 +356,8 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= shape[i];
+    // Wraps only past a 0 dimension (the array is empty) or for a shape span_bytes rejects.
+    s = int64_t(uint64_t(s) * uint64_t(shape[i]));
   }
   return strides;
 }
@@ -258,7 +369,9 @@ Array make_array(const Device& device, std::vector<int64_t> shape, xinhe_dtype_t
     if (s != 0 && n > INT64_MAX / s) fail(XINHE_STATUS_INVALID_ARGUMENT, "shape overflows");
     n *= s;
   }
-  const uint64_t bytes = uint64_t(n) * dtype_size(dtype);
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(uint64_t(n), uint64_t(dtype_size(dtype)), &bytes))
+    fail(XINHE_STATUS_INVALID_ARGUMENT, "the byte size of shape " + dims(shape) + " overflows");
   Array a;
   a.buffer = alloc_buffer(device, bytes, 0);
   a.dtype = dtype;
@@ -679,21 +792,30 @@ NB_MODULE(_core, m) {
   nb::class_<Event>(m, "Event")
       .def(nb::init<const Device&>(), "device"_a)
       .def(
-          "record", [](Event& e, Stream& s) { check(xinhe_event_record(e.handle, s.handle)); },
+          "record",
+          [](Event& e, Stream& s) {
+            check(xinhe_event_record(e.handle, s.handle));
+            e.holds = s.holds;
+            e.seq = s.holds->next;
+          },
           "stream"_a)
-      .def("synchronize",
-           [](Event& e) {
-             xinhe_status_t status;
-             {
-               nb::gil_scoped_release release;
-               status = xinhe_event_synchronize(e.handle);
-             }
-             check(status);
-           })
+      .def(
+          "synchronize",
+          [](Event& e) {
+            xinhe_status_t status;
+            {
+              nb::gil_scoped_release release;
+              status = xinhe_event_synchronize(e.handle);
+            }
+            check(status);
+            e.completed();
+          },
+          "Waits for the captured work; the stream then releases the operands it held for it.")
       .def("query",
            [](Event& e) {
              int done = 0;
              check(xinhe_event_query(e.handle, &done));
+             if (done != 0) e.completed();
              return done != 0;
            })
       .def(
@@ -705,23 +827,31 @@ NB_MODULE(_core, m) {
           },
           "start"_a, "Milliseconds from start to this event (both recorded and complete).");
 
-  nb::class_<Stream>(m, "Stream")
+  nb::class_<Stream>(
+      m, "Stream",
+      "An in-order queue of asynchronous work. The stream holds the operands of "
+      "what it queued (op runs, copies, fills, awaited events) until that work is "
+      "known done: synchronize(), a query() that finds it idle, the synchronize or "
+      "query of an event recorded after it, or the stream's destruction (which waits "
+      "for it). Temporaries may be passed straight to op.run.")
       .def(nb::init<const Device&>(), "device"_a)
       .def_prop_ro("device", [](Stream& s) { return wrap_device(xinhe_stream_device(s.handle)); })
-      .def("synchronize", &Stream::synchronize)
-      .def("query",
-           [](Stream& s) {
-             int done = 0;
-             check(xinhe_stream_query(s.handle, &done));
-             return done != 0;
-           })
+      .def("synchronize", &Stream::synchronize,
+           "Waits for all queued work and releases the operands held for it.")
+      .def("query", &Stream::query,
+           "True when all queued work is done (its operands are released).")
       .def(
-          "wait", [](Stream& s, Event& e) { check(xinhe_stream_wait_event(s.handle, e.handle)); },
-          "event"_a)
+          "wait",
+          [](Stream& s, Event& e) {
+            check(xinhe_stream_wait_event(s.handle, e.handle));
+            s.hold(nullptr, nb::borrow(nb::find(e)));  // the event must outlive the wait
+          },
+          "event"_a, "Work queued after this waits for the event's captured work.")
       .def(
           "copy_from_host",
           [](Stream& s, Buffer& dst, HostArray src, uint64_t dst_offset) {
             const uint64_t bytes = nbytes(src);
+            const uint64_t upto = s.holds->next;  // queued before this: done after it
             xinhe_status_t status;
             {
               nb::gil_scoped_release release;
@@ -730,6 +860,7 @@ NB_MODULE(_core, m) {
               if (status == nullptr) status = xinhe_stream_synchronize(s.handle);
             }
             check(status);
+            s.holds->release_before(upto);
           },
           "dst"_a, "src"_a, "dst_offset"_a = 0,
           "Copies a contiguous host array's bytes into dst at dst_offset and waits.")
@@ -738,6 +869,7 @@ NB_MODULE(_core, m) {
           [](Stream& s, nb::ndarray<nb::device::cpu, nb::c_contig> dst, Buffer& src,
              uint64_t src_offset) {
             const uint64_t bytes = uint64_t(dst.size()) * (dst.dtype().bits / 8);
+            const uint64_t upto = s.holds->next;  // queued before this: done after it
             xinhe_status_t status;
             {
               nb::gil_scoped_release release;
@@ -746,25 +878,33 @@ NB_MODULE(_core, m) {
               if (status == nullptr) status = xinhe_stream_synchronize(s.handle);
             }
             check(status);
+            s.holds->release_before(upto);
           },
           "dst"_a, "src"_a, "src_offset"_a = 0,
           "Fills a contiguous writable host array from src at src_offset and waits.")
       .def(
           "copy",
-          [](Stream& s, Buffer& dst, Buffer& src, uint64_t size, uint64_t dst_offset,
-             uint64_t src_offset) {
-            check(xinhe_copy_device_to_device(s.handle, dst.handle, dst_offset, src.handle,
+          [](Stream& s, const BufferPtr& dst, const BufferPtr& src, uint64_t size,
+             uint64_t dst_offset, uint64_t src_offset) {
+            if (!dst || !src) fail(XINHE_STATUS_INVALID_ARGUMENT, "buffer is None");
+            check(xinhe_copy_device_to_device(s.handle, dst->handle, dst_offset, src->handle,
                                               src_offset, size));
+            s.hold(dst);
+            s.hold(src);
           },
-          "dst"_a, "src"_a, "size"_a, "dst_offset"_a = 0, "src_offset"_a = 0)
+          "dst"_a, "src"_a, "size"_a, "dst_offset"_a = 0, "src_offset"_a = 0,
+          "Enqueues a device copy (asynchronous; the stream holds both buffers until it is done).")
       .def(
           "fill",
-          [](Stream& s, Buffer& dst, uint32_t pattern, uint32_t pattern_size, uint64_t offset,
-             std::optional<uint64_t> size) {
-            const uint64_t n = size ? *size : dst.size() - std::min(offset, dst.size());
-            check(xinhe_buffer_fill(s.handle, dst.handle, offset, n, &pattern, pattern_size));
+          [](Stream& s, const BufferPtr& dst, uint32_t pattern, uint32_t pattern_size,
+             uint64_t offset, std::optional<uint64_t> size) {
+            if (!dst) fail(XINHE_STATUS_INVALID_ARGUMENT, "buffer is None");
+            const uint64_t n = size ? *size : dst->size() - std::min(offset, dst->size());
+            check(xinhe_buffer_fill(s.handle, dst->handle, offset, n, &pattern, pattern_size));
+            s.hold(dst);
           },
-          "dst"_a, "pattern"_a, "pattern_size"_a = 4, "offset"_a = 0, "size"_a = nb::none());
+          "dst"_a, "pattern"_a, "pattern_size"_a = 4, "offset"_a = 0, "size"_a = nb::none(),
+          "Enqueues a fill (asynchronous; the stream holds the buffer until it is done).");
 
   nb::class_<Buffer>(m, "Buffer")
       .def_prop_ro("size", &Buffer::size)
@@ -907,10 +1047,13 @@ NB_MODULE(_core, m) {
             args.alpha = alpha;
             args.beta = beta;
             check(xinhe_gemm_run(g.handle, s.handle, &args));
+            for (const BufferPtr& held : {a.buffer, b.buffer, c.buffer, workspace})
+              if (held) s.hold(held);
           },
           "stream"_a, "a"_a, "b"_a, "c"_a, "alpha"_a = 1.0f, "beta"_a = 0.0f,
           "workspace"_a.none() = nb::none(),
-          "Enqueue on stream (asynchronous: synchronize before reading C on the host).");
+          "Enqueue on stream (asynchronous: synchronize before reading C on the host). The stream "
+          "holds the operands until the run is done, so temporaries may be passed.");
 
   nb::class_<Attention>(m, "Attention")
       .def(
@@ -1004,8 +1147,12 @@ NB_MODULE(_core, m) {
             }
             if (workspace) args.workspace = workspace->handle;
             check(xinhe_attention_run(op.handle, s.handle, &args));
+            for (const BufferPtr& held : {q.buffer, k.buffer, v.buffer, o.buffer,
+                                          lse ? lse->buffer : BufferPtr(), workspace})
+              if (held) s.hold(held);
           },
           "stream"_a, "q"_a, "k"_a, "v"_a, "o"_a, "lse"_a = nb::none(),
           "workspace"_a.none() = nb::none(),
-          "Enqueue on stream (asynchronous: synchronize before reading O on the host).");
+          "Enqueue on stream (asynchronous: synchronize before reading O on the host). The stream "
+          "holds the operands until the run is done, so temporaries may be passed.");
 }

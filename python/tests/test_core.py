@@ -236,3 +236,151 @@ def test_gemm_accumulates_into_callers_c(name, kind):
     assert out is c
     got = c if kind == "numpy" else c.numpy()
     assert np.abs(got - ref).max() <= 1e-4 * (1 + np.abs(ref).max())
+
+
+# ---- Lifetimes of asynchronous work, bounds, read-only data ------------------------------------
+
+def test_stream_keeps_operands_of_queued_work_alive():
+    # op.run, Stream.copy and Stream.fill are asynchronous: the stream holds their operands
+    # until synchronize (or its destruction), so dropping the Python objects is safe.
+    import gc
+    import sys
+    dev = xinhe.device("cpu:0")
+    raw = np.zeros(64 + 16, np.float32)
+    skip = (-raw.ctypes.data % 64) // 4
+    host = raw[skip:skip + 64]  # 64-byte aligned: cpu:0 wraps it, and the buffer holds it
+    base = sys.getrefcount(host)
+    s = dev.create_stream()
+    x = xinhe.from_dlpack(host, device=dev, copy=False)
+    assert sys.getrefcount(host) > base
+    s.fill(x.buffer, 0x3F800000)  # 1.0f
+    del x
+    gc.collect()
+    assert sys.getrefcount(host) > base, "the stream let go of a queued fill's buffer"
+    s.synchronize()
+    gc.collect()
+    assert sys.getrefcount(host) == base, "synchronize did not release the operands"
+    assert (host == 1.0).all()
+    # So does an event recorded after the work, once it is complete.
+    s.fill(xinhe.from_dlpack(host, device=dev, copy=False).buffer, 0x40000000)  # 2.0f
+    done = dev.create_event()
+    done.record(s)
+    gc.collect()
+    assert sys.getrefcount(host) > base
+    done.synchronize()
+    gc.collect()
+    assert sys.getrefcount(host) == base
+    assert (host == 2.0).all()
+    # Destroying the stream waits for its work and releases what it held.
+    s = dev.create_stream()
+    other = dev.alloc(256)
+    s.copy(other, xinhe.from_dlpack(host, device=dev, copy=False).buffer, 256)
+    assert sys.getrefcount(host) > base
+    del s
+    gc.collect()
+    assert sys.getrefcount(host) == base
+
+
+def test_stream_that_is_never_synchronized_releases_finished_work():
+    # A loop that queues without synchronizing must not hold every operand forever: the
+    # stream lets go of what finished work used as it queues more.
+    import gc
+    import sys
+    import time
+    dev = xinhe.device("cpu:0")
+    raw = np.zeros(64 + 16, np.float32)
+    skip = (-raw.ctypes.data % 64) // 4
+    host = raw[skip:skip + 64]
+    base = sys.getrefcount(host)
+    s = dev.create_stream()
+    for _ in range(300):
+        s.fill(xinhe.from_dlpack(host, device=dev, copy=False).buffer, 0)
+    other = dev.alloc(64)
+    deadline = time.monotonic() + 20
+    while sys.getrefcount(host) > base and time.monotonic() < deadline:
+        for _ in range(64):
+            s.fill(other, 0)
+        gc.collect()
+    assert sys.getrefcount(host) == base
+    s.synchronize()
+
+
+def _run_script(code: str) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "XINHE_CPU_THREADS": "1"}
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_temporaries_passed_to_async_calls_stay_valid():
+    # The docs' form: op.run(s, xinhe.asarray(a), ...) with temporaries, and a Stream.copy
+    # whose source is dropped at once. Without the stream holding them this reads freed
+    # memory (wrong numbers or a crash), so it runs in a child process.
+    code = """
+import gc, numpy as np, xinhe
+dev = xinhe.device("cpu:0")
+m = n = k = 1024
+rng = np.random.default_rng(0)
+a = rng.random((m, k), dtype=np.float32); b = rng.random((k, n), dtype=np.float32)
+op = xinhe.Gemm(dev, xinhe.DType.f32, m=m, n=n, k=k); op.check()
+ws = dev.alloc(op.workspace_size) if op.workspace_size else None
+s = dev.create_stream()
+xc = xinhe.empty([m, n], xinhe.DType.f32, dev)
+op.run(s, xinhe.asarray(a, device=dev), xinhe.asarray(b, device=dev), xc, workspace=ws)
+junk = [xinhe.asarray(np.full((m, k), 1e30, np.float32), device=dev) for _ in range(4)]
+s.synchronize()
+r = a.astype(np.float64) @ b
+err = float(np.abs(xc.numpy() - r).max() / np.abs(r).max())
+assert err < 1e-5, err
+size = 64 << 20
+src, dst = dev.alloc(size), dev.alloc(size)
+s.fill(src, 7, 1)
+s.copy(dst, src, size)
+del src; gc.collect()
+junk = [dev.alloc(size) for _ in range(2)]
+s.synchronize()
+out = np.empty(size, np.uint8); s.copy_to_host(out, dst)
+assert (out == 7).all()
+print("ok")
+"""
+    r = _run_script(code)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+def test_view_and_empty_reject_sizes_that_overflow():
+    dev = xinhe.device("cpu:0")
+    buf = dev.alloc(64)
+    # 4 dims of stride 2^60 f32 elements span 2^64 + 4 bytes: must not wrap to 4.
+    with pytest.raises(xinhe.Error, match="overflow") as info:
+        xinhe.view(buf, 0, xinhe.DType.f32, [2, 2, 2, 2], [2**60] * 4)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(xinhe.Error, match="overflow"):
+        xinhe.view(buf, 0, xinhe.DType.f32, [2**62 + 1])
+    with pytest.raises(xinhe.Error, match="exceeds"):
+        xinhe.view(buf, 2**64 - 4, xinhe.DType.f32, [1])
+    with pytest.raises(xinhe.Error, match="overflow") as info:
+        xinhe.empty([2**62], xinhe.DType.f32, dev)  # 2^64 bytes, not a 0-byte buffer
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    # What fits still works, up to the last byte.
+    v = xinhe.view(buf, 0, xinhe.DType.f32, [2, 2, 2, 2], [8, 4, 2, 1])
+    assert v.shape == (2, 2, 2, 2)
+    assert xinhe.view(buf, 60, xinhe.DType.f32, [1]).offset == 60
+    assert xinhe.view(buf, 64, xinhe.DType.f32, [0, 5], [2**62, 2**62]).size == 0
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_read_only_numpy_data_is_copied(name):
+    rng = np.random.default_rng(17)
+    a = rng.standard_normal((8, 8)).astype(np.float32)
+    ro = a.copy()
+    ro.flags.writeable = False
+    out = xinhe.gemm(ro, ro, device=name)
+    assert np.abs(out - _ref_gemm(a, a)).max() <= 1e-4 * (1 + np.abs(_ref_gemm(a, a)).max())
+    raw = np.frombuffer(a.tobytes(), np.float32)  # read-only: it wraps an immutable bytes
+    x = xinhe.from_dlpack(raw, device=name)
+    np.testing.assert_array_equal(x.numpy(), a.ravel())
+    np.testing.assert_array_equal(xinhe.asarray(raw, device=name).numpy(), a.ravel())
+    with pytest.raises(BufferError, match="read-only"):
+        xinhe.from_dlpack(raw, device=name, copy=False)

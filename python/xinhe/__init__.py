@@ -83,13 +83,18 @@ def _host_view(obj: Any) -> Any:
                          f"a torch tensor on {obj.device} cannot be imported; move it to the CPU first, "
                          "or use xinhe.torch for tensors on the xinhe device")
         return obj.detach()
-    flags = getattr(obj, "flags", None)
-    if flags is not None and not flags.writeable:
-        # Read-only numpy data (np.broadcast_to, frozen arrays): device memory is writable, so
-        # the import works on a private copy.
+    if _read_only(obj):
+        # Read-only numpy data (np.broadcast_to, np.frombuffer, frozen arrays): device memory is
+        # writable, so the import works on a private writable copy (np.ascontiguousarray would
+        # hand a contiguous read-only array back as it is).
         import numpy as np
-        return np.ascontiguousarray(obj)
+        return np.array(obj, order="C", copy=True)
     return obj
+
+
+def _read_only(obj: Any) -> bool:
+    flags = getattr(obj, "flags", None)
+    return flags is not None and not getattr(flags, "writeable", True)
 
 
 def _error(code: StatusCode, message: str) -> Error:
@@ -104,8 +109,8 @@ def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None
 
     Host data lands on `device` (default "cpu:0"). Where that device's memory is host memory
     (cpu:0) and the data meets its alignment, the array shares the memory (zero-copy) and keeps
-    the source alive; otherwise it is copied. copy=False makes a needed copy an error
-    (BufferError), copy=True always copies.
+    the source alive; otherwise, and for read-only data, it is copied. copy=False makes a needed
+    copy an error (BufferError), copy=True always copies.
     """
     if isinstance(obj, Array):
         target = _device(device) if device is not None else obj.device
@@ -115,6 +120,9 @@ def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None
             raise BufferError(f"moving an array from {obj.device.name} to {target.name} needs a copy")
         return asarray(obj, device=target)
     target = _device(device if device is not None else "cpu:0")
+    if copy is False and _read_only(obj):
+        raise BufferError("the data is read-only and xinhe arrays are writable, so it cannot be "
+                          "shared; pass copy=True (or copy=None) to copy")
     return _core._import_host(_host_view(obj), target, copy)
 
 

@@ -166,7 +166,10 @@ class Event:
 
     def record(self, stream: Stream) -> None: ...
 
-    def synchronize(self) -> None: ...
+    def synchronize(self) -> None:
+        """
+        Waits for the captured work; the stream then releases the operands it held for it.
+        """
 
     def query(self) -> bool: ...
 
@@ -174,16 +177,23 @@ class Event:
         """Milliseconds from start to this event (both recorded and complete)."""
 
 class Stream:
+    """
+    An in-order queue of asynchronous work. The stream holds the operands of what it queued (op runs, copies, fills, awaited events) until that work is known done: synchronize(), a query() that finds it idle, the synchronize or query of an event recorded after it, or the stream's destruction (which waits for it). Temporaries may be passed straight to op.run.
+    """
+
     def __init__(self, device: Device) -> None: ...
 
     @property
     def device(self) -> Device: ...
 
-    def synchronize(self) -> None: ...
+    def synchronize(self) -> None:
+        """Waits for all queued work and releases the operands held for it."""
 
-    def query(self) -> bool: ...
+    def query(self) -> bool:
+        """True when all queued work is done (its operands are released)."""
 
-    def wait(self, event: Event) -> None: ...
+    def wait(self, event: Event) -> None:
+        """Work queued after this waits for the event's captured work."""
 
     def copy_from_host(self, dst: Buffer, src: Annotated[NDArray, dict(order='C', device='cpu')], dst_offset: int = 0) -> None:
         """
@@ -195,9 +205,15 @@ class Stream:
         Fills a contiguous writable host array from src at src_offset and waits.
         """
 
-    def copy(self, dst: Buffer, src: Buffer, size: int, dst_offset: int = 0, src_offset: int = 0) -> None: ...
+    def copy(self, dst: Buffer, src: Buffer, size: int, dst_offset: int = 0, src_offset: int = 0) -> None:
+        """
+        Enqueues a device copy (asynchronous; the stream holds both buffers until it is done).
+        """
 
-    def fill(self, dst: Buffer, pattern: int, pattern_size: int = 4, offset: int = 0, size: int | None = None) -> None: ...
+    def fill(self, dst: Buffer, pattern: int, pattern_size: int = 4, offset: int = 0, size: int | None = None) -> None:
+        """
+        Enqueues a fill (asynchronous; the stream holds the buffer until it is done).
+        """
 
 class Buffer:
     @property
@@ -294,7 +310,7 @@ class Gemm:
 
     def run(self, stream: Stream, a: Array, b: Array, c: Array, alpha: float = 1.0, beta: float = 0.0, workspace: Buffer | None = None) -> None:
         """
-        Enqueue on stream (asynchronous: synchronize before reading C on the host).
+        Enqueue on stream (asynchronous: synchronize before reading C on the host). The stream holds the operands until the run is done, so temporaries may be passed.
         """
 
 class Attention:
@@ -319,5 +335,5 @@ class Attention:
 
     def run(self, stream: Stream, q: Array, k: Array, v: Array, o: Array, lse: Array | None = None, workspace: Buffer | None = None) -> None:
         """
-        Enqueue on stream (asynchronous: synchronize before reading O on the host).
+        Enqueue on stream (asynchronous: synchronize before reading O on the host). The stream holds the operands until the run is done, so temporaries may be passed.
         """
