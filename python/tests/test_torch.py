@@ -369,3 +369,48 @@ def test_out_of_range_device_index_names_the_count():
     with pytest.raises(IndexError, match=f"{n} xinhe devices"):
         xt.synchronize(f"xinhe:{n + 3}")
     assert xt.xinhe_device(n - 1).index == n - 1
+
+
+def test_ops_refuse_operands_on_two_devices():
+    # PyTorch raises for operands on two devices; mm(xinhe:0, xinhe:1) used to compute anyway.
+    a = torch.randn(4, 4)
+    pairs = [(a.to("xinhe:0"), a)]
+    if len(DEVICES) > 1:
+        pairs += [(a.to("xinhe:0"), a.to("xinhe:1")), (a.to("xinhe:1"), a)]
+    for x, y in pairs:
+        for op in (lambda: torch.mm(x, y), lambda: torch.mm(y, x),
+                   lambda: torch.bmm(x[None], y[None]),
+                   lambda: torch.addmm(x, x, y), lambda: torch.addmm(y, x, x)):
+            with pytest.raises(RuntimeError, match="same device"):
+                op()
+    # A 0-dim CPU tensor is a scalar and goes with any device, as in PyTorch.
+    x = a.to("xinhe:0")
+    got = torch.addmm(torch.tensor(0.5), x, x).cpu()
+    want = torch.addmm(torch.tensor(0.5, dtype=torch.float64), a.double(), a.double()).float()
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_complex128_fill_and_zeros(name):
+    # 16-byte elements have no device fill pattern: they are filled on the host (the pattern was
+    # copied into an 8-byte integer, past its end).
+    dev = xt.device(name)
+    z = torch.zeros(5, dtype=torch.complex128, device=dev)
+    assert torch.equal(z.cpu(), torch.zeros(5, dtype=torch.complex128))
+    f = torch.full((3, 2), 1.5 - 2.25j, dtype=torch.complex128, device=dev)
+    assert torch.equal(f.cpu(), torch.full((3, 2), 1.5 - 2.25j, dtype=torch.complex128))
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_save_and_load_a_state_dict_on_the_device(name, tmp_path):
+    torch.manual_seed(3)
+    dev = xt.device(name)
+    model = torch.nn.Linear(8, 4).to(dev)
+    path = tmp_path / "model.pt"
+    torch.save(model.state_dict(), path)
+    loaded = torch.load(path)  # back onto the device it was saved from (torch.xinhe.device)
+    for key, value in model.state_dict().items():
+        assert loaded[key].device == dev
+        assert torch.equal(loaded[key].cpu(), value.cpu())
+    with torch.xinhe.device(dev):
+        assert torch.xinhe.current_device() == dev.index

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
@@ -316,7 +317,8 @@ at::Tensor& set_source_storage_offset(at::Tensor& self, at::Storage source, c10:
 // host views.
 at::Tensor& fill_scalar(at::Tensor& self, const at::Scalar& value) {
   if (self.numel() == 0) return self;
-  if (dense(self)) {
+  // Complex128 (16 bytes) has no pattern the device fill takes: it goes through the host.
+  if (dense(self) && self.element_size() <= 8) {
     at::Tensor one = at::empty({}, self.options().device(at::kCPU)).fill_(value);
     const size_t size = one.element_size();
     uint64_t bits = 0;
@@ -472,7 +474,25 @@ double gemm_flops(int64_t batch, int64_t m, int64_t n, int64_t k) {
   return 2.0 * batch * m * n * k;
 }
 
+// PyTorch's own check and words: operands on two devices (two xinhe devices, or a xinhe and a
+// CPU tensor) are an error, not something to compute wherever the first operand lives. A 0-dim
+// CPU tensor is a scalar and may go with any device, as in PyTorch.
+void check_same_device(const char* op, std::initializer_list<const at::Tensor*> tensors) {
+  const at::Tensor* first = nullptr;
+  for (const at::Tensor* t : tensors) {
+    if (!t->defined() || (t->dim() == 0 && t->is_cpu())) continue;
+    if (first == nullptr) {
+      first = t;
+      continue;
+    }
+    TORCH_CHECK(t->device() == first->device(),
+                "Expected all tensors to be on the same device, but found at least two devices, ",
+                first->device(), " and ", t->device(), "! (when checking arguments for ", op, ")");
+  }
+}
+
 at::Tensor mm(const at::Tensor& self, const at::Tensor& mat2) {
+  check_same_device("mm", {&self, &mat2});
   TORCH_CHECK(self.dim() == 2 && mat2.dim() == 2 && self.size(1) == mat2.size(0), "mm: shapes ",
               self.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
   at::Tensor out = at::empty({self.size(0), mat2.size(1)}, self.options());
@@ -488,6 +508,7 @@ at::Tensor mm(const at::Tensor& self, const at::Tensor& mat2) {
 }
 
 at::Tensor bmm(const at::Tensor& self, const at::Tensor& mat2) {
+  check_same_device("bmm", {&self, &mat2});
   TORCH_CHECK(self.dim() == 3 && mat2.dim() == 3 && self.size(0) == mat2.size(0) &&
                   self.size(2) == mat2.size(1),
               "bmm: shapes ", self.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
@@ -505,6 +526,7 @@ at::Tensor bmm(const at::Tensor& self, const at::Tensor& mat2) {
 
 at::Tensor addmm(const at::Tensor& self, const at::Tensor& mat1, const at::Tensor& mat2,
                  const at::Scalar& beta, const at::Scalar& alpha) {
+  check_same_device("addmm", {&self, &mat1, &mat2});
   TORCH_CHECK(mat1.dim() == 2 && mat2.dim() == 2 && mat1.size(1) == mat2.size(0), "addmm: shapes ",
               mat1.sizes(), " and ", mat2.sizes(), " cannot be multiplied");
   const int64_t m = mat1.size(0), n = mat2.size(1);

@@ -103,6 +103,29 @@ class _DeviceModule:
     Stream = torch.Stream
     Event = torch.Event
 
+    class device:
+        """Context manager that makes a xinhe device current, as torch.cuda.device does (torch.load
+        and Storage.to enter it to place what they create)."""
+
+        def __init__(self, index: Union[int, str, torch.device, None]) -> None:
+            if index is None or isinstance(index, int):
+                self.index = index
+            else:
+                d = torch.device(index)
+                if d.type != "xinhe":
+                    raise ValueError(f"{d} is not a xinhe device")
+                self.index = d.index
+            self.previous: Optional[int] = None
+
+        def __enter__(self) -> None:
+            if self.index is not None and self.index >= 0:
+                self.previous = torch.accelerator.current_device_index()
+                torch.accelerator.set_device_index(self.index)
+
+        def __exit__(self, *exc: object) -> None:
+            if self.previous is not None:
+                torch.accelerator.set_device_index(self.previous)
+
 
 if not hasattr(torch, "xinhe"):
     torch._register_device_module("xinhe", _DeviceModule)
