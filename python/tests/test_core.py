@@ -384,3 +384,27 @@ def test_read_only_numpy_data_is_copied(name):
     np.testing.assert_array_equal(xinhe.asarray(raw, device=name).numpy(), a.ravel())
     with pytest.raises(BufferError, match="read-only"):
         xinhe.from_dlpack(raw, device=name, copy=False)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_results_come_back_as_the_kind_of_the_first_operand(name):
+    import torch
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    b = rng.standard_normal((7, 3)).astype(np.float32)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    got = xinhe.gemm(xinhe.asarray(a, device=name), b, device=name)
+    assert isinstance(got, xinhe.Array)  # A is an xinhe.Array, B numpy: an Array
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    got = xinhe.gemm(torch.from_numpy(a), b, device=name)
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    # A c of another kind than A is written in place and handed back as itself.
+    c = torch.full((5, 3), 2.0)
+    out = xinhe.gemm(a, b, c, beta=1.0, device=name)
+    assert out is c
+    np.testing.assert_allclose(c.numpy(), want + 2.0, rtol=1e-5, atol=1e-5)
+    c = np.full((5, 3), 2.0, np.float32)
+    out = xinhe.gemm(torch.from_numpy(a), torch.from_numpy(b), c, beta=1.0, device=name)
+    assert out is c
+    np.testing.assert_allclose(c, want + 2.0, rtol=1e-5, atol=1e-5)

@@ -173,12 +173,10 @@ Array.numpy = _numpy  # type: ignore[attr-defined]
 # ---- One-call ops ------------------------------------------------------------------------------
 
 def _stage(objs: Sequence[Any], dev: DeviceLike) -> tuple[Device, list[Array], str]:
-    """Puts every operand on one device; returns it, the arrays, and what to hand back."""
-    kind = "xinhe"
-    for o in objs:
-        if o is not None and not isinstance(o, Array):
-            kind = "torch" if _is_torch_tensor(o) else "numpy"
-            break
+    """Puts every operand on one device; returns it, the arrays, and what to hand back: the kind
+    of the first operand (A, or q), as documented."""
+    first = objs[0]
+    kind = "xinhe" if isinstance(first, Array) else "torch" if _is_torch_tensor(first) else "numpy"
     target = None
     if dev is not None:
         target = device(dev)
@@ -291,9 +289,11 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     if c is not None and not isinstance(c, Array):
         # C was imported: zero-copy (the result is already in the caller's memory) or copied
         # to the device, in which case the result is copied back into the caller's array.
-        pointer = c.data_ptr() if kind == "torch" else c.ctypes.data
+        # c's own kind, which may differ from A's.
+        c_is_torch = _is_torch_tensor(c)
+        pointer = c.data_ptr() if c_is_torch else c.ctypes.data
         if xc.buffer.host_pointer is None or xc.buffer.host_pointer + xc.offset != pointer:
-            if kind == "torch":
+            if c_is_torch:
                 import torch
                 c.copy_(torch.from_dlpack(from_dlpack_host(xc)))
             else:
