@@ -408,3 +408,31 @@ def test_results_come_back_as_the_kind_of_the_first_operand(name):
     out = xinhe.gemm(torch.from_numpy(a), torch.from_numpy(b), c, beta=1.0, device=name)
     assert out is c
     np.testing.assert_allclose(c, want + 2.0, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_takes_operands_whose_rows_overlap(name):
+    # An expanded torch row (stride 0) has no leading dimension: it is copied dense, on every
+    # device alike (cpu:0 imported it zero-copy and the GEMM refused it, opencl:0 copied it).
+    rng = np.random.default_rng(5)
+    # clone(): torch's allocator aligns to 64 bytes, so cpu:0 imports the tensor zero-copy.
+    row = torch.from_numpy(rng.standard_normal((1, 5)).astype(np.float32)).clone()
+    a = row.expand(6, 5)
+    b = torch.from_numpy(rng.standard_normal((5, 4)).astype(np.float32))
+    want = a.double() @ b.double()
+    got = xinhe.gemm(a, b, device=name)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    got = xinhe.gemm(b.T, a.T, device=name)  # transposed: columns overlap
+    np.testing.assert_allclose(got.numpy(), want.T.numpy(), rtol=1e-5, atol=1e-5)
+    bf = xinhe.gemm(a.bfloat16(), b.bfloat16(), device=name)
+    np.testing.assert_allclose(bf.float().numpy(), want.numpy(), rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_numpy_of_a_strided_view(name):
+    data = np.arange(24, dtype=np.float32).reshape(4, 6)
+    buf = xinhe.asarray(data, device=name)
+    v = xinhe.view(buf.buffer, 4, xinhe.DType.f32, [3, 2], [6, 2])  # from element 1, every other
+    np.testing.assert_array_equal(v.numpy(), np.array([[1, 3], [7, 9], [13, 15]], np.float32))
+    t = xinhe.view(buf.buffer, 0, xinhe.DType.f32, [6, 4], [1, 6])  # the transpose
+    np.testing.assert_array_equal(t.numpy(), data.T)

@@ -158,7 +158,17 @@ def _to_numpy_copy(a: Array) -> Any:
         raise _error(StatusCode.UNIMPLEMENTED, "numpy has no bf16; use torch.from_dlpack on cpu:0 arrays")
     np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64}[a.dtype]
     out = np.empty(a.shape, dtype=np_dtype)
-    a.copy_to(out)
+    if out.size == 0:
+        return out
+    if a.is_contiguous:
+        a.copy_to(out)
+        return out
+    # A strided view: copy the elements it spans, then gather them on the host.
+    span = 1 + sum((n - 1) * st for n, st in zip(a.shape, a.strides))
+    flat = np.empty(span, dtype=np_dtype)
+    _core.view(a.buffer, a.offset, a.dtype, [span], [1]).copy_to(flat)
+    out[...] = np.lib.stride_tricks.as_strided(
+        flat, shape=a.shape, strides=[st * flat.itemsize for st in a.strides])
     return out
 
 
@@ -227,6 +237,21 @@ def from_dlpack_host(a: Array) -> Any:
     return _HostCopy(a)
 
 
+def _dense_if_rows_overlap(a: Array) -> Array:
+    """a, or a dense copy of it on its device when its rows (or columns, if transposed) overlap."""
+    if a.ndim not in (2, 3) or a.is_contiguous:
+        return a
+    rows, cols = a.shape[-2], a.shape[-1]
+    rs, cs = a.strides[-2], a.strides[-1]
+    if cs == 1 or cols == 1:
+        overlap = rows > 1 and rs < cols
+    elif rs == 1 or rows == 1:
+        overlap = cols > 1 and cs < rows
+    else:
+        overlap = False  # neither dimension unit-stride: _matrix_layout says why
+    return asarray(a, device=a.device) if overlap else a
+
+
 def _matrix_layout(a: Array, what: str) -> tuple[int, int, int, bool, int, int]:
     """(batch, rows, cols, transposed, ld, batch_stride) of a 2-D or 3-D operand view."""
     if a.ndim not in (2, 3):
@@ -260,6 +285,9 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     if c is None and beta != 0.0:
         raise _error(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
     dev, (xa, xb, xc), kind = _stage([a, b, c], device)
+    # Rows that overlap (an expanded torch tensor, stride 0) have no leading dimension: such an
+    # operand is copied dense first, wherever it lives.
+    xa, xb = (_dense_if_rows_overlap(x) for x in (xa, xb))
     ba, m, k, ta, lda, sa = _matrix_layout(xa, "A")
     bb, k2, n, tb, ldb, sb = _matrix_layout(xb, "B")
     if k != k2:
