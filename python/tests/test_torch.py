@@ -414,3 +414,47 @@ def test_save_and_load_a_state_dict_on_the_device(name, tmp_path):
         assert torch.equal(loaded[key].cpu(), value.cpu())
     with torch.xinhe.device(dev):
         assert torch.xinhe.current_device() == dev.index
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_sdpa_with_grad_takes_the_math_path_and_backward_works(name):
+    # xinhe has no attention backward: with inputs that require grad SDPA decomposes (bmm and
+    # softmax, each with a backward) instead of reaching the routed kernel, whose backward raised.
+    torch.manual_seed(7)
+    dev = xt.device(name)
+    q, k, v = (torch.randn(1, 2, 5, 8, dtype=torch.float64) for _ in range(3))
+    qf, kf, vf = (t.float().to(dev).requires_grad_() for t in (q, k, v))
+    out = F.scaled_dot_product_attention(qf, kf, vf, is_causal=True)
+    weights = torch.randn(out.shape)
+    (out * weights.to(dev)).sum().backward()
+    qd, kd, vd = (t.clone().requires_grad_() for t in (q, k, v))
+    ref = F.scaled_dot_product_attention(qd, kd, vd, is_causal=True)
+    (ref * weights.double()).sum().backward()
+    torch.testing.assert_close(out.detach().cpu().double(), ref.detach(), rtol=1e-4, atol=1e-5)
+    for got, want in ((qf, qd), (kf, kd), (vf, vd)):
+        torch.testing.assert_close(got.grad.cpu().double(), want.grad, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # without grad the routed kernel still runs
+        torch.testing.assert_close(
+            F.scaled_dot_product_attention(qf, kf, vf, is_causal=True).cpu().double(),
+            ref.detach(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gradients_through_mm_and_linear_match_float64(name):
+    # mm/addmm have no backward of their own: autograd's formulas call mm again on the device.
+    torch.manual_seed(11)
+    dev = xt.device(name)
+    a, b = torch.randn(5, 7, dtype=torch.float64), torch.randn(7, 3, dtype=torch.float64)
+    lin = torch.nn.Linear(3, 4).double()
+    lin_dev = torch.nn.Linear(3, 4)
+    lin_dev.load_state_dict({k: v.float() for k, v in lin.state_dict().items()})
+    lin_dev = lin_dev.to(dev)
+    af, bf = (t.float().to(dev).requires_grad_() for t in (a, b))
+    weights = torch.randn(5, 4, dtype=torch.float64)
+    (lin_dev(torch.relu(af @ bf)) * weights.float().to(dev)).sum().backward()
+    ad, bd = (t.clone().requires_grad_() for t in (a, b))
+    (lin(torch.relu(ad @ bd)) * weights).sum().backward()
+    for got, want in ((af.grad, ad.grad), (bf.grad, bd.grad),
+                      (lin_dev.weight.grad, lin.weight.grad), (lin_dev.bias.grad, lin.bias.grad)):
+        assert got.device == dev
+        torch.testing.assert_close(got.cpu().double(), want, rtol=1e-4, atol=1e-5)

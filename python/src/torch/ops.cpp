@@ -607,7 +607,12 @@ std::string attention_unsupported(const at::Tensor& q, const at::Tensor& k, cons
 int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const std::optional<at::Tensor>& mask, double dropout_p, bool is_causal,
                          std::optional<double> /*scale*/, bool enable_gqa) {
-  const std::string why = attention_unsupported(q, k, v, mask, dropout_p, is_causal, enable_gqa);
+  std::string why = attention_unsupported(q, k, v, mask, dropout_p, is_causal, enable_gqa);
+  // xinhe has no attention backward: when autograd will need one, the math path's bmm and
+  // softmax (each with its own backward) keep training working.
+  if (why.empty() && at::GradMode::is_enabled() &&
+      (q.requires_grad() || k.requires_grad() || v.requires_grad()))
+    why = "inputs that require grad (xinhe has no attention backward)";
   if (why.empty()) return int64_t(at::SDPBackend::overrideable);
   // The math path decomposes into bmm/softmax on the device; count that SDPA call here.
   const double flops = 4.0 * q.size(0) * q.size(1) * q.size(2) * k.size(2) * q.size(3);
