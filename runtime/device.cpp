@@ -112,6 +112,7 @@ xinhe_status_t xinhe_device_properties(xinhe_device_t device,
   std::snprintf(props.name, sizeof(props.name), "%s", device->name.c_str());
   std::snprintf(props.backend, sizeof(props.backend), "%s", device->backend_name.c_str());
   props.min_alignment = device->min_alignment;
+  props.device_type = device->type;  // as the registry checked it at load
   const size_t filled = std::min(out_properties->struct_size, sizeof(props));
   props.struct_size = filled;
   std::memcpy(out_properties, &props, filled);

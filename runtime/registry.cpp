@@ -335,6 +335,12 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
     device->name = backend.name + ":" + std::to_string(i);
     device->flags = props.flags;
     device->type = props.device_type;
+    if (device->type > XINHE_DEVICE_TYPE_ACCELERATOR) {
+      // A type from a newer header than this core's: callers switch over the values they know.
+      warn(backend.name + ":" + std::to_string(i) + " reports device_type " +
+           std::to_string(device->type) + ", which this core does not know; it reads as unknown");
+      device->type = XINHE_DEVICE_TYPE_UNKNOWN;
+    }
     device->min_alignment = min_alignment;
     opened.push_back(std::move(device));
   }

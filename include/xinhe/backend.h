@@ -196,7 +196,9 @@ typedef struct xinhe_backend_api_t {
   /* ---- Memory ---- size > 0; alignment is a power of two >= the device's min_alignment.
    * The buffer must start at a multiple of alignment; when the backend cannot place it so,
    * return UNIMPLEMENTED with the reason (never ignore the request). min_alignment is a
-   * promise: every buffer is at least that aligned. */
+   * promise: every buffer is at least that aligned (0, a field left alone, reads as 1; a value
+   * that is not a power of two makes the backend unavailable). A device_type above the values
+   * of the core's runtime.h reads as UNKNOWN, with a warning on stderr. */
   xinhe_status_t (*buffer_alloc)(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
                                  xinhe_be_buffer_t* out_buffer);
   void (*buffer_free)(xinhe_be_buffer_t buffer);

@@ -1,7 +1,8 @@
 // The process the hostile-input tests run under a watchdog (hostile_test.cpp): it does one
 // thing with the public API, as a program would, and prints what it saw as plain lines.
 //   list          every backend: "backend <name> loaded=<0|1> code=<CODE> reason=<reason>"
-//                 (name and reason escaped, so one backend is one line), then "devices <n>"
+//                 (name and reason escaped, so one backend is one line), then "devices <n>",
+//                 then per device "device <name> type=<n> (<type name>) min_alignment=<bytes>"
 //   gemm-ops <n>  creates and destroys n small GEMM ops on cpu:0; "elapsed_ms <ms>"
 //   cpu-gemm      one 8x8x8 f32 GEMM on cpu:0 checked against a double loop; "cpu-gemm ok"
 // Exit status 0 when the scenario ran (whatever the registry holds), 1 on an unexpected error.
@@ -41,6 +42,20 @@ int list() {
   size_t devices = 0;
   if (xinhe_status_t s = xinhe_device_count(&devices)) return fail("xinhe_device_count", s);
   std::printf("devices %zu\n", devices);
+  for (size_t i = 0; i < devices; ++i) {
+    xinhe_device_t device = nullptr;
+    if (xinhe_status_t s = xinhe_device_get(i, &device)) return fail("xinhe_device_get", s);
+    xinhe_device_properties_t props;
+    std::memset(&props, 0, sizeof(props));
+    props.struct_size = sizeof(props);
+    if (xinhe_status_t s = xinhe_device_properties(device, &props)) {
+      return fail("xinhe_device_properties", s);
+    }
+    std::printf("device %s type=%u (%s) min_alignment=%llu\n",
+                xinhe::util::escape_for_display(props.name).c_str(), props.device_type,
+                xinhe_device_type_name(static_cast<xinhe_device_type_t>(props.device_type)),
+                static_cast<unsigned long long>(props.min_alignment));
+  }
   return 0;
 }
 

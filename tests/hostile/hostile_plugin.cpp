@@ -9,6 +9,8 @@
 //   HOSTILE_TINY_TABLE  the entry returns a table of 8 bytes (struct_size = 8) placed at the
 //                       end of a page followed by an inaccessible page
 //   HOSTILE_EVIL_NAME   the table's name holds escape codes and a newline
+//   HOSTILE_ODD_PROPS   "oddprops": its device reports device_type 99 (from a newer header)
+//                       and leaves min_alignment 0
 //
 // Ops are not supported by any variant (op_create says UNIMPLEMENTED); devices have no memory.
 #include <dlfcn.h>
@@ -26,6 +28,7 @@
 #define HOSTILE_HUGE_COUNT 2
 #define HOSTILE_TINY_TABLE 3
 #define HOSTILE_EVIL_NAME 4
+#define HOSTILE_ODD_PROPS 5
 
 #ifndef HOSTILE_VARIANT
 #error "HOSTILE_VARIANT must be defined"
@@ -107,7 +110,11 @@ void device_close(xinhe_be_device_t) {}
 
 xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* out) {
   std::snprintf(out->description, sizeof(out->description), "hostile test device");
+#if HOSTILE_VARIANT == HOSTILE_ODD_PROPS
+  out->device_type = 99;
+#else
   out->min_alignment = 64;
+#endif
   return nullptr;
 }
 

@@ -158,6 +158,23 @@ TEST(HostilePlugins, EscapeCodesInTheNameAreRefusedAndNeverPrintedRaw) {
       << r.output;
 }
 
+// A device_type from a newer header, and min_alignment left 0: the core reads them as UNKNOWN
+// (with a warning that names the value) and 1, so no caller sees a type outside its enum.
+TEST(HostilePlugins, UnknownDeviceTypeReadsAsUnknownAndZeroAlignmentAsOne) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/oddprops");
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(backend_line(r, "hostile"), "loaded=1")) << r.output;
+  EXPECT_TRUE(contains(r.output, "device hostile:0 type=0 (unknown) min_alignment=1\n")) << r.output;
+  EXPECT_TRUE(contains(r.output, "hostile:0 reports device_type 99, which this core does not know"))
+      << r.output;
+  // The well-behaved variant keeps what it reports.
+  const ChildResult ok = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/okplugin");
+  ASSERT_TRUE(ok.exited_zero()) << ok.describe();
+  EXPECT_TRUE(contains(ok.output, "device hostile:0 type=0 (unknown) min_alignment=64\n"))
+      << ok.output;
+  EXPECT_FALSE(contains(ok.output, "does not know")) << ok.output;
+}
+
 #ifdef XINHE_INFO
 // F17: non-UTF-8 bytes in a plugin's name, path or reason made xinhe-info --json abort; F19
 // for the text output.
