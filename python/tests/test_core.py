@@ -436,3 +436,25 @@ def test_numpy_of_a_strided_view(name):
     np.testing.assert_array_equal(v.numpy(), np.array([[1, 3], [7, 9], [13, 15]], np.float32))
     t = xinhe.view(buf.buffer, 0, xinhe.DType.f32, [6, 4], [1, 6])  # the transpose
     np.testing.assert_array_equal(t.numpy(), data.T)
+
+
+def test_python_layer_errors_name_the_function_called():
+    a = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    with pytest.raises(xinhe.Error) as info:
+        xinhe.gemm(a, a)  # inner dimensions differ
+    assert info.value.call == "xinhe.gemm" and info.value.backend == ""
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(xinhe.Error) as info:
+        xinhe.attention(a, a, a)
+    assert info.value.call == "xinhe.attention"
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0]], 3.0, "ab", None, {"a": 1}])
+def test_importing_what_is_not_an_array_raises_a_clear_type_error(bad):
+    with pytest.raises(TypeError, match="cannot import a .*: pass a numpy array"):
+        xinhe.from_dlpack(bad)
+    b = np.ones((2, 2), np.float32)
+    if bad is not None:  # c=None is the documented "make a new C"
+        with pytest.raises(TypeError, match="cannot import a"):
+            xinhe.gemm(bad, b)
+    assert xinhe.asarray([[1.0, 2.0]]).shape == (1, 2)  # nested lists: asarray copies them

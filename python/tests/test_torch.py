@@ -512,3 +512,11 @@ def test_writes_through_views_reach_the_base(name, make_view):
     make_view(expected).fill_(3)
     view.fill_(3)
     assert torch.equal(x.cpu(), expected)
+
+
+def test_xinhe_device_without_an_index_is_the_current_device():
+    last = len(DEVICES) - 1
+    with torch.xinhe.device(last):
+        assert xt.xinhe_device("xinhe").name == DEVICES[last]
+        assert torch.empty(1, device="xinhe").device.index == last
+    assert xt.xinhe_device("xinhe").name == DEVICES[torch.xinhe.current_device()]

@@ -12,6 +12,7 @@ and `.message`. The PyTorch device lives in `xinhe.torch` (imported on demand).
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Optional, Sequence, Union
 
 from . import _core
@@ -98,10 +99,27 @@ def _read_only(obj: Any) -> bool:
 
 
 def _error(code: StatusCode, message: str) -> Error:
-    """An xinhe.Error raised by the Python layer (backend "" and call "xinhe.<function>")."""
+    """An xinhe.Error raised by the Python layer: backend "" and call "xinhe.<function>", the
+    public function of this module the caller called."""
+    frame, call = sys._getframe(1), "xinhe"
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        if not frame.f_code.co_name.startswith("_"):
+            call = "xinhe." + frame.f_code.co_name
+        frame = frame.f_back
     err = Error(f"{code.name}: {message}")
-    err.code, err.backend, err.call, err.message = code, "", "python", message
+    err.code, err.backend, err.call, err.message = code, "", call, message
     return err
+
+
+def _check_importable(obj: Any) -> None:
+    if hasattr(obj, "__dlpack__"):
+        return
+    try:
+        memoryview(obj)
+    except TypeError:
+        raise TypeError(f"cannot import a {type(obj).__name__}: pass a numpy array, a torch CPU "
+                        "tensor, an xinhe.Array or another object with __dlpack__ or the buffer "
+                        "protocol (xinhe.asarray copies nested lists)") from None
 
 
 def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None) -> Array:
@@ -123,6 +141,7 @@ def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None
     if copy is False and _read_only(obj):
         raise BufferError("the data is read-only and xinhe arrays are writable, so it cannot be "
                           "shared; pass copy=True (or copy=None) to copy")
+    _check_importable(obj)
     return _core._import_host(_host_view(obj), target, copy)
 
 

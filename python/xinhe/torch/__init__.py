@@ -142,11 +142,12 @@ def device(name: Union[str, int, "_xinhe.Device", None] = None) -> torch.device:
 
 
 def xinhe_device(d: Union[torch.device, str, int]) -> "_xinhe.Device":
-    """The xinhe.Device behind a torch device of type "xinhe"."""
+    """The xinhe.Device behind a torch device of type "xinhe"; "xinhe" without an index is the
+    current device (torch.xinhe.set_device), as for PyTorch's other devices."""
     d = torch.device(d) if not isinstance(d, int) else torch.device("xinhe", d)
     if d.type != "xinhe":
         raise ValueError(f"{d} is not a xinhe device")
-    index = d.index if d.index is not None else 0
+    index = d.index if d.index is not None else torch.accelerator.current_device_index()
     all_devices = _xinhe.devices()
     if index >= len(all_devices):
         raise IndexError(f"{d}: device index {index} out of range; there are {len(all_devices)} "
