@@ -305,6 +305,23 @@ struct Event {
 
 // ---- Arrays ------------------------------------------------------------------------------------
 
+// The number of elements of shape: 0 when a dimension is 0 (however large the others), an
+// error for a negative dimension or a count past int64.
+int64_t element_count(const std::vector<int64_t>& shape) {
+  for (int64_t s : shape) {
+    if (s < 0) fail(XINHE_STATUS_INVALID_ARGUMENT, "negative dimension in shape " + dims(shape));
+  }
+  for (int64_t s : shape) {
+    if (s == 0) return 0;
+  }
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    if (__builtin_mul_overflow(n, s, &n))
+      fail(XINHE_STATUS_INVALID_ARGUMENT, "element count of shape " + dims(shape) + " overflows");
+  }
+  return n;
+}
+
 // A strided n-d view of a buffer: the unit the ops and DLPack exchange.
 struct Array {
   BufferPtr buffer;
@@ -312,17 +329,7 @@ struct Array {
   xinhe_dtype_t dtype = XINHE_DTYPE_F32;
   std::vector<int64_t> shape, strides;  // strides in elements
 
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int64_t s : shape) {
-      if (s == 0) return 0;
-    }
-    for (int64_t s : shape) {
-      if (__builtin_mul_overflow(n, s, &n))
-        fail(XINHE_STATUS_INVALID_ARGUMENT, "element count of shape " + dims(shape) + " overflows");
-    }
-    return n;
-  }
+  int64_t numel() const { return element_count(shape); }
   bool contiguous() const {
     int64_t expected = 1;
     for (size_t i = shape.size(); i-- > 0;) {
@@ -363,12 +370,7 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
 }
 
 Array make_array(const Device& device, std::vector<int64_t> shape, xinhe_dtype_t dtype) {
-  int64_t n = 1;
-  for (int64_t s : shape) {
-    if (s < 0) fail(XINHE_STATUS_INVALID_ARGUMENT, "negative dimension in shape");
-    if (s != 0 && n > INT64_MAX / s) fail(XINHE_STATUS_INVALID_ARGUMENT, "shape overflows");
-    n *= s;
-  }
+  const int64_t n = element_count(shape);
   uint64_t bytes = 0;
   if (__builtin_mul_overflow(uint64_t(n), uint64_t(dtype_size(dtype)), &bytes))
     fail(XINHE_STATUS_INVALID_ARGUMENT, "the byte size of shape " + dims(shape) + " overflows");

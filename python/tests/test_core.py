@@ -426,6 +426,12 @@ def test_gemm_takes_operands_whose_rows_overlap(name):
     np.testing.assert_allclose(got.numpy(), want.T.numpy(), rtol=1e-5, atol=1e-5)
     bf = xinhe.gemm(a.bfloat16(), b.bfloat16(), device=name)
     np.testing.assert_allclose(bf.float().numpy(), want.numpy(), rtol=3e-2, atol=3e-2)
+    # An output whose rows overlap cannot hold the result: refused, never computed into a copy.
+    c = torch.full((1, 4), 7.0).expand(6, 4)
+    with pytest.raises(xinhe.Error, match="C has strides .*rows overlap") as info:
+        xinhe.gemm(a, b, c, device=name)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    assert torch.equal(c, torch.full((6, 4), 7.0))
 
 
 @pytest.mark.parametrize("name", DEVICES)

@@ -256,39 +256,54 @@ def from_dlpack_host(a: Array) -> Any:
     return _HostCopy(a)
 
 
-def _dense_if_rows_overlap(a: Array) -> Array:
-    """a, or a dense copy of it on its device when its rows (or columns, if transposed) overlap."""
-    if a.ndim not in (2, 3) or a.is_contiguous:
-        return a
-    rows, cols = a.shape[-2], a.shape[-1]
-    rs, cs = a.strides[-2], a.strides[-1]
-    if cs == 1 or cols == 1:
-        overlap = rows > 1 and rs < cols
-    elif rs == 1 or rows == 1:
-        overlap = cols > 1 and cs < rows
-    else:
-        overlap = False  # neither dimension unit-stride: _matrix_layout says why
-    return asarray(a, device=a.device) if overlap else a
-
-
-def _matrix_layout(a: Array, what: str) -> tuple[int, int, int, bool, int, int]:
-    """(batch, rows, cols, transposed, ld, batch_stride) of a 2-D or 3-D operand view."""
-    if a.ndim not in (2, 3):
-        raise _error(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {a.ndim}-D")
-    shape, strides = list(a.shape), list(a.strides)
-    if a.ndim == 2:
-        shape.insert(0, 1)
-        strides.insert(0, 0)
+def _layout(shape: list[int], strides: list[int], what: str) -> tuple[tuple[int, int, int, bool, int, int], bool]:
+    """((batch, rows, cols, transposed, ld, batch_stride), rows_overlap) of a 2-D or 3-D
+    operand. Rows (or columns, if transposed) that overlap, as in an expanded torch tensor
+    (stride 0), have no leading dimension."""
+    if len(shape) not in (2, 3):
+        raise _error(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {len(shape)}-D")
+    given = tuple(strides)
+    if len(shape) == 2:
+        shape, strides = [1] + shape, [0] + strides
     batch, rows, cols = shape
     rs, cs = strides[1], strides[2]
     if cs == 1 or cols == 1:
-        transposed, ld = False, max(rs, cols) if rows > 1 else max(cols, 1)
+        transposed, step, length, lines = False, rs, cols, rows
     elif rs == 1 or rows == 1:
-        transposed, ld = True, max(cs, rows) if cols > 1 else max(rows, 1)
+        transposed, step, length, lines = True, cs, rows, cols
     else:
         raise _error(StatusCode.UNIMPLEMENTED,
-                     f"{what} has strides {tuple(a.strides)}: one of its last two dimensions must be unit-stride")
-    return batch, rows, cols, transposed, ld, strides[0] if batch > 1 else 0
+                     f"{what} has strides {given}: one of its last two dimensions must be unit-stride")
+    ld = step if lines > 1 else max(length, 1)
+    return (batch, rows, cols, transposed, ld, strides[0] if batch > 1 else 0), lines > 1 and step < length
+
+
+def _matrix_layout(a: Array, what: str) -> tuple[Array, tuple[int, int, int, bool, int, int]]:
+    """(a, its _layout) for an input; one whose rows overlap is replaced by a dense copy on its
+    device first."""
+    layout, overlap = _layout(list(a.shape), list(a.strides), what)
+    if overlap:
+        a = asarray(a, device=a.device)
+        layout, _ = _layout(list(a.shape), list(a.strides), what)
+    return a, layout
+
+
+def _refuse_overlapping_output(c: Any) -> None:
+    """An output whose rows overlap cannot hold a result: refused before it is staged (a staged
+    copy would be dense, and the results would be lost or fail on the way back)."""
+    if isinstance(c, Array):
+        strides = list(c.strides)
+    elif _is_torch_tensor(c):
+        strides = list(c.stride())
+    elif hasattr(c, "strides") and hasattr(getattr(c, "dtype", None), "itemsize"):
+        strides = [s // c.dtype.itemsize for s in c.strides]  # numpy: bytes
+    else:
+        return
+    if len(c.shape) in (2, 3) and min(strides, default=0) >= 0:
+        _, overlap = _layout(list(c.shape), strides, "C")
+        if overlap:
+            raise _error(StatusCode.INVALID_ARGUMENT,
+                         f"C has strides {tuple(strides)}: its rows overlap, so it cannot hold the result")
 
 
 def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0,
@@ -303,12 +318,10 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     """
     if c is None and beta != 0.0:
         raise _error(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
+    _refuse_overlapping_output(c)
     dev, (xa, xb, xc), kind = _stage([a, b, c], device)
-    # Rows that overlap (an expanded torch tensor, stride 0) have no leading dimension: such an
-    # operand is copied dense first, wherever it lives.
-    xa, xb = (_dense_if_rows_overlap(x) for x in (xa, xb))
-    ba, m, k, ta, lda, sa = _matrix_layout(xa, "A")
-    bb, k2, n, tb, ldb, sb = _matrix_layout(xb, "B")
+    xa, (ba, m, k, ta, lda, sa) = _matrix_layout(xa, "A")
+    xb, (bb, k2, n, tb, ldb, sb) = _matrix_layout(xb, "B")
     if k != k2:
         raise _error(StatusCode.INVALID_ARGUMENT, f"inner dimensions differ: A is (.., {m}, {k}), B is (.., {k2}, {n})")
     if xa.dtype != xb.dtype:
@@ -320,7 +333,7 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     c_dtype = out_dtype if out_dtype is not None else (xc.dtype if xc is not None else xa.dtype)
     if xc is None:
         xc = empty([batch, m, n] if batched else [m, n], c_dtype, dev)
-    _, cm, cn, tc, ldc, sc = _matrix_layout(xc, "C")
+    (_, cm, cn, tc, ldc, sc), _ = _layout(list(xc.shape), list(xc.strides), "C")
     if (cm, cn) != (m, n) or tc:
         raise _error(StatusCode.INVALID_ARGUMENT, f"C must be a row-major ({m}, {n}) matrix")
     if batched and sc == 0 and batch > 1:
