@@ -61,7 +61,16 @@ CaseResult properties_case(const Device& device) {
   // allowed, and said here, since every op case then reports UNSUPPORTED.
   const std::string no_ops =
       p.dtype_caps == 0 ? " (dtype_caps empty: the device claims no op; op cases UNSUPPORTED)" : "";
-  return pass(std::string(p.description) + " / " + p.vendor + " / " + p.driver_version + no_ops);
+  // UNKNOWN is allowed (backends older than the field) but keeps the device from being the
+  // default: said here, as is a type from a newer header, which the core read as UNKNOWN.
+  const std::string type =
+      p.device_type == XINHE_DEVICE_TYPE_UNKNOWN
+          ? " / type unknown (device_type not reported, or newer than this core: the device is "
+            "never the default)"
+          : std::string(" / ") +
+                xinhe_device_type_name(static_cast<xinhe_device_type_t>(p.device_type));
+  return pass(std::string(p.description) + " / " + p.vendor + " / " + p.driver_version + type +
+              no_ops);
 }
 
 // Alignment is checked where the device exposes buffer addresses (xinhe_buffer_address): every
