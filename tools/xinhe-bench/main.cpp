@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_parse.h"
 #include "fma_probe.h"
 #include "measure.h"
 #include "report.h"
@@ -510,10 +511,10 @@ int main(int argc, char** argv) {
                  "Attention shapes BxHqxHkvxSqxSkvxD[:causal], e.g. 2x8x8x1024x1024x64:causal")
       ->delimiter(',');
   auto* warmup = app.add_option("--warmup", o.settings.warmup, "Untimed runs before timing")
-                     ->check(CLI::NonNegativeNumber)
+                     ->check(CLI::Range(0, 1000000))
                      ->capture_default_str();
   auto* runs = app.add_option("--runs", o.settings.runs, "Timed runs")
-                   ->check(CLI::PositiveNumber)
+                   ->check(CLI::Range(1, 1000000))
                    ->capture_default_str();
   app.add_option("--threads", o.threads,
                  "CPU thread counts, e.g. 1,2: CPU devices are measured once per count in a child "
@@ -540,7 +541,7 @@ int main(int argc, char** argv) {
   app.add_option("--child-threads", o.child_threads)->group("");
   std::string progress;
   app.add_option("--child-progress", progress)->group("");
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
 
   if (o.quick) {
     if (warmup->count() == 0) o.settings.warmup = 0;

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "conformance.h"
 
 namespace {
@@ -602,7 +603,7 @@ int main(int argc, char** argv) {
       ->group("");
   app.add_option("--worker-start", opt.worker_start, "internal: first item a worker runs")
       ->group("");
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
   if (opt.backend.empty() && opt.plugin.empty()) opt.backend = "cpu";
   // The sweep width must be settled before the case list is first built, in every process.
   if (opt.exhaustive) ::setenv("XINHE_CONFORM_EXHAUSTIVE", "1", 1);

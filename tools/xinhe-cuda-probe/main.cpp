@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "gemm_cuda.h"
 #include "gemm_families.h"
 #include "gemm_wgmma_host.h"
@@ -277,7 +278,7 @@ int main(int argc, char** argv) {
   cmd->add_option("--size", size, "M = N = K (multiple of 8)")
       ->check(CLI::Range(8, 4096))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
   if (size % 8 != 0) {
     std::fprintf(stderr, "xinhe-cuda-probe: --size must be a multiple of 8\n");
     return 2;

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_parse.h"
 #include "text_escape.h"
 #include "xinhe/xinhe.hpp"
 
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
   CLI::App app{"xinhe-info: backends, devices and their properties"};
   bool as_json = false;
   app.add_flag("--json", as_json, "Write one JSON object to stdout instead of text");
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
 
   json report;
   try {

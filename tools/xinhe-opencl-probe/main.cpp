@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cli_parse.h"
 #include "op_common.h"
 #include "testing/opencl_op_timer.h"
 
@@ -200,7 +201,7 @@ int main(int argc, char** argv) {
   auto* first = app.add_subcommand("first-call", "open + create + first SGEMM in this process");
   first->add_option("--size", n, "M = N = K");
   auto* overhead = app.add_subcommand("overhead", "host cost per op vs a raw empty kernel");
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
 
   if (first->parsed()) return first_call_mode(process_start, n);
   Session s;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_parse.h"
 #include "op_common.h"
 #include "testing/opencl_op_timer.h"
 
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed runs per candidate (median)")->check(CLI::Range(1, 100));
   app.add_option("--budget-seconds", budget_s, "time limit per (op, dtype) search");
   app.add_flag("--full", full_space, "search the full candidate space (default: a small one)");
-  CLI11_PARSE(app, argc, argv);
+  XINHE_TOOL_PARSE(app, argc, argv);
 
   std::vector<xinhe_dtype_t> dts;
   try {
