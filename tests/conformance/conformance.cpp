@@ -2,6 +2,7 @@
 // runtime_cases.cpp, gemm_cases.cpp, attention_cases.cpp and op_contract_cases.cpp; they are
 // gathered by explicit calls rather than static self-registration, which a static library would
 // silently drop.
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -65,8 +66,17 @@ bool exhaustive() {
 uint64_t base_seed() {
   static const uint64_t seed = [] {
     const char* env = std::getenv("XINHE_CONFORM_SEED");
-    if (env && *env) return static_cast<uint64_t>(std::strtoull(env, nullptr, 0));
-    return static_cast<uint64_t>(20240611);
+    if (env == nullptr || *env == '\0') return static_cast<uint64_t>(20240611);
+    // strtoull alone took "abc" as 0 and "-5" as 2^64 - 5: a rerun with the seed a report
+    // names must get exactly that seed, so anything but an unsigned number is refused.
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long value = std::strtoull(env, &end, 0);
+    if (env[0] < '0' || env[0] > '9' || *end != '\0' || errno == ERANGE) {
+      throw std::invalid_argument(std::string("XINHE_CONFORM_SEED='") + env +
+                                  "' is not an unsigned 64-bit number (decimal or 0x hex)");
+    }
+    return static_cast<uint64_t>(value);
   }();
   return seed;
 }

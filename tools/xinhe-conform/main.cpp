@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "cli_parse.h"
+#include "output_path.h"
 #include "conformance.h"
 
 namespace {
@@ -297,7 +298,11 @@ WorkerEnd run_in_worker(const std::vector<std::string>& base_args, size_t start,
       break;
     }
     pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, 1000);
+    // Wake when the running case's time is up, however short --case-timeout is.
+    const int wait_ms =
+        running ? static_cast<int>(std::clamp((timeout - elapsed) * 1000.0 + 1.0, 1.0, 1000.0))
+                : 1000;
+    const int ready = ::poll(&p, 1, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) continue;
     char chunk[4096];
@@ -330,7 +335,7 @@ WorkerEnd run_in_worker(const std::vector<std::string>& base_args, size_t start,
   end.case_item = running_item;
   if (killed) {
     end.why =
-        fmt::format("timed out after {:.0f} s (--case-timeout); the worker was killed", timeout);
+        fmt::format("timed out after {:g} s (--case-timeout); the worker was killed", timeout);
   } else if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     end.why = fmt::format("killed by signal {} ({})", sig, strsignal(sig));
@@ -341,7 +346,65 @@ WorkerEnd run_in_worker(const std::vector<std::string>& base_args, size_t start,
   return end;
 }
 
+// A xinhe-bench JSON report (docs/bench-format.md); null with *why set when path is not one.
+json read_perf_report(const std::string& path, std::string* why) {
+  std::ifstream in(path);
+  if (!in) {
+    *why = "cannot read '" + path + "': " + std::strerror(errno);
+    return nullptr;
+  }
+  json perf = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (perf.is_discarded()) {
+    *why = "'" + path + "' is not JSON";
+  } else if (!perf.is_object() || !perf.contains("xinhe_version") ||
+             !perf.contains("results") || !perf["results"].is_array()) {
+    *why = "'" + path + "' is not a xinhe-bench JSON report (no xinhe_version and results)";
+  }
+  return why->empty() ? perf : json(nullptr);
+}
+
+// Level 5 of a device: the report measured xinhe's own op on it, and every such row passed its
+// check against the float64 reference. A report of another backend's devices does not count.
+std::string perf_report_why(const json& perf, const std::string& path,
+                            const std::string& device) {
+  if (perf.is_null()) return "no performance report given (--perf-report)";
+  int rows = 0, failed = 0;
+  for (const json& row : perf["results"]) {
+    if (!row.is_object() || row.value("device", "") != device || row.value("impl", "") != "xinhe")
+      continue;
+    ++rows;
+    const json check = row.value("check", json::object());
+    if (!check.is_object() || !check.value("passed", false)) ++failed;
+  }
+  const json errors = perf.value("errors", json::array());
+  for (const json& error : errors) {
+    if (error.is_object() && error.value("device", "") == device) ++failed;
+  }
+  if (rows == 0) return path + " has no xinhe row of " + device;
+  if (failed > 0) {
+    return path + " has " + std::to_string(failed) + " failed row(s) or error(s) of " + device;
+  }
+  return "";
+}
+
 int run(const Options& opt, const std::vector<std::string>& base_args) {
+  // Inputs that can be wrong are checked before the cases run, not after them.
+  conf::base_seed();  // throws for an invalid XINHE_CONFORM_SEED: exit 2 with the reason
+  json perf;
+  if (!opt.perf_report.empty()) {
+    std::string why;
+    perf = read_perf_report(opt.perf_report, &why);
+    if (!why.empty()) {
+      fmt::print(stderr, "xinhe-conform: --perf-report {}\n", why);
+      return 2;
+    }
+  }
+  if (!opt.json_path.empty()) {
+    if (const std::string why = xinhe::tools::output_path_problem(opt.json_path); !why.empty()) {
+      fmt::print(stderr, "xinhe-conform: --json: {}\n", why);
+      return 2;
+    }
+  }
   Plan plan;
   if (std::optional<int> status = make_plan(opt, &plan)) return *status;
   if (opt.list) {
@@ -473,16 +536,6 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
     report["coverage"][device] = entry;
   }
   // Conformance levels per device, each requiring the ones before it.
-  json perf;
-  std::string perf_why = "no performance report given (--perf-report)";
-  if (!opt.perf_report.empty()) {
-    std::ifstream in(opt.perf_report);
-    perf = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    perf_why = perf.is_object() && perf.contains("results") && perf["results"].is_array() &&
-                       !perf["results"].empty()
-                   ? ""
-                   : opt.perf_report + " is not a xinhe-bench JSON report with results";
-  }
   report["levels"] = json::object();
   for (const xinhe::Device& device : plan.devices) {
     const std::string name = device.name();
@@ -516,7 +569,7 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
                                           : ""},
         {"all claimed dtypes", !gemm_why.empty() ? gemm_why : dtype_why},
         {"attention", suite_ok("attention")},
-        {"performance report", perf_why}};
+        {"performance report", perf_report_why(perf, opt.perf_report, name)}};
     json list = json::array();
     int reached = 0;
     bool chain = true;
@@ -580,7 +633,8 @@ int main(int argc, char** argv) {
       "Cases run in a worker process: one that crashes or hangs is a FAIL naming the signal,\n"
       "and the run goes on with a new worker."};
   auto* backend = app.add_option("--backend", opt.backend,
-                                 "built-in or registered backend name (cpu, opencl...)");
+                                 "built-in or registered backend name (cpu, opencl...); without "
+                                 "--backend and --plugin: cpu");
   auto* plugin =
       app.add_option("--plugin", opt.plugin, "path to a libxinhe_backend_*.so to load and test");
   backend->excludes(plugin);
@@ -598,12 +652,24 @@ int main(int argc, char** argv) {
   app.add_flag("--no-isolate", opt.no_isolate,
                "run every case in this process (for a debugger; a crash ends the run)");
   app.add_option("--case-timeout", opt.case_timeout,
-                 "seconds a case may run before its worker is killed and it FAILs (default 900)");
+                 "seconds a case may run before its worker is killed and it FAILs (default 900; "
+                 "> 0)");
   app.add_option("--worker-fd", opt.worker_fd, "internal: run as a worker reporting to this fd")
       ->group("");
   app.add_option("--worker-start", opt.worker_start, "internal: first item a worker runs")
       ->group("");
   XINHE_TOOL_PARSE(app, argc, argv);
+  if (!(opt.case_timeout > 0.0 && opt.case_timeout <= 1e9)) {  // also refuses NaN
+    fmt::print(stderr, "xinhe-conform: --case-timeout {} is not a number of seconds in (0, 1e9]\n",
+               opt.case_timeout);
+    return 2;
+  }
+  for (const char* name : {"--json", "--perf-report"}) {
+    if (app.count(name) > 0 && app[name]->as<std::string>().empty()) {
+      fmt::print(stderr, "xinhe-conform: {} needs a file name\n", name);
+      return 2;
+    }
+  }
   if (opt.backend.empty() && opt.plugin.empty()) opt.backend = "cpu";
   // The sweep width must be settled before the case list is first built, in every process.
   if (opt.exhaustive) ::setenv("XINHE_CONFORM_EXHAUSTIVE", "1", 1);
