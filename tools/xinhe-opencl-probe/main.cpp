@@ -186,20 +186,21 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int reps = 5;
   app.add_option("--reps", reps, "timed runs (median) after one warm-up")
-      ->check(CLI::Range(1, 1000));
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   int n = 1024;
   bool no_clblast = false;
   auto* gemm = app.add_subcommand("gemm", "SGEMM N^3 vs CLBlast and OpenBLAS");
-  gemm->add_option("--size", n, "M = N = K");
+  gemm->add_option("--size", n, "M = N = K")->check(CLI::Range(1, 16384))->capture_default_str();
   gemm->add_flag("--no-clblast", no_clblast, "skip CLBlast (its first call builds for minutes)");
   int seq = 1024, dim = 64;
   bool causal = false;
   auto* attn = app.add_subcommand("attention", "f32 attention, B*H = 8");
-  attn->add_option("--seq", seq, "Sq = Skv");
-  attn->add_option("--dim", dim, "head_dim")->check(CLI::Range(1, 256));
+  attn->add_option("--seq", seq, "Sq = Skv")->check(CLI::Range(1, 65536))->capture_default_str();
+  attn->add_option("--dim", dim, "head_dim")->check(CLI::Range(1, 256))->capture_default_str();
   attn->add_flag("--causal", causal, "causal mask");
   auto* first = app.add_subcommand("first-call", "open + create + first SGEMM in this process");
-  first->add_option("--size", n, "M = N = K");
+  first->add_option("--size", n, "M = N = K")->check(CLI::Range(1, 16384))->capture_default_str();
   auto* overhead = app.add_subcommand("overhead", "host cost per op vs a raw empty kernel");
   XINHE_TOOL_PARSE(app, argc, argv);
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli_parse.h"
+#include "output_path.h"
 #include "op_common.h"
 #include "testing/opencl_op_timer.h"
 
@@ -113,19 +114,28 @@ int main(int argc, char** argv) {
   int reps = 3;
   double budget_s = 120.0;
   bool full_space = false;
-  app.add_option("--device", device_index, "OpenCL device index (all platforms, in order)");
+  app.add_option("--device", device_index, "OpenCL device index (all platforms, in order)")
+      ->capture_default_str();
   app.add_option("--op", ops, "gemm, attention or all")
-      ->check(CLI::IsMember({"gemm", "attention", "all"}));
-  app.add_option("--dtype", dtypes, "dtypes to tune (f32 f16 bf16)")->delimiter(',');
+      ->check(CLI::IsMember({"gemm", "attention", "all"}))
+      ->capture_default_str();
+  app.add_option("--dtype", dtypes, "dtypes to tune (f32 f16 bf16)")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--output,-o", output,
                  "tuning database to update (created if missing); default: print to stdout");
   app.add_option("--gemm-size", gemm_size, "M = N = K of the timed GEMM")
-      ->check(CLI::Range(64, 8192));
+      ->check(CLI::Range(64, 8192))
+      ->capture_default_str();
   app.add_option("--attention-seq", attention_seq,
                  "Sq = Skv of the timed attention (B*H = 8, D = 64)")
-      ->check(CLI::Range(16, 16384));
-  app.add_option("--reps", reps, "timed runs per candidate (median)")->check(CLI::Range(1, 100));
-  app.add_option("--budget-seconds", budget_s, "time limit per (op, dtype) search");
+      ->check(CLI::Range(16, 16384))
+      ->capture_default_str();
+  app.add_option("--reps", reps, "timed runs per candidate (median)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--budget-seconds", budget_s, "time limit per (op, dtype) search (> 0)")
+      ->capture_default_str();
   app.add_flag("--full", full_space, "search the full candidate space (default: a small one)");
   XINHE_TOOL_PARSE(app, argc, argv);
 
@@ -133,7 +143,20 @@ int main(int argc, char** argv) {
   try {
     for (const std::string& s : dtypes) dts.push_back(parse_dtype(s));
   } catch (const CLI::Error& e) {
-    return app.exit(e);
+    std::fprintf(stderr, "xinhe-tune: %s\n", e.what());
+    return xinhe::tools::kExitBadCommandLine;
+  }
+  if (!(budget_s > 0.0 && budget_s <= 1e7)) {  // also refuses NaN
+    std::fprintf(stderr, "xinhe-tune: --budget-seconds %g is not a number of seconds in (0, 1e7]\n",
+                 budget_s);
+    return xinhe::tools::kExitBadCommandLine;
+  }
+  // The search takes minutes: an output that cannot be written is said before it.
+  if (app.count("--output") > 0) {
+    if (const std::string why = xinhe::tools::output_path_problem(output); !why.empty()) {
+      std::fprintf(stderr, "xinhe-tune: --output: %s\n", why.c_str());
+      return xinhe::tools::kExitBadCommandLine;
+    }
   }
 
   // An existing output database is merged into, so it must parse.
