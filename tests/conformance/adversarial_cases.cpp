@@ -5,6 +5,8 @@
 //                            row maximum drifts in proportion to the constant
 //   attention.masked_rows.*  bottom-right causal with Sq > Skv: rows that see no key give O = 0
 //                            and LSE = -inf, not NaN (Sq = 2, Skv = 1 is the smallest case)
+//   attention.huge_scale.*   finite scales up to FLT_MAX: a kernel that folds log2(e) into the
+//                            scale overflows it to inf above 2.36e38, and (s - max) * inf is NaN
 //   gemm.alpha0.*            alpha == 0 (and K == 0) with Inf and NaN in A and B: C = beta * C
 //                            bit for bit (BLAS), -0.0 and Inf in C included
 //   gemm.beta0_inf_nan.*     beta == 0 with Inf and NaN in C: C is not read
@@ -300,6 +302,42 @@ CaseResult attention_shift_case(const Device& device, xinhe_dtype_t dt, int64_t 
   }
   CaseResult r = pass(detail.str() + "largest move of O " + std::to_string(worst));
   return r;
+}
+
+// ---- attention.huge_scale ---------------------------------------------------------------------
+
+// Q and K are multiples of 1/16 in [-1/8, 1/8] with D = 16, so every q . k is exact and within
+// [-1/4, 1/4], and distinct logits of a row differ by at least scale / 256: the softmax is one-hot
+// (or an even split between tied keys), and scale * max stays below FLT_MAX for the LSE.
+CaseResult attention_huge_scale_case(const Device& device, xinhe_dtype_t dt) {
+  const std::string full_name = "attention.huge_scale." + dtype_str(dt);
+  Rng rng(full_name);
+  const int64_t hq = 2, hkv = 1, sq = 5, skv = 33, d = 16;
+  std::ostringstream detail;
+  for (const float scale : {2.5e38f, std::numeric_limits<float>::max(),
+                            -std::numeric_limits<float>::max()}) {
+    for (const bool causal : {false, true}) {
+      const xinhe_attention_desc_t desc = dense_attention(dt, hq, hkv, sq, skv, d, causal, scale);
+      HostArray q(dt, hq * sq * d), k(dt, hkv * skv * d), v(dt, hkv * skv * d);
+      v.randomize(rng);
+      auto sixteenths = [&] { return std::round(rng.uniform() * 2.0) / 16.0; };
+      for (int64_t i = 0; i < q.count; ++i) q.set(i, sixteenths());
+      for (int64_t i = 0; i < k.count; ++i) k.set(i, sixteenths());
+      HostArray o, lse;
+      if (auto ended = run_attention_once(device, full_name, desc, q, k, v, &o, &lse))
+        return *ended;
+      const AttentionErrors e = attention_errors(desc, q, k, v, o, lse);
+      const double tol = tolerance(dt, std::max(d, skv));
+      if (!(e.o <= tol) || !(e.lse <= tol)) {
+        std::ostringstream why;
+        why << "scale " << scale << (causal ? " causal" : "") << ": O error " << e.o
+            << ", LSE error " << e.lse << " (tol " << tol << "), " << e.worst;
+        return fail(why.str());
+      }
+      detail << "scale " << scale << (causal ? " causal" : "") << ": O error " << e.o << "; ";
+    }
+  }
+  return pass(detail.str());
 }
 
 // ---- attention.masked_rows --------------------------------------------------------------------
@@ -691,6 +729,8 @@ void add_adversarial_cases(std::vector<Case>& cases) {
         [dt](const Device& d) { return attention_shift_case(d, dt, 1, 100, false); });
     add("attention", "masked_rows." + t,
         [dt](const Device& d) { return attention_masked_rows_case(d, dt); });
+    add("attention", "huge_scale." + t,
+        [dt](const Device& d) { return attention_huge_scale_case(d, dt); });
   }
   const std::pair<xinhe_dtype_t, xinhe_dtype_t> combos[] = {
       {f32, f32}, {f16, f16}, {f16, f32}, {bf16, bf16}, {bf16, f32}};

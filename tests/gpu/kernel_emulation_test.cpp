@@ -906,6 +906,34 @@ TEST(GpuKernelEmulation, AttentionIsShiftInvariantAtLargeLogits) {
   }
 }
 
+// Finite scales up to FLT_MAX: |scale| log2(e) overflows to inf above 2.36e38, and a kernel
+// that folds it in computes (s - max) * inf = NaN at the row's max. Q and K are multiples of
+// 1/16 in [-1/8, 1/8] with D = 16, so q . k is exact, |q . k| <= 1/4, and the softmax is one-hot.
+TEST(GpuKernelEmulation, AttentionTakesScalesUpToFltMax) {
+  const auto huge_scale = [](float scale) -> AttentionInputsHook {
+    return [scale](xinhe_attention_desc_t& d, HostArray& q, HostArray& k, HostArray&) {
+      d.scale = scale;
+      for (HostArray* t : {&q, &k})
+        for (int64_t i = 0; i < t->count; ++i) t->set(i, std::round(t->get(i) * 2.0) / 16.0);
+    };
+  };
+  struct Method {
+    AttentionFamilyId method;
+    xinhe_dtype_t dtype;
+  };
+  for (const Method m : {Method{AttentionFamilyId::kFlash, XINHE_DTYPE_F32},
+                         Method{AttentionFamilyId::kNaive, XINHE_DTYPE_F32},
+                         Method{AttentionFamilyId::kTensorOp, XINHE_DTYPE_F16},
+                         Method{AttentionFamilyId::kWgmma, XINHE_DTYPE_BF16}}) {
+    for (const float scale : {2.5e38f, std::numeric_limits<float>::max(),
+                              -std::numeric_limits<float>::max()}) {
+      SCOPED_TRACE(testing::Message() << "scale " << scale);
+      check_attention(attention_case(m.dtype, 1, 2, 1, 9, 37, 16, true), m.method, 0,
+                      huge_scale(scale));
+    }
+  }
+}
+
 // Rows that see no key (bottom-right causal, Sq > Skv) at every position within the kernels'
 // row groups: O = 0 and LSE = -inf, never NaN.
 TEST(GpuKernelEmulation, AttentionFullyMaskedRowsAreZero) {

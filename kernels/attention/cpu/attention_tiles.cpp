@@ -98,7 +98,10 @@ Plan make_plan(const PackedKernels& g, const xinhe_attention_desc_t& d, int thre
   p.causal_offset = d.seq_kv - d.seq_q;
   p.negate_q = d.scale < 0.0f;
   p.scale_abs = std::fabs(d.scale);
-  p.c = p.scale_abs * kLog2e;
+  // Above 2.36e38 |scale| log2(e) overflows to inf, and (s - max) * inf is NaN where s == max.
+  // FLT_MAX instead: distinct f32 scores differ by more than 1e-38 there, so the softmax is
+  // one-hot either way.
+  p.c = std::min(p.scale_abs * kLog2e, std::numeric_limits<float>::max());
 
   int64_t at = 0;
   auto take = [&at](int64_t bytes) {

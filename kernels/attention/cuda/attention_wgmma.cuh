@@ -134,7 +134,8 @@ XG_DEVICE void attention_wgmma(const xinhe_attention_cuda_params_t& p, unsigned 
   // is scaled, in base 2: exp2((s - m) * |scale| log2(e)). Scaling before the max would round
   // scale * s, an error proportional to |s| (see attention_cuda.cu).
   const float sign = score_sign(p), a = score_scale(p);
-  const float scale_log2 = a * 1.4426950408889634f;
+  // Capped at FLT_MAX: above 2.36e38 the product is inf and (s - m) * inf is NaN at the max.
+  const float scale_log2 = fminf(a * 1.4426950408889634f, 3.402823466e+38f);
   // This warpgroup's 64 Q rows in each slab.
   unsigned char* const q_rows = q_tile + warpgroup * kWaWarpgroupRows * kWaRowBytes;
 
