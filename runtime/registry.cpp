@@ -14,10 +14,10 @@
 // plugin through the kernel (plugin memory that is not readable gives a reason, not a crash)
 // and checked field by field, struct_size first (plugin_checks.h). Plugins and folders anyone
 // may write, and relative XINHE_BACKEND_PATH entries, are warned about on stderr, and refused
-// under XINHE_PLUGIN_STRICT=1. A plugin calling the registry from inside its own loading
-// (backend_create calling xinhe_device_count, say) gets FAILED_PRECONDITION instead of
-// deadlocking on the registry, and a backend may contribute at most kMaxDevicesPerBackend
-// devices.
+// under XINHE_PLUGIN_STRICT=1 (or any value but "0" and empty: plugin_strict_mode). A plugin
+// calling the registry from inside its own loading (backend_create calling xinhe_device_count,
+// say) gets FAILED_PRECONDITION instead of deadlocking on the registry, and a backend may
+// contribute at most kMaxDevicesPerBackend devices.
 //
 // Also here: the host API table handed to backends (status_new, verbose_enabled, log, and the
 // implementation filters).
@@ -143,14 +143,33 @@ std::string real_path_of(const std::string& path) {
   return path;
 }
 
-// XINHE_PLUGIN_STRICT=1: refuse what is otherwise only warned about.
-bool plugin_strict_mode() {
-  const char* env = std::getenv("XINHE_PLUGIN_STRICT");
-  return env != nullptr && std::strcmp(env, "1") == 0;
-}
-
 // Security warnings go to stderr whatever XINHE_VERBOSE says.
 void warn(const std::string& message) { log_line("load", "core", ("warning: " + message).c_str()); }
+
+// XINHE_PLUGIN_STRICT=1: refuse what is otherwise only warned about. A security switch fails
+// closed: unset, empty or "0" is off, "1" is on, and any other value ("yes", "true", "2",
+// "off"...) is on too, with a warning naming the value, once per process per value (this is
+// asked once per plugin).
+bool plugin_strict_mode() {
+  const char* env = std::getenv("XINHE_PLUGIN_STRICT");
+  if (env == nullptr || *env == '\0' || std::strcmp(env, "0") == 0) return false;
+  if (std::strcmp(env, "1") == 0) return true;
+  static std::mutex mutex;
+  static std::string warned_for;
+  static bool warned = false;
+  // At most 64 bytes are shown (log_line escapes them), so a hostile value cannot flood stderr.
+  const std::string value(env, strnlen(env, 65));
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!warned || warned_for != value) {
+    warned = true;
+    warned_for = value;
+    const std::string shown = value.substr(0, 64) + (value.size() > 64 ? "..." : "");
+    warn("XINHE_PLUGIN_STRICT='" + shown +
+         "' is not 0 or 1; treated as 1 (strict: plugins that are only warned about are "
+         "refused)");
+  }
+  return true;
+}
 
 void log_decision(const Backend& backend) {
   if (!verbose_enabled("load")) return;
@@ -505,8 +524,10 @@ void build_registry() {
   log_decision(*cpu);
   registry->backends.push_back(std::move(cpu));
 
+  // Read before any plugin is looked for, so a value that is not 0 or 1 is reported even
+  // when no plugin is met.
+  const bool strict = plugin_strict_mode();
   if (const char* env = std::getenv("XINHE_BACKEND_PATH")) {
-    const bool strict = plugin_strict_mode();
     std::string list = env;
     size_t start = 0;
     while (start <= list.size()) {

@@ -236,6 +236,14 @@ xinhe_status_t cpu_backend_create(const xinhe_host_api_t* host, xinhe_be_backend
       return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
     }
   }
+  // XINHE_CPU_PROBE=no used to run the probes anyway (only "0" turned them off).
+  if (const char* env = std::getenv("XINHE_CPU_PROBE"); env != nullptr) {
+    bool probe = true;
+    std::string error;
+    if (!xinhe::backends::cpu::parse_cpu_probe(env, &probe, &error)) {
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "%s", error.c_str());
+    }
+  }
   try {
     auto backend = std::make_unique<xinhe_be_backend_s>();
     backend->host = host;

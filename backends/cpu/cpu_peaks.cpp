@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -126,10 +127,16 @@ void store(const std::string& path, const CpuPeaks& peaks) {
 }
 
 CpuPeaks load_or_measure(int threads) {
-  if (const char* env = std::getenv("XINHE_CPU_PROBE"); env && std::string(env) == "0") {
-    CpuPeaks off;
-    off.source = "off (XINHE_CPU_PROBE=0)";
-    return off;
+  if (const char* env = std::getenv("XINHE_CPU_PROBE"); env != nullptr) {
+    bool probe = true;
+    std::string error;
+    // The backend refuses to start with an invalid value (cpu_backend_create), so this is
+    // reached with one only if the environment changed since; it never probes then.
+    if (!parse_cpu_probe(env, &probe, &error) || !probe) {
+      CpuPeaks off;
+      off.source = error.empty() ? "off (XINHE_CPU_PROBE=0)" : "off (" + error + ")";
+      return off;
+    }
   }
   const std::string path = cache_path(threads);
   if (!path.empty()) {
@@ -152,6 +159,17 @@ CpuPeaks load_or_measure(int threads) {
 bool plausible(double v) { return std::isfinite(v) && v >= 0.0 && v < 1e18; }
 
 }  // namespace
+
+bool parse_cpu_probe(const char* text, bool* out_probe, std::string* error) {
+  if (text != nullptr && (std::strcmp(text, "0") == 0 || std::strcmp(text, "1") == 0)) {
+    *out_probe = text[0] == '1';
+    return true;
+  }
+  const std::string shown = text == nullptr ? "" : std::string(text, strnlen(text, 33));
+  *error = "XINHE_CPU_PROBE='" + shown.substr(0, 32) + (shown.size() > 32 ? "..." : "") +
+           "' is not 0 (no probes: peaks unknown) or 1 (probe, the default)";
+  return false;
+}
 
 std::string format_cpu_peaks(const CpuPeaks& peaks) {
   std::ostringstream out;

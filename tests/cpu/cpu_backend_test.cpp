@@ -99,6 +99,30 @@ TEST(CpuBackendEntry, BadBindFailsCreate) {
   unsetenv("XINHE_CPU_BIND");
 }
 
+// XINHE_CPU_PROBE=no ran the probes anyway: only "0" turned them off. A value that is not 0
+// or 1 is now refused like a bad XINHE_CPU_BIND.
+TEST(CpuBackendEntry, BadProbeSwitchFailsCreate) {
+  const xinhe_backend_api_t* api = xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, 0);
+  for (const char* bad : {"no", "off", "false", "yes", "2", " 0", ""}) {
+    setenv("XINHE_CPU_PROBE", bad, 1);
+    xinhe_be_backend_t backend = nullptr;
+    std::string message;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend), &message),
+              XINHE_STATUS_INVALID_ARGUMENT)
+        << "'" << bad << "'";
+    EXPECT_NE(message.find(std::string("XINHE_CPU_PROBE='") + bad + "'"), std::string::npos)
+        << message;
+    if (backend != nullptr) api->backend_destroy(backend);
+  }
+  for (const char* good : {"0", "1"}) {
+    setenv("XINHE_CPU_PROBE", good, 1);
+    xinhe_be_backend_t backend = nullptr;
+    EXPECT_EQ(code_of(api->backend_create(kHost, &backend)), XINHE_STATUS_OK) << good;
+    api->backend_destroy(backend);
+  }
+  unsetenv("XINHE_CPU_PROBE");
+}
+
 TEST(CpuBackendEntry, BadMaxIsaFailsCreate) {
   const xinhe_backend_api_t* api = xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, 0);
   const char* old = std::getenv("XINHE_CPU_MAX_ISA");

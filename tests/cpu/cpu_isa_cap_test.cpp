@@ -78,4 +78,35 @@ TEST(CpuIsaCap, CappedKernelsStayOutWithTheReason) {
   }
 }
 
+// Under a cap OpenBLAS is kept when the kernel set it reports fits (an AVX2 machine's Haswell
+// or Zen set under avx2) and declined, naming the set, only when that set needs more.
+TEST(CpuIsaCap, OpenBlasIsDeclinedOnlyAboveTheCap) {
+  const char* env = std::getenv("XINHE_CPU_MAX_ISA");
+  if (env == nullptr || std::strcmp(env, "avx2") != 0) {
+    GTEST_SKIP() << "runs in the ctest entry that sets XINHE_CPU_MAX_ISA=avx2";
+  }
+  xinhe_gemm_desc_t d{};
+  d.struct_size = sizeof(d);
+  d.m = d.n = d.k = d.lda = d.ldb = d.ldc = 64;
+  d.batch = 1;
+  d.ab_dtype = d.c_dtype = XINHE_DTYPE_F32;
+  for (const auto& impl : xinhe::kernels::cpu::gemm_impls()) {
+    if (impl.label() != "openblas") continue;
+    const char* why = impl.unsupported_reason(d);
+    if (why == nullptr || std::strstr(why, "libopenblas.so.0") != nullptr) return;
+    const std::string reason = why;
+    EXPECT_NE(reason.find("XINHE_CPU_MAX_ISA=avx2 excludes OpenBLAS"), std::string::npos) << why;
+    const bool above = reason.find("needs avx512") != std::string::npos ||
+                       reason.find("needs amx") != std::string::npos ||
+                       reason.find("is not known") != std::string::npos ||
+                       reason.find("does not say") != std::string::npos;
+    EXPECT_TRUE(above) << why;
+    if (reason.find("needs ") != std::string::npos) {
+      EXPECT_NE(reason.find("OPENBLAS_CORETYPE=Haswell"), std::string::npos) << why;
+    }
+    return;
+  }
+  ADD_FAILURE() << "no openblas entry in the CPU GEMM list";
+}
+
 }  // namespace

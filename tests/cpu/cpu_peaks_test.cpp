@@ -58,6 +58,17 @@ TEST(CpuPeaks, OffSwitchReportsUnknown) {
   EXPECT_NE(p.source.find("XINHE_CPU_PROBE=0"), std::string::npos) << p.source;
 }
 
+// XINHE_CPU_PROBE=no ran the probes: an invalid value never probes (the backend also refuses
+// to start with it; this is the peaks module's own guard).
+TEST(CpuPeaks, InvalidSwitchValueNeverProbes) {
+  setenv("XINHE_CPU_PROBE", "no", 1);
+  const CpuPeaks& p = cpu_peaks(98);  // a thread count nothing else asks for
+  unsetenv("XINHE_CPU_PROBE");
+  for (double f : p.flops) EXPECT_EQ(f, 0.0);
+  EXPECT_EQ(p.bandwidth, 0.0);
+  EXPECT_NE(p.source.find("XINHE_CPU_PROBE='no'"), std::string::npos) << p.source;
+}
+
 TEST(CpuPeaks, MeasuresOnceIntoTheCache) {
   if (kernels::cpu_feature_unavailable(kernels::CpuFeature::kAvx2) != nullptr) {
     GTEST_SKIP() << "no probe for this CPU: "

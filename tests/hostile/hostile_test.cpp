@@ -250,6 +250,40 @@ TEST(HostilePlugins, WorldWritableFolderWarnsAndStrictModeRefuses) {
       << strict.output;
 }
 
+// XINHE_PLUGIN_STRICT=yes, true or 2 loaded a world-writable folder's plugin with only the
+// usual warning: only "1" meant strict. The security switch now fails closed: unset, empty
+// and "0" are off; any other value is on, with a warning naming it.
+TEST(HostilePlugins, StrictModeValuesOtherThan0Or1FailClosedWithAWarning) {
+  TempDir dir;
+  ASSERT_EQ(chmod(dir.path().c_str(), 0777), 0);
+  copy_file(plugin_of("okplugin"), dir / "libxinhe_backend_okplugin.so");
+  ASSERT_EQ(chmod((dir / "libxinhe_backend_okplugin.so").c_str(), 0755), 0);
+  for (const char* value : {"yes", "true", "2", "on", "off", " 1", "1 "}) {
+    const ChildResult r = list_backends(dir.path(), {{"XINHE_PLUGIN_STRICT", value}});
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    EXPECT_TRUE(contains(backend_line(r, "okplugin"), "refused by XINHE_PLUGIN_STRICT=1"))
+        << "'" << value << "': " << r.output;
+    EXPECT_EQ(backend_line(r, "hostile"), "") << "'" << value << "': " << r.output;
+    EXPECT_TRUE(contains(r.output, std::string("warning: XINHE_PLUGIN_STRICT='") + value +
+                                       "' is not 0 or 1; treated as 1"))
+        << "'" << value << "': " << r.output;
+  }
+  for (const char* value : {"0", ""}) {
+    const ChildResult r = list_backends(dir.path(), {{"XINHE_PLUGIN_STRICT", value}});
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    EXPECT_TRUE(contains(backend_line(r, "hostile"), "loaded=1"))
+        << "'" << value << "': " << r.output;
+    EXPECT_FALSE(contains(r.output, "is not 0 or 1")) << "'" << value << "': " << r.output;
+  }
+  // Reported even when no plugin is met, and a long value is cut short in the warning.
+  const std::string long_value(5000, 'y');
+  const ChildResult r = list_backends("", {{"XINHE_PLUGIN_STRICT", long_value}});
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "XINHE_PLUGIN_STRICT='" + std::string(64, 'y') + "...'"))
+      << r.output;
+  EXPECT_FALSE(contains(r.output, std::string(65, 'y'))) << r.output;
+}
+
 TEST(HostilePlugins, RelativeBackendPathWarnsAndStrictModeSkips) {
   TempDir dir;
   ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
@@ -279,6 +313,22 @@ TEST(HostileEnv, NonCanonicalCpuThreadsAreRefusedAlike) {
     EXPECT_TRUE(contains(line, "digits only")) << r.output;
   }
   const ChildResult r = list_backends("", {{"XINHE_CPU_THREADS", "4"}});
+  EXPECT_TRUE(contains(backend_line(r, "cpu"), "loaded=1")) << r.output;
+}
+
+// XINHE_CPU_PROBE=no ran the probes anyway; now any value but 0 and 1 is refused with the
+// reason, like XINHE_CPU_THREADS and XINHE_CPU_BIND.
+TEST(HostileEnv, InvalidCpuProbeValueMakesCpuUnavailable) {
+  for (const char* value : {"no", "false", ""}) {
+    const ChildResult r = list_backends("", {{"XINHE_CPU_PROBE", value}});
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    const std::string line = backend_line(r, "cpu");
+    EXPECT_TRUE(contains(line, "loaded=0 code=INVALID_ARGUMENT"))
+        << "'" << value << "': " << r.output;
+    EXPECT_TRUE(contains(line, std::string("XINHE_CPU_PROBE='") + value + "' is not 0"))
+        << r.output;
+  }
+  const ChildResult r = list_backends("", {{"XINHE_CPU_PROBE", "0"}});
   EXPECT_TRUE(contains(backend_line(r, "cpu"), "loaded=1")) << r.output;
 }
 

@@ -4,8 +4,11 @@
 // asserts that its environment is really set, so a scenario run without it fails loudly.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -65,6 +68,77 @@ TEST(EnvVerboseLoad, PrintsEachLoadDecision) {
   EXPECT_NE(log.find("xinhe[load] fake: loaded"), std::string::npos) << log;
   EXPECT_NE(log.find("plugin ABI 2.0, core supports 1.x"), std::string::npos) << log;
   EXPECT_NE(log.find("missing required entry 'op_run'"), std::string::npos) << log;
+}
+
+// XINHE_CPU_MAX_ISA=baseline dispatched f32 GEMM to cpu.gemm.openblas_f32, which ran
+// OpenBLAS's AVX2 kernels: the cap did not cover OpenBLAS. Now OpenBLAS is declined (with the
+// reason in the dispatch line) unless its kernel set fits the cap, which no OpenBLAS kernel set
+// does for baseline (SSE2); results still match the float64 reference.
+TEST(EnvCpuMaxIsaBaseline, GemmStaysOnPortableKernels) {
+  ASSERT_EQ(env("XINHE_CPU_MAX_ISA"), "baseline");
+  ASSERT_EQ(env("XINHE_VERBOSE"), "dispatch");
+  xinhe_device_t cpu = xinhe_test::device_named("cpu:0");
+  ASSERT_NE(cpu, nullptr);
+  xinhe_test::Stream stream(cpu);
+  const int64_t shapes[][3] = {{8, 8, 8},    {1, 1, 1},    {3, 70, 5},
+                               {33, 17, 64}, {64, 64, 64}, {100, 3, 129}};
+  uint32_t seed = 1;
+  for (const auto& shape : shapes) {
+    const xinhe_gemm_desc_t d = xinhe_test::gemm_desc_f32(shape[0], shape[1], shape[2]);
+    SCOPED_TRACE(std::to_string(d.m) + "x" + std::to_string(d.n) + "x" + std::to_string(d.k));
+    xinhe_gemm_t gemm = nullptr;
+    ::testing::internal::CaptureStderr();
+    StatusPtr created(xinhe_gemm_create(cpu, &d, &gemm));
+    StatusPtr checked(created == nullptr ? xinhe_gemm_check(gemm) : nullptr);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    ASSERT_EQ(created, nullptr) << xinhe_status_message(created.get());
+    ASSERT_EQ(checked, nullptr) << xinhe_status_message(checked.get());
+    const std::string name = xinhe_gemm_impl_name(gemm);
+    EXPECT_EQ(name.find("openblas"), std::string::npos) << name << "\n" << log;
+    // Nothing above SSE2: neither xinhe's AVX kernels nor oneDNN.
+    EXPECT_EQ(name.find("avx"), std::string::npos) << name;
+    EXPECT_EQ(name.find("amx"), std::string::npos) << name;
+    EXPECT_EQ(name.find("onednn"), std::string::npos) << name;
+    const size_t skipped = log.find("skipped cpu.gemm.openblas_f32: ");
+    ASSERT_NE(skipped, std::string::npos) << log;
+    const std::string reason = log.substr(skipped, log.find(';', skipped) - skipped);
+    EXPECT_TRUE(reason.find("XINHE_CPU_MAX_ISA=baseline excludes OpenBLAS") != std::string::npos ||
+                reason.find("libopenblas.so.0 not found") != std::string::npos)
+        << reason;
+
+    uint64_t workspace_bytes = 0;
+    XH_ASSERT_OK(xinhe_gemm_workspace_size(gemm, &workspace_bytes));
+    const size_t a_count = static_cast<size_t>(d.m * d.k), b_count = static_cast<size_t>(d.k * d.n),
+                 c_count = static_cast<size_t>(d.m * d.n);
+    const std::vector<float> a = xinhe_test::random_floats(a_count, seed++);
+    const std::vector<float> b = xinhe_test::random_floats(b_count, seed++);
+    const std::vector<float> c_in = xinhe_test::random_floats(c_count, seed++);
+    const float alpha = 0.75f, beta = -0.5f;
+    const std::vector<double> expected = xinhe_test::gemm_reference(d, a, b, c_in, alpha, beta);
+    xinhe_test::Buffer a_buf(cpu, a_count * 4), b_buf(cpu, b_count * 4), c_buf(cpu, c_count * 4);
+    xinhe_test::Buffer ws(cpu, workspace_bytes > 0 ? workspace_bytes : 1);
+    xinhe_test::upload(stream.handle, a_buf.handle, a.data(), a_count * 4);
+    xinhe_test::upload(stream.handle, b_buf.handle, b.data(), b_count * 4);
+    xinhe_test::upload(stream.handle, c_buf.handle, c_in.data(), c_count * 4);
+    xinhe_gemm_args_t args;
+    std::memset(&args, 0, sizeof(args));
+    args.struct_size = sizeof(args);
+    args.a = a_buf.handle;
+    args.b = b_buf.handle;
+    args.c = c_buf.handle;
+    args.workspace = workspace_bytes > 0 ? ws.handle : nullptr;
+    args.alpha = alpha;
+    args.beta = beta;
+    XH_ASSERT_OK(xinhe_gemm_run(gemm, stream.handle, &args));
+    std::vector<float> c_out(c_count);
+    XH_ASSERT_OK(
+        xinhe_copy_device_to_host(stream.handle, c_out.data(), c_buf.handle, 0, c_count * 4));
+    XH_ASSERT_OK(xinhe_stream_synchronize(stream.handle));
+    xinhe_gemm_destroy(gemm);
+    for (size_t i = 0; i < c_count; ++i) {
+      EXPECT_NEAR(c_out[i], expected[i], 1e-4 * (1.0 + std::fabs(expected[i]))) << "index " << i;
+    }
+  }
 }
 
 }  // namespace
