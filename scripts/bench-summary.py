@@ -7,6 +7,9 @@ this prints each run's xinhe/peer ratio (peer median time / xinhe median time, a
 is faster), their median, and xinhe's median throughput and share of the measured peak.
 
     scripts/bench-summary.py run1.json run2.json run3.json [--markdown]
+
+A file that cannot be read, or whose results lack a field this script uses, is named with the
+field on stderr, exit status 2.
 """
 import argparse
 import json
@@ -15,12 +18,35 @@ import sys
 from collections import OrderedDict
 
 
+# The fields of a result record this script reads (docs/bench-format.md).
+REQUIRED_FIELDS = ("op", "dtype", "shape_text", "device", "impl", "median_ms", "tflops")
+
+
+def refuse(message):
+    """Bad input: the message on stderr, exit 2 (as xinhe-bench does)."""
+    print(f"bench-summary: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def load(path):
     try:
         with open(path) as f:
-            return json.load(f)
+            report = json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"bench-summary: cannot read {path}: {e}")
+        refuse(f"cannot read {path}: {e}")
+    # Checked here so that a malformed file is named, not a KeyError traceback later.
+    if not isinstance(report, dict):
+        refuse(f"{path}: not a JSON object written by xinhe-bench --json")
+    results = report.get("results", [])
+    if not isinstance(results, list):
+        refuse(f"{path}: 'results' is not a list")
+    for i, r in enumerate(results):
+        if not isinstance(r, dict):
+            refuse(f"{path}: results[{i}] is not an object")
+        for field in REQUIRED_FIELDS:
+            if field not in r:
+                refuse(f"{path}: results[{i}] has no '{field}' field")
+    return report
 
 
 def key_of(result):

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -28,9 +31,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cleanup.h"
 #include "cli_parse.h"
 #include "fma_probe.h"
 #include "measure.h"
+#include "output_path.h"
 #include "report.h"
 #include "shapes.h"
 #include "host_peers.h"
@@ -48,12 +53,14 @@ struct Options {
   std::string shapes;
   std::vector<std::string> gemm_shapes, attention_shapes;
   Settings settings;
+  std::vector<std::string> threads_text;  // as given; parsed into threads
   std::vector<int> threads;
   bool compare = false;
   bool quick = false;
   std::string python;  // interpreter of the PyTorch peer (empty: XINHE_BENCH_PYTHON, python3)
   double peer_max_seconds = 5.0;  // the PyTorch peer's longest call that is still timed
   std::string json_path;
+  bool json_given = false;
   // Set by the parent when it re-executes itself for one CPU thread count.
   std::string child_json;
   int child_threads = 0;
@@ -69,19 +76,53 @@ struct Item {
   std::string impl;  // "xinhe", a GEMM peer name, "openblas-unfused", "openblas-f32", "torch-*"
 };
 
-std::vector<std::string> split_list(const std::string& text) {
+// "a,b,c" -> {a, b, c}. An empty element ("1,,2", "", "a,") is refused: it is a typo more
+// often than not, and silently dropping it hid that.
+std::vector<std::string> split_list(const std::string& text, const char* option) {
   std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = text.find(',', pos);
+    const std::string item =
+        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (item.empty())
+      throw std::invalid_argument(fmt::format("{} '{}': empty element in the list", option, text));
+    out.push_back(item);
+    if (comma == std::string::npos) return out;
+    pos = comma + 1;
+  }
+}
+
+// Order kept, later repeats dropped: "--dtypes f32,f32" measured everything twice.
+template <typename T>
+std::vector<T> dedupe(const std::vector<T>& items) {
+  std::vector<T> out;
+  for (const T& item : items)
+    if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   return out;
+}
+
+std::vector<int> parse_thread_counts(const std::vector<std::string>& texts) {
+  std::vector<int> counts;
+  for (const std::string& text : texts) {
+    for (const std::string& item : split_list(text, "--threads")) {
+      const bool digits = item.find_first_not_of("0123456789") == std::string::npos;
+      const long value = digits && item.size() <= 5 ? std::stol(item) : 0;
+      if (value < 1 || value > 1024)
+        throw std::invalid_argument(
+            fmt::format("--threads '{}': '{}' is not a thread count from 1 to 1024", text, item));
+      counts.push_back(static_cast<int>(value));
+    }
+  }
+  return dedupe(counts);
 }
 
 std::vector<BenchCase> resolve_cases(const Options& o) {
   std::vector<BenchCase> cases;
   std::vector<xinhe_dtype_t> filter;
   for (const std::string& d : o.dtypes)
-    for (const std::string& name : split_list(d)) filter.push_back(parse_dtype(name));
+    for (const std::string& name : split_list(d, "--dtypes")) filter.push_back(parse_dtype(name));
+  filter = dedupe(filter);
   const std::vector<xinhe_dtype_t> explicit_dtypes =
       filter.empty() ? std::vector<xinhe_dtype_t>{XINHE_DTYPE_F32} : filter;
 
@@ -102,7 +143,7 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
     }
   }
   for (const std::string& list : o.gemm_shapes) {
-    for (const std::string& text : split_list(list)) {
+    for (const std::string& text : split_list(list, "--gemm")) {
       BenchCase c;
       c.op = Op::kGemm;
       c.gemm = parse_gemm(text);
@@ -111,7 +152,7 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
     }
   }
   for (const std::string& list : o.attention_shapes) {
-    for (const std::string& text : split_list(list)) {
+    for (const std::string& text : split_list(list, "--attention")) {
       BenchCase c;
       c.op = Op::kAttention;
       c.attention = parse_attention(text);
@@ -122,7 +163,7 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
 
   std::set<std::string> ops;
   for (const std::string& list : o.ops)
-    for (const std::string& op : split_list(list)) {
+    for (const std::string& op : split_list(list, "--op")) {
       if (op != "gemm" && op != "attention")
         throw std::invalid_argument(fmt::format("unknown op '{}' (gemm, attention)", op));
       ops.insert(op);
@@ -138,18 +179,76 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
 
 std::string backend_of(const Device& d) { return d.properties().backend; }
 
+// A registry entry's name; a plugin that failed before naming itself is listed by its file
+// stem (libxinhe_backend_<name>).
+std::string backend_name_of(const BackendInfo& b) {
+  const std::string prefix = "libxinhe_backend_";
+  return b.name.rfind(prefix, 0) == 0 ? b.name.substr(prefix.size()) : b.name;
+}
+
+std::string registered_backend_names() {
+  std::string names;
+  for (const BackendInfo& b : backends()) names += (names.empty() ? "" : ", ") + backend_name_of(b);
+  return names;
+}
+
+// Why a device name resolves to nothing: its backend did not load (and why) or does not exist.
+std::string why_no_device(const std::string& name) {
+  const std::string backend = name.substr(0, name.find(':'));
+  for (const BackendInfo& b : backends()) {
+    if (backend_name_of(b) != backend) continue;
+    if (!b.loaded)
+      return fmt::format("{}: the {} backend is unavailable: {}", name, backend, b.reason);
+    return fmt::format("{}: the {} backend has {} device(s)", name, backend, b.device_count);
+  }
+  return fmt::format("{}: no backend named '{}' (registered: {})", name, backend,
+                     registered_backend_names());
+}
+
 // "default": every device of the cpu and opencl backends; "all": every device; else names.
+// A backend in scope that did not load is reported with its reason on stderr, one line each:
+// otherwise an invalid XINHE_CPU_THREADS silently dropped the cpu rows.
 std::vector<Device> resolve_devices(const std::string& spec) {
   std::vector<Device> out;
   if (spec == "all" || spec == "default") {
+    for (const BackendInfo& b : backends()) {
+      const std::string name = backend_name_of(b);
+      if (!b.loaded && (spec == "all" || name == "cpu" || name == "opencl"))
+        fmt::print(stderr, "xinhe-bench: the {} backend is unavailable: {}\n", name, b.reason);
+    }
     for (const Device& d : Device::all()) {
       const std::string backend = backend_of(d);
       if (spec == "all" || backend == "cpu" || backend == "opencl") out.push_back(d);
     }
     return out;
   }
-  for (const std::string& name : split_list(spec)) out.push_back(Device::get(name));
+  for (const std::string& name : dedupe(split_list(spec, "--devices"))) {
+    try {
+      out.push_back(Device::get(name));
+    } catch (const Error& e) {
+      if (e.code() != XINHE_STATUS_NOT_FOUND) throw;
+      throw std::invalid_argument(fmt::format("{}\n  {}", e.what(), why_no_device(name)));
+    }
+  }
   return out;
+}
+
+// A shape-file case's @backend must name a registered backend; a device name there ("@cpu:0")
+// gets a hint. (Whether a selected device has that backend: check_cases_have_devices.)
+void check_case_backends(const std::vector<BenchCase>& cases) {
+  for (const BenchCase& c : cases) {
+    if (c.only_backend.empty()) continue;
+    bool known = false;
+    for (const BackendInfo& b : backends()) known = known || backend_name_of(b) == c.only_backend;
+    if (known) continue;
+    const std::string where = c.origin.empty() ? std::string("case") : c.origin;
+    if (c.only_backend.find(':') != std::string::npos)
+      throw std::invalid_argument(fmt::format(
+          "{}: '@{}' is a device name; @ takes a backend name (@{}); choose devices with --devices",
+          where, c.only_backend, c.only_backend.substr(0, c.only_backend.find(':'))));
+    throw std::invalid_argument(fmt::format("{}: '@{}': no backend of that name (registered: {})",
+                                            where, c.only_backend, registered_backend_names()));
+  }
 }
 
 std::vector<Item> plan(const std::vector<BenchCase>& cases, const std::vector<Device>& devices,
@@ -191,6 +290,82 @@ int default_cpu_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+std::string human_bytes(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 8) {
+    bytes /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} bytes", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+// MemAvailable from /proc/meminfo, else physical memory; nullopt when neither is known.
+std::optional<double> host_memory_available() {
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    double kib = 0;
+    if (std::sscanf(line.c_str(), "MemAvailable: %lf kB", &kib) == 1) return kib * 1024;
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page_size > 0) return static_cast<double>(pages) * page_size;
+  return std::nullopt;
+}
+
+// Host bytes one (case, dtype, device) group allocates, estimated in double so that absurd
+// shapes (3e9 x 3e9) do not overflow: the inputs, the output's host copy and the sampled
+// float64 reference; on a cpu device the device buffers too (host memory); host peers' f32
+// copies; the PyTorch peer's files and tensors.
+struct HostNeed {
+  double total = 0;
+  std::string detail;
+};
+
+HostNeed host_need(const BenchCase& c, xinhe_dtype_t dtype, bool on_cpu,
+                   const std::vector<std::string>& impls) {
+  const double esize = static_cast<double>(xinhe_dtype_size(dtype));
+  double in = 0, out = 0, row_len = 0, rows = 0, macs_per_row = 0;
+  if (c.op == Op::kGemm) {
+    const GemmShape& g = c.gemm;
+    const double batch = static_cast<double>(g.batch), m = static_cast<double>(g.m),
+                 n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+    in = batch * (m * k + k * n);
+    out = batch * m * n;
+    row_len = n;
+    rows = batch * m;
+    macs_per_row = n * k;
+  } else {
+    const AttentionShape& a = c.attention;
+    const double b = static_cast<double>(a.batch), d = static_cast<double>(a.head_dim);
+    in = b * d * (static_cast<double>(a.heads_q) * a.seq_q + 2.0 * a.heads_kv * a.seq_kv);
+    out = b * d * static_cast<double>(a.heads_q) * a.seq_q;
+    row_len = d;
+    rows = b * static_cast<double>(a.heads_q) * a.seq_q;
+    macs_per_row = 2.0 * static_cast<double>(a.seq_kv) * d;
+  }
+  // As CaseData::check samples: about 64M multiply-adds, at least 4 rows.
+  const double ref_rows =
+      std::min(rows, std::max(4.0, std::floor(64.0 * 1024 * 1024 / std::max(1.0, macs_per_row))));
+  const double inputs = in * esize, output = out * esize, reference = ref_rows * row_len * 8;
+  double total = inputs + output + reference;
+  std::string detail = fmt::format("inputs {}, output {}, reference {}", human_bytes(inputs),
+                                   human_bytes(output), human_bytes(reference));
+  if (on_cpu) {
+    total += inputs + output;
+    detail += fmt::format(", cpu device buffers {}", human_bytes(inputs + output));
+  }
+  for (const std::string& impl : impls) {
+    if (impl == "openblas-unfused" || impl == "openblas-f32") {
+      total += (in + out) * 4;
+      detail += fmt::format(", {} {}", impl, human_bytes((in + out) * 4));
+    } else if (impl == kTorchMatmul || impl == kTorchSdpa) {
+      total += 2 * (inputs + output);
+      detail += fmt::format(", {} {}", impl, human_bytes(2 * (inputs + output)));
+    }
+  }
+  return {total, detail};
+}
+
 // Everything a run accumulates; the same shape in parent and children.
 struct Records {
   json results = json::array();
@@ -218,13 +393,53 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
       ++last;
     }
     const BenchCase& c = cases[lead.case_index];
-    if (!data || data_case != lead.case_index || data->dtype() != lead.dtype) {
-      data.reset();  // free the previous inputs first: big cases hold hundreds of MiB
-      data = std::make_unique<CaseData>(c, lead.dtype);
-      data_case = lead.case_index;
-    }
     const bool is_cpu = lead.backend == "cpu";
     const std::string threads_note = is_cpu ? fmt::format(" threads={}", cpu_threads) : "";
+    const std::optional<int> record_threads =
+        is_cpu ? std::optional<int>(cpu_threads) : std::nullopt;
+
+    // Every item of the group fails together: the host data it needs cannot be had.
+    const auto fail_group = [&](const std::string& code, const std::string& reason) {
+      fmt::print(stderr, "[{}-{}/{}] {} {} {} {}{}: FAILED: {}\n", index + 1,
+                 index + static_cast<int>(last - first), progress_total, op_name(c.op),
+                 xinhe_dtype_name(lead.dtype), shape_string(c), lead.device.name(), threads_note,
+                 reason);
+      for (size_t i = first; i < last; ++i) {
+        Problem problem{c.op,   items[i].device.name(), items[i].impl, items[i].dtype, c, code,
+                        reason, record_threads};
+        rec->errors.push_back(problem_json(problem));
+      }
+      index += static_cast<int>(last - first);
+      rec->failed = true;
+      first = last;
+    };
+
+    std::vector<std::string> impls;
+    for (size_t i = first; i < last; ++i) impls.push_back(items[i].impl);
+    const HostNeed need = host_need(c, lead.dtype, is_cpu, impls);
+    const std::optional<double> available = host_memory_available();
+    if (available && need.total > *available) {
+      data.reset();
+      fail_group(xinhe_status_code_name(XINHE_STATUS_OUT_OF_MEMORY),
+                 fmt::format("not run: needs about {} of host memory ({}), more than the {} "
+                             "available (MemAvailable)",
+                             human_bytes(need.total), need.detail, human_bytes(*available)));
+      continue;
+    }
+    if (!data || data_case != lead.case_index || data->dtype() != lead.dtype) {
+      data.reset();  // free the previous inputs first: big cases hold hundreds of MiB
+      try {
+        data = std::make_unique<CaseData>(c, lead.dtype);
+      } catch (const std::bad_alloc&) {
+        // Past the estimate (a ulimit, other processes): this case only, not the run.
+        data.reset();
+        fail_group(xinhe_status_code_name(XINHE_STATUS_OUT_OF_MEMORY),
+                   fmt::format("host memory ran out (std::bad_alloc) making the inputs ({})",
+                               need.detail));
+        continue;
+      }
+      data_case = lead.case_index;
+    }
 
     // Set up and check each; report the ones that cannot run.
     std::vector<std::unique_ptr<Measurement>> ready;
@@ -247,12 +462,14 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
       } catch (const std::exception& e) {
         // Anything but a status from the API (those are handled inside): host out of memory...
         m.reset();
-        problem = Problem{c.op, item.device.name(), item.impl, item.dtype, c, "INTERNAL", e.what()};
+        problem = Problem{c.op, item.device.name(), item.impl, item.dtype,
+                          c,    "INTERNAL",         e.what(),  record_threads};
       }
       if (m) {
         ready.push_back(std::move(m));
         continue;
       }
+      problem.threads = record_threads;
       const bool skipped = problem.code == "UNIMPLEMENTED";
       fmt::print(stderr, "[{}/{}] {} {} {} {} {}{}: {}: {}\n", ++index, progress_total,
                  op_name(c.op), xinhe_dtype_name(item.dtype), shape_string(c), item.device.name(),
@@ -275,7 +492,7 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
     } catch (const std::exception& e) {
       for (auto& m : ready) {
         const Result& r = m->result;
-        Problem problem{c.op, r.device, r.impl, r.dtype, c, "INTERNAL", e.what()};
+        Problem problem{c.op, r.device, r.impl, r.dtype, c, "INTERNAL", e.what(), record_threads};
         if (const auto* err = dynamic_cast<const Error*>(&e)) problem.code = xinhe_status_code_name(err->code());
         fmt::print(stderr, "  {}: FAILED: {}\n", r.impl, e.what());
         rec->errors.push_back(problem_json(problem));
@@ -345,19 +562,22 @@ void measure_fma_peak(int threads, Records* rec) {
              line.empty() ? std::string("unknown") : line);
 }
 
-std::string temp_path(const char* stem) {
-  std::string path = fmt::format("/tmp/{}-XXXXXX", stem);
-  const int fd = mkstemp(path.data());
-  if (fd < 0) throw std::runtime_error(fmt::format("mkstemp failed for {}", path));
-  close(fd);
-  return path;
+// "exited with status 3", "was killed by signal 9 (SIGKILL)".
+std::string describe_wait_status(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* abbrev = sigabbrev_np(sig);
+    return fmt::format("was killed by signal {} (SIG{})", sig, abbrev != nullptr ? abbrev : "?");
+  }
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  return fmt::format("ended with wait status {:#x}", status);
 }
 
 // Re-executes this binary for the CPU items with XINHE_CPU_THREADS=threads and merges what the
 // child wrote. A child that crashes or writes nothing is recorded as an error.
 void run_cpu_child(const Options& o, const std::string& shapes_file, const std::string& cpu_devices,
                    int threads, int progress_base, int progress_total, Records* rec) {
-  const std::string out_file = temp_path("xinhe-bench-child");
+  const std::string out_file = make_temp_file("xinhe-bench-child");
   std::vector<std::string> args = {"xinhe-bench",
                                    "--devices", cpu_devices,
                                    "--shapes", shapes_file,
@@ -381,7 +601,7 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
   std::fflush(stderr);
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid < 0) throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
     die_with_parent(parent);
     setenv("XINHE_CPU_THREADS", std::to_string(threads).c_str(), 1);
@@ -389,8 +609,10 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
     std::perror("xinhe-bench: execv /proc/self/exe");
     _exit(127);
   }
+  track_child(pid);
   int status = 0;
   waitpid(pid, &status, 0);
+  forget_child(pid);
 
   json child;
   try {
@@ -400,14 +622,22 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
     child = json();  // reported below as a child that wrote no results
   }
   std::remove(out_file.c_str());
+  forget_temp_file(out_file);
   if (!child.is_object()) {
-    Problem p;
-    p.device = cpu_devices;
-    p.impl = "*";
-    p.code = "INTERNAL";
-    p.reason = fmt::format("child for {} thread(s) exited with status {} and wrote no results",
-                           threads, status);
-    rec->errors.push_back(problem_json(p));
+    // Not one case: the whole child's records are lost, so op, dtype, shape and impl are null
+    // rather than made up (docs/bench-format.md).
+    rec->errors.push_back(json{{"op", nullptr},
+                               {"device", cpu_devices},
+                               {"impl", nullptr},
+                               {"dtype", nullptr},
+                               {"shape", nullptr},
+                               {"shape_text", nullptr},
+                               {"threads", threads},
+                               {"code", "INTERNAL"},
+                               {"reason", fmt::format("the child process measuring the cpu devices "
+                                                      "with {} thread(s) {} and wrote no results",
+                                                      threads, describe_wait_status(status))}});
+    fmt::print(stderr, "xinhe-bench: {}\n", rec->errors.back()["reason"].get<std::string>());
     rec->failed = true;
     return;
   }
@@ -417,6 +647,46 @@ void run_cpu_child(const Options& o, const std::string& shapes_file, const std::
   for (const auto& [k, v] : child["fma_peak_gflops"].items()) rec->fma_peaks[k] = v;
   for (const auto& [k, v] : child["peak_gflops"].items()) rec->peaks[k] = v;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rec->failed = true;
+}
+
+// Refuses a --json path that cannot be written, naming why (exit 2), before anything runs.
+// The file itself is created only at the end, so a refused or interrupted run leaves none.
+void check_output_path(const std::string& path) {
+  if (path.empty()) throw std::invalid_argument("--json '': needs a file name");
+  if (const std::string why = xinhe::tools::output_path_problem(path); !why.empty())
+    throw std::invalid_argument(fmt::format("--json '{}': {}", path, why));
+}
+
+// A case restricted to a backend (@backend in a shape file) that no selected device has is
+// not run: said on stderr; when that leaves nothing to run, it is an error (exit 2), as an
+// empty case list is.
+void check_cases_have_devices(const std::vector<BenchCase>& cases,
+                              const std::vector<Device>& devices) {
+  std::string device_names;
+  std::set<std::string> backends_selected;
+  for (const Device& d : devices) {
+    device_names += (device_names.empty() ? "" : ", ") + d.name();
+    backends_selected.insert(backend_of(d));
+  }
+  size_t runnable = 0;
+  std::string unmatched;
+  for (const BenchCase& c : cases) {
+    if (c.only_backend.empty() || backends_selected.count(c.only_backend)) {
+      ++runnable;
+      continue;
+    }
+    const std::string what = fmt::format("{}{} {} @{}", c.origin.empty() ? "" : c.origin + ": ",
+                                         op_name(c.op), shape_string(c), c.only_backend);
+    unmatched += "\n  " + what;
+    if (!c.origin.empty())
+      fmt::print(stderr, "xinhe-bench: {}: not run: no selected device ({}) is of backend '{}'\n",
+                 c.origin, device_names, c.only_backend);
+  }
+  if (runnable == 0)
+    throw std::invalid_argument(
+        fmt::format("no case left for the selected devices ({}): every case is restricted to "
+                    "another backend:{}",
+                    device_names, unmatched));
 }
 
 json records_json(const Records& rec, const Options& o) {
@@ -447,9 +717,13 @@ int run(const Options& o) {
 
   if (cases.empty()) throw std::invalid_argument("no case left after the --op/--dtypes filters");
   if (devices.empty()) throw std::invalid_argument(fmt::format("no device matches '{}'", o.devices));
+  check_case_backends(cases);
+  // Before any work: a bad --json path used to fail only after every case had run.
+  if (o.json_given) check_output_path(o.json_path);
 
   std::vector<Device> cpu_devices, other_devices;
   for (const Device& d : devices) (backend_of(d) == "cpu" ? cpu_devices : other_devices).push_back(d);
+  check_cases_have_devices(cases, devices);
 
   if (o.threads.empty()) {
     const std::vector<Item> items = plan(cases, devices, o.compare);
@@ -463,7 +737,7 @@ int run(const Options& o) {
     const int total = static_cast<int>(cpu_items.size() * o.threads.size() + other_items.size());
     int base = 0;
     if (!cpu_items.empty()) {
-      const std::string shapes_file = temp_path("xinhe-bench-shapes");
+      const std::string shapes_file = make_temp_file("xinhe-bench-shapes");
       save_shape_file(shapes_file, cases);
       std::string names;
       for (const Device& d : cpu_devices) names += (names.empty() ? "" : ",") + d.name();
@@ -472,13 +746,14 @@ int run(const Options& o) {
         base += static_cast<int>(cpu_items.size());
       }
       std::remove(shapes_file.c_str());
+      forget_temp_file(shapes_file);
     }
     run_items(cases, other_items, o.settings, default_cpu_threads(), base, total, &rec);
   }
 
   const json report = records_json(rec, o);
   print_table(report);
-  if (!o.json_path.empty()) {
+  if (o.json_given) {
     std::ofstream out(o.json_path);
     out << report.dump(2) << '\n';
     if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", o.json_path));
@@ -500,27 +775,25 @@ int main(int argc, char** argv) {
   app.add_option("--devices", o.devices,
                  "Devices: 'default' (every cpu and opencl device), 'all', or names like cpu:0,opencl:0")
       ->capture_default_str();
-  app.add_option("--op", o.ops, "Ops to run: gemm,attention (default both)")->delimiter(',');
-  app.add_option("--dtypes", o.dtypes,
-                 "Dtypes (f32,f16,bf16): filters preset/file cases; dtypes of --gemm/--attention (default f32)")
-      ->delimiter(',');
+  app.add_option("--op", o.ops, "Ops to run: gemm,attention (default both)");
+  app.add_option(
+      "--dtypes", o.dtypes,
+      "Dtypes (f32,f16,bf16): filters preset/file cases; dtypes of --gemm/--attention "
+      "(default f32). In every list an empty element is an error and a repeat is dropped");
   app.add_option("--shapes", o.shapes, "Shape file or preset (" + presets + "); default 'default'");
-  app.add_option("--gemm", o.gemm_shapes, "GEMM shapes MxNxK[xBATCH][:tt], e.g. 1024x1024x1024:nt")
-      ->delimiter(',');
+  app.add_option("--gemm", o.gemm_shapes, "GEMM shapes MxNxK[xBATCH][:tt], e.g. 1024x1024x1024:nt");
   app.add_option("--attention", o.attention_shapes,
-                 "Attention shapes BxHqxHkvxSqxSkvxD[:causal], e.g. 2x8x8x1024x1024x64:causal")
-      ->delimiter(',');
+                 "Attention shapes BxHqxHkvxSqxSkvxD[:causal], e.g. 2x8x8x1024x1024x64:causal");
   auto* warmup = app.add_option("--warmup", o.settings.warmup, "Untimed runs before timing")
                      ->check(CLI::Range(0, 1000000))
                      ->capture_default_str();
   auto* runs = app.add_option("--runs", o.settings.runs, "Timed runs")
                    ->check(CLI::Range(1, 1000000))
                    ->capture_default_str();
-  app.add_option("--threads", o.threads,
-                 "CPU thread counts, e.g. 1,2: CPU devices are measured once per count in a child "
-                 "process with XINHE_CPU_THREADS=<n>")
-      ->delimiter(',')
-      ->check(CLI::Range(1, 1024));
+  app.add_option("--threads", o.threads_text,
+                 "CPU thread counts from 1 to 1024, e.g. 1,2: CPU devices are measured once per "
+                 "count in a child process with XINHE_CPU_THREADS=<n> (the bench's own "
+                 "XINHE_CPU_THREADS is then replaced by the first count)");
   app.add_flag("--compare", o.compare,
                "Also measure peers: the backend's vendor GEMM (openblas, clblast, cublas); on "
                "cpu devices also oneDNN's matmul (onednn), PyTorch's torch.matmul and "
@@ -532,9 +805,10 @@ int main(int argc, char** argv) {
   app.add_option("--peer-max-seconds", o.peer_max_seconds,
                  "A PyTorch peer case whose checked call takes longer is listed as skipped with "
                  "its time instead of timed (PyTorch's f16 CPU matmul can take seconds per call); "
-                 "0: no limit")
-      ->check(CLI::Range(0.0, 86400.0));
-  app.add_option("--json", o.json_path, "Write the results as one JSON object to FILE");
+                 "0: no limit; at most 86400");
+  auto* json_option =
+      app.add_option("--json", o.json_path,
+                     "Write the results as one JSON object to FILE (checked before anything runs)");
   app.add_flag("--quick", o.quick, "Tiny shapes (preset 'quick' unless shapes are given), 1 run, no warm-up");
   // Internal: used when the bench re-executes itself per CPU thread count.
   app.add_option("--child-json", o.child_json)->group("");
@@ -543,6 +817,13 @@ int main(int argc, char** argv) {
   app.add_option("--child-progress", progress)->group("");
   XINHE_TOOL_PARSE(app, argc, argv);
 
+  o.json_given = json_option->count() > 0;
+  // Written as a negated range so that NaN, which compares false with everything, is refused.
+  if (!(o.peer_max_seconds >= 0.0 && o.peer_max_seconds <= 86400.0)) {
+    fmt::print(stderr, "xinhe-bench: --peer-max-seconds {}: expected seconds from 0 to 86400\n",
+               o.peer_max_seconds);
+    return 2;
+  }
   if (o.quick) {
     if (warmup->count() == 0) o.settings.warmup = 0;
     if (runs->count() == 0) o.settings.runs = 1;
@@ -551,8 +832,14 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "xinhe-bench: bad --child-progress '{}'\n", progress);
     return 2;
   }
+  int status = 0;
   try {
-    return xinhe::bench::run(o);
+    o.threads = xinhe::bench::parse_thread_counts(o.threads_text);
+    // The parent runs no CPU item with --threads (children do, each with its own count), so
+    // an invalid XINHE_CPU_THREADS of its own must not take the cpu backend away from it.
+    if (!o.threads.empty() && o.child_json.empty())
+      setenv("XINHE_CPU_THREADS", std::to_string(o.threads.front()).c_str(), 1);
+    status = xinhe::bench::run(o);
   } catch (const xinhe::Error& e) {
     fmt::print(stderr, "xinhe-bench: {}\n", e.what());
     const bool usage = e.code() == XINHE_STATUS_NOT_FOUND || e.code() == XINHE_STATUS_INVALID_ARGUMENT;
@@ -564,4 +851,13 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "xinhe-bench: {}\n", e.what());
     return 1;
   }
+  // A table that never arrived (a full disk, a closed pipe) is a failure, not exit 0.
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  if (!flushed || std::ferror(stdout)) {
+    fmt::print(stderr, "xinhe-bench: cannot write the table to stdout{}\n",
+               errno != 0 ? fmt::format(": {}", std::strerror(errno)) : std::string());
+    return 1;
+  }
+  return status;
 }

@@ -402,7 +402,7 @@ Result base_result(const std::string& device_name, const std::string& impl, cons
 std::unique_ptr<Measurement> prepare_device(const Device& device, const std::string& impl,
                                             CaseData& data, Problem* problem) {
   const BenchCase& c = data.bench_case();
-  *problem = Problem{c.op, device.name(), impl, data.dtype(), c, "", ""};
+  *problem = Problem{c.op, device.name(), impl, data.dtype(), c, "", "", std::nullopt};
   try {
     auto m = std::make_unique<DeviceMeasurement>(device, c);
     m->result = base_result(device.name(), impl, data);

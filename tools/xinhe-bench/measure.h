@@ -44,7 +44,7 @@ struct Result {
   double median_ms = 0, min_ms = 0, max_ms = 0;
   double tflops = 0;
   std::optional<double> pct_of_peak;
-  std::string timing;       // "device events" or "host wall"
+  std::string timing;  // "device events", "host wall" or "host wall (in the PyTorch process)"
   CheckSummary check;
 };
 
@@ -56,6 +56,7 @@ struct Problem {
   BenchCase shape;
   std::string code;    // status code name, e.g. "UNIMPLEMENTED"
   std::string reason;
+  std::optional<int> threads;  // the CPU thread count for cpu devices, as in Result
 };
 
 // One (case, dtype): host inputs generated once and the sampled float64 reference computed

@@ -65,6 +65,7 @@ json problem_json(const Problem& p) {
               {"dtype", xinhe_dtype_name(p.dtype)},
               {"shape", shape_json(p.shape)},
               {"shape_text", shape_string(p.shape)},
+              {"threads", p.threads ? json(*p.threads) : json(nullptr)},
               {"code", p.code},
               {"reason", p.reason}};
 }
@@ -162,14 +163,16 @@ void print_table(const json& report) {
                "(rows_checked in --json)\n");
   fmt::print("x/peer: xinhe's speed over the peer's (peer median / xinhe median); > 1 means xinhe is faster\n");
   fmt::print("TFLOP/s: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked query-key pairs) per run\n");
-  for (const json& p : report["skipped"])
-    fmt::print("skipped: {} {} {} {} {}: {}\n", p["op"].get<std::string>(), p["dtype"].get<std::string>(),
-               p["shape_text"].get<std::string>(), p["device"].get<std::string>(),
-               p["impl"].get<std::string>(), p["reason"].get<std::string>());
-  for (const json& p : report["errors"])
-    fmt::print("FAILED:  {} {} {} {} {}: {}\n", p["op"].get<std::string>(), p["dtype"].get<std::string>(),
-               p["shape_text"].get<std::string>(), p["device"].get<std::string>(),
-               p["impl"].get<std::string>(), p["reason"].get<std::string>());
+  // A record of a whole --threads child that died has no op, dtype, shape or impl (null).
+  const auto problem_line = [](const json& p) {
+    std::string line;
+    for (const char* key : {"op", "dtype", "shape_text", "device", "impl"})
+      if (p[key].is_string()) line += (line.empty() ? "" : " ") + p[key].get<std::string>();
+    if (p["threads"].is_number()) line += fmt::format(" threads={}", p["threads"].get<int>());
+    return fmt::format("{}: {}", line, p["reason"].get<std::string>());
+  };
+  for (const json& p : report["skipped"]) fmt::print("skipped: {}\n", problem_line(p));
+  for (const json& p : report["errors"]) fmt::print("FAILED:  {}\n", problem_line(p));
 }
 
 }  // namespace xinhe::bench

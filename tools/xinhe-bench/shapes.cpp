@@ -20,6 +20,9 @@ constexpr xinhe_dtype_t BF16 = XINHE_DTYPE_BF16;
 std::vector<int64_t> parse_dims(const std::string& text, std::string* suffix) {
   const size_t colon = text.find(':');
   *suffix = colon == std::string::npos ? "" : text.substr(colon + 1);
+  if (colon != std::string::npos && suffix->empty())
+    throw std::invalid_argument(
+        fmt::format("'{}': nothing after ':' (drop it, or give the suffix)", text));
   const std::string dims = text.substr(0, colon);
   std::vector<int64_t> out;
   size_t pos = 0;
@@ -27,14 +30,15 @@ std::vector<int64_t> parse_dims(const std::string& text, std::string* suffix) {
     size_t next = dims.find('x', pos);
     if (next == std::string::npos) next = dims.size();
     const std::string item = dims.substr(pos, next - pos);
-    size_t used = 0;
+    // Digits only: stoll alone would also take "+4" and " 4".
     long long v = 0;
+    const bool digits = !item.empty() && item.find_first_not_of("0123456789") == std::string::npos;
     try {
-      v = std::stoll(item, &used);
+      if (digits) v = std::stoll(item);
     } catch (const std::exception&) {
-      used = 0;
+      v = 0;  // out of range
     }
-    if (item.empty() || used != item.size() || v <= 0)
+    if (!digits || v <= 0)
       throw std::invalid_argument(fmt::format("'{}': '{}' is not a positive integer", text, item));
     out.push_back(v);
     pos = next + 1;
@@ -263,13 +267,24 @@ std::vector<BenchCase> load_shape_file(const std::string& path,
       }
       while (words >> word) {
         if (word[0] == '@') {
+          // One backend per line: a second one used to replace the first without a word.
+          if (!c.only_backend.empty())
+            throw std::invalid_argument(
+                fmt::format("'@{}' and '{}': a line takes one @backend; write one line per backend",
+                            c.only_backend, word));
+          if (word.size() == 1) throw std::invalid_argument("'@' without a backend name");
           c.only_backend = word.substr(1);
           continue;
         }
         std::istringstream list(word);
-        for (std::string d; std::getline(list, d, ',');) c.dtypes.push_back(parse_dtype(d));
+        for (std::string d; std::getline(list, d, ',');) {
+          const xinhe_dtype_t dtype = parse_dtype(d);
+          if (std::find(c.dtypes.begin(), c.dtypes.end(), dtype) == c.dtypes.end())
+            c.dtypes.push_back(dtype);
+        }
       }
       if (c.dtypes.empty()) c.dtypes = default_dtypes;
+      c.origin = fmt::format("{}:{}", path, line_no);
       cases.push_back(std::move(c));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(fmt::format("{}:{}: {}", path, line_no, e.what()));

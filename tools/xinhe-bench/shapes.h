@@ -29,6 +29,7 @@ struct BenchCase {
   AttentionShape attention;
   std::vector<xinhe_dtype_t> dtypes;
   std::string only_backend;
+  std::string origin;  // "FILE:LINE" for a shape-file case (for messages); empty otherwise
 };
 
 // Floating-point operations of one run: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked
@@ -57,7 +58,7 @@ std::vector<BenchCase> preset(const std::string& name);
 // Shape files: one case per line, '#' starts a comment:
 //   gemm 1024x1024x1024 f32,f16     (dtypes optional: defaults to default_dtypes)
 //   attention 2x8x8x1024x1024x64:causal f32
-//   gemm 2048x2048x2048 f32 @cpu     (optional: only devices of that backend)
+//   gemm 2048x2048x2048 f32 @cpu     (optional: only devices of that backend; one per line)
 std::vector<BenchCase> load_shape_file(const std::string& path,
                                        const std::vector<xinhe_dtype_t>& default_dtypes);
 // Writes cases in the same format (used to hand the resolved case list to child processes).

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "cleanup.h"
 #include "torch_peer_script.h"
 
 namespace xinhe::bench {
@@ -66,6 +67,7 @@ class TorchChild {
       std::fflush(stdout);
       _exit(127);
     }
+    track_child(pid_);
     close(to_child[0]);
     close(from_child[1]);
     in_ = fdopen(to_child[1], "w");
@@ -86,7 +88,10 @@ class TorchChild {
       std::fclose(in_);
     }
     if (out_ != nullptr) std::fclose(out_);
-    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+    if (pid_ > 0) {
+      waitpid(pid_, nullptr, 0);
+      forget_child(pid_);
+    }
   }
 
   const std::string& unavailable() const { return unavailable_; }
@@ -135,11 +140,12 @@ TorchChild& child() {
 }
 
 std::string temp_file(const char* stem) {
-  std::string path = fmt::format("/tmp/xinhe-bench-torch-{}-XXXXXX", stem);
-  const int fd = mkstemp(path.data());
-  if (fd < 0) throw std::runtime_error("mkstemp failed");
-  close(fd);
-  return path;
+  return make_temp_file(fmt::format("xinhe-bench-torch-{}", stem));
+}
+
+// Enough digits to be nonzero: PyTorch calls on tiny shapes take microseconds.
+std::string format_ms(double ms) {
+  return ms >= 100 ? fmt::format("{:.0f} ms", ms) : fmt::format("{:.3g} ms", ms);
 }
 
 json shape_of(const BenchCase& c) {
@@ -160,7 +166,10 @@ json shape_of(const BenchCase& c) {
 class TorchMeasurement final : public Measurement {
  public:
   ~TorchMeasurement() override {
-    for (const std::string& p : files_) std::remove(p.c_str());
+    for (const std::string& p : files_) {
+      std::remove(p.c_str());
+      forget_temp_file(p);
+    }
   }
 
   // Sets up the case in the child and checks one run; false with *skip when PyTorch cannot.
@@ -196,8 +205,8 @@ class TorchMeasurement final : public Measurement {
     const double first_ms = timed_run_ms();
     // Over the limit: the row is not reported, so its output is not fetched or checked either.
     if (g_max_call_ms > 0.0 && first_ms > g_max_call_ms) {
-      *skip = fmt::format("one PyTorch call took {:.0f} ms, over --peer-max-seconds {:g}: not timed",
-                          first_ms, g_max_call_ms / 1e3);
+      *skip = fmt::format("one PyTorch call took {}, over --peer-max-seconds {:g} ({}): not timed",
+                          format_ms(first_ms), g_max_call_ms / 1e3, format_ms(g_max_call_ms));
       return false;
     }
     if (!child().call(json{{"cmd", "output"}}, &reply) || !reply.value("ok", false)) {
@@ -247,7 +256,7 @@ std::unique_ptr<Measurement> prepare_torch(const std::string& device_name, CaseD
                                            Problem* problem) {
   const BenchCase& c = data.bench_case();
   const char* impl = c.op == Op::kGemm ? kTorchMatmul : kTorchSdpa;
-  *problem = Problem{c.op, device_name, impl, data.dtype(), c, "UNIMPLEMENTED", ""};
+  *problem = Problem{c.op, device_name, impl, data.dtype(), c, "UNIMPLEMENTED", "", std::nullopt};
   if (!child().unavailable().empty()) {
     problem->reason = child().unavailable();
     return nullptr;

@@ -51,7 +51,7 @@ file(WRITE "${WORK}/junk.json" "{\"results\": [{\"junk\": 1}]}")
 foreach(case
     "--perf-report|${WORK}/junk.json|not a xinhe-bench JSON report"
     "--perf-report|${WORK}/missing.json|cannot read"
-    "--json|${WORK}/no/such/folder/c.json|cannot write into the folder"
+    "--json|${WORK}/no/such/folder/c.json|folder .*: No such file or directory"
     "--json|<empty>|needs a file name"
     "--case-timeout|nan|not a number of seconds"
     "--case-timeout|0|not a number of seconds")

@@ -1,0 +1,189 @@
+#!/bin/sh
+# Command-line behaviour of xinhe-bench and its scripts, one check per ctest test (each found
+# broken by an audit; docs/bench-format.md describes the fixed behaviour). Tiny shapes only.
+# Usage: cli_checks.sh CHECK XINHE_BENCH PYTHON SOURCE_DIR
+set -u
+check=$1 bench=$2 py=$3 src=$4
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+# expect_exit STATUS ARGS...: runs the bench, keeps stdout/stderr in out.txt/err.txt.
+expect_exit() {
+  want=$1
+  shift
+  "$bench" "$@" > out.txt 2> err.txt
+  got=$?
+  [ "$got" -eq "$want" ] || fail "xinhe-bench $* exited $got, expected $want; stderr: $(tail -3 err.txt)"
+}
+
+# json_query FILE EXPR: prints the Python expression EXPR evaluated on the JSON object d.
+json_query() {
+  "$py" -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+case $check in
+oversized_case)
+  # A case too big for the machine is refused up front (the estimate), one that exhausts a
+  # ulimit fails on std::bad_alloc: either way an errors record naming the case, and the
+  # cases before and after it still run and are written.
+  for big in 3000000000x3000000000x1 1x1x150000000; do
+    rm -f big.json
+    (ulimit -v 1000000; "$bench" --devices cpu:0 --gemm 8x8x8 "$big" 16x16x16 --quick \
+      --json big.json > out.txt 2> err.txt)
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "$big: exit $rc, expected 1; stderr: $(tail -3 err.txt)"
+    [ -s big.json ] || fail "$big: no JSON written; stderr: $(tail -3 err.txt)"
+    got=$(json_query big.json "sorted(r['shape_text'] for r in d['results']), [(e['shape_text'], e['code']) for e in d['errors']]")
+    [ "$got" = "['16x16x16', '8x8x8'] [('$big', 'OUT_OF_MEMORY')]" ] || fail "$big: records $got"
+    grep -q "FAILED: .*$big.*host memory" out.txt || fail "$big: the table does not name the case"
+  done
+  echo "ok: oversized cases are recorded and the run goes on"
+  ;;
+torch_timing_documented)
+  # Every timing value the bench writes (the PyTorch peer's included, on the stand-in torch)
+  # is one that docs/bench-format.md lists in its field table.
+  export PYTHONPATH="$src/tools/xinhe-bench/testing/fake_torch" XINHE_BENCH_PYTHON="$py"
+  expect_exit 0 --devices cpu:0 --compare --quick --dtypes f32 --gemm 8x8x8 --json t.json
+  values=$(json_query t.json "'\n'.join(sorted(set(r['timing'] for r in d['results'])))")
+  echo "$values" | grep -q "PyTorch" || fail "no PyTorch row timed: $values"
+  row=$(grep '^| `timing` |' "$src/docs/bench-format.md")
+  echo "$values" | while read -r v; do
+    case $row in *"\"$v\""*) ;; *) fail "timing \"$v\" is not in the doc's row: $row" ;; esac
+  done || exit 1
+  echo "ok: every timing value is documented"
+  ;;
+shape_backend)
+  # @backend in a shape file: unknown names and device names are refused with file:line, two
+  # on one line are refused, and a file leaving no case for the selected devices exits 2.
+  printf 'gemm 8x8x8 f32 @nosuch\n' > nosuch.txt
+  expect_exit 2 --shapes nosuch.txt --quick --devices cpu:0
+  grep -q "nosuch.txt:1: '@nosuch': no backend of that name" err.txt || fail "$(cat err.txt)"
+  printf '# comment\ngemm 8x8x8 f32 @cpu:0\n' > device.txt
+  expect_exit 2 --shapes device.txt --quick --devices cpu:0
+  grep -q "device.txt:2: '@cpu:0' is a device name.*@cpu" err.txt || fail "$(cat err.txt)"
+  printf 'gemm 8x8x8 f32 @cpu @opencl\n' > two.txt
+  expect_exit 2 --shapes two.txt --quick --devices cpu:0
+  grep -q "two.txt:1: .*one @backend" err.txt || fail "$(cat err.txt)"
+  printf 'gemm 8x8x8 f32 @opencl\n' > other.txt
+  expect_exit 2 --shapes other.txt --quick --devices cpu:0
+  grep -q "no case left for the selected devices" err.txt || fail "$(cat err.txt)"
+  # One case left: it runs, and the other is named as not run.
+  printf 'gemm 8x8x8 f32 @opencl\ngemm 16x16x16 f32 @cpu\n' > mixed.txt
+  expect_exit 0 --shapes mixed.txt --quick --devices cpu:0
+  grep -q "mixed.txt:1: not run: no selected device (cpu:0) is of backend 'opencl'" err.txt ||
+    fail "$(cat err.txt)"
+  grep -q "16x16x16" out.txt || fail "the @cpu case did not run"
+  echo "ok: @backend is checked"
+  ;;
+output_paths)
+  # A --json path that cannot be written is refused before any case runs; "" is refused; a
+  # table that cannot be written to stdout fails the run.
+  expect_exit 2 --devices cpu:0 --gemm 8x8x8 --quick --json /nonexistent/dir/x.json
+  grep -q "/nonexistent/dir" err.txt || fail "no reason: $(cat err.txt)"
+  ! grep -q "timing" err.txt || fail "cases ran before the --json check"
+  expect_exit 2 --devices cpu:0 --gemm 8x8x8 --quick --json ""
+  mkdir folder
+  expect_exit 2 --devices cpu:0 --gemm 8x8x8 --quick --json folder
+  if [ -w /dev/full ]; then
+    "$bench" --devices cpu:0 --gemm 8x8x8 --quick > /dev/full 2> err.txt
+    rc=$?
+    [ "$rc" -eq 1 ] || fail ">/dev/full: exit $rc, expected 1"
+    grep -q "cannot write the table to stdout" err.txt || fail "$(cat err.txt)"
+  fi
+  echo "ok: output paths are checked"
+  ;;
+backend_reason)
+  # A cpu backend refused by its variable is named with the reason; --threads sets the
+  # variable per child, so the bench's own invalid value does not matter then.
+  export XINHE_CPU_THREADS=0
+  expect_exit 2 --devices cpu:0 --gemm 8x8x8 --quick
+  grep -q "cpu:0: the cpu backend is unavailable: .*XINHE_CPU_THREADS" err.txt || fail "$(cat err.txt)"
+  "$bench" --gemm 8x8x8 --quick > out.txt 2> err.txt
+  grep -q "the cpu backend is unavailable: .*XINHE_CPU_THREADS" err.txt || fail "default devices: $(cat err.txt)"
+  expect_exit 0 --devices cpu:0 --gemm 8x8x8 --quick --threads 1
+  grep -q "gemm .* 8x8x8 .* cpu:0 .* 1 xinhe" out.txt || fail "no cpu row with --threads: $(cat out.txt)"
+  echo "ok: backend load failures are explained"
+  ;;
+child_killed)
+  # A --threads child killed by a signal is one honest errors record: no made-up case.
+  cat > python <<SCRIPT
+#!/bin/sh
+echo \$PPID > "$dir/child.pid"
+echo '{"ready": true, "torch": "0.0+hang", "threads": 1}'
+exec sleep 600
+SCRIPT
+  chmod +x python
+  "$bench" --devices cpu:0 --compare --threads 1 --quick --op gemm --gemm 8x8x8 \
+    --python "$dir/python" --json k.json > out.txt 2> err.txt &
+  bench_pid=$!
+  for _ in $(seq 300); do [ -s child.pid ] && break; sleep 0.1; done
+  [ -s child.pid ] || { kill "$bench_pid"; fail "the stand-in PyTorch peer never started"; }
+  kill -KILL "$(cat child.pid)"
+  wait "$bench_pid"
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1"
+  got=$(json_query k.json "[(e['op'], e['dtype'], e['shape'], e['impl'], e['threads'], e['device']) for e in d['errors']]")
+  [ "$got" = "[(None, None, None, None, 1, 'cpu:0')]" ] || fail "errors: $got"
+  grep -q '"reason": "the child process .* 1 thread(s) was killed by signal 9 (SIGKILL)' k.json ||
+    fail "reason: $(grep reason k.json)"
+  grep -q "FAILED:  cpu:0 threads=1: the child process" out.txt || fail "table: $(tail -2 out.txt)"
+  echo "ok: a killed child is recorded as such"
+  ;;
+summary_bad_input)
+  # bench-summary.py names the file and the missing field instead of a traceback.
+  echo '{"results":[{"junk":1}]}' > junk.json
+  "$py" "$src/scripts/bench-summary.py" junk.json > out.txt 2> err.txt
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "exit $rc, expected 2: $(cat err.txt)"
+  grep -q "junk.json: results\[0\] has no 'op'" err.txt || fail "$(cat err.txt)"
+  ! grep -q Traceback err.txt || fail "traceback: $(cat err.txt)"
+  echo '[1]' > list.json
+  "$py" "$src/scripts/bench-summary.py" list.json > out.txt 2> err.txt
+  [ $? -eq 2 ] && grep -q "list.json" err.txt || fail "a non-object file: $(cat err.txt)"
+  echo "ok: bench-summary refuses malformed files"
+  ;;
+bench_sh_help)
+  # scripts/bench.sh --help prints its usage at once: no installing, configuring or building.
+  mkdir -p tree/scripts
+  cp "$src/scripts/bench.sh" tree/scripts/
+  for s in install-deps.sh python-env.sh; do
+    printf '#!/bin/sh\ntouch "%s/ran-%s"\nexit 1\n' "$dir" "$s" > "tree/scripts/$s"
+    chmod +x "tree/scripts/$s"
+  done
+  mkdir bin
+  printf '#!/bin/sh\ntouch "%s/ran-cmake"\nexit 1\n' "$dir" > bin/cmake
+  chmod +x bin/cmake
+  PATH="$dir/bin:$PATH" bash tree/scripts/bench.sh --help > out.txt 2> err.txt
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "exit $rc: $(cat out.txt err.txt)"
+  ! ls ran-* > /dev/null 2>&1 || fail "it ran $(ls ran-*)"
+  grep -q -- "--python" out.txt || fail "the script's own options are missing: $(cat out.txt)"
+  grep -q "xinhe-bench --help" out.txt || fail "no pointer to xinhe-bench's options: $(cat out.txt)"
+  echo "ok: bench.sh --help"
+  ;;
+command_line)
+  # Malformed lists and values are refused (exit 2) naming the value; repeats are dropped.
+  for args in "--gemm 4x4x4:" "--gemm 4x4x+4" "--threads 1,,2" "--op ," "--dtypes f32," \
+              "--peer-max-seconds nan" "--threads 0"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 --devices cpu:0 --quick --gemm 8x8x8 $args
+    value=${args#* }
+    grep -q -F "$value" err.txt || fail "$args: the message does not name '$value': $(cat err.txt)"
+  done
+  expect_exit 2 --devices cpu:0 --quick --gemm 8x8x8 --op ""
+  expect_exit 2 --devices cpu:0 --quick --gemm 8x8x8 --dtypes ""
+  expect_exit 0 --dtypes f32,f32 --devices cpu:0,cpu:0 --threads 1,1 --gemm 8x8x8 --quick --json d.json
+  n=$(json_query d.json "len(d['results'])")
+  [ "$n" -eq 1 ] || fail "repeated values ran $n times"
+  echo "ok: command-line values are checked"
+  ;;
+*)
+  fail "unknown check '$check'"
+  ;;
+esac
