@@ -42,6 +42,7 @@
 #include "bounded_file.h"
 #include "core.h"
 #include "plugin_checks.h"
+#include "signal_state.h"
 #include "text_escape.h"
 
 // Defined by the built-in CPU backend (backends/cpu/), linked into libxinhe.
@@ -446,6 +447,9 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
     for (const std::string& w : warnings) {
       warn(w + "; loading it anyway (XINHE_PLUGIN_STRICT=1 refuses it)");
     }
+    // Whatever the plugin (or its driver) does to the process's signal handling while it is
+    // opened and started is undone below: the application's handlers stay in force.
+    const SignalState signals_before;
     dlerror();
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
@@ -469,6 +473,12 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
         // Nothing of the plugin is in use any more (activate released what it created).
         dlclose(handle);
       }
+    }
+    const std::string restored = signals_before.restore_changes();
+    if (!restored.empty() && verbose_enabled("load")) {
+      log_line("load", backend->name.c_str(),
+               ("put back the process's " + restored + ", which loading the plugin had replaced")
+                   .c_str());
     }
   }
   log_decision(*backend);

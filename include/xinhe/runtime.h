@@ -27,7 +27,9 @@ typedef struct xinhe_event_s* xinhe_event_t;   /* owned */
  * plugin while it is being loaded (from backend_create, say) return FAILED_PRECONDITION.
  * Plugin files or folders writable by every user, and relative XINHE_BACKEND_PATH entries,
  * are warned about on stderr; XINHE_PLUGIN_STRICT=1 refuses them instead (any value but "0" or
- * empty turns strict mode on, with a warning when it is not "1"). */
+ * empty turns strict mode on, with a warning when it is not "1"). Loading leaves the process's
+ * signal handlers and the loading thread's alternate signal stack as they were: what a plugin
+ * or its driver replaces while it is opened and started is put back. */
 
 typedef struct xinhe_backend_info_t {
   size_t struct_size;        /* set by the caller: sizeof(xinhe_backend_info_t) */

@@ -5,13 +5,21 @@
 //                 then per device "device <name> type=<n> (<type name>) min_alignment=<bytes>"
 //   gemm-ops <n>  creates and destroys n small GEMM ops on cpu:0; "elapsed_ms <ms>"
 //   cpu-gemm      one 8x8x8 f32 GEMM on cpu:0 checked against a double loop; "cpu-gemm ok"
+//   signals       installs SIGUSR1 and SIGSEGV handlers, then makes the first xinhe call (which
+//                 loads the plugins) on a second thread; prints "handlers kept" or "handlers
+//                 replaced", "usr1 ran <n>" after raising SIGUSR1, and "thread altstack
+//                 <off|on>" as that thread saw it after the call
 // Exit status 0 when the scenario ran (whatever the registry holds), 1 on an unexpected error.
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "text_escape.h"
@@ -135,11 +143,47 @@ int cpu_gemm() {
 
 }  // namespace
 
+volatile sig_atomic_t g_usr1_count = 0;
+void on_usr1(int) { g_usr1_count = g_usr1_count + 1; }
+void on_segv(int) { _exit(3); }
+
+int signals() {
+  struct sigaction usr1, segv;
+  std::memset(&usr1, 0, sizeof(usr1));
+  std::memset(&segv, 0, sizeof(segv));
+  usr1.sa_handler = on_usr1;
+  segv.sa_handler = on_segv;
+  sigaction(SIGUSR1, &usr1, nullptr);
+  sigaction(SIGSEGV, &segv, nullptr);
+  size_t devices = 0;
+  bool altstack_on = false;
+  xinhe_status_t status = nullptr;
+  // A thread of its own: the alternate stack a driver installs is the loading thread's.
+  std::thread first_call([&] {
+    status = xinhe_device_count(&devices);
+    stack_t ss;
+    altstack_on = sigaltstack(nullptr, &ss) == 0 && !(ss.ss_flags & SS_DISABLE);
+  });
+  first_call.join();
+  if (status != nullptr) return fail("xinhe_device_count", status);
+  struct sigaction now_usr1, now_segv;
+  sigaction(SIGUSR1, nullptr, &now_usr1);
+  sigaction(SIGSEGV, nullptr, &now_segv);
+  const bool kept = now_usr1.sa_handler == on_usr1 && now_segv.sa_handler == on_segv;
+  std::printf("handlers %s\n", kept ? "kept" : "replaced");
+  raise(SIGUSR1);
+  std::printf("usr1 ran %d\n", static_cast<int>(g_usr1_count));
+  std::printf("thread altstack %s\n", altstack_on ? "on" : "off");
+  std::printf("devices %zu\n", devices);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::string scenario = argc > 1 ? argv[1] : "";
   int rc = 2;
   if (scenario == "list") rc = list();
   if (scenario == "gemm-ops") rc = gemm_ops(argc > 2 ? std::atoi(argv[2]) : 1000);
+  if (scenario == "signals") rc = signals();
   if (scenario == "cpu-gemm") rc = cpu_gemm();
   if (rc == 2) std::printf("usage: xinhe_hostile_child list | gemm-ops <n> | cpu-gemm\n");
   std::fflush(stdout);

@@ -11,9 +11,12 @@
 //   HOSTILE_EVIL_NAME   the table's name holds escape codes and a newline
 //   HOSTILE_ODD_PROPS   "oddprops": its device reports device_type 99 (from a newer header)
 //                       and leaves min_alignment 0
+//   HOSTILE_SIGNALS     "signals": backend_create installs its own SIGUSR1 and SIGSEGV
+//                       handlers and an alternate signal stack, as PoCL's LLVM does
 //
 // Ops are not supported by any variant (op_create says UNIMPLEMENTED); devices have no memory.
 #include <dlfcn.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,6 +32,7 @@
 #define HOSTILE_TINY_TABLE 3
 #define HOSTILE_EVIL_NAME 4
 #define HOSTILE_ODD_PROPS 5
+#define HOSTILE_SIGNALS 6
 
 #ifndef HOSTILE_VARIANT
 #error "HOSTILE_VARIANT must be defined"
@@ -57,8 +61,25 @@ xinhe_status_t unsupported(const char* call) {
                             "the hostile test plugin runs nothing");
 }
 
+#if HOSTILE_VARIANT == HOSTILE_SIGNALS
+void plugin_handler(int) {}
+alignas(16) char g_alt_stack[64 * 1024];
+#endif
+
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
   g_host = host;
+#if HOSTILE_VARIANT == HOSTILE_SIGNALS
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = plugin_handler;
+  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGSEGV, &sa, nullptr);
+  stack_t ss;
+  std::memset(&ss, 0, sizeof(ss));
+  ss.ss_sp = g_alt_stack;
+  ss.ss_size = sizeof(g_alt_stack);
+  sigaltstack(&ss, nullptr);
+#endif
 #if HOSTILE_VARIANT == HOSTILE_REENTRANT
   *out = nullptr;
   // The public API of the libxinhe that loaded us, looked up in the process.

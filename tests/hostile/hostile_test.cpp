@@ -175,6 +175,34 @@ TEST(HostilePlugins, UnknownDeviceTypeReadsAsUnknownAndZeroAlignmentAsOne) {
   EXPECT_FALSE(contains(ok.output, "does not know")) << ok.output;
 }
 
+// A plugin (or its driver: PoCL's LLVM) that installs signal handlers and an alternate signal
+// stack while loading: the application's handlers stay in force (its SIGUSR1 handler never ran
+// again once PoCL was loaded) and the loading thread's alternate stack is put back (under ASan
+// a thread whose first xinhe call loaded PoCL aborted at exit).
+TEST(HostilePlugins, LoadingKeepsTheApplicationsSignalHandlers) {
+  TempDir no_icds;
+  const std::pair<std::string, Env> runs[] = {
+      {"a plugin that installs handlers",
+       {{"XINHE_BACKEND_PATH", std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/signals"},
+        {"OCL_ICD_VENDORS", no_icds.path()},
+        {"XINHE_VERBOSE", "load"}}},
+      // PoCL where it is installed (CI installs it); elsewhere the run is the control case.
+      {"the OpenCL plugin", {{"XINHE_BACKEND_PATH", std::nullopt}, {"XINHE_VERBOSE", std::nullopt}}},
+  };
+  for (const auto& [what, env] : runs) {
+    SCOPED_TRACE(what);
+    const ChildResult r = run_child({XINHE_HOSTILE_CHILD, "signals"}, env, kWatchdogSeconds);
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    EXPECT_TRUE(contains(r.output, "handlers kept\n")) << r.output;
+    EXPECT_TRUE(contains(r.output, "usr1 ran 1\n")) << r.output;
+    EXPECT_TRUE(contains(r.output, "thread altstack off\n")) << r.output;
+  }
+  const ChildResult r = run_child({XINHE_HOSTILE_CHILD, "signals"}, runs[0].second, kWatchdogSeconds);
+  EXPECT_TRUE(contains(r.output, "hostile: put back the process's SIGUSR1, SIGSEGV, the alternate "
+                                 "signal stack"))
+      << r.output;
+}
+
 #ifdef XINHE_INFO
 // F17: non-UTF-8 bytes in a plugin's name, path or reason made xinhe-info --json abort; F19
 // for the text output.
