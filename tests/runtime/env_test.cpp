@@ -33,6 +33,17 @@ TEST(EnvDeviceOverride, NamedDeviceWins) {
   EXPECT_STREQ(xinhe_device_name(device), "cpu:0");
 }
 
+// XINHE_DEVICE set but empty (`XINHE_DEVICE= prog`) counts as unset, as runtime.h says: the
+// default rule picks fake:0, the accelerator among the test plugins.
+TEST(EnvDeviceEmpty, IsTheSameAsUnset) {
+  const char* value = std::getenv("XINHE_DEVICE");
+  ASSERT_NE(value, nullptr);
+  ASSERT_STREQ(value, "");
+  xinhe_device_t device = nullptr;
+  XH_ASSERT_OK(xinhe_device_get_default(&device));
+  EXPECT_STREQ(xinhe_device_name(device), "fake:0");
+}
+
 // XINHE_DEVICE names nothing: an error, not a silent fallback.
 TEST(EnvDeviceUnknown, IsNotFoundAndListsDevices) {
   ASSERT_EQ(env("XINHE_DEVICE"), "npu:3");
