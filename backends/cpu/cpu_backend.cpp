@@ -184,7 +184,8 @@ void stream_worker_main(xinhe_be_stream_t stream) {
   }
 }
 
-xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> task) {
+// call: the API entry the task comes from, for the status a caller sees.
+xinhe_status_t enqueue(xinhe_be_stream_t stream, const char* call, std::function<void()> task) {
   try {
     {
       std::lock_guard<std::mutex> lock(stream->mutex);
@@ -194,7 +195,7 @@ xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> task) {
     stream->work_cv.notify_one();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return XINHE_BE_ERROR(host_of(stream->device), OUT_OF_MEMORY, kBackendName, __func__,
+    return XINHE_BE_ERROR(host_of(stream->device), OUT_OF_MEMORY, kBackendName, call,
                           "cannot queue a task on the stream");
   }
 }
@@ -325,7 +326,7 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "cannot allocate " + std::to_string(size) +
                                 " bytes: more than the machine's " + std::to_string(total) +
                                 " bytes of memory";
-    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, "xinhe_buffer_alloc", "%s", message.c_str());
   }
   if (alignment < kMinAlignment) alignment = kMinAlignment;
   if (total != 0 && alignment > total) {
@@ -333,17 +334,17 @@ xinhe_status_t cpu_buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_
     const std::string message = "alignment " + std::to_string(alignment) +
                                 " cannot be honoured: larger than the machine's " +
                                 std::to_string(total) + " bytes of memory";
-    return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, __func__, "%s", message.c_str());
+    return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, "xinhe_buffer_alloc", "%s", message.c_str());
   }
   void* data = nullptr;
   if (posix_memalign(&data, static_cast<size_t>(alignment), static_cast<size_t>(size)) != 0) {
     const std::string message = "posix_memalign of " + std::to_string(size) + " bytes failed";
-    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "%s", message.c_str());
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, "xinhe_buffer_alloc", "%s", message.c_str());
   }
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{data, size, true};
   if (buffer == nullptr) {
     std::free(data);
-    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__,
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, "xinhe_buffer_alloc",
                           "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
@@ -371,7 +372,7 @@ xinhe_status_t cpu_buffer_wrap_host(xinhe_be_device_t device, void* pointer, uin
                                     xinhe_be_buffer_t* out_buffer) {
   auto* buffer = new (std::nothrow) xinhe_be_buffer_s{pointer, size, false};
   if (buffer == nullptr) {
-    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, "xinhe_buffer_wrap_host",
                           "cannot allocate a buffer handle");
   }
   *out_buffer = buffer;
@@ -389,10 +390,10 @@ xinhe_status_t cpu_stream_create(xinhe_be_device_t device, xinhe_be_stream_t* ou
     *out_stream = stream.release();
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate a stream");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, "xinhe_stream_create", "cannot allocate a stream");
   } catch (const std::system_error& e) {
     const std::string message = std::string("cannot start the stream thread: ") + e.what();
-    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, __func__, "%s", message.c_str());
+    return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "xinhe_stream_create", "%s", message.c_str());
   }
 }
 
@@ -423,13 +424,13 @@ xinhe_status_t cpu_stream_query(xinhe_be_stream_t stream, int* out_done) {
 xinhe_status_t cpu_copy_host_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                        const void* src, uint64_t size) {
   char* d = host_pointer(dst);
-  return enqueue(stream, [d, src, size] { std::memcpy(d, src, static_cast<size_t>(size)); });
+  return enqueue(stream, "xinhe_copy_host_to_device", [d, src, size] { std::memcpy(d, src, static_cast<size_t>(size)); });
 }
 
 xinhe_status_t cpu_copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
                                        uint64_t size) {
   const char* s = host_pointer(src);
-  return enqueue(stream, [dst, s, size] { std::memcpy(dst, s, static_cast<size_t>(size)); });
+  return enqueue(stream, "xinhe_copy_device_to_host", [dst, s, size] { std::memcpy(dst, s, static_cast<size_t>(size)); });
 }
 
 xinhe_status_t cpu_copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
@@ -437,7 +438,7 @@ xinhe_status_t cpu_copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_
   char* d = host_pointer(dst);
   const char* s = host_pointer(src);
   // memmove: the core does not forbid overlapping ranges of one buffer here.
-  return enqueue(stream, [d, s, size] { std::memmove(d, s, static_cast<size_t>(size)); });
+  return enqueue(stream, "xinhe_copy_device_to_device", [d, s, size] { std::memmove(d, s, static_cast<size_t>(size)); });
 }
 
 xinhe_status_t cpu_fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
@@ -445,7 +446,7 @@ xinhe_status_t cpu_fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t s
   char* d = host_pointer(dst);
   uint32_t value = 0;
   std::memcpy(&value, pattern, pattern_size);  // captured now: pattern is borrowed
-  return enqueue(stream, [d, size, value, pattern_size] {
+  return enqueue(stream, "xinhe_buffer_fill", [d, size, value, pattern_size] {
     if (pattern_size == 1) {
       std::memset(d, static_cast<int>(value & 0xffu), static_cast<size_t>(size));
       return;
@@ -466,7 +467,7 @@ xinhe_status_t cpu_event_create(xinhe_be_device_t device, xinhe_be_event_t* out_
     *out_event = new xinhe_be_event_s{device, std::make_shared<EventState>()};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, __func__,
+    return XINHE_BE_ERROR(host_of(device), OUT_OF_MEMORY, kBackendName, "xinhe_event_create",
                           "cannot allocate an event");
   }
 }
@@ -480,7 +481,7 @@ xinhe_status_t cpu_event_record(xinhe_be_event_t event, xinhe_be_stream_t stream
     std::lock_guard<std::mutex> lock(state->mutex);
     generation = ++state->recorded;
   }
-  return enqueue(stream, [state, generation] {
+  return enqueue(stream, "xinhe_event_record", [state, generation] {
     const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> lock(state->mutex);
@@ -503,7 +504,7 @@ xinhe_status_t cpu_stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t 
     target = state->recorded;
     if (state->completed >= target) return nullptr;  // already reached: nothing to wait for
   }
-  return enqueue(stream, [state, target] {
+  return enqueue(stream, "xinhe_stream_wait_event", [state, target] {
     std::unique_lock<std::mutex> lock(state->mutex);
     state->cv.wait(lock, [&] { return state->completed >= target; });
   });
@@ -561,6 +562,13 @@ std::string unsupported(const Impl& impl, const Desc& desc, int threads) {
   return std::string();
 }
 
+// The API entry an op's status names: "xinhe_gemm_check", "xinhe_attention_create"...
+const char* op_entry(int kind, const char* step) {
+  const bool gemm = kind == XINHE_OP_GEMM;
+  if (std::strcmp(step, "create") == 0) return gemm ? "xinhe_gemm_create" : "xinhe_attention_create";
+  return gemm ? "xinhe_gemm_check" : "xinhe_attention_check";
+}
+
 xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                              xinhe_be_op_t* out_op) {
   using xinhe::backend::DispatchRequest;
@@ -598,13 +606,14 @@ xinhe_status_t cpu_op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t*
         state->unsupported = chosen.unsupported;
       }
     } else {
-      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, __func__, "unknown op kind");
+      return XINHE_BE_ERROR(host, INVALID_ARGUMENT, kBackendName, "op_create", "unknown op kind");
     }
     if (state->impl_name.empty()) state->impl_name = kBackendName;
     *out_op = new xinhe_be_op_s{device, std::move(state)};
     return nullptr;
   } catch (const std::bad_alloc&) {
-    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, __func__, "cannot allocate the op");
+    return XINHE_BE_ERROR(host, OUT_OF_MEMORY, kBackendName, op_entry(desc->kind, "create"),
+                          "cannot allocate the op");
   }
 }
 
@@ -612,8 +621,8 @@ void cpu_op_destroy(xinhe_be_op_t op) { delete op; }
 
 xinhe_status_t cpu_op_check(xinhe_be_op_t op) {
   if (op->state->unsupported.empty()) return nullptr;
-  return XINHE_BE_ERROR(host_of(op->device), UNIMPLEMENTED, kBackendName, __func__, "%s",
-                        op->state->unsupported.c_str());
+  return XINHE_BE_ERROR(host_of(op->device), UNIMPLEMENTED, kBackendName,
+                        op_entry(op->state->kind, "check"), "%s", op->state->unsupported.c_str());
 }
 
 xinhe_status_t cpu_op_workspace_size(xinhe_be_op_t op, uint64_t* out_bytes) {
@@ -637,7 +646,8 @@ xinhe_status_t cpu_op_run(xinhe_be_op_t op, xinhe_be_stream_t stream,
     problem.b = host_pointer(args->mem[XINHE_GEMM_ARG_B]);
     problem.c = host_pointer(args->mem[XINHE_GEMM_ARG_C]);
     problem.workspace = host_pointer(args->mem[XINHE_GEMM_ARG_WORKSPACE]);
-    return enqueue(stream, [state, problem, pool] { state->gemm_impl->run(problem, *pool); });
+    return enqueue(stream, "xinhe_gemm_run",
+                   [state, problem, pool] { state->gemm_impl->run(problem, *pool); });
   }
   AttentionProblem problem{};
   problem.desc = state->attention;
@@ -649,7 +659,8 @@ xinhe_status_t cpu_op_run(xinhe_be_op_t op, xinhe_be_stream_t stream,
                     ? reinterpret_cast<float*>(host_pointer(args->mem[XINHE_ATTENTION_ARG_LSE]))
                     : nullptr;
   problem.workspace = host_pointer(args->mem[XINHE_ATTENTION_ARG_WORKSPACE]);
-  return enqueue(stream, [state, problem, pool] { state->attention_impl->run(problem, *pool); });
+  return enqueue(stream, "xinhe_attention_run",
+                 [state, problem, pool] { state->attention_impl->run(problem, *pool); });
 }
 
 const xinhe_backend_api_t kCpuBackendApi = {

@@ -76,9 +76,12 @@ typedef struct xinhe_status_s* xinhe_status_t;
 /* Accessors accept NULL (success): code OK and empty strings. */
 XINHE_API xinhe_status_code_t xinhe_status_code(xinhe_status_t status);
 XINHE_API const char* xinhe_status_message(xinhe_status_t status);
-/* Backend that produced the error ("cpu", "opencl"; "" for the core). */
+/* The backend of the device the failing call was made for ("cpu", "opencl"), also when the
+ * core refused the arguments before the backend saw them; "" for calls tied to no device
+ * (the registry, the default device). */
 XINHE_API const char* xinhe_status_backend(xinhe_status_t status);
-/* The failing call: a vendor function ("clBuildProgram") or an API entry ("xinhe_gemm_run"). */
+/* The failing call: a vendor function ("clBuildProgram") or an API entry ("xinhe_gemm_run");
+ * a failure while a backend starts names its step ("backend_create", in the backend's reason). */
 XINHE_API const char* xinhe_status_call(xinhe_status_t status);
 XINHE_API const char* xinhe_status_file(xinhe_status_t status);
 XINHE_API int xinhe_status_line(xinhe_status_t status);

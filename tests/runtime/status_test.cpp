@@ -47,6 +47,32 @@ TEST(Status, DeviceErrorNamesTheBackend) {
   EXPECT_STREQ(xinhe_status_call(status.get()), "xinhe_buffer_alloc");
 }
 
+// Errors raised inside the CPU backend name the API entry, as base.h says, not the backend's
+// own function (they read "cpu_buffer_alloc", "cpu_op_check").
+TEST(Status, BackendErrorsNameTheApiEntry) {
+  xinhe_device_t cpu = xinhe_test::device_named("cpu:0");
+  ASSERT_NE(cpu, nullptr);
+  xinhe_buffer_t buffer = nullptr;
+  StatusPtr too_big(xinhe_buffer_alloc(cpu, uint64_t{1} << 62, 0, &buffer));
+  ASSERT_NE(too_big, nullptr);
+  EXPECT_EQ(xinhe_status_code(too_big.get()), XINHE_STATUS_OUT_OF_MEMORY);
+  EXPECT_STREQ(xinhe_status_backend(too_big.get()), "cpu");
+  EXPECT_STREQ(xinhe_status_call(too_big.get()), "xinhe_buffer_alloc");
+
+  // A GEMM the backend cannot run (f64): refused at check with the entry's name.
+  xinhe_gemm_desc_t d = xinhe_test::gemm_desc_f32(4, 4, 4);
+  d.ab_dtype = d.c_dtype = XINHE_DTYPE_F64;
+  xinhe_gemm_t gemm = nullptr;
+  StatusPtr created(xinhe_gemm_create(cpu, &d, &gemm));
+  StatusPtr refused(created != nullptr ? nullptr : xinhe_gemm_check(gemm));
+  const xinhe_status_t status = created != nullptr ? created.get() : refused.get();
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(xinhe_status_code(status), XINHE_STATUS_UNIMPLEMENTED);
+  EXPECT_EQ(std::string(xinhe_status_call(status)).rfind("xinhe_gemm_", 0), 0u)
+      << xinhe_status_call(status);
+  if (gemm != nullptr) xinhe_gemm_destroy(gemm);
+}
+
 TEST(Status, CodeNames) {
   EXPECT_STREQ(xinhe_status_code_name(XINHE_STATUS_OK), "OK");
   EXPECT_STREQ(xinhe_status_code_name(XINHE_STATUS_INVALID_ARGUMENT), "INVALID_ARGUMENT");
