@@ -1,6 +1,6 @@
 // xinhe backend kit: header-only C++ helpers for backend authors, over backend.h. A plugin
 // includes it without linking libxinhe (everything here goes through the xinhe_host_api_t the
-// core passes to backend_create). Every in-tree backend uses it.
+// core passes to backend_create). Every in-tree backend uses it. Needs C++17.
 //
 //   Statuses   XINHE_BE_ERROR / make_status create a status through host->status_new, printf
 //              style, attributed to the caller's file and line; XINHE_BE_RETURN_IF_ERROR

@@ -8,8 +8,14 @@
 // Synchronization: everything is asynchronous on its stream, as in the C API, except the
 // one-line helpers xinhe::gemm and xinhe::attention, which always return with the result
 // written (they synchronize the stream), whatever the backend, shape or workspace.
+//
+// Needs C++14 or later (the C headers alone need C99).
 #ifndef XINHE_XINHE_HPP_
 #define XINHE_XINHE_HPP_
+
+#if defined(__cplusplus) && __cplusplus < 201402L && !defined(_MSVC_LANG)
+#error "xinhe/xinhe.hpp needs C++14 or later (-std=c++14); the C API (xinhe/xinhe.h) needs C99"
+#endif
 
 #include <cmath>
 #include <cstdint>
