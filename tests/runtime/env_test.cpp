@@ -90,7 +90,6 @@ TEST(EnvCpuMaxIsaBaseline, GemmStaysOnPortableKernels) {
   ASSERT_EQ(env("XINHE_VERBOSE"), "dispatch");
   xinhe_device_t cpu = xinhe_test::device_named("cpu:0");
   ASSERT_NE(cpu, nullptr);
-  xinhe_test::Stream stream(cpu);
   const int64_t shapes[][3] = {{8, 8, 8},    {1, 1, 1},    {3, 70, 5},
                                {33, 17, 64}, {64, 64, 64}, {100, 3, 129}};
   uint32_t seed = 1;
@@ -117,8 +116,6 @@ TEST(EnvCpuMaxIsaBaseline, GemmStaysOnPortableKernels) {
                 reason.find("libopenblas.so.0 not found") != std::string::npos)
         << reason;
 
-    uint64_t workspace_bytes = 0;
-    XH_ASSERT_OK(xinhe_gemm_workspace_size(gemm, &workspace_bytes));
     const size_t a_count = static_cast<size_t>(d.m * d.k), b_count = static_cast<size_t>(d.k * d.n),
                  c_count = static_cast<size_t>(d.m * d.n);
     const std::vector<float> a = xinhe_test::random_floats(a_count, seed++);
@@ -126,25 +123,8 @@ TEST(EnvCpuMaxIsaBaseline, GemmStaysOnPortableKernels) {
     const std::vector<float> c_in = xinhe_test::random_floats(c_count, seed++);
     const float alpha = 0.75f, beta = -0.5f;
     const std::vector<double> expected = xinhe_test::gemm_reference(d, a, b, c_in, alpha, beta);
-    xinhe_test::Buffer a_buf(cpu, a_count * 4), b_buf(cpu, b_count * 4), c_buf(cpu, c_count * 4);
-    xinhe_test::Buffer ws(cpu, workspace_bytes > 0 ? workspace_bytes : 1);
-    xinhe_test::upload(stream.handle, a_buf.handle, a.data(), a_count * 4);
-    xinhe_test::upload(stream.handle, b_buf.handle, b.data(), b_count * 4);
-    xinhe_test::upload(stream.handle, c_buf.handle, c_in.data(), c_count * 4);
-    xinhe_gemm_args_t args;
-    std::memset(&args, 0, sizeof(args));
-    args.struct_size = sizeof(args);
-    args.a = a_buf.handle;
-    args.b = b_buf.handle;
-    args.c = c_buf.handle;
-    args.workspace = workspace_bytes > 0 ? ws.handle : nullptr;
-    args.alpha = alpha;
-    args.beta = beta;
-    XH_ASSERT_OK(xinhe_gemm_run(gemm, stream.handle, &args));
-    std::vector<float> c_out(c_count);
-    XH_ASSERT_OK(
-        xinhe_copy_device_to_host(stream.handle, c_out.data(), c_buf.handle, 0, c_count * 4));
-    XH_ASSERT_OK(xinhe_stream_synchronize(stream.handle));
+    std::vector<float> c_out;
+    ASSERT_NO_FATAL_FAILURE(xinhe_test::run_f32_gemm(cpu, gemm, a, b, c_in, alpha, beta, &c_out));
     xinhe_gemm_destroy(gemm);
     for (size_t i = 0; i < c_count; ++i) {
       EXPECT_NEAR(c_out[i], expected[i], 1e-4 * (1.0 + std::fabs(expected[i]))) << "index " << i;

@@ -179,8 +179,6 @@ TEST_P(DeviceApi, GemmF32MatchesReference) {
   XH_ASSERT_OK(xinhe_gemm_create(device_, &d, &gemm));
   XH_ASSERT_OK(xinhe_gemm_check(gemm));
   EXPECT_STRNE(xinhe_gemm_impl_name(gemm), "");
-  uint64_t workspace_bytes = 0;
-  XH_ASSERT_OK(xinhe_gemm_workspace_size(gemm, &workspace_bytes));
 
   const size_t a_count = d.batch * d.stride_a;
   const size_t b_count = d.k * d.ldb;
@@ -197,28 +195,8 @@ TEST_P(DeviceApi, GemmF32MatchesReference) {
     if (!is_element[i]) std::memset(&c_in[i], xinhe_test::kPoisonByte, sizeof(float));
   }
   const std::vector<double> expected = xinhe_test::gemm_reference(d, a, b, c_in, alpha, beta);
-
-  Stream stream(device_);
-  Buffer a_buf(device_, a_count * 4), b_buf(device_, b_count * 4), c_buf(device_, c_count * 4);
-  Buffer ws(device_, workspace_bytes);
-  xinhe_test::upload(stream.handle, a_buf.handle, a.data(), a_count * 4);
-  xinhe_test::upload(stream.handle, b_buf.handle, b.data(), b_count * 4);
-  xinhe_test::upload(stream.handle, c_buf.handle, c_in.data(), c_count * 4);
-
-  xinhe_gemm_args_t args;
-  std::memset(&args, 0, sizeof(args));
-  args.struct_size = sizeof(args);
-  args.a = a_buf.handle;
-  args.b = b_buf.handle;
-  args.c = c_buf.handle;
-  args.workspace = workspace_bytes > 0 ? ws.handle : nullptr;
-  args.alpha = alpha;
-  args.beta = beta;
-  XH_ASSERT_OK(xinhe_gemm_run(gemm, stream.handle, &args));
-  std::vector<float> c_out(c_count);
-  XH_ASSERT_OK(
-      xinhe_copy_device_to_host(stream.handle, c_out.data(), c_buf.handle, 0, c_count * 4));
-  XH_ASSERT_OK(xinhe_stream_synchronize(stream.handle));
+  std::vector<float> c_out;
+  ASSERT_NO_FATAL_FAILURE(xinhe_test::run_f32_gemm(device_, gemm, a, b, c_in, alpha, beta, &c_out));
   xinhe_gemm_destroy(gemm);
 
   for (size_t i = 0; i < c_count; ++i) {

@@ -159,6 +159,36 @@ inline std::vector<double> gemm_reference(const xinhe_gemm_desc_t& d, const std:
   return c;
 }
 
+// Runs an f32 GEMM op on its device with fresh buffers of a, b and c_in (and the workspace
+// the op asks for) and reads C back into *c_out. Fatal failures end the caller's test through
+// ASSERT_NO_FATAL_FAILURE.
+inline void run_f32_gemm(xinhe_device_t device, xinhe_gemm_t gemm, const std::vector<float>& a,
+                         const std::vector<float>& b, const std::vector<float>& c_in, float alpha,
+                         float beta, std::vector<float>* c_out) {
+  uint64_t workspace_bytes = 0;
+  XH_ASSERT_OK(xinhe_gemm_workspace_size(gemm, &workspace_bytes));
+  Stream stream(device);
+  Buffer a_buf(device, a.size() * 4), b_buf(device, b.size() * 4), c_buf(device, c_in.size() * 4);
+  Buffer ws(device, workspace_bytes > 0 ? workspace_bytes : 1);
+  upload(stream.handle, a_buf.handle, a.data(), a.size() * 4);
+  upload(stream.handle, b_buf.handle, b.data(), b.size() * 4);
+  upload(stream.handle, c_buf.handle, c_in.data(), c_in.size() * 4);
+  xinhe_gemm_args_t args;
+  std::memset(&args, 0, sizeof(args));
+  args.struct_size = sizeof(args);
+  args.a = a_buf.handle;
+  args.b = b_buf.handle;
+  args.c = c_buf.handle;
+  args.workspace = workspace_bytes > 0 ? ws.handle : nullptr;
+  args.alpha = alpha;
+  args.beta = beta;
+  XH_ASSERT_OK(xinhe_gemm_run(gemm, stream.handle, &args));
+  c_out->assign(c_in.size(), 0.0f);
+  XH_ASSERT_OK(
+      xinhe_copy_device_to_host(stream.handle, c_out->data(), c_buf.handle, 0, c_in.size() * 4));
+  XH_ASSERT_OK(xinhe_stream_synchronize(stream.handle));
+}
+
 }  // namespace xinhe_test
 
 #endif  // XINHE_TESTS_RUNTIME_TEST_UTIL_H_
