@@ -60,9 +60,10 @@ struct ZeCall {
     const xinhe_status_code_t code = ze_error_code(result);
     return code == XINHE_STATUS_OUT_OF_MEMORY || code == XINHE_STATUS_DEVICE_LOST;
   }
-  // "zeModuleCreate: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE: <detail>"
+  // "zeModuleCreate failed: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE: <detail>", the words of the
+  // status ze_status makes of the same failure.
   std::string describe() const {
-    return std::string(call) + ": " + ze_result_name(result) +
+    return std::string(call) + " failed: " + ze_result_name(result) +
            (detail.empty() ? "" : ": " + detail);
   }
 };

@@ -366,7 +366,7 @@ TEST(LevelZeroBackend, GemmWhoseModuleDoesNotBuildFallsThroughWithTheReason) {
   ASSERT_OK(op->check());
   EXPECT_STREQ(op->impl_name(), "level_zero.gemm.reference_f32");
   EXPECT_TRUE(TestHost::get().logged(
-      "-> level_zero.gemm.reference_f32; skipped level_zero.gemm.tiled_f32: zeModuleCreate: "
+      "-> level_zero.gemm.reference_f32; skipped level_zero.gemm.tiled_f32: zeModuleCreate failed: "
       "ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"));
   EXPECT_TRUE(TestHost::get().logged("input is not SPIR-V"));  // the driver's build log
 
@@ -433,7 +433,7 @@ TEST(LevelZeroBackend, AttentionWhoseModuleDoesNotBuildFallsThroughToTheReferenc
   EXPECT_STREQ(op->impl_name(), "level_zero.attention.reference_f16");
   EXPECT_TRUE(TestHost::get().logged(
       "-> level_zero.attention.reference_f16; skipped level_zero.attention.flash_f16: "
-      "zeModuleCreate: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"));
+      "zeModuleCreate failed: ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"));
 }
 
 // Kernel timestamps keep 32 bits: two events straddling the wrap still measure the time
