@@ -146,6 +146,33 @@ TEST(CppApi, OneLineHelpersAreSynchronous) {
   for (float v : out) EXPECT_FLOAT_EQ(v, 0.5f);
 }
 
+// A Buffer is a handle: a function given a const Buffer& writes through it with the copies and
+// fill as it does with an op's output (the copies took Buffer& while Gemm::run took const).
+void write_through_const(const xinhe::Stream& stream, const xinhe::Buffer& dst,
+                         const xinhe::Buffer& src, const std::vector<float>& host) {
+  stream.copy_from_host(dst, host.data(), 8);
+  stream.fill(dst, 0x3f800000u, 4, 8, 8);  // 1.0f, 1.0f
+  stream.copy(dst, src, 4, 16, 0);
+}
+
+TEST(CppApi, ConstBufferIsACopyAndFillDestination) {
+  const xinhe::Device device = xinhe::Device::get("cpu:0");
+  const xinhe::Stream stream = device.create_stream();
+  const xinhe::Buffer dst = device.alloc(20), src = device.alloc(4);
+  const float seven = 7.0f;
+  stream.copy_from_host(src, &seven, 4);
+  const std::vector<float> host = {2.0f, 3.0f};  // lives until the synchronize below
+  write_through_const(stream, dst, src, host);
+  float out[5] = {0, 0, 0, 0, 0};
+  stream.copy_to_host(out, dst, sizeof out);
+  stream.synchronize();
+  EXPECT_EQ(out[0], 2.0f);
+  EXPECT_EQ(out[1], 3.0f);
+  EXPECT_EQ(out[2], 1.0f);
+  EXPECT_EQ(out[3], 1.0f);
+  EXPECT_EQ(out[4], 7.0f);
+}
+
 TEST(CppApi, BufferAddressIsAlignedOnTheCpu) {
   const xinhe::Device device = xinhe::Device::get("cpu:0");
   const xinhe::Buffer buffer = device.alloc(100, 4096);
