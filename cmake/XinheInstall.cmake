@@ -11,11 +11,15 @@ install(TARGETS xinhe xinhe_headers EXPORT xinhe-targets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT xinhe-targets NAMESPACE xinhe:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)
+# Generated under install-config/, not the build folder's root: these files only work installed
+# (they include xinhe-targets.cmake beside them), and at the root a -Dxinhe_DIR=<build folder>
+# found them and failed inside them instead of saying there is no package there.
+set(XINHE_INSTALL_CONFIG_DIR ${PROJECT_BINARY_DIR}/install-config)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/xinhe-config.cmake.in
-  ${PROJECT_BINARY_DIR}/xinhe-config.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe
+  ${XINHE_INSTALL_CONFIG_DIR}/xinhe-config.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe
   PATH_VARS XINHE_INSTALL_TEMPLATE_DIR)
-write_basic_package_version_file(${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
+write_basic_package_version_file(${XINHE_INSTALL_CONFIG_DIR}/xinhe-config-version.cmake
   COMPATIBILITY SameMinorVersion)
-install(FILES ${PROJECT_BINARY_DIR}/xinhe-config.cmake ${PROJECT_BINARY_DIR}/xinhe-config-version.cmake
+install(FILES ${XINHE_INSTALL_CONFIG_DIR}/xinhe-config.cmake ${XINHE_INSTALL_CONFIG_DIR}/xinhe-config-version.cmake
   ${PROJECT_SOURCE_DIR}/cmake/XinheBackendPlugin.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xinhe)

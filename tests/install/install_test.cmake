@@ -18,6 +18,12 @@ if(NOT EXISTS "${prefix}/include/xinhe/xinhe.hpp" OR NOT config_files)
   message(FATAL_ERROR "install test: ${prefix} lacks include/xinhe/xinhe.hpp or xinhe-config.cmake")
 endif()
 
+# The build folder is not a package: no half-working xinhe-config.cmake at its root for a
+# -Dxinhe_DIR=<build folder> to find and fail inside.
+if(EXISTS "${BUILD_DIR}/xinhe-config.cmake")
+  message(FATAL_ERROR "install test: ${BUILD_DIR}/xinhe-config.cmake exists; it works only installed")
+endif()
+
 set(configure_args -S "${EXAMPLES_DIR}" -B "${consumer}" -G "${GENERATOR}"
     "-DCMAKE_PREFIX_PATH=${prefix}")
 if(MAKE_PROGRAM)
