@@ -120,6 +120,24 @@ class CpuDriver : public testing::Test {
   std::vector<void*> allocations_;
 };
 
+// docs/level_zero.md's test settings: a misspelt value fails zeInit instead of silently running
+// another order or no wrap. Each test is its own process, so zeInit starts fresh.
+TEST(CpuDriverSettings, OrderOtherThanForwardOrReverseFailsInit) {
+  setenv("XINHE_ZE_CPU_ORDER", "Forward", 1);
+  EXPECT_NE(zeInit(0), ZE_RESULT_SUCCESS);
+}
+
+TEST(CpuDriverSettings, WrapThatIsNotMillisecondsFailsInit) {
+  setenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS", "1000ms", 1);
+  EXPECT_NE(zeInit(0), ZE_RESULT_SUCCESS);
+}
+
+TEST(CpuDriverSettings, ReverseAndPlainMillisecondsAreAccepted) {
+  setenv("XINHE_ZE_CPU_ORDER", "reverse", 1);
+  setenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS", "1000", 1);
+  EXPECT_EQ(zeInit(0), ZE_RESULT_SUCCESS);
+}
+
 TEST_F(CpuDriver, DeviceIsAnHonestCpuWithVersionedTimerUnits) {
   ze_device_properties_t p10 =
       ze_struct<ze_device_properties_t>(ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES);

@@ -1,6 +1,7 @@
 // The CPU test driver's runtime: driver and device queries, contexts, USM allocations with
 // guard bytes, event pools and events with kernel timestamps, fences, command lists and
 // queues, and the queue worker that executes commands (see cpu_driver.h for the semantics).
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -367,11 +368,28 @@ ze_result_t init(ze_init_flags_t flags) {
   if (err != CL_SUCCESS) return ZE_RESULT_ERROR_UNINITIALIZED;
   const char* tool = std::getenv("XINHE_ZE_CPU_LLVM_SPIRV");
   d->llvm_spirv = tool && *tool ? tool : XINHE_ZE_CPU_LLVM_SPIRV_DEFAULT;
+  // The test settings are strict: a misspelt one would silently test something else.
   const char* order = std::getenv("XINHE_ZE_CPU_ORDER");
+  if (order && *order && std::strcmp(order, "forward") != 0 && std::strcmp(order, "reverse") != 0) {
+    std::fprintf(stderr, "xinhe CPU test driver: XINHE_ZE_CPU_ORDER='%s' is not forward or reverse\n",
+                 order);
+    return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  }
   d->reverse_order = !(order && std::strcmp(order, "forward") == 0);
-  if (const char* wrap = std::getenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS")) {
+  const char* wrap = std::getenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS");
+  if (wrap && *wrap) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long ms = std::strtoull(wrap, &end, 10);
+    if (*wrap < '0' || *wrap > '9' || *end != '\0' || errno != 0 || ms > 1000ull * 1000 * 1000) {
+      std::fprintf(stderr,
+                   "xinhe CPU test driver: XINHE_ZE_CPU_TIMESTAMP_WRAP_MS='%s' is not a whole "
+                   "number of milliseconds up to 1e9\n",
+                   wrap);
+      return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    }
     const uint64_t period = 1ull << kKernelTimestampBits;
-    const uint64_t ahead = std::strtoull(wrap, nullptr, 10) * 1000000 / kTimerNsPerTick;
+    const uint64_t ahead = ms * 1000000 / kTimerNsPerTick;
     const uint64_t now = device_ticks_now() % period;
     g_tick_offset = (2 * period - now - ahead % period) % period;
   }
