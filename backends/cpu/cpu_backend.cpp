@@ -5,11 +5,14 @@
 // XINHE_CPU_THREADS, else the usable cores). A stream is a FIFO of tasks executed in order by
 // the stream's own thread; copies, fills, event markers and ops are all tasks, so ordering
 // falls out of the queue. Kernels run on the shared pool from the stream thread, which joins
-// in as one of the pool's workers. Events are generation counters: a record enqueues marker N,
-// and a wait captures N at enqueue time, so re-recording an event never changes what an
-// earlier wait waits for. Op state is shared_ptr-owned so a queued run survives op_destroy.
-// The core validates every argument before calling in (backend.h); this file only asserts. Ops
-// are selected from the ordered lists by the dispatch walker of xinhe/backend.hpp.
+// in as one of the pool's workers. Each record of an event enqueues a marker of its own; a wait,
+// query or synchronize takes the event's latest marker at the call and waits for that marker
+// alone, so re-recording the event (on any stream) never changes what an earlier wait waits
+// for. A marker is marked done in the same step (under the stream's lock) as its stream counts
+// it completed, so the event and the stream never disagree about it. Op state is shared_ptr-owned
+// so a queued run survives op_destroy. The core validates every argument before calling in
+// (backend.h); this file only asserts. Ops are selected from the ordered lists by the dispatch
+// walker of xinhe/backend.hpp.
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
@@ -28,6 +31,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "attention_cpu.h"
 #include "checked_math.h"
@@ -73,7 +77,13 @@ struct xinhe_be_stream_s {
   std::mutex mutex;
   std::condition_variable work_cv;  // worker: a task arrived or stop
   std::condition_variable idle_cv;  // synchronize: completed caught up
-  std::deque<std::function<void()>> queue;
+  // A task and what runs, under the stream's lock, once the stream has counted it completed
+  // (an event marker's signal; it must not take the stream's lock).
+  struct Task {
+    std::function<void()> run;
+    std::function<void()> after_completed;
+  };
+  std::deque<Task> queue;
   uint64_t submitted = 0;
   uint64_t completed = 0;
   bool stop = false;
@@ -82,14 +92,18 @@ struct xinhe_be_stream_s {
 
 namespace {
 
-// What an event's markers update; shared with queued markers and waits so that destroying
-// the event handle while they are queued is safe.
+// One record of an event: done when its stream reached it. Guarded by its EventState's mutex.
+struct EventMarker {
+  bool done = false;
+  std::chrono::steady_clock::time_point done_at{};
+};
+
+// Shared with queued markers and waits so that destroying the event handle while they are
+// queued is safe.
 struct EventState {
   std::mutex mutex;
   std::condition_variable cv;
-  uint64_t recorded = 0;   // generation of the latest record
-  uint64_t completed = 0;  // highest generation whose marker the stream reached
-  std::chrono::steady_clock::time_point completed_at{};
+  std::shared_ptr<EventMarker> latest;  // null: never recorded (complete, as in CUDA)
 };
 
 }  // namespace
@@ -174,22 +188,31 @@ void stream_worker_main(xinhe_be_stream_t stream) {
   for (;;) {
     stream->work_cv.wait(lock, [&] { return stream->stop || !stream->queue.empty(); });
     if (stream->queue.empty()) return;  // stop requested and drained
-    std::function<void()> task = std::move(stream->queue.front());
+    xinhe_be_stream_s::Task task = std::move(stream->queue.front());
     stream->queue.pop_front();
     lock.unlock();
-    task();
-    task = nullptr;  // release captured state (op refs, event refs) before reporting done
+    if (task.run) task.run();
+    task.run = nullptr;  // release captured state (op refs) before reporting done
     lock.lock();
-    if (++stream->completed == stream->submitted) stream->idle_cv.notify_all();
+    ++stream->completed;
+    // Under the stream's lock, so that whoever sees the stream idle sees the marker done and
+    // whoever sees the marker done sees the stream's count (lock order: stream, then event).
+    if (task.after_completed) {
+      task.after_completed();
+      task.after_completed = nullptr;
+    }
+    if (stream->completed == stream->submitted) stream->idle_cv.notify_all();
   }
 }
 
 // call: the API entry the task comes from, for the status a caller sees.
-xinhe_status_t enqueue(xinhe_be_stream_t stream, const char* call, std::function<void()> task) {
+// after_completed: what runs once the stream counted the task completed.
+xinhe_status_t enqueue(xinhe_be_stream_t stream, const char* call, std::function<void()> task,
+                       std::function<void()> after_completed = nullptr) {
   try {
     {
       std::lock_guard<std::mutex> lock(stream->mutex);
-      stream->queue.push_back(std::move(task));
+      stream->queue.push_back({std::move(task), std::move(after_completed)});
       ++stream->submitted;
     }
     stream->work_cv.notify_one();
@@ -476,64 +499,75 @@ void cpu_event_destroy(xinhe_be_event_t event) { delete event; }
 
 xinhe_status_t cpu_event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
   std::shared_ptr<EventState> state = event->state;
-  uint64_t generation;
+  std::shared_ptr<EventMarker> marker;
+  try {
+    marker = std::make_shared<EventMarker>();
+  } catch (const std::bad_alloc&) {
+    return XINHE_BE_ERROR(host_of(stream->device), OUT_OF_MEMORY, kBackendName,
+                          "xinhe_event_record", "cannot allocate the event's marker");
+  }
+  // The marker becomes the event's latest before it is queued, so that a worker reaching it at
+  // once cannot be overtaken by this call; a failed enqueue puts the previous one back.
+  std::shared_ptr<EventMarker> previous;
   {
     std::lock_guard<std::mutex> lock(state->mutex);
-    generation = ++state->recorded;
+    previous = std::exchange(state->latest, marker);
   }
-  return enqueue(stream, "xinhe_event_record", [state, generation] {
+  xinhe_status_t status = enqueue(stream, "xinhe_event_record", nullptr, [state, marker] {
     const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> lock(state->mutex);
-      // Markers of one event on different streams may complete out of order; an older
-      // generation never overwrites a newer one.
-      if (generation > state->completed) {
-        state->completed = generation;
-        state->completed_at = now;
-      }
+      marker->done = true;
+      marker->done_at = now;
     }
     state->cv.notify_all();
   });
+  if (status != nullptr) {
+    std::lock_guard<std::mutex> lock(state->mutex);
+    if (state->latest == marker) state->latest = std::move(previous);
+  }
+  return status;
 }
 
 xinhe_status_t cpu_stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t event) {
   std::shared_ptr<EventState> state = event->state;
-  uint64_t target;
+  std::shared_ptr<EventMarker> marker;
   {
     std::lock_guard<std::mutex> lock(state->mutex);
-    target = state->recorded;
-    if (state->completed >= target) return nullptr;  // already reached: nothing to wait for
+    marker = state->latest;
+    if (marker == nullptr || marker->done) return nullptr;  // nothing to wait for
   }
-  return enqueue(stream, "xinhe_stream_wait_event", [state, target] {
+  return enqueue(stream, "xinhe_stream_wait_event", [state, marker] {
     std::unique_lock<std::mutex> lock(state->mutex);
-    state->cv.wait(lock, [&] { return state->completed >= target; });
+    state->cv.wait(lock, [&] { return marker->done; });
   });
 }
 
 xinhe_status_t cpu_event_synchronize(xinhe_be_event_t event) {
   EventState& state = *event->state;
   std::unique_lock<std::mutex> lock(state.mutex);
-  const uint64_t target = state.recorded;
-  state.cv.wait(lock, [&] { return state.completed >= target; });
+  const std::shared_ptr<EventMarker> marker = state.latest;
+  if (marker != nullptr) state.cv.wait(lock, [&] { return marker->done; });
   return nullptr;
 }
 
 xinhe_status_t cpu_event_query(xinhe_be_event_t event, int* out_done) {
   EventState& state = *event->state;
   std::lock_guard<std::mutex> lock(state.mutex);
-  *out_done = state.completed >= state.recorded ? 1 : 0;
+  *out_done = state.latest == nullptr || state.latest->done ? 1 : 0;
   return nullptr;
 }
 
+// The core calls this with both events recorded and complete (their latest markers done).
 xinhe_status_t cpu_event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, float* out_ms) {
   std::chrono::steady_clock::time_point t0, t1;
   {
     std::lock_guard<std::mutex> lock(start->state->mutex);
-    t0 = start->state->completed_at;
+    if (start->state->latest) t0 = start->state->latest->done_at;
   }
   {
     std::lock_guard<std::mutex> lock(end->state->mutex);
-    t1 = end->state->completed_at;
+    if (end->state->latest) t1 = end->state->latest->done_at;
   }
   *out_ms = std::chrono::duration<float, std::milli>(t1 - t0).count();
   return nullptr;
