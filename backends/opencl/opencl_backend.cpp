@@ -16,15 +16,21 @@ namespace xinhe::opencl {
 namespace {
 
 // submitted counts commands enqueued through this backend; completed is the largest count
-// known to have finished (by a synchronize or a completed query marker). They let a query
-// right after a synchronize answer "done" without waiting for a fresh marker.
+// known to have finished (by a synchronize or a completed marker). They let a query right
+// after a synchronize answer "done" without waiting for a fresh marker. last_marker is the
+// newest marker on the queue (an event's record or a query's) with the count of commands
+// before it: a query asks it again instead of queueing a fresh marker each time, which PoCL
+// had not reached yet when asked at once, so an idle stream read "not done" query after query.
 struct Stream {
   Device* device;
   cl_command_queue queue;
   std::atomic<uint64_t> submitted{0};
   std::atomic<uint64_t> completed{0};
+  std::mutex marker_mutex;
+  cl_event last_marker = nullptr;  // owned reference
+  uint64_t last_marker_count = 0;
 
-  void note_submitted() { submitted.fetch_add(1, std::memory_order_acq_rel); }
+  uint64_t note_submitted() { return submitted.fetch_add(1, std::memory_order_acq_rel) + 1; }
   void note_completed(uint64_t count) {
     uint64_t seen = completed.load(std::memory_order_acquire);
     while (seen < count && !completed.compare_exchange_weak(seen, count)) {
@@ -331,6 +337,7 @@ void stream_destroy(xinhe_be_stream_t s) {
   Stream* stream = as_stream(s);
   if (stream == nullptr) return;
   stream->device->cl().clFinish(stream->queue);
+  if (stream->last_marker != nullptr) stream->device->cl().clReleaseEvent(stream->last_marker);
   stream->device->cl().clReleaseCommandQueue(stream->queue);
   delete stream;
 }
@@ -366,14 +373,19 @@ xinhe_status_t stream_query(xinhe_be_stream_t s, int* out_done) {
     return nullptr;
   }
   const ClApi& cl = stream->device->cl();
-  cl_event marker = nullptr;
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
-      stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
-      "clEnqueueMarkerWithWaitList"));
-  cl.clFlush(stream->queue);  // make sure the queue progresses without a synchronize
-  xinhe_status_t st = event_status(stream->device, marker, out_done);
-  cl.clReleaseEvent(marker);
-  if (st == nullptr && *out_done) stream->note_completed(target);
+  std::lock_guard<std::mutex> lock(stream->marker_mutex);
+  if (stream->last_marker == nullptr || stream->last_marker_count < target) {
+    cl_event marker = nullptr;
+    XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+        stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
+        "clEnqueueMarkerWithWaitList"));
+    cl.clFlush(stream->queue);  // make sure the queue progresses without a synchronize
+    if (stream->last_marker != nullptr) cl.clReleaseEvent(stream->last_marker);
+    stream->last_marker = marker;
+    stream->last_marker_count = target;
+  }
+  xinhe_status_t st = event_status(stream->device, stream->last_marker, out_done);
+  if (st == nullptr && *out_done) stream->note_completed(stream->last_marker_count);
   return st;
 }
 
@@ -457,7 +469,13 @@ xinhe_status_t event_record(xinhe_be_event_t e, xinhe_be_stream_t s) {
       stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
       "clEnqueueMarkerWithWaitList"));
   cl.clFlush(stream->queue);  // a recorded event must complete without the recorder syncing
-  stream->note_submitted();
+  const uint64_t count = stream->note_submitted();
+  if (cl.clRetainEvent(marker) == CL_SUCCESS) {  // else queries queue markers of their own
+    std::lock_guard<std::mutex> lock(stream->marker_mutex);
+    if (stream->last_marker != nullptr) cl.clReleaseEvent(stream->last_marker);
+    stream->last_marker = marker;
+    stream->last_marker_count = count;
+  }
   std::lock_guard<std::mutex> lock(event->mutex);
   if (event->event != nullptr) cl.clReleaseEvent(event->event);
   event->event = marker;
