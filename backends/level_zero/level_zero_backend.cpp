@@ -124,6 +124,11 @@ class Stream final : public StreamRecorder {
   uint64_t marker_target_ = 0;
   bool marker_pending_ = false;
   std::vector<EventSlots::Slot*> held_;  // slots this stream waits on
+  // The latest event record on this stream (one reference) and the commands it covers: once
+  // its barrier has signalled, that work is done, whatever the batch's fence or a fresh marker
+  // says yet (both can lag it: a query right after synchronizing that event read "not done").
+  EventSlots::Slot* last_record_ = nullptr;
+  uint64_t last_record_count_ = 0;
 };
 
 struct Event {
@@ -191,6 +196,9 @@ Stream::~Stream() {
     std::lock_guard<std::mutex> lock(mutex_);
     int done = 0;
     settle_locked(true, &done);
+    // A query may have found the work done by its last event before the batches' fences
+    // signalled: a command list is destroyed only once its fence says it has finished.
+    recycle_locked(true);
     release_held_locked();
   }
   destroy_batch(current_);
@@ -199,6 +207,7 @@ Stream::~Stream() {
   if (immediate_ != nullptr) ze().zeCommandListDestroy(immediate_);
   if (queue_ != nullptr) ze().zeCommandQueueDestroy(queue_);
   if (marker_ != nullptr) device_->events.release(marker_);
+  if (last_record_ != nullptr) device_->events.release(last_record_);
 }
 
 ZeCall Stream::new_batch_locked(Batch* out) {
@@ -288,6 +297,14 @@ ZeCall Stream::settle_locked(bool wait, int* done) {
     return {};
   }
   const uint64_t target = submitted_;
+  if (!wait && last_record_ != nullptr && last_record_count_ == target &&
+      ze().zeEventQueryStatus(last_record_->event) == ZE_RESULT_SUCCESS) {
+    if (ZeCall c = recycle_locked(false)) return c;  // batches whose fences have caught up
+    *done = 1;
+    completed_ = target;
+    release_held_locked();
+    return {};
+  }
   if (regular()) {
     if (ZeCall c = flush_locked()) return c;
     if (wait)
@@ -337,6 +354,10 @@ ZeCall Stream::record(EventSlots::Slot* slot) {
   need_barrier_ = false;
   ++submitted_;
   ++batch_commands_;
+  device_->events.retain(slot);
+  if (last_record_ != nullptr) device_->events.release(last_record_);
+  last_record_ = slot;
+  last_record_count_ = submitted_;
   return flush_locked();  // another stream or the host may wait on it: submit it now
 }
 
