@@ -108,7 +108,10 @@ XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe
  * (query head h reads kv head h / (Hq / Hkv)): MHA, GQA and MQA. Q, K, V, O share one dtype
  * (f32, f16, bf16); softmax statistics are f32. Causal masking is aligned to the bottom-right:
  * query i sees keys j <= i + (Skv - Sq), so a decode step (Sq = 1) sees every key; a query row
- * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf.
+ * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf, whatever K and V hold.
+ * Inf or NaN in a K row a query does not see never reaches that query's row. A V row it does not
+ * see may: tiled kernels weight it by 0, and 0 * Inf is NaN (as in PyTorch's SDPA kernels), so
+ * V rows that some query of the call cannot see should be finite.
  * LSE (optional) is f32 [B, Hq, Sq] with its own strides:
  *   LSE[b, h, i] = ln( sum over the keys j that query i sees of exp(scale * q_i . k_j) ),
  * the natural log of the softmax denominator before any max is subtracted (so O_i =

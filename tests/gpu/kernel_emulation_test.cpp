@@ -935,18 +935,29 @@ TEST(GpuKernelEmulation, AttentionTakesScalesUpToFltMax) {
 }
 
 // Rows that see no key (bottom-right causal, Sq > Skv) at every position within the kernels'
-// row groups: O = 0 and LSE = -inf, never NaN.
+// row groups: O = 0 and LSE = -inf, never NaN; also when V holds Inf (at key 0, which every row
+// that sees a key sees, so their O is +Inf there): a tile's masked rows weight it by 0, and the
+// kernels wrote 0 * Inf / l = NaN for them.
 TEST(GpuKernelEmulation, AttentionFullyMaskedRowsAreZero) {
+  const AttentionInputsHook inf_in_v = [](xinhe_attention_desc_t& d, HostArray&, HostArray&,
+                                          HostArray& v) {
+    if (d.seq_kv == 0) return;
+    for (int64_t h = 0; h < d.heads_kv; ++h)
+      v.set(h * d.v_strides[1] + 3 * d.v_strides[3], std::numeric_limits<double>::infinity());
+  };
   const int64_t shapes[][2] = {{2, 1}, {3, 0}, {5, 2}, {17, 3}, {24, 7}, {24, 23}};
   for (const auto& s : shapes) {
-    check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true),
-                    AttentionFamilyId::kFlash);
-    check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true),
-                    AttentionFamilyId::kNaive);
-    check_attention(attention_case(XINHE_DTYPE_F16, 1, 2, 1, s[0], s[1], 40, true),
-                    AttentionFamilyId::kTensorOp);
-    check_attention(attention_case(XINHE_DTYPE_BF16, 1, 2, 1, s[0], s[1], 40, true),
-                    AttentionFamilyId::kWgmma);
+    for (const AttentionInputsHook& hook : {AttentionInputsHook(), inf_in_v}) {
+      SCOPED_TRACE(hook ? "Inf in V" : "finite V");
+      check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true),
+                      AttentionFamilyId::kFlash, 0, hook);
+      check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, s[0], s[1], 40, true),
+                      AttentionFamilyId::kNaive, 0, hook);
+      check_attention(attention_case(XINHE_DTYPE_F16, 1, 2, 1, s[0], s[1], 40, true),
+                      AttentionFamilyId::kTensorOp, 0, hook);
+      check_attention(attention_case(XINHE_DTYPE_BF16, 1, 2, 1, s[0], s[1], 40, true),
+                      AttentionFamilyId::kWgmma, 0, hook);
+    }
   }
 }
 

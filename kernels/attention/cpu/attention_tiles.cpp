@@ -498,9 +498,11 @@ class TileAttention {
     const int64_t h = task.h0 + r / task.bq, i = task.q0 + r % task.bq;
     const int64_t* os = d_.o_strides;
     const int64_t base = task.b * os[0] + h * os[1] + i * os[2];
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    // Not o_row * 0: a V row the masked scores weighted 0 may hold Inf or NaN (0 * Inf = NaN).
+    const bool saw_keys = l > 0.0f;
+    const float inv = saw_keys ? 1.0f / l : 0.0f;
     for (int64_t x = 0; x < d_.head_dim; ++x)
-      store_out(d_.dtype, pr_.o, base + x * os[3], o_row[x] * inv);
+      store_out(d_.dtype, pr_.o, base + x * os[3], saw_keys ? o_row[x] * inv : 0.0f);
     if (pr_.lse != nullptr) {
       const int64_t* ls = d_.lse_strides;
       pr_.lse[task.b * ls[0] + h * ls[1] + i * ls[2]] =

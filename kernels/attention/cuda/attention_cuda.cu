@@ -52,7 +52,8 @@ XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex&
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int64_t d = lane + 32 * e;
-    if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(o[e] * inv_l);
+    // Not o * 0 for a row that saw no key: V rows weighted 0 may hold Inf or NaN.
+    if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(l > 0.0f ? o[e] * inv_l : 0.0f);
   }
   if (p.lse != nullptr && lane == 0) {
     p.lse[r.batch * p.lse_strides[0] + r.head_q * p.lse_strides[1] + r.row * p.lse_strides[2]] =
@@ -75,7 +76,8 @@ XG_DEVICE void write_quad_row(const xinhe_attention_cuda_params_t& p, int64_t ba
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int64_t d = j * 8 + 2 * t + e;
-      if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(value(j, e) * inv_l);
+      if (d < p.head_dim)
+        out[d * p.o_strides[3]] = xg::from_f32<T>(l > 0.0f ? value(j, e) * inv_l : 0.0f);
     }
   }
   if (p.lse != nullptr && t == 0) {

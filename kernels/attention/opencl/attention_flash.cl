@@ -50,8 +50,14 @@ typedef XH_CAT(float, DV) dvec;
 #define STORE_ROW(ptr, base, c, stride, v) XH_CAT(vstore, DV)(v, 0, (ptr) + (base) + (c) * DV)
 #elif DTYPE == XH_F16
 #define LOAD_ROW(ptr, base, c, stride) XH_CAT(vload_half, DV)(0, (ptr) + (base) + (c) * DV)
-#define STORE_ROW(ptr, base, c, stride, v) \
-  XH_CAT(XH_CAT(vstore_half, DV), _rte)(v, 0, (ptr) + (base) + (c) * DV)
+// Lane by lane, not vstore_halfN: PoCL 3.1 compiled vstore_half8_rte to an aligned 16-byte
+// store, which faulted on an O row at a 2-byte-aligned address (the spec asks only for 2).
+inline void store_f16_row(__global half* p, dvec v) {
+  float lanes[DV];
+  XH_CAT(vstore, DV)(v, 0, lanes);
+  for (int l = 0; l < DV; ++l) vstore_half_rte(lanes[l], 0, p + l);
+}
+#define STORE_ROW(ptr, base, c, stride, v) store_f16_row((ptr) + (base) + (c) * DV, v)
 #else
 #define LOAD_ROW(ptr, base, c, stride)                                                 \
   XH_CAT(as_float, DV)(XH_CAT(convert_uint, DV)(XH_CAT(vload, DV)(0, (ptr) + (base) + \
@@ -160,8 +166,12 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
     const long row = row0 + r;
     if (row >= seq_q) break;
     const long orow = o_offset + b * o_strides.s0 + h * o_strides.s1 + row * o_strides.s2;
-    const float inv = row_end[r] > 0 ? 1.0f / row_sum[r] : 0.0f;
-    for (int c = 0; c < NDV; ++c) STORE_ROW(O, orow, c, o_strides.s3, acc[r][c] * inv);
+    // A row that saw no key stores 0, not acc * 0: the rows it shares a work item with weight
+    // V by its zero P, and a V holding Inf made that NaN.
+    const bool saw_keys = row_end[r] > 0;
+    const float inv = saw_keys ? 1.0f / row_sum[r] : 0.0f;
+    for (int c = 0; c < NDV; ++c)
+      STORE_ROW(O, orow, c, o_strides.s3, saw_keys ? acc[r][c] * inv : (dvec)(0.0f));
 #if WITH_LSE
     LSE[lse_offset + b * lse_strides.s0 + h * lse_strides.s1 + row * lse_strides.s2] =
         row_end[r] > 0 ? row_max[r] * score_scale + log(row_sum[r]) : -INFINITY;
