@@ -44,9 +44,12 @@ struct Event {
   uint32_t flags = 0;
   std::mutex mutex;
   std::condition_variable done;
-  uint64_t recorded = 0;   // generations recorded (host side)
-  uint64_t completed = 0;  // generations the stream has reached
-  Clock::time_point stamp;
+  // As in CUDA: a wait, query or synchronize concerns the latest record at its call; a later
+  // record (on any stream) does not change it, so each record is tracked until reached.
+  uint64_t recorded = 0;             // generations recorded (host side)
+  std::set<uint64_t> outstanding;    // recorded, not yet reached by their stream
+  Clock::time_point stamp;           // when the latest record was reached
+  bool reached(uint64_t generation) const { return outstanding.count(generation) == 0; }
 };
 
 struct Task {
@@ -482,7 +485,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtDestroyEvent(aclrtEvent event) {
   {
     // Destroying an event whose record has not run yet would free what the stream will touch.
     std::unique_lock<std::mutex> lock(e->mutex);
-    e->done.wait(lock, [&] { return e->completed >= e->recorded; });
+    e->done.wait(lock, [&] { return e->outstanding.empty(); });
   }
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -500,13 +503,14 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtRecordEvent(aclrtEvent event, aclrtStream 
   {
     std::lock_guard<std::mutex> lock(e->mutex);
     generation = ++e->recorded;
+    e->outstanding.insert(generation);
   }
   return enqueue(
       stream,
       [e, generation]() -> std::string {
         std::lock_guard<std::mutex> lock(e->mutex);
-        e->stamp = Clock::now();
-        if (generation > e->completed) e->completed = generation;
+        if (generation == e->recorded) e->stamp = Clock::now();
+        e->outstanding.erase(generation);
         e->done.notify_all();
         return "";
       },
@@ -526,7 +530,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtStreamWaitEvent(aclrtStream stream, aclrtE
       stream,
       [e, target]() -> std::string {
         std::unique_lock<std::mutex> lock(e->mutex);
-        e->done.wait(lock, [&] { return e->completed >= target; });
+        e->done.wait(lock, [&] { return e->reached(target); });
         return "";
       },
       false);
@@ -538,7 +542,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtSynchronizeEvent(aclrtEvent event) {
   if (e == nullptr) return fail(ACL_ERROR_INVALID_PARAM, "unknown event");
   std::unique_lock<std::mutex> lock(e->mutex);
   const uint64_t target = e->recorded;
-  e->done.wait(lock, [&] { return e->completed >= target; });
+  e->done.wait(lock, [&] { return e->reached(target); });
   return ACL_SUCCESS;
 }
 
@@ -548,7 +552,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtQueryEventStatus(aclrtEvent event,
   Event* e = find_event(event);
   if (e == nullptr || status == nullptr) return fail(ACL_ERROR_INVALID_PARAM, "bad argument");
   std::lock_guard<std::mutex> lock(e->mutex);
-  *status = e->completed >= e->recorded ? ACL_EVENT_RECORDED_STATUS_COMPLETE
+  *status = e->reached(e->recorded) ? ACL_EVENT_RECORDED_STATUS_COMPLETE
                                         : ACL_EVENT_RECORDED_STATUS_NOT_READY;
   return ACL_SUCCESS;
 }
@@ -567,8 +571,8 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtEventElapsedTime(float* ms, aclrtEvent sta
   } else {
     std::lock(lock_a, lock_b);
   }
-  if (a->recorded == 0 || b->recorded == 0 || a->completed < a->recorded ||
-      b->completed < b->recorded)
+  if (a->recorded == 0 || b->recorded == 0 || !a->reached(a->recorded) ||
+      !b->reached(b->recorded))
     return fail(ACL_ERROR_INVALID_PARAM, "events not recorded or not complete");
   *ms = std::chrono::duration<float, std::milli>(b->stamp - a->stamp).count();
   return ACL_SUCCESS;

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "double_internal.h"
@@ -109,14 +110,16 @@ struct CNqueue_st {
   bool idle() const { return tasks.empty() && !running; }
 };
 
-// A notifier: completes when its queue reaches it. generation counts placements so that a wait
-// refers to the latest placement at the time of the call.
+// A notifier: completes when its queue reaches it. A wait, query or synchronize refers to the
+// latest placement at the time of the call; a later placement (on any queue) does not change it,
+// so each placement is tracked until its queue reaches it.
 struct CNnotifier_st {
   std::mutex mu;
   std::condition_variable cv;
-  uint64_t placed = 0;     // placements so far
-  uint64_t completed = 0;  // placements completed
-  Clock::time_point when;  // completion time of the latest completed placement
+  uint64_t placed = 0;             // placements so far
+  std::set<uint64_t> outstanding;  // placed, not yet reached by their queue
+  Clock::time_point when;          // when the latest placement was reached
+  bool reached(uint64_t generation) const { return outstanding.count(generation) == 0; }
 };
 
 namespace xinhe_double {
@@ -340,7 +343,7 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtNotifierDestroy(cnrtNotifier_t notifier) {
   // touches freed memory.
   {
     std::unique_lock<std::mutex> lock(notifier->mu);
-    notifier->cv.wait(lock, [notifier] { return notifier->completed == notifier->placed; });
+    notifier->cv.wait(lock, [notifier] { return notifier->outstanding.empty(); });
   }
   delete notifier;
   return cnrtSuccess;
@@ -352,14 +355,13 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtPlaceNotifier(cnrtNotifier_t notifier, cnrtQue
   {
     std::lock_guard<std::mutex> lock(notifier->mu);
     generation = ++notifier->placed;
+    notifier->outstanding.insert(generation);
   }
   return enqueue(queue, [notifier, generation]() -> std::string {
     {
       std::lock_guard<std::mutex> lock(notifier->mu);
-      if (generation > notifier->completed) {
-        notifier->completed = generation;
-        notifier->when = Clock::now();
-      }
+      if (generation == notifier->placed) notifier->when = Clock::now();
+      notifier->outstanding.erase(generation);
     }
     notifier->cv.notify_all();
     return "";
@@ -370,14 +372,14 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtWaitNotifier(cnrtNotifier_t notifier) {
   if (notifier == nullptr) return cnrtErrorArgsInvalid;
   std::unique_lock<std::mutex> lock(notifier->mu);
   const uint64_t target = notifier->placed;
-  notifier->cv.wait(lock, [notifier, target] { return notifier->completed >= target; });
+  notifier->cv.wait(lock, [notifier, target] { return notifier->reached(target); });
   return cnrtSuccess;
 }
 
 XINHE_DOUBLE_EXPORT cnrtRet_t cnrtQueryNotifier(cnrtNotifier_t notifier) {
   if (notifier == nullptr) return cnrtErrorArgsInvalid;
   std::lock_guard<std::mutex> lock(notifier->mu);
-  return notifier->completed >= notifier->placed ? cnrtSuccess : cnrtErrorNotReady;
+  return notifier->reached(notifier->placed) ? cnrtSuccess : cnrtErrorNotReady;
 }
 
 XINHE_DOUBLE_EXPORT cnrtRet_t cnrtQueueWaitNotifier(cnrtNotifier_t notifier, cnrtQueue_t queue,
@@ -390,7 +392,7 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtQueueWaitNotifier(cnrtNotifier_t notifier, cnr
   }
   return enqueue(queue, [notifier, target]() -> std::string {
     std::unique_lock<std::mutex> lock(notifier->mu);
-    notifier->cv.wait(lock, [notifier, target] { return notifier->completed >= target; });
+    notifier->cv.wait(lock, [notifier, target] { return notifier->reached(target); });
     return "";
   });
 }
@@ -401,7 +403,7 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtNotifierElapsedTime(cnrtNotifier_t start, cnrt
   auto state = [](cnrtNotifier_t n, Clock::time_point* when) {
     std::lock_guard<std::mutex> lock(n->mu);
     if (n->placed == 0) return cnrtErrorIllegalState;
-    if (n->completed < n->placed) return cnrtErrorNotReady;
+    if (!n->reached(n->placed)) return cnrtErrorNotReady;
     *when = n->when;
     return cnrtSuccess;
   };
