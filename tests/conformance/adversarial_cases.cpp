@@ -13,6 +13,8 @@
 //   *.denormal.*             f32 denormals and f16/bf16 subnormals in, denormals out: a kernel
 //                            that flushes them to zero is off by 100%
 //   *.f16_max.*              f16 values near 65504 in and out, without overflow
+//   gemm.exact_cancel.*      2048 + 1 - 2048 along K in 16-bit GEMMs: exact in the f32
+//                            accumulation ops.h requires, 0 when partial sums are 16-bit
 //   *.rne.*                  results exactly halfway between two f16/bf16 values (and a quarter
 //                            either side), compared bit for bit: round to nearest, ties to even
 //   *.f64.*                  f64 descriptions: a device that claims f64 must compute in f64
@@ -347,40 +349,50 @@ CaseResult attention_masked_rows_case(const Device& device, xinhe_dtype_t dt) {
   Rng rng(full_name);
   std::ostringstream detail;
   const int64_t shapes[][2] = {{2, 1}, {3, 1}, {5, 2}, {9, 4}, {17, 3}, {40, 24}, {4, 0}};
-  for (const auto& shape : shapes) {
-    const int64_t sq = shape[0], skv = shape[1], hq = 4, hkv = 2, d = 64;
-    const xinhe_attention_desc_t desc = dense_attention(dt, hq, hkv, sq, skv, d, true, 1.0f / 8.0f);
-    HostArray q(dt, hq * sq * d), k(dt, hkv * skv * d), v(dt, hkv * skv * d);
-    q.randomize(rng);
-    k.randomize(rng);
-    v.randomize(rng);
-    HostArray o, lse;
-    if (auto ended = run_attention_once(device, full_name, desc, q, k, v, &o, &lse)) return *ended;
-    // Rows that see no key: exactly 0 and -inf.
-    for (int64_t h = 0; h < hq; ++h) {
-      for (int64_t i = 0; i < sq - skv; ++i) {
-        const int64_t row = h * sq + i;
-        for (int64_t x = 0; x < d; ++x) {
-          if (o.get(row * d + x) != 0.0)
+  // Second pass: V holds +Inf at key 0 (column 3), which every row that sees a key sees (its O
+  // is +Inf there, as in the reference); a row that sees no key weights it by 0 in a tiled
+  // kernel, and must still be exactly 0, not 0 * Inf = NaN.
+  for (const bool inf_in_v : {false, true})
+    for (const auto& shape : shapes) {
+      const int64_t sq = shape[0], skv = shape[1], hq = 4, hkv = 2, d = 64;
+      const xinhe_attention_desc_t desc =
+          dense_attention(dt, hq, hkv, sq, skv, d, true, 1.0f / 8.0f);
+      HostArray q(dt, hq * sq * d), k(dt, hkv * skv * d), v(dt, hkv * skv * d);
+      q.randomize(rng);
+      k.randomize(rng);
+      v.randomize(rng);
+      if (inf_in_v && skv > 0)
+        for (int64_t h = 0; h < hkv; ++h)
+          v.set(h * skv * d + 3, std::numeric_limits<double>::infinity());
+      const std::string pass_name = inf_in_v ? " (Inf in V)" : "";
+      HostArray o, lse;
+      if (auto ended = run_attention_once(device, full_name, desc, q, k, v, &o, &lse))
+        return *ended;
+      // Rows that see no key: exactly 0 and -inf.
+      for (int64_t h = 0; h < hq; ++h) {
+        for (int64_t i = 0; i < sq - skv; ++i) {
+          const int64_t row = h * sq + i;
+          for (int64_t x = 0; x < d; ++x) {
+            if (o.get(row * d + x) != 0.0)
+              return fail("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + pass_name +
+                          ": head " + std::to_string(h) + " query " + std::to_string(i) +
+                          " sees no key, but O holds " + num(o.get(row * d + x)) + " (want 0)");
+          }
+          const double l = lse.get(row);
+          if (!(std::isinf(l) && l < 0))
             return fail("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + ": head " +
                         std::to_string(h) + " query " + std::to_string(i) +
-                        " sees no key, but O holds " + num(o.get(row * d + x)) + " (want 0)");
+                        " sees no key, but LSE is " + num(l) + " (want -inf)");
         }
-        const double l = lse.get(row);
-        if (!(std::isinf(l) && l < 0))
-          return fail("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + ": head " +
-                      std::to_string(h) + " query " + std::to_string(i) +
-                      " sees no key, but LSE is " + num(l) + " (want -inf)");
       }
+      const AttentionErrors e = attention_errors(desc, q, k, v, o, lse);
+      const double tol = tolerance(dt, std::max(d, skv));
+      if (!(e.o <= tol) || !(e.lse <= tol))
+        return fail("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + pass_name +
+                    ": O error " + num(e.o) + ", LSE error " + num(e.lse) + ", " + e.worst);
+      if (!inf_in_v) detail << sq << "x" << skv << " ";
     }
-    const AttentionErrors e = attention_errors(desc, q, k, v, o, lse);
-    const double tol = tolerance(dt, std::max(d, skv));
-    if (!(e.o <= tol) || !(e.lse <= tol))
-      return fail("Sq=" + std::to_string(sq) + " Skv=" + std::to_string(skv) + ": O error " +
-                  num(e.o) + ", LSE error " + num(e.lse) + ", " + e.worst);
-    detail << sq << "x" << skv << " ";
-  }
-  return pass("shapes " + detail.str());
+  return pass("shapes " + detail.str() + "each also with +Inf in V");
 }
 
 // ---- gemm.alpha0 / gemm.beta0_inf_nan
@@ -557,6 +569,39 @@ CaseResult attention_scaled_v_case(const Device& device, const std::string& full
     return fail(what + ": O error " + num(e.o) + ", LSE error " + num(e.lse) + " (tol " + num(tol) +
                 "), " + e.worst);
   return pass(what + ": O error " + num(e.o));
+}
+
+// ---- exact cancellation: f32 accumulation ---------------------------------------------------
+
+// ops.h: 16-bit GEMMs accumulate in f32. Row i of A holds 2048 and 1 (in either order) then
+// -2048 at K positions i, i + 1, i + 2, zeros elsewhere, and B is all ones: every partial sum
+// (1, 2048, 2049) is exact in f32, so C = 1 exactly, in every dtype. A sum kept in f16 or bf16
+// rounds 2049 to 2048 and gives 0. K = 40 puts the three values in every chunk of 16 (and
+// across the chunk boundaries), so a kernel that sums K in 16-bit chunks fails too.
+CaseResult gemm_exact_cancel_case(const Device& device, xinhe_dtype_t ab, xinhe_dtype_t cdt,
+                                  bool trans_a) {
+  const int64_t k = 40, m = k - 2, n = 5;
+  const std::string full_name = "gemm.exact_cancel." + dtype_str(ab) + "_" + dtype_str(cdt) +
+                                (trans_a ? ".tn." : ".nn.") + std::to_string(m) + "x" +
+                                std::to_string(n) + "x" + std::to_string(k);
+  HostArray a(ab, m * k), b(ab, k * n), c(cdt, m * n);
+  const auto a_at = [&](int64_t i, int64_t p) { return trans_a ? p * m + i : i * k + p; };
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) a.set(a_at(i, p), 0.0);
+  for (int64_t i = 0; i < m; ++i) {
+    a.set(a_at(i, i), i % 2 ? 1.0 : 2048.0);
+    a.set(a_at(i, i + 1), i % 2 ? 2048.0 : 1.0);
+    a.set(a_at(i, i + 2), -2048.0);
+  }
+  for (int64_t i = 0; i < b.count; ++i) b.set(i, 1.0);
+  const xinhe_gemm_desc_t desc = gemm_desc(ab, cdt, m, n, k, trans_a, false);
+  HostArray got;
+  if (auto ended = run_gemm_once(device, full_name, desc, a, b, c, 1.0f, 0.0f, &got)) return *ended;
+  CaseResult r = check_gemm_numerics("2048 + 1 - 2048 at every K position (exact in f32)", desc, a,
+                                     b, c, 1.0f, 0.0f, got);
+  if (r.outcome == Outcome::kFail)
+    r.detail += " (not accumulated in f32, as ops.h requires: a 16-bit partial sum loses the 1)";
+  return r;
 }
 
 // ---- round to nearest even ----------------------------------------------------------------------
@@ -740,6 +785,14 @@ void add_adversarial_cases(std::vector<Case>& cases) {
         [ab = ab, c = c](const Device& d) { return gemm_alpha0_case(d, ab, c); });
     add("gemm", "beta0_inf_nan." + t,
         [ab = ab, c = c](const Device& d) { return gemm_beta0_inf_nan_case(d, ab, c); });
+  }
+  for (const auto& [ab, c] :
+       {std::pair{f16, f16}, std::pair{f16, f32}, std::pair{bf16, bf16}, std::pair{bf16, f32}}) {
+    const std::string t = dtype_str(ab) + "_" + dtype_str(c);
+    add("gemm", "exact_cancel." + t + ".nn.38x5x40",
+        [ab = ab, c = c](const Device& d) { return gemm_exact_cancel_case(d, ab, c, false); });
+    add("gemm", "exact_cancel." + t + ".tn.38x5x40",
+        [ab = ab, c = c](const Device& d) { return gemm_exact_cancel_case(d, ab, c, true); });
   }
   for (const auto& [ab, c] : {std::pair{f32, f32}, std::pair{f16, f32}, std::pair{bf16, f32}}) {
     add("gemm", "denormal." + dtype_str(ab) + "_" + dtype_str(c),

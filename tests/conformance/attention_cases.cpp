@@ -1,6 +1,8 @@
 // Attention numerics cases: dtypes f32/f16/bf16; MHA, GQA (ratios 4 and 8) and MQA; causal
 // masking with Sq == Skv, decode (Sq = 1), Sq < Skv and Sq > Skv (rows that see no key);
-// head dims 64, 80, 128, 256; BHSD, BSHD and padded strides; LSE; batch > 1; empty sequences.
+// head dims 64, 80, 128, 256; BHSD, BSHD and padded strides; LSE; batch > 1; empty sequences;
+// Q, K, V and O each in a layout of its own (head-dim stride 2, dim-major "bhds", interleaved
+// heads), and each at a byte offset of its own in a buffer whose prefix is poison.
 // Each case checks O (and LSE) against the float64 reference with O and LSE NaN-poisoned
 // first, and that nothing outside their logical elements was written.
 #include <cmath>
@@ -20,15 +22,51 @@ namespace {
 using test::AttentionCase;  // tests/support/op_case.h
 using Layout = test::AttentionLayout;
 
-CaseResult run_attention(const Device& device, const AttentionCase& spec) {
-  const std::string full_name = "attention." + spec.name();
+// Where Q, K, V and O lie, when not all in spec.layout at offset 0: a layout each (the
+// tensors' strides then differ, so that a kernel that indexes one tensor with another's
+// strides, or assumes a unit head-dim stride, reads or writes the wrong elements) and a byte
+// offset each (distinct, so that one tensor's offset used for another is caught too).
+struct Placement {
+  bool own_layouts = false;
+  Layout q = Layout::kBhsd, k = Layout::kBhsd, v = Layout::kBhsd, o = Layout::kBhsd;
+  uint64_t q_offset = 0, k_offset = 0, v_offset = 0, o_offset = 0;  // elements
+
+  // ".q_bshd.k_dstride2.v_bhds.o_padded", ".off3_0_0_0" (elements, in the order q k v o).
+  std::string suffix() const {
+    std::string s;
+    if (own_layouts) {
+      s += std::string(".q_") + test::attention_layout_name(q) + ".k_" +
+           test::attention_layout_name(k) + ".v_" + test::attention_layout_name(v) + ".o_" +
+           test::attention_layout_name(o);
+    }
+    if (q_offset || k_offset || v_offset || o_offset)
+      s += ".off" + std::to_string(q_offset) + "_" + std::to_string(k_offset) + "_" +
+           std::to_string(v_offset) + "_" + std::to_string(o_offset);
+    return s;
+  }
+};
+
+CaseResult run_attention(const Device& device, const AttentionCase& spec,
+                         const Placement& place = Placement()) {
+  const std::string full_name = "attention." + spec.name() + place.suffix();
   Rng rng(full_name);
 
-  const xinhe_attention_desc_t desc = spec.desc();
-  HostArray q(spec.dtype, spec.q_span());
-  HostArray k(spec.dtype, spec.kv_span());
-  HostArray v(spec.dtype, spec.kv_span());
-  HostArray o(spec.dtype, spec.o_span());
+  xinhe_attention_desc_t desc = spec.desc();
+  if (place.own_layouts) {
+    test::attention_strides(place.q, spec.heads_q, spec.seq_q, spec.head_dim, desc.q_strides);
+    test::attention_strides(place.k, spec.heads_kv, spec.seq_kv, spec.head_dim, desc.k_strides);
+    test::attention_strides(place.v, spec.heads_kv, spec.seq_kv, spec.head_dim, desc.v_strides);
+    test::attention_strides(place.o, spec.heads_q, spec.seq_q, spec.head_dim, desc.o_strides);
+  }
+  const int64_t q_ext[4] = {spec.batch, spec.heads_q, spec.seq_q, spec.head_dim};
+  const int64_t kv_ext[4] = {spec.batch, spec.heads_kv, spec.seq_kv, spec.head_dim};
+  const uint64_t esize = xinhe_dtype_size(spec.dtype);
+  const uint64_t q_off = place.q_offset * esize, k_off = place.k_offset * esize,
+                 v_off = place.v_offset * esize, o_off = place.o_offset * esize;
+  HostArray q(spec.dtype, test::tensor_span(q_ext, desc.q_strides, 4));
+  HostArray k(spec.dtype, test::tensor_span(kv_ext, desc.k_strides, 4));
+  HostArray v(spec.dtype, test::tensor_span(kv_ext, desc.v_strides, 4));
+  HostArray o(spec.dtype, test::tensor_span(q_ext, desc.o_strides, 4));
   HostArray lse(XINHE_DTYPE_F32, spec.lse_span());
   q.randomize(rng);
   k.randomize(rng);
@@ -48,15 +86,17 @@ CaseResult run_attention(const Device& device, const AttentionCase& spec) {
   }
   const CheckOutcome check = classify_check(xinhe_attention_check(op.get()), "attention");
 
-  Buffer q_buf = alloc_poisoned(device, stream, q.bytes.size(), spec.dtype);
-  Buffer k_buf = alloc_poisoned(device, stream, k.bytes.size(), spec.dtype);
-  Buffer v_buf = alloc_poisoned(device, stream, v.bytes.size(), spec.dtype);
-  Buffer o_buf = alloc_poisoned(device, stream, o.bytes.size(), spec.dtype);
+  // Each tensor after a poison prefix of its offset: an implementation that drops an offset
+  // reads NaN, or writes where O must stay unchanged.
+  Buffer q_buf = alloc_poisoned(device, stream, q_off + q.bytes.size(), spec.dtype);
+  Buffer k_buf = alloc_poisoned(device, stream, k_off + k.bytes.size(), spec.dtype);
+  Buffer v_buf = alloc_poisoned(device, stream, v_off + v.bytes.size(), spec.dtype);
+  Buffer o_buf = alloc_poisoned(device, stream, o_off + o.bytes.size(), spec.dtype);
   Buffer lse_buf;
   if (spec.lse) lse_buf = alloc_poisoned(device, stream, lse.bytes.size(), XINHE_DTYPE_F32);
-  if (!q.bytes.empty()) stream.copy_from_host(q_buf, q.data(), q.bytes.size());
-  if (!k.bytes.empty()) stream.copy_from_host(k_buf, k.data(), k.bytes.size());
-  if (!v.bytes.empty()) stream.copy_from_host(v_buf, v.data(), v.bytes.size());
+  if (!q.bytes.empty()) stream.copy_from_host(q_buf, q.data(), q.bytes.size(), q_off);
+  if (!k.bytes.empty()) stream.copy_from_host(k_buf, k.data(), k.bytes.size(), k_off);
+  if (!v.bytes.empty()) stream.copy_from_host(v_buf, v.data(), v.bytes.size(), v_off);
   const std::vector<uint8_t> o_before = read_all(stream, o_buf);
   const std::vector<uint8_t> lse_before =
       spec.lse ? read_all(stream, lse_buf) : std::vector<uint8_t>{};
@@ -70,9 +110,13 @@ CaseResult run_attention(const Device& device, const AttentionCase& spec) {
   xinhe_attention_args_t args{};
   args.struct_size = sizeof(args);
   args.q = q_buf.get();
+  args.q_offset = q_off;
   args.k = k_buf.get();
+  args.k_offset = k_off;
   args.v = v_buf.get();
+  args.v_offset = v_off;
   args.o = o_buf.get();
+  args.o_offset = o_off;
   args.lse = spec.lse ? lse_buf.get() : nullptr;
   args.workspace = workspace.get();
   xinhe_status_t run_status = xinhe_attention_run(op.get(), stream.get(), &args);
@@ -105,7 +149,7 @@ CaseResult run_attention(const Device& device, const AttentionCase& spec) {
                        spec.lse ? lse_ref.data() : nullptr);
 
   HostArray o_got(spec.dtype, o.count), lse_got(XINHE_DTYPE_F32, lse.count);
-  if (!o_after.empty()) std::memcpy(o_got.data(), o_after.data(), o_got.bytes.size());
+  if (!o_got.bytes.empty()) std::memcpy(o_got.data(), o_after.data() + o_off, o_got.bytes.size());
   if (!lse_after.empty()) std::memcpy(lse_got.data(), lse_after.data(), lse_got.bytes.size());
   std::vector<bool> o_logical(static_cast<size_t>(o.count), false);
   std::vector<bool> lse_logical(static_cast<size_t>(lse.count), false);
@@ -129,19 +173,20 @@ CaseResult run_attention(const Device& device, const AttentionCase& spec) {
           accumulate_error(lse_stats, lse_got.get(at), lse_ref[static_cast<size_t>(row)], row);
         }
       }
+  // Bytes outside the logical elements (the prefix before the offset, padding) are unchanged.
   auto untouched = [](const std::vector<uint8_t>& before, const std::vector<uint8_t>& after,
-                      const std::vector<bool>& logical, size_t esize) -> int64_t {
+                      const std::vector<bool>& logical, size_t esize, size_t offset) -> int64_t {
     for (size_t byte = 0; byte < after.size(); ++byte) {
-      const size_t elem = byte / esize;
-      const bool inside = elem < logical.size() && logical[elem];
+      const size_t elem = (byte - offset) / esize;
+      const bool inside = byte >= offset && elem < logical.size() && logical[elem];
       if (!inside && after[byte] != before[byte]) return static_cast<int64_t>(byte);
     }
     return -1;
   };
-  if (int64_t at = untouched(o_before, o_after, o_logical, xinhe_dtype_size(spec.dtype)); at >= 0)
+  if (int64_t at = untouched(o_before, o_after, o_logical, esize, o_off); at >= 0)
     return fail("wrote O outside its logical elements (byte " + std::to_string(at) + "), impl " +
                 impl);
-  if (int64_t at = untouched(lse_before, lse_after, lse_logical, 4); at >= 0)
+  if (int64_t at = untouched(lse_before, lse_after, lse_logical, 4, 0); at >= 0)
     return fail("wrote LSE outside its logical elements (byte " + std::to_string(at) + "), impl " +
                 impl);
 
@@ -219,6 +264,41 @@ void add_attention_cases(std::vector<Case>& cases) {
   for (const AttentionCase& s : grid)
     cases.push_back(
         Case{"attention", s.name(), [s](const Device& d) { return run_attention(d, s); }});
+
+  // Q, K, V and O in layouts of their own (K and V differ, Q and O differ; head-dim strides 2
+  // and S, interleaved heads), and each tensor alone at an element-aligned byte offset, then
+  // all four at distinct offsets. Small shapes: GQA 2, Sq != Skv, causal with LSE.
+  struct Placed {
+    AttentionCase spec;
+    Placement place;
+  };
+  std::vector<Placed> placed;
+  for (xinhe_dtype_t dt : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
+    const AttentionCase small = spec(dt, 2, 4, 2, 9, 13, 16, causal, lse, bhsd);
+    Placement p;
+    p.own_layouts = true;
+    p.q = Layout::kBshd, p.k = Layout::kStridedDim, p.v = Layout::kDimMajor, p.o = padded;
+    placed.push_back({small, p});
+    p.q = Layout::kDimMajor, p.k = Layout::kBshdPadded, p.v = bshd, p.o = Layout::kStridedDim;
+    placed.push_back({spec(dt, 1, 4, 4, 11, 11, 24, false, false, bhsd), p});
+    Placement all;
+    all.q_offset = 3, all.k_offset = 5, all.v_offset = 7, all.o_offset = 9;
+    placed.push_back({small, all});
+    // D 8 (one 8-wide vector per row) with O rows at odd element pitches, with LSE: PoCL's
+    // build of the OpenCL flash kernel stored f16 rows with aligned 16-byte stores and crashed.
+    Placement odd_o;
+    odd_o.own_layouts = true;
+    odd_o.q = bhsd, odd_o.k = bhsd, odd_o.v = bshd, odd_o.o = Layout::kBshdPadded;
+    placed.push_back({spec(dt, 2, 2, 1, 5, 7, 8, causal, lse, bhsd), odd_o});
+  }
+  for (int which = 0; which < 4; ++which) {
+    Placement p;
+    (which == 0 ? p.q_offset : which == 1 ? p.k_offset : which == 2 ? p.v_offset : p.o_offset) = 3;
+    placed.push_back({spec(XINHE_DTYPE_F32, 2, 4, 2, 9, 13, 16, causal, lse, bhsd), p});
+  }
+  for (const Placed& c : placed)
+    cases.push_back(Case{"attention", c.spec.name() + c.place.suffix(),
+                         [c](const Device& d) { return run_attention(d, c.spec, c.place); }});
 }
 
 }  // namespace xinhe::conformance

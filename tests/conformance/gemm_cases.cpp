@@ -1,8 +1,8 @@
 // GEMM numerics cases: the grid of dtypes, transposes, sizes (aligned 2^k and odd 2^k+17,
-// degenerate and skinny), padded leading dimensions, batches with padded and broadcast
-// strides, alpha/beta, k == 0, empty m/n, and byte offsets into buffers. Every case checks
-// the op against the float64 reference on fresh random inputs with C poisoned first, and that
-// nothing outside C's logical elements was written.
+// degenerate and skinny), padded leading dimensions and byte offsets into buffers (both for every
+// dtype pair), batches with padded and broadcast strides, alpha/beta, k == 0, empty m/n. Every case
+// checks the op against the float64 reference on fresh random inputs with C poisoned first, and
+// that nothing outside C's logical elements was written.
 #include <cstring>
 #include <sstream>
 
@@ -180,9 +180,11 @@ void add_gemm_cases(std::vector<Case>& cases) {
     grid.push_back(spec(dt, dt, "tn", 513, 3, 17));
     grid.push_back(spec(dt, dt, "nt", 5, 7, 513));
   }
-  // Leading dimensions larger than needed.
-  for (auto [ab, c, t] : {std::tuple{f32, f32, "nn"}, std::tuple{f32, f32, "tt"},
-                          std::tuple{f16, f32, "nt"}, std::tuple{bf16, bf16, "tn"}}) {
+  // Leading dimensions larger than needed, for every dtype pair (a kernel per pair may assume
+  // dense operands on its own).
+  for (auto [ab, c, t] :
+       {std::tuple{f32, f32, "nn"}, std::tuple{f32, f32, "tt"}, std::tuple{f16, f32, "nt"},
+        std::tuple{bf16, bf16, "tn"}, std::tuple{f16, f16, "nt"}, std::tuple{bf16, f32, "tt"}}) {
     GemmCase s = spec(ab, c, t, 81, 64, 145);
     s.pad_a = 7, s.pad_b = 9, s.pad_c = 5;
     grid.push_back(s);
@@ -227,7 +229,8 @@ void add_gemm_cases(std::vector<Case>& cases) {
     s.batch = 3;
     grid.push_back(s);
   }
-  // Operands at byte offsets inside their buffers: 256-aligned and merely element-aligned.
+  // Operands at byte offsets inside their buffers: 256-aligned and merely element-aligned,
+  // for every dtype pair.
   {
     GemmCase s = spec(f32, f32, "nt", 81, 64, 145);
     s.offset_a = 256, s.offset_b = 512, s.offset_c = 4096;
@@ -238,6 +241,12 @@ void add_gemm_cases(std::vector<Case>& cases) {
     s = spec(bf16, f32, "nn", 81, 64, 145);
     s.offset_a = 2, s.offset_b = 14, s.offset_c = 12;
     s.beta = 0.5f;
+    grid.push_back(s);
+    s = spec(f16, f32, "tt", 81, 64, 145);
+    s.offset_a = 6, s.offset_b = 258, s.offset_c = 20;
+    grid.push_back(s);
+    s = spec(bf16, bf16, "nt", 81, 64, 145);
+    s.offset_a = 512, s.offset_b = 10, s.offset_c = 6;
     grid.push_back(s);
   }
   // Larger problems, so that blocked and tiled paths (and their edges) run.

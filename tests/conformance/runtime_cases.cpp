@@ -205,6 +205,65 @@ CaseResult round_trip_case(const Device& device) {
   return pass("seed " + std::to_string(base_seed()));
 }
 
+// Copies of sub-ranges at odd offsets on both sides (host to device, device to device, device
+// to host), each into a destination whose other bytes are random: the range must arrive, and
+// every byte before and after it (in the device buffer, or in the host array around the
+// destination) must be unchanged. Sizes are not multiples of 4, 16 or 64, so a copy that moves
+// whole words or bursts past the range's end, or drops either offset, changes a byte it must not.
+CaseResult copy_sub_ranges_case(const Device& device) {
+  Rng rng("runtime.copy_sub_ranges");
+  const uint64_t size = 8192;
+  Buffer src = device.alloc(size), dst = device.alloc(size);
+  Stream stream = device.create_stream();
+  const std::vector<uint8_t> src_data = random_bytes(rng, size);
+  std::vector<uint8_t> want = random_bytes(rng, size);
+  stream.copy_from_host(src, src_data.data(), size);
+  stream.copy_from_host(dst, want.data(), size);
+  // {source offset, destination offset, bytes}
+  const uint64_t ranges[][3] = {{0, 3, 1},       {5, 64, 63}, {29, 71, 1001},
+                                {4093, 1, 4099}, {77, 0, 65}, {8191, 8190, 1}};
+  constexpr uint64_t guard = 67;  // host bytes either side of a device->host copy
+  for (const auto& r : ranges) {
+    const std::string what = std::to_string(r[2]) + " bytes from offset " + std::to_string(r[0]) +
+                             " to offset " + std::to_string(r[1]);
+    // Host to device: from src_data at r[0] into dst at r[1].
+    stream.copy_from_host(dst, src_data.data() + r[0], r[2], r[1]);
+    std::memcpy(&want[r[1]], &src_data[r[0]], r[2]);
+    if (int64_t at = first_mismatch(download(stream, dst, 0, size), want); at >= 0)
+      return fail("host->device copy of " + what + ": destination byte " + std::to_string(at) +
+                  (static_cast<uint64_t>(at) < r[1] || static_cast<uint64_t>(at) >= r[1] + r[2]
+                       ? " outside the range changed"
+                       : " is wrong"));
+    // Device to device: the range of src at r[0] into dst at the mirrored offset.
+    const uint64_t dst_off = size - r[1] - r[2];
+    stream.copy(dst, src, r[2], dst_off, r[0]);
+    std::memcpy(&want[dst_off], &src_data[r[0]], r[2]);
+    if (int64_t at = first_mismatch(download(stream, dst, 0, size), want); at >= 0)
+      return fail(
+          "device->device copy of " + std::to_string(r[2]) + " bytes from offset " +
+          std::to_string(r[0]) + " to offset " + std::to_string(dst_off) + ": destination byte " +
+          std::to_string(at) +
+          (static_cast<uint64_t>(at) < dst_off || static_cast<uint64_t>(at) >= dst_off + r[2]
+               ? " outside the range changed"
+               : " is wrong"));
+    // Device to host: the range of src at r[0] into the middle of a random host array.
+    std::vector<uint8_t> host = random_bytes(rng, r[2] + 2 * guard);
+    std::vector<uint8_t> host_want = host;
+    std::memcpy(&host_want[guard], &src_data[r[0]], r[2]);
+    stream.copy_to_host(host.data() + guard, src, r[2], r[0]);
+    stream.synchronize();
+    if (int64_t at = first_mismatch(host, host_want); at >= 0)
+      return fail("device->host copy of " + std::to_string(r[2]) + " bytes from offset " +
+                  std::to_string(r[0]) + ": host byte " +
+                  std::to_string(at - static_cast<int64_t>(guard)) +
+                  " relative to the destination " +
+                  (static_cast<uint64_t>(at) < guard || static_cast<uint64_t>(at) >= guard + r[2]
+                       ? "outside the range changed"
+                       : "is wrong"));
+  }
+  return pass("seed " + std::to_string(base_seed()));
+}
+
 CaseResult fill_case(const Device& device, uint32_t pattern_size) {
   const std::string name = "runtime.fill." + std::to_string(pattern_size) + "byte";
   Rng rng(name);
@@ -305,6 +364,70 @@ CaseResult cross_stream_event_case(const Device& device) {
                     ")");
     }
     a.synchronize();
+  }
+  return pass();
+}
+
+// runtime.h: work submitted after xinhe_stream_wait_event waits for the event's captured
+// work; re-recording the event later (here on an idle third stream, which completes at once)
+// changes what later calls capture, not what that wait waits for. cpu:0 kept one counter per
+// event and released the wait when the newer record completed.
+CaseResult rerecorded_event_wait_case(const Device& device) {
+  const uint64_t size = 8u << 20;
+  Buffer x = device.alloc(size), y = device.alloc(size), seen = device.alloc(size);
+  Stream a = device.create_stream(), b = device.create_stream(), c = device.create_stream();
+  Event done = device.create_event();
+  for (int trial = 0; trial < 3; ++trial) {
+    const uint32_t final_pattern = 0xbeef0000u + static_cast<uint32_t>(trial);
+    b.fill(seen, 0, 4, 0, size);
+    b.synchronize();
+    for (int r = 0; r < 6; ++r) {
+      a.fill(x, 0x22220000u + static_cast<uint32_t>(r), 4, 0, size);
+      a.copy(y, x, size);
+      a.copy(x, y, size);
+    }
+    a.fill(y, final_pattern, 4, 0, size);
+    a.copy(x, y, size);
+    done.record(a);
+    b.wait(done);
+    done.record(c);  // c is idle: this capture completes at once
+    b.copy(seen, x, size);
+    const std::vector<uint8_t> got = download(b, seen, 0, size);
+    for (uint64_t off = 0; off < size; off += 4) {
+      uint32_t v;
+      std::memcpy(&v, &got[off], 4);
+      if (v != final_pattern) {
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%08x", v);
+        return fail("trial " + std::to_string(trial) + ": stream B read byte " +
+                    std::to_string(off) + " (0x" + hex +
+                    ") before stream A's work reached it: its wait was released when the "
+                    "event, re-recorded on an idle stream, completed");
+      }
+    }
+    a.synchronize();
+    c.synchronize();
+  }
+  return pass();
+}
+
+// runtime.h: stream_query says done when all submitted work has finished. After synchronizing
+// an event recorded last on the stream, nothing is left: the query must say so at once and on
+// every later call (PoCL's stream read "not done" query after query: each queued a fresh
+// marker and asked it before the device had reached it).
+CaseResult query_after_event_sync_case(const Device& device) {
+  Buffer x = device.alloc(1u << 20);
+  Stream s = device.create_stream();
+  for (int trial = 0; trial < 5; ++trial) {
+    Event e = device.create_event();
+    s.fill(x, 0x01020304u + static_cast<uint32_t>(trial), 4, 0, x.size());
+    e.record(s);
+    e.synchronize();
+    for (int q = 0; q < 3; ++q) {
+      if (!s.query())
+        return fail("trial " + std::to_string(trial) + ": stream_query #" + std::to_string(q + 1) +
+                    " says not done after the stream's last work, an event, was synchronized");
+    }
   }
   return pass();
 }
@@ -663,6 +786,7 @@ void add_runtime_cases(std::vector<Case>& cases) {
   add("alignment.unhonourable", unhonourable_alignment_case);
   add("zero_size", zero_size_case);
   add("round_trip", round_trip_case);
+  add("copy_sub_ranges", copy_sub_ranges_case);
   add("fill.1byte", [](const Device& d) { return fill_case(d, 1); });
   add("fill.2byte", [](const Device& d) { return fill_case(d, 2); });
   add("fill.4byte", [](const Device& d) { return fill_case(d, 4); });
@@ -671,6 +795,8 @@ void add_runtime_cases(std::vector<Case>& cases) {
   add("event_query_sync", event_query_sync_case);
   add("event_timing", event_timing_case);
   add("query_progress", query_progress_case);
+  add("rerecorded_event_wait", rerecorded_event_wait_case);
+  add("query_after_event_sync", query_after_event_sync_case);
   add("cross_device_wait", cross_device_wait_case);
   add("event_outlives_stream", event_outlives_stream_case);
   add("null_getters", null_getters_case);

@@ -4,8 +4,8 @@
 // is the proof that the suite catches what it claims to catch.
 //
 // The device is host memory with asynchronous in-order streams (one worker thread each), events
-// with completion timestamps, GEMM and attention in f32 and f16 computed in double on the stream
-// worker (results rounded to nearest even), an implementation list per op that obeys
+// with completion timestamps, GEMM and attention in f32, f16 and bf16 computed in double on the
+// stream worker (results rounded to nearest even), an implementation list per op that obeys
 // XINHE_GEMM_IMPL / XINHE_ATTENTION_IMPL, and a GEMM workspace it really uses.
 //
 // XINHE_MUTANT_FAULT selects at most one fault (an unknown name makes the backend unavailable):
@@ -26,6 +26,16 @@
 //   gemm_alpha0_reads_ab      alpha == 0 computes 0 * (A B)
 //   gemm_beta0_reads_c        beta == 0 computes beta * C
 //   crash_on_d80              attention with head_dim 80 dereferences NULL on the worker
+//   f16c_dense_ld             f16 -> f16 GEMM assumes lda, ldb and ldc are the minimum
+//   bf16f32_dense_ld          bf16 -> f32 GEMM assumes lda, ldb and ldc are the minimum
+//   f16f32_ab_offset0         f16 -> f32 GEMM ignores A's and B's byte offsets
+//   f16c_f16_accum_k16        f16 -> f16 GEMM sums each 16-long K chunk in f16 (chunks in f32)
+//   d2d_src_offset0           device-to-device copies ignore the source offset
+//   copy_round64              host-to-device and device-to-device copies write whole 64-byte
+//                             bursts: the bytes after the range, up to a multiple of 64, become 0
+//   attn_v_uses_k_strides     attention indexes V with K's strides
+//   attn_unit_dstride         attention assumes head-dim stride 1 for Q, K, V and O
+//   attn_q_offset0            attention ignores Q's byte offset
 // and one honest limit, not a fault:
 //   declines_d80              attention with head_dim 80 is declined at check with a reason
 //                             (a declined shape of a claimed dtype: UNSUPPORTED, less coverage)
@@ -72,6 +82,15 @@ enum class Fault {
   kGemmAlpha0ReadsAb,
   kGemmBeta0ReadsC,
   kCrashOnD80,
+  kF16cDenseLd,
+  kBf16f32DenseLd,
+  kF16f32AbOffset0,
+  kF16cF16AccumK16,
+  kD2dSrcOffset0,
+  kCopyRound64,
+  kAttnVUsesKStrides,
+  kAttnUnitDstride,
+  kAttnQOffset0,
   kDeclinesD80,
 };
 
@@ -96,6 +115,15 @@ const struct {
     {"gemm_alpha0_reads_ab", Fault::kGemmAlpha0ReadsAb},
     {"gemm_beta0_reads_c", Fault::kGemmBeta0ReadsC},
     {"crash_on_d80", Fault::kCrashOnD80},
+    {"f16c_dense_ld", Fault::kF16cDenseLd},
+    {"bf16f32_dense_ld", Fault::kBf16f32DenseLd},
+    {"f16f32_ab_offset0", Fault::kF16f32AbOffset0},
+    {"f16c_f16_accum_k16", Fault::kF16cF16AccumK16},
+    {"d2d_src_offset0", Fault::kD2dSrcOffset0},
+    {"copy_round64", Fault::kCopyRound64},
+    {"attn_v_uses_k_strides", Fault::kAttnVUsesKStrides},
+    {"attn_unit_dstride", Fault::kAttnUnitDstride},
+    {"attn_q_offset0", Fault::kAttnQOffset0},
     {"declines_d80", Fault::kDeclinesD80},
 };
 
@@ -103,6 +131,8 @@ constexpr char kName[] = "mutant";
 constexpr uint64_t kMinAlignment = 64;
 constexpr uint64_t kTotalMemory = uint64_t{8} << 30;
 constexpr uint64_t kGemmWorkspaceBytes = 256;
+// Allocated past every buffer's end, so that copy_round64's overrun stays in the allocation.
+constexpr uint64_t kSlackBytes = 64;
 
 Fault g_fault = Fault::kNone;
 const xinhe_host_api_t* g_host = nullptr;
@@ -131,7 +161,13 @@ struct xinhe_be_buffer_s {
 struct Queue {
   std::mutex mutex;
   std::condition_variable work_cv, idle_cv;
-  std::deque<std::function<void()>> items;
+  // An item and what runs under the queue's lock once it is counted completed (an event
+  // marker's signal), so that the event and the stream never disagree about it.
+  struct Item {
+    std::function<void()> run;
+    std::function<void()> after_completed;
+  };
+  std::deque<Item> items;
   uint64_t submitted = 0, completed = 0;
   bool stop = false;
 };
@@ -141,11 +177,16 @@ struct xinhe_be_stream_s {
   std::thread worker;
 };
 
+// One record of an event; a wait, query or synchronize waits for the latest record at its call,
+// so a later re-record (on any stream) does not release it.
+struct EventMarker {
+  bool done = false;
+  std::chrono::steady_clock::time_point done_at{};
+};
 struct EventState {
   std::mutex mutex;
   std::condition_variable cv;
-  uint64_t recorded = 0, completed = 0;
-  std::chrono::steady_clock::time_point completed_at{};
+  std::shared_ptr<EventMarker> latest;  // null: never recorded
 };
 struct xinhe_be_event_s {
   std::shared_ptr<EventState> state;
@@ -168,20 +209,22 @@ void worker_main(std::shared_ptr<Queue> q) {
   for (;;) {
     q->work_cv.wait(lock, [&] { return q->stop || !q->items.empty(); });
     if (q->items.empty()) return;  // stop requested and drained
-    std::function<void()> item = std::move(q->items.front());
+    Queue::Item item = std::move(q->items.front());
     q->items.pop_front();
     lock.unlock();
-    item();
+    if (item.run) item.run();
     lock.lock();
     ++q->completed;
+    if (item.after_completed) item.after_completed();
     q->idle_cv.notify_all();
   }
 }
 
-xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> item) {
+xinhe_status_t enqueue(xinhe_be_stream_t stream, std::function<void()> item,
+                       std::function<void()> after_completed = nullptr) {
   {
     std::lock_guard<std::mutex> lock(stream->queue->mutex);
-    stream->queue->items.push_back(std::move(item));
+    stream->queue->items.push_back({std::move(item), std::move(after_completed)});
     ++stream->queue->submitted;
   }
   stream->queue->work_cv.notify_one();
@@ -198,6 +241,8 @@ double load(xinhe_dtype_t dtype, const void* base, int64_t i) {
   switch (dtype) {
     case XINHE_DTYPE_F16:
       return xinhe::kernels::f16_to_f32(static_cast<const uint16_t*>(base)[i]);
+    case XINHE_DTYPE_BF16:
+      return xinhe::kernels::bf16_to_f32(static_cast<const uint16_t*>(base)[i]);
     case XINHE_DTYPE_F64:
       return static_cast<const double*>(base)[i];
     default:
@@ -222,6 +267,9 @@ void store(xinhe_dtype_t dtype, void* base, int64_t i, double v) {
           fault(Fault::kF16Truncate) ? f16_truncated(f) : xinhe::kernels::f32_to_f16(f);
       break;
     }
+    case XINHE_DTYPE_BF16:
+      static_cast<uint16_t*>(base)[i] = xinhe::kernels::f32_to_bf16(static_cast<float>(v));
+      break;
     case XINHE_DTYPE_F64:
       static_cast<double*>(base)[i] = fault(Fault::kClaimsFp64) ? static_cast<float>(v) : v;
       break;
@@ -281,7 +329,8 @@ xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* o
   out->total_memory = kTotalMemory;
   out->compute_units = 1;
   out->flags = XINHE_DEVICE_FLAG_HOST_MEMORY | XINHE_DEVICE_FLAG_TIMING;
-  out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16);
+  out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16) |
+                    XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
   if (fault(Fault::kClaimsFp64) || fault(Fault::kF64IgnoresTranspose)) {
     out->flags |= XINHE_DEVICE_FLAG_FP64;
     out->dtype_caps |= XINHE_DTYPE_CAP(XINHE_DTYPE_F64);
@@ -306,7 +355,7 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t, uint64_t size, uint64_t alignment
   if (fault(Fault::kFalseMinAlignment) && alignment <= 256) base_alignment = 256, skew = 64;
   void* allocation = nullptr;
   if (posix_memalign(&allocation, static_cast<size_t>(base_alignment),
-                     static_cast<size_t>(size + skew)) != 0)
+                     static_cast<size_t>(size + skew + kSlackBytes)) != 0)
     return error(XINHE_STATUS_OUT_OF_MEMORY, "posix_memalign", "out of memory");
   *out_buffer = new xinhe_be_buffer_s{allocation, static_cast<unsigned char*>(allocation) + skew};
   return nullptr;
@@ -365,7 +414,11 @@ xinhe_status_t stream_query(xinhe_be_stream_t stream, int* out_done) {
 xinhe_status_t copy_host_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst, const void* src,
                                    uint64_t size) {
   unsigned char* d = at(dst);
-  return enqueue(stream, [d, src, size] { std::memcpy(d, src, size); });
+  const uint64_t tail = fault(Fault::kCopyRound64) ? (64 - size % 64) % 64 : 0;
+  return enqueue(stream, [d, src, size, tail] {
+    std::memcpy(d, src, size);
+    std::memset(d + size, 0, tail);
+  });
 }
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
@@ -374,9 +427,14 @@ xinhe_status_t copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be
 }
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                      xinhe_be_mem_t src, uint64_t size) {
+  if (fault(Fault::kD2dSrcOffset0)) src.offset = 0;
   unsigned char* d = at(dst);
   const unsigned char* s = at(src);
-  return enqueue(stream, [d, s, size] { std::memmove(d, s, size); });
+  const uint64_t tail = fault(Fault::kCopyRound64) ? (64 - size % 64) % 64 : 0;
+  return enqueue(stream, [d, s, size, tail] {
+    std::memmove(d, s, size);
+    std::memset(d + size, 0, tail);
+  });
 }
 xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
                     const void* pattern, uint32_t pattern_size) {
@@ -398,18 +456,16 @@ void event_destroy(xinhe_be_event_t event) { delete event; }
 
 xinhe_status_t event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
   std::shared_ptr<EventState> state = event->state;
-  uint64_t generation;
+  auto marker = std::make_shared<EventMarker>();
   {
     std::lock_guard<std::mutex> lock(state->mutex);
-    generation = ++state->recorded;
+    state->latest = marker;
   }
-  return enqueue(stream, [state, generation] {
+  return enqueue(stream, nullptr, [state, marker] {
     {
       std::lock_guard<std::mutex> lock(state->mutex);
-      if (generation > state->completed) {
-        state->completed = generation;
-        state->completed_at = std::chrono::steady_clock::now();
-      }
+      marker->done = true;
+      marker->done_at = std::chrono::steady_clock::now();
     }
     state->cv.notify_all();
   });
@@ -418,28 +474,30 @@ xinhe_status_t event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
 xinhe_status_t stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t event) {
   if (fault(Fault::kStreamWaitNoop)) return nullptr;
   std::shared_ptr<EventState> state = event->state;
-  uint64_t target;
+  std::shared_ptr<EventMarker> marker;
   {
     std::lock_guard<std::mutex> lock(state->mutex);
-    target = state->recorded;
+    marker = state->latest;
   }
-  return enqueue(stream, [state, target] {
+  if (marker == nullptr) return nullptr;
+  return enqueue(stream, [state, marker] {
     std::unique_lock<std::mutex> lock(state->mutex);
-    state->cv.wait(lock, [&] { return state->completed >= target; });
+    state->cv.wait(lock, [&] { return marker->done; });
   });
 }
 
 xinhe_status_t event_synchronize(xinhe_be_event_t event) {
   EventState& s = *event->state;
   std::unique_lock<std::mutex> lock(s.mutex);
-  const uint64_t target = s.recorded;
-  s.cv.wait(lock, [&] { return s.completed >= target; });
+  const std::shared_ptr<EventMarker> marker = s.latest;
+  if (marker != nullptr) s.cv.wait(lock, [&] { return marker->done; });
   return nullptr;
 }
 
 xinhe_status_t event_query(xinhe_be_event_t event, int* out_done) {
   std::lock_guard<std::mutex> lock(event->state->mutex);
-  *out_done = fault(Fault::kEventQueryDone) || event->state->completed >= event->state->recorded;
+  const std::shared_ptr<EventMarker>& latest = event->state->latest;
+  *out_done = fault(Fault::kEventQueryDone) || latest == nullptr || latest->done;
   return nullptr;
 }
 
@@ -447,11 +505,11 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   std::chrono::steady_clock::time_point t0, t1;
   {
     std::lock_guard<std::mutex> lock(start->state->mutex);
-    t0 = start->state->completed_at;
+    if (start->state->latest) t0 = start->state->latest->done_at;
   }
   {
     std::lock_guard<std::mutex> lock(end->state->mutex);
-    t1 = end->state->completed_at;
+    if (end->state->latest) t1 = end->state->latest->done_at;
   }
   *out_ms =
       fault(Fault::kElapsedZero) ? 0.0f : std::chrono::duration<float, std::milli>(t1 - t0).count();
@@ -461,7 +519,7 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 // ---- Ops ------------------------------------------------------------------------------------
 
 bool runs_dtype(xinhe_dtype_t dtype) {
-  return dtype == XINHE_DTYPE_F32 || dtype == XINHE_DTYPE_F16 ||
+  return dtype == XINHE_DTYPE_F32 || dtype == XINHE_DTYPE_F16 || dtype == XINHE_DTYPE_BF16 ||
          (dtype == XINHE_DTYPE_F64 &&
           (fault(Fault::kClaimsFp64) || fault(Fault::kF64IgnoresTranspose)));
 }
@@ -474,7 +532,7 @@ void select(xinhe_be_op_t op, const std::vector<std::string>& impls, xinhe_op_ki
   const char* filter =
       fault(Fault::kIgnoreImplFilter) ? nullptr : xinhe::backend::host_impl_filter(g_host, kind);
   if (!dtype_ok) {
-    op->reason = "the mutant device runs f32 and f16 only";
+    op->reason = "the mutant device runs f32, f16 and bf16 only";
     return;
   }
   for (const std::string& impl : impls) {
@@ -515,13 +573,32 @@ xinhe_status_t op_workspace_size(xinhe_be_op_t op, uint64_t* out_bytes) {
 const char* op_impl_name(xinhe_be_op_t op) { return op->impl.empty() ? kName : op->impl.c_str(); }
 
 // C = alpha op(A) op(B) + beta C in double, each dot product staged through the workspace.
-void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, float alpha,
+void gemm(const xinhe_gemm_desc_t& desc, const void* a, const void* b, void* c, float alpha,
           float beta, unsigned char* workspace) {
+  xinhe_gemm_desc_t d = desc;
+  if ((fault(Fault::kF16cDenseLd) && d.ab_dtype == XINHE_DTYPE_F16 &&
+       d.c_dtype == XINHE_DTYPE_F16) ||
+      (fault(Fault::kBf16f32DenseLd) && d.ab_dtype == XINHE_DTYPE_BF16 &&
+       d.c_dtype == XINHE_DTYPE_F32)) {
+    d.lda = d.trans_a ? d.m : d.k;
+    d.ldb = d.trans_b ? d.k : d.n;
+    d.ldc = d.n;
+  }
+  // Each 16-long chunk of the K loop summed in f16 (as f16 FMA units do), the chunks in f32.
+  const bool f16_chunks = fault(Fault::kF16cF16AccumK16) && d.ab_dtype == XINHE_DTYPE_F16 &&
+                          d.c_dtype == XINHE_DTYPE_F16;
+  const auto to_f16 = [](double v) {
+    const uint16_t h = xinhe::kernels::f32_to_f16(static_cast<float>(v));
+    return static_cast<double>(xinhe::kernels::f16_to_f32(h));
+  };
   const bool f32_only = d.ab_dtype == XINHE_DTYPE_F64 && fault(Fault::kClaimsFp64);
   // The untransposed dense product: what a kernel that drops the flags computes.
   const bool nn_only = d.ab_dtype == XINHE_DTYPE_F64 && fault(Fault::kF64IgnoresTranspose);
-  const size_t ab_size = d.ab_dtype == XINHE_DTYPE_F16 ? 2 : d.ab_dtype == XINHE_DTYPE_F64 ? 8 : 4;
-  const size_t c_size = d.c_dtype == XINHE_DTYPE_F16 ? 2 : d.c_dtype == XINHE_DTYPE_F64 ? 8 : 4;
+  const auto esize = [](xinhe_dtype_t t) -> size_t {
+    return t == XINHE_DTYPE_F16 || t == XINHE_DTYPE_BF16 ? 2 : t == XINHE_DTYPE_F64 ? 8 : 4;
+  };
+  const size_t ab_size = esize(d.ab_dtype);
+  const size_t c_size = esize(d.c_dtype);
   for (int64_t bt = 0; bt < d.batch; ++bt) {
     const unsigned char* ab = static_cast<const unsigned char*>(a) + bt * d.stride_a * ab_size;
     const unsigned char* bb = static_cast<const unsigned char*>(b) + bt * d.stride_b * ab_size;
@@ -530,7 +607,7 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, flo
       for (int64_t j = 0; j < d.n; ++j) {
         const int64_t ci = i * d.ldc + j;
         const bool blas_trivial = (alpha == 0.0f || d.k == 0) && !fault(Fault::kGemmAlpha0ReadsAb);
-        double acc = 0.0;
+        double acc = 0.0, chunk = 0.0;
         if (!blas_trivial) {
           for (int64_t p = 0; p < d.k; ++p) {
             const double av =
@@ -539,6 +616,11 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, flo
             const double bv =
                 nn_only ? load(d.ab_dtype, bb, p * d.n + j)
                         : load(d.ab_dtype, bb, d.trans_b ? j * d.ldb + p : p * d.ldb + j);
+            if (f16_chunks) {
+              chunk = to_f16(chunk + av * bv);
+              if (p % 16 == 15 || p == d.k - 1) acc = static_cast<float>(acc + chunk), chunk = 0.0;
+              continue;
+            }
             acc = f32_only
                       ? static_cast<float>(acc + static_cast<float>(av) * static_cast<float>(bv))
                       : acc + av * bv;
@@ -559,8 +641,12 @@ void gemm(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, flo
   }
 }
 
-void attention(const xinhe_attention_desc_t& d, const void* q, const void* k, const void* v,
+void attention(const xinhe_attention_desc_t& desc, const void* q, const void* k, const void* v,
                void* o, float* lse) {
+  xinhe_attention_desc_t d = desc;
+  if (fault(Fault::kAttnVUsesKStrides)) std::memcpy(d.v_strides, d.k_strides, sizeof(d.k_strides));
+  if (fault(Fault::kAttnUnitDstride))
+    d.q_strides[3] = d.k_strides[3] = d.v_strides[3] = d.o_strides[3] = 1;
   if (fault(Fault::kCrashOnD80) && d.head_dim == 80) {
     volatile int* nowhere = nullptr;
     *nowhere = 1;  // the deliberate crash the conformance runner must survive
@@ -636,15 +722,21 @@ xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be
     if (fault(Fault::kWorkspaceIgnoresOffset)) ws.offset = 0;
     unsigned char* workspace = at(ws);
     if (workspace == nullptr) return error(XINHE_STATUS_INTERNAL, "op_run", "no workspace");
-    const void* a = at(mem[XINHE_GEMM_ARG_A]);
-    const void* b = at(mem[XINHE_GEMM_ARG_B]);
+    xinhe_be_mem_t a_mem = mem[XINHE_GEMM_ARG_A], b_mem = mem[XINHE_GEMM_ARG_B];
+    if (fault(Fault::kF16f32AbOffset0) && d.ab_dtype == XINHE_DTYPE_F16 &&
+        d.c_dtype == XINHE_DTYPE_F32)
+      a_mem.offset = b_mem.offset = 0;
+    const void* a = at(a_mem);
+    const void* b = at(b_mem);
     void* c = at(mem[XINHE_GEMM_ARG_C]);
     const float alpha = args->alpha, beta = args->beta;
     return enqueue(
         stream, [d, a, b, c, alpha, beta, workspace] { gemm(d, a, b, c, alpha, beta, workspace); });
   }
   const xinhe_attention_desc_t d = op->attention;
-  const void* q = at(mem[XINHE_ATTENTION_ARG_Q]);
+  xinhe_be_mem_t q_mem = mem[XINHE_ATTENTION_ARG_Q];
+  if (fault(Fault::kAttnQOffset0)) q_mem.offset = 0;
+  const void* q = at(q_mem);
   const void* k = at(mem[XINHE_ATTENTION_ARG_K]);
   const void* v = at(mem[XINHE_ATTENTION_ARG_V]);
   void* o = at(mem[XINHE_ATTENTION_ARG_O]);
