@@ -357,8 +357,12 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtPlaceNotifier(cnrtNotifier_t notifier, cnrtQue
     generation = ++notifier->placed;
     notifier->outstanding.insert(generation);
   }
-  return enqueue(queue, [notifier, generation]() -> std::string {
+  return enqueue(queue, [notifier, generation, queue]() -> std::string {
     {
+      // The queue counts this task finished in the same step as the notifier completes, so a
+      // host woken by the notifier finds the queue idle when nothing follows (cnrtQueueQuery).
+      std::lock_guard<std::mutex> queue_lock(queue->mu);
+      queue->running = false;
       std::lock_guard<std::mutex> lock(notifier->mu);
       if (generation == notifier->placed) notifier->when = Clock::now();
       notifier->outstanding.erase(generation);
