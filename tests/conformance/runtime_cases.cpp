@@ -323,12 +323,40 @@ CaseResult stream_fifo_case(const Device& device) {
   return pass();
 }
 
+// Queues on a a long chain of dependent work over x and y (size bytes each) that leaves x full
+// of final_pattern; the rounds fill other patterns first, so a reader that does not wait for
+// the chain sees one of them (the chain is long enough for that on any device).
+void queue_chain(const Stream& a, Buffer& x, Buffer& y, uint64_t size, uint32_t round_pattern,
+                 uint32_t final_pattern) {
+  for (int r = 0; r < 6; ++r) {
+    a.fill(x, round_pattern + static_cast<uint32_t>(r), 4, 0, size);
+    a.copy(y, x, size);
+    a.copy(x, y, size);
+  }
+  a.fill(y, final_pattern, 4, 0, size);
+  a.copy(x, y, size);
+}
+
+// The byte offset of the first 32-bit word of got that is not want (its value in *seen), or -1.
+int64_t first_word_not(const std::vector<uint8_t>& got, uint32_t want, uint32_t* seen) {
+  for (uint64_t off = 0; off + 4 <= got.size(); off += 4) {
+    std::memcpy(seen, &got[off], 4);
+    if (*seen != want) return static_cast<int64_t>(off);
+  }
+  return -1;
+}
+
+std::string hex32(uint32_t v) {
+  char s[16];
+  std::snprintf(s, sizeof s, "%08x", v);
+  return s;
+}
+
 // Stream A does a long chain of dependent work ending in a known pattern; stream B waits on
 // an event recorded after it and copies the result. Without the wait, B would read the
-// buffer mid-chain (the chain is long enough for that to be visible on any device).
+// buffer mid-chain.
 CaseResult cross_stream_event_case(const Device& device) {
   const uint64_t size = 8u << 20;
-  const int rounds = 6;
   Buffer x = device.alloc(size);
   Buffer y = device.alloc(size);
   Buffer seen = device.alloc(size);
@@ -339,30 +367,14 @@ CaseResult cross_stream_event_case(const Device& device) {
     const uint32_t final_pattern = 0xc0de0000u + static_cast<uint32_t>(trial);
     b.fill(seen, 0, 4, 0, size);
     b.synchronize();
-    for (int r = 0; r < rounds; ++r) {
-      a.fill(x, 0x11110000u + static_cast<uint32_t>(r), 4, 0, size);
-      a.copy(y, x, size);
-      a.copy(x, y, size);
-    }
-    a.fill(y, final_pattern, 4, 0, size);
-    a.copy(x, y, size);
+    queue_chain(a, x, y, size, 0x11110000u, final_pattern);
     done.record(a);
     b.wait(done);
     b.copy(seen, x, size);
-    const std::vector<uint8_t> got = download(b, seen, 0, size);
-    for (uint64_t off = 0; off < size; off += 4) {
-      uint32_t v;
-      std::memcpy(&v, &got[off], 4);
-      if (v != final_pattern)
-        return fail("trial " + std::to_string(trial) + ": stream B read byte " +
-                    std::to_string(off) + " before stream A's work reached it (0x" +
-                    [&] {
-                      char s[16];
-                      std::snprintf(s, sizeof s, "%08x", v);
-                      return std::string(s);
-                    }() +
-                    ")");
-    }
+    uint32_t v = 0;
+    if (const int64_t off = first_word_not(download(b, seen, 0, size), final_pattern, &v); off >= 0)
+      return fail("trial " + std::to_string(trial) + ": stream B read byte " + std::to_string(off) +
+                  " before stream A's work reached it (0x" + hex32(v) + ")");
     a.synchronize();
   }
   return pass();
@@ -381,30 +393,17 @@ CaseResult rerecorded_event_wait_case(const Device& device) {
     const uint32_t final_pattern = 0xbeef0000u + static_cast<uint32_t>(trial);
     b.fill(seen, 0, 4, 0, size);
     b.synchronize();
-    for (int r = 0; r < 6; ++r) {
-      a.fill(x, 0x22220000u + static_cast<uint32_t>(r), 4, 0, size);
-      a.copy(y, x, size);
-      a.copy(x, y, size);
-    }
-    a.fill(y, final_pattern, 4, 0, size);
-    a.copy(x, y, size);
+    queue_chain(a, x, y, size, 0x22220000u, final_pattern);
     done.record(a);
     b.wait(done);
     done.record(c);  // c is idle: this capture completes at once
     b.copy(seen, x, size);
-    const std::vector<uint8_t> got = download(b, seen, 0, size);
-    for (uint64_t off = 0; off < size; off += 4) {
-      uint32_t v;
-      std::memcpy(&v, &got[off], 4);
-      if (v != final_pattern) {
-        char hex[16];
-        std::snprintf(hex, sizeof hex, "%08x", v);
-        return fail("trial " + std::to_string(trial) + ": stream B read byte " +
-                    std::to_string(off) + " (0x" + hex +
-                    ") before stream A's work reached it: its wait was released when the "
-                    "event, re-recorded on an idle stream, completed");
-      }
-    }
+    uint32_t v = 0;
+    if (const int64_t off = first_word_not(download(b, seen, 0, size), final_pattern, &v); off >= 0)
+      return fail("trial " + std::to_string(trial) + ": stream B read byte " + std::to_string(off) +
+                  " (0x" + hex32(v) +
+                  ") before stream A's work reached it: its wait was released when the event, "
+                  "re-recorded on an idle stream, completed");
     a.synchronize();
     c.synchronize();
   }
