@@ -357,25 +357,15 @@ ze_result_t init(ze_init_flags_t flags) {
   if (flags & (ZE_INIT_FLAG_GPU_ONLY | ZE_INIT_FLAG_VPU_ONLY)) return ZE_RESULT_ERROR_UNINITIALIZED;
   std::lock_guard<std::mutex> lock(g_init_mutex);
   if (g_driver) return ZE_RESULT_SUCCESS;
-  auto d = std::make_unique<Driver>();
-  cl_uint platforms = 0;
-  if (clGetPlatformIDs(1, &d->platform, &platforms) != CL_SUCCESS || platforms == 0)
-    return ZE_RESULT_ERROR_UNINITIALIZED;
-  if (clGetDeviceIDs(d->platform, CL_DEVICE_TYPE_CPU, 1, &d->cl_device, nullptr) != CL_SUCCESS)
-    return ZE_RESULT_ERROR_UNINITIALIZED;
-  cl_int err = CL_SUCCESS;
-  d->cl_ctx = clCreateContext(nullptr, 1, &d->cl_device, nullptr, nullptr, &err);
-  if (err != CL_SUCCESS) return ZE_RESULT_ERROR_UNINITIALIZED;
-  const char* tool = std::getenv("XINHE_ZE_CPU_LLVM_SPIRV");
-  d->llvm_spirv = tool && *tool ? tool : XINHE_ZE_CPU_LLVM_SPIRV_DEFAULT;
-  // The test settings are strict: a misspelt one would silently test something else.
+  // The test settings are strict: a misspelt one would silently test something else. Read
+  // before anything is created, so a refusal leaves nothing behind.
   const char* order = std::getenv("XINHE_ZE_CPU_ORDER");
   if (order && *order && std::strcmp(order, "forward") != 0 && std::strcmp(order, "reverse") != 0) {
     std::fprintf(stderr, "xinhe CPU test driver: XINHE_ZE_CPU_ORDER='%s' is not forward or reverse\n",
                  order);
     return ZE_RESULT_ERROR_INVALID_ARGUMENT;
   }
-  d->reverse_order = !(order && std::strcmp(order, "forward") == 0);
+  const bool reverse_order = !(order && std::strcmp(order, "forward") == 0);
   const char* wrap = std::getenv("XINHE_ZE_CPU_TIMESTAMP_WRAP_MS");
   if (wrap && *wrap) {
     char* end = nullptr;
@@ -393,6 +383,18 @@ ze_result_t init(ze_init_flags_t flags) {
     const uint64_t now = device_ticks_now() % period;
     g_tick_offset = (2 * period - now - ahead % period) % period;
   }
+  auto d = std::make_unique<Driver>();
+  d->reverse_order = reverse_order;
+  cl_uint platforms = 0;
+  if (clGetPlatformIDs(1, &d->platform, &platforms) != CL_SUCCESS || platforms == 0)
+    return ZE_RESULT_ERROR_UNINITIALIZED;
+  if (clGetDeviceIDs(d->platform, CL_DEVICE_TYPE_CPU, 1, &d->cl_device, nullptr) != CL_SUCCESS)
+    return ZE_RESULT_ERROR_UNINITIALIZED;
+  cl_int err = CL_SUCCESS;
+  d->cl_ctx = clCreateContext(nullptr, 1, &d->cl_device, nullptr, nullptr, &err);
+  if (err != CL_SUCCESS) return ZE_RESULT_ERROR_UNINITIALIZED;
+  const char* tool = std::getenv("XINHE_ZE_CPU_LLVM_SPIRV");
+  d->llvm_spirv = tool && *tool ? tool : XINHE_ZE_CPU_LLVM_SPIRV_DEFAULT;
   auto device = std::make_unique<Device>();
   device->driver = d.get();
   device->name = "xinhe CPU test driver on " + cl_string(d->cl_device, CL_DEVICE_NAME);
