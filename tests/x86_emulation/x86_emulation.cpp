@@ -3,7 +3,10 @@
 // even and odd products of a pair accumulate in two separate f32 sums over the K dimension of
 // the tile, which are then added together and to the destination), VDPBF16PS (odd pair member
 // first, then even, each a fused multiply-add), TILELOADD / TILESTORED (rows x colsb bytes at
-// base + row * stride; bytes past the configured shape read as zero), LDTILECFG (palette 1).
+// base + row * stride; bytes past the configured shape read as zero), LDTILECFG (palette 1);
+// VRNDSCALEPS (RoundToIntegerSP with imm8's scale and rounding), VSCALEFPS (its table of
+// special cases, then SRC1 * 2^floor(SRC2) rounded once), VCVTPH2PS / VCVTPS2PH (IEEE binary16,
+// overflow and NaN as the SDM says), VPMOVZXWD, VPSLLD.
 // Compiled with the baseline flags; std::fma is exact whether or not the CPU has FMA.
 #include "x86_emulation.h"
 
@@ -195,6 +198,130 @@ F32x16 vdpbf16ps(const F32x16& acc, const Bf16x32& a, const Bf16x32& b) {
     r = fma_daz_ftz(bf16_to_float(a.v[2 * j]), bf16_to_float(b.v[2 * j]), r);
     out.v[j] = r;
   }
+  return out;
+}
+
+namespace {
+
+uint32_t float_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+float quiet(float nan) { return bits_to_float(float_to_bits(nan) | 0x00400000u); }
+
+// The rounding direction of imm8[2:0] (MXCSR's default, nearest even, when imm8[2] is set).
+int rounding_of(int imm8) { return (imm8 & 4) != 0 ? 0 : (imm8 & 3); }
+
+// x (>= 0, an integer plus a fraction, exact in double) rounded to an integer in direction
+// `rounding` for a value of sign `negative`.
+double round_magnitude(double x, int rounding, bool negative) {
+  const double down = std::floor(x);
+  switch (rounding) {
+    case 0: {  // nearest, ties to even
+      const double frac = x - down;
+      if (frac > 0.5 || (frac == 0.5 && std::fmod(down, 2.0) != 0.0)) return down + 1.0;
+      return down;
+    }
+    case 1:
+      return negative ? std::ceil(x) : down;  // toward -inf
+    case 2:
+      return negative ? down : std::ceil(x);  // toward +inf
+    default:
+      return down;  // toward zero
+  }
+}
+
+float round_scaled(float x, int imm8) {
+  if (std::isnan(x)) return quiet(x);
+  if (std::isinf(x) || x == 0.0f) return x;
+  const int m = (imm8 >> 4) & 15;
+  const bool negative = std::signbit(x);
+  const double scaled = std::ldexp(std::fabs(static_cast<double>(x)), m);  // exact
+  const double r = std::ldexp(round_magnitude(scaled, rounding_of(imm8), negative), -m);
+  return static_cast<float>(negative ? -r : r);  // exact: at most x's bits, or a power of 2
+}
+
+float scale(float a, float b) {
+  const float indefinite = bits_to_float(0xffc00000u);
+  // (The SDM's table gives a NaN scaled by an infinity entries of their own; no kernel makes
+  // that pair, so it is left out rather than guessed.)
+  if (std::isnan(a) && std::isinf(b))
+    fault("vscalefps", "a NaN scaled by an infinity is not emulated");
+  if (std::isnan(a)) return quiet(a);
+  if (std::isnan(b)) return quiet(b);
+  if (std::isinf(a)) return (std::isinf(b) && b < 0) ? indefinite : a;
+  if (a == 0.0f) return (std::isinf(b) && b > 0) ? indefinite : a;
+  if (std::isinf(b)) return b > 0 ? std::copysign(INFINITY, a) : std::copysign(0.0f, a);
+  // Past +-400 every finite a gives 0 or infinity, as the exact power would.
+  const float n = std::fmax(-400.0f, std::fmin(400.0f, std::floor(b)));
+  return std::ldexp(a, static_cast<int>(n));  // one rounding, subnormal results kept
+}
+
+uint16_t to_f16(float x, int rounding) {
+  const uint16_t sign = std::signbit(x) ? 0x8000 : 0;
+  const uint32_t bits = float_to_bits(x);
+  if (std::isnan(x)) return static_cast<uint16_t>(sign | 0x7e00u | ((bits & 0x7fffffu) >> 13));
+  if (std::isinf(x)) return static_cast<uint16_t>(sign | 0x7c00u);
+  const double a = std::fabs(static_cast<double>(x));
+  if (a == 0.0) return sign;
+  int e;
+  std::frexp(a, &e);  // a in [2^(e-1), 2^e)
+  const int ulp = (e - 1 < -14) ? -24 : (e - 1) - 10;
+  const double v = std::ldexp(round_magnitude(std::ldexp(a, -ulp), rounding, sign != 0), ulp);
+  if (v >= 65536.0) {
+    // Overflow: infinity when rounding away from zero for this sign, else the largest finite.
+    const bool to_inf = rounding == 0 || (rounding == 1 && sign) || (rounding == 2 && !sign);
+    return static_cast<uint16_t>(sign | (to_inf ? 0x7c00u : 0x7bffu));
+  }
+  if (v < std::ldexp(1.0, -14))
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::ldexp(v, 24)));
+  int ev;
+  const double mant = std::frexp(v, &ev);  // v = mant * 2^ev, mant in [0.5, 1)
+  const uint32_t exp_field = static_cast<uint32_t>(ev - 1 + 15);
+  const uint32_t man_field = static_cast<uint32_t>(std::ldexp(mant, 11)) - 1024u;
+  return static_cast<uint16_t>(sign | (exp_field << 10) | man_field);
+}
+
+}  // namespace
+
+F32x16 vrndscaleps(const F32x16& a, int imm8) {
+  F32x16 out;
+  for (int j = 0; j < 16; ++j) out.v[j] = round_scaled(a.v[j], imm8);
+  return out;
+}
+
+F32x16 vscalefps(const F32x16& a, const F32x16& b) {
+  F32x16 out;
+  for (int j = 0; j < 16; ++j) out.v[j] = scale(a.v[j], b.v[j]);
+  return out;
+}
+
+F32x16 vcvtph2ps(const U16x16& h) {
+  F32x16 out;
+  for (int j = 0; j < 16; ++j) {
+    const float f = f16_to_float(h.v[j]);
+    out.v[j] = std::isnan(f) ? quiet(f) : f;
+  }
+  return out;
+}
+
+U16x16 vcvtps2ph(const F32x16& a, int imm8) {
+  U16x16 out;
+  for (int j = 0; j < 16; ++j) out.v[j] = to_f16(a.v[j], rounding_of(imm8));
+  return out;
+}
+
+U32x16 vpmovzxwd(const U16x16& h) {
+  U32x16 out;
+  for (int j = 0; j < 16; ++j) out.v[j] = h.v[j];
+  return out;
+}
+
+U32x16 vpslld(const U32x16& a, unsigned count) {
+  U32x16 out;
+  for (int j = 0; j < 16; ++j) out.v[j] = count > 31 ? 0u : a.v[j] << count;
   return out;
 }
 

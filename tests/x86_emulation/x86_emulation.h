@@ -1,7 +1,9 @@
 // Host emulation of the x86 matrix and 16-bit dot-product instructions the CPU kernels use,
 // written from Intel's definitions (SDM and the ISA extensions reference), independently of
 // the kernels: AMX (ldtilecfg palette 1, tileloadd, tilestored, tilezero, tilerelease,
-// tdpbf16ps, tdpfp16ps) and AVX512_BF16's vdpbf16ps. The kernel tests compile the kernels'
+// tdpbf16ps, tdpfp16ps), AVX512_BF16's vdpbf16ps, and the few AVX-512F instructions the
+// 16-lane vector code names by intrinsic (vrndscaleps, vscalefps, vcvtph2ps, vcvtps2ph,
+// vpmovzxwd, vpslld). The kernel tests compile the kernels'
 // own source against these functions, so the tiling, packing and edge handling of the AMX and
 // AVX512_BF16 kernels are checked on any x86-64 (tests/gemm_cpu, tests/cpu).
 //
@@ -55,6 +57,27 @@ struct Bf16x32 {
   uint16_t v[32];
 };
 F32x16 vdpbf16ps(const F32x16& acc, const Bf16x32& a, const Bf16x32& b);
+
+// The AVX-512F vector instructions of the kernels' 16-lane steps (attention_softmax.inc,
+// gemm_f16_rows_avx512.inc), all 16 lanes, MXCSR at its default (round to nearest even, no
+// DAZ or FTZ, exceptions masked). avx512_intrinsics_emulated.h maps the intrinsics onto them.
+struct U16x16 {
+  uint16_t v[16];
+};
+struct U32x16 {
+  uint32_t v[16];
+};
+// imm8[7:4] fraction bits kept (M), imm8[2] the MXCSR's rounding instead of imm8[1:0]
+// (0 nearest even, 1 down, 2 up, 3 toward zero); NaN -> quiet NaN.
+F32x16 vrndscaleps(const F32x16& a, int imm8);
+// a * 2^floor(b), rounded once, with the SDM's table of special cases (infinities, zeros, NaN).
+F32x16 vscalefps(const F32x16& a, const F32x16& b);
+F32x16 vcvtph2ps(const U16x16& h);  // exact; a signalling NaN comes out quiet
+// Rounding as vrndscaleps's imm8[2:0]; overflow per the rounding direction, subnormal results
+// kept, NaN -> quiet NaN keeping the payload's top bits.
+U16x16 vcvtps2ph(const F32x16& a, int imm8);
+U32x16 vpmovzxwd(const U16x16& h);
+U32x16 vpslld(const U32x16& a, unsigned count);  // count > 31 gives 0
 
 // The arithmetic helpers the instructions above are made of, exposed for their own tests.
 float daz(float x);                            // denormal -> zero of the same sign

@@ -1,7 +1,7 @@
-// Tests of the host emulation of AMX and vdpbf16ps: known answers that only Intel's rounding
-// order gives (a different order or a single rounding gives another value), DAZ/FTZ, tile
-// shapes and the configuration checks; and, on CPUs with the instructions, bit-for-bit
-// agreement with them on random and adversarial inputs.
+// Tests of the host emulation of AMX, vdpbf16ps and the AVX-512F instructions: known answers that
+// only Intel's rounding order gives (a different order or a single rounding gives another value),
+// DAZ/FTZ, tile shapes and the configuration checks; and, on CPUs with the instructions,
+// bit-for-bit agreement with them on random and adversarial inputs.
 #include "x86_emulation.h"
 
 #include <gtest/gtest.h>
@@ -195,6 +195,109 @@ TEST(TilesDeathTest, ShapeMismatchesFaultAsOnHardware) {
   EXPECT_DEATH(ldtilecfg(config({{17, 64}})), "more than 16 rows");
 }
 
+// 16 lanes from a list (the rest repeat the last value).
+F32x16 lanes(std::initializer_list<float> values) {
+  F32x16 out;
+  int j = 0;
+  for (float v : values) out.v[j++] = v;
+  for (; j < 16; ++j) out.v[j] = out.v[j - 1];
+  return out;
+}
+
+float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+TEST(Vrndscaleps, RoundsTiesToEvenKeepsSignAndScales) {
+  const F32x16 a = lanes({0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 0.49999997f, 1e30f, -0.25f, 3.75f});
+  const F32x16 nearest = vrndscaleps(a, 0x08);
+  const float want[] = {0.0f, 2.0f, 2.0f, -0.0f, -2.0f, 0.0f, 1e30f, -0.0f, 4.0f};
+  for (int j = 0; j < 9; ++j) {
+    EXPECT_EQ(float_bits(nearest.v[j]), float_bits(want[j])) << "lane " << j << " of " << a.v[j];
+  }
+  // imm8 0x29: M = 2 fraction bits kept, rounding toward -inf (01), no precision exception.
+  const F32x16 quarters = vrndscaleps(lanes({0.3f, -0.3f, 1.126f}), 0x29);
+  EXPECT_EQ(quarters.v[0], 0.25f);
+  EXPECT_EQ(quarters.v[1], -0.5f);
+  EXPECT_EQ(quarters.v[2], 1.0f);
+  // Toward +inf (10) and toward zero (11); imm8[2] takes MXCSR's rounding (nearest).
+  EXPECT_EQ(vrndscaleps(lanes({-1.5f}), 0x0a).v[0], -1.0f);
+  EXPECT_EQ(vrndscaleps(lanes({-1.5f}), 0x0b).v[0], -1.0f);
+  EXPECT_EQ(vrndscaleps(lanes({-1.5f}), 0x0f).v[0], -2.0f);
+  const float snan = from_bits(0x7f800001u);
+  EXPECT_EQ(float_bits(vrndscaleps(lanes({snan}), 0x08).v[0]), 0x7fc00001u);
+}
+
+TEST(Vscalefps, MultipliesByTwoToTheFloorOnceRounded) {
+  const F32x16 got = vscalefps(lanes({3.0f, 3.0f, 1.5f, -1.0f, 1.0f, 1.5f, 1.0f}),
+                               lanes({2.0f, -1.5f, -149.0f, 127.9f, 128.0f, -126.0f, 0.0f}));
+  EXPECT_EQ(got.v[0], 12.0f);
+  EXPECT_EQ(got.v[1], 0.75f);  // floor(-1.5) = -2
+  // 1.5 * 2^-149 = 1.5 denormal quanta: ties to even give 2^-148 (no FTZ by default).
+  EXPECT_EQ(got.v[2], std::ldexp(1.0f, -148));
+  EXPECT_EQ(got.v[3], -std::ldexp(1.0f, 127));
+  EXPECT_EQ(got.v[4], INFINITY);                       // overflow, nearest: infinity
+  EXPECT_EQ(got.v[5], 1.5f * std::ldexp(1.0f, -126));  // the smallest normal exponent
+  EXPECT_EQ(got.v[6], 1.0f);
+  // The special cases of the SDM's table.
+  const float inf = INFINITY;
+  const F32x16 special = vscalefps(lanes({0.0f, -0.0f, inf, inf, 2.0f, -2.0f, 1.0f}),
+                                   lanes({inf, -inf, -inf, 3.0f, inf, -inf, NAN}));
+  EXPECT_EQ(float_bits(special.v[0]), 0xffc00000u);  // 0 * 2^+inf: the default NaN
+  EXPECT_EQ(float_bits(special.v[1]), float_bits(-0.0f));
+  EXPECT_EQ(float_bits(special.v[2]), 0xffc00000u);  // inf * 2^-inf
+  EXPECT_EQ(special.v[3], inf);
+  EXPECT_EQ(special.v[4], inf);
+  EXPECT_EQ(float_bits(special.v[5]), float_bits(-0.0f));
+  EXPECT_TRUE(std::isnan(special.v[6]));
+}
+
+TEST(Vcvtps2ph, RoundsOverflowsAndKeepsSubnormals) {
+  const F32x16 a =
+      lanes({1.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65504.0f, 65520.0f, 65519.0f,
+             std::ldexp(1.0f, -24), std::ldexp(1.0f, -25), std::ldexp(3.0f, -26), -2.0f, 0.0f,
+             -0.0f, INFINITY, from_bits(0x7f800001u), 1e-10f});
+  const U16x16 nearest = vcvtps2ph(a, 0x00);
+  const uint16_t want[] = {0x3c00, 0x3c00, 0x3c02, 0x7bff, 0x7c00, 0x7bff, 0x0001, 0x0000,
+                           0x0001, 0xc000, 0x0000, 0x8000, 0x7c00, 0x7e00, 0x0000};
+  for (int j = 0; j < 15; ++j) {
+    EXPECT_EQ(nearest.v[j], want[j]) << "lane " << j << " of " << a.v[j];
+  }
+  // Toward zero (imm8 3): an overflow gives the largest finite value, not infinity.
+  EXPECT_EQ(vcvtps2ph(lanes({70000.0f}), 0x03).v[0], 0x7bff);
+  EXPECT_EQ(vcvtps2ph(lanes({-70000.0f}), 0x01).v[0], 0xfc00);  // toward -inf
+  EXPECT_EQ(vcvtps2ph(lanes({-70000.0f}), 0x02).v[0], 0xfbff);  // toward +inf
+}
+
+TEST(Vcvtph2ps, WidensExactlyAndQuietsSignallingNaN) {
+  U16x16 h;
+  const uint16_t in[] = {0x3c00, 0x0001, 0x03ff, 0x8400, 0x7bff, 0xfc00, 0x7c01, 0x7e00};
+  for (int j = 0; j < 16; ++j) h.v[j] = in[j % 8];
+  const F32x16 got = vcvtph2ps(h);
+  EXPECT_EQ(got.v[0], 1.0f);
+  EXPECT_EQ(got.v[1], std::ldexp(1.0f, -24));
+  EXPECT_EQ(got.v[2], std::ldexp(1023.0f, -24));
+  EXPECT_EQ(got.v[3], -std::ldexp(1.0f, -14));
+  EXPECT_EQ(got.v[4], 65504.0f);
+  EXPECT_EQ(got.v[5], -INFINITY);
+  EXPECT_EQ(float_bits(got.v[6]), 0x7fc02000u);
+  EXPECT_EQ(float_bits(got.v[7]), 0x7fc00000u);
+}
+
+TEST(Vpmovzxwd, ZeroExtendsAndVpslldShifts) {
+  U16x16 h;
+  for (int j = 0; j < 16; ++j) h.v[j] = static_cast<uint16_t>(0xffff - 4097 * j);
+  const U32x16 wide = vpmovzxwd(h);
+  const U32x16 shifted = vpslld(wide, 16);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(wide.v[j], h.v[j]);
+    EXPECT_EQ(shifted.v[j], static_cast<uint32_t>(h.v[j]) << 16);
+  }
+  EXPECT_EQ(vpslld(wide, 32).v[0], 0u);
+}
+
 // Random bf16 bit patterns over the whole exponent range, plus zeros, denormals and huge
 // values; NaN inputs are left out (which NaN payload propagates is the only freedom).
 uint16_t random_bf16(std::mt19937& rng) {
@@ -291,6 +394,68 @@ TEST(Hardware, TileProductsBitForBit) {
         ASSERT_TRUE(same_float(c_emu[m * 16 + n], c[m * 16 + n]))
             << (use_fp16 ? "tdpfp16ps" : "tdpbf16ps") << " trial " << trial << " (" << m << "," << n
             << "): emulation " << c_emu[m * 16 + n] << ", hardware " << c[m * 16 + n];
+      }
+    }
+  }
+#endif
+}
+
+// Random f32 bit patterns: every exponent, zeros, denormals, infinities; no NaN.
+float random_f32(std::mt19937& rng) {
+  const uint32_t pick = rng() % 16;
+  const uint32_t sign = (rng() & 1u) << 31;
+  if (pick == 0) return from_bits(sign);
+  if (pick == 1) return from_bits(sign | (rng() & 0x7fffffu));
+  if (pick == 2) return from_bits(sign | 0x7f800000u);
+  const uint32_t exp = pick < 8 ? rng() % 255 : 100 + rng() % 50;  // many near 1 and f16's range
+  return from_bits(sign | (exp << 23) | (rng() & 0x7fffffu));
+}
+
+TEST(Hardware, Avx512fInstructionsBitForBit) {
+#if !defined(XINHE_X86_HARDWARE)
+  GTEST_SKIP() << "not an x86-64 build";
+#else
+  if (!kernels::cpu_hardware_has(kernels::CpuFeature::kAvx512)) {
+    GTEST_SKIP() << "no AVX-512F here: "
+                 << kernels::cpu_feature_unavailable(kernels::CpuFeature::kAvx512);
+  }
+  std::mt19937 rng(14);
+  int mismatches = 0;
+  const auto compare = [&](const char* what, int trial, const float* got, const float* want) {
+    for (int j = 0; j < 16 && mismatches < 8; ++j) {
+      if (!same_float(got[j], want[j])) {
+        ADD_FAILURE() << what << " trial " << trial << " lane " << j << ": emulation 0x" << std::hex
+                      << float_bits(got[j]) << ", hardware 0x" << float_bits(want[j]) << std::dec;
+        ++mismatches;
+      }
+    }
+  };
+  for (int trial = 0; trial < 20000 && mismatches < 8; ++trial) {
+    F32x16 a, b;
+    U16x16 h;
+    for (int j = 0; j < 16; ++j) {
+      a.v[j] = random_f32(rng);
+      // Scales: mostly small, some huge, infinite or fractional.
+      b.v[j] = trial % 4 == 0 ? random_f32(rng)
+                              : static_cast<float>(static_cast<int>(rng() % 301) - 150) * 0.75f;
+      h.v[j] = static_cast<uint16_t>(rng());
+      if ((h.v[j] & 0x7c00) == 0x7c00 && (h.v[j] & 0x3ff) != 0) h.v[j] &= 0xfc00;  // no NaN
+    }
+    compare("vrndscaleps nearest", trial, vrndscaleps(a, 0x08).v,
+            hardware::vrndscaleps_nearest(a).v);
+    compare("vrndscaleps M=2 down", trial, vrndscaleps(a, 0x29).v,
+            hardware::vrndscaleps_down_m2(a).v);
+    compare("vscalefps", trial, vscalefps(a, b).v, hardware::vscalefps(a, b).v);
+    compare("vcvtph2ps", trial, vcvtph2ps(h).v, hardware::vcvtph2ps(h).v);
+    const U16x16 near_emu = vcvtps2ph(a, 0x00), near_hw = hardware::vcvtps2ph_nearest(a);
+    const U16x16 zero_emu = vcvtps2ph(a, 0x03), zero_hw = hardware::vcvtps2ph_toward_zero(a);
+    for (int j = 0; j < 16 && mismatches < 8; ++j) {
+      if (near_emu.v[j] != near_hw.v[j] || zero_emu.v[j] != zero_hw.v[j]) {
+        ADD_FAILURE() << "vcvtps2ph trial " << trial << " lane " << j << " of 0x" << std::hex
+                      << float_bits(a.v[j]) << ": emulation " << near_emu.v[j] << "/"
+                      << zero_emu.v[j] << ", hardware " << near_hw.v[j] << "/" << zero_hw.v[j]
+                      << std::dec;
+        ++mismatches;
       }
     }
   }

@@ -15,4 +15,12 @@ F32x16 vdpbf16ps(const F32x16& acc, const Bf16x32& a, const Bf16x32& b);
 void tile_product(bool fp16, int rows, int k_pairs, int cols, const uint16_t* a, const uint16_t* b,
                   float* c);
 
+// The AVX-512F instructions of x86_emulation.h, 16 lanes, MXCSR at its default (AVX-512F).
+F32x16 vrndscaleps_nearest(const F32x16& a);  // imm8 = _MM_FROUND_TO_NEAREST_INT | NO_EXC
+F32x16 vrndscaleps_down_m2(const F32x16& a);  // imm8 = 0x29: 2 fraction bits, toward -inf
+F32x16 vscalefps(const F32x16& a, const F32x16& b);
+F32x16 vcvtph2ps(const U16x16& h);
+U16x16 vcvtps2ph_nearest(const F32x16& a);  // imm8 = _MM_FROUND_TO_NEAREST_INT
+U16x16 vcvtps2ph_toward_zero(const F32x16& a);
+
 }  // namespace xinhe::testing::x86::hardware
