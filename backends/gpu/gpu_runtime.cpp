@@ -190,8 +190,26 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_t al
     delete buffer;
     return driver_of(device).to_status(r, __FILE__, __LINE__);
   }
-  const uint64_t bits = gpu::Driver::ptr_bits(buffer->allocation);
-  const uint64_t rounded = (bits + alignment - 1) / alignment * alignment;
+  uint64_t bits = gpu::Driver::ptr_bits(buffer->allocation);
+  uint64_t rounded = (bits + alignment - 1) / alignment * alignment;
+  if (rounded - bits > extra) {
+    // A driver that aligns less than kMinAlignment (a host stand-in, a shim over another
+    // allocator): rounding up would leave less than `size` bytes, so allocate again with room
+    // for any start.
+    driver_of(device).mem_free(buffer->allocation);
+    const uint64_t slack = alignment - 1;
+    if (size > UINT64_MAX - slack) {
+      delete buffer;
+      return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "buffer_alloc",
+                            "size overflows");
+    }
+    if (const gpu::Result r = driver_of(device).mem_alloc(size + slack, &buffer->allocation)) {
+      delete buffer;
+      return driver_of(device).to_status(r, __FILE__, __LINE__);
+    }
+    bits = gpu::Driver::ptr_bits(buffer->allocation);
+    rounded = (bits + alignment - 1) / alignment * alignment;
+  }
   buffer->base = gpu::Driver::ptr_add(buffer->allocation, alignment > 1 ? rounded - bits : 0);
   *out_buffer = buffer;
   return nullptr;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -235,6 +236,38 @@ TEST(FakeGpuPortable, PortableKernelsRunWithTheirGeometry) {
   EXPECT_EQ(attention_launch(device, attention(XINHE_DTYPE_BF16, 80), &impl),
             launch_line("xinhe_attention_flash_bf16_d128", 3, 4, 2, 128, 1, 0));
   EXPECT_EQ(impl, "fakegpu.attention.flash_bf16");
+}
+
+// The stand-in allocates with malloc (16-byte aligned), less than the 256 bytes the runtime
+// rounds buffers up to: an exact-size buffer must still hold all of its bytes (the runtime once
+// rounded the start up without room for it and wrote up to 240 bytes past the allocation,
+// which xinhe-bench on fakegpu:0 turned into a crash; AddressSanitizer names it).
+TEST(FakeGpuPortable, ExactSizeBuffersHoldEveryByteAtTheirAlignment) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  xinhe_device_properties_t props{};
+  props.struct_size = sizeof props;
+  ASSERT_OK(xinhe_device_properties(device, &props));
+  xinhe_stream_t stream = nullptr;
+  ASSERT_OK(xinhe_stream_create(device, &stream));
+  for (uint64_t size : {1u, 100u, 255u, 4096u, 16384u}) {
+    for (uint64_t alignment : {0u, 512u, 4096u}) {
+      xinhe_buffer_t buffer = nullptr;
+      ASSERT_OK(xinhe_buffer_alloc(device, size, alignment, &buffer));
+      uint64_t address = 0;
+      ASSERT_OK(xinhe_buffer_address(buffer, &address));
+      EXPECT_EQ(address % std::max<uint64_t>(alignment, props.min_alignment), 0u)
+          << "size " << size << " alignment " << alignment;
+      std::vector<uint8_t> in(size), out(size, 0);
+      for (uint64_t i = 0; i < size; ++i) in[i] = static_cast<uint8_t>(i * 7 + 1);
+      ASSERT_OK(xinhe_copy_host_to_device(stream, buffer, 0, in.data(), size));
+      ASSERT_OK(xinhe_copy_device_to_host(stream, out.data(), buffer, 0, size));
+      ASSERT_OK(xinhe_stream_synchronize(stream));
+      EXPECT_EQ(in, out) << "size " << size << " alignment " << alignment;
+      xinhe_buffer_free(buffer);
+    }
+  }
+  xinhe_stream_destroy(stream);
 }
 
 TEST(FakeGpuPortable, FilterSelectsAndNamesTheFilterWhenNothingMatches) {
