@@ -6,7 +6,8 @@
 #                            <sources>...)
 #
 # Makes a MODULE library libxinhe_backend_<name>.so (the file name the core loads from
-# lib/xinhe/ and XINHE_BACKEND_PATH) that exports only the entry symbol (hidden visibility), and
+# lib/xinhe/ and XINHE_BACKEND_PATH) that exports only the entry symbol (hidden visibility and,
+# on Linux, a linker version script), and
 # that compiles against xinhe::headers alone: a plugin must not link libxinhe (statuses and logs
 # come through the host API the core passes to backend_create). Installs it into
 # ${CMAKE_INSTALL_LIBDIR}/xinhe unless NO_INSTALL; OUTPUT_DIRECTORY sets where the build puts it.
@@ -32,6 +33,15 @@ function(xinhe_add_backend_plugin target)
     # xinhe's own build: lib/xinhe/ of the build tree, where the core finds its plugins.
     set_target_properties(${target} PROPERTIES
       LIBRARY_OUTPUT_DIRECTORY ${XINHE_PLUGIN_OUTPUT_DIRECTORY})
+  endif()
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    # Hidden visibility alone still exported template code the standard headers mark default
+    # and, as STB_GNU_UNIQUE, the static objects of inline functions (a plugin with one of
+    # those can never be unloaded): a version script leaves the entry symbol alone global.
+    set(map ${CMAKE_CURRENT_BINARY_DIR}/${target}.exports.map)
+    file(CONFIGURE OUTPUT ${map} CONTENT "{\n  global: xinhe_backend_entry;\n  local: *;\n};\n")
+    target_link_options(${target} PRIVATE "LINKER:--version-script=${map}")
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${map})
   endif()
   target_link_libraries(${target} PRIVATE xinhe::headers)
   if(TARGET xinhe_compile_options)

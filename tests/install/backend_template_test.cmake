@@ -57,6 +57,17 @@ function(build_template source_dir build_dir plugin_name)
     if(dynamic MATCHES "NEEDED[^\n]*libxinhe")
       message(FATAL_ERROR "template test: ${plugin} links libxinhe:\n${dynamic}")
     endif()
+    # docs/porting.md: the plugin exports the entry symbol and nothing else (no template code of
+    # the standard headers, no STB_GNU_UNIQUE object, which would keep it from unloading).
+    execute_process(COMMAND "${readelf}" --dyn-syms -W "${plugin}" OUTPUT_VARIABLE symbols)
+    string(REGEX MATCHALL "[^\n]*(GLOBAL|WEAK|UNIQUE)[^\n]*" exported "${symbols}")
+    list(FILTER exported EXCLUDE REGEX " UND ")
+    list(FILTER exported EXCLUDE REGEX " xinhe_backend_entry$")
+    if(exported)
+      list(JOIN exported "\n" exported_text)
+      message(FATAL_ERROR "template test: ${plugin} exports more than xinhe_backend_entry:\n"
+                          "${exported_text}")
+    endif()
   endif()
   set(plugin_file "${plugin}" PARENT_SCOPE)
 endfunction()
