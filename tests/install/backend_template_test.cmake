@@ -126,6 +126,28 @@ if(NOT EXISTS "${report}")
                       "${conform_out}\n${conform_err}")
 endif()
 check_report("${report}" null)
+# Levels: the template computes nothing, so it reaches level 1 alone, and no level past it reads
+# as met (a device that claims no dtype and runs no attention meets neither level 3 nor 4).
+file(READ "${report}" report_text)
+string(JSON reached GET "${report_text}" levels "null:0" reached)
+if(NOT reached EQUAL 1)
+  message(FATAL_ERROR "template test: conformance level ${reached}, expected 1")
+endif()
+foreach(index 1 2 3)  # levels 2, 3 and 4 (the list is 0-based)
+  string(JSON met GET "${report_text}" levels "null:0" levels ${index} met)
+  string(JSON why GET "${report_text}" levels "null:0" levels ${index} why)
+  if(met)
+    math(EXPR level "${index} + 1")
+    message(FATAL_ERROR "template test: level ${level} reads as met for a device that computes "
+                        "nothing")
+  endif()
+  list(APPEND level_reasons "${why}")
+endforeach()
+list(GET level_reasons 0 f32_why)
+if(NOT f32_why MATCHES "every f32 case UNSUPPORTED")
+  message(FATAL_ERROR "template test: level 2's reason '${f32_why}' does not say that every f32 "
+                      "case was UNSUPPORTED")
+endif()
 if(NOT conform_code EQUAL 0)
   message(FATAL_ERROR "template test: xinhe-conform exited ${conform_code} with no FAIL\n"
                       "${conform_out}")

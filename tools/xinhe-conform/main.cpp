@@ -35,8 +35,8 @@
 #include <vector>
 
 #include "cli_parse.h"
-#include "output_path.h"
 #include "conformance.h"
+#include "output_path.h"
 
 namespace {
 
@@ -356,8 +356,8 @@ json read_perf_report(const std::string& path, std::string* why) {
   json perf = json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (perf.is_discarded()) {
     *why = "'" + path + "' is not JSON";
-  } else if (!perf.is_object() || !perf.contains("xinhe_version") ||
-             !perf.contains("results") || !perf["results"].is_array()) {
+  } else if (!perf.is_object() || !perf.contains("xinhe_version") || !perf.contains("results") ||
+             !perf["results"].is_array()) {
     *why = "'" + path + "' is not a xinhe-bench JSON report (no xinhe_version and results)";
   }
   return why->empty() ? perf : json(nullptr);
@@ -365,8 +365,7 @@ json read_perf_report(const std::string& path, std::string* why) {
 
 // Level 5 of a device: the report measured xinhe's own op on it, and every such row passed its
 // check against the float64 reference. A report of another backend's devices does not count.
-std::string perf_report_why(const json& perf, const std::string& path,
-                            const std::string& device) {
+std::string perf_report_why(const json& perf, const std::string& path, const std::string& device) {
   if (perf.is_null()) return "no performance report given (--perf-report)";
   int rows = 0, failed = 0;
   for (const json& row : perf["results"]) {
@@ -540,16 +539,19 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
   for (const xinhe::Device& device : plan.devices) {
     const std::string name = device.name();
     std::map<std::string, Counts> suites;
-    bool f32_gemm_seen = false, f32_gemm_all_pass = true;
+    // Cases of a suite that computed a result in some dtype (not argument checks alone).
+    std::map<std::string, int> computed;
+    Counts f32_gemm;
+    bool f32_gemm_declined = false;
     for (size_t item = 0; item < plan.items(); ++item) {
       if (plan.device(item).name() != name) continue;
       const conf::Case& c = plan.the_case(item);
       const conf::CaseResult& r = *results[item];
       suites[c.suite].add(r.outcome);
+      if (r.outcome == conf::Outcome::kPass && !case_dtypes(c).empty()) ++computed[c.suite];
       if (c.suite == "gemm" && case_dtypes(c) == std::vector<std::string>{"f32"}) {
-        f32_gemm_seen = true;
-        f32_gemm_all_pass =
-            f32_gemm_all_pass && r.outcome == conf::Outcome::kPass && r.declined_dtypes.empty();
+        f32_gemm.add(r.outcome);
+        f32_gemm_declined = f32_gemm_declined || !r.declined_dtypes.empty();
       }
     }
     auto suite_ok = [&](const std::string& suite) -> std::string {
@@ -558,17 +560,29 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
       if (n.pass == 0) return "no " + suite + " case passed (filtered out?)";
       return "";
     };
+    std::string f32_why;
+    if (f32_gemm.pass + f32_gemm.fail + f32_gemm.unsupported == 0) {
+      f32_why = "no f32 GEMM case ran";
+    } else if (f32_gemm.fail > 0) {
+      f32_why = std::to_string(f32_gemm.fail) + " f32 GEMM case(s) FAIL";
+    } else if (f32_gemm.pass == 0) {
+      f32_why = "the device runs no f32 GEMM: every f32 case UNSUPPORTED";
+    } else if (f32_gemm.unsupported > 0 || f32_gemm_declined) {
+      f32_why = "an f32 GEMM case was declined (UNSUPPORTED)";
+    }
     std::string dtype_why;
     for (const auto& [dtype, c] : coverage[name])
       if (c.full == 0) dtype_why += (dtype_why.empty() ? "" : "; ") + dtype + " never ran fully";
+    if (coverage[name].empty()) dtype_why = "the device claims no dtype";
     const std::string gemm_why = suite_ok("gemm");
+    std::string attention_why = suite_ok("attention");
+    if (attention_why.empty() && computed["attention"] == 0)
+      attention_why = "no attention case computed a result (every one UNSUPPORTED)";
     const std::pair<const char*, std::string> levels[] = {
         {"runtime", suite_ok("runtime")},
-        {"f32 GEMM", !f32_gemm_seen       ? "no f32 GEMM case ran"
-                     : !f32_gemm_all_pass ? "an f32 GEMM case did not pass in full"
-                                          : ""},
+        {"f32 GEMM", f32_why},
         {"all claimed dtypes", !gemm_why.empty() ? gemm_why : dtype_why},
-        {"attention", suite_ok("attention")},
+        {"attention", attention_why},
         {"performance report", perf_report_why(perf, opt.perf_report, name)}};
     json list = json::array();
     int reached = 0;
@@ -586,6 +600,7 @@ int run(const Options& opt, const std::vector<std::string>& base_args) {
     std::string cov;
     for (const auto& [dtype, c] : coverage[name])
       cov += fmt::format(" {} {:.0f}% ({}/{})", dtype, 100.0 * c.ratio(), c.full, c.cases);
+    if (cov.empty()) cov = " none claimed";
     fmt::print("{}: conformance level {} ({}); coverage of claimed dtypes:{}\n", name, reached,
                reached ? levels[reached - 1].first : "none", cov);
   }
