@@ -8,9 +8,12 @@
 // XINHE_CPU_THREADS=<n>, since the CPU backend sizes its pool once at start-up); the child
 // writes its records to a JSON file that the parent merges. The format is described in
 // docs/bench-format.md.
+#include <fmt/format.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -21,24 +24,21 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "cleanup.h"
 #include "cli_parse.h"
 #include "fma_probe.h"
+#include "host_peers.h"
 #include "measure.h"
 #include "output_path.h"
 #include "report.h"
 #include "shapes.h"
-#include "host_peers.h"
 #include "torch_peer.h"
 
 namespace xinhe::bench {
@@ -51,6 +51,7 @@ struct Options {
   std::vector<std::string> ops;
   std::vector<std::string> dtypes;
   std::string shapes;
+  bool shapes_given = false;  // --shapes "" is refused, not taken as "no --shapes"
   std::vector<std::string> gemm_shapes, attention_shapes;
   Settings settings;
   std::vector<std::string> threads_text;  // as given; parsed into threads
@@ -117,6 +118,62 @@ std::vector<int> parse_thread_counts(const std::vector<std::string>& texts) {
   return dedupe(counts);
 }
 
+// The cases of --shapes SOURCE. A preset name always means the preset, even where a file of
+// that name is in the current folder (a note says so): a file named like a preset is given as
+// a path (./quick). Anything else must be a readable shape file with at least one case.
+std::vector<BenchCase> cases_from_source(const std::string& source,
+                                         const std::vector<xinhe_dtype_t>& default_dtypes) {
+  const std::vector<std::string> presets = preset_names();
+  const bool is_preset = std::find(presets.begin(), presets.end(), source) != presets.end();
+  struct stat st {};
+  const bool exists = stat(source.c_str(), &st) == 0;
+  const int stat_errno = errno;
+  if (is_preset) {
+    if (exists)
+      fmt::print(stderr,
+                 "xinhe-bench: --shapes {0}: the preset '{0}'; the file of that name here is not "
+                 "read (give it as a path, ./{0}, to use it)\n",
+                 source);
+    return preset(source);
+  }
+  if (!exists) {
+    std::string known;
+    for (const std::string& n : presets) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument(fmt::format("--shapes '{}': {}, and not a preset ({})", source,
+                                            std::strerror(stat_errno), known));
+  }
+  if (S_ISDIR(st.st_mode))
+    throw std::invalid_argument(
+        fmt::format("--shapes '{}': is a folder; give a shape file or a preset", source));
+  std::vector<BenchCase> cases = load_shape_file(source, default_dtypes);
+  if (cases.empty())
+    throw std::invalid_argument(fmt::format(
+        "--shapes '{}': has no cases (only blank lines and comments); one per line, e.g. "
+        "'gemm 1024x1024x1024 f32'",
+        source));
+  return cases;
+}
+
+// A case repeated (same op, shape and @backend: "--gemm 32x32x32,32x32x32", or a shape file
+// line given again) is measured once, at its first place; the repeat's dtypes are added to it.
+std::vector<BenchCase> merge_repeated_cases(std::vector<BenchCase> cases) {
+  std::vector<BenchCase> out;
+  for (BenchCase& c : cases) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const BenchCase& kept) {
+      return kept.op == c.op && kept.only_backend == c.only_backend &&
+             shape_string(kept) == shape_string(c);
+    });
+    if (same == out.end()) {
+      out.push_back(std::move(c));
+      continue;
+    }
+    for (xinhe_dtype_t d : c.dtypes)
+      if (std::find(same->dtypes.begin(), same->dtypes.end(), d) == same->dtypes.end())
+        same->dtypes.push_back(d);
+  }
+  return out;
+}
+
 std::vector<BenchCase> resolve_cases(const Options& o) {
   std::vector<BenchCase> cases;
   std::vector<xinhe_dtype_t> filter;
@@ -126,12 +183,13 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
   const std::vector<xinhe_dtype_t> explicit_dtypes =
       filter.empty() ? std::vector<xinhe_dtype_t>{XINHE_DTYPE_F32} : filter;
 
+  if (o.shapes_given && o.shapes.empty())
+    throw std::invalid_argument("--shapes '': needs a shape file or a preset name");
   std::string source = o.shapes;
   if (source.empty() && o.gemm_shapes.empty() && o.attention_shapes.empty())
     source = o.quick ? "quick" : "default";
   if (!source.empty()) {
-    const bool is_file = std::ifstream(source).good();
-    std::vector<BenchCase> from = is_file ? load_shape_file(source, explicit_dtypes) : preset(source);
+    std::vector<BenchCase> from = cases_from_source(source, explicit_dtypes);
     for (BenchCase& c : from) {
       if (!filter.empty()) {
         std::vector<xinhe_dtype_t> kept;
@@ -174,7 +232,7 @@ std::vector<BenchCase> resolve_cases(const Options& o) {
       if (ops.count(op_name(c.op))) kept.push_back(std::move(c));
     cases = std::move(kept);
   }
-  return cases;
+  return merge_repeated_cases(std::move(cases));
 }
 
 std::string backend_of(const Device& d) { return d.properties().backend; }
@@ -481,10 +539,13 @@ void run_items(const std::vector<BenchCase>& cases, const std::vector<Item>& ite
       first = last;
       continue;
     }
-    fmt::print(stderr, "[{}-{}/{}] {} {} {} {}{}: timing {} side by side ...\n", index + 1,
+    // Names, not a count: "timing 3 side by side" read like three timed runs.
+    std::string names;
+    for (const auto& m : ready) names += (names.empty() ? "" : ", ") + m->result.impl;
+    fmt::print(stderr, "[{}-{}/{}] {} {} {} {}{}: timing {} {}...\n", index + 1,
                index + static_cast<int>(ready.size()), progress_total, op_name(c.op),
                xinhe_dtype_name(lead.dtype), shape_string(c), lead.device.name(), threads_note,
-               ready.size());
+               names, ready.size() > 1 ? "side by side " : "");
     std::vector<Measurement*> set;
     for (auto& m : ready) set.push_back(m.get());
     try {
@@ -700,6 +761,41 @@ json records_json(const Records& rec, const Options& o) {
               {"errors", rec.errors}};
 }
 
+// Why the run measured nothing worth an exit status of 0: an op of which every xinhe
+// configuration was skipped and none measured (a typo in XINHE_GEMM_IMPL or
+// XINHE_ATTENTION_IMPL, a backend that declines every case). Peer skips do not count. Empty
+// when every op with xinhe configurations has at least one xinhe result.
+std::string nothing_measured(const Records& rec) {
+  std::string why;
+  for (const char* op : {"gemm", "attention"}) {
+    size_t measured = 0;
+    std::vector<std::string> reasons;
+    size_t skipped = 0;
+    for (const json& r : rec.results)
+      if (r["op"] == op && r["impl"] == "xinhe") ++measured;
+    for (const json& p : rec.skipped) {
+      if (p["op"] != op || p["impl"] != "xinhe") continue;
+      ++skipped;
+      const std::string reason = p["reason"].get<std::string>();
+      if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+        reasons.push_back(reason);
+    }
+    if (measured > 0 || skipped == 0) continue;
+    why += fmt::format(
+        "nothing was measured for xinhe {}: all {} of its configuration(s) were "
+        "skipped:",
+        op, skipped);
+    for (size_t i = 0; i < reasons.size() && i < 3; ++i) why += "\n  " + reasons[i];
+    if (reasons.size() > 3)
+      why += fmt::format("\n  ... and {} other reason(s)", reasons.size() - 3);
+    const char* variable = std::string(op) == "gemm" ? "XINHE_GEMM_IMPL" : "XINHE_ATTENTION_IMPL";
+    if (const char* impl = std::getenv(variable); impl != nullptr && *impl != '\0')
+      why += fmt::format("\n  ({}='{}' is set: check its spelling)", variable, impl);
+    why += "\n";
+  }
+  return why;
+}
+
 int run(const Options& o) {
   const std::vector<BenchCase> cases = resolve_cases(o);
   const std::vector<Device> devices = resolve_devices(o.devices);
@@ -758,6 +854,10 @@ int run(const Options& o) {
     out << report.dump(2) << '\n';
     if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", o.json_path));
   }
+  if (const std::string why = nothing_measured(rec); !why.empty()) {
+    fmt::print(stderr, "xinhe-bench: {}", why);
+    return 1;
+  }
   return rec.failed ? 1 : 0;
 }
 
@@ -769,7 +869,8 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{
       "xinhe-bench: GEMM and attention throughput per device, checked against the float64 "
-      "reference. Table on stdout, progress on stderr; exit 1 when a check or a run fails."};
+      "reference. Table on stdout, progress on stderr; exit 1 when a check or a run fails, or "
+      "when an op measured nothing because every xinhe configuration of it was skipped."};
   std::string presets;
   for (const std::string& p : xinhe::bench::preset_names()) presets += (presets.empty() ? "" : ", ") + p;
   app.add_option("--devices", o.devices,
@@ -780,7 +881,11 @@ int main(int argc, char** argv) {
       "--dtypes", o.dtypes,
       "Dtypes (f32,f16,bf16): filters preset/file cases; dtypes of --gemm/--attention "
       "(default f32). In every list an empty element is an error and a repeat is dropped");
-  app.add_option("--shapes", o.shapes, "Shape file or preset (" + presets + "); default 'default'");
+  auto* shapes_option = app.add_option(
+      "--shapes", o.shapes,
+      "Shape file or preset (" + presets +
+          "); default 'default'. A preset name always means the preset: give a file named like "
+          "one as a path (./quick). A repeated case (here or in --gemm/--attention) runs once");
   app.add_option("--gemm", o.gemm_shapes, "GEMM shapes MxNxK[xBATCH][:tt], e.g. 1024x1024x1024:nt");
   app.add_option("--attention", o.attention_shapes,
                  "Attention shapes BxHqxHkvxSqxSkvxD[:causal], e.g. 2x8x8x1024x1024x64:causal");
@@ -818,6 +923,7 @@ int main(int argc, char** argv) {
   XINHE_TOOL_PARSE(app, argc, argv);
 
   o.json_given = json_option->count() > 0;
+  o.shapes_given = shapes_option->count() > 0;
   // Written as a negated range so that NaN, which compares false with everything, is refused.
   if (!(o.peer_max_seconds >= 0.0 && o.peer_max_seconds <= 86400.0)) {
     fmt::print(stderr, "xinhe-bench: --peer-max-seconds {}: expected seconds from 0 to 86400\n",

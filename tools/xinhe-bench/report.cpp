@@ -163,16 +163,17 @@ void print_table(const json& report) {
                "(rows_checked in --json)\n");
   fmt::print("x/peer: xinhe's speed over the peer's (peer median / xinhe median); > 1 means xinhe is faster\n");
   fmt::print("TFLOP/s: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked query-key pairs) per run\n");
-  // A record of a whole --threads child that died has no op, dtype, shape or impl (null).
+  // A record of a whole --threads child that died has no op, dtype, shape or impl (null): it
+  // stands for every case of its devices ("FAILED: every case on cpu:0 threads=1: ...").
   const auto problem_line = [](const json& p) {
-    std::string line;
+    std::string line = p["op"].is_string() ? "" : "every case on";
     for (const char* key : {"op", "dtype", "shape_text", "device", "impl"})
       if (p[key].is_string()) line += (line.empty() ? "" : " ") + p[key].get<std::string>();
     if (p["threads"].is_number()) line += fmt::format(" threads={}", p["threads"].get<int>());
     return fmt::format("{}: {}", line, p["reason"].get<std::string>());
   };
   for (const json& p : report["skipped"]) fmt::print("skipped: {}\n", problem_line(p));
-  for (const json& p : report["errors"]) fmt::print("FAILED:  {}\n", problem_line(p));
+  for (const json& p : report["errors"]) fmt::print("FAILED: {}\n", problem_line(p));
 }
 
 }  // namespace xinhe::bench

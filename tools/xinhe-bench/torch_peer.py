@@ -13,8 +13,15 @@
 import ctypes
 import json
 import os
+import signal
 import sys
 import time
+
+# Ctrl-C reaches this process with the bench (one process group), and the bench handles it:
+# die by the signal at once, as the bench does, instead of raising KeyboardInterrupt and
+# printing a traceback in the middle of its messages. (Left ignored when it was ignored.)
+if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def reply(obj):

@@ -140,7 +140,8 @@ SCRIPT
   [ "$got" = "[(None, None, None, None, 1, 'cpu:0')]" ] || fail "errors: $got"
   grep -q '"reason": "the child process .* 1 thread(s) was killed by signal 9 (SIGKILL)' k.json ||
     fail "reason: $(grep reason k.json)"
-  grep -q "FAILED:  cpu:0 threads=1: the child process" out.txt || fail "table: $(tail -2 out.txt)"
+  grep -q "^FAILED: every case on cpu:0 threads=1: the child process" out.txt ||
+    fail "table: $(tail -2 out.txt)"
   echo "ok: a killed child is recorded as such"
   ;;
 summary_bad_input)
@@ -190,6 +191,139 @@ command_line)
   n=$(json_query d.json "len(d['results'])")
   [ "$n" -eq 1 ] || fail "repeated values ran $n times"
   echo "ok: command-line values are checked"
+  ;;
+nothing_measured)
+  # An op of which every xinhe configuration was skipped (a typo in XINHE_GEMM_IMPL or
+  # XINHE_ATTENTION_IMPL) measured nothing: exit 1 with the skip reason, JSON still written.
+  # Peers that are skipped (no PyTorch here) leave the exit status at 0.
+  XINHE_GEMM_IMPL=openbals expect_exit 1 --devices cpu:0 --gemm 8x8x8 --quick --json t.json
+  grep -q "nothing was measured for xinhe gemm: all 1 of its configuration" err.txt || fail "$(cat err.txt)"
+  grep -q "^  .*none is named like XINHE_GEMM_IMPL='openbals'" err.txt || fail "no reason: $(cat err.txt)"
+  [ "$(json_query t.json "len(d['results']), len(d['skipped'])")" = "0 1" ] || fail "$(cat t.json)"
+  # Attention skipped, GEMM measured: still nothing measured for attention.
+  XINHE_ATTENTION_IMPL=flahs expect_exit 1 --devices cpu:0 --gemm 8x8x8 --attention 1x2x2x8x8x16 --quick
+  grep -q "nothing was measured for xinhe attention" err.txt || fail "$(cat err.txt)"
+  ! grep -q "nothing was measured for xinhe gemm" err.txt || fail "gemm was measured: $(cat err.txt)"
+  grep -q "XINHE_ATTENTION_IMPL='flahs' is set" err.txt || fail "$(cat err.txt)"
+  expect_exit 0 --devices cpu:0 --compare --python /bin/false --dtypes f16 --gemm 8x8x8 --quick
+  grep -q "torch-matmul threads=.*: skipped" err.txt || fail "no peer skipped: $(cat err.txt)"
+  echo "ok: a run that measured nothing for an op fails"
+  ;;
+shapes_source)
+  # --shapes "" is refused; a folder and a file without cases are named as such; a preset name
+  # always means the preset (a note when a file of that name is here), ./NAME the file.
+  expect_exit 2 --devices cpu:0 --quick --shapes ""
+  grep -q -- "--shapes '': needs a shape file or a preset" err.txt || fail "$(cat err.txt)"
+  mkdir folder
+  expect_exit 2 --devices cpu:0 --quick --shapes folder
+  grep -q -- "--shapes 'folder': is a folder" err.txt || fail "$(cat err.txt)"
+  : > empty.txt
+  printf '# only a comment\n\n' > comments.txt
+  for f in empty.txt comments.txt; do
+    expect_exit 2 --devices cpu:0 --quick --shapes $f
+    grep -q -- "--shapes '$f': has no cases" err.txt || fail "$(cat err.txt)"
+    ! grep -q -- "--op/--dtypes" err.txt || fail "blames filters: $(cat err.txt)"
+  done
+  expect_exit 2 --devices cpu:0 --quick --shapes nosuch
+  grep -q -- "--shapes 'nosuch': No such file.*not a preset (default," err.txt || fail "$(cat err.txt)"
+  echo 'gemm 8x8x8 f32' > quick
+  expect_exit 0 --devices cpu:0 --quick --op gemm --dtypes f32 --shapes quick
+  grep -q "33x47x29" out.txt && ! grep -q " 8x8x8 " out.txt || fail "not the preset: $(cat out.txt)"
+  grep -q -- "--shapes quick: the preset 'quick'.*./quick" err.txt || fail "no note: $(cat err.txt)"
+  expect_exit 0 --devices cpu:0 --quick --shapes ./quick
+  grep -q " 8x8x8 " out.txt && ! grep -q "33x47x29" out.txt || fail "not the file: $(cat out.txt)"
+  echo "ok: --shapes sources are checked"
+  ;;
+repeated_cases)
+  # A shape given twice (in one list, in two options, spelled two ways, or on two lines of a
+  # shape file) is measured once; a file's repeated line adds its dtypes to the first.
+  expect_exit 0 --devices cpu:0 --quick --gemm 8x8x8,8x8x8 --gemm 8x8x8x1:nn,8x8x16 \
+    --attention 1x2x2x8x8x16,1x2x2x8x8x16 --json r.json
+  got=$(json_query r.json "[(r['op'], r['shape_text']) for r in d['results']]")
+  [ "$got" = "[('gemm', '8x8x8'), ('gemm', '8x8x16'), ('attention', '1x2x2x8x8x16')]" ] ||
+    fail "results: $got"
+  printf 'gemm 8x8x8 f32\ngemm 8x8x8 f32,bf16\n' > twice.txt
+  expect_exit 0 --devices cpu:0 --quick --shapes twice.txt --json f.json
+  got=$(json_query f.json "[(r['shape_text'], r['dtype']) for r in d['results']]")
+  [ "$got" = "[('8x8x8', 'f32'), ('8x8x8', 'bf16')]" ] || fail "file results: $got"
+  echo "ok: repeated cases run once"
+  ;;
+messages)
+  # The progress line names the implementations timed side by side (a bare count read like a
+  # number of timed runs).
+  expect_exit 0 --devices cpu:0 --compare --python /bin/false --gemm 8x8x8 --quick
+  grep -q "gemm f32 8x8x8 cpu:0 threads=[0-9]*: timing xinhe, openblas, onednn side by side \.\.\." err.txt ||
+    fail "$(grep timing err.txt)"
+  expect_exit 0 --devices cpu:0 --gemm 8x8x8 --quick
+  grep -q "threads=[0-9]*: timing xinhe \.\.\." err.txt || fail "$(grep timing err.txt)"
+  echo "ok: progress lines read well"
+  ;;
+peer_sigint_quiet)
+  # Ctrl-C (SIGINT to the whole process group) while the PyTorch peer is in a call: the bench
+  # dies by SIGINT and the peer prints no KeyboardInterrupt traceback.
+  export PYTHONPATH="$src/tools/xinhe-bench/testing/fake_torch" XINHE_FAKE_TORCH_HANG="$dir/hang.pid"
+  # sh starts a background command with SIGINT ignored, which its children would inherit; a
+  # terminal's Ctrl-C finds it caught. So: SIGINT back to default, in a group of its own.
+  "$py" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execv(sys.argv[1], sys.argv[1:])' "$bench" --devices cpu:0 --compare --quick --op gemm \
+    --gemm 8x8x8 --python "$py" > out.txt 2> err.txt &
+  bench_pid=$!
+  for _ in $(seq 300); do [ -s hang.pid ] && break; sleep 0.1; done
+  [ -s hang.pid ] || { kill "$bench_pid"; fail "the stand-in PyTorch call never started: $(cat err.txt)"; }
+  pgid=$(cut -d' ' -f5 "/proc/$bench_pid/stat")
+  [ "$pgid" = "$bench_pid" ] || { kill "$bench_pid"; fail "the bench does not lead its process group"; }
+  kill -INT "-$bench_pid" || { kill -KILL "$bench_pid"; fail "cannot signal the group"; }
+  wait "$bench_pid"
+  rc=$?
+  [ "$rc" -eq 130 ] || fail "exit $rc, expected 130 (SIGINT): $(tail -3 err.txt)"
+  ! grep -q "Traceback\|KeyboardInterrupt" err.txt || fail "traceback: $(cat err.txt)"
+  echo "ok: Ctrl-C leaves no PyTorch traceback"
+  ;;
+summary_checks)
+  # bench-summary.py: a failed check is marked FAIL, left out of the medians and exits 1; a
+  # median_ms of 0 is a named error (exit 2); a closed pipe ends it quietly; files made by
+  # different commands are warned about.
+  "$py" - <<'PY'
+import json
+def result(impl, ms, passed=True, shape="8x8x8", threads=1):
+    return {"op": "gemm", "dtype": "f32", "shape_text": shape, "device": "cpu:0", "impl": impl,
+            "threads": threads, "median_ms": ms, "tflops": 1e-3 / ms if ms else 0.0, "pct_of_peak": 10.0,
+            "check": {"passed": passed, "tolerance": 1e-4}}
+def save(name, results, runs=10):
+    json.dump({"xinhe_version": "0.1.0", "host": {"cpu_model": "x"},
+               "settings": {"warmup": 2, "runs": runs}, "results": results, "skipped": [],
+               "errors": []}, open(name, "w"))
+save("a.json", [result("xinhe", 1.0), result("openblas", 2.0)])
+save("fail.json", [result("xinhe", 1.0, passed=False), result("openblas", 3.0)])
+save("zero.json", [result("xinhe", 0.0), result("openblas", 2.0)])
+save("other.json", [result("xinhe", 1.0), result("openblas", 2.0)], runs=3)
+save("many.json", [result(impl, 1.0, shape="%dx8x8" % i) for i in range(1, 3000)
+                   for impl in ("xinhe", "openblas")])
+PY
+  summary="$src/scripts/bench-summary.py"
+  "$py" "$summary" a.json fail.json > out.txt 2> err.txt
+  rc=$?
+  [ "$rc" -eq 1 ] || fail "a failed check: exit $rc, expected 1: $(cat err.txt)"
+  grep -q "openblas *2.00 / FAIL *2.00x" out.txt || fail "no FAIL mark: $(cat out.txt)"
+  grep -q "fail.json: results\[0\] (gemm f32 8x8x8 cpu:0 xinhe threads=1) FAILED its check" err.txt ||
+    fail "$(cat err.txt)"
+  "$py" "$summary" zero.json > out.txt 2> err.txt
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "median_ms 0: exit $rc, expected 2: $(cat err.txt)"
+  grep -q "zero.json: results\[0\] 'median_ms' is 0.0, not a positive number" err.txt || fail "$(cat err.txt)"
+  ! grep -q Traceback err.txt || fail "traceback: $(cat err.txt)"
+  "$py" "$summary" many.json 2> err.txt | head -1 > /dev/null
+  ! grep -q "Traceback\|BrokenPipe" err.txt || fail "closed pipe: $(cat err.txt)"
+  "$py" "$summary" a.json other.json > out.txt 2> err.txt
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "differing files: exit $rc: $(cat err.txt)"
+  grep -q "warning: the files differ in settings.*\"runs\": 10.* in a.json.*\"runs\": 3.* in other.json" err.txt ||
+    fail "no warning: $(cat err.txt)"
+  "$py" "$summary" a.json a.json > out.txt 2> err.txt
+  [ ! -s err.txt ] || fail "warned on identical files: $(cat err.txt)"
+  echo "ok: bench-summary checks what it summarises"
   ;;
 *)
   fail "unknown check '$check'"

@@ -3,9 +3,13 @@
 # out=, scaled_dot_product_attention), computed in plain Python in float64 and stored in the
 # tensor's dtype (f32, f16, bf16 with round-to-nearest-even). Slow; tiny shapes only. Its
 # version string says it is a fake, and the bench's test checks that it reports it.
+# XINHE_FAKE_TORCH_HANG=FILE: matmul writes its pid to FILE and hangs, as a slow PyTorch call
+# does (for the Ctrl-C test).
 import ctypes
 import math
+import os
 import struct
+import time
 
 __version__ = "0.0+fake-for-xinhe-bench-tests"
 
@@ -120,6 +124,11 @@ def empty(shape, dtype=float32):
 
 
 def matmul(a, b, out):
+    hang = os.environ.get("XINHE_FAKE_TORCH_HANG")
+    if hang:
+        with open(hang, "w") as f:
+            f.write("%d\n" % os.getpid())
+        time.sleep(600)
     batched = len(a.shape) == 3
     batches = a.shape[0] if batched else 1
     m, k = a.shape[-2], a.shape[-1]
