@@ -142,8 +142,8 @@ bool check_backend_table(const void* table, size_t table_bytes, StringReader rea
                   " is smaller than its header (" + std::to_string(kApiTableHeaderSize) +
                   " bytes)");
   }
-  const size_t used = std::min(struct_size, sizeof(xinhe_backend_api_t));
-  if (table_bytes < used) {
+  const size_t claimed = std::min(struct_size, sizeof(xinhe_backend_api_t));
+  if (table_bytes < claimed) {
     return refuse("backend table says struct_size " + std::to_string(struct_size) + " but only " +
                   std::to_string(table_bytes) + " bytes of it are readable");
   }
@@ -161,7 +161,13 @@ bool check_backend_table(const void* table, size_t table_bytes, StringReader rea
                   " is smaller than the ABI 1.0 table (" + std::to_string(kApiTableSizeV1_0) +
                   " bytes)");
   }
-  // Copy what the plugin knows; entries past its struct_size stay NULL (absent optional).
+  // Copy the entries the plugin has; those past its struct_size stay NULL (absent optional).
+  // An entry is there only when struct_size covers all of it (XINHE_STRUCT_HAS): a size ending
+  // inside a pointer leaves that entry out, since calling half a pointer crashes.
+  static_assert(kApiTableHeaderSize % sizeof(void (*)()) == 0 &&
+                    (sizeof(xinhe_backend_api_t) - kApiTableHeaderSize) % sizeof(void (*)()) == 0,
+                "every field after the table's header is one function pointer");
+  const size_t used = claimed - (claimed - kApiTableHeaderSize) % sizeof(void (*)());
   std::memset(&out->api, 0, sizeof(out->api));
   std::memcpy(&out->api, bytes, used);
   out->api.struct_size = sizeof(out->api);

@@ -5,7 +5,8 @@
 //                       section headers lie inside the file (a truncated plugin is refused
 //                       here rather than crashing the process with SIGBUS inside dlopen)
 //   check_backend_table the table the entry returned: struct_size first, then the header
-//                       fields, the name, and the required entries (backend.h)
+//                       fields, the name, and the required entries (backend.h); an entry
+//                       that struct_size covers only in part counts as absent
 //
 // Nothing here calls into the plugin or dereferences its function pointers.
 #ifndef XINHE_RUNTIME_PLUGIN_CHECKS_H_
@@ -50,7 +51,8 @@ struct TableCheck {
   uint32_t abi_major = 0;  // valid once the header could be read
   uint32_t abi_minor = 0;
   std::string name;           // valid when accepted
-  xinhe_backend_api_t api{};  // the table, normalized: entries past struct_size are NULL
+  xinhe_backend_api_t api{};  // the table, normalized: entries not wholly inside
+                              // struct_size are NULL
 };
 
 // table: table_bytes bytes known to be readable (the plugin's table, or a copy of it).

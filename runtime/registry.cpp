@@ -17,7 +17,10 @@
 // under XINHE_PLUGIN_STRICT=1 (or any value but "0" and empty: plugin_strict_mode). A plugin
 // calling the registry from inside its own loading (backend_create calling xinhe_device_count,
 // say) gets FAILED_PRECONDITION instead of deadlocking on the registry, and a backend may
-// contribute at most kMaxDevicesPerBackend devices.
+// contribute at most kMaxDevicesPerBackend devices. An exception a plugin throws while it is
+// loaded (a static constructor run by dlopen, the entry, backend_create, device enumeration)
+// skips that plugin with the reason; nothing thrown reaches the C API, and the registry is
+// built exactly once even when building it fails part-way.
 //
 // Also here: the host API table handed to backends (status_new, verbose_enabled, log, and the
 // implementation filters).
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -200,6 +204,28 @@ std::string status_text(xinhe_status_t status) {
                             : xinhe_status_code_name(xinhe_status_code(status));
 }
 
+// Runs call, a call into a plugin. backend.h forbids entries to throw; one that does anyway
+// fails the backend with "<what> threw: <message>" instead of unwinding through the C API.
+// The message is copied before the exception (whose code lives in the plugin) is destroyed.
+template <typename Call>
+bool call_plugin(Backend& backend, const std::string& what, Call&& call) {
+  try {
+    call();
+    return true;
+  } catch (const std::exception& e) {
+    fail(backend, XINHE_STATUS_INTERNAL, what + " threw: " + e.what());
+  } catch (...) {
+    fail(backend, XINHE_STATUS_INTERNAL, what + " threw a non-standard exception");
+  }
+  return false;
+}
+
+// XINHE_VERBOSE=load: a line before each call into a plugin, so that a plugin ending the
+// process (exit, abort) during loading is named by the last line.
+void log_step(const Backend& backend, const std::string& step) {
+  if (verbose_enabled("load")) log_line("load", backend.name.c_str(), step.c_str());
+}
+
 // Copies n bytes of plugin memory at src to dst through a pipe, so that memory the plugin
 // does not actually have mapped makes write() fail with EFAULT instead of faulting here.
 // n must fit in a pipe (it is a table or a byte here).
@@ -277,13 +303,9 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
 
   xinhe_be_backend_t be = nullptr;
   Status status;
-  try {  // backend.h: entries must not throw; one that does is refused with the reason
-    status.reset(api.backend_create(&kHostApi, &be));
-  } catch (const std::exception& e) {
-    fail(backend, XINHE_STATUS_INTERNAL, std::string("backend_create threw: ") + e.what());
-    return;
-  } catch (...) {
-    fail(backend, XINHE_STATUS_INTERNAL, "backend_create threw a non-standard exception");
+  log_step(backend, "calling backend_create");
+  if (!call_plugin(backend, "backend_create",
+                   [&] { status.reset(api.backend_create(&kHostApi, &be)); })) {
     return;
   }
   if (!status.ok()) {
@@ -295,7 +317,10 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
     return;
   }
   uint32_t count = 0;
-  status.reset(api.device_count(be, &count));
+  if (!call_plugin(backend, "device_count", [&] { status.reset(api.device_count(be, &count)); })) {
+    api.backend_destroy(be);
+    return;
+  }
   if (!status.ok() || count == 0 || count > kMaxDevicesPerBackend) {
     api.backend_destroy(be);
     if (!status.ok()) {
@@ -319,7 +344,12 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
   };
   for (uint32_t i = 0; i < count; ++i) {
     auto device = std::make_unique<xinhe_device_s>();
-    status.reset(api.device_open(be, i, &device->be));
+    const std::string index = "(" + std::to_string(i) + ")";
+    if (!call_plugin(backend, "device_open" + index,
+                     [&] { status.reset(api.device_open(be, i, &device->be)); })) {
+      close_all();
+      return;
+    }
     if (!status.ok() || device->be == nullptr) {
       const std::string text =
           status.ok() ? std::string("returned no device") : status_text(status.get());
@@ -331,7 +361,12 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
     xinhe_device_properties_t props;
     std::memset(&props, 0, sizeof(props));
     props.struct_size = sizeof(props);
-    status.reset(api.device_properties(device->be, &props));
+    if (!call_plugin(backend, "device_properties" + index,
+                     [&] { status.reset(api.device_properties(device->be, &props)); })) {
+      api.device_close(device->be);
+      close_all();
+      return;
+    }
     if (!status.ok()) {
       api.device_close(device->be);
       close_all();
@@ -426,7 +461,15 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
   const LoadingScope loading;
   const std::string real_path = real_path_of(path);
   for (size_t i = 0; i < registry.backends.size(); ++i) {
-    if (!registry.backends[i]->path.empty() && registry.backends[i]->real_path == real_path) {
+    const Backend& other = *registry.backends[i];
+    if (!other.path.empty() && other.real_path == real_path) {
+      if (other.path != path && verbose_enabled("load")) {
+        log_line("load", other.name.c_str(),
+                 ("skipped " + path + ": the same file as " + other.path +
+                  (real_path != other.path ? " (both are " + real_path + ")" : "") +
+                  ", considered already")
+                     .c_str());
+      }
       return i;
     }
   }
@@ -451,8 +494,22 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
     // opened and started is undone below: the application's handlers stay in force.
     const SignalState signals_before;
     dlerror();
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
+    log_step(*backend, "loading " + path);
+    void* handle = nullptr;
+    // A static constructor that throws leaves the file mapped but unusable (no handle is
+    // returned): it is reported, never called. glibc declares dlopen noexcept, which would let
+    // the compiler drop the handler; a call through a volatile pointer keeps it.
+    void* (*volatile const open_library)(const char*, int) = dlopen;
+    const bool opened = call_plugin(*backend, "dlopen (a static constructor of the plugin)", [&] {
+      handle = open_library(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    });
+    if (!opened) {
+      // glibc does not release its loader lock when an exception unwinds through dlopen: this
+      // thread keeps it, and dlopen on any other thread will block. Said always, as it is.
+      warn(backend->reason +
+           "; the C library's loader lock stays held by this thread, so a "
+           "dlopen on another thread will hang: the plugin must not throw");
+    } else if (handle == nullptr) {
       const char* error = dlerror();
       fail(*backend, XINHE_STATUS_UNAVAILABLE,
            std::string("dlopen failed: ") + (error != nullptr ? error : "unknown error"));
@@ -465,7 +522,13 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
                  "'");
       } else {
         auto entry = reinterpret_cast<xinhe_backend_entry_fn>(symbol);
-        activate(registry, *backend, entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR));
+        const xinhe_backend_api_t* table = nullptr;
+        log_step(*backend, std::string("calling ") + XINHE_BACKEND_ENTRY_SYMBOL);
+        if (call_plugin(*backend, std::string("entry '") + XINHE_BACKEND_ENTRY_SYMBOL + "'",
+                        [&] { table = entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR); })) {
+          // Also catches what a cleanup entry (device_close, backend_destroy) throws.
+          call_plugin(*backend, "loading", [&] { activate(registry, *backend, table); });
+        }
       }
       if (backend->loaded) {
         backend->dl_handle = handle;
@@ -486,12 +549,31 @@ size_t load_plugin_locked(Registry& registry, const std::string& path) {
   return registry.backends.size() - 1;
 }
 
+// Why folder cannot be scanned: "" when it is a folder.
+std::string plugin_folder_problem(const std::string& folder) {
+  struct stat st;
+  if (stat(folder.c_str(), &st) != 0) {
+    const int error = errno;
+    return error == ENOENT ? "does not exist"
+                           : std::string("cannot be examined: ") + std::strerror(error);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return S_ISREG(st.st_mode) ? "is a file, not a folder (name its folder, or load the file "
+                                 "with xinhe_backend_load)"
+                               : "is not a folder";
+  }
+  return "";
+}
+
 void scan_folder(Registry& registry, const std::string& folder) {
   if (folder.empty()) return;
   DIR* dir = opendir(folder.c_str());
   if (dir == nullptr) {
+    const int error = errno;
     if (verbose_enabled("load")) {
-      log_line("load", "core", ("plugin folder '" + folder + "' not readable").c_str());
+      std::string problem = plugin_folder_problem(folder);
+      if (problem.empty()) problem = std::string("cannot be read: ") + std::strerror(error);
+      log_line("load", "core", ("plugin folder '" + folder + "' " + problem).c_str());
     }
     return;
   }
@@ -522,15 +604,15 @@ std::string installed_plugin_folder() {
   return library.substr(0, slash) + "/xinhe";
 }
 
-void build_registry() {
-  const LoadingScope loading;
-  auto* registry = new Registry();
+void fill_registry(Registry* registry) {
   std::lock_guard<std::mutex> lock(registry->mutex);
 
   auto cpu = std::make_unique<Backend>();
   cpu->name = "cpu";
-  activate(*registry, *cpu,
-           xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR));
+  call_plugin(*cpu, "the built-in CPU backend", [&] {
+    activate(*registry, *cpu,
+             xinhe_cpu_backend_entry(XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR));
+  });
   log_decision(*cpu);
   registry->backends.push_back(std::move(cpu));
 
@@ -558,6 +640,21 @@ void build_registry() {
     }
   }
   scan_folder(*registry, installed_plugin_folder());
+}
+
+// Never throws, so std::call_once completes on the first call whatever happens: a registry
+// that failed part-way keeps what it had (a retry would rebuild and leak it on every call).
+void build_registry() noexcept {
+  const LoadingScope loading;
+  Registry* registry = nullptr;
+  try {
+    registry = new Registry();
+    fill_registry(registry);
+  } catch (const std::exception& e) {
+    warn(std::string("building the backend registry stopped early: ") + e.what());
+  } catch (...) {
+    warn("building the backend registry stopped early: a non-standard exception");
+  }
   g_registry = registry;
 }
 
@@ -570,8 +667,30 @@ Registry* registry_or_refuse(const char* call, xinhe_status_t* refusal) {
                         "(re-entrant registry calls are refused)");
     return nullptr;
   }
-  std::call_once(g_registry_once, build_registry);
+  try {
+    std::call_once(g_registry_once, build_registry);
+  } catch (const std::exception& e) {  // std::system_error when the once-flag cannot be used
+    *refusal =
+        XH_ERROR(INTERNAL, "", call, "the backend registry could not be built: %s", e.what());
+    return nullptr;
+  }
+  if (g_registry == nullptr) {
+    *refusal = XH_ERROR(OUT_OF_MEMORY, "", call, "the backend registry could not be allocated");
+  }
   return g_registry;
+}
+
+// The body of a public registry call: whatever it throws (std::bad_alloc) becomes an INTERNAL
+// status instead of crossing the C boundary.
+template <typename Body>
+xinhe_status_t guard_public_call(const char* call, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return XH_ERROR(INTERNAL, "", call, "unexpected exception: %s", e.what());
+  } catch (...) {
+    return XH_ERROR(INTERNAL, "", call, "unexpected non-standard exception");
+  }
 }
 
 bool is_accelerator(uint32_t type) {
@@ -595,6 +714,9 @@ int accelerator_rank(const std::string& backend) {
 // when it changed, and a value longer than kMaxVerboseLength is ignored with one warning: the
 // check runs on every op creation and a 120 KB value must not make each of them slow.
 constexpr size_t kMaxVerboseLength = 1024;
+// The topics the core and the in-tree backends log under; a misspelt one ("dispach") is
+// warned about once per process, as silence would look like "nothing to log".
+constexpr const char* kVerboseTopics[] = {"all", "cache", "dispatch", "load"};
 
 int verbose_enabled(const char* topic) {
   const char* env = std::getenv("XINHE_VERBOSE");
@@ -604,6 +726,8 @@ int verbose_enabled(const char* topic) {
   static std::string cached_value;
   static std::vector<std::string> cached_topics;
   static bool warned_too_long = false;
+  static bool warned_unknown = false;
+  std::string unknown;  // the unknown topics of a value parsed now, to warn about once
   std::unique_lock<std::mutex> lock(mutex);
   if (length > kMaxVerboseLength) {
     const bool first = !warned_too_long;
@@ -631,11 +755,30 @@ int verbose_enabled(const char* topic) {
       if (!item.empty()) cached_topics.push_back(item);
       start = comma + 1;
     }
+    for (const std::string& item : cached_topics) {
+      const bool known = std::any_of(std::begin(kVerboseTopics), std::end(kVerboseTopics),
+                                     [&](const char* known_topic) { return item == known_topic; });
+      if (!known && !warned_unknown) unknown += (unknown.empty() ? "'" : ", '") + item + "'";
+    }
+    if (!unknown.empty()) warned_unknown = true;
   }
+  int enabled = 0;
   for (const std::string& item : cached_topics) {
-    if (item == "all" || item == topic) return 1;
+    if (item == "all" || item == topic) enabled = 1;
   }
-  return 0;
+  lock.unlock();
+  if (!unknown.empty()) {
+    std::string known;
+    for (const char* known_topic : kVerboseTopics)
+      known += (known.empty() ? "" : ", ") + std::string(known_topic);
+    log_line(
+        "load", "core",
+        ("warning: XINHE_VERBOSE names topic(s) " + unknown +
+         " that xinhe and its own backends do not log under (theirs: " + known +
+         "); a vendor plugin may log under a topic of its own")
+            .c_str());
+  }
+  return enabled;
 }
 
 void log_line(const char* topic, const char* backend, const char* message) {
@@ -656,101 +799,114 @@ using xinhe::core::Backend;
 extern "C" {
 
 xinhe_status_t xinhe_backend_count(size_t* out_count) {
-  if (out_count == nullptr) {
-    return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_backend_count", "out_count is NULL");
-  }
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry =
-      xinhe::core::registry_or_refuse("xinhe_backend_count", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  *out_count = reg.backends.size();
-  return nullptr;
+  return xinhe::core::guard_public_call("xinhe_backend_count", [&]() -> xinhe_status_t {
+    if (out_count == nullptr) {
+      return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_backend_count", "out_count is NULL");
+    }
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_backend_count", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    *out_count = reg.backends.size();
+    return nullptr;
+  });
 }
 
 xinhe_status_t xinhe_backend_info(size_t index, xinhe_backend_info_t* out_info) {
-  static const char* kCall = "xinhe_backend_info";
-  if (out_info == nullptr) {
-    return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_info is NULL");
-  }
-  if (out_info->struct_size < sizeof(xinhe_backend_info_t)) {
-    return XH_ERROR(INVALID_ARGUMENT, "", kCall,
-                    "out_info->struct_size is %zu, expected at least %zu", out_info->struct_size,
-                    sizeof(xinhe_backend_info_t));
-  }
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_info", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  if (index >= reg.backends.size()) {
-    return XH_ERROR(NOT_FOUND, "", kCall, "backend index %zu out of range (%zu backends)", index,
-                    reg.backends.size());
-  }
-  const Backend& backend = *reg.backends[index];
-  out_info->struct_size = sizeof(xinhe_backend_info_t);
-  out_info->name = backend.name.c_str();
-  out_info->path = backend.path.c_str();
-  out_info->loaded = backend.loaded ? 1 : 0;
-  out_info->reason = backend.reason.c_str();
-  out_info->code = backend.code;
-  out_info->abi_major = backend.abi_major;
-  out_info->abi_minor = backend.abi_minor;
-  out_info->device_count = static_cast<uint32_t>(backend.devices.size());
-  return nullptr;
+  return xinhe::core::guard_public_call("xinhe_backend_info", [&]() -> xinhe_status_t {
+    static const char* kCall = "xinhe_backend_info";
+    if (out_info == nullptr) {
+      return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_info is NULL");
+    }
+    if (out_info->struct_size < sizeof(xinhe_backend_info_t)) {
+      return XH_ERROR(INVALID_ARGUMENT, "", kCall,
+                      "out_info->struct_size is %zu, expected at least %zu", out_info->struct_size,
+                      sizeof(xinhe_backend_info_t));
+    }
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_backend_info", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    if (index >= reg.backends.size()) {
+      return XH_ERROR(NOT_FOUND, "", kCall, "backend index %zu out of range (%zu backends)", index,
+                      reg.backends.size());
+    }
+    const Backend& backend = *reg.backends[index];
+    out_info->struct_size = sizeof(xinhe_backend_info_t);
+    out_info->name = backend.name.c_str();
+    out_info->path = backend.path.c_str();
+    out_info->loaded = backend.loaded ? 1 : 0;
+    out_info->reason = backend.reason.c_str();
+    out_info->code = backend.code;
+    out_info->abi_major = backend.abi_major;
+    out_info->abi_minor = backend.abi_minor;
+    out_info->device_count = static_cast<uint32_t>(backend.devices.size());
+    return nullptr;
+  });
 }
 
 xinhe_status_t xinhe_backend_load(const char* path, size_t* out_backend_index) {
-  static const char* kCall = "xinhe_backend_load";
-  if (path == nullptr || path[0] == '\0') {
-    return XH_ERROR(INVALID_ARGUMENT, "", kCall, "path is NULL or empty");
-  }
-  if (out_backend_index == nullptr) {
-    return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_backend_index is NULL");
-  }
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_backend_load", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  const size_t index = xinhe::core::load_plugin_locked(reg, path);
-  const Backend& backend = *reg.backends[index];
-  if (!backend.loaded) {
-    return xinhe::core::make_status(backend.code, backend.name.c_str(), kCall, __FILE__, __LINE__,
-                                    "plugin '%s' not usable: %s", path, backend.reason.c_str());
-  }
-  *out_backend_index = index;
-  return nullptr;
+  return xinhe::core::guard_public_call("xinhe_backend_load", [&]() -> xinhe_status_t {
+    static const char* kCall = "xinhe_backend_load";
+    if (path == nullptr || path[0] == '\0') {
+      return XH_ERROR(INVALID_ARGUMENT, "", kCall, "path is NULL or empty");
+    }
+    if (out_backend_index == nullptr) {
+      return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_backend_index is NULL");
+    }
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_backend_load", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    const size_t index = xinhe::core::load_plugin_locked(reg, path);
+    const Backend& backend = *reg.backends[index];
+    if (!backend.loaded) {
+      return xinhe::core::make_status(backend.code, backend.name.c_str(), kCall, __FILE__, __LINE__,
+                                      "plugin '%s' not usable: %s", path, backend.reason.c_str());
+    }
+    *out_backend_index = index;
+    return nullptr;
+  });
 }
 
 xinhe_status_t xinhe_device_count(size_t* out_count) {
-  if (out_count == nullptr) {
-    return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_device_count", "out_count is NULL");
-  }
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_count", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  *out_count = reg.devices.size();
-  return nullptr;
+  return xinhe::core::guard_public_call("xinhe_device_count", [&]() -> xinhe_status_t {
+    if (out_count == nullptr) {
+      return XH_ERROR(INVALID_ARGUMENT, "", "xinhe_device_count", "out_count is NULL");
+    }
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_device_count", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    *out_count = reg.devices.size();
+    return nullptr;
+  });
 }
 
 xinhe_status_t xinhe_device_get(size_t index, xinhe_device_t* out_device) {
-  static const char* kCall = "xinhe_device_get";
-  if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  if (index >= reg.devices.size()) {
-    return XH_ERROR(NOT_FOUND, "", kCall, "device index %zu out of range (%zu devices)", index,
-                    reg.devices.size());
-  }
-  *out_device = reg.devices[index];
-  return nullptr;
+  return xinhe::core::guard_public_call("xinhe_device_get", [&]() -> xinhe_status_t {
+    static const char* kCall = "xinhe_device_get";
+    if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry = xinhe::core::registry_or_refuse("xinhe_device_get", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    if (index >= reg.devices.size()) {
+      return XH_ERROR(NOT_FOUND, "", kCall, "device index %zu out of range (%zu devices)", index,
+                      reg.devices.size());
+    }
+    *out_device = reg.devices[index];
+    return nullptr;
+  });
 }
 
 }  // extern "C"
@@ -779,66 +935,70 @@ xinhe_device_t find_device_locked(const xinhe::core::Registry& reg, const char* 
 extern "C" {
 
 xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_device) {
-  static const char* kCall = "xinhe_device_get_by_name";
-  if (name == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "name is NULL");
-  if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry =
-      xinhe::core::registry_or_refuse("xinhe_device_get_by_name", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  xinhe_device_t device = find_device_locked(reg, name);
-  if (device == nullptr) {
-    return XH_ERROR(NOT_FOUND, "", kCall, "no device named '%s'; available: %s", name,
-                    available_devices_locked(reg).c_str());
-  }
-  *out_device = device;
-  return nullptr;
-}
-
-xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device) {
-  static const char* kCall = "xinhe_device_get_default";
-  if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
-  xinhe_status_t refusal = nullptr;
-  xinhe::core::Registry* registry =
-      xinhe::core::registry_or_refuse("xinhe_device_get_default", &refusal);
-  if (registry == nullptr) return refusal;
-  auto& reg = *registry;
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  const char* wanted = std::getenv("XINHE_DEVICE");
-  if (wanted != nullptr && wanted[0] != '\0') {
-    xinhe_device_t device = find_device_locked(reg, wanted);
+  return xinhe::core::guard_public_call("xinhe_device_get_by_name", [&]() -> xinhe_status_t {
+    static const char* kCall = "xinhe_device_get_by_name";
+    if (name == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "name is NULL");
+    if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_device_get_by_name", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    xinhe_device_t device = find_device_locked(reg, name);
     if (device == nullptr) {
-      return XH_ERROR(NOT_FOUND, "", kCall, "XINHE_DEVICE='%s' names no device; available: %s",
-                      wanted, available_devices_locked(reg).c_str());
+      return XH_ERROR(NOT_FOUND, "", kCall, "no device named '%s'; available: %s", name,
+                      available_devices_locked(reg).c_str());
     }
     *out_device = device;
     return nullptr;
-  }
-  // The first accelerator; devices are listed backend by backend in load order, so the strict
-  // comparison keeps the earliest backend among equal ranks and the lowest index within one.
-  xinhe_device_t best = nullptr;
-  for (auto* device : reg.devices) {
-    if (!xinhe::core::is_accelerator(device->type)) continue;
-    if (best == nullptr || xinhe::core::accelerator_rank(device->backend_name) <
-                               xinhe::core::accelerator_rank(best->backend_name)) {
-      best = device;
+  });
+}
+
+xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device) {
+  return xinhe::core::guard_public_call("xinhe_device_get_default", [&]() -> xinhe_status_t {
+    static const char* kCall = "xinhe_device_get_default";
+    if (out_device == nullptr) return XH_ERROR(INVALID_ARGUMENT, "", kCall, "out_device is NULL");
+    xinhe_status_t refusal = nullptr;
+    xinhe::core::Registry* registry =
+        xinhe::core::registry_or_refuse("xinhe_device_get_default", &refusal);
+    if (registry == nullptr) return refusal;
+    auto& reg = *registry;
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    const char* wanted = std::getenv("XINHE_DEVICE");
+    if (wanted != nullptr && wanted[0] != '\0') {
+      xinhe_device_t device = find_device_locked(reg, wanted);
+      if (device == nullptr) {
+        return XH_ERROR(NOT_FOUND, "", kCall, "XINHE_DEVICE='%s' names no device; available: %s",
+                        wanted, available_devices_locked(reg).c_str());
+      }
+      *out_device = device;
+      return nullptr;
     }
-  }
-  // Else the built-in CPU backend; else (it failed to start) the first other CPU device.
-  if (best == nullptr) best = find_device_locked(reg, "cpu:0");
-  for (auto* device : reg.devices) {
-    if (best == nullptr && device->type == XINHE_DEVICE_TYPE_CPU) best = device;
-  }
-  if (best == nullptr) {
-    return XH_ERROR(UNAVAILABLE, "", kCall,
-                    "no accelerator or CPU device; devices of unknown type can be named in "
-                    "XINHE_DEVICE (available: %s)",
-                    available_devices_locked(reg).c_str());
-  }
-  *out_device = best;
-  return nullptr;
+    // The first accelerator; devices are listed backend by backend in load order, so the strict
+    // comparison keeps the earliest backend among equal ranks and the lowest index within one.
+    xinhe_device_t best = nullptr;
+    for (auto* device : reg.devices) {
+      if (!xinhe::core::is_accelerator(device->type)) continue;
+      if (best == nullptr || xinhe::core::accelerator_rank(device->backend_name) <
+                                 xinhe::core::accelerator_rank(best->backend_name)) {
+        best = device;
+      }
+    }
+    // Else the built-in CPU backend; else (it failed to start) the first other CPU device.
+    if (best == nullptr) best = find_device_locked(reg, "cpu:0");
+    for (auto* device : reg.devices) {
+      if (best == nullptr && device->type == XINHE_DEVICE_TYPE_CPU) best = device;
+    }
+    if (best == nullptr) {
+      return XH_ERROR(UNAVAILABLE, "", kCall,
+                      "no accelerator or CPU device; devices of unknown type can be named in "
+                      "XINHE_DEVICE (available: %s)",
+                      available_devices_locked(reg).c_str());
+    }
+    *out_device = best;
+    return nullptr;
+  });
 }
 
 }  // extern "C"

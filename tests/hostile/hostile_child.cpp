@@ -9,7 +9,12 @@
 //                 loads the plugins) on a second thread; prints "handlers kept" or "handlers
 //                 replaced", "usr1 ran <n>" after raising SIGUSR1, and "thread altstack
 //                 <off|on>" as that thread saw it after the call
+//   buffer-address <device>  allocates 64 bytes on the device and asks their address:
+//                 "buffer_address ok" or "buffer_address <CODE> <message>"
+//   repeat <n>    n rounds of xinhe_backend_count and xinhe_device_count, each printed as
+//                 "round <i> backends <n> devices <n> threads <n>" (the registry is built once)
 // Exit status 0 when the scenario ran (whatever the registry holds), 1 on an unexpected error.
+#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -141,6 +146,46 @@ int cpu_gemm() {
   return 0;
 }
 
+int buffer_address(const char* name) {
+  xinhe_device_t device = nullptr;
+  if (xinhe_status_t s = xinhe_device_get_by_name(name, &device)) return fail(name, s);
+  xinhe_buffer_t buffer = nullptr;
+  if (xinhe_status_t s = xinhe_buffer_alloc(device, 64, 0, &buffer)) {
+    return fail("xinhe_buffer_alloc", s);
+  }
+  uint64_t address = 0;
+  xinhe_status_t s = xinhe_buffer_address(buffer, &address);
+  if (s == nullptr) {
+    std::printf("buffer_address ok\n");
+  } else {
+    std::printf("buffer_address %s %s\n", xinhe_status_code_name(xinhe_status_code(s)),
+                xinhe::util::escape_for_display(xinhe_status_message(s)).c_str());
+    xinhe_status_free(s);
+  }
+  xinhe_buffer_free(buffer);
+  return 0;
+}
+
+int thread_count() {
+  int n = 0;
+  if (DIR* dir = opendir("/proc/self/task")) {
+    while (const dirent* entry = readdir(dir)) n += entry->d_name[0] != '.';
+    closedir(dir);
+  }
+  return n;
+}
+
+int repeat(int rounds) {
+  for (int i = 1; i <= rounds; ++i) {
+    size_t backends = 0, devices = 0;
+    if (xinhe_status_t s = xinhe_backend_count(&backends)) return fail("xinhe_backend_count", s);
+    if (xinhe_status_t s = xinhe_device_count(&devices)) return fail("xinhe_device_count", s);
+    std::printf("round %d backends %zu devices %zu threads %d\n", i, backends, devices,
+                thread_count());
+  }
+  return 0;
+}
+
 }  // namespace
 
 volatile sig_atomic_t g_usr1_count = 0;
@@ -185,6 +230,8 @@ int main(int argc, char** argv) {
   if (scenario == "gemm-ops") rc = gemm_ops(argc > 2 ? std::atoi(argv[2]) : 1000);
   if (scenario == "signals") rc = signals();
   if (scenario == "cpu-gemm") rc = cpu_gemm();
+  if (scenario == "buffer-address" && argc > 2) rc = buffer_address(argv[2]);
+  if (scenario == "repeat") rc = repeat(argc > 2 ? std::atoi(argv[2]) : 3);
   if (rc == 2) std::printf("usage: xinhe_hostile_child list | gemm-ops <n> | cpu-gemm\n");
   std::fflush(stdout);
   return rc;

@@ -13,15 +13,25 @@
 //                       and leaves min_alignment 0
 //   HOSTILE_SIGNALS     "signals": backend_create installs its own SIGUSR1 and SIGSEGV
 //                       handlers and an alternate signal stack, as PoCL's LLVM does
+//   HOSTILE_CTOR_THROWS   a static constructor throws "ctor boom" (inside dlopen)
+//   HOSTILE_ENTRY_THROWS  the entry throws "entry boom"
+//   HOSTILE_COUNT_THROWS, HOSTILE_OPEN_THROWS, HOSTILE_PROPS_THROWS  device_count,
+//                       device_open or device_properties throws "<entry> boom"
+//   HOSTILE_TORN_TABLE  "torntable": struct_size ends 4 bytes into buffer_address, which
+//                       points at a working function; buffers of 64 bytes can be allocated
+//   HOSTILE_CREATE_EXIT backend_create ends the process with exit(7)
 //
-// Ops are not supported by any variant (op_create says UNIMPLEMENTED); devices have no memory.
+// Ops are not supported by any variant (op_create says UNIMPLEMENTED); devices have no memory
+// (except the torn table's).
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "xinhe/backend.h"
@@ -33,6 +43,13 @@
 #define HOSTILE_EVIL_NAME 4
 #define HOSTILE_ODD_PROPS 5
 #define HOSTILE_SIGNALS 6
+#define HOSTILE_CTOR_THROWS 7
+#define HOSTILE_ENTRY_THROWS 8
+#define HOSTILE_COUNT_THROWS 9
+#define HOSTILE_OPEN_THROWS 10
+#define HOSTILE_PROPS_THROWS 11
+#define HOSTILE_TORN_TABLE 12
+#define HOSTILE_CREATE_EXIT 13
 
 #ifndef HOSTILE_VARIANT
 #error "HOSTILE_VARIANT must be defined"
@@ -56,6 +73,13 @@ constexpr const char* kName = "hostile";
 const xinhe_host_api_t* g_host = nullptr;
 xinhe_be_device_s g_device{0};
 
+#if HOSTILE_VARIANT == HOSTILE_CTOR_THROWS
+const int g_constructed = [] {
+  throw std::runtime_error("ctor boom");
+  return 1;
+}();
+#endif
+
 xinhe_status_t unsupported(const char* call) {
   return g_host->status_new(XINHE_STATUS_UNIMPLEMENTED, "hostile", call, __FILE__, __LINE__,
                             "the hostile test plugin runs nothing");
@@ -68,6 +92,9 @@ alignas(16) char g_alt_stack[64 * 1024];
 
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
   g_host = host;
+#if HOSTILE_VARIANT == HOSTILE_CREATE_EXIT
+  std::exit(7);
+#endif
 #if HOSTILE_VARIANT == HOSTILE_SIGNALS
   struct sigaction sa;
   std::memset(&sa, 0, sizeof(sa));
@@ -114,11 +141,13 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
 void backend_destroy(xinhe_be_backend_t b) { delete b; }
 
 xinhe_status_t device_count(xinhe_be_backend_t, uint32_t* out) {
+  if (HOSTILE_VARIANT == HOSTILE_COUNT_THROWS) throw std::runtime_error("device_count boom");
   *out = HOSTILE_VARIANT == HOSTILE_HUGE_COUNT ? 0xFFFFFFFFu : 1u;
   return nullptr;
 }
 
 xinhe_status_t device_open(xinhe_be_backend_t, uint32_t index, xinhe_be_device_t* out) {
+  if (HOSTILE_VARIANT == HOSTILE_OPEN_THROWS) throw std::runtime_error("device_open boom");
   if (HOSTILE_VARIANT == HOSTILE_HUGE_COUNT && index >= 300) {
     return g_host->status_new(XINHE_STATUS_INTERNAL, "hostile", "device_open", __FILE__, __LINE__,
                               "the core kept opening devices");
@@ -130,6 +159,7 @@ xinhe_status_t device_open(xinhe_be_backend_t, uint32_t index, xinhe_be_device_t
 void device_close(xinhe_be_device_t) {}
 
 xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* out) {
+  if (HOSTILE_VARIANT == HOSTILE_PROPS_THROWS) throw std::runtime_error("device_properties boom");
   std::snprintf(out->description, sizeof(out->description), "hostile test device");
 #if HOSTILE_VARIANT == HOSTILE_ODD_PROPS
   out->device_type = 99;
@@ -139,9 +169,22 @@ xinhe_status_t device_properties(xinhe_be_device_t, xinhe_device_properties_t* o
   return nullptr;
 }
 
+#if HOSTILE_VARIANT == HOSTILE_TORN_TABLE
+alignas(64) unsigned char g_memory[64];
+xinhe_status_t buffer_alloc(xinhe_be_device_t, uint64_t size, uint64_t, xinhe_be_buffer_t* out) {
+  if (size > sizeof(g_memory)) return unsupported("buffer_alloc");
+  *out = reinterpret_cast<xinhe_be_buffer_t>(g_memory);
+  return nullptr;
+}
+xinhe_status_t buffer_address(xinhe_be_buffer_t buffer, uint64_t* out) {
+  *out = reinterpret_cast<uintptr_t>(buffer);
+  return nullptr;
+}
+#else
 xinhe_status_t buffer_alloc(xinhe_be_device_t, uint64_t, uint64_t, xinhe_be_buffer_t*) {
   return unsupported("buffer_alloc");
 }
+#endif
 void buffer_free(xinhe_be_buffer_t) {}
 xinhe_status_t stream_create(xinhe_be_device_t, xinhe_be_stream_t*) {
   return unsupported("stream_create");
@@ -207,6 +250,11 @@ xinhe_backend_api_t make_table() {
   t.op_destroy = op_destroy;
   t.op_check = op_check;
   t.op_run = op_run;
+#if HOSTILE_VARIANT == HOSTILE_TORN_TABLE
+  // A pointer whose low half alone is inside struct_size: calling that half crashes.
+  t.buffer_address = buffer_address;
+  t.struct_size = offsetof(xinhe_backend_api_t, buffer_address) + 4;
+#endif
   return t;
 }
 
@@ -233,7 +281,9 @@ const xinhe_backend_api_t* tiny_table() {
 }  // namespace
 
 extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(uint32_t, uint32_t) {
-#if HOSTILE_VARIANT == HOSTILE_TINY_TABLE
+#if HOSTILE_VARIANT == HOSTILE_ENTRY_THROWS
+  throw std::runtime_error("entry boom");
+#elif HOSTILE_VARIANT == HOSTILE_TINY_TABLE
   return tiny_table();
 #else
   return &kTable;

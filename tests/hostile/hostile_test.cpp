@@ -146,6 +146,153 @@ TEST(HostilePlugins, HugeDeviceCountIsRefused) {
       << r.output;
 }
 
+// An exception thrown while a plugin loads (a static constructor inside dlopen, the entry,
+// device enumeration) escaped the C API: the host aborted, every backend was lost, and each
+// later call rebuilt (and leaked) the registry. Now that plugin alone is skipped, with why.
+TEST(HostilePlugins, ExceptionWhileLoadingSkipsThatPluginOnly) {
+  const struct {
+    const char* stem;
+    const char* name;  // the table's name once it was read, else the file's
+    const char* reason;
+  } cases[] = {
+      {"ctorthrows", "ctorthrows", "dlopen (a static constructor of the plugin) threw: ctor boom"},
+      {"entrythrows", "entrythrows", "entry 'xinhe_backend_entry' threw: entry boom"},
+      {"countthrows", "hostile", "device_count threw: device_count boom"},
+      {"openthrows", "hostile", "device_open(0) threw: device_open boom"},
+      {"propsthrows", "hostile", "device_properties(0) threw: device_properties boom"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.stem);
+    const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/" + c.stem);
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    const std::string line = backend_line(r, c.name);
+    EXPECT_TRUE(contains(line, "loaded=0 code=INTERNAL")) << r.output;
+    EXPECT_TRUE(contains(line, c.reason)) << r.output;
+    EXPECT_TRUE(contains(r.output, "backend cpu loaded=1")) << r.output;
+  }
+}
+
+// The same plugins, asked three times: the registry is built once (the thread count of its
+// CPU pool does not grow, the backend list does not change).
+TEST(HostilePlugins, RegistryIsBuiltOnceWhenAPluginThrows) {
+  for (const char* stem : {"ctorthrows", "entrythrows"}) {
+    SCOPED_TRACE(stem);
+    TempDir no_icds;
+    const Env env = {{"XINHE_BACKEND_PATH", std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/" + stem},
+                     {"OCL_ICD_VENDORS", no_icds.path()},
+                     {"XINHE_VERBOSE", std::nullopt}};
+    const ChildResult r = run_child({XINHE_HOSTILE_CHILD, "repeat", "3"}, env, kWatchdogSeconds);
+    ASSERT_TRUE(r.exited_zero()) << r.describe();
+    const std::regex round_re("round (\\d) (backends \\d+ devices \\d+ threads \\d+)");
+    std::vector<std::string> rounds;
+    for (std::sregex_iterator it(r.output.begin(), r.output.end(), round_re), end; it != end;
+         ++it) {
+      rounds.push_back((*it)[2]);
+    }
+    ASSERT_EQ(rounds.size(), 3u) << r.output;
+    EXPECT_EQ(rounds[0], rounds[1]) << r.output;
+    EXPECT_EQ(rounds[0], rounds[2]) << r.output;
+  }
+}
+
+// struct_size ending 4 bytes into buffer_address: the core copied half a pointer and called
+// it (SIGSEGV). An entry struct_size covers only in part is absent (XINHE_STRUCT_HAS).
+TEST(HostilePlugins, EntryCutByStructSizeIsAbsent) {
+  const std::string folder = std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/torntable";
+  const ChildResult list = list_backends(folder);
+  ASSERT_TRUE(list.exited_zero()) << list.describe();
+  EXPECT_TRUE(contains(backend_line(list, "hostile"), "loaded=1")) << list.output;
+  TempDir no_icds;
+  const Env env = {{"XINHE_BACKEND_PATH", folder}, {"OCL_ICD_VENDORS", no_icds.path()}};
+  const ChildResult r =
+      run_child({XINHE_HOSTILE_CHILD, "buffer-address", "hostile:0"}, env, kWatchdogSeconds);
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "buffer_address UNIMPLEMENTED backend hostile exposes no buffer"))
+      << r.output;
+}
+
+// A plugin that ends the process while it loads: XINHE_VERBOSE=load names the file before
+// dlopen and says which entry was being called.
+TEST(HostilePlugins, VerboseLoadNamesThePluginBeforeCallingIt) {
+  const std::string folder = std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/createexit";
+  const ChildResult r = list_backends(folder, {{"XINHE_VERBOSE", "load"}});
+  ASSERT_FALSE(r.timed_out) << r.describe();
+  EXPECT_EQ(r.exit_code, 7) << r.describe();
+  EXPECT_TRUE(contains(
+      r.output, "xinhe[load] createexit: loading " + folder + "/libxinhe_backend_createexit.so\n"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "xinhe[load] createexit: calling xinhe_backend_entry\n"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "xinhe[load] hostile: calling backend_create\n")) << r.output;
+}
+
+// XINHE_BACKEND_PATH naming a plugin file or a missing folder was logged as "not readable";
+// a file met again through another entry was skipped without a word.
+TEST(HostilePlugins, SearchPathProblemsAreNamed) {
+  const ChildResult file = list_backends(plugin_of("okplugin"), {{"XINHE_VERBOSE", "load"}});
+  ASSERT_TRUE(file.exited_zero()) << file.describe();
+  EXPECT_TRUE(contains(file.output,
+                       "plugin folder '" + plugin_of("okplugin") + "' is a file, not a folder"))
+      << file.output;
+  const ChildResult missing =
+      list_backends("/nonexistent/xinhe/plugins", {{"XINHE_VERBOSE", "load"}});
+  ASSERT_TRUE(missing.exited_zero()) << missing.describe();
+  EXPECT_TRUE(contains(missing.output, "plugin folder '/nonexistent/xinhe/plugins' does not exist"))
+      << missing.output;
+
+  TempDir dir;
+  const std::string link = dir / "libxinhe_backend_okplugin.so";
+  fs::create_symlink(plugin_of("okplugin"), link);
+  const std::string folder = std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/okplugin";
+  const ChildResult twice = list_backends(dir.path() + ":" + folder, {{"XINHE_VERBOSE", "load"}});
+  ASSERT_TRUE(twice.exited_zero()) << twice.describe();
+  EXPECT_TRUE(contains(twice.output, "skipped " + folder +
+                                         "/libxinhe_backend_okplugin.so: the same file as " + link))
+      << twice.output;
+}
+
+// A misspelt XINHE_VERBOSE topic logged nothing, silently.
+TEST(HostileEnv, UnknownVerboseTopicIsWarnedAboutOnce) {
+  const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/okplugin",
+                                      {{"XINHE_VERBOSE", "dispach, load,cahce"}});
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  const std::string warning =
+      "warning: XINHE_VERBOSE names topic(s) 'dispach', 'cahce' that xinhe and its own backends "
+      "do not log under (theirs: all, cache, dispatch, load); a vendor plugin may log under a "
+      "topic of its own\n";
+  const size_t first = r.output.find(warning);
+  EXPECT_NE(first, std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(warning, first + 1), std::string::npos) << "warned twice: " << r.output;
+  EXPECT_TRUE(contains(r.output, "xinhe[load] hostile: loaded")) << r.output;  // "load" still on
+  const ChildResult known = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/okplugin",
+                                          {{"XINHE_VERBOSE", "all,load, dispatch,cache"}});
+  ASSERT_TRUE(known.exited_zero()) << known.describe();
+  EXPECT_FALSE(contains(known.output, "XINHE_VERBOSE names")) << known.output;
+}
+
+#ifdef XINHE_INFO
+// A wrong XINHE_BACKEND_PATH showed nothing in xinhe-info: its plugins were simply missing.
+TEST(HostilePlugins, XinheInfoListsThePluginFoldersItSearched) {
+  TempDir no_icds;
+  const std::string folder = std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/okplugin";
+  const Env env = {
+      {"XINHE_BACKEND_PATH", "/nonexistent/xinhe/plugins:" + plugin_of("okplugin") + ":" + folder},
+      {"OCL_ICD_VENDORS", no_icds.path()},
+      {"XINHE_VERBOSE", std::nullopt}};
+  const ChildResult r = run_child({XINHE_INFO}, env, kWatchdogSeconds);
+  ASSERT_TRUE(r.exited_zero()) << r.describe();
+  EXPECT_TRUE(contains(r.output, "Plugin folders")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output, "  /nonexistent/xinhe/plugins  (XINHE_BACKEND_PATH): does not exist\n"))
+      << r.output;
+  EXPECT_TRUE(contains(
+      r.output, "  " + plugin_of("okplugin") + "  (XINHE_BACKEND_PATH): is a file, not a folder"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "  " + folder + "  (XINHE_BACKEND_PATH)\n")) << r.output;
+  EXPECT_TRUE(contains(r.output, "  (installed)")) << r.output;
+}
+#endif
+
 // F19: escape codes and newlines in a plugin's name reached the terminal raw.
 TEST(HostilePlugins, EscapeCodesInTheNameAreRefusedAndNeverPrintedRaw) {
   const ChildResult r = list_backends(std::string(XINHE_HOSTILE_PLUGIN_DIR) + "/evilname",

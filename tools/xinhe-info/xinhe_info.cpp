@@ -2,20 +2,29 @@
 // registry considered (loaded, or skipped with the reason), and every device with all of its
 // properties; "unknown" (JSON null) where a device does not report a value. With --json the
 // same content is written to stdout as one JSON object. Skipped plugins are information, not
-// errors: the exit code is 0 unless the registry itself cannot be queried.
+// errors: the exit code is 0 unless the registry itself cannot be queried. The plugin folders
+// searched are listed too, each with what is wrong with it (missing, not a folder), so that a
+// mistyped XINHE_BACKEND_PATH shows without XINHE_VERBOSE=load.
 //
 // Names, paths and reasons come from plugins and the file system, so they may hold any bytes:
 // the text output shows control characters and invalid UTF-8 as escapes (no byte can move the
 // cursor or start a line), and the JSON output replaces invalid UTF-8 with U+FFFD.
-#include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <string>
-#include <vector>
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cli_parse.h"
 #include "text_escape.h"
@@ -66,6 +75,54 @@ std::string join(const std::vector<std::string>& items) {
 std::string bytes_text(uint64_t bytes) {
   if (bytes == 0) return "unknown";
   return fmt::format("{:.2f} GiB ({} bytes)", static_cast<double>(bytes) / (1ull << 30), bytes);
+}
+
+// The registry's search order (runtime/registry.cpp): each XINHE_BACKEND_PATH entry, then
+// <folder of libxinhe.so>/xinhe. The registry has no API for it, so it is worked out here
+// the same way.
+std::string folder_problem(const std::string& folder) {
+  struct stat st;
+  if (stat(folder.c_str(), &st) != 0) {
+    const int error = errno;
+    return error == ENOENT ? "does not exist"
+                           : std::string("cannot be examined: ") + std::strerror(error);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return S_ISREG(st.st_mode) ? "is a file, not a folder" : "is not a folder";
+  if (access(folder.c_str(), R_OK | X_OK) != 0) {
+    return std::string("cannot be read: ") + std::strerror(errno);
+  }
+  return "";
+}
+
+json plugin_folders_json() {
+  json folders = json::array();
+  auto add = [&](const std::string& path, const char* source) {
+    const std::string problem = folder_problem(path);
+    folders.push_back(json{{"path", path},
+                           {"source", source},
+                           {"problem", problem.empty() ? json(nullptr) : json(problem)}});
+  };
+  if (const char* env = std::getenv("XINHE_BACKEND_PATH")) {
+    const std::string list = env;
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t colon = list.find(':', start);
+      if (colon == std::string::npos) colon = list.size();
+      const std::string entry = list.substr(start, colon - start);
+      start = colon + 1;
+      if (!entry.empty()) add(entry, "XINHE_BACKEND_PATH");
+    }
+  }
+  Dl_info info;
+  std::memset(&info, 0, sizeof(info));
+  char real[PATH_MAX];
+  if (dladdr(reinterpret_cast<const void*>(&xinhe_backend_count), &info) != 0 &&
+      info.dli_fname != nullptr && realpath(info.dli_fname, real) != nullptr) {
+    std::string library = real;
+    add(library.substr(0, library.find_last_of('/')) + "/xinhe", "installed");
+  }
+  return folders;
 }
 
 json nonzero_or_null(double v) { return v > 0 ? json(v) : json(nullptr); }
@@ -122,6 +179,11 @@ void print_text(const json& report) {
                  b["code"].get<std::string>(), shown(b["reason"]), path);
     }
   }
+  fmt::print("\nPlugin folders (searched in this order):\n");
+  for (const json& f : report["plugin_folders"]) {
+    fmt::print("  {}  ({}){}\n", shown(f["path"]), f["source"].get<std::string>(),
+               f["problem"].is_null() ? std::string() : ": " + shown(f["problem"]));
+  }
   fmt::print("\nDevices ({}):\n", report["devices"].size());
   for (const json& d : report["devices"]) {
     fmt::print("  {}\n", shown(d["name"]));
@@ -173,6 +235,7 @@ int main(int argc, char** argv) {
     report["xinhe_version"] = xinhe_version_string();
     report["backends"] = json::array();
     for (const xinhe::BackendInfo& b : xinhe::backends()) report["backends"].push_back(backend_json(b));
+    report["plugin_folders"] = plugin_folders_json();
     report["devices"] = json::array();
     for (const xinhe::Device& device : xinhe::Device::all()) {
       // One device that cannot answer does not hide the others.
