@@ -771,12 +771,11 @@ int verbose_enabled(const char* topic) {
     std::string known;
     for (const char* known_topic : kVerboseTopics)
       known += (known.empty() ? "" : ", ") + std::string(known_topic);
-    log_line(
-        "load", "core",
-        ("warning: XINHE_VERBOSE names topic(s) " + unknown +
-         " that xinhe and its own backends do not log under (theirs: " + known +
-         "); a vendor plugin may log under a topic of its own")
-            .c_str());
+    log_line("load", "core",
+             ("warning: XINHE_VERBOSE names topic(s) " + unknown +
+              " that xinhe and its own backends do not log under (theirs: " + known +
+              "); a vendor plugin may log under a topic of its own")
+                 .c_str());
   }
   return enabled;
 }
