@@ -95,6 +95,7 @@ foreach(i RANGE ${last})
     expect_type("${r}" ${key} NUMBER)
   endforeach()
   expect_type("${r}" threads "NUMBER")
+  expect_type("${r}" noisy BOOLEAN)
   # The values docs/bench-format.md lists for `timing`.
   string(JSON timing GET "${r}" timing)
   set(documented_timings "device events" "host wall" "host wall (in the PyTorch process)")

@@ -2,6 +2,7 @@
 // only, so what is printed and what --json writes cannot disagree.
 #include "report.h"
 
+#include <fmt/format.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -10,8 +11,6 @@
 #include <map>
 #include <string>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "host_peers.h"
 
@@ -22,13 +21,24 @@ using json = nlohmann::ordered_json;
 json shape_json(const BenchCase& c) {
   if (c.op == Op::kGemm) {
     const GemmShape& g = c.gemm;
-    return json{{"m", g.m},           {"n", g.n},           {"k", g.k},
-                {"batch", g.batch},   {"trans_a", g.trans_a}, {"trans_b", g.trans_b}};
+    return json{{"m", g.m},
+                {"n", g.n},
+                {"k", g.k},
+                {"batch", g.batch},
+                {"trans_a", g.trans_a},
+                {"trans_b", g.trans_b}};
   }
   const AttentionShape& a = c.attention;
   return json{{"b", a.batch},    {"hq", a.heads_q}, {"hkv", a.heads_kv}, {"sq", a.seq_q},
               {"skv", a.seq_kv}, {"d", a.head_dim}, {"causal", a.causal}};
 }
+
+// A median more than twice the fastest run: something else took the CPU or the device for
+// much of the runs (another process on a busy machine, spinning threads of another library, a
+// frequency drop). Seen here: a 2-thread oneDNN 128^3 GEMM with a median of 7.9 ms and a
+// fastest run of 0.065 ms while other builds ran, a 120x ratio against xinhe that the row
+// did not question.
+bool is_noisy(const Result& r) { return r.runs >= 3 && r.median_ms > 2.0 * r.min_ms; }
 
 json result_json(const Result& r, const std::optional<double>& pct_of_peak) {
   return json{
@@ -46,6 +56,7 @@ json result_json(const Result& r, const std::optional<double>& pct_of_peak) {
       {"median_ms", r.median_ms},
       {"min_ms", r.min_ms},
       {"max_ms", r.max_ms},
+      {"noisy", is_noisy(r)},
       {"flops", flop_count(r.shape)},
       {"tflops", r.tflops},
       {"pct_of_peak", pct_of_peak ? json(*pct_of_peak) : json(nullptr)},
@@ -83,13 +94,16 @@ json host_json() {
     }
   }
   utsname u{};
-  const std::string os = uname(&u) == 0 ? fmt::format("{} {} {}", u.sysname, u.release, u.machine) : "unknown";
+  const std::string os =
+      uname(&u) == 0 ? fmt::format("{} {} {}", u.sysname, u.release, u.machine) : "unknown";
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-  return json{{"cpu_model", model},
-              {"cores", std::thread::hardware_concurrency()},
-              {"memory_bytes", pages > 0 && page_size > 0 ? json(static_cast<uint64_t>(pages) * page_size) : json(nullptr)},
-              {"os", os},
-              {"openblas", openblas_config()}};
+  return json{
+      {"cpu_model", model},
+      {"cores", std::thread::hardware_concurrency()},
+      {"memory_bytes",
+       pages > 0 && page_size > 0 ? json(static_cast<uint64_t>(pages) * page_size) : json(nullptr)},
+      {"os", os},
+      {"openblas", openblas_config()}};
 }
 
 namespace {
@@ -135,10 +149,11 @@ void print_table(const json& report) {
       "{}\n",
       "op", "type", "shape", "device", "thr", "impl", "median ms", "min ms", "max ms", "TFLOP/s",
       "%peak", "max_err", "check", "x/peer", "impl_detail");
-  bool sampled = false;
+  bool sampled = false, noisy = false;
   for (const json& r : report["results"]) {
     const json& check = r["check"];
-    const bool is_sampled = check["rows_checked"].get<int64_t>() < check["rows_total"].get<int64_t>();
+    const bool is_sampled =
+        check["rows_checked"].get<int64_t>() < check["rows_total"].get<int64_t>();
     sampled = sampled || is_sampled;
     std::string ratio = "";
     if (r["impl"] != "xinhe") {
@@ -146,23 +161,34 @@ void print_table(const json& report) {
       if (it != xinhe_ms.end() && it->second > 0)
         ratio = fmt::format("{:.2f}x", r["median_ms"].get<double>() / it->second);
     }
+    const bool is_noisy = r.value("noisy", false);
+    noisy = noisy || is_noisy;
+    const std::string median =
+        fmt::format("{:.3f}{}", r["median_ms"].get<double>(), is_noisy ? "~" : "");
     fmt::print(
-        "{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10.3f} {:>10.3f} {:>10.3f} {:>8.4f} {:>6} "
+        "{:<9} {:<4} {:<26} {:<9} {:>3} {:<16} {:>10} {:>10.3f} {:>10.3f} {:>8.4f} {:>6} "
         "{:>8}{} {:<5} {:>7}  {}\n",
         r["op"].get<std::string>(), r["dtype"].get<std::string>(),
         r["shape_text"].get<std::string>(), r["device"].get<std::string>(),
         r["threads"].is_null() ? std::string("-") : std::to_string(r["threads"].get<int>()),
-        r["impl"].get<std::string>(), r["median_ms"].get<double>(), r["min_ms"].get<double>(),
-        r["max_ms"].get<double>(), r["tflops"].get<double>(),
-        fixed_or_dash(r["pct_of_peak"], "{:.1f}"), fixed_or_dash(r["max_error"], "{:.1e}"),
-        is_sampled ? "*" : " ", check["passed"].get<bool>() ? "ok" : "FAIL", ratio,
-        r["impl_detail"].get<std::string>());
+        r["impl"].get<std::string>(), median, r["min_ms"].get<double>(), r["max_ms"].get<double>(),
+        r["tflops"].get<double>(), fixed_or_dash(r["pct_of_peak"], "{:.1f}"),
+        fixed_or_dash(r["max_error"], "{:.1e}"), is_sampled ? "*" : " ",
+        check["passed"].get<bool>() ? "ok" : "FAIL", ratio, r["impl_detail"].get<std::string>());
   }
+  if (noisy)
+    fmt::print(
+        "~ median more than twice the fastest run: the timing was disturbed (a busy machine, "
+        "another library's threads); its figures and ratios are not to be trusted\n");
   if (sampled)
-    fmt::print("* checked against the float64 reference on an evenly spread sample of output rows "
-               "(rows_checked in --json)\n");
-  fmt::print("x/peer: xinhe's speed over the peer's (peer median / xinhe median); > 1 means xinhe is faster\n");
-  fmt::print("TFLOP/s: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked query-key pairs) per run\n");
+    fmt::print(
+        "* checked against the float64 reference on an evenly spread sample of output rows "
+        "(rows_checked in --json)\n");
+  fmt::print(
+      "x/peer: xinhe's speed over the peer's (peer median / xinhe median); > 1 means xinhe is "
+      "faster\n");
+  fmt::print(
+      "TFLOP/s: GEMM 2*M*N*K*batch; attention 4*B*Hq*D*(unmasked query-key pairs) per run\n");
   // A record of a whole --threads child that died has no op, dtype, shape or impl (null): it
   // stands for every case of its devices ("FAILED: every case on cpu:0 threads=1: ...").
   const auto problem_line = [](const json& p) {

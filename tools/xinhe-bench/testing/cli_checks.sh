@@ -66,6 +66,23 @@ torch_timing_documented)
   done || exit 1
   echo "ok: every timing value is documented"
   ;;
+noisy_rows)
+  # A row whose median is more than twice its fastest run is flagged (JSON "noisy", "~" after
+  # the median, a footnote): on a busy machine a 2-thread oneDNN GEMM once measured a 7.9 ms
+  # median with a 0.065 ms fastest run, a 120x ratio nothing questioned. The stand-in torch's
+  # matmul sleeps 50 ms on every call after its first two (the checked one and one timed one).
+  export PYTHONPATH="$src/tools/xinhe-bench/testing/fake_torch" XINHE_BENCH_PYTHON="$py"
+  XINHE_FAKE_TORCH_NOISE=1 expect_exit 0 --devices cpu:0 --compare --threads 1 --warmup 0 \
+    --runs 5 --dtypes f32 --gemm 8x8x8 --json n.json
+  got=$(json_query n.json "[(r['impl'], r['noisy']) for r in d['results'] if r['impl'].startswith('torch')]")
+  [ "$got" = "[('torch-matmul', True)]" ] || fail "torch row not flagged noisy: $got"
+  grep -q "torch-matmul .*[0-9]~ " out.txt || fail "no ~ after the noisy median: $(cat out.txt)"
+  grep -q "^~ median more than twice the fastest run" out.txt || fail "no footnote: $(cat out.txt)"
+  expect_exit 0 --devices cpu:0 --threads 1 --warmup 0 --runs 1 --dtypes f32 --gemm 8x8x8 \
+    --json one.json
+  [ "$(json_query one.json "d['results'][0]['noisy']")" = "False" ] || fail "one run flagged noisy"
+  echo "ok: noisy rows are flagged"
+  ;;
 shape_backend)
   # @backend in a shape file: unknown names and device names are refused with file:line, two
   # on one line are refused, and a file leaving no case for the selected devices exits 2.

@@ -5,6 +5,8 @@
 # version string says it is a fake, and the bench's test checks that it reports it.
 # XINHE_FAKE_TORCH_HANG=FILE: matmul writes its pid to FILE and hangs, as a slow PyTorch call
 # does (for the Ctrl-C test).
+# XINHE_FAKE_TORCH_NOISE=1: every matmul but the first two sleeps 50 ms, as calls do on a
+# busy machine (for the test of the bench's noisy flag: median far above the fastest run).
 import ctypes
 import math
 import os
@@ -123,12 +125,19 @@ def empty(shape, dtype=float32):
     return Tensor(shape, dtype)
 
 
+_matmul_calls = [0]
+
+
 def matmul(a, b, out):
     hang = os.environ.get("XINHE_FAKE_TORCH_HANG")
     if hang:
         with open(hang, "w") as f:
             f.write("%d\n" % os.getpid())
         time.sleep(600)
+    if os.environ.get("XINHE_FAKE_TORCH_NOISE") == "1":
+        _matmul_calls[0] += 1
+        if _matmul_calls[0] > 2:
+            time.sleep(0.05)
     batched = len(a.shape) == 3
     batches = a.shape[0] if batched else 1
     m, k = a.shape[-2], a.shape[-1]
