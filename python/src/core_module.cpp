@@ -19,14 +19,18 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -59,11 +63,15 @@ void check(xinhe_status_t status) {
 
 PyObject* g_error_type = nullptr;  // xinhe.Error, created at module init
 
-void raise_status(const StatusError& e) {
+std::string status_text(const StatusError& e) {
   std::string text = xinhe_status_code_name(e.code);
   if (!e.backend.empty()) text += " [" + e.backend + "]";
   if (!e.call.empty()) text += " in " + e.call;
-  text += ": " + e.message;
+  return text + ": " + e.message;
+}
+
+void raise_status(const StatusError& e) {
+  const std::string text = status_text(e);
   nb::object type = nb::borrow(g_error_type);
   nb::object error = type(nb::str(text.c_str()));
   error.attr("code") = nb::cast(e.code);
@@ -71,6 +79,69 @@ void raise_status(const StatusError& e) {
   error.attr("call") = nb::str(e.call.c_str());
   error.attr("message") = nb::str(e.message.c_str());
   PyErr_SetObject(g_error_type, error.ptr());
+}
+
+// ---- The GIL around blocking calls ----------------------------------------------------------
+
+// The thread that runs Py_Finalize: Python's main thread (set at module init). It is never
+// parked: it destroys streams and buffers while finalizing.
+unsigned long g_main_thread = 0;
+// Set by an atexit handler, which runs before Python marks itself finalizing.
+std::atomic<bool> g_exiting{false};
+// Threads between deciding to re-take the GIL and having it.
+std::atomic<int> g_returning{0};
+
+bool finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+[[noreturn]] void park_forever() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+// Releases the GIL for a blocking C call, as nb::gil_scoped_release does, except at exit. A
+// daemon thread that re-takes the GIL once the interpreter is finalizing is ended by
+// PyEval_RestoreThread with pthread_exit, whose forced unwind through this (noexcept)
+// destructor calls std::terminate and aborts the exiting process. So a thread returning once
+// exit has begun is parked for good instead (what CPython 3.14 does itself for daemon
+// threads); process exit ends it. A thread that decided to re-take the GIL just before may
+// be blocked in PyEval_RestoreThread: the atexit handler (at_exit, below) hands the GIL over
+// until every such thread has it, and Python marks itself finalizing only after the atexit
+// handlers. Left open: finalization that starts without running atexit handlers first (a
+// sub-interpreter's, or one started by another thread than g_main_thread), where only the
+// Py_IsFinalizing check remains, which a thread already waiting for the GIL has passed.
+class GilRelease {
+ public:
+  GilRelease() : state_(PyEval_SaveThread()) {}
+  ~GilRelease() {
+    const bool main = PyThread_get_thread_ident() == g_main_thread;
+    g_returning.fetch_add(1);
+    if (!main && (g_exiting.load() || finalizing())) {
+      g_returning.fetch_sub(1);
+      park_forever();
+    }
+    PyEval_RestoreThread(state_);
+    g_returning.fetch_sub(1);
+  }
+  GilRelease(const GilRelease&) = delete;
+  GilRelease& operator=(const GilRelease&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
+// Registered with atexit; runs with the GIL, before the interpreter is finalizing.
+void at_exit() {
+  g_exiting.store(true);
+  while (g_returning.load() > 0) {
+    PyThreadState* state = PyEval_SaveThread();  // lets a returning thread take the GIL
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    PyEval_RestoreThread(state);
+  }
 }
 
 // ---- dtypes ------------------------------------------------------------------------------------
@@ -112,9 +183,13 @@ xinhe_dtype_t from_dlpack(nb::dlpack::dtype d) {
     }
     if (d.code == uint8_t(nb::dlpack::dtype_code::Bfloat) && d.bits == 16) return XINHE_DTYPE_BF16;
   }
-  fail(XINHE_STATUS_INVALID_ARGUMENT,
-       "xinhe arrays hold f32, f16, bf16 or f64; got DLPack dtype code " + std::to_string(d.code) +
-           " with " + std::to_string(d.bits) + " bits");
+  static const char* const kinds[] = {"int",    "uint",    "float", "opaque",
+                                      "bfloat", "complex", "bool"};
+  std::string name = d.code < 7 ? kinds[d.code] + std::to_string(d.bits)
+                                : "DLPack dtype code " + std::to_string(d.code) + " with " +
+                                      std::to_string(d.bits) + " bits";
+  if (d.lanes != 1) name += "x" + std::to_string(d.lanes);
+  fail(XINHE_STATUS_INVALID_ARGUMENT, "xinhe arrays hold f32, f16, bf16 or f64; got " + name);
 }
 
 // ---- Handles -----------------------------------------------------------------------------------
@@ -228,7 +303,7 @@ struct Stream {
   explicit Stream(const Device& device) { check(xinhe_stream_create(device.handle, &handle)); }
   ~Stream() {
     {
-      nb::gil_scoped_release release;  // destroy waits for queued work
+      GilRelease release;  // destroy waits for queued work
       xinhe_stream_destroy(handle);
     }
     for (const auto& c : checkpoints) xinhe_event_destroy(c.first);
@@ -242,7 +317,7 @@ struct Stream {
     const uint64_t upto = holds->next;
     xinhe_status_t status;
     {
-      nb::gil_scoped_release release;
+      GilRelease release;
       status = xinhe_stream_synchronize(handle);
     }
     check(status);
@@ -369,6 +444,43 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   return strides;
 }
 
+// Copies the elements of a strided view densely (row-major) to dst, any dtype: elem bytes each.
+// src points at the first element; strides are in elements and may be 0 (expanded) or negative
+// (numpy's a[::-1]).
+void gather_dense(uint8_t* dst, const uint8_t* src, const std::vector<int64_t>& shape,
+                  const std::vector<int64_t>& strides, size_t elem) {
+  if (element_count(shape) == 0) return;
+  const size_t nd = shape.size();
+  if (nd == 0) {
+    std::memcpy(dst, src, elem);
+    return;
+  }
+  const ptrdiff_t e = ptrdiff_t(elem);
+  const int64_t inner = shape[nd - 1];
+  const ptrdiff_t inner_step = ptrdiff_t(strides[nd - 1]) * e;
+  std::vector<int64_t> index(nd, 0);
+  const uint8_t* row = src;
+  for (;;) {
+    if (inner_step == e) {
+      std::memcpy(dst, row, size_t(inner) * elem);
+      dst += size_t(inner) * elem;
+    } else {
+      const uint8_t* p = row;
+      for (int64_t j = 0; j < inner; ++j, p += inner_step, dst += elem) std::memcpy(dst, p, elem);
+    }
+    // The next row: an odometer over the outer dimensions.
+    size_t d = nd - 1;
+    for (;;) {
+      if (d == 0) return;
+      --d;
+      row += ptrdiff_t(strides[d]) * e;
+      if (++index[d] < shape[d]) break;
+      row -= ptrdiff_t(strides[d]) * e * ptrdiff_t(shape[d]);
+      index[d] = 0;
+    }
+  }
+}
+
 Array make_array(const Device& device, std::vector<int64_t> shape, xinhe_dtype_t dtype) {
   const int64_t n = element_count(shape);
   uint64_t bytes = 0;
@@ -397,6 +509,10 @@ Array make_view(const BufferPtr& buffer, uint64_t offset, xinhe_dtype_t dtype,
       fail(XINHE_STATUS_INVALID_ARGUMENT, "negative sizes or strides are not supported");
   }
   a.shape = std::move(shape);
+  if (offset % dtype_size(dtype) != 0)
+    fail(XINHE_STATUS_INVALID_ARGUMENT,
+         "byte offset " + std::to_string(offset) + " is not a multiple of the " +
+             std::to_string(dtype_size(dtype)) + "-byte element size");
   const uint64_t span = a.span_bytes();
   if (offset > buffer->size() || span > buffer->size() - offset)
     fail(XINHE_STATUS_INVALID_ARGUMENT, "view of " + std::to_string(span) + " bytes at offset " +
@@ -419,7 +535,7 @@ void copy_in(Stream& stream, const Array& dst, const void* src, uint64_t bytes) 
                                             std::to_string(dst.span_bytes()));
   xinhe_status_t status;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     status = xinhe_copy_host_to_device(stream.handle, dst.buffer->handle, dst.offset, src, bytes);
     if (status == nullptr) status = xinhe_stream_synchronize(stream.handle);
   }
@@ -430,11 +546,27 @@ void copy_out(Stream& stream, void* dst, const Array& src, uint64_t bytes) {
   if (!src.contiguous()) fail(XINHE_STATUS_INVALID_ARGUMENT, "source array is not contiguous");
   xinhe_status_t status;
   {
-    nb::gil_scoped_release release;
+    GilRelease release;
     status = xinhe_copy_device_to_host(stream.handle, dst, src.buffer->handle, src.offset, bytes);
     if (status == nullptr) status = xinhe_stream_synchronize(stream.handle);
   }
   check(status);
+}
+
+// A dense host copy of any array (dst holds numel elements): a contiguous one is copied as it
+// is; a strided view copies the byte range it covers, then gathers its elements on the host.
+void copy_out_dense(Stream& stream, uint8_t* dst, const Array& src) {
+  if (src.numel() == 0) return;
+  if (src.contiguous()) {
+    copy_out(stream, dst, src, src.span_bytes());
+    return;
+  }
+  Array covering = src;
+  covering.shape = {int64_t(src.span_bytes() / dtype_size(src.dtype))};
+  covering.strides = {1};
+  std::unique_ptr<uint8_t[]> staging(new uint8_t[src.span_bytes()]);
+  copy_out(stream, staging.get(), covering, src.span_bytes());
+  gather_dense(dst, staging.get(), src.shape, src.strides, dtype_size(src.dtype));
 }
 
 // ---- DLPack export -----------------------------------------------------------------------------
@@ -484,18 +616,36 @@ void capsule_destructor(PyObject* capsule) {
   if (managed != nullptr && managed->deleter != nullptr) managed->deleter(managed);
 }
 
-std::pair<int32_t, int32_t> dlpack_device(const Array& a) {
-  // Host-addressable buffers are plain CPU memory to every consumer.
-  if (a.buffer->host_pointer_or_null() != nullptr || a.buffer->size() == 0) return {kDLCPU, 0};
-  return {kDLExtDev, int32_t(a.buffer->device().index)};
+// Whether the device's buffers have host addresses, probed once per device with a small buffer
+// (XINHE_DEVICE_FLAG_HOST_MEMORY is not it: PoCL's memory is host memory behind opaque cl_mem).
+// Called with the GIL held, which guards the cache.
+bool host_addressable(const Device& device) {
+  static std::map<xinhe_device_t, bool> cache;
+  auto it = cache.find(device.handle);
+  if (it != cache.end()) return it->second;
+  const bool addressable = alloc_buffer(device, 64, 0)->host_pointer_or_null() != nullptr;
+  cache.emplace(device.handle, addressable);
+  return addressable;
 }
 
-nb::object export_dlpack(const Array& a, nb::handle stream,
-                         std::optional<std::pair<int, int>> max_version,
-                         std::optional<std::pair<int, int>> dl_device, std::optional<bool> copy) {
-  (void)stream;  // exports are synchronous: the data is complete when the capsule exists
+std::pair<int32_t, int32_t> dlpack_device(const Array& a) {
+  // Host-addressable buffers are plain CPU memory to every consumer. An empty buffer has no
+  // address: it reports what its device's buffers are, as non-empty ones on it do.
+  if (a.buffer->host_pointer_or_null() != nullptr) return {kDLCPU, 0};
+  const Device device = a.buffer->device();
+  if (a.buffer->size() == 0 && host_addressable(device)) return {kDLCPU, 0};
+  return {kDLExtDev, int32_t(device.index)};
+}
+
+nb::object export_dlpack_impl(const Array& a, std::optional<std::pair<int, int>> max_version,
+                              std::optional<std::pair<int, int>> dl_device,
+                              std::optional<bool> copy) {
   const std::pair<int32_t, int32_t> own_device = dlpack_device(a);
   const bool to_cpu = dl_device && dl_device->first == kDLCPU;
+  if (to_cpu && dl_device->second != 0)
+    throw nb::buffer_error(
+        ("there is one CPU device, kDLCPU id 0; asked for id " + std::to_string(dl_device->second))
+            .c_str());
   if (dl_device && !to_cpu &&
       std::make_pair(int32_t(dl_device->first), int32_t(dl_device->second)) != own_device)
     throw nb::buffer_error("xinhe arrays export to their own device or to the CPU (kDLCPU) only");
@@ -516,19 +666,20 @@ nb::object export_dlpack(const Array& a, nb::handle stream,
   void* data = nullptr;
   int32_t device_type = own_device.first, device_id = own_device.second;
   if (make_copy) {
-    if (!a.contiguous()) fail(XINHE_STATUS_UNIMPLEMENTED, "copying a non-contiguous array out");
-    const uint64_t bytes = a.span_bytes();
+    const uint64_t bytes = uint64_t(a.numel()) * dtype_size(a.dtype);
     ctx->copy.reset(new uint8_t[bytes > 0 ? bytes : 1]);
     if (bytes > 0) {
       Stream s(a.buffer->device());
-      copy_out(s, ctx->copy.get(), a, bytes);
+      copy_out_dense(s, ctx->copy.get(), a);
     }
+    ctx->strides = contiguous_strides(a.shape);  // the copy is dense
     data = ctx->copy.get();
     device_type = kDLCPU;
     device_id = 0;
   } else {
     ctx->buffer = a.buffer;
     data = host != nullptr ? static_cast<uint8_t*>(host) + a.offset : nullptr;
+    if (to_cpu) device_type = kDLCPU, device_id = 0;  // an empty array: no data to address
   }
   nb::dlpack::dltensor t{};
   t.data = data;
@@ -557,6 +708,19 @@ nb::object export_dlpack(const Array& a, nb::handle stream,
   managed->manager_ctx = ctx.release();
   managed->deleter = delete_managed<DLManagedTensor>;
   return nb::steal(PyCapsule_New(managed, "dltensor", capsule_destructor<DLManagedTensor>));
+}
+
+// __dlpack__: the protocol's consumers expect BufferError for an export that cannot be made,
+// so xinhe errors (a failed copy, an invalid view) are raised as BufferError with their text.
+nb::object export_dlpack(const Array& a, nb::handle stream,
+                         std::optional<std::pair<int, int>> max_version,
+                         std::optional<std::pair<int, int>> dl_device, std::optional<bool> copy) {
+  (void)stream;  // exports are synchronous: the data is complete when the capsule exists
+  try {
+    return export_dlpack_impl(a, max_version, dl_device, copy);
+  } catch (const StatusError& e) {
+    throw nb::buffer_error(status_text(e).c_str());
+  }
 }
 
 // ---- DLPack import -----------------------------------------------------------------------------
@@ -598,7 +762,7 @@ Array import_host(nb::ndarray<nb::device::cpu> source, const Device& device,
                               "; pass copy=True (or copy=None) to copy")
                                  .c_str());
   }
-  // Copy: through a contiguous host staging array when the source is strided.
+  // Copy: through a dense host staging copy when the source is strided.
   Array a = make_array(device, shape, dtype);
   Stream s(device);
   Array probe;
@@ -607,11 +771,12 @@ Array import_host(nb::ndarray<nb::device::cpu> source, const Device& device,
   probe.strides = strides;
   if (probe.contiguous()) {
     copy_in(s, a, source.data(), a.span_bytes());
-  } else {
-    nb::object numpy_copy =
-        nb::module_::import_("numpy").attr("ascontiguousarray")(nb::cast(source));
-    HostArray contiguous = nb::cast<HostArray>(numpy_copy);
-    copy_in(s, a, contiguous.data(), nbytes(contiguous));
+  } else if (a.span_bytes() > 0) {
+    // Gathered here from the DLPack strides, whatever the dtype (numpy has no bf16).
+    std::unique_ptr<uint8_t[]> staging(new uint8_t[a.span_bytes()]);
+    gather_dense(staging.get(), static_cast<const uint8_t*>(source.data()), shape, strides,
+                 dtype_size(dtype));
+    copy_in(s, a, staging.get(), a.span_bytes());
   }
   return a;
 }
@@ -660,6 +825,9 @@ void copy4(const std::vector<int64_t>& from, int64_t (&to)[4], const char* what)
 
 NB_MODULE(_core, m) {
   m.doc() = "xinhe C API binding; use the xinhe package, which re-exports this.";
+  g_main_thread = nb::cast<unsigned long>(
+      nb::module_::import_("threading").attr("main_thread")().attr("ident"));
+  nb::module_::import_("atexit").attr("register")(nb::cpp_function(&at_exit));
 
   g_error_type = PyErr_NewException("xinhe.Error", PyExc_RuntimeError, nullptr);
   m.attr("Error") = nb::borrow(g_error_type);
@@ -806,7 +974,7 @@ NB_MODULE(_core, m) {
           [](Event& e) {
             xinhe_status_t status;
             {
-              nb::gil_scoped_release release;
+              GilRelease release;
               status = xinhe_event_synchronize(e.handle);
             }
             check(status);
@@ -856,7 +1024,7 @@ NB_MODULE(_core, m) {
             const uint64_t upto = s.holds->next;  // queued before this: done after it
             xinhe_status_t status;
             {
-              nb::gil_scoped_release release;
+              GilRelease release;
               status =
                   xinhe_copy_host_to_device(s.handle, dst.handle, dst_offset, src.data(), bytes);
               if (status == nullptr) status = xinhe_stream_synchronize(s.handle);
@@ -874,7 +1042,7 @@ NB_MODULE(_core, m) {
             const uint64_t upto = s.holds->next;  // queued before this: done after it
             xinhe_status_t status;
             {
-              nb::gil_scoped_release release;
+              GilRelease release;
               status =
                   xinhe_copy_device_to_host(s.handle, dst.data(), src.handle, src_offset, bytes);
               if (status == nullptr) status = xinhe_stream_synchronize(s.handle);

@@ -464,3 +464,160 @@ def test_importing_what_is_not_an_array_raises_a_clear_type_error(bad):
         with pytest.raises(TypeError, match="cannot import a"):
             xinhe.gemm(bad, b)
     assert xinhe.asarray([[1.0, 2.0]]).shape == (1, 2)  # nested lists: asarray copies them
+
+
+# ---- Audit fixes: strided import/export in every dtype, read-only data, exit, small cases ------
+
+def _bf16_operands():
+    g = torch.Generator().manual_seed(11)
+    a = (torch.rand(8, 6, generator=g) + 0.5).bfloat16()
+    b = (torch.rand(6, 4, generator=g) + 0.5).bfloat16()
+    return a, b
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_non_dense_bf16_torch_tensors_import_and_multiply(name):
+    a, b = _bf16_operands()
+    views = {"dense": (a, b), "transposed": (a.t().contiguous().t(), b),
+             "unaligned slice": (a[:, 1:], b[1:]), "expanded": (a[:1].expand(8, 6), b)}
+    for what, (x, y) in views.items():
+        c = xinhe.gemm(x, y, device=name)
+        ref = x.double() @ y.double()
+        err = float((c.double() - ref).abs().max() / ref.abs().max())
+        assert err < 1e-2, (what, err)
+    for copy in (None, True):
+        for x in (a.t(), a[:, 1:], a[1:2].expand(3, 6), a[::3]):
+            imported = xinhe.from_dlpack(x, device=name, copy=copy)
+            back = torch.from_dlpack(xinhe.from_dlpack_host(imported))
+            assert torch.equal(back, x), copy
+
+
+def test_strided_import_gathers_every_layout_exactly():
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((5, 7, 6)).astype(np.float64) + 3.0
+    for view in (base[::-1], base[:, ::-2, 1:], base.transpose(2, 0, 1), base[1:4, 2, ::2],
+                 np.broadcast_to(base[:1], (3, 7, 6)), base[..., 3]):
+        for name in DEVICES:
+            got = xinhe.from_dlpack(view, device=name, copy=True).numpy()
+            assert np.array_equal(got, view)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_strided_view_exports_a_dense_copy(name):
+    host = np.random.default_rng(6).standard_normal((4, 6)).astype(np.float32) + 2.0
+    base = xinhe.asarray(host, device=name)
+    v = xinhe.view(base.buffer, 4, xinhe.DType.f32, [5, 3], [1, 6])  # (5, 3) of host.T
+    ref = host.reshape(-1)[1:].copy()
+    ref = np.lib.stride_tricks.as_strided(ref, (5, 3), (4, 24))
+    assert np.array_equal(np.from_dlpack(v, device="cpu", copy=True), ref)
+    assert torch.equal(torch.from_dlpack(v.__dlpack__(dl_device=(1, 0), copy=True)),
+                       torch.from_numpy(np.ascontiguousarray(ref)))
+    # bf16 has no numpy path; the export copy is the way out of a device.
+    b = xinhe.asarray(torch.from_numpy(host).bfloat16(), device=name)
+    bv = xinhe.view(b.buffer, 0, xinhe.DType.bf16, [6, 4], [1, 6])
+    out = torch.from_dlpack(bv.__dlpack__(dl_device=(1, 0), copy=True))
+    assert torch.equal(out, torch.from_numpy(host).bfloat16().t())
+    assert torch.equal(torch.from_dlpack(xinhe.asarray(bv, device="cpu:0")),
+                       torch.from_numpy(host).bfloat16().t())
+
+
+def test_dlpack_errors_are_buffer_errors():
+    c = xinhe.asarray(np.ones((2, 3), np.float32), device="cpu:0")
+    with pytest.raises(BufferError, match="one CPU device"):
+        c.__dlpack__(dl_device=(1, 7))
+    o = xinhe.asarray(np.ones((2, 3), np.float32), device="opencl:0")
+    with pytest.raises(BufferError):
+        o.__dlpack__(dl_device=(1, 3), copy=True)
+    # A zero-size array reports what the non-empty ones on its device report.
+    for name in DEVICES:
+        full = xinhe.asarray(np.ones((2, 3), np.float32), device=name)
+        empty = xinhe.asarray(np.ones((0, 3), np.float32), device=name)
+        assert empty.__dlpack_device__() == full.__dlpack_device__(), name
+        assert np.from_dlpack(xinhe.from_dlpack_host(empty)).shape == (0, 3)
+        assert empty.numpy().shape == (0, 3)
+
+
+def test_minor_refusals_are_clear():
+    c = xinhe.asarray(np.ones((2, 3), np.float32), device="cpu:0")
+    with pytest.raises(xinhe.Error, match="not a multiple of the 4-byte element size"):
+        xinhe.view(c.buffer, 2, xinhe.DType.f32, [2], [1])
+    with pytest.raises(xinhe.Error, match="got int64"):
+        xinhe.from_dlpack(np.arange(3, dtype=np.int64))
+    t = torch.rand(3, 4, dtype=torch.float64) + 1.0
+    for name in DEVICES:
+        for dtype, tdtype in ((xinhe.DType.f32, torch.float32), (xinhe.DType.bf16, torch.bfloat16)):
+            a = xinhe.asarray(t.bfloat16(), dtype=dtype, device=name)
+            assert a.dtype == dtype
+            assert torch.equal(torch.from_dlpack(xinhe.from_dlpack_host(a)), t.bfloat16().to(tdtype))
+
+
+class _DLPackOnly:
+    """Only the DLPack protocol, as a jax/cupy-like wrapper or a user's own type offers."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __dlpack__(self, **kw):
+        return self.a.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.a.__dlpack_device__()
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_read_only_buffers_and_dlpack_are_imported_by_copying(name):
+    values = np.random.default_rng(8).standard_normal(16).astype(np.float32) + 1.0
+    raw = values.tobytes()
+    ro = np.frombuffer(raw, np.float32)
+    assert not ro.flags.writeable
+    sources = {"read-only DLPack": _DLPackOnly(ro),
+               "read-only memoryview": memoryview(raw).cast("f"),
+               "bytes view as f32": memoryview(bytearray(raw)).toreadonly().cast("f")}
+    for what, src in sources.items():
+        for copy in (None, True):
+            got = xinhe.from_dlpack(src, device=name, copy=copy)
+            assert np.array_equal(got.numpy(), values), (what, copy)
+        with pytest.raises(BufferError, match="read-only"):
+            xinhe.from_dlpack(src, device=name, copy=False)
+    c = xinhe.gemm(_DLPackOnly(ro.reshape(4, 4)), values.reshape(4, 4), device=name)
+    ref = values.reshape(4, 4).astype(np.float64) @ values.reshape(4, 4).astype(np.float64)
+    assert np.abs(np.asarray(c) - ref).max() <= 1e-5 * np.abs(ref).max()
+    # Bytes are untyped: refused with the dtype named, as a bytearray is.
+    with pytest.raises(xinhe.Error, match="uint8"):
+        xinhe.from_dlpack(bytes(16), device=name)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_with_zero_size_numpy_operands(name):
+    rng = np.random.default_rng(9)
+    b = rng.standard_normal((3, 4)).astype(np.float32)
+    a = np.zeros((0, 3), np.float32)
+    assert xinhe.gemm(a, b, device=name).shape == (0, 4)
+    a, b = np.ones((4, 0), np.float32), np.ones((0, 5), np.float32)
+    c = rng.standard_normal((4, 5)).astype(np.float32) + 1.0
+    out = xinhe.gemm(a, b, c.copy(), beta=0.5, device=name)
+    assert np.allclose(out, 0.5 * c.astype(np.float64), rtol=1e-6)
+    assert xinhe.gemm(np.ones((2, 3), np.float32), np.ones((3, 0), np.float32), device=name).shape == (2, 0)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_daemon_thread_inside_a_call_at_exit_does_not_abort(name):
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        import threading, time, numpy as np, xinhe
+        a = np.ones((256, 256), np.float32)
+        def loop():
+            while True:
+                xinhe.gemm(a, a, device="{name}")
+                s = xinhe.device("{name}").create_stream(); b = xinhe.asarray(a, device="{name}"); s.synchronize()
+        for _ in range(2):
+            threading.Thread(target=loop, daemon=True).start()
+        time.sleep(0.3)
+        print("exiting", flush=True)
+    """)
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+        assert "exiting" in r.stdout

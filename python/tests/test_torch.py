@@ -520,3 +520,86 @@ def test_xinhe_device_without_an_index_is_the_current_device():
         assert xt.xinhe_device("xinhe").name == DEVICES[last]
         assert torch.empty(1, device="xinhe").device.index == last
     assert xt.xinhe_device("xinhe").name == DEVICES[torch.xinhe.current_device()]
+
+
+def test_strict_blocks_interleaving_across_threads_restore_correctly():
+    import threading
+    x = torch.rand(4, 4, device=tdev("opencl:0"))
+    b1, b2, b3 = threading.Barrier(2), threading.Barrier(2), threading.Barrier(2)
+    seen = {}
+
+    def first():
+        with xt.strict("all"):
+            b1.wait()  # the second enters while the first is inside
+            b2.wait()
+        b3.wait()  # the first leaves first
+
+    def second():
+        b1.wait()
+        with xt.strict("routed"):
+            b2.wait()
+            b3.wait()
+            try:  # the first block has gone: "routed" is left, which lets relu through
+                x.relu()
+                seen["relu"] = "ran"
+            except RuntimeError as e:
+                seen["relu"] = str(e)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen["relu"] == "ran"
+    x.relu()  # both blocks have exited: strict mode is off again
+    # Process-wide on purpose (autograd runs backward ops on its own threads): a block in this
+    # thread makes a fallback in another raise; nested blocks keep the strictest mode.
+    res = []
+
+    def other():
+        try:
+            x.relu()
+            res.append("ran")
+        except RuntimeError as e:
+            res.append(str(e))
+
+    with xt.strict("all"):
+        with xt.strict("routed"):
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+    assert "strict mode (all)" in res[0]
+    x.relu()
+
+
+def test_strict_mode_survives_many_threads_entering_and_leaving():
+    import threading
+    x = torch.rand(4, device=tdev("cpu:0"))
+
+    def worker(mode):
+        for _ in range(200):
+            with xt.strict(mode):
+                pass
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in ("all", "routed") * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    x.relu()  # nothing left switched on
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_non_blocking_copy_to_cpu(name, dtype):
+    g = torch.Generator().manual_seed(21)
+    cpu = (torch.randn(64, 33, generator=g) + 0.5).to(dtype)
+    x = cpu.to(tdev(name))
+    y = x * 2  # queued work the copy must see
+    out = y.to("cpu", non_blocking=True)
+    torch.xinhe.synchronize()
+    assert out.device.type == "cpu"
+    torch.testing.assert_close(out.double(), (cpu.double() * 2), rtol=0, atol=0)
+    out_t = x.t().to("cpu", non_blocking=True)  # a strided source
+    torch.xinhe.synchronize()
+    torch.testing.assert_close(out_t, cpu.t(), rtol=0, atol=0)

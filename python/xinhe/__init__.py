@@ -89,13 +89,51 @@ def _host_view(obj: Any) -> Any:
         # writable, so the import works on a private writable copy (np.ascontiguousarray would
         # hand a contiguous read-only array back as it is).
         import numpy as np
-        return np.array(obj, order="C", copy=True)
+        return np.array(memoryview(obj) if not hasattr(obj, "flags") else obj, order="C", copy=True)
     return obj
 
 
 def _read_only(obj: Any) -> bool:
+    """Whether obj is data xinhe cannot take writable: a read-only numpy array, or a read-only
+    buffer-protocol object (bytes, a read-only memoryview) without __dlpack__."""
     flags = getattr(obj, "flags", None)
-    return flags is not None and not getattr(flags, "writeable", True)
+    if flags is not None:
+        return not getattr(flags, "writeable", True)
+    if hasattr(obj, "__dlpack__") or _is_torch_tensor(obj):
+        return False
+    try:
+        return memoryview(obj).readonly
+    except TypeError:
+        return False
+
+
+def _writable_copy(obj: Any) -> Any:
+    """A private writable host copy of an object nanobind cannot take as writable data: one
+    whose __dlpack__ exports read-only (only versioned DLPack can say so) or read-only buffer
+    data. numpy reads both; bf16, which numpy lacks, goes through torch."""
+    import numpy as np
+    if hasattr(obj, "__dlpack__"):
+        try:
+            return np.array(np.from_dlpack(obj), order="C", copy=True)
+        except (TypeError, BufferError, RuntimeError):
+            import torch
+            return torch.from_dlpack(obj).clone()
+    return np.array(memoryview(obj), order="C", copy=True)
+
+
+def _import_host(obj: Any, target: Device, copy: Optional[bool]) -> Array:
+    try:
+        return _core._import_host(obj, target, copy)
+    except TypeError as e:
+        # nanobind refuses data it cannot take writable (read-only DLPack, which its legacy
+        # capsules cannot mark, or read-only buffers): such data is imported as a copy.
+        if not str(e).startswith("_import_host(): incompatible function arguments"):
+            raise
+    if copy is False:
+        raise BufferError("the data is read-only (or not writable through DLPack) and xinhe "
+                          "arrays are writable, so it cannot be shared; pass copy=True (or "
+                          "copy=None) to copy")
+    return _core._import_host(_writable_copy(obj), target, True)
 
 
 def _error(code: StatusCode, message: str) -> Error:
@@ -142,7 +180,7 @@ def from_dlpack(obj: Any, device: DeviceLike = None, copy: Optional[bool] = None
         raise BufferError("the data is read-only and xinhe arrays are writable, so it cannot be "
                           "shared; pass copy=True (or copy=None) to copy")
     _check_importable(obj)
-    return _core._import_host(_host_view(obj), target, copy)
+    return _import_host(_host_view(obj), target, copy)
 
 
 def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) -> Array:
@@ -153,6 +191,12 @@ def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) 
             raise _error(StatusCode.INVALID_ARGUMENT, "asarray does not convert dtypes of xinhe arrays")
         return _core._import_host(_host_copy(obj), target, True)
     obj = _host_view(obj)
+    if dtype is not None and _is_torch_tensor(obj):
+        # torch converts every dtype xinhe has (numpy has no bf16).
+        import torch
+        obj = obj.to({DType.f32: torch.float32, DType.f16: torch.float16,
+                      DType.bf16: torch.bfloat16, DType.f64: torch.float64}[dtype])
+        dtype = None
     if dtype is not None or not (hasattr(obj, "__dlpack__") or hasattr(obj, "__array_interface__")):
         import numpy as np
         np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64,
@@ -160,7 +204,7 @@ def asarray(obj: Any, dtype: Optional[DType] = None, device: DeviceLike = None) 
         if isinstance(np_dtype, str):
             raise _error(StatusCode.INVALID_ARGUMENT, f"asarray cannot convert to {dtype} through numpy")
         obj = np.asarray(obj, dtype=np_dtype if np_dtype is not None else np.float32)
-    return _core._import_host(obj, target, True)
+    return _import_host(obj, target, True)
 
 
 def _host_copy(a: Array) -> Any:
@@ -240,7 +284,7 @@ def _hand_back(out: Array, kind: str) -> Any:
 
 def from_dlpack_host(a: Array) -> Any:
     """An object exporting a's data as CPU DLPack: a itself where it is host memory, else a copy."""
-    if a.buffer.host_pointer is not None or a.buffer.size == 0:
+    if a.__dlpack_device__()[0] == 1:
         return a
 
     class _HostCopy:
@@ -267,6 +311,10 @@ def _layout(shape: list[int], strides: list[int], what: str) -> tuple[tuple[int,
         shape, strides = [1] + shape, [0] + strides
     batch, rows, cols = shape
     rs, cs = strides[1], strides[2]
+    if batch * rows * cols == 0:
+        # An empty operand has no elements to address; numpy gives it strides (0, 0). Any
+        # row-major layout describes it: ld = cols (at least 1, as the ops require).
+        return (batch, rows, cols, False, max(cols, 1), 0), False
     if cs == 1 or cols == 1:
         transposed, step, length, lines = False, rs, cols, rows
     elif rs == 1 or rows == 1:

@@ -16,6 +16,8 @@
 #include <ATen/ops/view_as_real_native.h>
 #include <torch/library.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +42,29 @@ struct OpCount {
 };
 std::mutex g_count_mutex;
 std::map<std::string, OpCount> g_counts;
-std::string g_strict = "off";
+// Strict mode is process-wide on purpose: the ops of a backward pass run on autograd's device
+// threads, which a thread-local setting would miss. The effective level is the strictest of a
+// base (set_strict) and the active strict() blocks, each a token, so blocks that interleave
+// across threads restore correctly whichever leaves first. Levels: 0 off, 1 routed, 2 all.
+std::mutex g_strict_mutex;
+int g_strict_base = 0;                   // guarded by g_strict_mutex
+std::map<int64_t, int> g_strict_tokens;  // guarded by g_strict_mutex
+int64_t g_strict_next_token = 1;         // guarded by g_strict_mutex
+std::atomic<int> g_strict{0};            // the effective level, read by every op
+const char* const kStrictNames[] = {"off", "routed", "all"};
+
+int strict_level(const std::string& mode) {
+  TORCH_CHECK(mode == "off" || mode == "routed" || mode == "all",
+              "strict mode is 'off', 'routed' or 'all', not '", mode, "'");
+  return mode == "off" ? 0 : mode == "routed" ? 1 : 2;
+}
+
+// With g_strict_mutex held.
+void update_strict() {
+  int level = g_strict_base;
+  for (const auto& t : g_strict_tokens) level = std::max(level, t.second);
+  g_strict.store(level);
+}
 // XINHE_TORCH_COPY_FALLBACK=1 turns the in-place fallback on host memory off (for comparison).
 const bool g_zero_copy_fallback = [] {
   const char* v = std::getenv("XINHE_TORCH_COPY_FALLBACK");
@@ -70,7 +94,7 @@ bool is_routed(const std::string& op) {
 
 }  // namespace
 
-const std::string& strict_mode() { return g_strict; }
+const char* strict_mode() { return kStrictNames[g_strict.load()]; }
 
 void record_op(const char* op, Where where, double flops, const std::string& detail) {
   {
@@ -89,9 +113,11 @@ void record_op(const char* op, Where where, double flops, const std::string& det
                  where == Where::kXinhe ? "xinhe" : "the CPU (fallback)",
                  detail.empty() ? "" : ": ", detail.c_str());
   }
-  if (where == Where::kFallback && (g_strict == "all" || (g_strict == "routed" && is_routed(op)))) {
-    TORCH_CHECK(false, "xinhe strict mode (", g_strict, "): ", op, " fell back to the CPU",
-                detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+  const int strict = g_strict.load();
+  if (where == Where::kFallback && (strict == 2 || (strict == 1 && is_routed(op)))) {
+    TORCH_CHECK(false, "xinhe strict mode (", kStrictNames[strict], "): ", op,
+                " fell back to the CPU", detail.empty() ? "" : " (", detail,
+                detail.empty() ? "" : ")");
   }
 }
 
@@ -894,12 +920,30 @@ void reset_counts() {
   g_counts.clear();
 }
 
+// The base level, under any strict() blocks; returns the previous base.
 std::string set_strict(std::string mode) {
-  TORCH_CHECK(mode == "off" || mode == "routed" || mode == "all",
-              "strict mode is 'off', 'routed' or 'all', not '", mode, "'");
-  std::string old = g_strict;
-  g_strict = mode;
-  return old;
+  const int level = strict_level(mode);
+  std::lock_guard<std::mutex> lock(g_strict_mutex);
+  const int old = g_strict_base;
+  g_strict_base = level;
+  update_strict();
+  return kStrictNames[old];
+}
+
+// A strict() block: registers its level and returns the token strict_exit removes.
+int64_t strict_enter(std::string mode) {
+  const int level = strict_level(mode);
+  std::lock_guard<std::mutex> lock(g_strict_mutex);
+  const int64_t token = g_strict_next_token++;
+  g_strict_tokens[token] = level;
+  update_strict();
+  return token;
+}
+
+void strict_exit(int64_t token) {
+  std::lock_guard<std::mutex> lock(g_strict_mutex);
+  g_strict_tokens.erase(token);
+  update_strict();
 }
 
 std::vector<std::string> device_names() {
@@ -968,6 +1012,8 @@ TORCH_LIBRARY(xinhe_torch, m) {
   m.def("op_counts", &op_counts);
   m.def("reset_counts", &reset_counts);
   m.def("set_strict", &set_strict);
+  m.def("strict_enter", &strict_enter);
+  m.def("strict_exit", &strict_exit);
   m.def("device_names", &device_names);
   m.def("host_addressable", &device_host_addressable);
   m.def("synchronize", &synchronize);

@@ -3,6 +3,7 @@
 #include "runtime.h"
 
 #include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -358,6 +359,10 @@ class XinheHooks final : public at::PrivateUse1HooksInterface {
     return at::Device(c10::DeviceType::PrivateUse1, c10::DeviceIndex(l.device));
   }
   bool isPinnedPtr(const void*) const override { return false; }
+  // tensor.to("cpu", non_blocking=True) allocates its destination here. xinhe has no pinned
+  // host memory to offer, and needs none: copies to the host are synchronous (copy_from), so
+  // plain CPU memory serves and the data is complete when .to() returns.
+  at::Allocator* getPinnedMemoryAllocator() const override { return c10::GetCPUAllocator(); }
   void resizePrivateUse1Bytes(const c10::Storage& storage, size_t new_bytes) const override {
     const size_t old_bytes = storage.nbytes();
     c10::DataPtr fresh = g_allocator.allocate(new_bytes);

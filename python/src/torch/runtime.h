@@ -65,7 +65,7 @@ enum class Where { kXinhe, kFallback };
 void record_op(const char* op, Where where, double flops, const std::string& detail);
 // "all": any fallback raises; "routed": only ops xinhe routes (mm, addmm, bmm, SDPA) raise
 // when they fall back; "off".
-const std::string& strict_mode();
+const char* strict_mode();
 
 }  // namespace xinhe_torch
 

@@ -219,12 +219,18 @@ def reset_stats() -> None:
 @contextlib.contextmanager
 def strict(mode: str = "all") -> Iterator[None]:
     """Raise on CPU fallbacks inside the block: "all" for any op, "routed" for the ops xinhe
-    routes to its kernels (mm, addmm, bmm, SDPA) when they could not run there."""
-    old = _ops.set_strict(mode)
+    routes to its kernels (mm, addmm, bmm, SDPA) when they could not run there.
+
+    The setting is process-wide on purpose, not per thread: the ops of a backward pass run on
+    autograd's device threads, which a thread-local setting would miss. So while a block is
+    active, fallbacks raise in every thread. Blocks nest and may interleave across threads:
+    each registers its mode on entry and removes only its own on exit, and the mode in force
+    is the strictest of the active blocks ("all" > "routed" > "off")."""
+    token = _ops.strict_enter(mode)
     try:
         yield
     finally:
-        _ops.set_strict(old)
+        _ops.strict_exit(token)
 
 
 def synchronize(d: Union[torch.device, str, int, None] = None) -> None:
