@@ -32,10 +32,13 @@
  * The contract, point by point (docs/porting.md explains each with an example):
  *
  *  1. Exceptions. No entry may throw: the boundary is a C ABI. The core nevertheless catches
- *     whatever escapes backend_create, op_create, op_check, op_workspace_size, op_impl_name and
- *     op_run (where a C++ plugin does its allocating work) and returns INTERNAL naming the
- *     entry ("backend entry op_run threw: std::bad_alloc"); an exception from any other entry
- *     is undefined behaviour (in practice std::terminate).
+ *     whatever escapes loading (the plugin's static constructors, the entry function,
+ *     backend_create, device_count, device_open, device_properties: the plugin is skipped with
+ *     INTERNAL naming the step) and op_create, op_check, op_workspace_size, op_impl_name and
+ *     op_run (where a C++ plugin does its allocating work: INTERNAL naming the entry, "backend
+ *     entry op_run threw: std::bad_alloc"); an exception from any other entry is undefined
+ *     behaviour (in practice std::terminate). A static constructor that throws leaves the C
+ *     library's loader lock held, so dlopen on another thread hangs afterwards.
  *  2. Concurrency. The core calls entries from any thread, without a lock of its own, except:
  *     backend_create, device_count, device_open, device_close and backend_destroy run once
  *     each, from one thread, never concurrently with anything else of the same backend.
