@@ -11,6 +11,7 @@
 // waits) is asynchronous, so the stream holds what it uses until that work is known done: its
 // synchronize or a query that finds it idle, the synchronize or query of an event recorded
 // after it, or the stream's destruction, which waits for it first.
+#include <cxxabi.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
@@ -19,7 +20,6 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -83,49 +83,26 @@ void raise_status(const StatusError& e) {
 
 // ---- The GIL around blocking calls ----------------------------------------------------------
 
-// The thread that runs Py_Finalize: Python's main thread (set at module init). It is never
-// parked: it destroys streams and buffers while finalizing.
-unsigned long g_main_thread = 0;
-// Set by an atexit handler, which runs before Python marks itself finalizing.
-std::atomic<bool> g_exiting{false};
-// Threads between deciding to re-take the GIL and having it.
-std::atomic<int> g_returning{0};
-
-bool finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
-}
-
 [[noreturn]] void park_forever() {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
-// Releases the GIL for a blocking C call, as nb::gil_scoped_release does, except at exit. A
-// daemon thread that re-takes the GIL once the interpreter is finalizing is ended by
-// PyEval_RestoreThread with pthread_exit, whose forced unwind through this (noexcept)
-// destructor calls std::terminate and aborts the exiting process. So a thread returning once
-// exit has begun is parked for good instead (what CPython 3.14 does itself for daemon
-// threads); process exit ends it. A thread that decided to re-take the GIL just before may
-// be blocked in PyEval_RestoreThread: the atexit handler (at_exit, below) hands the GIL over
-// until every such thread has it, and Python marks itself finalizing only after the atexit
-// handlers. Left open: finalization that starts without running atexit handlers first (a
-// sub-interpreter's, or one started by another thread than g_main_thread), where only the
-// Py_IsFinalizing check remains, which a thread already waiting for the GIL has passed.
+// Releases the GIL for a blocking C call, as nb::gil_scoped_release does, except at exit.
+// CPython (before 3.14) ends a daemon thread that waits for the GIL once the interpreter is
+// finalizing with pthread_exit, whose forced unwind through a destructor (noexcept) called
+// std::terminate and aborted the exiting process. Here that unwind is caught and the thread
+// parked for good instead, which is what CPython 3.14 does itself; process exit ends it. Only
+// a thread CPython was ending anyway is parked: no flag of ours decides it, so atexit handlers
+// that join such a thread, and sub-interpreters, are unaffected.
 class GilRelease {
  public:
   GilRelease() : state_(PyEval_SaveThread()) {}
   ~GilRelease() {
-    const bool main = PyThread_get_thread_ident() == g_main_thread;
-    g_returning.fetch_add(1);
-    if (!main && (g_exiting.load() || finalizing())) {
-      g_returning.fetch_sub(1);
-      park_forever();
+    try {
+      PyEval_RestoreThread(state_);
+    } catch (abi::__forced_unwind&) {
+      park_forever();  // never leaves the handler, so the unwind is neither rethrown nor fatal
     }
-    PyEval_RestoreThread(state_);
-    g_returning.fetch_sub(1);
   }
   GilRelease(const GilRelease&) = delete;
   GilRelease& operator=(const GilRelease&) = delete;
@@ -133,16 +110,6 @@ class GilRelease {
  private:
   PyThreadState* state_;
 };
-
-// Registered with atexit; runs with the GIL, before the interpreter is finalizing.
-void at_exit() {
-  g_exiting.store(true);
-  while (g_returning.load() > 0) {
-    PyThreadState* state = PyEval_SaveThread();  // lets a returning thread take the GIL
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    PyEval_RestoreThread(state);
-  }
-}
 
 // ---- dtypes ------------------------------------------------------------------------------------
 
@@ -825,9 +792,6 @@ void copy4(const std::vector<int64_t>& from, int64_t (&to)[4], const char* what)
 
 NB_MODULE(_core, m) {
   m.doc() = "xinhe C API binding; use the xinhe package, which re-exports this.";
-  g_main_thread = nb::cast<unsigned long>(
-      nb::module_::import_("threading").attr("main_thread")().attr("ident"));
-  nb::module_::import_("atexit").attr("register")(nb::cpp_function(&at_exit));
 
   g_error_type = PyErr_NewException("xinhe.Error", PyExc_RuntimeError, nullptr);
   m.attr("Error") = nb::borrow(g_error_type);

@@ -600,6 +600,61 @@ def test_gemm_with_zero_size_numpy_operands(name):
     assert xinhe.gemm(np.ones((2, 3), np.float32), np.ones((3, 0), np.float32), device=name).shape == (2, 0)
 
 
+def test_exit_handler_registered_before_import_joins_a_worker():
+    # An atexit handler registered before `import xinhe` runs after xinhe's own (LIFO); one
+    # that stops and joins a worker looping on xinhe calls must find it returning. An exit
+    # flag set by xinhe's handler once parked every returning thread, and this hung.
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent("""
+        import atexit, threading, numpy as np
+        stop = threading.Event()
+        worker = None
+        def shutdown():
+            stop.set()
+            worker.join()
+            print("worker joined", flush=True)
+        atexit.register(shutdown)
+        import xinhe
+        x = np.ones((256, 256), np.float32)
+        def work():
+            while not stop.is_set():
+                xinhe.asarray(x)
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        import time; time.sleep(0.3)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert "worker joined" in r.stdout
+
+
+def test_sub_interpreter_that_imported_xinhe_leaves_threads_working():
+    # Ending a sub-interpreter that imported xinhe runs its exit handlers; threads of the main
+    # interpreter must still return from blocking calls afterwards.
+    pytest.importorskip("_xxsubinterpreters")
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent("""
+        import threading, numpy as np
+        import _xxsubinterpreters as si
+        interp = si.create()
+        si.run_string(interp, "import xinhe")
+        si.destroy(interp)
+        import xinhe
+        x = np.ones((64, 64), np.float32)
+        done = []
+        t = threading.Thread(target=lambda: (xinhe.asarray(x), done.append(1)), daemon=True)
+        t.start(); t.join(30)
+        print("returned" if done else "parked", flush=True)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "parked" not in r.stdout, (r.stdout, r.stderr[-2000:])
+    assert "returned" in r.stdout, (r.returncode, r.stdout, r.stderr[-2000:])
+
+
 @pytest.mark.parametrize("name", DEVICES)
 def test_daemon_thread_inside_a_call_at_exit_does_not_abort(name):
     import subprocess

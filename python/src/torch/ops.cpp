@@ -43,12 +43,14 @@ struct OpCount {
 std::mutex g_count_mutex;
 std::map<std::string, OpCount> g_counts;
 // Strict mode is process-wide on purpose: the ops of a backward pass run on autograd's device
-// threads, which a thread-local setting would miss. The effective level is the strictest of a
-// base (set_strict) and the active strict() blocks, each a token, so blocks that interleave
-// across threads restore correctly whichever leaves first. Levels: 0 off, 1 routed, 2 all.
+// threads, which a thread-local setting would miss. Each active strict() block is a token; the
+// level in force is that of the block entered last among those still active (so a nested
+// strict("off") relaxes an outer block, as the old save-and-restore did), else the base
+// (set_strict). Blocks that interleave across threads then restore correctly whichever leaves
+// first. Levels: 0 off, 1 routed, 2 all.
 std::mutex g_strict_mutex;
 int g_strict_base = 0;                   // guarded by g_strict_mutex
-std::map<int64_t, int> g_strict_tokens;  // guarded by g_strict_mutex
+std::map<int64_t, int> g_strict_tokens;  // token (entry order) -> level; g_strict_mutex
 int64_t g_strict_next_token = 1;         // guarded by g_strict_mutex
 std::atomic<int> g_strict{0};            // the effective level, read by every op
 const char* const kStrictNames[] = {"off", "routed", "all"};
@@ -61,9 +63,7 @@ int strict_level(const std::string& mode) {
 
 // With g_strict_mutex held.
 void update_strict() {
-  int level = g_strict_base;
-  for (const auto& t : g_strict_tokens) level = std::max(level, t.second);
-  g_strict.store(level);
+  g_strict.store(g_strict_tokens.empty() ? g_strict_base : g_strict_tokens.rbegin()->second);
 }
 // XINHE_TORCH_COPY_FALLBACK=1 turns the in-place fallback on host memory off (for comparison).
 const bool g_zero_copy_fallback = [] {

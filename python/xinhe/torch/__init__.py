@@ -225,7 +225,8 @@ def strict(mode: str = "all") -> Iterator[None]:
     autograd's device threads, which a thread-local setting would miss. So while a block is
     active, fallbacks raise in every thread. Blocks nest and may interleave across threads:
     each registers its mode on entry and removes only its own on exit, and the mode in force
-    is the strictest of the active blocks ("all" > "routed" > "off")."""
+    is that of the block entered last among those still active (a nested strict("off")
+    relaxes an outer block until it exits)."""
     token = _ops.strict_enter(mode)
     try:
         yield
