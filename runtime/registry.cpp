@@ -400,6 +400,17 @@ void activate(Registry& registry, Backend& backend, const xinhe_backend_api_t* t
     opened.push_back(std::move(device));
   }
 
+  // Nothing past this point may throw: a failure while publishing the devices would leave
+  // some of them registered for a backend that is then reported failed and unloaded. So the
+  // room is made first, and running out of it fails the backend with every device closed.
+  try {
+    backend.devices.reserve(backend.devices.size() + opened.size());
+    registry.devices.reserve(registry.devices.size() + opened.size());
+  } catch (const std::bad_alloc&) {
+    close_all();
+    fail(backend, XINHE_STATUS_OUT_OF_MEMORY, "out of host memory registering its devices");
+    return;
+  }
   backend.be = be;
   backend.loaded = true;
   backend.code = XINHE_STATUS_OK;
