@@ -291,9 +291,23 @@ void ModuleCache::store_to_disk(uint64_t key, ze_module_handle_t module) {
   bool ok = std::fwrite(&header, sizeof(header), 1, f) == 1 &&
             std::fwrite(payload.data(), 1, payload.size(), f) == payload.size();
   ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+  if (!ok) {
     const std::string why = std::strerror(errno);
     std::remove(temp_path.c_str());
+    disable_disk("cannot write an entry (" + why + ")");
+    return;
+  }
+  if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    const std::string why = std::strerror(err);
+    std::remove(temp_path.c_str());
+    // Something in this one entry's place (a folder, a busy file) concerns that entry only:
+    // skip it and keep the disk layer for the others. Anything else (permissions, read-only
+    // or full file system) is about the folder and turns the disk layer off.
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST || err == EBUSY) {
+      log("module cache: entry " + final_path + " not stored (" + why + "); disk layer kept");
+      return;
+    }
     disable_disk("cannot write an entry (" + why + ")");
     return;
   }

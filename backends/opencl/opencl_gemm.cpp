@@ -30,7 +30,11 @@ ClBlastApi* clblast_get(Backend* backend, std::string* reason) {
     auto api = std::make_unique<ClBlastApi>();
     api->library = dlopen("libclblast.so.1", RTLD_NOW | RTLD_LOCAL);
     if (api->library == nullptr) {
-      backend->clblast_error = "libclblast.so.1 not found";
+      // As the OpenCL loader does (cl_loader.cpp): dlerror says whether the library is missing
+      // or present but unloadable (wrong architecture, a missing dependency, not an ELF file).
+      const char* err = dlerror();
+      backend->clblast_error =
+          std::string("libclblast.so.1 not found") + (err ? std::string(": ") + err : "");
     } else {
       api->sgemm = reinterpret_cast<ClBlastApi::SgemmFn>(dlsym(api->library, "CLBlastSgemm"));
       api->sgemm_strided_batched = reinterpret_cast<ClBlastApi::SgemmStridedBatchedFn>(
@@ -65,7 +69,8 @@ class GemmOp final : public Op {
   // extra float lets run_packed start the panels at the first 4-byte boundary at or after any
   // workspace offset (ops.h: the offset may be any byte).
   util::CheckedSize packed_workspace() const {
-    return (packed_elements(desc_.m, params_.mwi) + packed_elements(desc_.n, params_.nwi) + uint64_t{1}) *
+    return (packed_elements(desc_.m, params_.mwi) + packed_elements(desc_.n, params_.nwi) +
+            uint64_t{1}) *
            sizeof(float);
   }
   util::CheckedSize packed_elements(int64_t rows, int rows_per_panel) const {
@@ -210,8 +215,10 @@ GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
   }
   GemmParams p = default_gemm_params(info.cpu_like);
   *source = "defaults";
-  const std::string* entry = device->backend->tuning_db.find(info.name, info.driver_version,
-                                                             dtype_short_name(d.ab_dtype), "gemm");
+  std::string duplicate;
+  const std::string* entry = device->backend->tuning_db.find(
+      info.name, info.driver_version, dtype_short_name(d.ab_dtype), "gemm", &duplicate);
+  if (!duplicate.empty()) log_dispatch(device, duplicate);
   if (entry != nullptr) {
     GemmParams tuned = p;
     std::string error;
@@ -220,7 +227,11 @@ GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
       *source = "tuning database";
       return tuned;
     }
-    log_dispatch(device, "tuning entry '" + *entry + "' unusable (" + error + "); defaults");
+    const std::string unset = gemm_params_not_set(*entry);
+    log_dispatch(device,
+                 "tuning entry '" + *entry + "' unusable (" + error + ")" +
+                     (unset.empty() ? "" : "; keys not in it, taken from defaults: " + unset) +
+                     "; defaults");
   }
   return p;
 }

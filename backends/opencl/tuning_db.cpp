@@ -31,9 +31,11 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
-// Applies KEY=VALUE pairs to named int fields.
+// Applies KEY=VALUE pairs to named int fields. A key given twice is an error (which one was
+// meant is unknowable); *unset (when given) receives the fields the text did not name.
 bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fields,
-                 std::string* error) {
+                 std::string* error, std::vector<std::string>* unset = nullptr) {
+  std::map<std::string, bool> seen;
   for (const std::string& raw : split(text, ',')) {
     const std::string item = trim(raw);
     if (item.empty()) continue;
@@ -49,6 +51,11 @@ bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fie
       *error = "unknown parameter '" + key + "'";
       return false;
     }
+    if (seen[key]) {
+      *error = "duplicate parameter '" + key + "'";
+      return false;
+    }
+    seen[key] = true;
     char* end = nullptr;
     const long v = std::strtol(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || v < 0 || v > 4096) {
@@ -57,7 +64,18 @@ bool parse_pairs(const std::string& text, const std::map<std::string, int*>& fie
     }
     *it->second = static_cast<int>(v);
   }
+  if (unset != nullptr) {
+    unset->clear();
+    for (const auto& [key, field] : fields)
+      if (!seen.count(key)) unset->push_back(key);
+  }
   return true;
+}
+
+std::string join(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& k : keys) out += (out.empty() ? "" : ",") + k;
+  return out;
 }
 
 }  // namespace
@@ -91,8 +109,21 @@ bool parse_attention_params(const std::string& text, AttentionParams* params, st
   return true;
 }
 
+std::string gemm_params_not_set(const std::string& text) {
+  GemmParams p;
+  std::string error;
+  std::vector<std::string> unset;
+  const std::map<std::string, int*> fields = {
+      {"MWI", &p.mwi},  {"NWI", &p.nwi}, {"VW", &p.vw},   {"KWI", &p.kwi},
+      {"MWG", &p.mwg},  {"NWG", &p.nwg}, {"KWG", &p.kwg}, {"USE_LOCAL", &p.use_local},
+      {"PACK", &p.pack}};
+  return parse_pairs(text, fields, &error, &unset) ? join(unset) : "";
+}
+
 bool TuningDb::parse(const std::string& text, std::string* error) {
   entries_.clear();
+  duplicates_.clear();
+  std::map<std::string, int> entry_line;  // key -> line of its (latest) entry
   std::istringstream in(text);
   std::string line;
   int line_no = 0;
@@ -135,6 +166,13 @@ bool TuningDb::parse(const std::string& text, std::string* error) {
       return false;
     }
     set(trim(f[0]), trim(f[1]), trim(f[2]), op, trim(f[4]));
+    const std::string key = trim(f[0]) + "|" + trim(f[1]) + "|" + trim(f[2]) + "|" + op;
+    if (auto it = entry_line.find(key); it != entry_line.end()) {
+      // Kept (the later line wins, as before), but never silently: one of them is a mistake.
+      duplicates_[key] = "duplicate tuning entry for '" + key + "': line " +
+                         std::to_string(line_no) + " replaces line " + std::to_string(it->second);
+    }
+    entry_line[key] = line_no;
   }
   if (!seen_header) {
     *error = "empty database (no 'xinhe-tuning-db 1' header)";
@@ -158,15 +196,29 @@ bool TuningDb::load_file(const std::string& path, std::string* error) {
 }
 
 const std::string* TuningDb::find(const std::string& device, const std::string& driver,
-                                  const std::string& dtype, const std::string& op) const {
+                                  const std::string& dtype, const std::string& op,
+                                  std::string* duplicate) const {
   auto it = entries_.find(device + "|" + driver + "|" + dtype + "|" + op);
   if (it == entries_.end()) it = entries_.find(device + "|*|" + dtype + "|" + op);
+  if (duplicate != nullptr) {
+    duplicate->clear();
+    if (it != entries_.end())
+      if (auto d = duplicates_.find(it->first); d != duplicates_.end()) *duplicate = d->second;
+  }
   return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TuningDb::warnings() const {
+  std::vector<std::string> out;
+  for (const auto& [key, text] : duplicates_) out.push_back(text);
+  return out;
 }
 
 void TuningDb::set(const std::string& device, const std::string& driver, const std::string& dtype,
                    const std::string& op, const std::string& params) {
-  entries_[device + "|" + driver + "|" + dtype + "|" + op] = params;
+  const std::string key = device + "|" + driver + "|" + dtype + "|" + op;
+  entries_[key] = params;
+  duplicates_.erase(key);  // a value set after parsing replaces the duplicated lines
 }
 
 std::string TuningDb::serialize() const {

@@ -37,9 +37,13 @@ using opencl_c::kMaxAttentionHeadDim;
 GemmParams default_gemm_params(bool cpu_like);
 AttentionParams default_attention_params(bool cpu_like);
 
-// Parses "KEY=VALUE,..." into params; false with *error on an unknown key or bad value.
+// Parses "KEY=VALUE,..." into params; false with *error on an unknown or repeated key or a bad
+// value. Keys the text does not name keep their value in *params.
 bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error);
 bool parse_attention_params(const std::string& text, AttentionParams* params, std::string* error);
+// The GEMM keys a parameter string does not name ("KWI,MWG"), "" when all are named or it
+// does not parse: said when a partial entry, completed with defaults, is unusable.
+std::string gemm_params_not_set(const std::string& text);
 
 class TuningDb {
  public:
@@ -50,16 +54,21 @@ class TuningDb {
   // blocking); false with *error when unreadable, not a regular file, too large or malformed.
   bool load_file(const std::string& path, std::string* error);
 
-  // The parameter string for the key, or nullptr.
+  // The parameter string for the key, or nullptr. *duplicate (when given) says when the entry
+  // found was given more than once in the parsed text (the later line wins), else "".
   const std::string* find(const std::string& device, const std::string& driver,
-                          const std::string& dtype, const std::string& op) const;
+                          const std::string& dtype, const std::string& op,
+                          std::string* duplicate = nullptr) const;
+  // One line per key given more than once by the last parse ("... line 5 replaces line 3").
+  std::vector<std::string> warnings() const;
   void set(const std::string& device, const std::string& driver, const std::string& dtype,
            const std::string& op, const std::string& params);
   std::string serialize() const;
   size_t size() const { return entries_.size(); }
 
  private:
-  std::map<std::string, std::string> entries_;  // "device|driver|dtype|op" -> params
+  std::map<std::string, std::string> entries_;     // "device|driver|dtype|op" -> params
+  std::map<std::string, std::string> duplicates_;  // key given twice -> the warning
 };
 
 // The database shipped with the plugin (tuned on the PoCL CPU device), embedded at build time.

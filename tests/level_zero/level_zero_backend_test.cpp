@@ -317,6 +317,40 @@ TEST(LevelZeroBackend, ModuleCacheStoresLoadsAndRejectsCorruptEntries) {
   fs::remove_all(dir);
 }
 
+// A folder in one entry's place makes that entry unstorable; the disk layer stays on for the
+// other modules (it used to turn off for the whole process, and so in every process).
+TEST(LevelZeroBackend, AFolderAtOneEntryPathSkipsOnlyThatEntry) {
+  const std::string dir = make_temp_dir();
+  ASSERT_FALSE(dir.empty());
+  setenv("XINHE_CACHE_DIR", (dir + "/cache").c_str(), 1);
+  const xinhe_gemm_desc_t g32 = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 8, 8, 8);
+  const xinhe_gemm_desc_t g16 = gemm_desc(XINHE_DTYPE_F16, XINHE_DTYPE_F16, false, false, 8, 8, 8);
+  const xinhe_be_op_desc_t d32{sizeof(d32), XINHE_OP_GEMM, &g32, nullptr};
+  const xinhe_be_op_desc_t d16{sizeof(d16), XINHE_OP_GEMM, &g16, nullptr};
+  {  // learn the f32 entry's name, then put a folder in its place
+    Session s;
+    ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+    ASSERT_FALSE(impl_of(s, d32).empty());
+    ASSERT_EQ(s.internal()->modules->stats().disk_writes, 1u);
+  }
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir + "/cache")) entries.push_back(e.path());
+  ASSERT_EQ(entries.size(), 1u);
+  fs::remove(entries[0]);
+  fs::create_directory(entries[0]);
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  ASSERT_FALSE(impl_of(s, d32).empty());  // rebuilt; its entry cannot be stored
+  EXPECT_TRUE(TestHost::get().logged("disk layer kept"));
+  EXPECT_FALSE(s.internal()->modules->disk_dir().empty());
+  ASSERT_FALSE(impl_of(s, d16).empty());  // another module: still stored on disk
+  const lz::ModuleCacheStats stats = s.internal()->modules->stats();
+  EXPECT_EQ(stats.builds, 2u);
+  EXPECT_EQ(stats.disk_writes, 1u);
+  EXPECT_TRUE(fs::is_directory(entries[0]));
+  fs::remove_all(dir);
+}
+
 TEST(LevelZeroBackend, UnwritableCacheFolderFallsBackToMemory) {
   // A path under a regular file cannot be created, whoever runs the test (root included).
   const std::string dir = make_temp_dir();

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "clblast_api.h"
 #include "testing/opencl_test_host.h"
 
 namespace xinhe::opencl::testing {
@@ -35,6 +36,19 @@ TEST(OpenclLoader, NoPlatformIsUnavailable) {
   EXPECT_NE(st.message().find("no OpenCL platform"), std::string::npos) << st.message();
   EXPECT_EQ(backend, nullptr);
   unsetenv("OCL_ICD_VENDORS");
+}
+
+// A libclblast.so.1 that exists but does not load (here: not an ELF file, put first on
+// LD_LIBRARY_PATH by tests/opencl/CMakeLists.txt) is reported with dlerror's text, not as a
+// bare "not found".
+TEST(OpenclLoader, UnloadableClblastCarriesDlerror) {
+  const char* dir = std::getenv("XINHE_TEST_UNLOADABLE_CLBLAST_DIR");
+  if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "run through ctest (sets LD_LIBRARY_PATH)";
+  Backend backend;
+  std::string reason;
+  EXPECT_EQ(clblast_get(&backend, &reason), nullptr);
+  EXPECT_NE(reason.find("libclblast.so.1 not found: "), std::string::npos) << reason;
+  EXPECT_NE(reason.find(dir), std::string::npos) << reason;  // dlerror names the file it tried
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ TEST(OpenclTuningDbParse, MalformedInputsAreRejectedWithTheLine) {
       "xinhe-tuning-db 1\nDev|1|f32|gemm|MWI\n",          // no '='
       "xinhe-tuning-db 1\nDev|1|f32|conv|MWI=2\n",        // unknown op
       "xinhe-tuning-db 1\nDev|1|f32|attention|QWI=-1\n",  // negative
+      "xinhe-tuning-db 1\nDev|1|f32|gemm|MWI=2,MWI=4\n",  // a key twice
   };
   for (const char* text : bad) {
     TuningDb db;
@@ -61,6 +62,36 @@ TEST(OpenclTuningDbParse, MalformedInputsAreRejectedWithTheLine) {
   std::string error;
   EXPECT_FALSE(db.parse("xinhe-tuning-db 1\nDev|1|f32|gemm|MWI=2\nDev|1|f32|gemm\n", &error));
   EXPECT_NE(error.find("line 3"), std::string::npos) << error;
+}
+
+// A key given twice in one entry is malformed (which value was meant?); the same entry given
+// twice is kept (the later line wins) with a warning naming both lines.
+TEST(OpenclTuningDbParse, DuplicatesAreNotSilent) {
+  TuningDb db;
+  std::string error;
+  EXPECT_FALSE(db.parse("xinhe-tuning-db 1\n# c\nDev|1|f32|gemm|MWI=2,NWI=4,MWI=8\n", &error));
+  EXPECT_NE(error.find("line 3: duplicate parameter 'MWI'"), std::string::npos) << error;
+  GemmParams p;
+  EXPECT_FALSE(parse_gemm_params("MWI=2, MWI=2", &p, &error));
+
+  ASSERT_TRUE(
+      db.parse("xinhe-tuning-db 1\nDev|*|f32|gemm|MWI=2\nDev|1|f32|gemm|MWI=4\n"
+               "Dev|*|f32|gemm|MWI=8\n",
+               &error))
+      << error;
+  ASSERT_EQ(db.warnings().size(), 1u);
+  EXPECT_NE(db.warnings()[0].find("line 4 replaces line 2"), std::string::npos) << db.warnings()[0];
+  std::string duplicate;
+  ASSERT_NE(db.find("Dev", "2", "f32", "gemm", &duplicate), nullptr);
+  EXPECT_EQ(*db.find("Dev", "2", "f32", "gemm"), "MWI=8");
+  EXPECT_NE(duplicate.find("line 4 replaces line 2"), std::string::npos) << duplicate;
+  ASSERT_NE(db.find("Dev", "1", "f32", "gemm", &duplicate), nullptr);
+  EXPECT_EQ(duplicate, "");                    // the exact-driver entry is given once
+  db.set("Dev", "*", "f32", "gemm", "MWI=4");  // a new value replaces both lines
+  EXPECT_TRUE(db.warnings().empty());
+
+  EXPECT_EQ(gemm_params_not_set("MWI=4,NWI=4"), "KWG,KWI,MWG,NWG,PACK,USE_LOCAL,VW");
+  EXPECT_EQ(gemm_params_not_set("MWI=4,MWI=4"), "");
 }
 
 TEST(OpenclTuningDbParse, ShippedDatabaseParses) {
@@ -150,7 +181,25 @@ TEST_F(OpenclTuningDbDispatch, InconsistentEntryFallsBackToDefaults) {
   setenv("XINHE_TUNING_DB", path_.c_str(), 1);
   const auto logs = dispatch_logs(&available);
   EXPECT_TRUE(contains(logs, "unusable (NWI % VW != 0)"));
+  // The other keys were completed from defaults: the reason says so.
+  EXPECT_TRUE(contains(logs, "taken from defaults: KWG,KWI,MWG,MWI,NWG,PACK,USE_LOCAL"));
   EXPECT_TRUE(contains(logs, "from defaults"));
+}
+
+TEST_F(OpenclTuningDbDispatch, DuplicateEntryIsLogged) {
+  bool available = false;
+  dispatch_logs(&available);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  const std::string entry = device_name_ + "|" + driver_ + "|f32|gemm|";
+  write_db("xinhe-tuning-db 1\n" + entry +
+           "MWI=2,NWI=4,VW=4,KWI=1,MWG=2,NWG=8,KWG=16,USE_LOCAL=0,PACK=0\n" + entry +
+           "MWI=4,NWI=4,VW=4,KWI=1,MWG=4,NWG=8,KWG=16,USE_LOCAL=0,PACK=0\n");
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  const auto logs = dispatch_logs(&available);
+  EXPECT_TRUE(contains(logs, "line 3 replaces line 2"));
+  EXPECT_TRUE(contains(logs,
+                       "MWI=4,NWI=4,VW=4,KWI=1,MWG=4,NWG=8,KWG=16,USE_LOCAL=0,PACK=0 from "
+                       "tuning database"));
 }
 
 }  // namespace

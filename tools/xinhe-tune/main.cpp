@@ -4,6 +4,8 @@
 // times the survivors on a representative shape (median of several runs after a warm-up),
 // and writes the fastest into a tuning database keyed by device name, driver version, dtype
 // and op. Dispatch reads the database from XINHE_TUNING_DB (see docs/opencl.md).
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -11,8 +13,8 @@
 #include <sstream>
 
 #include "cli_parse.h"
-#include "output_path.h"
 #include "op_common.h"
+#include "output_path.h"
 #include "testing/opencl_op_timer.h"
 
 namespace {
@@ -159,15 +161,31 @@ int main(int argc, char** argv) {
     }
   }
 
-  // An existing output database is merged into, so it must parse.
+  // An existing output database is merged into, so it must parse. Only a regular file is
+  // opened: opening a FIFO for reading blocks until a writer comes, before any tuning (and
+  // output_path_problem, shared with xinhe-bench, accepts FIFOs and devices on purpose).
   TuningDb db;
   if (!output.empty()) {
+    struct stat st {};
+    if (::stat(output.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      const char* kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                         : S_ISCHR(st.st_mode)  ? "a character device"
+                         : S_ISBLK(st.st_mode)  ? "a block device"
+                         : S_ISSOCK(st.st_mode) ? "a socket"
+                                                : "not a plain file";
+      std::fprintf(stderr,
+                   "xinhe-tune: --output: '%s' is %s, not a regular file; not overwriting it\n",
+                   output.c_str(), kind);
+      return xinhe::tools::kExitBadCommandLine;
+    }
     std::ifstream probe(output);
     std::string error;
     if (probe && !db.load_file(output, &error)) {
       std::fprintf(stderr, "xinhe-tune: %s; not overwriting it\n", error.c_str());
       return 2;
     }
+    for (const std::string& w : db.warnings())
+      std::fprintf(stderr, "xinhe-tune: %s: warning: %s\n", output.c_str(), w.c_str());
   }
 
   // Open the requested device through the plugin table.
