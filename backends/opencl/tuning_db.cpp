@@ -89,13 +89,20 @@ AttentionParams default_attention_params(bool cpu_like) {
   return opencl_c::default_flash_tile(cpu_like);
 }
 
+namespace {
+
+// The GEMM keys of a tuning entry and the fields of p they set.
+std::map<std::string, int*> gemm_fields(GemmParams& p) {
+  return {{"MWI", &p.mwi},  {"NWI", &p.nwi}, {"VW", &p.vw},   {"KWI", &p.kwi},
+          {"MWG", &p.mwg},  {"NWG", &p.nwg}, {"KWG", &p.kwg}, {"USE_LOCAL", &p.use_local},
+          {"PACK", &p.pack}};
+}
+
+}  // namespace
+
 bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error) {
   GemmParams p = *params;
-  const std::map<std::string, int*> fields = {
-      {"MWI", &p.mwi},  {"NWI", &p.nwi}, {"VW", &p.vw},   {"KWI", &p.kwi},
-      {"MWG", &p.mwg},  {"NWG", &p.nwg}, {"KWG", &p.kwg}, {"USE_LOCAL", &p.use_local},
-      {"PACK", &p.pack}};
-  if (!parse_pairs(text, fields, error)) return false;
+  if (!parse_pairs(text, gemm_fields(p), error)) return false;
   *params = p;
   return true;
 }
@@ -113,11 +120,7 @@ std::string gemm_params_not_set(const std::string& text) {
   GemmParams p;
   std::string error;
   std::vector<std::string> unset;
-  const std::map<std::string, int*> fields = {
-      {"MWI", &p.mwi},  {"NWI", &p.nwi}, {"VW", &p.vw},   {"KWI", &p.kwi},
-      {"MWG", &p.mwg},  {"NWG", &p.nwg}, {"KWG", &p.kwg}, {"USE_LOCAL", &p.use_local},
-      {"PACK", &p.pack}};
-  return parse_pairs(text, fields, &error, &unset) ? join(unset) : "";
+  return parse_pairs(text, gemm_fields(p), &error, &unset) ? join(unset) : "";
 }
 
 bool TuningDb::parse(const std::string& text, std::string* error) {
