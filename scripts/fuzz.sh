@@ -9,12 +9,47 @@
 #   e.g. scripts/fuzz.sh 1800 fuzz_gemm fuzz_attention
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+all_targets=(fuzz_gemm fuzz_attention fuzz_plugin_table fuzz_cache_entry fuzz_tuning_db)
+usage() {
+  cat <<USAGE
+Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+       scripts/fuzz.sh --help
+
+Installs missing dependencies, builds the fuzz preset (clang-15, ASan + UBSan, libFuzzer) and
+runs each TARGET for SECONDS, keeping the corpus it grows under build/fuzz/long/TARGET/corpus.
+A crash, leak or sanitizer report fails the script, with the input and log kept there
+(docs/fuzzing.md).
+
+  SECONDS  per target, a whole number above 0 (default 1800)
+  TARGET   one of: ${all_targets[*]} (default: all)
+  --help   this text (nothing is installed or built)
+USAGE
+}
+
+for arg in "$@"; do
+  if [[ $arg == -h || $arg == --help ]]; then
+    usage
+    exit 0
+  fi
+done
 seconds="${1:-1800}"
+if [[ ! $seconds =~ ^[0-9]+$ ]] || ((10#$seconds == 0)); then
+  echo "scripts/fuzz.sh: SECONDS must be a whole number above 0, got '$seconds'" >&2
+  usage >&2
+  exit 2
+fi
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(fuzz_gemm fuzz_attention fuzz_plugin_table fuzz_cache_entry fuzz_tuning_db)
+  targets=("${all_targets[@]}")
 fi
+for target in "${targets[@]}"; do
+  if [[ " ${all_targets[*]} " != *" $target "* ]]; then
+    echo "scripts/fuzz.sh: unknown target '$target' (targets: ${all_targets[*]})" >&2
+    exit 2
+  fi
+done
 
 scripts/install-deps.sh
 cmake --preset fuzz

@@ -11,6 +11,18 @@
 # for the Level Zero plugin, and llvm-spirv-15 also serves its CPU test driver.
 set -euo pipefail
 
+if (($# > 0)); then
+  if [[ $1 == -h || $1 == --help ]]; then
+    echo "Usage: scripts/install-deps.sh"
+    echo
+    echo "Installs the Debian packages xinhe needs to build, test and benchmark that are not"
+    echo "installed yet (apt-get, through sudo when not root); prints which. Takes no options."
+    exit 0
+  fi
+  echo "scripts/install-deps.sh: takes no arguments, got: $* (--help for usage)" >&2
+  exit 2
+fi
+
 packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -9,6 +9,22 @@
 # venv, `pip install .` alone does the same job (README, docs/frameworks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if (($# > 0)); then
+  if [[ $1 == -h || $1 == --help ]]; then
+    cat <<'USAGE'
+Usage: scripts/python-env.sh
+
+Makes build/python-venv: a virtual environment with the pinned packages of
+python/requirements.txt (installed again only when that file changes) and the xinhe package
+built from this checkout (incrementally, in build/python). Takes no options; XINHE_PYTHON
+picks the interpreter that creates the environment (default python3).
+USAGE
+    exit 0
+  fi
+  echo "scripts/python-env.sh: takes no arguments, got: $* (--help for usage)" >&2
+  exit 2
+fi
 venv=build/python-venv
 python="${XINHE_PYTHON:-python3}"
 start=$SECONDS

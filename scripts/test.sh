@@ -11,7 +11,38 @@
 # reason (CPython and PyTorch are not instrumented).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset="${1:-release}"
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/test.sh [PRESET]
+       scripts/test.sh --help
+
+Installs missing dependencies (scripts/install-deps.sh), configures and builds PRESET, and runs
+its tests with ctest. The release preset also makes the Python environment first
+(scripts/python-env.sh) for the python.* tests.
+
+  PRESET   release (default), debug, asan (AddressSanitizer + UndefinedBehaviorSanitizer),
+           tsan (ThreadSanitizer) or fuzz (the libFuzzer targets, each run briefly on its seeds;
+           long runs: scripts/fuzz.sh)
+  --help   this text (nothing is installed or built)
+USAGE
+}
+
+presets=(release debug asan tsan fuzz)
+if (($# > 1)); then
+  echo "scripts/test.sh: one PRESET at most, got $#: $*" >&2
+  usage >&2
+  exit 2
+fi
+case "${1:-release}" in
+  -h | --help) usage; exit 0 ;;
+  release | debug | asan | tsan | fuzz) preset="${1:-release}" ;;
+  *)
+    echo "scripts/test.sh: unknown preset '$1' (presets: ${presets[*]})" >&2
+    usage >&2
+    exit 2
+    ;;
+esac
 
 scripts/install-deps.sh
 cmake --preset "$preset"
