@@ -95,8 +95,10 @@ AttentionParams select_attention_params(Device* device, const xinhe_attention_de
   }
   AttentionParams p = default_attention_params(info.cpu_like);
   *source = "defaults";
+  std::string duplicate;
   const std::string* entry = device->backend->tuning_db.find(
-      info.name, info.driver_version, dtype_short_name(d.dtype), "attention");
+      info.name, info.driver_version, dtype_short_name(d.dtype), "attention", &duplicate);
+  if (!duplicate.empty()) log_dispatch(device, duplicate);
   if (entry != nullptr) {
     AttentionParams tuned = p;
     std::string error;
@@ -105,7 +107,11 @@ AttentionParams select_attention_params(Device* device, const xinhe_attention_de
       *source = "tuning database";
       return tuned;
     }
-    log_dispatch(device, "tuning entry '" + *entry + "' unusable (" + error + "); defaults");
+    const std::string unset = attention_params_not_set(*entry);
+    log_dispatch(device,
+                 "tuning entry '" + *entry + "' unusable (" + error + ")" +
+                     (unset.empty() ? "" : "; keys not in it, taken from defaults: " + unset) +
+                     "; defaults");
   }
   return p;
 }

@@ -98,6 +98,11 @@ std::map<std::string, int*> gemm_fields(GemmParams& p) {
           {"PACK", &p.pack}};
 }
 
+// The attention keys of a tuning entry and the fields of p they set.
+std::map<std::string, int*> attention_fields(AttentionParams& p) {
+  return {{"QWI", &p.qwi}, {"BKV", &p.bkv}, {"WG", &p.wg}, {"DV", &p.dv}};
+}
+
 }  // namespace
 
 bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error) {
@@ -109,9 +114,7 @@ bool parse_gemm_params(const std::string& text, GemmParams* params, std::string*
 
 bool parse_attention_params(const std::string& text, AttentionParams* params, std::string* error) {
   AttentionParams p = *params;
-  const std::map<std::string, int*> fields = {
-      {"QWI", &p.qwi}, {"BKV", &p.bkv}, {"WG", &p.wg}, {"DV", &p.dv}};
-  if (!parse_pairs(text, fields, error)) return false;
+  if (!parse_pairs(text, attention_fields(p), error)) return false;
   *params = p;
   return true;
 }
@@ -121,6 +124,13 @@ std::string gemm_params_not_set(const std::string& text) {
   std::string error;
   std::vector<std::string> unset;
   return parse_pairs(text, gemm_fields(p), &error, &unset) ? join(unset) : "";
+}
+
+std::string attention_params_not_set(const std::string& text) {
+  AttentionParams p;
+  std::string error;
+  std::vector<std::string> unset;
+  return parse_pairs(text, attention_fields(p), &error, &unset) ? join(unset) : "";
 }
 
 bool TuningDb::parse(const std::string& text, std::string* error) {

@@ -41,9 +41,10 @@ AttentionParams default_attention_params(bool cpu_like);
 // value. Keys the text does not name keep their value in *params.
 bool parse_gemm_params(const std::string& text, GemmParams* params, std::string* error);
 bool parse_attention_params(const std::string& text, AttentionParams* params, std::string* error);
-// The GEMM keys a parameter string does not name ("KWI,MWG"), "" when all are named or it
-// does not parse: said when a partial entry, completed with defaults, is unusable.
+// The GEMM (attention) keys a parameter string does not name ("KWI,MWG"), "" when all are
+// named or it does not parse: said when a partial entry, completed with defaults, is unusable.
 std::string gemm_params_not_set(const std::string& text);
+std::string attention_params_not_set(const std::string& text);
 
 class TuningDb {
  public:

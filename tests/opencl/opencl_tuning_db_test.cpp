@@ -115,20 +115,30 @@ class OpenclTuningDbDispatch : public ::testing::Test {
     path_ = tmpl;
     std::ofstream(path_) << text;
   }
-  // Creates a session with the current environment and a GEMM op; returns the dispatch logs.
-  std::vector<std::string> dispatch_logs(bool* available) {
+  // Creates a session with the current environment and a GEMM op (an f32 attention op with
+  // attention = true); returns the dispatch logs.
+  std::vector<std::string> dispatch_logs(bool* available, bool attention = false) {
     TestHost::get().clear_logs();
     Session s;
     *available = s.available();
     if (!s.available()) return {};
     device_name_ = s.device()->info.name;
     driver_ = s.device()->info.driver_version;
+    std::unique_ptr<Op> op;
+    if (attention) {
+      AttentionCase a;
+      a.seq_q = 5;
+      a.seq_kv = 7;
+      a.head_dim = 16;
+      Status st(create_attention_op(s.device(), a.desc(), OpOverrides{}, &op));
+      EXPECT_TRUE(st.ok()) << st.message();
+      return TestHost::get().logs();
+    }
     GemmCase g;
     g.m = 9;
     g.n = 10;
     g.k = 11;
     const xinhe_gemm_desc_t d = g.desc();
-    std::unique_ptr<Op> op;
     Status st(create_gemm_op(s.device(), d, OpOverrides{}, &op));
     EXPECT_TRUE(st.ok()) << st.message();
     return TestHost::get().logs();
@@ -200,6 +210,33 @@ TEST_F(OpenclTuningDbDispatch, DuplicateEntryIsLogged) {
   EXPECT_TRUE(contains(logs,
                        "MWI=4,NWI=4,VW=4,KWI=1,MWG=4,NWG=8,KWG=16,USE_LOCAL=0,PACK=0 from "
                        "tuning database"));
+}
+
+// Attention entries get the same treatment as GEMM ones: a repeated entry is logged (the later
+// one is used), and an unusable partial entry names the keys that came from defaults.
+TEST_F(OpenclTuningDbDispatch, DuplicateAttentionEntryIsLogged) {
+  bool available = false;
+  dispatch_logs(&available, true);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  const std::string entry = device_name_ + "|" + driver_ + "|f32|attention|";
+  write_db("xinhe-tuning-db 1\n" + entry + "QWI=1,BKV=8,WG=4,DV=4\n" + entry +
+           "QWI=2,BKV=16,WG=4,DV=4\n");
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  const auto logs = dispatch_logs(&available, true);
+  EXPECT_TRUE(contains(logs, "line 3 replaces line 2"));
+  EXPECT_TRUE(contains(logs, "QWI=2,BKV=16,WG=4,DV=4 from tuning database"));
+}
+
+TEST_F(OpenclTuningDbDispatch, UnusableAttentionEntryNamesDefaultedKeys) {
+  bool available = false;
+  dispatch_logs(&available, true);
+  if (!available) GTEST_SKIP() << "no OpenCL";
+  write_db("xinhe-tuning-db 1\n" + device_name_ + "|*|f32|attention|WG=3\n");  // not a power of 2
+  setenv("XINHE_TUNING_DB", path_.c_str(), 1);
+  const auto logs = dispatch_logs(&available, true);
+  EXPECT_TRUE(contains(logs, "unusable (WG not a power of two)"));
+  EXPECT_TRUE(contains(logs, "taken from defaults: BKV,DV,QWI"));
+  EXPECT_TRUE(contains(logs, "from defaults"));
 }
 
 }  // namespace
