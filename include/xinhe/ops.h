@@ -111,7 +111,9 @@ XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe
  * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf, whatever K and V hold.
  * Inf or NaN in a K row a query does not see never reaches that query's row. A V row it does not
  * see may: tiled kernels weight it by 0, and 0 * Inf is NaN (as in PyTorch's SDPA kernels), so
- * V rows that some query of the call cannot see should be finite.
+ * V rows that some query of the call cannot see should be finite. NaN in a query's Q row or in
+ * a K row it sees makes that query's O row and LSE NaN (never the zeros and -inf of a row that
+ * sees no key); other rows keep their values.
  * LSE (optional) is f32 [B, Hq, Sq] with its own strides:
  *   LSE[b, h, i] = ln( sum over the keys j that query i sees of exp(scale * q_i . k_j) ),
  * the natural log of the softmax denominator before any max is subtracted (so O_i =

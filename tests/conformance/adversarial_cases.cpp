@@ -316,8 +316,8 @@ CaseResult attention_huge_scale_case(const Device& device, xinhe_dtype_t dt) {
   Rng rng(full_name);
   const int64_t hq = 2, hkv = 1, sq = 5, skv = 33, d = 16;
   std::ostringstream detail;
-  for (const float scale : {2.5e38f, std::numeric_limits<float>::max(),
-                            -std::numeric_limits<float>::max()}) {
+  for (const float scale :
+       {2.5e38f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max()}) {
     for (const bool causal : {false, true}) {
       const xinhe_attention_desc_t desc = dense_attention(dt, hq, hkv, sq, skv, d, causal, scale);
       HostArray q(dt, hq * sq * d), k(dt, hkv * skv * d), v(dt, hkv * skv * d);
@@ -393,6 +393,81 @@ CaseResult attention_masked_rows_case(const Device& device, xinhe_dtype_t dt) {
       if (!inf_in_v) detail << sq << "x" << skv << " ";
     }
   return pass("shapes " + detail.str() + "each also with +Inf in V");
+}
+
+// ---- attention.nan_scores --------------------------------------------------------------------
+
+// NaN in Q, or in a K row a query sees, makes that query's O row and LSE NaN (ops.h), as the
+// float64 reference computes it; never the zeros and -inf of a row that sees no key, which an
+// online softmax gives when it decides "saw keys" from its NaN sum. Rows the NaN cannot reach
+// keep their values. Passes: one NaN K row (the later rows of a causal call see it), one NaN Q
+// row, and NaN in every key of the first half of one KV head (in a decode that splits its keys
+// between threads, a split of only NaN keys still keeps a max of -inf).
+CaseResult attention_nan_scores_case(const Device& device, xinhe_dtype_t dt) {
+  const std::string full_name = "attention.nan_scores." + dtype_str(dt);
+  Rng rng(full_name);
+  struct Shape {
+    int64_t sq, skv;
+    bool causal;
+  };
+  const Shape shapes[] = {{1, 2048, false}, {17, 23, true}, {5, 40, false}};
+  const char* pass_names[] = {"NaN in K row", "NaN in Q row", "NaN in half of one KV head"};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  int nan_rows = 0;
+  for (const Shape& shape : shapes) {
+    for (int pass = 0; pass < 3; ++pass) {
+      const int64_t sq = shape.sq, skv = shape.skv, hq = 4, hkv = 2, d = 64;
+      const xinhe_attention_desc_t desc =
+          dense_attention(dt, hq, hkv, sq, skv, d, shape.causal, 1.0f / 8.0f);
+      HostArray q(dt, hq * sq * d), k(dt, hkv * skv * d), v(dt, hkv * skv * d);
+      q.randomize(rng);
+      k.randomize(rng);
+      v.randomize(rng);
+      if (pass == 0) k.set((skv / 2) * d + 5, nan);          // kv head 0, key Skv/2
+      if (pass == 1) q.set((3 * sq + sq - 1) * d + 7, nan);  // head 3, last query
+      if (pass == 2)
+        for (int64_t j = 0; j < skv / 2; ++j) k.set((skv + j) * d + 11, nan);  // kv head 1
+      HostArray o, lse;
+      if (auto ended = run_attention_once(device, full_name, desc, q, k, v, &o, &lse))
+        return *ended;
+      const int64_t rows = hq * sq;
+      std::vector<double> o_ref(static_cast<size_t>(rows * d)), lse_ref(static_cast<size_t>(rows));
+      reference::attention(desc, q.data(), k.data(), v.data(), o_ref.data(), lse_ref.data());
+      const std::string where = std::string(pass_names[pass]) + ", Sq=" + std::to_string(sq) +
+                                " Skv=" + std::to_string(skv) + (shape.causal ? " causal" : "");
+      ErrorStats o_stats, lse_stats;
+      int pass_nan_rows = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const std::string row_name =
+            "head " + std::to_string(r / sq) + " query " + std::to_string(r % sq);
+        if (std::isnan(lse_ref[static_cast<size_t>(r)])) {
+          ++pass_nan_rows;
+          if (!std::isnan(lse.get(r)))
+            return fail(where + ": " + row_name + " sees a NaN score, but LSE is " +
+                        num(lse.get(r)) + " (want NaN)");
+          for (int64_t x = 0; x < d; ++x)
+            if (!std::isnan(o.get(r * d + x)))
+              return fail(where + ": " + row_name + " sees a NaN score, but O[" +
+                          std::to_string(x) + "] is " + num(o.get(r * d + x)) + " (want NaN)");
+          continue;
+        }
+        for (int64_t x = 0; x < d; ++x)
+          accumulate_error(o_stats, o.get(r * d + x), o_ref[static_cast<size_t>(r * d + x)],
+                           r * d + x);
+        accumulate_error(lse_stats, lse.get(r), lse_ref[static_cast<size_t>(r)], r);
+      }
+      // The poison must reach some rows and spare others, or the case proves nothing.
+      if (pass_nan_rows == 0 || pass_nan_rows == rows)
+        return fail(where + ": the reference has " + std::to_string(pass_nan_rows) + " of " +
+                    std::to_string(rows) + " rows NaN (the case is wrong)");
+      nan_rows += pass_nan_rows;
+      const double tol = tolerance(dt, std::max(d, skv));
+      if (!(o_stats.normalized() <= tol) || !(lse_stats.normalized() <= tol))
+        return fail(where + ": rows the NaN does not reach: O error " + num(o_stats.normalized()) +
+                    ", LSE error " + num(lse_stats.normalized()));
+    }
+  }
+  return pass(std::to_string(nan_rows) + " NaN rows over 3 shapes x 3 passes; other rows match");
 }
 
 // ---- gemm.alpha0 / gemm.beta0_inf_nan
@@ -542,8 +617,8 @@ CaseResult gemm_denormal_case(const Device& device, xinhe_dtype_t ab, xinhe_dtyp
     if (r.outcome != Outcome::kPass && ab == XINHE_DTYPE_BF16) {
       // ops.h lets bf16 units treat subnormal inputs and products as zero: accept the result
       // of that model instead, and say so.
-      CaseResult flushed = gemm_bf16_flushed_case(device, full_name, cdt, 21, 19, 33,
-                                                  run.a_scale, run.b_scale, run.what);
+      CaseResult flushed = gemm_bf16_flushed_case(device, full_name, cdt, 21, 19, 33, run.a_scale,
+                                                  run.b_scale, run.what);
       if (flushed.outcome == Outcome::kPass) r = flushed;
     }
     if (r.outcome != Outcome::kPass) return r;
@@ -776,6 +851,8 @@ void add_adversarial_cases(std::vector<Case>& cases) {
         [dt](const Device& d) { return attention_masked_rows_case(d, dt); });
     add("attention", "huge_scale." + t,
         [dt](const Device& d) { return attention_huge_scale_case(d, dt); });
+    add("attention", "nan_scores." + t,
+        [dt](const Device& d) { return attention_nan_scores_case(d, dt); });
   }
   const std::pair<xinhe_dtype_t, xinhe_dtype_t> combos[] = {
       {f32, f32}, {f16, f16}, {f16, f32}, {bf16, bf16}, {bf16, f32}};

@@ -671,17 +671,27 @@ void check_attention(const AttentionCase& a, AttentionFamilyId id, int64_t row_p
     for (int64_t h = 0; h < a.heads_q; ++h) {
       for (int64_t s = 0; s < a.seq_q; ++s) {
         const int64_t row = (b * a.heads_q + h) * a.seq_q + s;
+        const double want = expected_lse[static_cast<size_t>(row)];
+        const double got =
+            lse.get(b * d.lse_strides[0] + h * d.lse_strides[1] + s * d.lse_strides[2]);
+        // A row that sees a NaN score (the inputs hook put NaN in Q or K): all NaN (ops.h).
+        const bool nan_row = std::isnan(want);
+        if (nan_row) {
+          EXPECT_TRUE(std::isnan(got)) << "LSE of NaN row " << row << ": " << got;
+        }
         for (int64_t e = 0; e < a.head_dim; ++e) {
           const int64_t at =
               b * d.o_strides[0] + h * d.o_strides[1] + s * d.o_strides[2] + e * d.o_strides[3];
+          if (nan_row) {
+            EXPECT_TRUE(std::isnan(o.get(at))) << "O of NaN row " << row << ": " << o.get(at);
+            continue;
+          }
           o_error.add(o.get(at), expected_o[static_cast<size_t>(row * a.head_dim + e)],
                       row * a.head_dim + e);
         }
         // LSE (f32) per row, relative to its size: a row's LSE is its own softmax's scale.
-        const double want = expected_lse[static_cast<size_t>(row)];
-        const double got =
-            lse.get(b * d.lse_strides[0] + h * d.lse_strides[1] + s * d.lse_strides[2]);
-        if (std::isinf(want)) {
+        if (nan_row) {
+        } else if (std::isinf(want)) {
           EXPECT_TRUE(std::isinf(got) && got < 0) << "row " << row << ": " << got;
         } else {
           EXPECT_LE(std::fabs(got - want),
@@ -925,8 +935,8 @@ TEST(GpuKernelEmulation, AttentionTakesScalesUpToFltMax) {
                          Method{AttentionFamilyId::kNaive, XINHE_DTYPE_F32},
                          Method{AttentionFamilyId::kTensorOp, XINHE_DTYPE_F16},
                          Method{AttentionFamilyId::kWgmma, XINHE_DTYPE_BF16}}) {
-    for (const float scale : {2.5e38f, std::numeric_limits<float>::max(),
-                              -std::numeric_limits<float>::max()}) {
+    for (const float scale :
+         {2.5e38f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max()}) {
       SCOPED_TRACE(testing::Message() << "scale " << scale);
       check_attention(attention_case(m.dtype, 1, 2, 1, 9, 37, 16, true), m.method, 0,
                       huge_scale(scale));
@@ -958,6 +968,37 @@ TEST(GpuKernelEmulation, AttentionFullyMaskedRowsAreZero) {
       check_attention(attention_case(XINHE_DTYPE_BF16, 1, 2, 1, s[0], s[1], 40, true),
                       AttentionFamilyId::kWgmma, 0, hook);
     }
+  }
+}
+
+// NaN in Q or in a K row a query sees makes that row's O and LSE NaN (ops.h), as the float64
+// reference gives; not the zeros and -inf of a row that saw no key, which the kernels wrote when
+// they judged "saw keys" by l > 0 (NaN fails it) or skipped a tile whose max was -inf because
+// fmaxf passes over NaN. Hooks (Sq 9, Skv 70, causal): one NaN K row, key 65, which rows 4 to 8
+// see; one NaN Q row; NaN in the first 32 keys (whole tiles of NaN scores).
+TEST(GpuKernelEmulation, AttentionNanScoresGiveNanRows) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const AttentionInputsHook nan_k_row = [nan](xinhe_attention_desc_t& d, HostArray&, HostArray& k,
+                                              HostArray&) {
+    k.set(65 * d.k_strides[2] + 5 * d.k_strides[3], nan);
+  };
+  const AttentionInputsHook nan_q_row = [nan](xinhe_attention_desc_t& d, HostArray& q,
+                                              HostArray&, HostArray&) {
+    q.set(1 * d.q_strides[1] + 5 * d.q_strides[2] + 2 * d.q_strides[3], nan);
+  };
+  const AttentionInputsHook nan_k_tiles = [nan](xinhe_attention_desc_t& d, HostArray&,
+                                                HostArray& k, HostArray&) {
+    for (int64_t j = 0; j < 32; ++j) k.set(j * d.k_strides[2] + 7 * d.k_strides[3], nan);
+  };
+  for (const AttentionInputsHook& hook : {nan_k_row, nan_q_row, nan_k_tiles}) {
+    check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, 9, 70, 64, true),
+                    AttentionFamilyId::kFlash, 0, hook);
+    check_attention(attention_case(XINHE_DTYPE_F32, 1, 2, 1, 9, 70, 64, true),
+                    AttentionFamilyId::kNaive, 0, hook);
+    check_attention(attention_case(XINHE_DTYPE_F16, 1, 2, 1, 9, 70, 64, true),
+                    AttentionFamilyId::kTensorOp, 0, hook);
+    check_attention(attention_case(XINHE_DTYPE_BF16, 1, 2, 1, 9, 70, 64, true),
+                    AttentionFamilyId::kWgmma, 0, hook);
   }
 }
 

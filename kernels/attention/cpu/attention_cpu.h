@@ -1,6 +1,8 @@
 // CPU attention implementations, in dispatch order (fastest first, reference-grade last).
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -34,5 +36,23 @@ struct AttentionImpl {
 };
 
 const std::vector<AttentionImpl>& attention_impls();
+
+// How an online-softmax kernel finishes a query row from its running max (already scaled:
+// m * |scale|) and sum l. A row that saw no key: O = 0, LSE = -inf (ops.h). A row that saw
+// keys has l >= 1 (its max key adds exp(0)) unless a score was NaN (NaN or Inf in Q or in a
+// seen K row): then O and LSE are NaN, as the float64 reference gives, never an empty row's
+// zeros.
+struct RowResult {
+  bool use_o;  // O = o * inv_l; otherwise every element is fill
+  float inv_l;
+  float fill;
+  float lse;
+};
+inline RowResult row_result(bool saw_keys, float scaled_max, float l) {
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  if (!saw_keys) return {false, 0.0f, 0.0f, -std::numeric_limits<float>::infinity()};
+  if (!(l > 0.0f)) return {false, 0.0f, kNaN, kNaN};
+  return {true, 1.0f / l, 0.0f, scaled_max + std::log(l)};
+}
 
 }  // namespace xinhe::kernels::cpu

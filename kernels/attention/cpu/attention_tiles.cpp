@@ -498,15 +498,17 @@ class TileAttention {
     const int64_t h = task.h0 + r / task.bq, i = task.q0 + r % task.bq;
     const int64_t* os = d_.o_strides;
     const int64_t base = task.b * os[0] + h * os[1] + i * os[2];
+    // Whether the row saw keys comes from the mask, not from l: a NaN score (NaN or Inf in Q
+    // or a seen K row) leaves l NaN, or 0 where the max skipped it, and must give NaN, as the
+    // reference does, not the zeros of a row that saw nothing.
+    const bool saw_keys = d_.seq_kv > 0 && (!p_.causal || i + p_.causal_offset >= 0);
+    const RowResult out = row_result(saw_keys, m * p_.scale_abs, l);
     // Not o_row * 0: a V row the masked scores weighted 0 may hold Inf or NaN (0 * Inf = NaN).
-    const bool saw_keys = l > 0.0f;
-    const float inv = saw_keys ? 1.0f / l : 0.0f;
     for (int64_t x = 0; x < d_.head_dim; ++x)
-      store_out(d_.dtype, pr_.o, base + x * os[3], saw_keys ? o_row[x] * inv : 0.0f);
+      store_out(d_.dtype, pr_.o, base + x * os[3], out.use_o ? o_row[x] * out.inv_l : out.fill);
     if (pr_.lse != nullptr) {
       const int64_t* ls = d_.lse_strides;
-      pr_.lse[task.b * ls[0] + h * ls[1] + i * ls[2]] =
-          l > 0.0f ? m * p_.scale_abs + std::log(l) : -std::numeric_limits<float>::infinity();
+      pr_.lse[task.b * ls[0] + h * ls[1] + i * ls[2]] = out.lse;
     }
   }
 
@@ -530,7 +532,9 @@ class TileAttention {
       if (m_all != neg_inf) {
         for (int64_t s = 0; s < p_.splits; ++s) {
           const float* part = partials_ + (t * p_.splits + s) * p_.partial_floats + r * (D + 2);
-          if (part[0] == neg_inf) continue;  // this split's keys were all masked for the row
+          // This split's keys were all masked for the row (l = 0); a NaN l (a NaN score among
+          // them, max still -inf) gets weight 0 and makes l_all NaN, as it must.
+          if (part[0] == neg_inf && part[1] == 0.0f) continue;
           const float w = std::exp2((part[0] - m_all) * p_.c);
           l_all += w * part[1];
           for (int64_t x = 0; x < D; ++x) o_row[x] += w * part[2 + x];

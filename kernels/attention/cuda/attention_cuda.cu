@@ -41,6 +41,19 @@ XG_DEVICE int64_t visible_keys(const xinhe_attention_cuda_params_t& p, int64_t r
   return end < p.seq_kv ? end : p.seq_kv;
 }
 
+// How a row ends (ops.h): one that saw no key stores O = 0 (not o * 0: V rows weighted 0 may
+// hold Inf or NaN) and LSE = -inf; one that saw keys has l >= 1 unless a score was NaN (NaN or
+// Inf in Q or a seen K row), and then stores NaN, never an empty row's zeros.
+struct FinalRow {
+  bool use_o;  // O = o * inv_l, LSE from m and l; otherwise O = fill, LSE = lse
+  float inv_l, fill, lse;
+};
+XG_DEVICE FinalRow final_row(bool saw_keys, float l) {
+  if (!saw_keys) return {false, 0.0f, 0.0f, -INFINITY};
+  if (!(l > 0.0f)) return {false, 0.0f, NAN, NAN};
+  return {true, 1.0f / l, 0.0f, 0.0f};
+}
+
 // m: the row's running max of the unscaled scores t (see the top).
 template <typename T, int kPerLane>
 XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex& r,
@@ -48,16 +61,16 @@ XG_DEVICE void write_row(const xinhe_attention_cuda_params_t& p, const RowIndex&
   const int lane = threadIdx.x % 32;
   T* out = static_cast<T*>(p.o) + r.batch * p.o_strides[0] + r.head_q * p.o_strides[1] +
            r.row * p.o_strides[2];
-  const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+  const FinalRow f = final_row(visible_keys(p, r.row) > 0, l);
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int64_t d = lane + 32 * e;
-    // Not o * 0 for a row that saw no key: V rows weighted 0 may hold Inf or NaN.
-    if (d < p.head_dim) out[d * p.o_strides[3]] = xg::from_f32<T>(l > 0.0f ? o[e] * inv_l : 0.0f);
+    if (d < p.head_dim)
+      out[d * p.o_strides[3]] = xg::from_f32<T>(f.use_o ? o[e] * f.inv_l : f.fill);
   }
   if (p.lse != nullptr && lane == 0) {
     p.lse[r.batch * p.lse_strides[0] + r.head_q * p.lse_strides[1] + r.row * p.lse_strides[2]] =
-        l > 0.0f ? m * score_scale(p) + logf(l) : -INFINITY;
+        f.use_o ? m * score_scale(p) + logf(l) : f.lse;
   }
 }
 
@@ -70,19 +83,19 @@ XG_DEVICE void write_quad_row(const xinhe_attention_cuda_params_t& p, int64_t ba
   const int t = threadIdx.x % 4;
   T* out = static_cast<T*>(p.o) + batch * p.o_strides[0] + head_q * p.o_strides[1] +
            row * p.o_strides[2];
-  const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+  const FinalRow f = final_row(visible_keys(p, row) > 0, l);
 #pragma unroll
   for (int j = 0; j < kColumnBlocks; ++j) {
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int64_t d = j * 8 + 2 * t + e;
       if (d < p.head_dim)
-        out[d * p.o_strides[3]] = xg::from_f32<T>(l > 0.0f ? value(j, e) * inv_l : 0.0f);
+        out[d * p.o_strides[3]] = xg::from_f32<T>(f.use_o ? value(j, e) * f.inv_l : f.fill);
     }
   }
   if (p.lse != nullptr && t == 0) {
     p.lse[batch * p.lse_strides[0] + head_q * p.lse_strides[1] + row * p.lse_strides[2]] =
-        l > 0.0f ? lse : -INFINITY;
+        f.use_o ? lse : f.lse;
   }
 }
 
@@ -204,7 +217,13 @@ XG_DEVICE void attention_flash(const xinhe_attention_cuda_params_t& p) {
           tile_max = fmaxf(tile_max, s[j]);
         }
         const float m_new = fmaxf(m[rr], tile_max);
-        if (m_new == -INFINITY) continue;  // nothing visible yet for this row
+        if (m_new == -INFINITY) {  // nothing visible yet for this row, or only NaN (fmaxf
+          // skips it): a NaN score makes l NaN, and the row's output NaN (final_row).
+#pragma unroll
+          for (int j = 0; j < kFlashTileKv; ++j)
+            if (isnan(s[j])) l[rr] = s[j];
+          continue;
+        }
         const float correction = expf((m[rr] - m_new) * a);
         l[rr] *= correction;
 #pragma unroll

@@ -136,8 +136,13 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
       float block_max = -INFINITY;
       for (int jj = 0; jj < BKV; ++jj) block_max = fmax(block_max, s[r][jj]);
       const float new_max = fmax(row_max[r], block_max);
-      if (new_max == -INFINITY) {  // nothing visible yet for this row: every P is 0
-        for (int jj = 0; jj < BKV; ++jj) s[r][jj] = 0.0f;
+      if (new_max == -INFINITY) {  // nothing visible yet for this row: every P is 0,
+        // but a NaN score (fmax skips it) stays NaN, so that the row's O and LSE become NaN.
+        for (int jj = 0; jj < BKV; ++jj) {
+          const float p = isnan(s[r][jj]) ? s[r][jj] : 0.0f;
+          s[r][jj] = p;
+          row_sum[r] += p;
+        }
         continue;
       }
       // exp(-inf) = 0 on the first block
@@ -167,14 +172,17 @@ __kernel void xinhe_attention_flash(const long heads_q, const long heads_kv, con
     if (row >= seq_q) break;
     const long orow = o_offset + b * o_strides.s0 + h * o_strides.s1 + row * o_strides.s2;
     // A row that saw no key stores 0, not acc * 0: the rows it shares a work item with weight
-    // V by its zero P, and a V holding Inf made that NaN.
+    // V by its zero P, and a V holding Inf made that NaN. A row that saw keys has a sum >= 1
+    // unless a score was NaN: then O and LSE are NaN (ops.h).
     const bool saw_keys = row_end[r] > 0;
+    const bool finite_sum = row_sum[r] > 0.0f;
     const float inv = saw_keys ? 1.0f / row_sum[r] : 0.0f;
     for (int c = 0; c < NDV; ++c)
-      STORE_ROW(O, orow, c, o_strides.s3, saw_keys ? acc[r][c] * inv : (dvec)(0.0f));
+      STORE_ROW(O, orow, c, o_strides.s3,
+                !saw_keys ? (dvec)(0.0f) : finite_sum ? acc[r][c] * inv : (dvec)(NAN));
 #if WITH_LSE
     LSE[lse_offset + b * lse_strides.s0 + h * lse_strides.s1 + row * lse_strides.s2] =
-        row_end[r] > 0 ? row_max[r] * score_scale + log(row_sum[r]) : -INFINITY;
+        !saw_keys ? -INFINITY : finite_sum ? row_max[r] * score_scale + log(row_sum[r]) : NAN;
 #endif
   }
 }
