@@ -31,9 +31,12 @@ namespace xinhe::ascend {
   X(aclrtGetMemInfo)              \
   X(aclrtMalloc)                  \
   X(aclrtFree)                    \
+  X(aclrtMallocHost)              \
+  X(aclrtFreeHost)                \
   X(aclrtCreateStream)            \
   X(aclrtDestroyStream)           \
   X(aclrtSynchronizeStream)       \
+  X(aclrtMemcpy)                  \
   X(aclrtMemcpyAsync)             \
   X(aclrtMemsetAsync)             \
   X(aclrtCreateEventWithFlag)     \

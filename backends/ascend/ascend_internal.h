@@ -7,6 +7,7 @@
 #include <string>
 
 #include "ascend_api.h"
+#include "ascend_soc.h"
 #include "xinhe/backend.h"
 #include "xinhe/backend.hpp"
 
@@ -21,6 +22,7 @@ struct xinhe_be_device_s {
   int32_t ordinal = 0;
   aclrtContext context = nullptr;
   std::string soc;
+  xinhe::ascend::SocRules rules;  // read once at device_open (ascend_soc.h)
   std::string version;
   uint64_t total_memory = 0;
   // The 2048x2048 rightDownCausal mask of aclnnFlashAttentionScore (sparseMode 3), made once.

@@ -97,9 +97,13 @@ aclError aclrtSetCurrentContext(aclrtContext context);
 aclError aclrtGetMemInfo(aclrtMemAttr attr, size_t* free_bytes, size_t* total_bytes);
 aclError aclrtMalloc(void** dev_ptr, size_t size, aclrtMemMallocPolicy policy);
 aclError aclrtFree(void* dev_ptr);
+aclError aclrtMallocHost(void** host_ptr, size_t size);
+aclError aclrtFreeHost(void* host_ptr);
 aclError aclrtCreateStream(aclrtStream* stream);
 aclError aclrtDestroyStream(aclrtStream stream);
 aclError aclrtSynchronizeStream(aclrtStream stream);
+aclError aclrtMemcpy(void* dst, size_t dest_max, const void* src, size_t count,
+                     aclrtMemcpyKind kind);
 aclError aclrtMemcpyAsync(void* dst, size_t dest_max, const void* src, size_t count,
                           aclrtMemcpyKind kind, aclrtStream stream);
 aclError aclrtMemsetAsync(void* dev_ptr, size_t max_count, int32_t value, size_t count,

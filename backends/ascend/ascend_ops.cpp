@@ -3,24 +3,28 @@
 // buffers and of the xinhe workspace. The same plan code runs twice:
 //   at create (sizing), phase one only, with tensors that have no data: it proves the shape is
 //     one aclnn accepts (a refusal becomes the op's UNIMPLEMENTED reason) and finds the largest
-//     workspace any call asks for; each executor is marked repeatable and destroyed unrun;
+//     workspace any call asks for; each executor is released unrun (Plan::release_unrun);
 //   at run, both phases with the real addresses; each executor runs once, as aclnn wants.
 // xinhe's workspace holds, 64-byte aligned: the plan's f32 temporaries, then the aclnn
 // workspace, so an operator's (poisoned, scratch) workspace never overlaps a temporary.
 //
-// GEMM: aclnnMatmul (batch 1, ascend.gemm.aclnn_matmul_<dtypes>) or aclnnBatchMatMul
-// (ascend.gemm.aclnn_batch_matmul_<dtypes>) over strided views, transposes as strides.
-// Inputs in f16/bf16 are first copied to f32 (exact), so accumulation is f32 with
-// cubeMathType KEEP_DTYPE for every dtype; alpha/beta and C's dtype are applied by
-// aclnnInplaceMuls / aclnnInplaceAdd / aclnnInplaceCopy in f32, with one rounding to C's dtype.
-// alpha == 0 or K == 0 never touches A or B (BLAS): C = beta * C, beta == 0 writes +0.
+// GEMM: transposes as strides; alpha/beta and C's dtype are applied by aclnnInplaceMuls /
+// aclnnInplaceAdd / aclnnInplaceCopy in f32, with one rounding to C's dtype. alpha == 0 or
+// K == 0 never touches A or B (BLAS): C = beta * C, beta == 0 writes +0. The matmul itself
+// depends on the SoC (ascend_soc.h):
+//   Atlas A2/A3: f16/bf16 inputs are first copied to f32 (exact) and multiplied with
+//     cubeMathType KEEP_DTYPE on aclnnMatmul (batch 1) or aclnnBatchMatMul (batched);
+//   Atlas training/inference series (and unknown SoCs): the cube unit takes no FLOAT with
+//     KEEP_DTYPE and no BFLOAT16, so f16 inputs go to aclnnMatmul as they are, with the f32
+//     output its reference allows for f16 inputs (rank 3 when batched: aclnnBatchMatMul
+//     documents no f32 output for f16 inputs); f32 and bf16 GEMMs are declined.
 //
-// Attention: aclnnFlashAttentionScore in the BNSD layout (the strides of the caller's views
-// describe BSHD and padded tensors as well), sparseMode 3 (rightDownCausal, xinhe's bottom-right
-// causal mask) with the 2048x2048 mask, GQA through Nq/Nkv. Rows that see no key (Skv == 0, or
-// causal with Sq > Skv) are not given to the operator, whose output for them is undefined: O is
-// filled with 0 and LSE with -inf. LSE = softmaxMax + ln(softmaxSum), from column 0 of the
-// operator's [B, N, Sq, 8] statistics.
+// Attention (A2/A3 only, as aclnnFlashAttentionScore is): BNSD layout (the strides of the
+// caller's views describe BSHD and padded tensors as well), sparseMode 3 (rightDownCausal,
+// xinhe's bottom-right causal mask) with the 2048x2048 mask, GQA through Nq/Nkv. Rows that see
+// no key (Skv == 0, or causal with Sq > Skv) are not given to the operator, whose output for
+// them is undefined: O is filled with 0 and LSE with -inf. LSE = softmaxMax + ln(softmaxSum),
+// from column 0 of the operator's [B, N, Sq, 8] statistics.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -153,8 +157,8 @@ class Plan {
                   return api_.aclnnInplaceFillScalarGetWorkspaceSize(t, s, w, e);
                 });
   }
-  xinhe_status_t matmul(bool batched, const aclTensor* a, const aclTensor* b, aclTensor* out) {
-    if (batched)
+  xinhe_status_t matmul(bool batch_op, const aclTensor* a, const aclTensor* b, aclTensor* out) {
+    if (batch_op)
       return call("aclnnBatchMatMul", api_.aclnnBatchMatMul, [&](uint64_t* w, aclOpExecutor** e) {
         return api_.aclnnBatchMatMulGetWorkspaceSize(a, b, out, KEEP_DTYPE, w, e);
       });
@@ -194,8 +198,7 @@ class Plan {
                         why);
     }
     if (sizing_ || size > workspace_size_) {
-      api_.aclSetAclOpExecutorRepeatable(executor);
-      api_.aclDestroyAclOpExecutor(executor);
+      release_unrun(name, executor);
       largest_ = std::max(largest_, size);
       if (sizing_) return nullptr;
       return make_error(device_->backend->host, XINHE_STATUS_INTERNAL, name, __FILE__, __LINE__,
@@ -211,6 +214,25 @@ class Plan {
                             (recent ? std::string(": ") + recent : ""));
     }
     return nullptr;
+  }
+
+  // An executor phase two will not run. aclnn frees an executor when phase two runs it;
+  // otherwise the only documented release is aclDestroyAclOpExecutor, and only for one that
+  // aclSetAclOpExecutorRepeatable accepted. When that is refused, no documented call frees it:
+  // it is left to aclnn (one per sizing call of that operator) rather than destroyed against
+  // the documentation.
+  void release_unrun(const char* name, aclOpExecutor* executor) {
+    const xinhe_host_api_t* host = device_->backend->host;
+    const aclnnStatus r = api_.aclSetAclOpExecutorRepeatable(executor);
+    std::string note;
+    if (r != ACLNN_SUCCESS) {
+      note = std::string(name) + ": aclSetAclOpExecutorRepeatable refused an unrun executor " +
+             "(error " + std::to_string(r) + "); no documented call frees it, so it is left";
+    } else if (const aclnnStatus d = api_.aclDestroyAclOpExecutor(executor); d != ACLNN_SUCCESS) {
+      note = std::string(name) + ": aclDestroyAclOpExecutor failed: error " + std::to_string(d);
+    }
+    if (!note.empty() && host->verbose_enabled("dispatch"))
+      host->log("dispatch", kBackendName, note.c_str());
   }
 
   xinhe_be_device_s* device_;
@@ -230,9 +252,21 @@ class Plan {
 struct GemmScratch {
   uint64_t a32 = 0, b32 = 0, t = 0, u = 0, total = 0;
 };
-GemmScratch gemm_scratch(const xinhe_gemm_desc_t& g) {
+// Where the matmul runs on the device's SoC (see the top of the file).
+struct GemmRoute {
+  bool widen = false;     // f16/bf16 inputs copied to f32 first (A2/A3)
+  bool batch_op = false;  // aclnnBatchMatMul rather than aclnnMatmul
+};
+GemmRoute gemm_route(const SocRules& rules, const xinhe_gemm_desc_t& g) {
+  GemmRoute r;
+  r.widen = rules.f32_cube && g.ab_dtype != XINHE_DTYPE_F32;
+  r.batch_op = rules.f32_cube && g.batch > 1;
+  return r;
+}
+
+GemmScratch gemm_scratch(const xinhe_gemm_desc_t& g, const GemmRoute& route) {
   GemmScratch s;
-  const bool cast = g.ab_dtype != XINHE_DTYPE_F32;
+  const bool cast = route.widen;
   const uint64_t a = cast ? round_up(4ull * g.batch * g.m * g.k) : 0;
   const uint64_t b = cast ? round_up(4ull * g.batch * g.k * g.n) : 0;
   const uint64_t t = round_up(4ull * g.batch * g.m * g.n);
@@ -245,8 +279,8 @@ GemmScratch gemm_scratch(const xinhe_gemm_desc_t& g) {
   return s;
 }
 
-xinhe_status_t gemm_plan(Plan& p, const xinhe_gemm_desc_t& g, Operand a_at, Operand b_at,
-                         Operand c_at, uint8_t* ws, float alpha, float beta) {
+xinhe_status_t gemm_plan(Plan& p, const xinhe_gemm_desc_t& g, const GemmRoute& route, Operand a_at,
+                         Operand b_at, Operand c_at, uint8_t* ws, float alpha, float beta) {
   const bool batched = g.batch > 1;
   auto view = [&](int64_t d0, int64_t d1, int64_t s0, int64_t s1, int64_t s2) {
     return batched ? Shape{{g.batch, d0, d1}, {s0, s1, s2}} : Shape{{d0, d1}, {s1, s2}};
@@ -261,14 +295,14 @@ xinhe_status_t gemm_plan(Plan& p, const xinhe_gemm_desc_t& g, Operand a_at, Oper
     if (beta == 1.0f) return nullptr;
     return beta == 0.0f ? p.fill(c, 0.0f) : p.muls(c, beta);
   }
-  const GemmScratch s = gemm_scratch(g);
+  const GemmScratch s = gemm_scratch(g, route);
   aclTensor* a = p.tensor(
       ab, g.trans_a ? view(g.m, g.k, g.stride_a, 1, g.lda) : view(g.m, g.k, g.stride_a, g.lda, 1),
       a_at);
   aclTensor* b = p.tensor(
       ab, g.trans_b ? view(g.k, g.n, g.stride_b, 1, g.ldb) : view(g.k, g.n, g.stride_b, g.ldb, 1),
       b_at);
-  if (ab != ACL_FLOAT) {  // exact widening: the products then accumulate in f32
+  if (route.widen) {  // exact widening: the products then accumulate in f32
     aclTensor* a32 = p.tensor(ACL_FLOAT, dense(g.m, g.k), scratch_at(ws, s.a32));
     aclTensor* b32 = p.tensor(ACL_FLOAT, dense(g.k, g.n), scratch_at(ws, s.b32));
     XINHE_BE_RETURN_IF_ERROR(p.copy(a32, a));
@@ -277,7 +311,7 @@ xinhe_status_t gemm_plan(Plan& p, const xinhe_gemm_desc_t& g, Operand a_at, Oper
     b = b32;
   }
   aclTensor* t = p.tensor(ACL_FLOAT, dense(g.m, g.n), scratch_at(ws, s.t));
-  XINHE_BE_RETURN_IF_ERROR(p.matmul(batched, a, b, t));
+  XINHE_BE_RETURN_IF_ERROR(p.matmul(route.batch_op, a, b, t));
   if (beta == 0.0f) {  // C is not read
     if (alpha != 1.0f) XINHE_BE_RETURN_IF_ERROR(p.muls(t, alpha));
     return p.copy(c, t);
@@ -427,17 +461,42 @@ struct ImplEntry {
 constexpr ImplEntry kGemmList[] = {{"aclnn_matmul", nullptr}, {"aclnn_batch_matmul", nullptr}};
 constexpr ImplEntry kAttentionList[] = {{"aclnn_flash_attention_score", nullptr}};
 
-std::string why_not(const ImplEntry& e, const xinhe_gemm_desc_t& g) {
-  if (g.ab_dtype == XINHE_DTYPE_F64 || g.c_dtype == XINHE_DTYPE_F64)
-    return "aclnn has no fp64 operators (the device does not claim f64)";
-  const bool batch_entry = std::string(e.method) == "aclnn_batch_matmul";
-  if (batch_entry && g.batch <= 1) return "batch 1 runs on aclnnMatmul";
-  if (!batch_entry && g.batch > 1) return "aclnnMatmul takes batch 1";
+// The SoC's documented limits on a GEMM (ascend_soc.h), before aclnn is asked.
+std::string soc_gemm_limits(const SocRules& rules, const xinhe_gemm_desc_t& g) {
+  const std::string on = " on " + rules.soc + " (" + rules.product + ")";
+  const std::string unknown = rules.unknown_note.empty() ? "" : "; " + rules.unknown_note;
+  if (!rules.bf16 && (g.ab_dtype == XINHE_DTYPE_BF16 || g.c_dtype == XINHE_DTYPE_BF16))
+    return "bf16 GEMM" + on + ": aclnnMatmul documents BFLOAT16 for Atlas A2/A3 products only" +
+           unknown;
+  if (!rules.f32_cube && g.ab_dtype == XINHE_DTYPE_F32)
+    return "f32 GEMM" + on +
+           ": aclnnMatmul documents that this cube unit takes no FLOAT with cubeMathType "
+           "KEEP_DTYPE, and the down-precision modes would not match the f32 reference" +
+           unknown;
   return "";
 }
-std::string why_not(const ImplEntry&, const xinhe_attention_desc_t& d) {
+
+std::string why_not(const ImplEntry& e, const xinhe_gemm_desc_t& g, const SocRules& rules) {
+  if (g.ab_dtype == XINHE_DTYPE_F64 || g.c_dtype == XINHE_DTYPE_F64)
+    return "aclnn has no fp64 operators (the device does not claim f64)";
+  if (std::string why = soc_gemm_limits(rules, g); !why.empty()) return why;
+  const bool batch_entry = std::string(e.method) == "aclnn_batch_matmul";
+  if (batch_entry && g.batch <= 1) return "batch 1 runs on aclnnMatmul";
+  if (batch_entry && !rules.f32_cube)
+    return "aclnnBatchMatMul documents only an f16 output for f16 inputs on " + rules.soc + " (" +
+           rules.product +
+           "); batched f16 runs on aclnnMatmul, whose f32 output keeps "
+           "the products unrounded";
+  if (!batch_entry && g.batch > 1 && rules.f32_cube) return "batched GEMM runs on aclnnBatchMatMul";
+  return "";
+}
+std::string why_not(const ImplEntry&, const xinhe_attention_desc_t& d, const SocRules& rules) {
   if (d.dtype == XINHE_DTYPE_F64)
     return "aclnn has no fp64 operators (the device does not claim f64)";
+  if (!rules.flash_attention)
+    return "aclnnFlashAttentionScore is documented for Atlas A2/A3 products only, and " +
+           (rules.soc.empty() ? std::string("this SoC") : rules.soc) + " is " + rules.product +
+           (rules.unknown_note.empty() ? "" : "; " + rules.unknown_note);
   return attention_limits(d);
 }
 
@@ -448,10 +507,11 @@ xinhe::backend::Built size_plan(xinhe_be_op_s* op) {
   if (xinhe_status_t status = bind(op->device)) return xinhe::backend::Built::fatal(status);
   Plan plan(op->device, /*sizing=*/true);
   if (op->kind == XINHE_OP_GEMM) {
-    op->scratch = gemm_scratch(op->gemm).total;
+    const GemmRoute route = gemm_route(op->device->rules, op->gemm);
+    op->scratch = gemm_scratch(op->gemm, route).total;
     // Every path a run may take: alpha and beta general, beta == 0, alpha == 0.
     for (const auto& [alpha, beta] : {std::pair{0.5f, 0.5f}, {0.5f, 0.0f}, {0.0f, 0.5f}})
-      gemm_plan(plan, op->gemm, {}, {}, {}, nullptr, alpha, beta);
+      gemm_plan(plan, op->gemm, route, {}, {}, {}, nullptr, alpha, beta);
   } else {
     op->scratch = attention_scratch(op->attention);
     attention_plan(plan, op->attention, {}, {}, {}, {}, {}, nullptr, nullptr);
@@ -466,7 +526,7 @@ xinhe::backend::Selection select(xinhe_be_op_s* op, const Desc& desc, const List
   xinhe::backend::DispatchRequest request(op->device->backend->host, kBackendName, desc);
   request.device = op->device->soc;
   return xinhe::backend::select_impl(
-      request, list, [&](const ImplEntry& e) { return why_not(e, desc); },
+      request, list, [&](const ImplEntry& e) { return why_not(e, desc, op->device->rules); },
       [&](const ImplEntry&) { return size_plan(op); });
 }
 
@@ -537,7 +597,8 @@ xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be
             op->aclnn_workspace);
   if (gemm) {
     const xinhe_gemm_desc_t& g = op->gemm;
-    return gemm_plan(plan, g, operand(args->mem[XINHE_GEMM_ARG_A], g.ab_dtype),
+    return gemm_plan(plan, g, gemm_route(op->device->rules, g),
+                     operand(args->mem[XINHE_GEMM_ARG_A], g.ab_dtype),
                      operand(args->mem[XINHE_GEMM_ARG_B], g.ab_dtype),
                      operand(args->mem[XINHE_GEMM_ARG_C], g.c_dtype), ws, args->alpha, args->beta);
   }

@@ -1,13 +1,17 @@
 // The Ascend plugin's runtime on AscendCL: one context per device, streams, device memory from
-// aclrtMalloc, copies with explicit directions (aclrtMemcpyAsync), fills (aclrtMemsetAsync),
-// events with timing (ACL_EVENT_TIME_LINE), and the backend table.
+// aclrtMalloc, copies with explicit directions, fills (aclrtMemsetAsync), events with timing
+// (ACL_EVENT_TIME_LINE), and the backend table.
 //
-// AscendCL's asynchronous copies and memsets need 64-byte aligned device addresses, while xinhe
-// copies at any byte offset. Aligned ranges go straight to aclrtMemcpyAsync. Unaligned writes
-// are exact byte copies on the device (aclnnInplaceCopy on uint8 views), from an aligned
-// scratch buffer for host data; unaligned reads are widened down to the 64-byte line (reading
-// more is harmless). Copies from and to pageable host memory return once the copy is done
-// (CANN's documented behaviour for non-pinned memory), so host staging is released at once.
+// Copies follow CANN 8.0-8.2, the oldest releases the plugin supports. aclrtMemcpyAsync there
+// needs 64-byte aligned source and destination, and host memory from aclrtMallocHost for
+// host<->device copies (pageable memory gives unpredictable results; it is supported only from
+// 8.3.RC1). The caller's host memory is pageable and of any alignment, so host<->device copies
+// wait for the stream (aclrtSynchronizeStream: everything queued before the copy is done, which
+// keeps xinhe's stream order) and then copy synchronously with aclrtMemcpy, which documents
+// neither rule. Device addresses are kept 64-byte aligned all the same: an unaligned write is
+// an exact byte copy on the device (aclnnInplaceCopy on uint8 views) from an aligned scratch
+// buffer; an unaligned read is widened down to the 64-byte line into aclrtMallocHost staging.
+// Device-to-device copies and memsets stay asynchronous.
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -74,17 +78,12 @@ xinhe_status_t causal_mask(xinhe_be_device_s* device, void** out) {
     void* p = nullptr;
     XINHE_ACL_CALL(device, acl(device).aclrtMalloc(&p, mask.size(), ACL_MEM_MALLOC_HUGE_FIRST),
                    "aclrtMalloc");
-    aclrtStream stream = nullptr;
-    aclError r = acl(device).aclrtCreateStream(&stream);
-    if (r == ACL_SUCCESS) {
-      r = acl(device).aclrtMemcpyAsync(p, mask.size(), mask.data(), mask.size(),
-                                       ACL_MEMCPY_HOST_TO_DEVICE, stream);
-      if (r == ACL_SUCCESS) r = acl(device).aclrtSynchronizeStream(stream);
-      acl(device).aclrtDestroyStream(stream);
-    }
+    // Synchronous: the mask is pageable host memory (see the top of the file).
+    const aclError r = acl(device).aclrtMemcpy(p, mask.size(), mask.data(), mask.size(),
+                                               ACL_MEMCPY_HOST_TO_DEVICE);
     if (r != ACL_SUCCESS) {
       acl(device).aclrtFree(p);
-      return acl_error(device, r, "aclrtMemcpyAsync", __FILE__, __LINE__);
+      return acl_error(device, r, "aclrtMemcpy", __FILE__, __LINE__);
     }
     device->causal_mask = p;
   }
@@ -168,7 +167,10 @@ xinhe_status_t device_open(xinhe_be_backend_t backend, uint32_t index, xinhe_be_
     return status;
   }
   const char* soc = api.aclrtGetSocName();
-  device->soc = soc ? soc : "Ascend (unknown SoC)";
+  device->rules = soc_rules(soc);
+  device->soc = device->rules.soc.empty() ? "Ascend (unknown SoC)" : device->rules.soc;
+  if (!device->rules.unknown_note.empty() && backend->host->verbose_enabled("load"))
+    backend->host->log("load", kBackendName, device->rules.unknown_note.c_str());
   device->version = "AscendCL " + std::to_string(major) + "." + std::to_string(minor) + "." +
                     std::to_string(patch);
   device->total_memory = total_bytes;
@@ -197,9 +199,11 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
     out->free_memory = free_bytes;
   out->compute_units = 0;  // not in AscendCL's device queries
   out->flags = XINHE_DEVICE_FLAG_TIMING;
-  // aclnn runs f32, f16 and bf16 (no fp64 anywhere in its operators).
-  out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16) |
-                    XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
+  // What some op runs in on this SoC (ascend_soc.h); no fp64 anywhere in aclnn. f16 GEMM runs
+  // everywhere; f32 and bf16 only where the cube unit takes them (A2/A3).
+  out->dtype_caps = XINHE_DTYPE_CAP(XINHE_DTYPE_F16);
+  if (device->rules.f32_cube) out->dtype_caps |= XINHE_DTYPE_CAP(XINHE_DTYPE_F32);
+  if (device->rules.bf16) out->dtype_caps |= XINHE_DTYPE_CAP(XINHE_DTYPE_BF16);
   out->min_alignment = kCopyAlignment;
   if (XINHE_STRUCT_HAS(xinhe_device_properties_t, out, device_type))
     out->device_type = XINHE_DEVICE_TYPE_NPU;
@@ -288,26 +292,58 @@ xinhe_status_t stream_synchronize(xinhe_be_stream_t stream) {
 
 uint8_t* address_of(xinhe_be_mem_t mem) { return mem.buffer->address + mem.offset; }
 
-xinhe_status_t memcpy_async(xinhe_be_stream_t stream, void* dst, const void* src, uint64_t size,
-                            aclrtMemcpyKind kind) {
-  XINHE_ACL_CALL(stream->device,
-                 acl(stream->device).aclrtMemcpyAsync(dst, size, src, size, kind, stream->stream),
-                 "aclrtMemcpyAsync");
+// Waits for everything queued on the stream, so that a synchronous copy after it keeps the
+// stream order xinhe promises (backend.h, base.h).
+xinhe_status_t wait_for(xinhe_be_stream_t stream) {
+  XINHE_ACL_CALL(stream->device, acl(stream->device).aclrtSynchronizeStream(stream->stream),
+                 "aclrtSynchronizeStream");
   return nullptr;
 }
 
-// Device bytes [dst, dst + size) from host memory, at any device address. An unaligned range
-// goes through an aligned device scratch buffer and a device-side byte copy, so no byte outside
-// it is written (another stream may be writing its neighbours).
+xinhe_status_t memcpy_sync(xinhe_be_device_s* device, void* dst, const void* src, uint64_t size,
+                           aclrtMemcpyKind kind) {
+  XINHE_ACL_CALL(device, acl(device).aclrtMemcpy(dst, size, src, size, kind), "aclrtMemcpy");
+  return nullptr;
+}
+
+// Page-locked host memory (aclrtMallocHost: 64-byte aligned), freed on scope exit.
+class HostStaging {
+ public:
+  explicit HostStaging(xinhe_be_device_s* device) : device_(device) {}
+  ~HostStaging() {
+    if (bytes_ != nullptr) acl(device_).aclrtFreeHost(bytes_);
+  }
+  HostStaging(const HostStaging&) = delete;
+  HostStaging& operator=(const HostStaging&) = delete;
+  xinhe_status_t allocate(uint64_t size) {
+    void* p = nullptr;
+    XINHE_ACL_CALL(device_, acl(device_).aclrtMallocHost(&p, size), "aclrtMallocHost");
+    bytes_ = static_cast<uint8_t*>(p);
+    return nullptr;
+  }
+  uint8_t* bytes() const { return bytes_; }
+
+ private:
+  xinhe_be_device_s* device_;
+  uint8_t* bytes_ = nullptr;
+};
+
+// Device bytes [dst, dst + size) from host memory, at any device address, after the work
+// queued before it. An unaligned range goes through an aligned device scratch buffer and a
+// device-side byte copy, so no byte outside it is written (another stream may be writing its
+// neighbours).
 xinhe_status_t write_device(xinhe_be_stream_t stream, uint8_t* dst, const void* src,
                             uint64_t size) {
-  if (reinterpret_cast<uintptr_t>(dst) % kCopyAlignment == 0)
-    return memcpy_async(stream, dst, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
   xinhe_be_device_s* device = stream->device;
+  if (reinterpret_cast<uintptr_t>(dst) % kCopyAlignment == 0) {
+    XINHE_BE_RETURN_IF_ERROR(wait_for(stream));
+    return memcpy_sync(device, dst, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
+  }
   void* scratch = nullptr;
   XINHE_ACL_CALL(device, acl(device).aclrtMalloc(&scratch, size, ACL_MEM_MALLOC_HUGE_FIRST),
                  "aclrtMalloc");
-  xinhe_status_t status = memcpy_async(stream, scratch, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
+  // The scratch is new, so filling it needs no wait; the byte copy into dst is in stream order.
+  xinhe_status_t status = memcpy_sync(device, scratch, src, size, ACL_MEMCPY_HOST_TO_DEVICE);
   if (status == nullptr)
     status = device_byte_copy(stream, dst, static_cast<const uint8_t*>(scratch), size);
   const aclError r = acl(device).aclrtSynchronizeStream(stream->stream);  // scratch in use
@@ -317,14 +353,18 @@ xinhe_status_t write_device(xinhe_be_stream_t stream, uint8_t* dst, const void* 
   return status;
 }
 
-// Host bytes from device bytes [src, src + size), at any device address.
+// Host bytes from device bytes [src, src + size), at any device address, after the work queued
+// before it.
 xinhe_status_t read_device(xinhe_be_stream_t stream, void* dst, const uint8_t* src, uint64_t size) {
+  xinhe_be_device_s* device = stream->device;
+  XINHE_BE_RETURN_IF_ERROR(wait_for(stream));
   const uint64_t head = reinterpret_cast<uintptr_t>(src) % kCopyAlignment;
-  if (head == 0) return memcpy_async(stream, dst, src, size, ACL_MEMCPY_DEVICE_TO_HOST);
-  std::vector<uint8_t> staging(head + size);
+  if (head == 0) return memcpy_sync(device, dst, src, size, ACL_MEMCPY_DEVICE_TO_HOST);
+  HostStaging staging(device);
+  XINHE_BE_RETURN_IF_ERROR(staging.allocate(head + size));
   XINHE_BE_RETURN_IF_ERROR(
-      memcpy_async(stream, staging.data(), src - head, staging.size(), ACL_MEMCPY_DEVICE_TO_HOST));
-  std::memcpy(dst, staging.data() + head, size);
+      memcpy_sync(device, staging.bytes(), src - head, head + size, ACL_MEMCPY_DEVICE_TO_HOST));
+  std::memcpy(dst, staging.bytes() + head, size);
   return nullptr;
 }
 
@@ -346,8 +386,14 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t ds
   uint8_t* d = address_of(dst);
   const uint8_t* s = address_of(src);
   if (reinterpret_cast<uintptr_t>(d) % kCopyAlignment == 0 &&
-      reinterpret_cast<uintptr_t>(s) % kCopyAlignment == 0)
-    return memcpy_async(stream, d, s, size, ACL_MEMCPY_DEVICE_TO_DEVICE);
+      reinterpret_cast<uintptr_t>(s) % kCopyAlignment == 0) {
+    XINHE_ACL_CALL(
+        stream->device,
+        acl(stream->device)
+            .aclrtMemcpyAsync(d, size, s, size, ACL_MEMCPY_DEVICE_TO_DEVICE, stream->stream),
+        "aclrtMemcpyAsync");
+    return nullptr;
+  }
   return device_byte_copy(stream, d, s, size);
 }
 
@@ -364,9 +410,10 @@ xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
                    "aclrtMemsetAsync");
     return nullptr;
   }
-  std::vector<uint8_t> bytes(size);
-  for (uint64_t i = 0; i < size; ++i) bytes[i] = p[i % pattern_size];
-  return write_device(stream, d, bytes.data(), size);
+  HostStaging bytes(device);
+  XINHE_BE_RETURN_IF_ERROR(bytes.allocate(size));
+  for (uint64_t i = 0; i < size; ++i) bytes.bytes()[i] = p[i % pattern_size];
+  return write_device(stream, d, bytes.bytes(), size);
 }
 
 // ---- Events ----

@@ -7,9 +7,14 @@
 // AscendPlugin.*: the plugin through xinhe's public API on ascend:0: copies and fills at every
 // offset around the 64-byte copy alignment, alignments above what aclrtMalloc gives, what the
 // plugin declines and why, the names of its implementation lists and the filter, and work on
-// threads without a current context.
+// threads without a current context; host copies from pageable memory in stream order, and
+// executors released only as aclnn documents.
+// AscendSoc.*: claims, declines and f16 GEMM numerics for the SoC the double plays (ctest runs
+// it with XINHE_ACL_DOUBLE_SOC set to training, inference and unknown SoCs).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +42,7 @@ class AclDouble : public ::testing::Test {
   }
   void TearDown() override {
     EXPECT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);
+    TearDownHosts();
     EXPECT_EQ(aclrtDestroyStream(stream_), ACL_SUCCESS);
     EXPECT_EQ(aclrtDestroyContext(context_), ACL_SUCCESS);
   }
@@ -53,8 +59,21 @@ class AclDouble : public ::testing::Test {
     return aclCreateTensor(dims.data(), dims.size(), dtype, strides.data(), 0, ACL_FORMAT_ND, &n, 1,
                            data);
   }
+  // Page-locked host memory: what aclrtMemcpyAsync takes for host<->device copies on CANN 8.0.
+  uint8_t* malloc_host(size_t size, uint8_t value = 0) {
+    void* p = nullptr;
+    EXPECT_EQ(aclrtMallocHost(&p, size), ACL_SUCCESS);
+    if (p) std::memset(p, value, size);
+    hosts_.push_back(p);
+    return static_cast<uint8_t*>(p);
+  }
+  void TearDownHosts() {
+    for (void* p : hosts_) EXPECT_EQ(aclrtFreeHost(p), ACL_SUCCESS);
+    hosts_.clear();
+  }
   aclrtContext context_ = nullptr;
   aclrtStream stream_ = nullptr;
+  std::vector<void*> hosts_;
 };
 
 TEST_F(AclDouble, RepeatInitIsReported) {
@@ -72,38 +91,39 @@ TEST_F(AclDouble, DeviceMemoryIsNotHostAddressable) {
 
 TEST_F(AclDouble, SizesRoundUpTo32PlusAGuard) {
   void* p = malloc_device(1);  // 32 + 32 bytes usable
-  std::vector<uint8_t> host(65, 7);
-  EXPECT_EQ(aclrtMemcpyAsync(p, 64, host.data(), 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
-            ACL_SUCCESS);
-  EXPECT_NE(aclrtMemcpyAsync(p, 65, host.data(), 65, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
-            ACL_SUCCESS);
+  uint8_t* host = malloc_host(65, 7);
+  EXPECT_EQ(aclrtMemcpyAsync(p, 64, host, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_), ACL_SUCCESS);
+  EXPECT_NE(aclrtMemcpyAsync(p, 65, host, 65, ACL_MEMCPY_HOST_TO_DEVICE, stream_), ACL_SUCCESS);
+  EXPECT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);  // the copy reads p when it runs
   EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
 }
 
 TEST_F(AclDouble, CopiesNeed64ByteAlignedDeviceAddresses) {
   uint8_t* p = static_cast<uint8_t*>(malloc_device(4096));
-  std::vector<uint8_t> host(128);
-  EXPECT_EQ(aclrtMemcpyAsync(p + 32, 64, host.data(), 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
+  uint8_t* host = malloc_host(256);
+  EXPECT_EQ(aclrtMemcpyAsync(p + 32, 64, host, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
             ACL_ERROR_MEMORY_ADDRESS_UNALIGNED);
-  EXPECT_EQ(aclrtMemcpyAsync(host.data(), 64, p + 1, 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
+  EXPECT_EQ(aclrtMemcpyAsync(host, 64, p + 1, 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
             ACL_ERROR_MEMORY_ADDRESS_UNALIGNED);
   EXPECT_EQ(aclrtMemsetAsync(p + 8, 64, 0, 64, stream_), ACL_ERROR_MEMORY_ADDRESS_UNALIGNED);
-  EXPECT_EQ(aclrtMemcpyAsync(p + 64, 64, host.data(), 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
+  // The host side too: the rule names source and destination, not device addresses only.
+  EXPECT_EQ(aclrtMemcpyAsync(p, 64, host + 8, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
+            ACL_ERROR_MEMORY_ADDRESS_UNALIGNED);
+  EXPECT_EQ(aclrtMemcpyAsync(host + 1, 64, p, 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
+            ACL_ERROR_MEMORY_ADDRESS_UNALIGNED);
+  EXPECT_EQ(aclrtMemcpyAsync(p + 64, 64, host, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
             ACL_SUCCESS);
+  EXPECT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);
   EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
 }
 
 TEST_F(AclDouble, CopyKindMustMatchThePointers) {
   void* p = malloc_device(128);
-  std::vector<uint8_t> host(128);
-  EXPECT_NE(aclrtMemcpyAsync(p, 64, host.data(), 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
-            ACL_SUCCESS);
-  EXPECT_NE(aclrtMemcpyAsync(host.data(), 64, p, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
-            ACL_SUCCESS);
-  EXPECT_NE(aclrtMemcpyAsync(p, 64, host.data(), 64, ACL_MEMCPY_DEVICE_TO_DEVICE, stream_),
-            ACL_SUCCESS);
-  EXPECT_NE(aclrtMemcpyAsync(p, 32, host.data(), 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
-            ACL_SUCCESS)
+  uint8_t* host = malloc_host(128);
+  EXPECT_NE(aclrtMemcpyAsync(p, 64, host, 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_), ACL_SUCCESS);
+  EXPECT_NE(aclrtMemcpyAsync(host, 64, p, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_), ACL_SUCCESS);
+  EXPECT_NE(aclrtMemcpyAsync(p, 64, host, 64, ACL_MEMCPY_DEVICE_TO_DEVICE, stream_), ACL_SUCCESS);
+  EXPECT_NE(aclrtMemcpyAsync(p, 32, host, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_), ACL_SUCCESS)
       << "count above destMax";
   EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
 }
@@ -176,12 +196,12 @@ TEST_F(AclDouble, WorkspaceMustBeLargeEnoughAndArrivesPoisoned) {
   ASSERT_GT(ws, 0u);
   EXPECT_EQ(aclnnMatmul(w, ws - 1, e, stream_), ACLNN_ERR_PARAM_INVALID);
   EXPECT_EQ(aclnnMatmul(nullptr, ws, e, stream_), ACLNN_ERR_PARAM_INVALID);
-  std::vector<uint8_t> zeros(ws, 0), back(ws, 0);
-  ASSERT_EQ(aclrtMemcpyAsync(w, ws, zeros.data(), ws, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
-            ACL_SUCCESS);
+  const std::vector<uint8_t> zeros(ws, 0);
+  std::vector<uint8_t> back(ws, 0);
+  ASSERT_EQ(aclrtMemcpy(w, ws, zeros.data(), ws, ACL_MEMCPY_HOST_TO_DEVICE), ACL_SUCCESS);
   ASSERT_EQ(aclnnMatmul(w, ws, e, stream_), ACLNN_SUCCESS);
-  ASSERT_EQ(aclrtMemcpyAsync(back.data(), ws, w, ws, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
-            ACL_SUCCESS);
+  ASSERT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);
+  ASSERT_EQ(aclrtMemcpy(back.data(), ws, w, ws, ACL_MEMCPY_DEVICE_TO_HOST), ACL_SUCCESS);
   EXPECT_EQ(back, std::vector<uint8_t>(ws, 0xFF));
   for (aclTensor* t : {ta, tb, tc}) aclDestroyTensor(t);
   for (void* p : {a, w, c}) EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
@@ -229,6 +249,89 @@ TEST_F(AclDouble, FlashAttentionLimits) {
   }
   aclDestroyTensor(mask);
   EXPECT_EQ(aclrtFree(mask_memory), ACL_SUCCESS);
+}
+
+// CANN 8.0-8.2 (the double's default): aclrtMemcpyAsync between the host and the device takes
+// page-locked memory from aclrtMallocHost only; aclrtMemcpy takes any host memory at once.
+TEST_F(AclDouble, AsyncHostCopiesNeedPageLockedMemorySyncCopiesDoNot) {
+  void* p = malloc_device(256);
+  alignas(64) uint8_t pageable[128] = {};
+  EXPECT_EQ(aclrtMemcpyAsync(p, 64, pageable, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_),
+            ACL_ERROR_INVALID_PARAM);
+  EXPECT_EQ(aclrtMemcpyAsync(pageable, 64, p, 64, ACL_MEMCPY_DEVICE_TO_HOST, stream_),
+            ACL_ERROR_INVALID_PARAM);
+  uint8_t* pinned = malloc_host(64, 3);
+  EXPECT_EQ(aclrtMemcpyAsync(p, 64, pinned, 64, ACL_MEMCPY_HOST_TO_DEVICE, stream_), ACL_SUCCESS);
+  EXPECT_EQ(aclrtSynchronizeStream(stream_), ACL_SUCCESS);
+  EXPECT_EQ(aclrtMemcpy(pageable + 1, 64, p, 64, ACL_MEMCPY_DEVICE_TO_HOST), ACL_SUCCESS);
+  EXPECT_EQ(pageable[1], 3);
+  EXPECT_EQ(pageable[64], 3);
+  EXPECT_EQ(aclrtFree(p), ACL_SUCCESS);
+}
+
+TEST_F(AclDouble, RepeatableCanBeRefusedAndDestroyingAnUnmarkedExecutorIsRecorded) {
+  void* x = malloc_device(256);
+  const float two = 2.0f;
+  aclTensor* t = tensor(ACL_FLOAT, {8}, nullptr);
+  aclScalar* s = aclCreateScalar(const_cast<float*>(&two), ACL_FLOAT);
+  uint64_t ws = 0;
+  aclOpExecutor* e = nullptr;
+  xinhe_acl_double::take_violations();
+  xinhe_acl_double::refuse_repeatable("aclnnInplaceMuls");
+  ASSERT_EQ(aclnnInplaceMulsGetWorkspaceSize(t, s, &ws, &e), ACLNN_SUCCESS);
+  EXPECT_NE(aclSetAclOpExecutorRepeatable(e), ACLNN_SUCCESS);
+  xinhe_acl_double::refuse_repeatable("");
+  EXPECT_EQ(xinhe_acl_double::take_violations().size(), 0u);
+  EXPECT_NE(aclDestroyAclOpExecutor(e), ACLNN_SUCCESS);
+  EXPECT_EQ(xinhe_acl_double::take_violations().size(), 1u);
+  aclDestroyTensor(t);
+  aclDestroyScalar(s);
+  EXPECT_EQ(aclrtFree(x), ACL_SUCCESS);
+}
+
+// The per-SoC operator rules, for the SoC the double plays (ctest runs this under several).
+TEST_F(AclDouble, OperatorsFollowTheSocRules) {
+  const std::string soc = aclrtGetSocName();
+  const bool a2 = soc.rfind("Ascend910B", 0) == 0 || soc.rfind("Ascend910_93", 0) == 0;
+  auto matmul = [&](aclDataType in, aclDataType out, int8_t cube) {
+    aclTensor* a = tensor(in, {4, 4}, nullptr);
+    aclTensor* c = tensor(out, {4, 4}, nullptr);
+    uint64_t ws = 0;
+    aclOpExecutor* e = nullptr;
+    const aclnnStatus r = aclnnMatmulGetWorkspaceSize(a, a, c, cube, &ws, &e);
+    if (r == ACLNN_SUCCESS && aclSetAclOpExecutorRepeatable(e) == ACLNN_SUCCESS)
+      aclDestroyAclOpExecutor(e);
+    aclDestroyTensor(a);
+    aclDestroyTensor(c);
+    return r == ACLNN_SUCCESS;
+  };
+  EXPECT_EQ(matmul(ACL_FLOAT, ACL_FLOAT, KEEP_DTYPE), a2) << soc;
+  EXPECT_EQ(matmul(ACL_BF16, ACL_BF16, KEEP_DTYPE), a2) << soc;
+  EXPECT_TRUE(matmul(ACL_FLOAT16, ACL_FLOAT16, KEEP_DTYPE)) << soc;
+  EXPECT_TRUE(matmul(ACL_FLOAT16, ACL_FLOAT, KEEP_DTYPE)) << soc << ": f16 in, f32 out";
+  EXPECT_TRUE(matmul(ACL_FLOAT, ACL_FLOAT, ALLOW_FP32_DOWN_PRECISION)) << soc;
+  {  // aclnnBatchMatMul has no f32 output for f16 inputs
+    aclTensor* a = tensor(ACL_FLOAT16, {2, 4, 4}, nullptr);
+    aclTensor* c = tensor(ACL_FLOAT, {2, 4, 4}, nullptr);
+    uint64_t ws = 0;
+    aclOpExecutor* e = nullptr;
+    EXPECT_NE(aclnnBatchMatMulGetWorkspaceSize(a, a, c, KEEP_DTYPE, &ws, &e), ACLNN_SUCCESS);
+    aclDestroyTensor(a);
+    aclDestroyTensor(c);
+  }
+  aclTensor* q = tensor(ACL_FLOAT16, {1, 2, 16, 64}, nullptr);
+  aclTensor* st = tensor(ACL_FLOAT, {1, 2, 16, 8}, nullptr);
+  uint64_t ws = 0;
+  aclOpExecutor* e = nullptr;
+  char layout[] = "BNSD";
+  const aclnnStatus r = aclnnFlashAttentionScoreGetWorkspaceSize(
+      q, q, q, nullptr, nullptr, nullptr, nullptr, nullptr, 0.125, 1.0, 65536, 65536, 2, layout, 0,
+      0, st, st, nullptr, q, &ws, &e);
+  EXPECT_EQ(r == ACLNN_SUCCESS, a2) << soc;
+  if (r == ACLNN_SUCCESS && aclSetAclOpExecutorRepeatable(e) == ACLNN_SUCCESS)
+    aclDestroyAclOpExecutor(e);
+  aclDestroyTensor(q);
+  aclDestroyTensor(st);
 }
 
 // ---- The plugin, through xinhe ----
@@ -436,6 +539,257 @@ TEST(AscendPlugin, WorksFromThreadsThatNeverSetAContext) {
     });
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(ok, std::vector<int>(4, 1));
+}
+
+// The caller's host memory is pageable and of any alignment: on CANN 8.0-8.2 it may not be
+// given to aclrtMemcpyAsync (the double refuses it), yet every copy must work.
+TEST(AscendPlugin, CopiesFromAndToPageableHostMemoryAtAnyHostAlignment) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  xinhe::Stream stream = device.create_stream();
+  xinhe::Buffer buffer = device.alloc(4096);
+  std::vector<uint8_t> host(4096 + 64), back(4096 + 64);
+  for (size_t i = 0; i < host.size(); ++i) host[i] = static_cast<uint8_t>(i * 13 + 1);
+  for (uint64_t skew : {0, 1, 8, 63}) {
+    for (uint64_t at : {0, 64, 3}) {
+      stream.copy_from_host(buffer, host.data() + skew, 1000, at);
+      stream.copy_to_host(back.data() + skew, buffer, 1000, at);
+      stream.synchronize();
+      ASSERT_EQ(0, std::memcmp(back.data() + skew, host.data() + skew, 1000))
+          << "host skew " << skew << ", device offset " << at;
+    }
+  }
+}
+
+// Host copies return done, and after the work queued before them on the stream.
+TEST(AscendPlugin, HostCopiesComeAfterTheStreamsEarlierWork) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  constexpr uint64_t kBytes = 64 << 20;
+  xinhe::Buffer buffer = device.alloc(kBytes);
+  xinhe::Stream stream = device.create_stream();
+  for (uint32_t i = 1; i <= 8; ++i) stream.fill(buffer, i, 1, 0, kBytes);  // queued, not run
+  std::vector<uint8_t> tail(64);
+  stream.copy_to_host(tail.data(), buffer, 64, kBytes - 64);
+  EXPECT_EQ(tail, std::vector<uint8_t>(64, 8)) << "the read ran before the fills";
+  const std::vector<uint8_t> ones(64, 0xEE);
+  stream.fill(buffer, 0u, 1, 0, kBytes);
+  stream.copy_from_host(buffer, ones.data(), 64, kBytes - 64);
+  stream.copy_to_host(tail.data(), buffer, 64, kBytes - 64);
+  stream.synchronize();
+  EXPECT_EQ(tail, ones) << "the write ran before the fill queued ahead of it";
+}
+
+// Sizing runs phase one only, so its executors are never run; aclnn documents their release
+// only through aclSetAclOpExecutorRepeatable + aclDestroyAclOpExecutor. Where an operator
+// refuses reuse, the plugin must not call aclDestroyAclOpExecutor, and the op still works.
+TEST(AscendPlugin, UnrunExecutorsAreReleasedOnlyAsDocumented) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  xinhe_gemm_desc_t g{};
+  g.struct_size = sizeof g;
+  g.ab_dtype = XINHE_DTYPE_F16;
+  g.c_dtype = XINHE_DTYPE_F32;
+  g.m = g.n = g.k = 8;
+  g.lda = g.ldb = g.ldc = 8;
+  g.batch = 1;
+  xinhe_acl_double::take_violations();
+  for (const char* op : {"aclnnInplaceMuls", "aclnnMatmul", "aclnnInplaceCopy"}) {
+    xinhe_acl_double::refuse_repeatable(op);
+    xinhe_gemm_t gemm = nullptr;
+    xinhe::check(xinhe_gemm_create(device.get(), &g, &gemm));
+    xinhe_status_t s = xinhe_gemm_check(gemm);
+    EXPECT_EQ(s, nullptr) << op << ": " << (s ? xinhe_status_message(s) : "");
+    xinhe_status_free(s);
+    xinhe_gemm_destroy(gemm);
+    xinhe_acl_double::refuse_repeatable("");
+    const std::vector<std::string> violations = xinhe_acl_double::take_violations();
+    EXPECT_TRUE(violations.empty()) << op << ": " << (violations.empty() ? "" : violations[0]);
+  }
+}
+
+// ---- Per-SoC rules (ctest runs this suite with XINHE_ACL_DOUBLE_SOC set to several SoCs) ----
+
+uint16_t half_from(float f) {  // exact for the small values used here
+  if (f == 0.0f) return 0;
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, mant = x & 0x7fffffu;
+  return static_cast<uint16_t>(sign | ((exp - 112) << 10) | (mant >> 13));
+}
+float float_from_half(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  if (exp == 0 && mant == 0) {
+    float z = 0.0f;
+    uint32_t b;
+    std::memcpy(&b, &z, 4);
+    b |= sign;
+    std::memcpy(&z, &b, 4);
+    return z;
+  }
+  const uint32_t bits = sign | ((exp + 112) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+xinhe_gemm_desc_t gemm_desc(xinhe_dtype_t ab, xinhe_dtype_t c, int64_t m, int64_t n, int64_t k,
+                            int64_t batch) {
+  xinhe_gemm_desc_t g{};
+  g.struct_size = sizeof g;
+  g.ab_dtype = ab;
+  g.c_dtype = c;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.lda = k;
+  g.ldb = n;
+  g.ldc = n;
+  g.batch = batch;
+  g.stride_a = m * k;
+  g.stride_b = k * n;
+  g.stride_c = m * n;
+  return g;
+}
+
+// "" when the op runs, else why not.
+std::string gemm_declined(const xinhe::Device& device, const xinhe_gemm_desc_t& g) {
+  xinhe_gemm_t op = nullptr;
+  xinhe::check(xinhe_gemm_create(device.get(), &g, &op));
+  xinhe_status_t s = xinhe_gemm_check(op);
+  const std::string why = s ? xinhe_status_message(s) : "";
+  xinhe_status_free(s);
+  xinhe_gemm_destroy(op);
+  return why;
+}
+
+// C = alpha * A B + beta * C for f16 A, B against a float64 reference; returns the largest
+// relative error.
+double f16_gemm_error(const xinhe::Device& device, xinhe_dtype_t c_dtype, int64_t batch,
+                      float alpha, float beta) {
+  const int64_t m = 13, n = 17, k = 40;
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F16, c_dtype, m, n, k, batch);
+  std::vector<float> a(batch * m * k), b(batch * k * n), c(batch * m * n);
+  uint32_t seed = 12345;
+  auto next = [&] {  // quarter steps in [-4, 4]: exact in f16
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<float>(static_cast<int>(seed >> 24) % 33 - 16) / 4.0f;
+  };
+  for (float& v : a) v = next();
+  for (float& v : b) v = next();
+  for (float& v : c) v = next();
+  std::vector<uint16_t> a16(a.size()), b16(b.size()), c16(c.size());
+  for (size_t i = 0; i < a.size(); ++i) a16[i] = half_from(a[i]);
+  for (size_t i = 0; i < b.size(); ++i) b16[i] = half_from(b[i]);
+  for (size_t i = 0; i < c.size(); ++i) c16[i] = half_from(c[i]);
+  const bool c16_out = c_dtype == XINHE_DTYPE_F16;
+  const uint64_t c_bytes = c.size() * (c16_out ? 2 : 4);
+  xinhe::Stream stream = device.create_stream();
+  xinhe::Buffer ba = device.alloc(a16.size() * 2), bb = device.alloc(b16.size() * 2),
+                bc = device.alloc(c_bytes);
+  stream.copy_from_host(ba, a16.data(), a16.size() * 2);
+  stream.copy_from_host(bb, b16.data(), b16.size() * 2);
+  if (c16_out) {
+    stream.copy_from_host(bc, c16.data(), c_bytes);
+  } else {
+    stream.copy_from_host(bc, c.data(), c_bytes);
+  }
+  xinhe_gemm_t op = nullptr;
+  xinhe::check(xinhe_gemm_create(device.get(), &g, &op));
+  xinhe::check(xinhe_gemm_check(op));
+  uint64_t ws_bytes = 0;
+  xinhe::check(xinhe_gemm_workspace_size(op, &ws_bytes));
+  xinhe::Buffer ws = device.alloc(ws_bytes ? ws_bytes : 1);
+  xinhe_gemm_args_t args{};
+  args.struct_size = sizeof args;
+  args.a = ba.get();
+  args.b = bb.get();
+  args.c = bc.get();
+  args.workspace = ws_bytes ? ws.get() : nullptr;
+  args.alpha = alpha;
+  args.beta = beta;
+  xinhe::check(xinhe_gemm_run(op, stream.get(), &args));
+  std::vector<uint8_t> out(c_bytes);
+  stream.copy_to_host(out.data(), bc, c_bytes);
+  stream.synchronize();
+  xinhe_gemm_destroy(op);
+  double worst = 0.0;
+  for (int64_t p = 0; p < batch; ++p)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double ref = 0.0;
+        for (int64_t q = 0; q < k; ++q)
+          ref += static_cast<double>(a[(p * m + i) * k + q]) * b[(p * k + q) * n + j];
+        const size_t at = static_cast<size_t>((p * m + i) * n + j);
+        ref = alpha * ref + static_cast<double>(beta) * c[at];
+        float got;
+        if (c16_out) {
+          uint16_t h;
+          std::memcpy(&h, out.data() + at * 2, 2);
+          got = float_from_half(h);
+        } else {
+          std::memcpy(&got, out.data() + at * 4, 4);
+        }
+        worst = std::max(worst, std::fabs(got - ref) / std::max(1.0, std::fabs(ref)));
+      }
+  return worst;
+}
+
+// What the aclnn references say each SoC runs, written here independently of the plugin's
+// table: claims, declines with their reasons, and f16 GEMM against float64 everywhere.
+TEST(AscendSoc, ClaimsAndDeclinesFollowTheDocumentedRules) {
+  const xinhe::Device device = ascend_device();
+  REQUIRE_ASCEND(device);
+  const std::string soc = device.properties().description;
+  const bool a2 = soc.rfind("Ascend910B", 0) == 0 || soc.rfind("Ascend910_93", 0) == 0;
+  const uint32_t caps = device.properties().dtype_caps;
+  EXPECT_EQ((caps & XINHE_DTYPE_CAP(XINHE_DTYPE_F32)) != 0, a2) << soc;
+  EXPECT_EQ((caps & XINHE_DTYPE_CAP(XINHE_DTYPE_BF16)) != 0, a2) << soc;
+  EXPECT_NE(caps & XINHE_DTYPE_CAP(XINHE_DTYPE_F16), 0u) << soc;
+  EXPECT_EQ(caps & XINHE_DTYPE_CAP(XINHE_DTYPE_F64), 0u) << soc;
+
+  const std::string f32 =
+      gemm_declined(device, gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, 8, 8, 8, 1));
+  const std::string bf16 =
+      gemm_declined(device, gemm_desc(XINHE_DTYPE_BF16, XINHE_DTYPE_F32, 8, 8, 8, 1));
+  xinhe_attention_desc_t d{};
+  d.struct_size = sizeof d;
+  d.dtype = XINHE_DTYPE_F16;
+  d.batch = 1;
+  d.heads_q = d.heads_kv = 2;
+  d.seq_q = d.seq_kv = 16;
+  d.head_dim = 64;
+  xinhe_attention_strides_bhsd(d.heads_q, d.seq_q, d.head_dim, d.q_strides);
+  xinhe_attention_strides_bhsd(d.heads_kv, d.seq_kv, d.head_dim, d.k_strides);
+  xinhe_attention_strides_bhsd(d.heads_kv, d.seq_kv, d.head_dim, d.v_strides);
+  xinhe_attention_strides_bhsd(d.heads_q, d.seq_q, d.head_dim, d.o_strides);
+  d.scale = 0.125f;
+  xinhe_attention_t att = nullptr;
+  xinhe::check(xinhe_attention_create(device.get(), &d, &att));
+  xinhe_status_t s = xinhe_attention_check(att);
+  const std::string attention = s ? xinhe_status_message(s) : "";
+  xinhe_status_free(s);
+  xinhe_attention_destroy(att);
+  if (a2) {
+    EXPECT_EQ(f32, "");
+    EXPECT_EQ(bf16, "");
+    EXPECT_EQ(attention, "");
+  } else {
+    EXPECT_NE(f32.find("f32 GEMM on " + soc), std::string::npos) << f32;
+    EXPECT_NE(f32.find("KEEP_DTYPE"), std::string::npos) << f32;
+    EXPECT_NE(bf16.find("BFLOAT16"), std::string::npos) << bf16;
+    EXPECT_NE(attention.find("aclnnFlashAttentionScore is documented for Atlas A2/A3"),
+              std::string::npos)
+        << attention;
+  }
+  for (xinhe_dtype_t c : {XINHE_DTYPE_F32, XINHE_DTYPE_F16})
+    for (int64_t batch : {1, 3})
+      for (const auto& [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.5f, 0.25f}, {-2.0f, 1.0f}}) {
+        const double error = f16_gemm_error(device, c, batch, alpha, beta);
+        EXPECT_LE(error, c == XINHE_DTYPE_F16 ? 1e-3 : 1e-6)
+            << soc << " f16 GEMM into " << (c == XINHE_DTYPE_F16 ? "f16" : "f32") << ", batch "
+            << batch << ", alpha " << alpha << ", beta " << beta;
+      }
 }
 
 }  // namespace

@@ -17,11 +17,19 @@
 //   - aclrtMalloc rounds the size up to 32 bytes and adds 32; nothing past that is accessible.
 //     Addresses are 64-byte aligned and (double) never more, so larger alignments are the
 //     plugin's job.
-//   - aclrtMemcpyAsync / aclrtMemsetAsync: device addresses 64-byte aligned
+//   - aclrtMemcpyAsync: source and destination 64-byte aligned, host ones too
 //     (ACL_ERROR_MEMORY_ADDRESS_UNALIGNED); count <= destMax; the kind must match where the
 //     pointers are (host or device) and each device range must lie in one allocation. Host
-//     memory not from aclrtMallocHost (the double has none) makes the copy synchronous: the
-//     call returns once the copy, and everything queued before it, has run.
+//     memory for a host<->device copy: CANN 8.0-8.2 (XINHE_ACL_DOUBLE_CANN unset or below
+//     8.3) documents unpredictable results for memory not from aclrtMallocHost, which the
+//     double turns into ACL_ERROR_INVALID_PARAM (double: stricter than the silent failure);
+//     from 8.3 pageable memory is taken and the copy is synchronous (the call returns once
+//     the copy, and everything queued before it, has run). Page-locked memory is read or
+//     written when the stream reaches the copy; freed before then, the copy faults.
+//   - aclrtMemsetAsync: device address 64-byte aligned; count <= maxCount.
+//   - aclrtMemcpy copies at once, without waiting for any stream, at any alignment, from and
+//     to any host memory; device ranges must lie in one allocation.
+//   - aclrtMallocHost: 64-byte aligned page-locked memory, freed by aclrtFreeHost only.
 //   - A stream runs its work in order on a worker thread; aclrtDestroyStream with work still
 //     queued is an error (double). Faults found while running (a freed or out-of-range
 //     address) stick to the stream and surface at its next synchronize as
@@ -31,8 +39,15 @@
 //     a workspace of at least that size in device memory (ACLNN_ERR_PARAM_INVALID otherwise),
 //     which the operator sees poisoned (0xFF bytes) when it starts. An executor runs once and
 //     is then gone unless aclSetAclOpExecutorRepeatable marked it; aclDestroyAclOpExecutor
-//     takes only repeatable executors. Tensors whose data is NULL may be used in phase one
-//     (to size a workspace) but not run.
+//     takes only repeatable executors (any other call is recorded as a violation, see
+//     take_violations). refuse_repeatable makes aclSetAclOpExecutorRepeatable fail for one
+//     operator, as it may for operators that do not support reuse. Tensors whose data is NULL may
+//     be used in phase one (to size a workspace) but not run.
+//   - The SoC (XINHE_ACL_DOUBLE_SOC, default Ascend910B1, an Atlas A2 product) decides, as
+//     the aclnn references do: BFLOAT16 tensors and FLOAT matmul inputs with cubeMathType
+//     KEEP_DTYPE only on A2/A3 (Ascend910B*, Ascend910_93*), aclnnFlashAttentionScore only
+//     there. aclnnMatmul takes rank 2 and 3 (double: equal batches) and an f32 output for f16
+//     inputs; aclnnBatchMatMul's output has its inputs' dtype.
 //   - No fp64 in any operator (ACL_DOUBLE is ACLNN_ERR_PARAM_INVALID); tensor data 32-byte
 //     aligned (double); views must lie inside their storage.
 //   - aclnnFlashAttentionScore: layouts BSH, SBH, BSND, BNSD (the double runs BNSD and BSND);
@@ -68,6 +83,12 @@ XINHE_ACL_DOUBLE_EXPORT bool has_current_context();
 // until the task has run. ACL_ERROR_RT_PARAM_INVALID for an unknown stream.
 XINHE_ACL_DOUBLE_EXPORT aclError enqueue(aclrtStream stream, std::function<std::string()> task,
                                          bool wait);
+// True when the SoC the double plays is an Atlas A2/A3 product.
+XINHE_ACL_DOUBLE_EXPORT bool soc_is_a2_a3();
+// A call the documentation does not allow but real CANN may not report (so a test can see it);
+// take_violations returns those recorded so far and forgets them.
+XINHE_ACL_DOUBLE_EXPORT void note_violation(const std::string& what);
+XINHE_ACL_DOUBLE_EXPORT std::vector<std::string> take_violations();
 
 // ---- libnnopbase: tensors, scalars, executors ----
 
@@ -75,6 +96,8 @@ XINHE_ACL_DOUBLE_EXPORT aclError enqueue(aclrtStream stream, std::function<std::
 XINHE_ACL_DOUBLE_EXPORT aclOpExecutor* new_executor(const char* op, uint64_t workspace,
                                                     bool placeholder,
                                                     std::function<std::string()> body);
+// aclSetAclOpExecutorRepeatable fails for executors of op ("" = for none).
+XINHE_ACL_DOUBLE_EXPORT void refuse_repeatable(const std::string& op);
 // Phase two of op: checks the executor and the workspace, queues the body (after poisoning
 // the workspace), and consumes a non-repeatable executor.
 XINHE_ACL_DOUBLE_EXPORT aclnnStatus run_executor(const char* op, void* workspace,

@@ -21,6 +21,7 @@ namespace {
 
 std::mutex g_mutex;
 std::set<aclOpExecutor*> g_executors;
+std::string g_refuse_repeatable;  // guarded by g_mutex
 
 size_t element_size(aclDataType dtype) {
   switch (dtype) {
@@ -51,6 +52,11 @@ aclOpExecutor* new_executor(const char* op, uint64_t workspace, bool placeholder
   std::lock_guard<std::mutex> lock(g_mutex);
   g_executors.insert(e);
   return e;
+}
+
+void refuse_repeatable(const std::string& op) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_refuse_repeatable = op;
 }
 
 aclnnStatus run_executor(const char* op, void* workspace, uint64_t workspace_size,
@@ -200,6 +206,10 @@ XINHE_ACL_DOUBLE_EXPORT aclnnStatus aclSetAclOpExecutorRepeatable(aclOpExecutor*
     set_error("aclSetAclOpExecutorRepeatable: unknown executor");
     return ACLNN_ERR_PARAM_INVALID;
   }
+  if (!g_refuse_repeatable.empty() && executor->op == g_refuse_repeatable) {
+    set_error("aclSetAclOpExecutorRepeatable: " + executor->op + " does not support reuse");
+    return ACLNN_ERR_PARAM_INVALID;
+  }
   executor->repeatable = true;
   return ACLNN_SUCCESS;
 }
@@ -211,6 +221,9 @@ XINHE_ACL_DOUBLE_EXPORT aclnnStatus aclDestroyAclOpExecutor(aclOpExecutor* execu
     return ACLNN_ERR_PARAM_INVALID;
   }
   if (!executor->repeatable) {
+    // Undocumented use: real CANN may not report it, so the tests look for it here.
+    note_violation("aclDestroyAclOpExecutor on a " + executor->op +
+                   " executor aclSetAclOpExecutorRepeatable did not accept");
     set_error("aclDestroyAclOpExecutor: only repeatable executors are destroyed by the caller");
     return ACLNN_ERR_PARAM_INVALID;
   }

@@ -179,6 +179,8 @@ aclnnStatus check_tensors(const std::string& op, std::initializer_list<const acl
       return ACLNN_ERR_PARAM_NULLPTR;
     }
     if (t->dtype == ACL_DOUBLE) return reject(op, "fp64 is not supported");
+    if (t->dtype == ACL_BF16 && !soc_is_a2_a3())
+      return reject(op, "BFLOAT16 is supported on Atlas A2/A3 products only");
     if (t->data == nullptr && numel(*t) > 0) *placeholder = true;
   }
   return ACLNN_SUCCESS;
@@ -252,11 +254,23 @@ aclnnStatus matmul(const char* op, const aclTensor* self, const aclTensor* mat2,
   bool placeholder = false;
   const aclnnStatus st = check_tensors(op, {self, mat2, out}, &placeholder);
   if (st != ACLNN_SUCCESS) return st;
+  // aclnnMatmul: rank 2 or 3 here (it documents up to 6 with broadcast); aclnnBatchMatMul: 3.
+  const bool is_matmul = std::string(op) == "aclnnMatmul";
+  if (is_matmul && (self->dims.size() == 3 || self->dims.size() == 2)) rank = self->dims.size();
   if (self->dims.size() != rank || mat2->dims.size() != rank || out->dims.size() != rank)
     return reject(op, "operands must have rank " + std::to_string(rank));
-  if (!is_float(self->dtype) || self->dtype != mat2->dtype || out->dtype != self->dtype)
-    return reject(op, "self, mat2 and out must share one of f32, f16, bf16");
+  if (!is_float(self->dtype) || self->dtype != mat2->dtype)
+    return reject(op, "self and mat2 must share one of f32, f16, bf16");
+  // The output has the inputs' dtype; aclnnMatmul alone also gives f32 for f16 inputs.
+  const bool f16_to_f32 = is_matmul && self->dtype == ACL_FLOAT16 && out->dtype == ACL_FLOAT;
+  if (out->dtype != self->dtype && !f16_to_f32)
+    return reject(op, is_matmul ? "out must have the inputs' dtype (or f32 for f16 inputs)"
+                                : "out must have the inputs' dtype");
   if (cube < KEEP_DTYPE || cube > USE_HF32) return reject(op, "unknown cubeMathType");
+  if (self->dtype == ACL_FLOAT && cube == KEEP_DTYPE && !soc_is_a2_a3())
+    return reject(op,
+                  "cubeMathType KEEP_DTYPE with FLOAT inputs: the cube unit of Atlas training "
+                  "and inference series products does not take FLOAT");
   const size_t r = rank - 2;
   const int64_t batch = rank == 3 ? self->dims[0] : 1;
   const int64_t m = self->dims[r], k = self->dims[r + 1], n = mat2->dims[r + 1];
@@ -264,7 +278,7 @@ aclnnStatus matmul(const char* op, const aclTensor* self, const aclTensor* mat2,
       (rank == 3 && (mat2->dims[0] != batch || out->dims[0] != batch)))
     return reject(op, "shapes do not chain");
   const aclTensor a = *self, b = *mat2, c = *out;
-  const aclDataType dtype = a.dtype;
+  const aclDataType dtype = a.dtype, out_dtype = c.dtype;
   return finish(
       op, 4096 + static_cast<uint64_t>(m) * 64, placeholder,
       [=]() -> std::string {
@@ -289,7 +303,7 @@ aclnnStatus matmul(const char* op, const aclTensor* self, const aclTensor* mat2,
                        cube_round(
                            load(dtype, vb.at(bi * sb + p * b.strides[r] + j * b.strides[r + 1])),
                            dtype, cube);
-              store(dtype, vc.at(bi * sc + i * c.strides[r] + j * c.strides[r + 1]), acc);
+              store(out_dtype, vc.at(bi * sc + i * c.strides[r] + j * c.strides[r + 1]), acc);
             }
           }
         return "";
@@ -375,6 +389,7 @@ XINHE_ACL_DOUBLE_EXPORT aclnnStatus aclnnFlashAttentionScoreGetWorkspaceSize(
     const aclTensor* softmax_sum_out, const aclTensor* softmax_out_out,
     const aclTensor* attention_out_out, uint64_t* ws, aclOpExecutor** ex) {
   const char* op = "aclnnFlashAttentionScore";
+  if (!soc_is_a2_a3()) return reject(op, "supported on Atlas A2/A3 products only, not on this SoC");
   (void)pre_tokens;
   (void)next_tokens;
   (void)inner_precise;

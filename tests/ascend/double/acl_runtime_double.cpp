@@ -3,13 +3,15 @@
 // copies and memsets with the documented alignment and direction rules. See acl_double.h.
 //
 // Environment: XINHE_ACL_DOUBLE_DEVICES (device count, default 1), XINHE_ACL_DOUBLE_MEMORY_MIB
-// (memory per device, default 16384).
+// (memory per device, default 16384), XINHE_ACL_DOUBLE_SOC (what aclrtGetSocName says, default
+// Ascend910B1), XINHE_ACL_DOUBLE_CANN (the CANN release whose copy rules apply, default 8.0).
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -46,9 +48,9 @@ struct Event {
   std::condition_variable done;
   // As in CUDA: a wait, query or synchronize concerns the latest record at its call; a later
   // record (on any stream) does not change it, so each record is tracked until reached.
-  uint64_t recorded = 0;             // generations recorded (host side)
-  std::set<uint64_t> outstanding;    // recorded, not yet reached by their stream
-  Clock::time_point stamp;           // when the latest record was reached
+  uint64_t recorded = 0;           // generations recorded (host side)
+  std::set<uint64_t> outstanding;  // recorded, not yet reached by their stream
+  Clock::time_point stamp;         // when the latest record was reached
   bool reached(uint64_t generation) const { return outstanding.count(generation) == 0; }
 };
 
@@ -86,7 +88,7 @@ struct Stream {
 };
 
 std::atomic<bool> g_initialized{false};
-std::mutex g_mutex;                             // guards the tables below
+std::mutex g_mutex;  // guards the tables below
 // Never destroyed: memory a backend keeps until the process ends (xinhe never closes its
 // devices) stays reachable at exit, as on a real device, instead of leaking at static
 // destruction.
@@ -95,6 +97,8 @@ std::set<Context*>& g_contexts = *new std::set<Context*>;
 std::set<Stream*>& g_streams = *new std::set<Stream*>;
 std::set<Event*>& g_events = *new std::set<Event*>;
 std::vector<uint64_t>& g_used = *new std::vector<uint64_t>;
+std::map<uintptr_t, size_t>& g_host_allocations = *new std::map<uintptr_t, size_t>;
+std::vector<std::string>& g_violations = *new std::vector<std::string>;
 thread_local Context* t_context = nullptr;
 thread_local std::string t_error;
 
@@ -107,6 +111,34 @@ uint64_t memory_per_device() {
   const char* env = std::getenv("XINHE_ACL_DOUBLE_MEMORY_MIB");
   const uint64_t mib = env ? std::strtoull(env, nullptr, 10) : 16384;
   return mib << 20;
+}
+
+const std::string& soc_name() {
+  static const std::string soc = [] {
+    const char* env = std::getenv("XINHE_ACL_DOUBLE_SOC");
+    return std::string(env && *env ? env : "Ascend910B1");
+  }();
+  return soc;
+}
+
+// CANN 8.3.RC1 and later take pageable host memory in aclrtMemcpyAsync; 8.0-8.2 do not.
+bool pageable_async_copies() {
+  static const bool yes = [] {
+    const char* env = std::getenv("XINHE_ACL_DOUBLE_CANN");
+    int major = 8, minor = 0;
+    if (env && *env && std::sscanf(env, "%d.%d", &major, &minor) < 1) major = 8;
+    return major > 8 || (major == 8 && minor >= 3);
+  }();
+  return yes;
+}
+
+// Whether [p, p + size) lies in one live aclrtMallocHost allocation. Call with g_mutex held.
+bool in_host_allocation(const void* p, size_t size) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = g_host_allocations.upper_bound(a);
+  if (it == g_host_allocations.begin()) return false;
+  --it;
+  return a - it->first < it->second && size <= it->second - (a - it->first);
 }
 
 aclError fail(aclError code, const std::string& message) {
@@ -173,6 +205,19 @@ bool is_device_address(const void* address) {
 }
 
 void set_error(const std::string& message) { t_error = message; }
+bool soc_is_a2_a3() {
+  return soc_name().rfind("Ascend910B", 0) == 0 || soc_name().rfind("Ascend910_93", 0) == 0;
+}
+void note_violation(const std::string& what) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_violations.push_back(what);
+}
+std::vector<std::string> take_violations() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  std::vector<std::string> out;
+  out.swap(g_violations);
+  return out;
+}
 bool initialized() { return g_initialized.load(); }
 bool has_current_context() { return t_context != nullptr; }
 
@@ -233,7 +278,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtSetDevice(int32_t device) {
   return ACL_SUCCESS;
 }
 
-XINHE_ACL_DOUBLE_EXPORT const char* aclrtGetSocName() { return "xinhe-acl-double"; }
+XINHE_ACL_DOUBLE_EXPORT const char* aclrtGetSocName() { return soc_name().c_str(); }
 
 XINHE_ACL_DOUBLE_EXPORT aclError aclrtCreateContext(aclrtContext* context, int32_t device) {
   XD_REQUIRE_INIT();
@@ -343,6 +388,46 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtFree(void* dev_ptr) {
   return ACL_SUCCESS;
 }
 
+XINHE_ACL_DOUBLE_EXPORT aclError aclrtMallocHost(void** host_ptr, size_t size) {
+  XD_REQUIRE_INIT();
+  if (!host_ptr || size == 0) return fail(ACL_ERROR_INVALID_PARAM, "null pointer or size 0");
+  void* p = std::aligned_alloc(64, (size + 63) / 64 * 64);
+  if (p == nullptr) return fail(ACL_ERROR_BAD_ALLOC, "aclrtMallocHost: host memory exhausted");
+  std::memset(p, 0x5A, size);  // not initialised, as documented
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_host_allocations[reinterpret_cast<uintptr_t>(p)] = size;
+  *host_ptr = p;
+  return ACL_SUCCESS;
+}
+
+XINHE_ACL_DOUBLE_EXPORT aclError aclrtFreeHost(void* host_ptr) {
+  XD_REQUIRE_INIT();
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (!g_host_allocations.erase(reinterpret_cast<uintptr_t>(host_ptr)))
+      return fail(ACL_ERROR_INVALID_PARAM,
+                  "aclrtFreeHost: not an address aclrtMallocHost returned");
+  }
+  std::free(host_ptr);
+  return ACL_SUCCESS;
+}
+
+XINHE_ACL_DOUBLE_EXPORT aclError aclrtMemcpy(void* dst, size_t dest_max, const void* src,
+                                             size_t count, aclrtMemcpyKind) {
+  XD_REQUIRE_CONTEXT("aclrtMemcpy");
+  if (!dst || !src) return fail(ACL_ERROR_INVALID_PARAM, "null pointer");
+  if (count > dest_max) return fail(ACL_ERROR_INVALID_PARAM, "count exceeds destMax");
+  // The kind is documented as reserved: where the pointers are decides.
+  std::string reason;
+  uint8_t* d =
+      is_device_address(dst) ? device_bytes(dst, count, &reason) : static_cast<uint8_t*>(dst);
+  const uint8_t* s =
+      is_device_address(src) ? device_bytes(src, count, &reason) : static_cast<const uint8_t*>(src);
+  if (!d || !s) return fail(ACL_ERROR_INVALID_PARAM, "aclrtMemcpy: " + reason);
+  std::memmove(d, s, count);  // at once: no stream is waited for
+  return ACL_SUCCESS;
+}
+
 XINHE_ACL_DOUBLE_EXPORT aclError aclrtCreateStream(aclrtStream* stream) {
   XD_REQUIRE_CONTEXT("aclrtCreateStream");
   if (!stream) return fail(ACL_ERROR_INVALID_PARAM, "null stream");
@@ -415,20 +500,38 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtMemcpyAsync(void* dst, size_t dest_max, co
                 "aclrtMemcpyAsync: the kind does not match the pointers (dst is " +
                     std::string(dst_device ? "device" : "host") + ", src is " +
                     (src_device ? "device" : "host") + ")");
-  if ((dst_device && reinterpret_cast<uintptr_t>(dst) % 64) ||
-      (src_device && reinterpret_cast<uintptr_t>(src) % 64))
+  if (reinterpret_cast<uintptr_t>(dst) % 64 || reinterpret_cast<uintptr_t>(src) % 64)
     return fail(ACL_ERROR_MEMORY_ADDRESS_UNALIGNED,
-                "aclrtMemcpyAsync: device addresses must be 64-byte aligned");
+                "aclrtMemcpyAsync: source and destination must be 64-byte aligned");
   std::string reason;
   if ((dst_device && !device_bytes(dst, count, &reason)) ||
       (src_device && !device_bytes(src, count, &reason)))
     return fail(ACL_ERROR_INVALID_PARAM, "aclrtMemcpyAsync: " + reason);
-  // Pageable host memory: the copy runs before the call returns (no pinned memory here).
-  const bool sync = kind != ACL_MEMCPY_DEVICE_TO_DEVICE;
+  const void* host = kind == ACL_MEMCPY_HOST_TO_DEVICE   ? src
+                     : kind == ACL_MEMCPY_DEVICE_TO_HOST ? static_cast<const void*>(dst)
+                                                         : nullptr;
+  bool pinned = false;
+  if (host != nullptr) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    pinned = in_host_allocation(host, count);
+  }
+  if (host != nullptr && !pinned && !pageable_async_copies())
+    return fail(ACL_ERROR_INVALID_PARAM,
+                "aclrtMemcpyAsync: host memory not from aclrtMallocHost (CANN 8.0-8.2 document "
+                "unpredictable results; pageable memory is supported from 8.3.RC1)");
+  // Pageable host memory (8.3 on): the copy runs before the call returns. Page-locked memory
+  // is touched when the stream reaches the copy, and must still be allocated then.
+  const bool sync = host != nullptr && !pinned;
   return enqueue(
       stream,
       [=]() -> std::string {
         std::string why;
+        if (pinned) {
+          std::lock_guard<std::mutex> lock(g_mutex);
+          if (!in_host_allocation(host, count))
+            return "aclrtMemcpyAsync at run: its aclrtMallocHost memory was freed before the "
+                   "stream reached the copy";
+        }
         uint8_t* d = dst_device ? device_bytes(dst, count, &why) : static_cast<uint8_t*>(dst);
         const uint8_t* s =
             src_device ? device_bytes(src, count, &why) : static_cast<const uint8_t*>(src);
@@ -553,7 +656,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtQueryEventStatus(aclrtEvent event,
   if (e == nullptr || status == nullptr) return fail(ACL_ERROR_INVALID_PARAM, "bad argument");
   std::lock_guard<std::mutex> lock(e->mutex);
   *status = e->reached(e->recorded) ? ACL_EVENT_RECORDED_STATUS_COMPLETE
-                                        : ACL_EVENT_RECORDED_STATUS_NOT_READY;
+                                    : ACL_EVENT_RECORDED_STATUS_NOT_READY;
   return ACL_SUCCESS;
 }
 
@@ -571,8 +674,7 @@ XINHE_ACL_DOUBLE_EXPORT aclError aclrtEventElapsedTime(float* ms, aclrtEvent sta
   } else {
     std::lock(lock_a, lock_b);
   }
-  if (a->recorded == 0 || b->recorded == 0 || !a->reached(a->recorded) ||
-      !b->reached(b->recorded))
+  if (a->recorded == 0 || b->recorded == 0 || !a->reached(a->recorded) || !b->reached(b->recorded))
     return fail(ACL_ERROR_INVALID_PARAM, "events not recorded or not complete");
   *ms = std::chrono::duration<float, std::milli>(b->stamp - a->stamp).count();
   return ACL_SUCCESS;
