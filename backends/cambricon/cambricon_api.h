@@ -111,16 +111,21 @@ typedef enum {
   CNNL_MATMUL_USE_STRIDE = 13,
 } cnnlMatMulDescAttribute_t;
 
-typedef enum {
-  CNNL_MATMUL_FASTEST = 0,
-} cnnlMatMulPreference_t;
+// The heuristic's preference is an opaque pointer (cnnl.h: typedef struct cnnlMatMulPrefer
+// *cnnlMatMulPrefer_t; mlu-ops mirrors it as mluOpMatMulPrefer_t), not an enum. This slice of the
+// API creates no preference object: callers pass NULL, as Cambricon's own callers do.
+typedef struct cnnlMatMulPrefer* cnnlMatMulPrefer_t;
 
 typedef enum {  // unconfirmed values
   CNNL_ACTIVATION_FAST = 0,
   CNNL_ACTIVATION_HIGH_PRECISION = 1,
 } cnnlActivationPreference_t;
 
-typedef enum {  // unconfirmed values; CAUSAL is aligned to the bottom-right
+// Unconfirmed values. Which corner CNNL_ATTN_MASK_CAUSAL is aligned to when a sequence has
+// seq_q != seq_kv is not stated in public material (newer cnnl.h, as torch_mlu calls it, has a
+// CNNL_ATTN_MASK_CAUSAL_TOP_LEFT, which hints top-left): the plugin only gives it square
+// sequences, where both alignments mean the same mask (docs/cambricon.md).
+typedef enum {
   CNNL_ATTN_MASK_NONE = 0,
   CNNL_ATTN_MASK_CAUSAL = 1,
 } cnnlAttentionMaskMode_t;
@@ -157,7 +162,7 @@ cnnlStatus_t cnnlCreateMatMulHeuristicResult(cnnlMatMulHeuristicResult_t* result
 cnnlStatus_t cnnlDestroyMatMulHeuristicResult(cnnlMatMulHeuristicResult_t result);
 cnnlStatus_t cnnlGetBatchMatMulAlgoHeuristic(
     cnnlHandle_t handle, cnnlMatMulDescriptor_t desc, cnnlTensorDescriptor_t a_desc,
-    cnnlTensorDescriptor_t b_desc, cnnlTensorDescriptor_t c_desc, cnnlMatMulPreference_t preference,
+    cnnlTensorDescriptor_t b_desc, cnnlTensorDescriptor_t c_desc, cnnlMatMulPrefer_t preference,
     int requested_algo_count, cnnlMatMulHeuristicResult_t result_array[], int* return_algo_count);
 cnnlStatus_t cnnlGetBatchMatMulHeuristicResult(cnnlMatMulHeuristicResult_t result,
                                                cnnlMatMulAlgo_t algo, size_t* workspace_size);
@@ -176,11 +181,18 @@ cnnlStatus_t cnnlSetFlashAttentionDescriptor(cnnlFlashAttentionDescriptor_t desc
                                              cnnlAttentionMaskMode_t mask_mode, bool is_pack_mode,
                                              bool is_out_zero, bool return_softmax, int max_seq_q,
                                              int max_seq_kv, float dropout_p, float softmax_scale);
+// Window sizes in keys left and right of a query's diagonal, -1 for unbounded, and the
+// window's dilation; (-1, -1, 1) is no window, which is what torch_mlu and DIOPI's camb
+// implementation set for plain and causal attention. Absent from older CNNL releases.
+cnnlStatus_t cnnlSetFlashAttentionSlidingWindowSize(cnnlFlashAttentionDescriptor_t desc,
+                                                    int window_size_left, int window_size_right,
+                                                    int dilation);
 cnnlStatus_t cnnlGetFlashAttentionForwardWorkspaceSize(
     cnnlHandle_t handle, cnnlFlashAttentionDescriptor_t desc, cnnlTensorDescriptor_t q_desc,
     cnnlTensorDescriptor_t k_desc, cnnlTensorDescriptor_t v_desc, size_t* workspace_size);
 // Pack mode: Q, O [total_q, Hq, D]; K, V [total_kv, Hkv, D]; cu_seqlens int32 [B + 1] on the
-// device; softmax_lse f32 [Hq, total_q].
+// device; softmax_lse f32 [Hq, total_q]; rng_state a host size_t[2] (Philox seed and offset),
+// which every public caller passes, zeroed when there is no dropout.
 cnnlStatus_t cnnlFlashAttentionForward(
     cnnlHandle_t handle, cnnlFlashAttentionDescriptor_t desc, cnnlTensorDescriptor_t q_desc,
     const void* q, cnnlTensorDescriptor_t k_desc, const void* k, cnnlTensorDescriptor_t v_desc,
@@ -192,27 +204,57 @@ cnnlStatus_t cnnlFlashAttentionForward(
 
 }  // extern "C"
 
-// X(name) lists of every function the plugin calls, per library.
-#define XINHE_CNRT_SYMBOLS(X)                                                            \
-  X(cnrtGetDeviceCount)                                                                  \
-  X(cnrtSetDevice)                                                                       \
-  X(cnrtDeviceGetAttribute) X(cnrtMemGetInfo) X(cnrtGetLibVersion) X(cnrtGetErrorStr)    \
-      X(cnrtMalloc) X(cnrtFree) X(cnrtMemcpyAsync) X(cnrtMemsetAsync) X(cnrtQueueCreate) \
-          X(cnrtQueueDestroy) X(cnrtQueueSync) X(cnrtQueueQuery) X(cnrtNotifierCreate)   \
-              X(cnrtNotifierDestroy) X(cnrtPlaceNotifier) X(cnrtQueueWaitNotifier)       \
-                  X(cnrtWaitNotifier) X(cnrtQueryNotifier) X(cnrtNotifierElapsedTime)
-
-#define XINHE_CNNL_SYMBOLS(X)                                                                     \
-  X(cnnlCreate)                                                                                   \
-  X(cnnlDestroy)                                                                                  \
-  X(cnnlSetQueue) X(cnnlGetErrorString) X(cnnlCreateTensorDescriptor)                             \
-      X(cnnlDestroyTensorDescriptor) X(cnnlSetTensorDescriptorEx) X(cnnlCopy)                     \
-          X(cnnlMatMulDescCreate) X(cnnlMatMulDescDestroy) X(cnnlSetMatMulDescAttr)               \
-              X(cnnlMatMulAlgoCreate) X(cnnlMatMulAlgoDestroy) X(cnnlCreateMatMulHeuristicResult) \
-                  X(cnnlDestroyMatMulHeuristicResult) X(cnnlGetBatchMatMulAlgoHeuristic)          \
-                      X(cnnlGetBatchMatMulHeuristicResult) X(cnnlBatchMatMulBCast_v2)             \
-                          X(cnnlCreateFlashAttentionDescriptor)                                   \
-                              X(cnnlDestroyFlashAttentionDescriptor)                              \
-                                  X(cnnlSetFlashAttentionDescriptor)                              \
-                                      X(cnnlGetFlashAttentionForwardWorkspaceSize)                \
-                                          X(cnnlFlashAttentionForward)
+// clang-format off
+// X(name) lists of every function the plugin calls, per library. A symbol of the REQUIRED lists
+// that is missing makes the backend unavailable; one of the OPTIONAL list is left NULL and the
+// plugin does without it (each is called only when present; docs/cambricon.md says what changes).
+#define XINHE_CNRT_SYMBOLS(X) \
+  X(cnrtGetDeviceCount)       \
+  X(cnrtSetDevice)            \
+  X(cnrtDeviceGetAttribute)   \
+  X(cnrtMemGetInfo)           \
+  X(cnrtGetLibVersion)        \
+  X(cnrtGetErrorStr)          \
+  X(cnrtMalloc)               \
+  X(cnrtFree)                 \
+  X(cnrtMemcpyAsync)          \
+  X(cnrtMemsetAsync)          \
+  X(cnrtQueueCreate)          \
+  X(cnrtQueueDestroy)         \
+  X(cnrtQueueSync)            \
+  X(cnrtQueueQuery)           \
+  X(cnrtNotifierCreate)       \
+  X(cnrtNotifierDestroy)      \
+  X(cnrtPlaceNotifier)        \
+  X(cnrtQueueWaitNotifier)    \
+  X(cnrtWaitNotifier)         \
+  X(cnrtQueryNotifier)        \
+  X(cnrtNotifierElapsedTime)
+#define XINHE_CNNL_SYMBOLS(X)                  \
+  X(cnnlCreate)                                \
+  X(cnnlDestroy)                               \
+  X(cnnlSetQueue)                              \
+  X(cnnlGetErrorString)                        \
+  X(cnnlCreateTensorDescriptor)                \
+  X(cnnlDestroyTensorDescriptor)               \
+  X(cnnlSetTensorDescriptorEx)                 \
+  X(cnnlCopy)                                  \
+  X(cnnlMatMulDescCreate)                      \
+  X(cnnlMatMulDescDestroy)                     \
+  X(cnnlSetMatMulDescAttr)                     \
+  X(cnnlMatMulAlgoCreate)                      \
+  X(cnnlMatMulAlgoDestroy)                     \
+  X(cnnlCreateMatMulHeuristicResult)           \
+  X(cnnlDestroyMatMulHeuristicResult)          \
+  X(cnnlGetBatchMatMulAlgoHeuristic)           \
+  X(cnnlGetBatchMatMulHeuristicResult)         \
+  X(cnnlBatchMatMulBCast_v2)                   \
+  X(cnnlCreateFlashAttentionDescriptor)        \
+  X(cnnlDestroyFlashAttentionDescriptor)       \
+  X(cnnlSetFlashAttentionDescriptor)           \
+  X(cnnlGetFlashAttentionForwardWorkspaceSize) \
+  X(cnnlFlashAttentionForward)
+// Optional: cnnlSetFlashAttentionSlidingWindowSize (newer CNNL). Without it the descriptor keeps
+// the library's own default, which in a release without windows can only be "no window".
+#define XINHE_CNNL_OPTIONAL_SYMBOLS(X) X(cnnlSetFlashAttentionSlidingWindowSize)
+// clang-format on

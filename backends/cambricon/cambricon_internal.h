@@ -4,10 +4,12 @@
 //
 // Vendor libraries. CNRT (libcnrt.so) and CNNL (libcnnl.so) are dlopen'ed in backend_create,
 // every function through the symbol lists of cambricon_api.h, from the first folder that
-// exists among $XINHE_CAMBRICON_LIBRARY_PATH, $NEUWARE_HOME/lib64 and /usr/local/neuware/lib64,
-// else by bare name through the loader's search path. A missing library or symbol makes the
-// backend UNAVAILABLE, naming it. The libraries stay loaded until the process exits: CNRT
-// keeps threads and exit handlers of its own.
+// exists among $XINHE_CAMBRICON_LIBRARY_DIR (backend.h, point 7; the former name
+// XINHE_CAMBRICON_LIBRARY_PATH is still read when it is unset, with a one-time deprecation
+// warning on stderr), $NEUWARE_HOME/lib64 and /usr/local/neuware/lib64, else by bare name
+// through the loader's search path. A missing library or required symbol makes the backend
+// UNAVAILABLE, naming it; a missing optional symbol stays NULL. The libraries stay loaded until
+// the process exits: CNRT keeps threads and exit handlers of its own.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,7 @@ struct Vendor {
 #define XINHE_CAMBRICON_DECLARE(name) decltype(&::name) name = nullptr;
   XINHE_CNRT_SYMBOLS(XINHE_CAMBRICON_DECLARE)
   XINHE_CNNL_SYMBOLS(XINHE_CAMBRICON_DECLARE)
+  XINHE_CNNL_OPTIONAL_SYMBOLS(XINHE_CAMBRICON_DECLARE)  // NULL when the library lacks them
 #undef XINHE_CAMBRICON_DECLARE
   std::string cnrt_path, cnnl_path;  // what was loaded, for xinhe-info
 };

@@ -7,12 +7,22 @@
 //              asks for. BLAS's alpha == 0 / K == 0 rule (A and B not read) is kept by running
 //              a K = 1 product of zeros instead, with alpha = -1 so that the product is -0.0 and
 //              beta * C passes through exactly (-0.0 + x == x, also for x = -0.0); beta == 1
-//              then skips the op. TF32 is switched off: f32 means f32.
+//              then skips the op. TF32 is switched off: f32 means f32. Stride mode
+//              (CNNL_MATMUL_USE_STRIDE) is used with beta == 0 only, as torch_mlu does: no public
+//              material says CNNL combines it with CNNL_MATMUL_USE_BETA, so a run with beta != 0
+//              uses dense descriptors, and an operand that is not dense is copied (cnnlCopy) into
+//              the workspace first (C also back afterwards).
 //   attention  cambricon.attention.cnnl_flash_fwd_<dtype>: cnnlFlashAttentionForward in pack
 //              mode. Q, K and V are packed from their four strides into [B*S, H, D] in the
 //              workspace with cnnlCopy, O and LSE unpacked the same way. Query rows that see
 //              no key (Skv = 0, or causal with Sq > Skv) are never given to CNNL, whose guide
-//              leaves them undefined: the plugin writes 0 and -inf there itself.
+//              leaves them undefined: the plugin writes 0 and -inf there itself. Causal masks
+//              reach CNNL square only (Sq == Skv per sequence), where top-left and bottom-right
+//              alignment agree, because which one CNNL_ATTN_MASK_CAUSAL means is unconfirmed:
+//              Sq > Skv drops the hidden rows, Sq == 1 needs no mask (the row sees every key),
+//              and 1 < Sq < Skv pads each sequence's query block at the front with Skv - Sq
+//              zero rows whose results are dropped (declined when that is over kMaxCausalPad
+//              times the work).
 //
 // Declined at create, with the reason (op_check reports it): f64 (the device has none);
 // attention in f32 (CNNL's flash attention takes f16 and bf16 only); any dimension, stride or
@@ -35,6 +45,9 @@ namespace be = xinhe::backend;
 
 constexpr uint64_t kAlign = 64;  // of every region placed in a workspace
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+// Causal attention with 1 < Sq < Skv runs Skv query rows per sequence instead of Sq (see the
+// top): taken up to this factor, declined beyond it rather than silently running slow.
+constexpr int64_t kMaxCausalPad = 4;
 
 uint64_t round_up(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
@@ -110,10 +123,16 @@ struct Op {
   cnnlTensorDescriptor_t a_zero = nullptr, b_zero = nullptr;     // the K = 1 product of zeros
   MatmulPlan product[2], scale[2];                               // [use_beta]
   uint64_t zero_bytes = 0;  // of the K = 1 operands, at the start of the workspace
+  // beta != 0 runs without stride mode, on dense descriptors of A, B and C; an operand whose
+  // own layout is not dense is packed at at_pack_* (beyond everything else in the workspace).
+  cnnlTensorDescriptor_t a_dense = nullptr, b_dense = nullptr, c_dense = nullptr;
+  bool pack_a = false, pack_b = false, pack_c = false;
+  uint64_t at_pack_a = 0, at_pack_b = 0, at_pack_c = 0;
 
   // Attention
   xinhe_attention_desc_t attention{};
   int64_t hidden_rows = 0;  // leading query rows that see no key
+  int64_t pad_rows = 0;     // zero query rows put before each sequence's block (causal, Sq < Skv)
   cnnlFlashAttentionDescriptor_t flash = nullptr;
   size_t flash_workspace = 0;
   std::shared_ptr<std::vector<int32_t>> offsets;  // cumulative lengths: q [B + 1], kv [B + 1]
@@ -168,6 +187,9 @@ std::string gemm_unsupported(const xinhe_gemm_desc_t& d) {
   if (d.ab_dtype == XINHE_DTYPE_F64 || d.c_dtype == XINHE_DTYPE_F64)
     return "CNNL has no fp64 matmul and the device claims no F64";
   return int32_reason({{"m", d.m},
+                       {"m*n (C's dense batch stride, for beta != 0)", d.m * d.n},
+                       {"m*k (A's dense batch stride, for beta != 0)", d.m * d.k},
+                       {"k*n (B's dense batch stride, for beta != 0)", d.k * d.n},
                        {"n", d.n},
                        {"k", d.k},
                        {"batch", d.batch},
@@ -179,13 +201,21 @@ std::string gemm_unsupported(const xinhe_gemm_desc_t& d) {
                        {"stride_c", d.stride_c}});
 }
 
-// One matmul descriptor with its heuristic algorithm and workspace.
+// True when a [batch, rows, cols] operand with these strides is packed densely (what a
+// descriptor without CNNL_MATMUL_USE_STRIDE describes).
+bool dense(int64_t batch, int64_t rows, int64_t cols, int64_t batch_stride, int64_t ld) {
+  return (rows <= 1 || ld == cols) && (batch <= 1 || batch_stride == rows * cols);
+}
+
+// One matmul descriptor with its heuristic algorithm and workspace. Stride mode goes with
+// beta == 0 only (torch_mlu's rule, use_stride = beta == 0): the beta plans get dense operands.
 xinhe_status_t make_plan(Op* op, bool trans_a, bool trans_b, bool use_beta,
                          cnnlTensorDescriptor_t a, cnnlTensorDescriptor_t b,
                          cnnlTensorDescriptor_t c, MatmulPlan* plan) {
   Device* device = op->device;
   XINHE_CNNL(device, cnnlMatMulDescCreate, &plan->desc);
-  const int32_t values[] = {CNNL_DTYPE_FLOAT, trans_a, trans_b, 0, use_beta, 1};
+  const int32_t use_stride = use_beta ? 0 : 1;
+  const int32_t values[] = {CNNL_DTYPE_FLOAT, trans_a, trans_b, 0, use_beta, use_stride};
   const cnnlMatMulDescAttribute_t attrs[] = {CNNL_MATMUL_DESC_COMPUTE_TYPE, CNNL_MATMUL_DESC_TRANSA,
                                              CNNL_MATMUL_DESC_TRANSB,       CNNL_MATMUL_ALLOW_TF32,
                                              CNNL_MATMUL_USE_BETA,          CNNL_MATMUL_USE_STRIDE};
@@ -196,7 +226,7 @@ xinhe_status_t make_plan(Op* op, bool trans_a, bool trans_b, bool use_beta,
   int returned = 0;
   std::lock_guard<std::mutex> lock(device->query_mu);
   XINHE_CNNL_QUERY(op, cnnlGetBatchMatMulAlgoHeuristic, device->query_handle, plan->desc, a, b, c,
-                   CNNL_MATMUL_FASTEST, 1, &plan->heuristic, &returned);
+                   /*preference=*/nullptr, 1, &plan->heuristic, &returned);
   if (returned < 1) {
     op->decline = "cnnlGetBatchMatMulAlgoHeuristic returned no algorithm";
     return nullptr;
@@ -213,31 +243,50 @@ xinhe_status_t build_gemm(Op* op) {
   const int64_t a_rows = d.trans_a ? d.k : d.m, a_cols = d.trans_a ? d.m : d.k;
   const int64_t b_rows = d.trans_b ? d.n : d.k, b_cols = d.trans_b ? d.k : d.n;
   auto batch_of = [&](int64_t stride) { return stride == 0 ? int64_t{1} : d.batch; };
+  const int64_t batch_a = batch_of(d.stride_a), batch_b = batch_of(d.stride_b);
   XINHE_BE_RETURN_IF_ERROR(op->tensor(ct, {d.batch, d.m, d.n}, {d.stride_c, d.ldc, 1}, &op->c));
+  XINHE_BE_RETURN_IF_ERROR(op->tensor(ct, {d.batch, d.m, d.n}, {d.m * d.n, d.n, 1}, &op->c_dense));
+  op->pack_c = !dense(d.batch, d.m, d.n, d.stride_c, d.ldc);
   uint64_t needed = 0;
   if (d.k > 0) {
     XINHE_BE_RETURN_IF_ERROR(
-        op->tensor(ab, {batch_of(d.stride_a), a_rows, a_cols}, {d.stride_a, d.lda, 1}, &op->a));
+        op->tensor(ab, {batch_a, a_rows, a_cols}, {d.stride_a, d.lda, 1}, &op->a));
     XINHE_BE_RETURN_IF_ERROR(
-        op->tensor(ab, {batch_of(d.stride_b), b_rows, b_cols}, {d.stride_b, d.ldb, 1}, &op->b));
-    for (int beta = 0; beta < 2; ++beta) {
-      XINHE_BE_RETURN_IF_ERROR(
-          make_plan(op, d.trans_a, d.trans_b, beta, op->a, op->b, op->c, &op->product[beta]));
-      if (!op->decline.empty()) return nullptr;
-      needed = std::max<uint64_t>(needed, op->product[beta].workspace);
-    }
+        op->tensor(ab, {batch_b, b_rows, b_cols}, {d.stride_b, d.ldb, 1}, &op->b));
+    XINHE_BE_RETURN_IF_ERROR(
+        op->tensor(ab, {batch_a, a_rows, a_cols}, {a_rows * a_cols, a_cols, 1}, &op->a_dense));
+    XINHE_BE_RETURN_IF_ERROR(
+        op->tensor(ab, {batch_b, b_rows, b_cols}, {b_rows * b_cols, b_cols, 1}, &op->b_dense));
+    op->pack_a = !dense(batch_a, a_rows, a_cols, d.stride_a, d.lda);
+    op->pack_b = !dense(batch_b, b_rows, b_cols, d.stride_b, d.ldb);
+    XINHE_BE_RETURN_IF_ERROR(
+        make_plan(op, d.trans_a, d.trans_b, false, op->a, op->b, op->c, &op->product[0]));
+    if (!op->decline.empty()) return nullptr;
+    XINHE_BE_RETURN_IF_ERROR(make_plan(op, d.trans_a, d.trans_b, true, op->a_dense, op->b_dense,
+                                       op->c_dense, &op->product[1]));
+    if (!op->decline.empty()) return nullptr;
+    needed = std::max(op->product[0].workspace, op->product[1].workspace);
   }
   // The K = 1 product of zeros for alpha == 0 and K == 0: A' [1, M, 1], B' [1, 1, N].
   XINHE_BE_RETURN_IF_ERROR(op->tensor(ab, {1, d.m, 1}, {d.m, 1, 1}, &op->a_zero));
   XINHE_BE_RETURN_IF_ERROR(op->tensor(ab, {1, 1, d.n}, {d.n, d.n, 1}, &op->b_zero));
   op->zero_bytes = round_up(static_cast<uint64_t>(d.m + d.n) * elem_size(d.ab_dtype));
   for (int beta = 0; beta < 2; ++beta) {
-    XINHE_BE_RETURN_IF_ERROR(
-        make_plan(op, false, false, beta, op->a_zero, op->b_zero, op->c, &op->scale[beta]));
+    XINHE_BE_RETURN_IF_ERROR(make_plan(op, false, false, beta, op->a_zero, op->b_zero,
+                                       beta ? op->c_dense : op->c, &op->scale[beta]));
     if (!op->decline.empty()) return nullptr;
     needed = std::max<uint64_t>(needed, op->zero_bytes + op->scale[beta].workspace);
   }
-  op->workspace = kAlign + needed;  // slack: the workspace offset may be any byte
+  uint64_t at = round_up(needed);
+  auto region = [&](bool used, int64_t elements, xinhe_dtype_t t) {
+    const uint64_t start = at;
+    if (used) at += round_up(static_cast<uint64_t>(elements) * elem_size(t));
+    return start;
+  };
+  op->at_pack_a = region(op->pack_a, batch_a * a_rows * a_cols, d.ab_dtype);
+  op->at_pack_b = region(op->pack_b, batch_b * b_rows * b_cols, d.ab_dtype);
+  op->at_pack_c = region(op->pack_c, d.batch * d.m * d.n, d.c_dtype);
+  op->workspace = kAlign + at;  // slack: the workspace offset may be any byte
   return nullptr;
 }
 
@@ -251,22 +300,44 @@ xinhe_status_t run_gemm(Op* op, Stream* stream, const xinhe_be_op_args_t* args) 
   auto* ws = reinterpret_cast<uint8_t*>(
       round_up(reinterpret_cast<uintptr_t>(address(args->mem[XINHE_GEMM_ARG_WORKSPACE]))));
   uint8_t* c = address(args->mem[XINHE_GEMM_ARG_C]);
+  uint8_t* a = address(args->mem[XINHE_GEMM_ARG_A]);
+  uint8_t* b = address(args->mem[XINHE_GEMM_ARG_B]);
+  cnnlHandle_t h = stream->handle;
   std::lock_guard<std::mutex> lock(stream->mu);
+  // beta != 0: dense operands (no stride mode), packed into the workspace where they are not.
+  cnnlTensorDescriptor_t a_desc = op->a, b_desc = op->b, c_desc = op->c;
+  uint8_t* c_run = c;
+  if (use_beta) {
+    a_desc = op->a_dense;
+    b_desc = op->b_dense;
+    c_desc = op->c_dense;
+    if (op->pack_c) {
+      c_run = ws + op->at_pack_c;
+      XINHE_CNNL(device, cnnlCopy, h, op->c, c, op->c_dense, c_run);
+    }
+    if (!scale_only && op->pack_a) {
+      XINHE_CNNL(device, cnnlCopy, h, op->a, a, op->a_dense, ws + op->at_pack_a);
+      a = ws + op->at_pack_a;
+    }
+    if (!scale_only && op->pack_b) {
+      XINHE_CNNL(device, cnnlCopy, h, op->b, b, op->b_dense, ws + op->at_pack_b);
+      b = ws + op->at_pack_b;
+    }
+  }
   if (!scale_only) {
     const MatmulPlan& plan = op->product[use_beta];
-    XINHE_CNNL(device, cnnlBatchMatMulBCast_v2, stream->handle, plan.desc, plan.algo, &args->alpha,
-               op->a, address(args->mem[XINHE_GEMM_ARG_A]), op->b,
-               address(args->mem[XINHE_GEMM_ARG_B]), &args->beta, op->c, c, ws, plan.workspace);
-    return nullptr;
+    XINHE_CNNL(device, cnnlBatchMatMulBCast_v2, h, plan.desc, plan.algo, &args->alpha, a_desc, a,
+               b_desc, b, &args->beta, c_desc, c_run, ws, plan.workspace);
+  } else {
+    // C = beta * C without reading A or B: (-1) * (0 * 0) is -0.0, the identity of addition.
+    const MatmulPlan& plan = op->scale[use_beta];
+    const float alpha = use_beta ? -1.0f : 1.0f;  // beta == 0 writes +0.0
+    XINHE_CNRT(device, cnrtMemsetAsync, ws, 0, static_cast<size_t>(op->zero_bytes), stream->queue);
+    const uint8_t* b_zero = ws + static_cast<uint64_t>(d.m) * elem_size(d.ab_dtype);
+    XINHE_CNNL(device, cnnlBatchMatMulBCast_v2, h, plan.desc, plan.algo, &alpha, op->a_zero, ws,
+               op->b_zero, b_zero, &args->beta, c_desc, c_run, ws + op->zero_bytes, plan.workspace);
   }
-  // C = beta * C without reading A or B: (-1) * (0 * 0) is -0.0, the identity of addition.
-  const MatmulPlan& plan = op->scale[use_beta];
-  const float alpha = use_beta ? -1.0f : 1.0f;  // beta == 0 writes +0.0
-  XINHE_CNRT(device, cnrtMemsetAsync, ws, 0, static_cast<size_t>(op->zero_bytes), stream->queue);
-  const uint8_t* b_zero = ws + static_cast<uint64_t>(d.m) * elem_size(d.ab_dtype);
-  XINHE_CNNL(device, cnnlBatchMatMulBCast_v2, stream->handle, plan.desc, plan.algo, &alpha,
-             op->a_zero, ws, op->b_zero, b_zero, &args->beta, op->c, c, ws + op->zero_bytes,
-             plan.workspace);
+  if (c_run != c) XINHE_CNNL(device, cnnlCopy, h, op->c_dense, c_run, op->c, c);
   return nullptr;
 }
 
@@ -274,11 +345,32 @@ xinhe_status_t run_gemm(Op* op, Stream* stream, const xinhe_be_op_args_t* args) 
 
 const Impl kAttentionImpls[] = {{"cnnl_flash_fwd", nullptr}};
 
+// Leading query rows of each sequence that see no key (O = 0, LSE = -inf, written by the plugin).
+int64_t hidden_rows(const xinhe_attention_desc_t& d) {
+  if (d.seq_kv == 0) return d.seq_q;
+  return d.mask == XINHE_ATTENTION_MASK_CAUSAL && d.seq_q > d.seq_kv ? d.seq_q - d.seq_kv : 0;
+}
+
+// Zero query rows put before each sequence's visible rows so that a causal mask reaches CNNL
+// square: with Sq == Skv, top-left and bottom-right alignment are the same mask, and which one
+// CNNL_ATTN_MASK_CAUSAL means for Sq != Skv is not confirmed by public material.
+int64_t pad_rows(const xinhe_attention_desc_t& d) {
+  const int64_t sq = d.seq_q - hidden_rows(d);
+  if (d.mask != XINHE_ATTENTION_MASK_CAUSAL || sq <= 1 || sq >= d.seq_kv) return 0;
+  return d.seq_kv - sq;
+}
+
 std::string attention_unsupported(const xinhe_attention_desc_t& d) {
   if (d.dtype == XINHE_DTYPE_F64) return "CNNL has no fp64 attention and the device claims no F64";
   if (d.dtype == XINHE_DTYPE_F32)
     return "cnnlFlashAttentionForward takes f16 and bf16 only (no f32 path in this plugin)";
-  const int64_t tq = d.batch * d.seq_q, tkv = d.batch * d.seq_kv;
+  const int64_t sq_visible = d.seq_q - hidden_rows(d);
+  if (pad_rows(d) > 0 && d.seq_kv > kMaxCausalPad * sq_visible)
+    return "causal attention with 1 < seq_q < seq_kv: whether CNNL_ATTN_MASK_CAUSAL is aligned "
+           "bottom-right (xinhe's mask) is unconfirmed, and padding the queries to seq_kv = " +
+           std::to_string(d.seq_kv) + " rows would cost more than " +
+           std::to_string(kMaxCausalPad) + "x the work (docs/cambricon.md)";
+  const int64_t tq = d.batch * (sq_visible + pad_rows(d)), tkv = d.batch * d.seq_kv;
   std::string why =
       int32_reason({{"batch", d.batch},
                     {"heads_q", d.heads_q},
@@ -299,11 +391,11 @@ xinhe_status_t build_attention(Op* op) {
   Device* device = op->device;
   const cnnlDataType_t t = cnnl_type(d.dtype);
   const int64_t B = d.batch, Hq = d.heads_q, Hkv = d.heads_kv, D = d.head_dim;
-  op->hidden_rows = d.seq_kv == 0 ? d.seq_q
-                    : d.mask == XINHE_ATTENTION_MASK_CAUSAL && d.seq_q > d.seq_kv
-                        ? d.seq_q - d.seq_kv
-                        : 0;
-  const int64_t R = op->hidden_rows, Sq = d.seq_q - R, Skv = d.seq_kv;
+  op->hidden_rows = hidden_rows(d);
+  op->pad_rows = pad_rows(d);
+  // Sq: the rows CNNL computes per sequence (the visible ones after P zero rows).
+  const int64_t R = op->hidden_rows, P = op->pad_rows, Sv = d.seq_q - R, Sq = Sv + P,
+                Skv = d.seq_kv;
   const uint64_t es = elem_size(d.dtype);
   uint64_t at = 0;
   auto region = [&](uint64_t bytes) {
@@ -314,19 +406,20 @@ xinhe_status_t build_attention(Op* op) {
   const int64_t* q = d.q_strides;
   const int64_t* o = d.o_strides;
   const int64_t* l = d.lse_strides;
-  if (Sq > 0) {
+  if (Sv > 0) {
     const int64_t Tq = B * Sq, Tkv = B * Skv;
     // Views over the caller's tensors in (b, s, h, d) order, and their packed copies.
-    XINHE_BE_RETURN_IF_ERROR(op->tensor(t, {B, Sq, Hq, D}, {q[0], q[2], q[1], q[3]}, &op->q_view));
+    XINHE_BE_RETURN_IF_ERROR(op->tensor(t, {B, Sv, Hq, D}, {q[0], q[2], q[1], q[3]}, &op->q_view));
     XINHE_BE_RETURN_IF_ERROR(
         op->tensor(t, {B, Skv, Hkv, D},
                    {d.k_strides[0], d.k_strides[2], d.k_strides[1], d.k_strides[3]}, &op->k_view));
     XINHE_BE_RETURN_IF_ERROR(
         op->tensor(t, {B, Skv, Hkv, D},
                    {d.v_strides[0], d.v_strides[2], d.v_strides[1], d.v_strides[3]}, &op->v_view));
-    XINHE_BE_RETURN_IF_ERROR(op->tensor(t, {B, Sq, Hq, D}, {o[0], o[2], o[1], o[3]}, &op->o_view));
+    XINHE_BE_RETURN_IF_ERROR(op->tensor(t, {B, Sv, Hq, D}, {o[0], o[2], o[1], o[3]}, &op->o_view));
+    // The visible rows' place in the packed Q and O (after P pad rows in each sequence).
     XINHE_BE_RETURN_IF_ERROR(
-        op->tensor(t, {B, Sq, Hq, D}, {Sq * Hq * D, Hq * D, D, 1}, &op->q_pack4));
+        op->tensor(t, {B, Sv, Hq, D}, {Sq * Hq * D, Hq * D, D, 1}, &op->q_pack4));
     XINHE_BE_RETURN_IF_ERROR(
         op->tensor(t, {B, Skv, Hkv, D}, {Skv * Hkv * D, Hkv * D, D, 1}, &op->k_pack4));
     op->o_pack4 = op->q_pack4;
@@ -337,16 +430,22 @@ xinhe_status_t build_attention(Op* op) {
     XINHE_BE_RETURN_IF_ERROR(op->tensor(CNNL_DTYPE_INT32, {B + 1}, {1}, &op->offsets_desc));
     if (d.with_lse) {
       XINHE_BE_RETURN_IF_ERROR(
-          op->tensor(CNNL_DTYPE_FLOAT, {B, Hq, Sq}, {Sq, Tq, 1}, &op->lse_pack_view));
+          op->tensor(CNNL_DTYPE_FLOAT, {B, Hq, Sv}, {Sq, Tq, 1}, &op->lse_pack_view));
       XINHE_BE_RETURN_IF_ERROR(
-          op->tensor(CNNL_DTYPE_FLOAT, {B, Hq, Sq}, {l[0], l[1], l[2]}, &op->lse_view));
+          op->tensor(CNNL_DTYPE_FLOAT, {B, Hq, Sv}, {l[0], l[1], l[2]}, &op->lse_view));
     }
+    // Causal reaches CNNL square only (pad_rows): Sq == Skv, or one visible row (Sq == 1 <=
+    // Skv), which sees every key under xinhe's bottom-right mask and so needs none.
+    const bool causal = d.mask == XINHE_ATTENTION_MASK_CAUSAL && Sq == Skv;
     XINHE_CNNL(device, cnnlCreateFlashAttentionDescriptor, &op->flash);
     XINHE_CNNL(device, cnnlSetFlashAttentionDescriptor, op->flash, CNNL_DTYPE_FLOAT,
-               CNNL_ACTIVATION_HIGH_PRECISION,
-               d.mask == XINHE_ATTENTION_MASK_CAUSAL ? CNNL_ATTN_MASK_CAUSAL : CNNL_ATTN_MASK_NONE,
+               CNNL_ACTIVATION_HIGH_PRECISION, causal ? CNNL_ATTN_MASK_CAUSAL : CNNL_ATTN_MASK_NONE,
                /*is_pack_mode=*/true, /*is_out_zero=*/false, /*return_softmax=*/false,
                static_cast<int>(Sq), static_cast<int>(Skv), 0.0f, d.scale);
+    // No window (-1, -1, dilation 1), as Cambricon's callers set it; an older CNNL without the
+    // setter has no windows, so its default is that already.
+    if (op->api().cnnlSetFlashAttentionSlidingWindowSize != nullptr)
+      XINHE_CNNL(device, cnnlSetFlashAttentionSlidingWindowSize, op->flash, -1, -1, 1);
     {
       std::lock_guard<std::mutex> lock(device->query_mu);
       XINHE_CNNL_QUERY(op, cnnlGetFlashAttentionForwardWorkspaceSize, device->query_handle,
@@ -395,6 +494,9 @@ xinhe_status_t run_attention(Op* op, Stream* stream, const xinhe_be_op_args_t* a
   const int64_t R = op->hidden_rows;
   // The first visible query row of each tensor (element offsets along s).
   uint8_t* q = address(args->mem[XINHE_ATTENTION_ARG_Q]) + R * d.q_strides[2] * es;
+  // Where the visible rows start in the packed Q, O and LSE (after the pad rows).
+  const uint64_t pad_qo = static_cast<uint64_t>(op->pad_rows * d.heads_q * d.head_dim) * es;
+  const uint64_t pad_lse = static_cast<uint64_t>(op->pad_rows) * 4;
   uint8_t* o = address(args->mem[XINHE_ATTENTION_ARG_O]);
   uint8_t* lse = address(args->mem[XINHE_ATTENTION_ARG_LSE]);
   std::lock_guard<std::mutex> lock(stream->mu);
@@ -403,20 +505,26 @@ xinhe_status_t run_attention(Op* op, Stream* stream, const xinhe_be_op_args_t* a
                op->offsets->size() * 4, stream->queue, cnrtMemcpyHostToDev);
     stream->keep_alive.push_back(op->offsets);  // read when the queue reaches the copy
     cnnlHandle_t h = stream->handle;
-    XINHE_CNNL(device, cnnlCopy, h, op->q_view, q, op->q_pack4, ws + op->at_q);
+    if (op->pad_rows > 0)  // the pad rows' scores must be finite: zero queries
+      XINHE_CNRT(device, cnrtMemsetAsync, ws + op->at_q, 0,
+                 static_cast<size_t>(op->at_k - op->at_q), stream->queue);
+    XINHE_CNNL(device, cnnlCopy, h, op->q_view, q, op->q_pack4, ws + op->at_q + pad_qo);
     XINHE_CNNL(device, cnnlCopy, h, op->k_view, address(args->mem[XINHE_ATTENTION_ARG_K]),
                op->k_pack4, ws + op->at_k);
     XINHE_CNNL(device, cnnlCopy, h, op->v_view, address(args->mem[XINHE_ATTENTION_ARG_V]),
                op->k_pack4, ws + op->at_v);
     const uint8_t* offsets = ws + op->at_offsets;
+    // Philox seed and offset, read on the host during the call: zero, as there is no dropout.
+    // Every public caller passes this array (torch_mlu, DIOPI's camb implementation).
+    const size_t rng_state[2] = {0, 0};
     XINHE_CNNL(device, cnnlFlashAttentionForward, h, op->flash, op->q3, ws + op->at_q, op->k3,
                ws + op->at_k, op->k3, ws + op->at_v, op->offsets_desc, offsets, op->offsets_desc,
-               offsets + (d.batch + 1) * 4, nullptr, ws + op->at_flash, op->flash_workspace,
+               offsets + (d.batch + 1) * 4, rng_state, ws + op->at_flash, op->flash_workspace,
                nullptr, nullptr, op->lse2, ws + op->at_lse, op->o3, ws + op->at_o);
-    XINHE_CNNL(device, cnnlCopy, h, op->o_pack4, ws + op->at_o, op->o_view,
+    XINHE_CNNL(device, cnnlCopy, h, op->o_pack4, ws + op->at_o + pad_qo, op->o_view,
                o + R * d.o_strides[2] * es);
     if (d.with_lse)
-      XINHE_CNNL(device, cnnlCopy, h, op->lse_pack_view, ws + op->at_lse, op->lse_view,
+      XINHE_CNNL(device, cnnlCopy, h, op->lse_pack_view, ws + op->at_lse + pad_lse, op->lse_view,
                  lse + R * d.lse_strides[2] * 4);
   }
   if (R > 0) {

@@ -88,9 +88,20 @@ bool is_directory(const std::string& path) {
 }
 
 // The folder to load libcnrt.so / libcnnl.so from; "" for the loader's own search path.
-std::string library_folder() {
-  if (const char* dir = std::getenv("XINHE_CAMBRICON_LIBRARY_PATH"); dir != nullptr && dir[0])
+// XINHE_CAMBRICON_LIBRARY_DIR is the name backend.h (point 7) gives every plugin; the name this
+// plugin first read, XINHE_CAMBRICON_LIBRARY_PATH, still works when the new one is unset, with
+// a warning on stderr once per process.
+std::string library_folder(const xinhe_host_api_t* host) {
+  if (const char* dir = std::getenv("XINHE_CAMBRICON_LIBRARY_DIR"); dir != nullptr && dir[0])
     return dir;  // taken as given, even when missing: the reason then names it
+  if (const char* dir = std::getenv("XINHE_CAMBRICON_LIBRARY_PATH"); dir != nullptr && dir[0]) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      host->log("load", kBackendName,
+                "warning: XINHE_CAMBRICON_LIBRARY_PATH is deprecated; set "
+                "XINHE_CAMBRICON_LIBRARY_DIR instead (read in its place while it is unset)");
+    return dir;
+  }
   if (const char* home = std::getenv("NEUWARE_HOME"); home != nullptr && home[0])
     if (is_directory(std::string(home) + "/lib64")) return std::string(home) + "/lib64";
   if (is_directory("/usr/local/neuware/lib64")) return "/usr/local/neuware/lib64";
@@ -121,7 +132,7 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   auto backend = std::make_unique<Backend>();
   backend->host = host;
   Vendor& api = backend->api;
-  const std::string folder = library_folder();
+  const std::string folder = library_folder(host);
   std::string reason;
   auto fail = [&](const std::string& why) {
     return XINHE_BE_ERROR(host, UNAVAILABLE, kBackendName, "dlopen", "%s", why.c_str());
@@ -137,9 +148,19 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
   if (!load_library(folder, "libcnnl.so", &api.cnnl_path, &reason, [&](void* lib) -> const char* {
         XINHE_CNNL_SYMBOLS(XINHE_CAMBRICON_RESOLVE)
 #undef XINHE_CAMBRICON_RESOLVE
+#define XINHE_CAMBRICON_RESOLVE_OPTIONAL(name) \
+  api.name = reinterpret_cast<decltype(api.name)>(dlsym(lib, #name));
+        XINHE_CNNL_OPTIONAL_SYMBOLS(XINHE_CAMBRICON_RESOLVE_OPTIONAL)
+#undef XINHE_CAMBRICON_RESOLVE_OPTIONAL
         return nullptr;
       }))
     return fail(reason);
+  if (api.cnnlSetFlashAttentionSlidingWindowSize == nullptr && host->verbose_enabled("load"))
+    host->log(
+        "load", kBackendName,
+        (api.cnnl_path + " lacks cnnlSetFlashAttentionSlidingWindowSize (an older CNNL): attention "
+                         "descriptors keep the library's default, no window")
+            .c_str());
   *out = reinterpret_cast<xinhe_be_backend_t>(backend.release());
   return nullptr;
 }
@@ -506,8 +527,9 @@ const xinhe_backend_api_t* backend_api() { return &kApi; }
 
 }  // namespace xinhe::cambricon
 
+// The table whatever the core's version (backend.h, point 6): the core compares abi_major and
+// names both versions when they differ; NULL would leave it only "version unknown".
 extern "C" XINHE_BACKEND_EXPORT const xinhe_backend_api_t* xinhe_backend_entry(
-    uint32_t host_abi_major, uint32_t /*host_abi_minor*/) {
-  if (host_abi_major != XINHE_BACKEND_ABI_MAJOR) return nullptr;
+    uint32_t /*host_abi_major*/, uint32_t /*host_abi_minor*/) {
   return xinhe::cambricon::backend_api();
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <future>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cambricon_api.h"
@@ -90,10 +91,11 @@ TEST_F(Fixture, AsynchronousCopiesReadHostMemoryWhenTheyRun) {
     void operator()() { open = open || (gate.set_value(), true); }
     ~OpenOnExit() { (*this)(); }
   } open_gate{release};
-  ASSERT_EQ(xinhe_double::enqueue(other, [released]() -> std::string {
-              released.wait();
-              return "";
-            }),
+  ASSERT_EQ(xinhe_double::enqueue(other,
+                                  [released]() -> std::string {
+                                    released.wait();
+                                    return "";
+                                  }),
             cnrtSuccess);
   ASSERT_EQ(cnrtPlaceNotifier(gate, other), cnrtSuccess);
   ASSERT_EQ(cnrtQueueWaitNotifier(gate, queue, 0), cnrtSuccess);
@@ -168,7 +170,7 @@ TEST_F(Fixture, MatmulWorkspaceIsCheckedAndPoisoned) {
   auto c = tensor(CNNL_DTYPE_FLOAT, {1, 2, 2}, {4, 2, 1});
   Matmul mm;
   int count = 0;
-  ASSERT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, b, c, CNNL_MATMUL_FASTEST, 1,
+  ASSERT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, b, c, /*preference=*/nullptr, 1,
                                             &mm.result, &count),
             CNNL_STATUS_SUCCESS);
   size_t ws = 0;
@@ -196,7 +198,7 @@ TEST_F(Fixture, NoFp64) {
   auto a = tensor(CNNL_DTYPE_DOUBLE, {1, 2, 2}, {4, 2, 1});
   Matmul mm;
   int count = 0;
-  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a, CNNL_MATMUL_FASTEST, 1,
+  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a, /*preference=*/nullptr, 1,
                                             &mm.result, &count),
             CNNL_STATUS_NOT_SUPPORTED);
 }
@@ -206,13 +208,88 @@ TEST_F(Fixture, StridedMatmulOperandsNeedUseStride) {
   auto c = tensor(CNNL_DTYPE_FLOAT, {1, 2, 2}, {4, 2, 1});
   Matmul mm;
   int count = 0;
-  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, c, c, CNNL_MATMUL_FASTEST, 1,
+  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, c, c, /*preference=*/nullptr, 1,
                                             &mm.result, &count),
             CNNL_STATUS_BAD_PARAM);
   mm.set(CNNL_MATMUL_USE_STRIDE, 1);
-  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, c, c, CNNL_MATMUL_FASTEST, 1,
+  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, c, c, /*preference=*/nullptr, 1,
                                             &mm.result, &count),
             CNNL_STATUS_SUCCESS);
+}
+
+// cnnl.h declares the heuristic's preference as a pointer (cnnlMatMulPrefer_t), not an enum;
+// nothing creates one here, so anything but NULL is a bad argument.
+static_assert(std::is_pointer_v<cnnlMatMulPrefer_t>);
+static_assert(
+    std::is_same_v<decltype(&cnnlGetBatchMatMulAlgoHeuristic),
+                   cnnlStatus_t (*)(cnnlHandle_t, cnnlMatMulDescriptor_t, cnnlTensorDescriptor_t,
+                                    cnnlTensorDescriptor_t, cnnlTensorDescriptor_t,
+                                    cnnlMatMulPrefer_t, int, cnnlMatMulHeuristicResult_t[], int*)>);
+
+TEST_F(Fixture, MatmulPreferenceIsNull) {
+  auto a = tensor(CNNL_DTYPE_FLOAT, {1, 2, 2}, {4, 2, 1});
+  Matmul mm;
+  int count = 0;
+  int junk = 0;
+  EXPECT_EQ(cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a,
+                                            reinterpret_cast<cnnlMatMulPrefer_t>(&junk), 1,
+                                            &mm.result, &count),
+            CNNL_STATUS_BAD_PARAM);
+  EXPECT_EQ(
+      cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a, nullptr, 1, &mm.result, &count),
+      CNNL_STATUS_SUCCESS);
+}
+
+// Stride mode with beta: no public material says CNNL supports it (torch_mlu sets
+// use_stride = beta == 0), so the double refuses it.
+TEST_F(Fixture, MatmulStrideModeWithBetaIsNotSupported) {
+  auto a = tensor(CNNL_DTYPE_FLOAT, {1, 2, 2}, {4, 2, 1});
+  Matmul mm;
+  int count = 0;
+  mm.set(CNNL_MATMUL_USE_STRIDE, 1);
+  mm.set(CNNL_MATMUL_USE_BETA, 1);
+  EXPECT_EQ(
+      cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a, nullptr, 1, &mm.result, &count),
+      CNNL_STATUS_NOT_SUPPORTED);
+  mm.set(CNNL_MATMUL_USE_STRIDE, 0);
+  EXPECT_EQ(
+      cnnlGetBatchMatMulAlgoHeuristic(handle, mm.desc, a, a, a, nullptr, 1, &mm.result, &count),
+      CNNL_STATUS_SUCCESS);
+}
+
+// rng_state is a host size_t[2] that every public caller passes: NULL is refused.
+TEST_F(Fixture, FlashAttentionNeedsRngState) {
+  cnnlFlashAttentionDescriptor_t fa = nullptr;
+  ASSERT_EQ(cnnlCreateFlashAttentionDescriptor(&fa), CNNL_STATUS_SUCCESS);
+  ASSERT_EQ(
+      cnnlSetFlashAttentionDescriptor(fa, CNNL_DTYPE_FLOAT, CNNL_ACTIVATION_HIGH_PRECISION,
+                                      CNNL_ATTN_MASK_NONE, true, false, false, 2, 2, 0.0f, 0.5f),
+      CNNL_STATUS_SUCCESS);
+  ASSERT_EQ(cnnlSetFlashAttentionSlidingWindowSize(fa, -1, -1, 1), CNNL_STATUS_SUCCESS);
+  auto qkv = tensor(CNNL_DTYPE_HALF, {2, 1, 8}, {8, 8, 1});
+  auto lse = tensor(CNNL_DTYPE_FLOAT, {1, 2}, {2, 1});
+  auto cu = tensor(CNNL_DTYPE_INT32, {2}, {1});
+  size_t ws = 0;
+  ASSERT_EQ(cnnlGetFlashAttentionForwardWorkspaceSize(handle, fa, qkv, qkv, qkv, &ws),
+            CNNL_STATUS_SUCCESS);
+  void* data = device_alloc(32);
+  void* out = device_alloc(32);
+  void* dlse = device_alloc(8);
+  void* dcu = device_alloc(8);
+  void* dws = device_alloc(ws);
+  const int32_t offsets[2] = {0, 2};
+  ASSERT_EQ(cnrtMemcpyAsync(dcu, const_cast<int32_t*>(offsets), 8, queue, cnrtMemcpyHostToDev),
+            cnrtSuccess);
+  ASSERT_EQ(cnrtMemsetAsync(data, 0, 32, queue), cnrtSuccess);
+  EXPECT_EQ(cnnlFlashAttentionForward(handle, fa, qkv, data, qkv, data, qkv, data, cu, dcu, cu, dcu,
+                                      nullptr, dws, ws, nullptr, nullptr, lse, dlse, qkv, out),
+            CNNL_STATUS_BAD_PARAM);
+  const size_t rng[2] = {0, 0};
+  EXPECT_EQ(cnnlFlashAttentionForward(handle, fa, qkv, data, qkv, data, qkv, data, cu, dcu, cu, dcu,
+                                      rng, dws, ws, nullptr, nullptr, lse, dlse, qkv, out),
+            CNNL_STATUS_SUCCESS);
+  EXPECT_EQ(cnrtQueueSync(queue), cnrtSuccess);
+  cnnlDestroyFlashAttentionDescriptor(fa);
 }
 
 TEST_F(Fixture, FlashAttentionLayoutHeadDimAndDtypes) {
@@ -224,6 +301,12 @@ TEST_F(Fixture, FlashAttentionLayoutHeadDimAndDtypes) {
             CNNL_STATUS_SUCCESS);
   size_t ws = 0;
   auto packed = tensor(CNNL_DTYPE_HALF, {8, 2, 64}, {128, 64, 1});
+  // The window is set before any query, as Cambricon's callers do; only "no window" is modelled.
+  EXPECT_EQ(cnnlGetFlashAttentionForwardWorkspaceSize(handle, fa, packed, packed, packed, &ws),
+            CNNL_STATUS_BAD_PARAM);
+  EXPECT_EQ(cnnlSetFlashAttentionSlidingWindowSize(fa, 16, 0, 1), CNNL_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cnnlSetFlashAttentionSlidingWindowSize(fa, -1, -1, 0), CNNL_STATUS_BAD_PARAM);
+  ASSERT_EQ(cnnlSetFlashAttentionSlidingWindowSize(fa, -1, -1, 1), CNNL_STATUS_SUCCESS);
   EXPECT_EQ(cnnlGetFlashAttentionForwardWorkspaceSize(handle, fa, packed, packed, packed, &ws),
             CNNL_STATUS_SUCCESS);
   auto bhsd = tensor(CNNL_DTYPE_HALF, {8, 2, 64}, {64, 512, 1});  // heads outermost: not packed

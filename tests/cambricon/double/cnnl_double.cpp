@@ -14,18 +14,32 @@
 //     need CNNL_MATMUL_USE_STRIDE; f32 inputs are rounded to TF32 unless CNNL_MATMUL_ALLOW_TF32
 //     is set to 0 (the documented default allows TF32); C is read only when CNNL_MATMUL_USE_BETA
 //     is set; a batch of 1 in A or B broadcasts; accumulation is f32 and results are rounded to
-//     the output type to nearest even;
+//     the output type to nearest even; CNNL_MATMUL_USE_STRIDE together with CNNL_MATMUL_USE_BETA
+//     is CNNL_STATUS_NOT_SUPPORTED (no public material says CNNL supports it and torch_mlu never
+//     sets both); the heuristic's preference (an opaque cnnlMatMulPrefer_t) must be NULL, as no
+//     preference object exists in this slice of the API;
 //   - flash attention forward: pack mode only (Q, O [total_q, Hq, D], K, V [total_kv, Hkv, D],
 //     cumulative sequence lengths int32 [B + 1] on the device, softmax LSE f32 [Hq, total_q]);
 //     f16 and bf16 only, as Cambricon's callers check; the last dimension contiguous and, in
 //     the double, the whole tensor packed; head dim at most 256; Hq a multiple of Hkv; no
-//     dropout; compute type f32. A row that sees no key is not defined by the guide: the
-//     double writes NaN there so that nothing relies on it. The workspace rule is as matmul's.
+//     dropout; compute type f32; rng_state a host size_t[2] (NULL is CNNL_STATUS_BAD_PARAM:
+//     every public caller passes one); the sliding window set with
+//     cnnlSetFlashAttentionSlidingWindowSize before the workspace query and the run, as
+//     Cambricon's callers always do, and only (-1, -1, 1), no window, is modelled (a build with
+//     XINHE_CNNL_DOUBLE_NO_SLIDING_WINDOW plays an older CNNL without that function). A row
+//     that sees no key is not defined by the guide: the double writes NaN there so that nothing
+//     relies on it. The workspace rule is as matmul's.
+//   - the corner CNNL_ATTN_MASK_CAUSAL is aligned to when seq_q != seq_kv is unconfirmed: the
+//     double takes it from XINHE_CNNL_DOUBLE_CAUSAL when the descriptor is set, "top_left"
+//     (the default: query i sees keys j <= i, the hint of newer cnnl.h's
+//     CNNL_ATTN_MASK_CAUSAL_TOP_LEFT) or "bottom_right" (j <= i + seq_kv - seq_q), so that a
+//     plugin relying on either is caught.
 // What it does not prove: that the real library accepts every descriptor the double accepts
 // (strided matmul operands, cnnlCopy between strided views, the enum values marked unconfirmed
 // in cambricon_api.h), its speed, or its rounding beyond f32 accumulation.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -56,6 +70,8 @@ struct cnnlMatMulHeuristicResultStruct {
 };
 struct cnnlFlashAttentionStruct {
   bool set = false;
+  bool window_set = false;    // cnnlSetFlashAttentionSlidingWindowSize was called
+  bool bottom_right = false;  // causal alignment, from XINHE_CNNL_DOUBLE_CAUSAL
   cnnlDataType_t compute_dtype = CNNL_DTYPE_FLOAT;
   cnnlAttentionMaskMode_t mask = CNNL_ATTN_MASK_NONE;
   bool pack = false, out_zero = false, return_softmax = false;
@@ -333,6 +349,7 @@ cnnlStatus_t check_matmul(const cnnlMatMulStruct& d, const cnnlTensorStruct& a,
       (c.dtype != a.dtype && c.dtype != CNNL_DTYPE_FLOAT) || d.compute_type != CNNL_DTYPE_FLOAT)
     return CNNL_STATUS_BAD_PARAM;
   if (a.dims.size() != 3 || b.dims.size() != 3 || c.dims.size() != 3) return CNNL_STATUS_BAD_PARAM;
+  if (d.use_stride && d.use_beta) return CNNL_STATUS_NOT_SUPPORTED;  // not known to be supported
   if (!d.use_stride && (!contiguous(a) || !contiguous(b) || !contiguous(c)))
     return CNNL_STATUS_BAD_PARAM;  // strided operands need CNNL_MATMUL_USE_STRIDE
   if (a.strides[2] != 1 || b.strides[2] != 1 || c.strides[2] != 1) return CNNL_STATUS_BAD_PARAM;
@@ -362,12 +379,11 @@ size_t matmul_workspace(const MatmulShape& s) {
 
 XINHE_DOUBLE_EXPORT cnnlStatus_t cnnlGetBatchMatMulAlgoHeuristic(
     cnnlHandle_t handle, cnnlMatMulDescriptor_t desc, cnnlTensorDescriptor_t a_desc,
-    cnnlTensorDescriptor_t b_desc, cnnlTensorDescriptor_t c_desc,
-    cnnlMatMulPreference_t /*preference*/, int requested_algo_count,
-    cnnlMatMulHeuristicResult_t result_array[], int* return_algo_count) {
+    cnnlTensorDescriptor_t b_desc, cnnlTensorDescriptor_t c_desc, cnnlMatMulPrefer_t preference,
+    int requested_algo_count, cnnlMatMulHeuristicResult_t result_array[], int* return_algo_count) {
   if (handle == nullptr || desc == nullptr || a_desc == nullptr || b_desc == nullptr ||
-      c_desc == nullptr || requested_algo_count < 1 || result_array == nullptr ||
-      result_array[0] == nullptr || return_algo_count == nullptr)
+      preference != nullptr || c_desc == nullptr || requested_algo_count < 1 ||
+      result_array == nullptr || result_array[0] == nullptr || return_algo_count == nullptr)
     return CNNL_STATUS_BAD_PARAM;
   MatmulShape s;
   if (cnnlStatus_t st = check_matmul(*desc, *a_desc, *b_desc, *c_desc, &s)) return st;
@@ -488,9 +504,33 @@ XINHE_DOUBLE_EXPORT cnnlStatus_t cnnlSetFlashAttentionDescriptor(
   desc->max_seq_kv = max_seq_kv;
   desc->dropout = dropout_p;
   desc->scale = softmax_scale;
+  const char* causal = std::getenv("XINHE_CNNL_DOUBLE_CAUSAL");
+  if (causal == nullptr || causal[0] == '\0' || std::strcmp(causal, "top_left") == 0)
+    desc->bottom_right = false;
+  else if (std::strcmp(causal, "bottom_right") == 0)
+    desc->bottom_right = true;
+  else
+    return CNNL_STATUS_BAD_PARAM;  // a typo in a test's environment
   desc->set = true;
   return CNNL_STATUS_SUCCESS;
 }
+
+#ifndef XINHE_CNNL_DOUBLE_NO_SLIDING_WINDOW
+XINHE_DOUBLE_EXPORT cnnlStatus_t
+cnnlSetFlashAttentionSlidingWindowSize(cnnlFlashAttentionDescriptor_t desc, int window_size_left,
+                                       int window_size_right, int dilation) {
+  if (desc == nullptr || dilation < 1 || window_size_left < -1 || window_size_right < -1)
+    return CNNL_STATUS_BAD_PARAM;
+  // Windows themselves are not modelled (their alignment is not documented either).
+  if (window_size_left != -1 || window_size_right != -1 || dilation != 1)
+    return CNNL_STATUS_NOT_SUPPORTED;
+  desc->window_set = true;
+  return CNNL_STATUS_SUCCESS;
+}
+constexpr bool kWindowRequired = true;
+#else
+constexpr bool kWindowRequired = false;  // an older CNNL: no such function, no windows
+#endif
 
 namespace {
 
@@ -501,6 +541,7 @@ bool packed_3d(const cnnlTensorStruct& t) {
 cnnlStatus_t check_attention(const cnnlFlashAttentionStruct& f, const cnnlTensorStruct& q,
                              const cnnlTensorStruct& k, const cnnlTensorStruct& v) {
   if (!f.set || !q.set || !k.set || !v.set) return CNNL_STATUS_BAD_PARAM;
+  if (kWindowRequired && !f.window_set) return CNNL_STATUS_BAD_PARAM;  // window never set
   if (q.dtype == CNNL_DTYPE_DOUBLE || f.compute_dtype == CNNL_DTYPE_DOUBLE)
     return CNNL_STATUS_NOT_SUPPORTED;
   if (q.dtype != CNNL_DTYPE_HALF && q.dtype != CNNL_DTYPE_BFLOAT16)
@@ -538,15 +579,19 @@ XINHE_DOUBLE_EXPORT cnnlStatus_t cnnlFlashAttentionForward(
     cnnlHandle_t handle, cnnlFlashAttentionDescriptor_t desc, cnnlTensorDescriptor_t q_desc,
     const void* q, cnnlTensorDescriptor_t k_desc, const void* k, cnnlTensorDescriptor_t v_desc,
     const void* v, cnnlTensorDescriptor_t cu_seqlens_q_desc, const void* cu_seqlens_q,
-    cnnlTensorDescriptor_t cu_seqlens_kv_desc, const void* cu_seqlens_kv,
-    const size_t* /*rng_state*/, void* workspace, size_t workspace_size,
-    cnnlTensorDescriptor_t dropout_mask_desc, void* dropout_mask,
-    cnnlTensorDescriptor_t softmax_lse_desc, void* softmax_lse, cnnlTensorDescriptor_t output_desc,
-    void* output) {
+    cnnlTensorDescriptor_t cu_seqlens_kv_desc, const void* cu_seqlens_kv, const size_t* rng_state,
+    void* workspace, size_t workspace_size, cnnlTensorDescriptor_t dropout_mask_desc,
+    void* dropout_mask, cnnlTensorDescriptor_t softmax_lse_desc, void* softmax_lse,
+    cnnlTensorDescriptor_t output_desc, void* output) {
   if (handle == nullptr || handle->queue == nullptr || desc == nullptr || q_desc == nullptr ||
       k_desc == nullptr || v_desc == nullptr || cu_seqlens_q_desc == nullptr ||
-      cu_seqlens_kv_desc == nullptr || softmax_lse_desc == nullptr || output_desc == nullptr)
+      cu_seqlens_kv_desc == nullptr || softmax_lse_desc == nullptr || output_desc == nullptr ||
+      rng_state == nullptr)
     return CNNL_STATUS_BAD_PARAM;
+  // Host memory, read during the call (seed and offset): a device pointer faults here.
+  // Without dropout the values are not used (torch_mlu zeroes them or leaves them unset).
+  volatile size_t rng_read = rng_state[0] + rng_state[1];
+  (void)rng_read;
   if (dropout_mask_desc != nullptr || dropout_mask != nullptr) return CNNL_STATUS_NOT_SUPPORTED;
   if (cnnlStatus_t st = check_attention(*desc, *q_desc, *k_desc, *v_desc)) return st;
   const cnnlTensorStruct tq = *q_desc, tk = *k_desc, tv = *v_desc, to = *output_desc,
@@ -600,8 +645,9 @@ XINHE_DOUBLE_EXPORT cnnlStatus_t cnnlFlashAttentionForward(
         for (int i = 0; i < sq; ++i) {
           const uint8_t* qi = pq + (int64_t(q0 + i) * hq + h) * dim * es;
           uint8_t* oi = po + (int64_t(q0 + i) * hq + h) * dim * es;
+          const int last = f.bottom_right ? i + skv - sq : i;  // the last key query i sees
           const int visible =
-              f.mask == CNNL_ATTN_MASK_CAUSAL ? std::min(skv, std::max(0, i + 1 + skv - sq)) : skv;
+              f.mask == CNNL_ATTN_MASK_CAUSAL ? std::min(skv, std::max(0, last + 1)) : skv;
           if (visible == 0) {  // not defined by the guide: poison
             for (int d = 0; d < dim; ++d) store(oi + d * es, tq.dtype, nan);
             pl[int64_t(h) * total_q + q0 + i] = nan;
