@@ -2,6 +2,7 @@
 // here with plain types, so no CLBlast header or link dependency is needed).
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include "cl_loader.h"
@@ -27,6 +28,10 @@ struct ClBlastApi {
   void* library = nullptr;
   SgemmFn sgemm = nullptr;
   SgemmStridedBatchedFn sgemm_strided_batched = nullptr;
+  // Held around every call: CLBlast 1.5's kernel and database caches race on concurrent first
+  // calls (one op run from two streams crashed in its Database constructor; CLBlast issue
+  // #486, fixed after the 1.5.3 Debian ships). The calls only enqueue, so the lock is short.
+  std::mutex call_mutex;
   ~ClBlastApi();
 };
 

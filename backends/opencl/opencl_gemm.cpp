@@ -118,6 +118,7 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
     const int ta = d.trans_a ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     const int tb = d.trans_b ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     int rc = 0;
+    std::lock_guard<std::mutex> lock(clblast_->call_mutex);
     if (d.batch == 1) {
       rc = clblast_->sgemm(ClBlastApi::kRowMajor, ta, tb, d.m, d.n, d.k, alpha, a, a_off, d.lda, b,
                            b_off, d.ldb, beta, c, c_off, d.ldc, &queue, nullptr);
