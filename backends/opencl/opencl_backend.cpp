@@ -464,12 +464,17 @@ xinhe_status_t event_record(xinhe_be_event_t e, xinhe_be_stream_t s) {
   Event* event = as_event(e);
   Stream* stream = as_stream(s);
   const ClApi& cl = stream->device->cl();
+  // The commands counted before the marker is queued are all before it on the queue (each is
+  // counted after it is queued). Counting after queueing it instead took in a command another
+  // thread queued behind the marker but counted first, and a query trusting the marker then
+  // said "done" with that command still running. The marker itself is not counted: it is no
+  // work, and a query can then reuse it while nothing new is queued.
+  const uint64_t count = stream->submitted.load(std::memory_order_acquire);
   cl_event marker = nullptr;
   XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
       stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
       "clEnqueueMarkerWithWaitList"));
   cl.clFlush(stream->queue);  // a recorded event must complete without the recorder syncing
-  const uint64_t count = stream->note_submitted();
   if (cl.clRetainEvent(marker) == CL_SUCCESS) {  // else queries queue markers of their own
     std::lock_guard<std::mutex> lock(stream->marker_mutex);
     if (stream->last_marker != nullptr) cl.clReleaseEvent(stream->last_marker);
@@ -588,43 +593,15 @@ xinhe_status_t op_run(xinhe_be_op_t o, xinhe_be_stream_t s, const xinhe_be_op_ar
 }
 
 const xinhe_backend_api_t kApi = {
-    sizeof(xinhe_backend_api_t),
-    XINHE_BACKEND_ABI_MAJOR,
-    XINHE_BACKEND_ABI_MINOR,
-    "opencl",
-    backend_create,
-    backend_destroy,
-    device_count,
-    device_open,
-    device_close,
-    device_properties,
-    buffer_alloc,
-    buffer_free,
-    stream_create,
-    stream_destroy,
-    stream_synchronize,
-    stream_query,
-    copy_host_to_device,
-    copy_device_to_host,
-    copy_device_to_device,
-    fill,
-    event_create,
-    event_destroy,
-    event_record,
-    stream_wait_event,
-    event_synchronize,
-    event_query,
-    event_elapsed_ms,
-    op_create,
-    op_destroy,
-    op_check,
-    op_workspace_size,
-    op_impl_name,
-    op_run,
+    sizeof(xinhe_backend_api_t), XINHE_BACKEND_ABI_MAJOR, XINHE_BACKEND_ABI_MINOR, "opencl",
+    backend_create, backend_destroy, device_count, device_open, device_close, device_properties,
+    buffer_alloc, buffer_free, stream_create, stream_destroy, stream_synchronize, stream_query,
+    copy_host_to_device, copy_device_to_host, copy_device_to_device, fill, event_create,
+    event_destroy, event_record, stream_wait_event, event_synchronize, event_query,
+    event_elapsed_ms, op_create, op_destroy, op_check, op_workspace_size, op_impl_name, op_run,
     // Host access: cl_mem objects are opaque, and a mapped pointer is not coherent with
     // queued kernels, so this backend offers none (callers copy).
-    nullptr,
-    nullptr,
+    nullptr, nullptr,
     nullptr,  // buffer_address: cl_mem objects have no address the host can see
     nullptr,  // op_run_impl_name: the kernel is chosen at create only
 };
