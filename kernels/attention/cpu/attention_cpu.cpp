@@ -7,12 +7,13 @@
 // reference (cpu.attention.reference_<dtype>), a plain per-row softmax with f32 accumulation
 // that supports every valid description in f32, f16 and bf16 (strides, GQA, causal, LSE). It is
 // slow by design; it exists so that every description has a correct path on every CPU.
+#include "attention_cpu.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 
-#include "attention_cpu.h"
 #include "attention_flash.h"
 #include "attention_tiles.h"
 #include "checked_math.h"
@@ -49,12 +50,18 @@ const char* tile_shape_reason(const xinhe_attention_desc_t& desc) {
   return nullptr;
 }
 
-TileAttentionKernels tiles_f32_avx512() { return {&packed_kernels_avx512(), &softmax_kernels_avx512()}; }
+TileAttentionKernels tiles_f32_avx512() {
+  return {&packed_kernels_avx512(), &softmax_kernels_avx512()};
+}
 TileAttentionKernels tiles_avx512_bf16() {
   return {&packed_kernels_avx512_bf16(), &softmax_kernels_avx512()};
 }
-TileAttentionKernels tiles_amx_bf16() { return {&packed_kernels_amx_bf16(), &softmax_kernels_avx512()}; }
-TileAttentionKernels tiles_amx_fp16() { return {&packed_kernels_amx_fp16(), &softmax_kernels_avx512()}; }
+TileAttentionKernels tiles_amx_bf16() {
+  return {&packed_kernels_amx_bf16(), &softmax_kernels_avx512()};
+}
+TileAttentionKernels tiles_amx_fp16() {
+  return {&packed_kernels_amx_fp16(), &softmax_kernels_avx512()};
+}
 // Head dims above 1024 and CPUs without AVX2 take the fused kernels below.
 TileAttentionKernels tiles_f32_avx2() { return {&packed_kernels_avx2(), &softmax_kernels_avx2()}; }
 
@@ -62,21 +69,22 @@ TileAttentionKernels tiles_f32_avx2() { return {&packed_kernels_avx2(), &softmax
 const char* tiles_reason(const xinhe_attention_desc_t& desc, CpuFeature feature, int only_dtype) {
   if (const char* why = flash_dtype_reason(desc)) return why;
   if (only_dtype >= 0 && desc.dtype != only_dtype) {
-    return only_dtype == XINHE_DTYPE_BF16 ? "multiplies bf16 Q, K, V only" : "multiplies f16 Q, K, V only";
+    return only_dtype == XINHE_DTYPE_BF16 ? "multiplies bf16 Q, K, V only"
+                                          : "multiplies f16 Q, K, V only";
   }
   if (const char* why = tile_shape_reason(desc)) return why;
   return cpu_feature_unavailable(feature);
 }
 
-#define XINHE_TILE_ENTRY(fn, feature, only)                                                  \
-  const char* fn##_unsupported(const xinhe_attention_desc_t& desc) {                         \
-    return tiles_reason(desc, feature, only);                                                \
-  }                                                                                          \
-  uint64_t fn##_workspace(const xinhe_attention_desc_t& desc, int threads) {                 \
-    return tile_attention_workspace_size(fn(), desc, threads);                               \
-  }                                                                                          \
-  void fn##_run(const AttentionProblem& problem, Parallel& parallel) {                       \
-    run_tile_attention(fn(), problem, parallel);                                             \
+#define XINHE_TILE_ENTRY(fn, feature, only)                                  \
+  const char* fn##_unsupported(const xinhe_attention_desc_t& desc) {         \
+    return tiles_reason(desc, feature, only);                                \
+  }                                                                          \
+  uint64_t fn##_workspace(const xinhe_attention_desc_t& desc, int threads) { \
+    return tile_attention_workspace_size(fn(), desc, threads);               \
+  }                                                                          \
+  void fn##_run(const AttentionProblem& problem, Parallel& parallel) {       \
+    run_tile_attention(fn(), problem, parallel);                             \
   }
 XINHE_TILE_ENTRY(tiles_amx_bf16, CpuFeature::kAmxBf16, XINHE_DTYPE_BF16)
 XINHE_TILE_ENTRY(tiles_amx_fp16, CpuFeature::kAmxFp16, XINHE_DTYPE_F16)
@@ -189,7 +197,8 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
       }
       // visible == 0: denom is 0, so O = 0 and LSE = -inf.
       const float inv = denom > 0.0f ? 1.0f / denom : 0.0f;
-      for (int64_t x = 0; x < d.head_dim; ++x) store_f32(d.dtype, p.o, o_row + x * d.o_strides[3], acc[x] * inv);
+      for (int64_t x = 0; x < d.head_dim; ++x)
+        store_f32(d.dtype, p.o, o_row + x * d.o_strides[3], acc[x] * inv);
       if (p.lse != nullptr) {
         p.lse[b * d.lse_strides[0] + h * d.lse_strides[1] + i * d.lse_strides[2]] =
             visible > 0 ? max_score * score_scale + std::log(denom)
@@ -202,21 +211,23 @@ void reference_run(const AttentionProblem& p, Parallel& parallel) {
 }  // namespace
 
 const std::vector<AttentionImpl>& attention_impls() {
-  static const std::vector<AttentionImpl> impls = {
+  // Never destroyed: a stream's worker thread may still run a queued op from this list while
+  // the process exits and runs static destructors (a std::vector here was freed under it).
+  static const std::vector<AttentionImpl>& impls = *new std::vector<AttentionImpl> {
 #if defined(XINHE_ATTENTION_X86_64)
-      {"flash", "amxbf16", tiles_amx_bf16_unsupported, tiles_amx_bf16_workspace,
-       tiles_amx_bf16_run},
-      {"flash", "amxfp16", tiles_amx_fp16_unsupported, tiles_amx_fp16_workspace,
-       tiles_amx_fp16_run},
-      {"flash", "avx512bf16", tiles_avx512_bf16_unsupported, tiles_avx512_bf16_workspace,
-       tiles_avx512_bf16_run},
-      {"flash", "avx512f", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
-       tiles_f32_avx512_run},
-      {"flash", "avx2", tiles_f32_avx2_unsupported, tiles_f32_avx2_workspace, tiles_f32_avx2_run},
+    {"flash", "amxbf16", tiles_amx_bf16_unsupported, tiles_amx_bf16_workspace, tiles_amx_bf16_run},
+        {"flash", "amxfp16", tiles_amx_fp16_unsupported, tiles_amx_fp16_workspace,
+         tiles_amx_fp16_run},
+        {"flash", "avx512bf16", tiles_avx512_bf16_unsupported, tiles_avx512_bf16_workspace,
+         tiles_avx512_bf16_run},
+        {"flash", "avx512f", tiles_f32_avx512_unsupported, tiles_f32_avx512_workspace,
+         tiles_f32_avx512_run},
+        {"flash", "avx2", tiles_f32_avx2_unsupported, tiles_f32_avx2_workspace, tiles_f32_avx2_run},
 #endif
-      {"fused", "avx2", flash_avx2_unsupported, flash_avx2::workspace_size, flash_avx2::run},
-      {"fused", "portable", flash_dtype_reason, flash_generic::workspace_size, flash_generic::run},
-      {"reference", nullptr, reference_unsupported, reference_workspace_size, reference_run},
+        {"fused", "avx2", flash_avx2_unsupported, flash_avx2::workspace_size, flash_avx2::run},
+        {"fused", "portable", flash_dtype_reason, flash_generic::workspace_size,
+         flash_generic::run},
+        {"reference", nullptr, reference_unsupported, reference_workspace_size, reference_run},
   };
   return impls;
 }

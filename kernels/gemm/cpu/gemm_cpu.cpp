@@ -906,19 +906,24 @@ void run_packed_gemm(const PackedKernels& kernels, const GemmProblem& problem, P
 }
 
 const std::vector<GemmImpl>& gemm_impls() {
-  static const std::vector<GemmImpl> impls = {
+  // Never destroyed: a stream's worker thread may still run a queued op from this list while
+  // the process exits and runs static destructors (a std::vector here was freed under it).
+  static const std::vector<GemmImpl>& impls = *new std::vector<GemmImpl> {
 #if defined(XINHE_GEMM_X86_64)
     {"packed", "amxbf16", &amx_bf16_unsupported_reason, &amx_bf16_workspace_size, &amx_bf16_run},
-    {"packed", "amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size, &amx_fp16_run},
-    {"packed", "avx512bf16", &avx512_bf16_unsupported_reason, &avx512_bf16_workspace_size,
-     &avx512_bf16_run},
-    {"packed", "avx512f", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
-    {"packed", "avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
+        {"packed", "amxfp16", &amx_fp16_unsupported_reason, &amx_fp16_workspace_size,
+         &amx_fp16_run},
+        {"packed", "avx512bf16", &avx512_bf16_unsupported_reason, &avx512_bf16_workspace_size,
+         &avx512_bf16_run},
+        {"packed", "avx512f", &avx512_unsupported_reason, &avx512_workspace_size, &avx512_run},
+        {"packed", "avx2", &avx2_unsupported_reason, &avx2_workspace_size, &avx2_run},
 #endif
-    {"onednn", nullptr, &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size, &onednn_run},
-    {"openblas", nullptr, &openblas_unsupported_reason, &no_workspace, &openblas_run},
-    {"packed", "portable", &portable_unsupported_reason, &portable_workspace_size, &portable_run},
-    {"reference", nullptr, &desc_unsupported_reason, &no_workspace, &reference_run},
+        {"onednn", nullptr, &onednn_gemm_unsupported_reason, &onednn_gemm_workspace_size,
+         &onednn_run},
+        {"openblas", nullptr, &openblas_unsupported_reason, &no_workspace, &openblas_run},
+        {"packed", "portable", &portable_unsupported_reason, &portable_workspace_size,
+         &portable_run},
+        {"reference", nullptr, &desc_unsupported_reason, &no_workspace, &reference_run},
   };
   return impls;
 }
