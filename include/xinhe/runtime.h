@@ -29,7 +29,10 @@ typedef struct xinhe_event_s* xinhe_event_t;   /* owned */
  * are warned about on stderr; XINHE_PLUGIN_STRICT=1 refuses them instead (any value but "0" or
  * empty turns strict mode on, with a warning when it is not "1"). Loading leaves the process's
  * signal handlers and the loading thread's alternate signal stack as they were: what a plugin
- * or its driver replaces while it is opened and started is put back. */
+ * or its driver replaces while it is opened and started is put back. A handler another thread
+ * installs during that window cannot be told from the plugin's and is put back too: install
+ * handlers before the first registry call (device lookup, count or backend_load) or after it
+ * returns, or call xinhe_device_count once first; XINHE_VERBOSE=load names each one put back. */
 
 typedef struct xinhe_backend_info_t {
   size_t struct_size;        /* set by the caller: sizeof(xinhe_backend_info_t) */
