@@ -29,9 +29,10 @@ CaseResult declined(const Device& device, xinhe_dtype_t dtype, const std::string
 }
 
 // For the attention contract cases: attention_dtype found no claimed dtype that runs the
-// attention, so the device runs none (attention is optional, a GEMM-only NPU declines it all):
-// UNSUPPORTED with the claimed dtype counted as declined (its coverage drops), as the
-// numerical cases judge a decline, rather than a contract FAIL.
+// attention and check said UNIMPLEMENTED with a reason (classify_check fails any other code),
+// so the device runs none (attention is optional, a GEMM-only NPU declines it all):
+// UNSUPPORTED with the claimed dtype counted as declined (its coverage drops), as
+// judge_unsupported counts a declined shape of a claimed dtype, rather than a contract FAIL.
 CaseResult attention_declined(const Device& device, xinhe_dtype_t dtype, const std::string& what,
                               const std::string& why) {
   if (!claims_dtype(device, dtype))
@@ -219,8 +220,9 @@ CaseResult attention_invalid_arguments(const Device& device) {
   };
   const xinhe_dtype_t dt = attention_dtype(device, desc_for);
   Attention op(device, desc_for(dt));
-  if (std::string why = op.unsupported_reason(); !why.empty())
-    return attention_declined(device, dt, "a small attention", why);
+  if (const CheckOutcome check = classify_check(xinhe_attention_check(op.get()), "attention");
+      !check.supported)
+    return attention_declined(device, dt, "a small attention", check.reason);
   Stream stream = device.create_stream();
   const uint64_t es = xinhe_dtype_size(dt);
   const uint64_t q_bytes = 4 * 8 * 64 * es, kv_bytes = 2 * 8 * 64 * es, lse_bytes = 4 * 8 * 4;
@@ -473,8 +475,9 @@ CaseResult attention_workspace_offset_case(const Device& device) {
       device, [&](xinhe_dtype_t t) { return attention_desc(t, 1, h, h, s, s, d, true); });
   const xinhe_attention_desc_t desc = attention_desc(dt, 1, h, h, s, s, d, true);
   Attention op(device, desc);
-  if (std::string why = op.unsupported_reason(); !why.empty())
-    return attention_declined(device, dt, "this attention", why);
+  if (const CheckOutcome check = classify_check(xinhe_attention_check(op.get()), "attention");
+      !check.supported)
+    return attention_declined(device, dt, "this attention", check.reason);
   const uint64_t ws = op.workspace_size();
   HostArray q(dt, h * s * d), k(dt, h * s * d), v(dt, h * s * d);
   q.randomize(rng);
@@ -549,9 +552,8 @@ void add_attention_contract_cases(std::vector<Case>& cases) {
              // A dtype the device runs attention in: with the first claimed one (f32), a
              // device that runs attention in f16 only declined the case, and the filter went
              // untested.
-             const xinhe_dtype_t dt = attention_dtype(d, [](xinhe_dtype_t t) {
-               return attention_desc(t, 1, 2, 1, 9, 17, 64, true);
-             });
+             const xinhe_dtype_t dt = attention_dtype(
+                 d, [](xinhe_dtype_t t) { return attention_desc(t, 1, 2, 1, 9, 17, 64, true); });
              return impl_filter_case<Attention>(
                  d, "XINHE_ATTENTION_IMPL",
                  [&d, dt] { return Attention(d, attention_desc(dt, 1, 2, 1, 9, 17, 64, true)); },
