@@ -20,7 +20,9 @@ namespace xinhe_acl_double {
 namespace {
 
 std::mutex g_mutex;
-std::set<aclOpExecutor*> g_executors;
+// Never destroyed: aclnn owns the executors a caller does not run or destroy (an unrun one
+// whose operator refused reuse has no documented release), so they stay reachable to the end.
+std::set<aclOpExecutor*>& g_executors = *new std::set<aclOpExecutor*>;
 std::string g_refuse_repeatable;  // guarded by g_mutex
 
 size_t element_size(aclDataType dtype) {
