@@ -143,7 +143,8 @@ XINHE_API xinhe_device_t xinhe_stream_device(xinhe_stream_t stream);
  * and accepts nothing above its min_alignment; the CPU refuses more than the machine's memory),
  * or XINHE_STATUS_OUT_OF_MEMORY when the allocator cannot satisfy it. A non-power of two is
  * INVALID_ARGUMENT. size 0 is allowed and gives a valid empty buffer (no memory is allocated,
- * so no alignment is checked). */
+ * so whether the alignment could be honoured is not checked; it must still be 0 or a power of
+ * two). */
 XINHE_API xinhe_status_t xinhe_buffer_alloc(xinhe_device_t device, uint64_t size,
                                             uint64_t alignment, xinhe_buffer_t* out_buffer);
 XINHE_API void xinhe_buffer_free(xinhe_buffer_t buffer);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cli_parse.h"
@@ -87,6 +88,30 @@ std::vector<AttentionParams> attention_candidates(const DeviceInfo& info, bool f
   return out;
 }
 
+// "--device 1" or "--device opencl:1": the OpenCL device of that index, numbered as the
+// runtime numbers opencl:N (all platforms, in order). Another backend's name is refused: only
+// the OpenCL backend reads a tuning database.
+std::optional<uint32_t> parse_device(const std::string& s, std::string* why) {
+  std::string index = s;
+  if (const size_t colon = s.find(':'); colon != std::string::npos) {
+    const std::string backend = s.substr(0, colon);
+    if (backend != "opencl") {
+      *why = "'" + s +
+             "' is not an OpenCL device: xinhe-tune tunes the OpenCL backend's kernels "
+             "only (the " +
+             backend + " backend has no tuning database); give opencl:N or N";
+      return std::nullopt;
+    }
+    index = s.substr(colon + 1);
+  }
+  if (index.empty() || index.size() > 9 ||
+      index.find_first_not_of("0123456789") != std::string::npos) {
+    *why = "'" + s + "' is not an OpenCL device index: give opencl:N or N (N = 0, 1, ...)";
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(std::stoul(index));
+}
+
 xinhe_dtype_t parse_dtype(const std::string& s) {
   if (s == "f32") return XINHE_DTYPE_F32;
   if (s == "f16") return XINHE_DTYPE_F16;
@@ -107,7 +132,7 @@ struct Budget {
 
 int main(int argc, char** argv) {
   CLI::App app{"xinhe-tune: search OpenCL kernel parameters and write a tuning database"};
-  uint32_t device_index = 0;
+  std::string device = "0";
   std::string ops = "all";
   std::vector<std::string> dtypes = {"f32", "f16", "bf16"};
   std::string output;
@@ -116,7 +141,9 @@ int main(int argc, char** argv) {
   int reps = 3;
   double budget_s = 120.0;
   bool full_space = false;
-  app.add_option("--device", device_index, "OpenCL device index (all platforms, in order)")
+  app.add_option("--device", device,
+                 "OpenCL device to tune: opencl:N or N, numbered as xinhe numbers opencl:N (all "
+                 "platforms, in order)")
       ->capture_default_str();
   app.add_option("--op", ops, "gemm, attention or all")
       ->check(CLI::IsMember({"gemm", "attention", "all"}))
@@ -140,6 +167,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--full", full_space, "search the full candidate space (default: a small one)");
   XINHE_TOOL_PARSE(app, argc, argv);
+
+  std::string device_problem;
+  const std::optional<uint32_t> parsed_device = parse_device(device, &device_problem);
+  if (!parsed_device) {
+    std::fprintf(stderr, "xinhe-tune: --device: %s\n", device_problem.c_str());
+    return xinhe::tools::kExitBadCommandLine;
+  }
+  const uint32_t device_index = *parsed_device;
 
   std::vector<xinhe_dtype_t> dts;
   try {
@@ -199,8 +234,8 @@ int main(int argc, char** argv) {
   uint32_t count = 0;
   Status(api->device_count(backend, &count));
   if (device_index >= count) {
-    std::fprintf(stderr, "xinhe-tune: device %u does not exist (%u OpenCL devices)\n", device_index,
-                 count);
+    std::fprintf(stderr, "xinhe-tune: device opencl:%u does not exist (%u OpenCL devices)\n",
+                 device_index, count);
     api->backend_destroy(backend);
     return 2;
   }
