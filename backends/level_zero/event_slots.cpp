@@ -34,6 +34,7 @@ void EventSlots::recycle_locked() {
     Slot* slot = retired_[i];
     if (ze_->zeEventQueryStatus(slot->event) == ZE_RESULT_SUCCESS &&
         ze_->zeEventHostReset(slot->event) == ZE_RESULT_SUCCESS) {
+      slot->armed = false;
       free_.push_back(slot);
       retired_[i] = retired_.back();
       retired_.pop_back();
@@ -69,6 +70,7 @@ ZeCall EventSlots::acquire(Slot** out) {
   Slot* slot = free_.back();
   free_.pop_back();
   slot->refs = 1;
+  slot->armed = false;
   *out = slot;
   return {};
 }
@@ -78,9 +80,20 @@ void EventSlots::retain(Slot* slot) {
   ++slot->refs;
 }
 
+// A slot nothing will signal (never armed, or disarmed) is still unsignaled: free at once.
 void EventSlots::release(Slot* slot) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (--slot->refs == 0) retired_.push_back(slot);
+  if (--slot->refs == 0) (slot->armed ? retired_ : free_).push_back(slot);
+}
+
+void EventSlots::arm(Slot* slot) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  slot->armed = true;
+}
+
+void EventSlots::disarm(Slot* slot) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  slot->armed = false;
 }
 
 }  // namespace xinhe::level_zero

@@ -15,8 +15,9 @@
 namespace xinhe::level_zero {
 namespace {
 
-// A regular command list is closed and executed once it holds this many commands, so work
-// starts without waiting for a synchronize.
+// A regular command list is closed and executed once it holds this many commands (copies,
+// fills, launches, event records and waits; the ordering barriers between them are not
+// counted), so work starts without waiting for a synchronize.
 constexpr uint32_t kBatchCommands = 32;
 
 Backend* as_backend(xinhe_be_backend_t b) { return reinterpret_cast<Backend*>(b); }
@@ -78,11 +79,10 @@ class Stream final : public StreamRecorder {
     if (xinhe_status_t st = begin_command(&list)) return st;
     const ze_result_t r = fn(list);
     if (r != ZE_RESULT_SUCCESS) return ze_status(device_->host(), r, call, __FILE__, __LINE__);
-    end_command();
-    return nullptr;
+    return end_command();
   }
   xinhe_status_t begin_command(ze_command_list_handle_t* out_list) override;
-  void end_command() override;
+  xinhe_status_t end_command() override;
 
   // Waits for (or, with wait false, polls) everything submitted so far.
   ZeCall settle(bool wait, int* done);
@@ -102,6 +102,8 @@ class Stream final : public StreamRecorder {
   bool regular() const { return queue_ != nullptr; }
   ze_command_list_handle_t list() const { return regular() ? current_.list : immediate_; }
   ZeCall new_batch_locked(Batch* out);
+  ZeCall current_batch_locked();
+  void discard_current_locked();
   ZeCall flush_locked();
   ZeCall recycle_locked(bool wait);
   ZeCall settle_locked(bool wait, int* done);
@@ -111,15 +113,16 @@ class Stream final : public StreamRecorder {
   Device* device_;
   std::mutex mutex_;
   ze_command_queue_handle_t queue_ = nullptr;  // regular mode only
-  Batch current_;                              // regular: the list being recorded
+  Batch current_;  // regular: the list being recorded (none until a command needs it)
+  std::vector<EventSlots::Slot*> current_signals_;  // slots that current_'s commands signal
   std::deque<Batch> in_flight_;
   std::vector<Batch> spare_;
   ze_command_list_handle_t immediate_ = nullptr;  // immediate mode only
-  uint32_t batch_commands_ = 0;
-  bool need_barrier_ = false;  // a command is queued that later ones must follow
+  uint32_t batch_commands_ = 0;  // commands in current_, not counting ordering barriers
+  bool need_barrier_ = false;    // a command is queued that later ones must follow
   uint64_t submitted_ = 0, completed_ = 0;
-  ZeCall deferred_;  // a batch flush that failed outside a call that could report it
-  // Immediate mode: a marker event signalled by a barrier covering marker_target_ commands.
+  // Immediate mode: a marker event signalled by a barrier covering marker_target_ commands,
+  // taken from the device's slots the first time a synchronize or query needs it.
   EventSlots::Slot* marker_ = nullptr;
   uint64_t marker_target_ = 0;
   bool marker_pending_ = false;
@@ -177,11 +180,11 @@ ZeCall Stream::init() {
     XINHE_ZE_TRY(
         ze().zeCommandListCreateImmediate(device_->context, device_->device, &qdesc, &immediate_),
         "zeCommandListCreateImmediate");
-    return device_->events.acquire(&marker_);
+    return {};
   }
   XINHE_ZE_TRY(ze().zeCommandQueueCreate(device_->context, device_->device, &qdesc, &queue_),
                "zeCommandQueueCreate");
-  return new_batch_locked(&current_);
+  return current_batch_locked();
 }
 
 void Stream::destroy_batch(const Batch& b) {
@@ -200,6 +203,12 @@ Stream::~Stream() {
     // signalled: a command list is destroyed only once its fence says it has finished.
     recycle_locked(true);
     release_held_locked();
+    // Likewise a marker barrier a query appended may still be queued on the immediate list
+    // when the last event record showed the work done; the device must not reference a list
+    // being destroyed, so wait for it.
+    if (marker_pending_) ze().zeEventHostSynchronize(marker_->event, UINT64_MAX);
+    // Commands never submitted (settling failed): the slots they signal never will.
+    if (batch_commands_ > 0 || !current_signals_.empty()) discard_current_locked();
   }
   destroy_batch(current_);
   for (const Batch& b : in_flight_) destroy_batch(b);
@@ -232,36 +241,73 @@ ZeCall Stream::new_batch_locked(Batch* out) {
   return {};
 }
 
+// Regular mode: the list being recorded, made (or taken from the spares) when there is none,
+// after a flush or after a failed one, so that a failure never leaves the stream without one.
+ZeCall Stream::current_batch_locked() {
+  if (!regular() || current_.list != nullptr) return {};
+  return new_batch_locked(&current_);
+}
+
+// Regular mode: drops the commands of a list that was not executed (its close or execution
+// failed, or the stream goes): the slots they signal never will, and the list is reset for
+// reuse, or destroyed when even that fails (a new one is made for the next command).
+void Stream::discard_current_locked() {
+  for (EventSlots::Slot* s : current_signals_) {
+    device_->events.disarm(s);
+    if (s == last_record_) {  // the record that failed to submit: nothing to wait for
+      device_->events.release(last_record_);
+      last_record_ = nullptr;
+    }
+  }
+  current_signals_.clear();
+  batch_commands_ = 0;
+  if (current_.list != nullptr && ze().zeCommandListReset(current_.list) != ZE_RESULT_SUCCESS) {
+    destroy_batch(current_);
+    current_ = Batch{};
+  }
+}
+
 xinhe_status_t Stream::begin_command(ze_command_list_handle_t* out_list) {
+  if (ZeCall c = current_batch_locked()) return to_status(device_->host(), c, __FILE__, __LINE__);
   if (need_barrier_) {
     XINHE_ZE_RETURN_IF_ERROR(device_->host(),
                              ze().zeCommandListAppendBarrier(list(), nullptr, 0, nullptr),
                              "zeCommandListAppendBarrier");
     need_barrier_ = false;
-    ++batch_commands_;
   }
   *out_list = list();
   return nullptr;
 }
 
-void Stream::end_command() {
+// A flush that fails here is reported by the command that caused it: a lost device at once,
+// not at the next synchronize.
+xinhe_status_t Stream::end_command() {
   need_barrier_ = true;
   ++submitted_;
-  if (regular() && ++batch_commands_ >= kBatchCommands) {
-    if (ZeCall c = flush_locked(); c && !deferred_) deferred_ = c;
-  }
+  if (regular() && ++batch_commands_ >= kBatchCommands)
+    return to_status(device_->host(), flush_locked(), __FILE__, __LINE__);
+  return nullptr;
 }
 
 ZeCall Stream::flush_locked() {
   if (!regular() || batch_commands_ == 0) return {};
-  XINHE_ZE_TRY(ze().zeCommandListClose(current_.list), "zeCommandListClose");
-  XINHE_ZE_TRY(ze().zeCommandQueueExecuteCommandLists(queue_, 1, &current_.list, current_.fence),
-               "zeCommandQueueExecuteCommandLists");
+  ze_result_t r = ze().zeCommandListClose(current_.list);
+  const char* call = "zeCommandListClose";
+  if (r == ZE_RESULT_SUCCESS) {
+    r = ze().zeCommandQueueExecuteCommandLists(queue_, 1, &current_.list, current_.fence);
+    call = "zeCommandQueueExecuteCommandLists";
+  }
+  if (r != ZE_RESULT_SUCCESS) {
+    // Not submitted: its commands are lost (the caller reports it), and a closed list takes
+    // no more appends, so the stream goes on with the list reset.
+    discard_current_locked();
+    return {r, call};
+  }
   in_flight_.push_back(current_);
   current_ = Batch{};
+  current_signals_.clear();
   batch_commands_ = 0;
-  if (ZeCall c = recycle_locked(false)) return c;
-  return new_batch_locked(&current_);
+  return recycle_locked(false);  // the next batch is made by the next command
 }
 
 // Moves executed batches back to the spare list (resetting their list and fence).
@@ -273,8 +319,17 @@ ZeCall Stream::recycle_locked(bool wait) {
     if (r == ZE_RESULT_NOT_READY) return {};
     if (r != ZE_RESULT_SUCCESS) return {r, wait ? "zeFenceHostSynchronize" : "zeFenceQueryStatus"};
     in_flight_.pop_front();
-    XINHE_ZE_TRY(ze().zeFenceReset(b.fence), "zeFenceReset");
-    XINHE_ZE_TRY(ze().zeCommandListReset(b.list), "zeCommandListReset");
+    // Executed: a batch that cannot be reset for reuse is destroyed rather than kept.
+    ze_result_t reset = ze().zeFenceReset(b.fence);
+    const char* call = "zeFenceReset";
+    if (reset == ZE_RESULT_SUCCESS) {
+      reset = ze().zeCommandListReset(b.list);
+      call = "zeCommandListReset";
+    }
+    if (reset != ZE_RESULT_SUCCESS) {
+      destroy_batch(b);
+      return {reset, call};
+    }
     spare_.push_back(b);
   }
   return {};
@@ -287,11 +342,6 @@ void Stream::release_held_locked() {
 
 ZeCall Stream::settle_locked(bool wait, int* done) {
   *done = 0;
-  if (deferred_) {
-    const ZeCall c = deferred_;
-    deferred_ = {};
-    return c;
-  }
   if (completed_ >= submitted_) {
     *done = 1;
     return {};
@@ -316,6 +366,9 @@ ZeCall Stream::settle_locked(bool wait, int* done) {
       return wait ? ze().zeEventHostSynchronize(e, UINT64_MAX) : ze().zeEventQueryStatus(e);
     };
     const char* poll_call = wait ? "zeEventHostSynchronize" : "zeEventQueryStatus";
+    if (marker_ == nullptr) {
+      if (ZeCall c = device_->events.acquire(&marker_)) return c;
+    }
     if (marker_target_ < target) {
       if (marker_pending_) {  // an older marker is still queued: it must land before reuse
         const ze_result_t r = poll(marker_->event);
@@ -325,6 +378,7 @@ ZeCall Stream::settle_locked(bool wait, int* done) {
       XINHE_ZE_TRY(ze().zeEventHostReset(marker_->event), "zeEventHostReset");
       XINHE_ZE_TRY(ze().zeCommandListAppendBarrier(immediate_, marker_->event, 0, nullptr),
                    "zeCommandListAppendBarrier");
+      device_->events.arm(marker_);
       need_barrier_ = false;
       marker_target_ = target;
       marker_pending_ = true;
@@ -347,10 +401,13 @@ ZeCall Stream::settle(bool wait, int* done) {
 
 ZeCall Stream::record(EventSlots::Slot* slot) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (ZeCall c = current_batch_locked()) return c;
   // A barrier without wait events waits for everything queued before it and holds back
   // everything after it: it is the capture and the ordering point at once.
   XINHE_ZE_TRY(ze().zeCommandListAppendBarrier(list(), slot->event, 0, nullptr),
                "zeCommandListAppendBarrier");
+  device_->events.arm(slot);
+  if (regular()) current_signals_.push_back(slot);
   need_barrier_ = false;
   ++submitted_;
   ++batch_commands_;
@@ -363,6 +420,7 @@ ZeCall Stream::record(EventSlots::Slot* slot) {
 
 ZeCall Stream::wait(EventSlots::Slot* slot) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (ZeCall c = current_batch_locked()) return c;
   XINHE_ZE_TRY(ze().zeCommandListAppendWaitOnEvents(list(), 1, &slot->event),
                "zeCommandListAppendWaitOnEvents");
   device_->events.retain(slot);
@@ -460,6 +518,8 @@ xinhe_status_t query_device_info(const ZeApi& ze, const xinhe_host_api_t* host,
   info->max_group_size_xyz[0] = cp.maxGroupSizeX;
   info->max_group_size_xyz[1] = cp.maxGroupSizeY;
   info->max_group_size_xyz[2] = cp.maxGroupSizeZ;
+  const uint32_t counts[3] = {cp.maxGroupCountX, cp.maxGroupCountY, cp.maxGroupCountZ};
+  for (int i = 0; i < 3; ++i) info->max_group_count[i] = counts[i] != 0 ? counts[i] : 0xffffffffu;
   info->local_memory = cp.maxSharedLocalMemory;
   info->fp16 = (mp.flags & ZE_DEVICE_MODULE_FLAG_FP16) != 0;
   info->fp64 = (mp.flags & ZE_DEVICE_MODULE_FLAG_FP64) != 0;
@@ -654,6 +714,13 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignme
     return XINHE_BE_ERROR(device->host(), OUT_OF_MEMORY, kBackendName, call,
                           "%s failed: ZE_RESULT_ERROR_UNSUPPORTED_SIZE for %llu bytes", call,
                           static_cast<unsigned long long>(size));
+  // backend.h: an alignment the backend cannot honour is UNIMPLEMENTED with the reason.
+  if (r == ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT)
+    return XINHE_BE_ERROR(device->host(), UNIMPLEMENTED, kBackendName, call,
+                          "%s failed: ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT: the driver cannot "
+                          "place %llu bytes at a multiple of %llu bytes",
+                          call, static_cast<unsigned long long>(size),
+                          static_cast<unsigned long long>(alignment));
   XINHE_ZE_RETURN_IF_ERROR(device->host(), r, call);
   auto* buffer = new (std::nothrow) Buffer{device, ptr, size};
   if (buffer == nullptr) {
@@ -715,8 +782,11 @@ xinhe_status_t stream_query(xinhe_be_stream_t s, int* out_done) {
 }
 
 // ---- Copies and fills ----
-// Host memory given by the application is passed to zeCommandListAppendMemoryCopy as is:
-// Level Zero drivers accept host pointers in copies (Intel's stages or pins them).
+// Host memory given by the application (pageable, not a USM allocation) is passed to
+// zeCommandListAppendMemoryCopy as is. The specification asks for memory the device can
+// access; xinhe relies on the driver accepting ordinary host memory there, as Intel's GPU
+// driver does (it imports or stages it) and the CPU test driver does. Other drivers are
+// unchecked (docs/level_zero.md).
 
 xinhe_status_t copy_host_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, const void* src,
                                    uint64_t size) {
@@ -850,11 +920,17 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   XINHE_ZE_RETURN_IF_ERROR(device->host(),
                            device->ze().zeEventQueryKernelTimestamp(ref_b.get()->event, &tb),
                            "zeEventQueryKernelTimestamp");
-  // Kernel timestamps keep only kernelTimestampValidBits bits: subtract modulo that width.
+  // Kernel timestamps keep only kernelTimestampValidBits bits: subtract modulo that width and
+  // read the difference as a signed number of that width, so an end that completed before
+  // the start gives a negative time (as the other backends do); intervals are told apart up
+  // to half a wrap of the counter either way.
   const uint32_t bits = device->info.kernel_timestamp_bits;
   const uint64_t mask = bits >= 64 || bits == 0 ? ~0ull : (1ull << bits) - 1;
   const uint64_t ticks = (tb.global.kernelEnd - ta.global.kernelEnd) & mask;
-  *out_ms = static_cast<float>(static_cast<double>(ticks) * device->info.timer_ns_per_tick * 1e-6);
+  const double signed_ticks = ticks > mask / 2
+                                  ? -static_cast<double>(mask - ticks) - 1.0  // ticks - 2^bits
+                                  : static_cast<double>(ticks);
+  *out_ms = static_cast<float>(signed_ticks * device->info.timer_ns_per_tick * 1e-6);
   return nullptr;
 }
 

@@ -7,7 +7,7 @@
 // an immediate command list (default: each command is submitted as it is appended, lowest
 // latency) or, with XINHE_LEVEL_ZERO_COMMAND_LISTS=regular, a command queue fed by regular
 // command lists that are closed and executed in batches (at synchronize, query, event record,
-// or every kBatchCommands commands).
+// or every kBatchCommands commands, not counting the ordering barriers).
 #pragma once
 
 #include <cstdint>
@@ -57,6 +57,7 @@ struct DeviceInfo {
   uint64_t total_memory = 0, max_alloc = 0;
   uint32_t max_group_size = 1;
   uint32_t max_group_size_xyz[3] = {1, 1, 1};
+  uint32_t max_group_count[3] = {0xffffffffu, 0xffffffffu, 0xffffffffu};  // maxGroupCount{X,Y,Z}
   uint64_t local_memory = 0;  // shared local memory per work-group
   bool fp16 = false, fp64 = false;
   double timer_ns_per_tick = 1.0;
@@ -78,12 +79,15 @@ struct DeviceInfo {
 // kernel-timestamp events and recycled. A slot is reference counted: the xinhe event that
 // recorded it holds one reference, and every stream that waits on it holds one until the host
 // has seen that stream complete. A slot whose last reference goes is reset and reused only
-// once it is signaled, so no queued signal or wait can ever see it reused.
+// once it is signaled, so no queued signal or wait can ever see it reused; a slot that no
+// submitted command signals (never appended, or only to a list discarded unexecuted) is
+// reused at once, since nothing will ever signal it.
 class EventSlots {
  public:
   struct Slot {
     ze_event_handle_t event = nullptr;
-    int refs = 0;  // guarded by the allocator's mutex
+    int refs = 0;        // guarded by the allocator's mutex
+    bool armed = false;  // a command that signals it was appended (guarded likewise)
   };
   EventSlots() = default;
   ~EventSlots() { destroy(); }
@@ -94,6 +98,9 @@ class EventSlots {
   ZeCall acquire(Slot** out);
   void retain(Slot* slot);
   void release(Slot* slot);
+  // A command that signals slot was appended / was discarded without being executed.
+  void arm(Slot* slot);
+  void disarm(Slot* slot);
   size_t pool_count() const;
   // Destroys every event and pool (before the context goes).
   void destroy();
@@ -128,9 +135,11 @@ struct Device {
 class StreamRecorder {
  public:
   virtual ~StreamRecorder() = default;
-  // The list to append one command to, after the ordering barrier; call done() after.
+  // The list to append one command to, after the ordering barrier; call end_command() once the
+  // command is appended. end_command may submit a batch: its failure (a lost device, a batch
+  // that could not be submitted and was discarded with its commands) is returned at once.
   virtual xinhe_status_t begin_command(ze_command_list_handle_t* out_list) = 0;
-  virtual void end_command() = 0;
+  virtual xinhe_status_t end_command() = 0;
 };
 
 // The backend table (also used directly by the backend's tests).

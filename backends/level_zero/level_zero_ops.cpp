@@ -15,6 +15,7 @@
 // skipped, in the dispatch line every backend writes.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "level_zero_internal.h"
@@ -36,6 +37,42 @@ bool element_offset(uint64_t bytes, size_t elem_size, int64_t* out) {
   if (bytes % elem_size != 0) return false;
   *out = static_cast<int64_t>(bytes / elem_size);
   return true;
+}
+
+// The largest divisor of n that is at most cap (1 when none above 1 is).
+uint64_t largest_divisor_at_most(uint64_t n, uint64_t cap) {
+  for (uint64_t d = cap < n ? cap : n; d > 1; --d)
+    if (n % d == 0) return d;
+  return 1;
+}
+
+// Why a launch of range cannot be made on the device: a dimension needing more work-groups than
+// ze_device_compute_properties_t.maxGroupCount{X,Y,Z} allows (a launch over it is invalid, and
+// the kernels take no global offset to split it), or "". group is the work-group; NULL for a
+// range whose group the driver chooses, where the largest the device allows in each dimension
+// that divides the global size is assumed (the least number of groups any choice gives).
+std::string group_count_problem(const cc::NdRange& range, const uint32_t* group,
+                                const DeviceInfo& info) {
+  static const char kAxis[] = "XYZ";
+  for (int i = 0; i < 3; ++i) {
+    uint64_t g = 1;
+    if (group != nullptr) {
+      g = group[i];
+    } else if (!range.driver_chooses_local()) {
+      g = range.local[i];
+    } else {
+      const uint64_t cap = std::min<uint64_t>(info.max_group_size_xyz[i], info.max_group_size);
+      g = largest_divisor_at_most(range.global[i], cap == 0 ? 1 : cap);
+    }
+    if (g == 0) g = 1;
+    const uint64_t count = range.global[i] / g;
+    if (count > info.max_group_count[i])
+      return "the launch needs " + std::to_string(count) + " work-groups in " + kAxis[i] +
+             " (global size " + std::to_string(range.global[i]) + ", work-group " +
+             std::to_string(g) + "), over the device's maxGroupCount" + kAxis[i] + " of " +
+             std::to_string(info.max_group_count[i]);
+  }
+  return "";
 }
 
 // A kernel argument that is a device pointer (NULL allowed).
@@ -92,9 +129,25 @@ class LzKernel {
       // The reference kernels do not bounds-check every dimension: the group must divide it.
       for (int i = 0; i < 3; ++i)
         if (group[i] == 0 || range.global[i] % group[i] != 0) group[i] = 1;
+      // A suggestion that needs more groups than the device launches in a dimension is
+      // widened there to the largest divisor the device's group limits allow.
+      const DeviceInfo& info = device_->info;
+      for (int i = 0; i < 3; ++i) {
+        if (range.global[i] / group[i] <= info.max_group_count[i]) continue;
+        uint64_t others = 1;
+        for (int j = 0; j < 3; ++j)
+          if (j != i) others *= group[j];
+        const uint64_t cap = std::min<uint64_t>(
+            info.max_group_size_xyz[i], std::max<uint64_t>(info.max_group_size / others, 1));
+        group[i] = static_cast<uint32_t>(largest_divisor_at_most(range.global[i], cap));
+      }
     } else {
       for (int i = 0; i < 3; ++i) group[i] = static_cast<uint32_t>(range.local[i]);
     }
+    // Ops check this when they are created; a driver's group choice could still exceed it.
+    if (std::string why = group_count_problem(range, group, device_->info); !why.empty())
+      return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, "zeCommandListAppendLaunchKernel",
+                            "%s", why.c_str());
     XINHE_ZE_RETURN_IF_ERROR(host,
                              ze.zeKernelSetGroupSize(ref_.kernel, group[0], group[1], group[2]),
                              "zeKernelSetGroupSize");
@@ -108,8 +161,7 @@ class LzKernel {
     XINHE_ZE_RETURN_IF_ERROR(
         host, ze.zeCommandListAppendLaunchKernel(list, ref_.kernel, &count, nullptr, 0, nullptr),
         "zeCommandListAppendLaunchKernel");
-    recorder.end_command();
-    return nullptr;
+    return recorder.end_command();
   }
 
  private:
@@ -286,7 +338,10 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
         return "tile " + tile.to_string() + ": " + why;
     }
     if (gemm_variant(e.impl, desc) == nullptr) return "no SPIR-V variant for this op";
-    return "";
+    const cc::NdRange range = e.impl == GemmImpl::kTiled
+                                  ? cc::gemm_tiled_range(desc, level_zero_gemm_tile())
+                                  : cc::gemm_reference_range(desc);
+    return group_count_problem(range, nullptr, info);
   };
   const auto build = [&](const GemmEntry& e) {
     const bool tiled = e.impl == GemmImpl::kTiled;
@@ -344,7 +399,10 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
         return "parameters " + tile.to_string() + ": " + why;
     }
     if (attention_variant(e.impl, desc) == nullptr) return "no SPIR-V variant for this op";
-    return "";
+    const cc::NdRange range = e.impl == AttentionImpl::kFlash
+                                  ? cc::attention_flash_range(desc, level_zero_flash_tile())
+                                  : cc::attention_reference_range(desc);
+    return group_count_problem(range, nullptr, info);
   };
   const auto build = [&](const AttentionEntry& e) {
     const bool flash = e.impl == AttentionImpl::kFlash;

@@ -3,7 +3,10 @@
 // loader or a driver is missing or an environment variable is wrong, device properties, the
 // module cache (memory, disk, corrupt entries, an unwritable folder), build flags reaching
 // zeModuleCreate with the build log in the error, kernel timestamps that wrap, and that every
-// embedded SPIR-V variant is the one the op layer asks for. Each test runs in its own process
+// embedded SPIR-V variant is the one the op layer asks for; with the test driver's hooks
+// (cpu_driver/cpu_driver_hooks.h): event slots that come back, batches that recover from a
+// failed submission, allocation and group-count limits, and a stream that waits for its queued
+// marker before destroying its list. Each test runs in its own process
 // (gtest_discover_tests): the loader initializes once per process, and some tests change the
 // environment before it does.
 #include <gtest/gtest.h>
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_driver/cpu_driver_hooks.h"
 #include "level_zero_internal.h"
 #include "module_cache.h"
 #include "recording_host.h"
@@ -496,9 +501,353 @@ TEST(LevelZeroBackend, ElapsedTimeSurvivesTimestampWrap) {
   ASSERT_OK(api()->event_elapsed_ms(e0, e1, &ms));
   EXPECT_GE(ms, 1500.0 - first - 1.0);
   EXPECT_LE(ms, second + 1.0);
+  float back = 0.0f;  // the other way round: the same interval, negative, across the wrap
+  ASSERT_OK(api()->event_elapsed_ms(e1, e0, &back));
+  EXPECT_EQ(back, -ms);
   api()->event_destroy(e0);
   api()->event_destroy(e1);
   api()->stream_destroy(stream);
+}
+
+// Kernel timestamps of an end that completed before its start: the elapsed time is negative,
+// as the OpenCL and CPU backends give it, not nearly a whole wrap of the counter (42949 ms with
+// 32-bit, 10 ns ticks). The host clock, which the test driver's device clock follows, is seen
+// to advance 2 ms between the records, so the interval is at least that.
+TEST(LevelZeroBackend, ElapsedTimeIsNegativeWhenTheEndCompletedFirst) {
+  using Clock = std::chrono::steady_clock;
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  xinhe_be_event_t e0 = nullptr, e1 = nullptr;
+  ASSERT_OK(api()->event_create(s.device(), &e0));
+  ASSERT_OK(api()->event_create(s.device(), &e1));
+  ASSERT_OK(api()->event_record(e0, stream));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  const Clock::time_point first_done = Clock::now();
+  while (Clock::now() < first_done + std::chrono::milliseconds(2)) {
+  }
+  ASSERT_OK(api()->event_record(e1, stream));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  float forward = 0.0f, backward = 0.0f;
+  ASSERT_OK(api()->event_elapsed_ms(e0, e1, &forward));
+  ASSERT_OK(api()->event_elapsed_ms(e1, e0, &backward));
+  EXPECT_GE(forward, 2.0f);
+  EXPECT_LT(forward, 10000.0f);
+  EXPECT_EQ(backward, -forward);
+  api()->event_destroy(e0);
+  api()->event_destroy(e1);
+  api()->stream_destroy(stream);
+}
+
+// Event slots no submitted command signals come back to the free list: the marker of a stream
+// that never needed one (no commands, or its work seen done through its last event record),
+// and the slot of an event record whose barrier could not be appended. 256 of each used to
+// leave 256 unsignalled slots retired for ever, a new pool of 64 every 64.
+TEST(LevelZeroBackend, EventSlotsNothingSignalsAreReused) {
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  const xinhe::ze_cpu::Hooks hooks = xinhe::ze_cpu::loaded_driver_hooks();
+  ASSERT_TRUE(hooks.loaded());
+  lz::EventSlots& slots = s.internal()->events;
+  for (int i = 0; i < 256; ++i) {
+    xinhe_be_stream_t stream = nullptr;
+    ASSERT_OK(api()->stream_create(s.device(), &stream));
+    api()->stream_destroy(stream);
+  }
+  EXPECT_LE(slots.pool_count(), 1u) << "after 256 streams without commands";
+  xinhe_be_event_t event = nullptr;
+  ASSERT_OK(api()->event_create(s.device(), &event));
+  for (int i = 0; i < 256; ++i) {
+    xinhe_be_stream_t stream = nullptr;
+    ASSERT_OK(api()->stream_create(s.device(), &stream));
+    ASSERT_OK(api()->event_record(event, stream));
+    ASSERT_OK(api()->event_synchronize(event));
+    int done = 0;
+    ASSERT_OK(api()->stream_query(stream, &done));
+    EXPECT_EQ(done, 1);
+    api()->stream_destroy(stream);
+  }
+  EXPECT_EQ(slots.pool_count(), 1u) << "after 256 streams seen done through an event record";
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  ASSERT_EQ(hooks.inject("zeCommandListAppendBarrier", ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY, 0, 256),
+            0);
+  for (int i = 0; i < 256; ++i) {
+    const Taken t = take(api()->event_record(event, stream));
+    ASSERT_EQ(t.code, XINHE_STATUS_OUT_OF_MEMORY) << t.message;
+  }
+  EXPECT_EQ(slots.pool_count(), 1u) << "after 256 event records that failed to append";
+  ASSERT_OK(api()->event_record(event, stream));  // the fault is spent: records work again
+  ASSERT_OK(api()->stream_synchronize(stream));
+  api()->stream_destroy(stream);
+  api()->event_destroy(event);
+  EXPECT_EQ(slots.pool_count(), 1u);
+}
+
+// A regular-mode stream of n u32 elements, zeroed, for the batch tests.
+struct RegularStream {
+  Session session;
+  xinhe::ze_cpu::Hooks hooks;
+  xinhe_be_stream_t stream = nullptr;
+  xinhe_be_buffer_t buffer = nullptr;
+  static constexpr int kElements = 64;
+  void open() {
+    setenv("XINHE_LEVEL_ZERO_COMMAND_LISTS", "regular", 1);
+    ASSERT_EQ(session.open().code, XINHE_STATUS_OK);
+    hooks = xinhe::ze_cpu::loaded_driver_hooks();
+    ASSERT_TRUE(hooks.loaded());
+    ASSERT_OK(api()->stream_create(session.device(), &stream));
+    ASSERT_OK(api()->buffer_alloc(session.device(), kElements * 4, 64, &buffer));
+    const uint32_t zero = 0;
+    ASSERT_OK(api()->fill(stream, xinhe_be_mem_t{buffer, 0}, kElements * 4, &zero, 4));
+    ASSERT_OK(api()->stream_synchronize(stream));  // nothing left in a batch
+  }
+  // Element i = i + 1, one fill each.
+  Taken fill(int i) {
+    const uint32_t value = static_cast<uint32_t>(i) + 1;
+    return take(
+        api()->fill(stream, xinhe_be_mem_t{buffer, static_cast<uint64_t>(i) * 4}, 4, &value, 4));
+  }
+  std::vector<uint32_t> read() {
+    std::vector<uint32_t> out(kElements, 0xdeadbeef);
+    EXPECT_EQ(take(api()->copy_device_to_host(stream, out.data(), xinhe_be_mem_t{buffer, 0},
+                                              kElements * 4))
+                  .code,
+              XINHE_STATUS_OK);
+    EXPECT_EQ(take(api()->stream_synchronize(stream)).code, XINHE_STATUS_OK);
+    return out;
+  }
+  uint64_t executions() const { return hooks.call_count("zeCommandQueueExecuteCommandLists"); }
+  ~RegularStream() {
+    if (buffer) api()->buffer_free(buffer);
+    if (stream) api()->stream_destroy(stream);
+  }
+};
+
+// A batch is submitted every 32 commands, as docs/level_zero.md says: the ordering barrier
+// before each command is not counted (it used to be, which submitted every 16 or 17).
+TEST(LevelZeroBackend, RegularBatchIsSubmittedEvery32Commands) {
+  RegularStream r;
+  ASSERT_NO_FATAL_FAILURE(r.open());
+  const uint64_t before = r.executions();
+  for (int i = 0; i < 31; ++i) ASSERT_EQ(r.fill(i).code, XINHE_STATUS_OK);
+  EXPECT_EQ(r.executions() - before, 0u) << "after 31 commands";
+  ASSERT_EQ(r.fill(31).code, XINHE_STATUS_OK);
+  EXPECT_EQ(r.executions() - before, 1u) << "after 32 commands";
+  for (int i = 32; i < 64; ++i) ASSERT_EQ(r.fill(i).code, XINHE_STATUS_OK);
+  EXPECT_EQ(r.executions() - before, 2u) << "after 64 commands";
+  const std::vector<uint32_t> got = r.read();
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(got[i], static_cast<uint32_t>(i) + 1) << i;
+}
+
+// A batch whose close or submission fails: the command that made it flush reports the failure,
+// the batch's commands are discarded, and the stream goes on with a reset list (it used to keep
+// appending to the closed list, or to none, and fail every later command with INTERNAL).
+TEST(LevelZeroBackend, RegularBatchRecoversFromAFailedSubmission) {
+  for (const char* call : {"zeCommandListClose", "zeCommandQueueExecuteCommandLists"}) {
+    SCOPED_TRACE(call);
+    RegularStream r;
+    ASSERT_NO_FATAL_FAILURE(r.open());
+    ASSERT_EQ(r.hooks.inject(call, ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY, 0, 1), 0);
+    for (int i = 0; i < 64; ++i) {
+      const Taken t = r.fill(i);
+      if (i == 31) {  // the 32nd command flushes the first batch
+        EXPECT_EQ(t.code, XINHE_STATUS_OUT_OF_MEMORY) << t.message;
+        EXPECT_NE(t.message.find(call), std::string::npos) << t.message;
+      } else {
+        EXPECT_EQ(t.code, XINHE_STATUS_OK) << i << ": " << t.message;
+      }
+    }
+    const std::vector<uint32_t> got = r.read();
+    for (int i = 0; i < 64; ++i) EXPECT_EQ(got[i], i < 32 ? 0u : static_cast<uint32_t>(i) + 1) << i;
+  }
+}
+
+// The list for the next batch cannot be made (no spare: the last batch has not finished; then
+// out of memory): that command fails, the next one makes the list and the stream goes on (a
+// NULL list used to take every later command).
+TEST(LevelZeroBackend, RegularBatchWhoseNextListCannotBeMadeRecovers) {
+  RegularStream r;
+  ASSERT_NO_FATAL_FAILURE(r.open());
+  ASSERT_EQ(r.hooks.inject("zeFenceQueryStatus", ZE_RESULT_NOT_READY, 0, 1), 0);
+  ASSERT_EQ(r.hooks.inject("zeCommandListCreate", ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY, 0, 1), 0);
+  const uint64_t creates = r.hooks.call_count("zeCommandListCreate");
+  int failed = 0;
+  for (int i = 0; i < 64; ++i) {
+    const Taken t = r.fill(i);
+    if (t.code == XINHE_STATUS_OK) continue;
+    ++failed;
+    EXPECT_EQ(t.code, XINHE_STATUS_OUT_OF_MEMORY) << i << ": " << t.message;
+    EXPECT_NE(t.message.find("zeCommandListCreate"), std::string::npos) << t.message;
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_GE(r.hooks.call_count("zeCommandListCreate") - creates, 2u);  // the failure, the retry
+  const std::vector<uint32_t> got = r.read();
+  int lost = 0;
+  for (int i = 0; i < 64; ++i)
+    if (got[i] != static_cast<uint32_t>(i) + 1) ++lost;
+  EXPECT_EQ(lost, 1);  // the command that failed, and only it
+}
+
+// A device lost seen while a command flushes its batch is that command's answer, not the next
+// synchronize's.
+TEST(LevelZeroBackend, RegularBatchReportsALostDeviceAtOnce) {
+  RegularStream r;
+  ASSERT_NO_FATAL_FAILURE(r.open());
+  ASSERT_EQ(r.hooks.inject("zeFenceQueryStatus", ZE_RESULT_ERROR_DEVICE_LOST, 0, 1), 0);
+  const uint64_t before = r.executions();
+  bool flushed = false;
+  for (int i = 0; i < 64 && !flushed; ++i) {
+    const Taken t = r.fill(i);
+    if (r.executions() > before) {
+      flushed = true;
+      EXPECT_EQ(t.code, XINHE_STATUS_DEVICE_LOST) << i << ": " << t.message;
+      EXPECT_NE(t.message.find("zeFenceQueryStatus"), std::string::npos) << t.message;
+    } else {
+      ASSERT_EQ(t.code, XINHE_STATUS_OK) << i << ": " << t.message;
+    }
+  }
+  EXPECT_TRUE(flushed);
+  EXPECT_EQ(r.fill(0).code, XINHE_STATUS_OK);  // the injected loss was a single answer
+  EXPECT_EQ(take(api()->stream_synchronize(r.stream)).code, XINHE_STATUS_OK);
+}
+
+// An alignment the driver cannot honour is UNIMPLEMENTED with the reason (backend.h), not
+// INTERNAL: one Level Zero refuses (not a power of two) and one the test driver is told to.
+TEST(LevelZeroBackend, AlignmentTheDriverRefusesIsUnimplemented) {
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  const xinhe::ze_cpu::Hooks hooks = xinhe::ze_cpu::loaded_driver_hooks();
+  ASSERT_TRUE(hooks.loaded());
+  xinhe_be_buffer_t buffer = nullptr;
+  Taken t = take(api()->buffer_alloc(s.device(), 4096, 48, &buffer));
+  EXPECT_EQ(t.code, XINHE_STATUS_UNIMPLEMENTED) << t.message;
+  EXPECT_NE(t.message.find("ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT"), std::string::npos)
+      << t.message;
+  EXPECT_NE(t.message.find("multiple of 48 bytes"), std::string::npos) << t.message;
+  ASSERT_EQ(hooks.inject("zeMemAllocDevice", ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT, 0, 1), 0);
+  t = take(api()->buffer_alloc(s.device(), 4096, 65536, &buffer));
+  EXPECT_EQ(t.code, XINHE_STATUS_UNIMPLEMENTED) << t.message;
+  EXPECT_NE(t.message.find("multiple of 65536 bytes"), std::string::npos) << t.message;
+  ASSERT_OK(api()->buffer_alloc(s.device(), 4096, 65536, &buffer));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(lz::buffer_pointer(buffer)) % 65536, 0u);
+  api()->buffer_free(buffer);
+}
+
+// A query appends a marker barrier; the event recorded before it then shows the work done, and
+// the stream is destroyed while the marker is still queued (held by the test driver). The
+// stream must wait for it before destroying its immediate list (the device must not reference
+// a list being destroyed); the test driver reports a list destroyed with commands queued as a
+// lost device. The destroying thread is seen either to finish or to block in a host wait
+// before the hold is released.
+TEST(LevelZeroBackend, StreamDestroyWaitsForItsQueuedMarker) {
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  const xinhe::ze_cpu::Hooks hooks = xinhe::ze_cpu::loaded_driver_hooks();
+  ASSERT_TRUE(hooks.loaded());
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  xinhe_be_buffer_t buffer = nullptr;
+  ASSERT_OK(api()->buffer_alloc(s.device(), 256, 64, &buffer));
+  xinhe_be_event_t event = nullptr;
+  ASSERT_OK(api()->event_create(s.device(), &event));
+  hooks.hold_from(hooks.submissions() + 1);  // nothing submitted from now on starts
+  const uint32_t value = 7;
+  ASSERT_OK(api()->fill(stream, xinhe_be_mem_t{buffer, 0}, 256, &value, 4));
+  ASSERT_OK(api()->event_record(event, stream));
+  const uint64_t recorded = hooks.submissions();
+  int done = -1;
+  ASSERT_OK(api()->stream_query(stream, &done));
+  EXPECT_EQ(done, 0);
+  ASSERT_EQ(hooks.submissions(), recorded + 1);  // the marker barrier
+  hooks.hold_from(recorded + 1);                 // the fill and the record run, the marker not
+  ASSERT_OK(api()->event_synchronize(event));
+  ASSERT_OK(api()->stream_query(stream, &done));
+  EXPECT_EQ(done, 1);  // seen through the event record
+  std::atomic<bool> destroyed{false};
+  std::thread destroyer([&] {
+    api()->stream_destroy(stream);
+    destroyed = true;
+  });
+  while (!destroyed.load() && hooks.host_waiters() == 0) std::this_thread::yield();
+  const bool waited = !destroyed.load();
+  hooks.hold_from(UINT64_MAX);
+  destroyer.join();
+  EXPECT_TRUE(waited) << "the stream was destroyed without waiting for its marker";
+  EXPECT_STREQ(hooks.lost_reason(), "");
+  api()->event_destroy(event);
+  api()->buffer_free(buffer);
+}
+
+// A device launching at most 4 work-groups per dimension (the test driver's
+// XINHE_ZE_CPU_MAX_GROUP_COUNT): launches that need more are declined when the op is created,
+// with the reason, and fall through to an implementation that fits, which computes the right
+// result; an op nothing fits is UNIMPLEMENTED at check (not an invalid launch at run).
+TEST(LevelZeroBackend, LaunchesBeyondMaxGroupCountAreDeclined) {
+  setenv("XINHE_ZE_CPU_MAX_GROUP_COUNT", "4", 1);
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  {  // m = 4099 (prime) rows: 65 tiles or 4099 single work-items in Y either way
+    const xinhe_gemm_desc_t g =
+        gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 4099, 1, 1);
+    const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+    std::string why;
+    EXPECT_EQ(impl_of(s, desc, &why), "");
+    EXPECT_NE(why.find("level_zero.gemm.tiled_f32: the launch needs 65 work-groups in Y"),
+              std::string::npos)
+        << why;
+    EXPECT_NE(why.find("level_zero.gemm.reference_f32: the launch needs 4099 work-groups in Y"),
+              std::string::npos)
+        << why;
+    EXPECT_NE(why.find("maxGroupCountY of 4"), std::string::npos) << why;
+  }
+  // n = 320: the tile needs 5 groups in X; the reference runs with groups the device allows.
+  const int64_t m = 8, n = 320, k = 3;
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, m, n, k);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  xinhe_be_op_t op = nullptr;
+  ASSERT_OK(api()->op_create(s.device(), &desc, &op));
+  ASSERT_OK(api()->op_check(op));
+  EXPECT_STREQ(api()->op_impl_name(op), "level_zero.gemm.reference_f32");
+  EXPECT_TRUE(
+      TestHost::get().logged("skipped level_zero.gemm.tiled_f32: the launch needs 5 "
+                             "work-groups in X"));
+  std::vector<float> a(m * k), b(k * n), c(m * n, std::nanf(""));
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 7) - 3.0f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) - 2.0f;
+  xinhe_be_stream_t stream = nullptr;
+  ASSERT_OK(api()->stream_create(s.device(), &stream));
+  xinhe_be_buffer_t buffers[3] = {};
+  const std::vector<float>* host[3] = {&a, &b, &c};
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t bytes = host[i]->size() * sizeof(float);
+    ASSERT_OK(api()->buffer_alloc(s.device(), bytes, 64, &buffers[i]));
+    ASSERT_OK(
+        api()->copy_host_to_device(stream, xinhe_be_mem_t{buffers[i], 0}, host[i]->data(), bytes));
+  }
+  xinhe_be_op_args_t args{};
+  args.struct_size = sizeof(args);
+  args.mem[XINHE_GEMM_ARG_A] = {buffers[0], 0};
+  args.mem[XINHE_GEMM_ARG_B] = {buffers[1], 0};
+  args.mem[XINHE_GEMM_ARG_C] = {buffers[2], 0};
+  args.alpha = 1.0f;
+  args.beta = 0.0f;
+  ASSERT_OK(api()->op_run(op, stream, &args));
+  std::vector<float> got(c.size(), std::nanf(""));
+  ASSERT_OK(api()->copy_device_to_host(stream, got.data(), xinhe_be_mem_t{buffers[2], 0},
+                                       got.size() * sizeof(float)));
+  ASSERT_OK(api()->stream_synchronize(stream));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      float want = 0.0f;  // small integers: exact in any order
+      for (int64_t p = 0; p < k; ++p) want += a[i * k + p] * b[p * n + j];
+      EXPECT_EQ(got[i * n + j], want) << i << "," << j;
+    }
+  }
+  for (xinhe_be_buffer_t buffer : buffers) api()->buffer_free(buffer);
+  api()->stream_destroy(stream);
+  api()->op_destroy(op);
 }
 
 }  // namespace

@@ -18,6 +18,11 @@
 //    in a live allocation of the context; launches without a group size fail.
 //  - Allocations have guard bytes on both sides, checked after every kernel and copy that
 //    touched them: a write outside an allocation makes the device lost, with a message.
+//  - Destroying an immediate command list while commands on it have not started (the device
+//    would still reference it) makes the device lost, with a message, and leaves the list.
+//  - Launches beyond maxGroupCount{X,Y,Z} fail (XINHE_ZE_CPU_MAX_GROUP_COUNT=N lowers it).
+//  - Tests reach fault injection, call counts and a hold on execution through the exported
+//    hooks of cpu_driver_hooks.h.
 //
 // Memory is fine-grained OpenCL SVM from PoCL; modules are SPIR-V translated back to SPIR
 // bitcode by llvm-spirv -r (PoCL 3.1 does not accept SPIR-V) and built and run by PoCL.
@@ -73,6 +78,7 @@ struct Device {
   uint32_t compute_units = 1;
   uint32_t clock_mhz = 0;
   uint32_t max_group_size = 256;
+  uint32_t max_group_count = 0x7fffffff;  // per dimension (XINHE_ZE_CPU_MAX_GROUP_COUNT)
   bool fp64 = false;
   std::atomic<bool> lost{false};
   std::mutex lost_mutex;
@@ -164,6 +170,7 @@ struct Work {
   Fence* fence = nullptr;
   bool boundary_after = true;  // regular lists end a segment; immediate commands do not
   uint64_t ticket = 0;
+  uint64_t seq = 0;  // submission number across all queues (xinhe_ze_cpu_hold_from)
 };
 
 struct Queue {

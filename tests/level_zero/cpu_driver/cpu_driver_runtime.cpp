@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu_driver.h"
+#include "cpu_driver_hooks.h"
 
 namespace xinhe::ze_cpu {
 namespace {
@@ -23,6 +24,63 @@ Driver* g_driver = nullptr;
 // XINHE_ZE_CPU_TIMESTAMP_WRAP_MS: shift the device clock so that kernel timestamps (32 bits)
 // wrap that many milliseconds after zeInit, to test consumers' wrap-around arithmetic.
 uint64_t g_tick_offset = 0;
+
+// ---- Test hooks (cpu_driver_hooks.h) ----
+// Faults armed by xinhe_ze_cpu_inject, and the call counts, one entry per kFaultCalls name.
+struct FaultPoint {
+  uint64_t calls = 0;
+  ze_result_t result = ZE_RESULT_SUCCESS;
+  uint32_t skip = 0, times = 0;
+};
+constexpr size_t kFaultPoints = sizeof(kFaultCalls) / sizeof(kFaultCalls[0]);
+std::mutex g_fault_mutex;
+FaultPoint g_faults[kFaultPoints];
+
+int fault_index(const char* call) {
+  if (call == nullptr) return -1;
+  for (size_t i = 0; i < kFaultPoints; ++i)
+    if (std::strcmp(kFaultCalls[i], call) == 0) return static_cast<int>(i);
+  return -1;
+}
+
+// Counts a call of `call` and returns the result an armed fault gives it (SUCCESS: none).
+ze_result_t injected(const char* call) {
+  const int i = fault_index(call);
+  if (i < 0) std::abort();  // a call missing from kFaultCalls: a bug of this driver
+  std::lock_guard<std::mutex> lock(g_fault_mutex);
+  FaultPoint& f = g_faults[i];
+  ++f.calls;
+  if (f.times == 0) return ZE_RESULT_SUCCESS;
+  if (f.skip > 0) {
+    --f.skip;
+    return ZE_RESULT_SUCCESS;
+  }
+  --f.times;
+  return f.result;
+}
+
+// Work numbered g_hold_from or later does not start until the hold moves past it.
+std::atomic<uint64_t> g_submissions{0};
+std::atomic<uint64_t> g_hold_from{UINT64_MAX};
+std::mutex g_hold_mutex;
+std::condition_variable g_hold_cv;
+std::atomic<uint32_t> g_host_waiters{0};
+
+// Counts a thread blocked in a host synchronize call (xinhe_ze_cpu_host_waiters).
+class HostWaiter {
+ public:
+  explicit HostWaiter(uint64_t timeout) : counted_(timeout != 0) {
+    if (counted_) ++g_host_waiters;
+  }
+  ~HostWaiter() {
+    if (counted_) --g_host_waiters;
+  }
+  HostWaiter(const HostWaiter&) = delete;
+  HostWaiter& operator=(const HostWaiter&) = delete;
+
+ private:
+  bool counted_;
+};
 
 bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -214,6 +272,7 @@ void Queue::submit(Work work) {
   {
     std::lock_guard<std::mutex> lock(mutex);
     ticket = work.ticket = ++submitted;
+    work.seq = ++g_submissions;
     pending.push_back(std::move(work));
   }
   work_cv.notify_one();
@@ -282,8 +341,21 @@ void Queue::run() {
   for (;;) {
     work_cv.wait(lock, [&] { return stop || !pending.empty(); });
     if (pending.empty()) return;  // stop requested and drained
+    // A test's hold (xinhe_ze_cpu_hold_from): held work waits, in order, until it moves.
+    if (const uint64_t first = pending.front().seq; first >= g_hold_from.load()) {
+      lock.unlock();
+      {
+        std::unique_lock<std::mutex> hold(g_hold_mutex);
+        g_hold_cv.wait(hold, [&] { return first < g_hold_from.load(); });
+      }
+      lock.lock();
+      continue;
+    }
     std::deque<Work> batch;
-    batch.swap(pending);
+    while (!pending.empty() && pending.front().seq < g_hold_from.load()) {
+      batch.push_back(std::move(pending.front()));
+      pending.pop_front();
+    }
     lock.unlock();
 
     // Commands between synchronization points run as one segment, reversed unless asked
@@ -361,7 +433,8 @@ ze_result_t init(ze_init_flags_t flags) {
   // before anything is created, so a refusal leaves nothing behind.
   const char* order = std::getenv("XINHE_ZE_CPU_ORDER");
   if (order && *order && std::strcmp(order, "forward") != 0 && std::strcmp(order, "reverse") != 0) {
-    std::fprintf(stderr, "xinhe CPU test driver: XINHE_ZE_CPU_ORDER='%s' is not forward or reverse\n",
+    std::fprintf(stderr,
+                 "xinhe CPU test driver: XINHE_ZE_CPU_ORDER='%s' is not forward or reverse\n",
                  order);
     return ZE_RESULT_ERROR_INVALID_ARGUMENT;
   }
@@ -382,6 +455,21 @@ ze_result_t init(ze_init_flags_t flags) {
     const uint64_t ahead = ms * 1000000 / kTimerNsPerTick;
     const uint64_t now = device_ticks_now() % period;
     g_tick_offset = (2 * period - now - ahead % period) % period;
+  }
+  uint32_t max_group_count = 0x7fffffff;
+  const char* groups = std::getenv("XINHE_ZE_CPU_MAX_GROUP_COUNT");
+  if (groups && *groups) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(groups, &end, 10);
+    if (*groups < '0' || *groups > '9' || *end != '\0' || errno != 0 || n == 0 || n > 0x7fffffff) {
+      std::fprintf(stderr,
+                   "xinhe CPU test driver: XINHE_ZE_CPU_MAX_GROUP_COUNT='%s' is not a whole "
+                   "number from 1 to 2^31-1\n",
+                   groups);
+      return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    max_group_count = static_cast<uint32_t>(n);
   }
   auto d = std::make_unique<Driver>();
   d->reverse_order = reverse_order;
@@ -404,6 +492,7 @@ ze_result_t init(ze_init_flags_t flags) {
   device->clock_mhz = cl_value<cl_uint>(d->cl_device, CL_DEVICE_MAX_CLOCK_FREQUENCY);
   const size_t wg = cl_value<size_t>(d->cl_device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
   device->max_group_size = static_cast<uint32_t>(wg < 1024 ? wg : 1024);
+  device->max_group_count = max_group_count;
   device->fp64 = cl_value<cl_device_fp_config>(d->cl_device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   d->device = std::move(device);
   g_driver = d.release();
@@ -511,7 +600,7 @@ ze_result_t device_get_compute_properties(ze_device_handle_t h, ze_device_comput
   const Device* d = from<Device>(h);
   p->maxTotalGroupSize = d->max_group_size;
   p->maxGroupSizeX = p->maxGroupSizeY = p->maxGroupSizeZ = d->max_group_size;
-  p->maxGroupCountX = p->maxGroupCountY = p->maxGroupCountZ = 0x7fffffff;
+  p->maxGroupCountX = p->maxGroupCountY = p->maxGroupCountZ = d->max_group_count;
   p->maxSharedLocalMemory =
       static_cast<uint32_t>(cl_value<cl_ulong>(d->driver->cl_device, CL_DEVICE_LOCAL_MEM_SIZE));
   p->numSubGroupSizes = 1;
@@ -631,6 +720,7 @@ ze_result_t mem_alloc_device(ze_context_handle_t h, const ze_device_mem_alloc_de
                              size_t size, size_t alignment, ze_device_handle_t dev, void** out) {
   if (h == nullptr || dev == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   if (desc == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+  if (ze_result_t r = injected("zeMemAllocDevice"); r != ZE_RESULT_SUCCESS) return r;
   return allocate(from<Context>(h), size, alignment, ZE_MEMORY_TYPE_DEVICE, out);
 }
 
@@ -638,6 +728,7 @@ ze_result_t mem_alloc_host(ze_context_handle_t h, const ze_host_mem_alloc_desc_t
                            size_t alignment, void** out) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   if (desc == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+  if (ze_result_t r = injected("zeMemAllocHost"); r != ZE_RESULT_SUCCESS) return r;
   return allocate(from<Context>(h), size, alignment, ZE_MEMORY_TYPE_HOST, out);
 }
 
@@ -646,6 +737,7 @@ ze_result_t mem_alloc_shared(ze_context_handle_t h, const ze_device_mem_alloc_de
                              ze_device_handle_t, void** out) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   if (ddesc == nullptr || hdesc == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+  if (ze_result_t r = injected("zeMemAllocShared"); r != ZE_RESULT_SUCCESS) return r;
   return allocate(from<Context>(h), size, alignment, ZE_MEMORY_TYPE_SHARED, out);
 }
 
@@ -728,6 +820,8 @@ ze_result_t command_queue_execute_command_lists(ze_command_queue_handle_t h, uin
   if (lists == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
   if (count == 0) return ZE_RESULT_ERROR_INVALID_SIZE;
   Queue* q = from<Queue>(h);
+  if (ze_result_t r = injected("zeCommandQueueExecuteCommandLists"); r != ZE_RESULT_SUCCESS)
+    return r;
   if (q->device->lost.load()) return ZE_RESULT_ERROR_DEVICE_LOST;
   if (fence != nullptr && from<Fence>(fence)->queue != q) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
   for (uint32_t i = 0; i < count; ++i) {
@@ -761,6 +855,7 @@ ze_result_t command_list_create(ze_context_handle_t h, ze_device_handle_t dev,
   if (h == nullptr || dev == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   if (desc == nullptr || out == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
   if (desc->commandQueueGroupOrdinal != 0) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  if (ze_result_t r = injected("zeCommandListCreate"); r != ZE_RESULT_SUCCESS) return r;
   auto* l = new CommandList();
   l->context = from<Context>(h);
   l->device = from<Device>(dev);
@@ -790,7 +885,22 @@ ze_result_t command_list_create_immediate(ze_context_handle_t h, ze_device_handl
 ze_result_t command_list_destroy(ze_command_list_handle_t h) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   CommandList* l = from<CommandList>(h);
-  if (l->queue) l->queue->shutdown();  // an immediate list finishes what it started
+  if (l->queue) {
+    // The application must make sure the device no longer references the list: commands
+    // not even started are a violation (a GPU would run them from freed memory).
+    size_t waiting = 0;
+    {
+      std::lock_guard<std::mutex> lock(l->queue->mutex);
+      waiting = l->queue->pending.size();
+    }
+    if (waiting > 0) {
+      l->device->mark_lost("zeCommandListDestroy: the immediate command list still has " +
+                           std::to_string(waiting) +
+                           " command(s) queued that have not started; the list is kept");
+      return ZE_RESULT_ERROR_HANDLE_OBJECT_IN_USE;
+    }
+    l->queue->shutdown();  // an immediate list finishes what it started
+  }
   delete l;
   return ZE_RESULT_SUCCESS;
 }
@@ -799,6 +909,7 @@ ze_result_t command_list_close(ze_command_list_handle_t h) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   CommandList* l = from<CommandList>(h);
   if (l->immediate) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  if (ze_result_t r = injected("zeCommandListClose"); r != ZE_RESULT_SUCCESS) return r;
   l->closed = true;
   return ZE_RESULT_SUCCESS;
 }
@@ -807,6 +918,7 @@ ze_result_t command_list_reset(ze_command_list_handle_t h) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   CommandList* l = from<CommandList>(h);
   if (l->immediate) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  if (ze_result_t r = injected("zeCommandListReset"); r != ZE_RESULT_SUCCESS) return r;
   l->commands.clear();
   l->closed = false;
   return ZE_RESULT_SUCCESS;
@@ -815,6 +927,7 @@ ze_result_t command_list_reset(ze_command_list_handle_t h) {
 ze_result_t command_list_append_barrier(ze_command_list_handle_t h, ze_event_handle_t signal,
                                         uint32_t num_waits, ze_event_handle_t* waits) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+  if (ze_result_t r = injected("zeCommandListAppendBarrier"); r != ZE_RESULT_SUCCESS) return r;
   auto c = std::make_unique<Command>();
   c->kind = CommandKind::kBarrier;
   if (ze_result_t r = validate_events(signal, num_waits, waits, c.get()); r != ZE_RESULT_SUCCESS)
@@ -901,6 +1014,10 @@ ze_result_t command_list_append_launch_kernel(ze_command_list_handle_t h, ze_ker
     if (a.kind == KernelArg::kUnset) return ZE_RESULT_ERROR_INVALID_ARGUMENT;  // argument unset
   if (groups->groupCountX == 0 || groups->groupCountY == 0 || groups->groupCountZ == 0)
     return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  const uint32_t max_count = from<CommandList>(h)->device->max_group_count;
+  if (groups->groupCountX > max_count || groups->groupCountY > max_count ||
+      groups->groupCountZ > max_count)
+    return ZE_RESULT_ERROR_INVALID_ARGUMENT;  // beyond maxGroupCount{X,Y,Z}
   auto c = std::make_unique<Command>();
   c->kind = CommandKind::kKernel;
   c->kernel = kernel;
@@ -974,6 +1091,7 @@ ze_result_t event_host_signal(ze_event_handle_t h) {
 ze_result_t event_host_synchronize(ze_event_handle_t h, uint64_t timeout) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   Event* e = from<Event>(h);
+  const HostWaiter waiter(timeout);
   return e->wait(timeout, e->pool->context->driver->device.get());
 }
 
@@ -1007,6 +1125,7 @@ ze_result_t fence_create(ze_command_queue_handle_t h, const ze_fence_desc_t* des
                          ze_fence_handle_t* out) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   if (desc == nullptr || out == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+  if (ze_result_t r = injected("zeFenceCreate"); r != ZE_RESULT_SUCCESS) return r;
   auto* f = new Fence();
   f->queue = from<Queue>(h);
   f->signaled = (desc->flags & ZE_FENCE_FLAG_SIGNALED) != 0;
@@ -1023,6 +1142,7 @@ ze_result_t fence_destroy(ze_fence_handle_t h) {
 ze_result_t fence_host_synchronize(ze_fence_handle_t h, uint64_t timeout) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
   Fence* f = from<Fence>(h);
+  const HostWaiter waiter(timeout);
   std::unique_lock<std::mutex> lock(f->mutex);
   const auto done = [&] { return f->signaled; };
   if (timeout == UINT64_MAX) {
@@ -1033,10 +1153,15 @@ ze_result_t fence_host_synchronize(ze_fence_handle_t h, uint64_t timeout) {
   return f->queue->device->lost.load() ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
 }
 
-ze_result_t fence_query_status(ze_fence_handle_t h) { return fence_host_synchronize(h, 0); }
+ze_result_t fence_query_status(ze_fence_handle_t h) {
+  if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+  if (ze_result_t r = injected("zeFenceQueryStatus"); r != ZE_RESULT_SUCCESS) return r;
+  return fence_host_synchronize(h, 0);
+}
 
 ze_result_t fence_reset(ze_fence_handle_t h) {
   if (h == nullptr) return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+  if (ze_result_t r = injected("zeFenceReset"); r != ZE_RESULT_SUCCESS) return r;
   Fence* f = from<Fence>(h);
   std::lock_guard<std::mutex> lock(f->mutex);
   f->signaled = false;
@@ -1045,3 +1170,46 @@ ze_result_t fence_reset(ze_fence_handle_t h) {
 
 }  // namespace api
 }  // namespace xinhe::ze_cpu
+
+// ---- The test hooks (cpu_driver_hooks.h), exported beside the DDI getters -------------------
+namespace zc = xinhe::ze_cpu;
+
+extern "C" ZE_DLLEXPORT int xinhe_ze_cpu_inject(const char* call, int32_t result, uint32_t skip,
+                                                uint32_t times) {
+  const int i = zc::fault_index(call);
+  if (i < 0) return -1;
+  std::lock_guard<std::mutex> lock(zc::g_fault_mutex);
+  zc::FaultPoint& f = zc::g_faults[i];
+  f.result = static_cast<ze_result_t>(result);
+  f.skip = skip;
+  f.times = result == ZE_RESULT_SUCCESS ? 0 : times;
+  return 0;
+}
+
+extern "C" ZE_DLLEXPORT uint64_t xinhe_ze_cpu_call_count(const char* call) {
+  const int i = zc::fault_index(call);
+  if (i < 0) return 0;
+  std::lock_guard<std::mutex> lock(zc::g_fault_mutex);
+  return zc::g_faults[i].calls;
+}
+
+extern "C" ZE_DLLEXPORT void xinhe_ze_cpu_hold_from(uint64_t seq) {
+  {
+    std::lock_guard<std::mutex> lock(zc::g_hold_mutex);
+    zc::g_hold_from = seq;
+  }
+  zc::g_hold_cv.notify_all();
+}
+
+extern "C" ZE_DLLEXPORT uint64_t xinhe_ze_cpu_submissions() { return zc::g_submissions.load(); }
+
+extern "C" ZE_DLLEXPORT uint32_t xinhe_ze_cpu_host_waiters() { return zc::g_host_waiters.load(); }
+
+extern "C" ZE_DLLEXPORT const char* xinhe_ze_cpu_lost_reason() {
+  static std::string reason;  // the caller's copy; tests call this from one thread
+  zc::Driver* d = zc::driver();
+  if (d == nullptr || !d->device->lost.load()) return "";
+  std::lock_guard<std::mutex> lock(d->device->lost_mutex);
+  reason = d->device->lost_reason;
+  return reason.c_str();
+}
