@@ -214,7 +214,10 @@ typedef struct xinhe_backend_api_t {
   /* OPTIONAL; absent: the core synchronizes and reports done. */
   xinhe_status_t (*stream_query)(xinhe_be_stream_t stream, int* out_done);
 
-  /* ---- Copies, explicit direction (as aclrtMemcpyAsync / cnrtMemcpyAsync need) ---- size > 0 */
+  /* ---- Copies, explicit direction (as aclrtMemcpyAsync / cnrtMemcpyAsync need) ---- size > 0.
+   * Asynchronous; the caller keeps host memory valid until the stream reaches the copy, and it
+   * may be ordinary pageable memory at any byte alignment (stage it where the driver needs
+   * page-locked memory). fill's pattern is borrowed for the call only: capture it. */
   xinhe_status_t (*copy_host_to_device)(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                         const void* src, uint64_t size);
   xinhe_status_t (*copy_device_to_host)(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,

@@ -173,7 +173,10 @@ XINHE_API xinhe_status_t xinhe_buffer_wrap_host(xinhe_device_t device, void* poi
 /* ---- Copies and fill, asynchronous on a stream -------------------------------------------------
  * Offsets and sizes are in bytes (any byte; op operands have stricter rules, see ops.h).
  * Buffers must belong to the stream's device; ranges must lie inside the buffer;
- * device->device ranges in the same buffer must not overlap. */
+ * device->device ranges in the same buffer must not overlap. A copy's host memory must stay
+ * valid, and unchanged (host->device) or untouched (device->host), until the stream reaches
+ * the copy: synchronize the stream or an event recorded after it first. A fill's pattern is
+ * read during the call. */
 
 XINHE_API xinhe_status_t xinhe_copy_host_to_device(xinhe_stream_t stream, xinhe_buffer_t dst,
                                                    uint64_t dst_offset, const void* src,

@@ -219,6 +219,9 @@ CaseResult copy_sub_ranges_case(const Device& device) {
   std::vector<uint8_t> want = random_bytes(rng, size);
   stream.copy_from_host(src, src_data.data(), size);
   stream.copy_from_host(dst, want.data(), size);
+  // `want` is updated below while it is still a queued copy's source otherwise (runtime.h:
+  // host memory must stay valid until the stream reaches the copy).
+  stream.synchronize();
   // {source offset, destination offset, bytes}
   const uint64_t ranges[][3] = {{0, 3, 1},       {5, 64, 63}, {29, 71, 1001},
                                 {4093, 1, 4099}, {77, 0, 65}, {8191, 8190, 1}};
