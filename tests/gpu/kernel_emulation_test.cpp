@@ -328,32 +328,42 @@ void check_gemm(const GemmCase& g, GemmFamilyId id) {
 
 using xinhe::test::gemm_case;
 
-TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReference) {
-  for (xinhe_dtype_t ab : {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16}) {
-    for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
-      if (ab == XINHE_DTYPE_F32 && c != ab) continue;
-      for (int ta = 0; ta < 2; ++ta) {
-        for (int tb = 0; tb < 2; ++tb) {
-          for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
-            check_gemm(gemm_case(ab, c, ta, tb, 70, 37, 45)
-                           .batched(3)
-                           .pad_leading_dims(3)
-                           .broadcast(false, true)
-                           .scaled(0.5f, -1.25f),
-                       method);
-            check_gemm(gemm_case(ab, c, ta, tb, 19, 66, 17), method);
-          }
+// One test per input dtype: the emulation runs a host thread per GPU thread, which under
+// ThreadSanitizer made the three dtypes together outlast the test timeout.
+void gemm_simt_and_naive_cases(xinhe_dtype_t ab) {
+  for (xinhe_dtype_t c : {ab, XINHE_DTYPE_F32}) {
+    if (ab == XINHE_DTYPE_F32 && c != ab) continue;
+    for (int ta = 0; ta < 2; ++ta) {
+      for (int tb = 0; tb < 2; ++tb) {
+        for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
+          check_gemm(gemm_case(ab, c, ta, tb, 70, 37, 45)
+                         .batched(3)
+                         .pad_leading_dims(3)
+                         .broadcast(false, true)
+                         .scaled(0.5f, -1.25f),
+                     method);
+          check_gemm(gemm_case(ab, c, ta, tb, 19, 66, 17), method);
         }
       }
-      for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
-        check_gemm(gemm_case(ab, c, false, false, 9, 11, 0)  // k == 0
-                       .batched(2)
-                       .pad_leading_dims(1)
-                       .scaled(1.0f, 0.75f),
-                   method);
-      }
+    }
+    for (GemmFamilyId method : {GemmFamilyId::kSimt, GemmFamilyId::kNaive}) {
+      check_gemm(gemm_case(ab, c, false, false, 9, 11, 0)  // k == 0
+                     .batched(2)
+                     .pad_leading_dims(1)
+                     .scaled(1.0f, 0.75f),
+                 method);
     }
   }
+}
+
+TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReferenceF32) {
+  gemm_simt_and_naive_cases(XINHE_DTYPE_F32);
+}
+TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReferenceF16) {
+  gemm_simt_and_naive_cases(XINHE_DTYPE_F16);
+}
+TEST(GpuKernelEmulation, GemmSimtAndNaiveMatchReferenceBf16) {
+  gemm_simt_and_naive_cases(XINHE_DTYPE_BF16);
 }
 
 // Every layout and type of the tensor-core kernel: 4 k-tiles (the 3-stage ring wraps), ragged
@@ -982,12 +992,12 @@ TEST(GpuKernelEmulation, AttentionNanScoresGiveNanRows) {
                                               HostArray&) {
     k.set(65 * d.k_strides[2] + 5 * d.k_strides[3], nan);
   };
-  const AttentionInputsHook nan_q_row = [nan](xinhe_attention_desc_t& d, HostArray& q,
-                                              HostArray&, HostArray&) {
+  const AttentionInputsHook nan_q_row = [nan](xinhe_attention_desc_t& d, HostArray& q, HostArray&,
+                                              HostArray&) {
     q.set(1 * d.q_strides[1] + 5 * d.q_strides[2] + 2 * d.q_strides[3], nan);
   };
-  const AttentionInputsHook nan_k_tiles = [nan](xinhe_attention_desc_t& d, HostArray&,
-                                                HostArray& k, HostArray&) {
+  const AttentionInputsHook nan_k_tiles = [nan](xinhe_attention_desc_t& d, HostArray&, HostArray& k,
+                                                HostArray&) {
     for (int64_t j = 0; j < 32; ++j) k.set(j * d.k_strides[2] + 7 * d.k_strides[3], nan);
   };
   for (const AttentionInputsHook& hook : {nan_k_row, nan_q_row, nan_k_tiles}) {
