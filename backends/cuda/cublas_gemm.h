@@ -1,7 +1,7 @@
 // cuBLAS as an alternative GEMM implementation of the CUDA plugin ("cuda.gemm.cublas_<dtypes>",
 // picked by the implementation filter "cublas", see ops.h): the table VendorBlasGemm<CublasApi>
-// (backends/gpu/vendor_blas_gemm.h) runs on. libcublas.so.13 (or .12) is dlopen'ed on first use; cublas_api.h gives the types and enum
-// values, nothing is linked.
+// (backends/gpu/vendor_blas_gemm.h) runs on. libcublas.so.13 (or .12) is dlopen'ed on first use;
+// cublas_api.h gives the types and enum values, nothing is linked.
 #pragma once
 
 #include <cublas_api.h>
@@ -42,25 +42,39 @@ struct CublasApi {
   static cublasOperation_t operation(bool transpose) {
     return transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
   }
-  static cudaDataType data_type(xinhe_dtype_t t) {
+  // The dtype pairs gemm() runs (f32 compute): the only ones the candidate offers.
+  static bool supports(xinhe_dtype_t ab, xinhe_dtype_t c) { return blas_pair_supported(ab, c); }
+  // cuBLAS's type of t; false for a type the table does not map (f64 among them), never a
+  // default.
+  static bool data_type(xinhe_dtype_t t, cudaDataType* out) {
     switch (t) {
+      case XINHE_DTYPE_F32:
+        *out = CUDA_R_32F;
+        return true;
       case XINHE_DTYPE_F16:
-        return CUDA_R_16F;
+        *out = CUDA_R_16F;
+        return true;
       case XINHE_DTYPE_BF16:
-        return CUDA_R_16BF;
+        *out = CUDA_R_16BF;
+        return true;
       default:
-        return CUDA_R_32F;
+        return false;
     }
   }
 
-  // f32 accumulation whatever the storage type (alpha and beta are floats).
+  // f32 accumulation whatever the storage type (alpha and beta are floats). A pair outside
+  // supports() never reaches the library: CUBLAS_STATUS_NOT_SUPPORTED.
   static Status gemm(const Symbols& s, Handle h, const BlasGemmCall& c, xinhe_dtype_t ab,
                      xinhe_dtype_t out, const void* first, const void* second, void* result,
                      const float* alpha, const float* beta) {
+    cudaDataType ab_type, c_type;
+    if (!supports(ab, out) || !data_type(ab, &ab_type) || !data_type(out, &c_type)) {
+      return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
     return s.gemm(h, operation(c.transpose_first), operation(c.transpose_second), c.m, c.n, c.k,
-                  alpha, first, data_type(ab), c.ld_first, c.stride_first, second, data_type(ab),
-                  c.ld_second, c.stride_second, beta, result, data_type(out), c.ldc, c.stride_c,
-                  c.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                  alpha, first, ab_type, c.ld_first, c.stride_first, second, ab_type, c.ld_second,
+                  c.stride_second, beta, result, c_type, c.ldc, c.stride_c, c.batch,
+                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
 
   static const char* status_name(Status s) {

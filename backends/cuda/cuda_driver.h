@@ -7,7 +7,12 @@
 // Only cuda.h's types and prototypes are used, never linked: a machine without the NVIDIA
 // driver loads the plugin fine and gets UNAVAILABLE "libcuda.so.1 not found (no NVIDIA
 // driver)" from backend_create. Symbols are looked up by their versioned ABI names (the ones
-// cuda.h's #defines map to), so the plugin needs a driver of CUDA 11.x or newer.
+// cuda.h's #defines map to), present in drivers of CUDA 11.x and newer; but the embedded kernel
+// images set the real floor: built by nvcc 13.0, the compute_90 PTX is PTX ISA 9.0, which only
+// a CUDA 13.0 driver (R580) or newer can JIT, and a CUDA 13 toolkit's cubins are only
+// guaranteed to load on a CUDA 13 driver. On an older driver the plugin loads, serves memory,
+// streams and events, and its ops report that the kernel images do not load (build the images
+// with an older toolkit to support older drivers; see docs/porting-cuda-like.md).
 #pragma once
 
 #include <cuda.h>
@@ -45,6 +50,7 @@ using Function = CUfunction;
   X(cuDeviceTotalMem, "cuDeviceTotalMem_v2")                   \
   X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")      \
   X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") \
+  X(cuCtxGetCurrent, "cuCtxGetCurrent")                        \
   X(cuCtxSetCurrent, "cuCtxSetCurrent")                        \
   X(cuMemGetInfo, "cuMemGetInfo_v2")                           \
   X(cuMemAlloc, "cuMemAlloc_v2")                               \
@@ -72,7 +78,10 @@ using Function = CUfunction;
   X(cuFuncSetAttribute, "cuFuncSetAttribute")                  \
   X(cuLaunchKernel, "cuLaunchKernel")
 
-// Errors after which the context is unusable: the device is lost for this process.
+// Errors after which the context is unusable: the device is lost for this process. Besides the
+// kernel faults, the ones cuda.h documents as leaving "the process in an inconsistent state"
+// (any further CUDA work returns the same error): contained errors (Hopper error containment),
+// a tensor memory leak (sm_100), an external device's error, and an uncorrectable NVLink error.
 inline bool result_poisons_context(CUresult r) {
   switch (r) {
     case CUDA_ERROR_ILLEGAL_ADDRESS:
@@ -87,6 +96,10 @@ inline bool result_poisons_context(CUresult r) {
     case CUDA_ERROR_ECC_UNCORRECTABLE:
     case CUDA_ERROR_CONTEXT_IS_DESTROYED:
     case CUDA_ERROR_DEVICE_UNAVAILABLE:
+    case CUDA_ERROR_CONTAINED:
+    case CUDA_ERROR_TENSOR_MEMORY_LEAK:
+    case CUDA_ERROR_EXTERNAL_DEVICE:
+    case CUDA_ERROR_NVLINK_UNCORRECTABLE:
       return true;
     default:
       return false;
@@ -213,9 +226,23 @@ class Driver {
   void context_close(const Context& c) const {
     if (c.context != nullptr) cuDevicePrimaryCtxRelease(c.device);
   }
-  // Every entry that touches the device makes its context current on the calling thread.
-  Result context_make_current(const Context& c) const {
+  // Every entry that touches the device makes its context current on the calling thread
+  // (context_enter) and gives the caller's back when it returns (context_leave): CUDA runtime
+  // calls of the host application operate on the thread's current context, so xinhe must not
+  // leave its own there. Only the top of the thread's context stack is swapped, as
+  // cuCtxSetCurrent does; nothing is pushed.
+  struct SavedContext {
+    CUcontext previous = nullptr;
+    bool switched = false;
+  };
+  Result context_enter(const Context& c, SavedContext* saved) const {
+    if (Result s = check(cuCtxGetCurrent(&saved->previous), "cuCtxGetCurrent")) return s;
+    saved->switched = saved->previous != c.context;
+    if (!saved->switched) return Result{};
     return check(cuCtxSetCurrent(c.context), "cuCtxSetCurrent");
+  }
+  void context_leave(const SavedContext& saved) const {
+    if (saved.switched) cuCtxSetCurrent(saved.previous);  // NULL: the thread had none
   }
 
   struct DeviceInfo {
@@ -397,8 +424,10 @@ class Driver {
 
 // Dense FLOPs per clock per SM (FMA = 2), from NVIDIA's architecture whitepapers, for the
 // peak_flops property: f32 on CUDA cores, f16/bf16 on tensor cores with f32 accumulation
-// (dense, data-centre rate where GeForce parts differ). Unknown archs use the closest older
-// entry. peak = SMs x clock x rate.
+// (dense, data-centre rate where GeForce parts differ). Only the compute capabilities listed
+// have rates: any other (a newer architecture, sm_103, sm_110, sm_120, ...) gets zeros, which
+// the property reports as unknown, rather than a guess from an older entry.
+// peak = SMs x clock x rate.
 struct ArchRates {
   int cc;  // major * 10 + minor
   double f32, f16, bf16, f64;
@@ -414,11 +443,10 @@ inline ArchRates arch_rates(int cc_major, int cc_minor) {
       {100, 256, 8192, 8192, 128},  // B200
   };
   const int cc = cc_major * 10 + cc_minor;
-  ArchRates best{0, 0, 0, 0, 0};
   for (const ArchRates& r : kTable) {
-    if (r.cc <= cc) best = r;
+    if (r.cc == cc) return r;
   }
-  return best;
+  return ArchRates{cc, 0, 0, 0, 0};
 }
 
 }  // namespace xinhe::gpu

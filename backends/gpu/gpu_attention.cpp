@@ -15,7 +15,7 @@ xinhe_status_t create_attention(xinhe_be_op_t op) {
   op->request.device = device->info.name;
   const auto unsupported = [&](const AttentionFamily& family) -> std::string {
     std::string why = kernels::gpu::attention_unsupported(family, device->info.caps, d);
-    return why.empty() ? device->kernels_unavailable : why;
+    return why.empty() ? device->attention_unavailable : why;
   };
   const auto build = [&](const AttentionFamily& family) {
     BoundKernel& kernel = op->kernel;

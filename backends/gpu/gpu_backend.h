@@ -14,7 +14,9 @@
 // selected kernel, and the ones it falls back to per run, are looked up when the op is created.
 //
 // Threading: the driver and the objects here are safe to use from several threads; every entry
-// that touches a device first makes that device's context current on the calling thread. Ops
+// that touches a device makes that device's context (CUDA) or device (HIP) current on the
+// calling thread for the duration of the call (CurrentScope) and restores the caller's when it
+// returns, so a host application's own current context or device is never changed. Ops
 // hold no device memory and pass their parameters by value at launch, so an op may be destroyed
 // while its runs are still queued.
 #pragma once
@@ -51,7 +53,9 @@ struct xinhe_be_device_s {
   xinhe::gpu::Driver::DeviceInfo info;
   xinhe::gpu::Module gemm_module = nullptr;
   xinhe::gpu::Module attention_module = nullptr;
-  std::string kernels_unavailable;  // why the kernel images did not load ("" when they did)
+  // Why each op's kernel image did not load ("" when it did): each op names its own image.
+  std::string gemm_unavailable;
+  std::string attention_unavailable;
 #if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
   xinhe::gpu::VendorBlas vendor_blas;
 #endif
@@ -120,16 +124,35 @@ namespace xinhe::gpu {
 // The status of a vendor call's Result, attributed to this line: NULL on success. Statuses are
 // made and propagated with xinhe/backend.hpp's family (XINHE_BE_ERROR, XINHE_BE_RETURN_IF_ERROR);
 // this is only the vendor's code conversion, once, at the boundary:
-//   XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
+//   const CurrentScope current(device);
+//   XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, current.result()));
 #define XG_STATUS_OF(device, expr) \
   ::xinhe::gpu::driver_of(device).to_status((expr), __FILE__, __LINE__)
 
 inline const Driver& driver_of(xinhe_be_device_t d) { return d->backend->driver; }
 inline const xinhe_host_api_t* host_of(xinhe_be_device_t d) { return d->backend->host; }
 
-inline Result make_current(xinhe_be_device_t d) {
-  return driver_of(d).context_make_current(d->context);
-}
+// Makes d's context current on the calling thread for the scope's lifetime and then restores
+// the one the caller had (the vendor layer saves it: cuCtxGetCurrent / hipGetDevice). result()
+// says whether d's context could be made current; on failure nothing is restored, since nothing
+// was changed. Holds the driver, not the device, so the device may be closed inside the scope.
+class CurrentScope {
+ public:
+  explicit CurrentScope(xinhe_be_device_t d) : driver_(&driver_of(d)) {
+    result_ = driver_->context_enter(d->context, &saved_);
+  }
+  ~CurrentScope() {
+    if (!result_) driver_->context_leave(saved_);
+  }
+  CurrentScope(const CurrentScope&) = delete;
+  CurrentScope& operator=(const CurrentScope&) = delete;
+  const Result& result() const { return result_; }
+
+ private:
+  const Driver* driver_;
+  Driver::SavedContext saved_{};
+  Result result_;
+};
 
 inline DevicePtr resolve(const xinhe_be_mem_t& m) {
   if (m.buffer == nullptr) return DevicePtr{};  // zero-byte operand: never dereferenced

@@ -84,7 +84,7 @@ xinhe::backend::Built build_family(xinhe_be_op_t op, const GemmFamily& family) {
 // Whether the simt kernel can run op's description on its device.
 bool simt_runs(xinhe_be_op_t op) {
   const GemmFamily& simt = kernels::gpu::gemm_family(GemmFamilyId::kSimt);
-  return op->device->kernels_unavailable.empty() &&
+  return op->device->gemm_unavailable.empty() &&
          kernels::gpu::gemm_unsupported(simt, op->device->info.caps, op->gemm).empty();
 }
 
@@ -175,7 +175,7 @@ xinhe_status_t create_gemm(xinhe_be_op_t op) {
 #endif
     }
     std::string why = kernels::gpu::gemm_unsupported(*entry.family, device->info.caps, d);
-    return why.empty() ? device->kernels_unavailable : why;
+    return why.empty() ? device->gemm_unavailable : why;
   };
   const auto build = [&](const GemmEntry& entry) {
     if (entry.family == nullptr) return build_vendor_blas(op);

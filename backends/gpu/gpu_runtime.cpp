@@ -19,8 +19,8 @@ extern const unsigned char xinhe_gpu_attention_image[];
 }
 
 namespace gpu = xinhe::gpu;
+using gpu::CurrentScope;
 using gpu::driver_of;
-using gpu::make_current;
 using gpu::resolve;
 
 namespace {
@@ -80,8 +80,13 @@ xinhe_status_t device_open(xinhe_be_backend_t backend, uint32_t index,
 #if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
   device->vendor_blas.set_host(backend->host);
 #endif
-  gpu::Result r = drv.context_open(device->ordinal, &device->context);
-  if (!r) r = make_current(device);
+  if (const gpu::Result r = drv.context_open(device->ordinal, &device->context)) {
+    xinhe_status_t s = drv.to_status(r, __FILE__, __LINE__);
+    device_close(device);
+    return s;
+  }
+  const CurrentScope current(device);
+  gpu::Result r = current.result();
   if (!r) r = drv.device_info(device->context, &device->info);
   if (r) {
     xinhe_status_t s = drv.to_status(r, __FILE__, __LINE__);
@@ -89,14 +94,15 @@ xinhe_status_t device_open(xinhe_be_backend_t backend, uint32_t index,
     return s;
   }
   // A GPU the images have no code for (e.g. older than sm_80 for CUDA) still serves memory,
-  // streams and events; its ops report why they cannot run.
+  // streams and events; its ops report why they cannot run. Each image is loaded on its own,
+  // and each op names its own image.
   if (const gpu::Result e = drv.module_load(xinhe_gpu_gemm_image, &device->gemm_module)) {
-    device->kernels_unavailable =
-        "GEMM kernels do not load on " + device->info.arch + ": " + drv.describe(e);
-  } else if (const gpu::Result e2 =
-                 drv.module_load(xinhe_gpu_attention_image, &device->attention_module)) {
-    device->kernels_unavailable =
-        "attention kernels do not load on " + device->info.arch + ": " + drv.describe(e2);
+    device->gemm_unavailable =
+        "the GEMM kernel image does not load on " + device->info.arch + ": " + drv.describe(e);
+  }
+  if (const gpu::Result e = drv.module_load(xinhe_gpu_attention_image, &device->attention_module)) {
+    device->attention_unavailable =
+        "the attention kernel image does not load on " + device->info.arch + ": " + drv.describe(e);
   }
   const xinhe::kernels::gpu::DeviceCapabilities& caps = device->info.caps;
   std::string features;
@@ -106,12 +112,18 @@ xinhe_status_t device_open(xinhe_be_backend_t backend, uint32_t index,
                                   {caps.mfma, " mfma"}}) {
     if (has) features += name;
   }
-  log_line(
-      device, "load",
-      device->info.name + " (" + device->info.arch + ", " +
-          std::to_string(device->info.compute_units) + " units, " + std::to_string(caps.wave_size) +
-          "-lane warps" + (features.empty() ? "" : ";" + features) + "): " +
-          (device->kernels_unavailable.empty() ? "kernels loaded" : device->kernels_unavailable));
+  log_line(device, "load",
+           device->info.name + " (" + device->info.arch + ", " +
+               std::to_string(device->info.compute_units) + " units, " +
+               std::to_string(caps.wave_size) + "-lane warps" +
+               (features.empty() ? "" : ";" + features) + "): " +
+               (device->gemm_unavailable.empty() && device->attention_unavailable.empty()
+                    ? "kernels loaded"
+                    : device->gemm_unavailable +
+                          (device->gemm_unavailable.empty() || device->attention_unavailable.empty()
+                               ? ""
+                               : "; ") +
+                          device->attention_unavailable));
   *out_device = device;
   return nullptr;
 }
@@ -120,7 +132,8 @@ void device_close(xinhe_be_device_t device) {
   if (device == nullptr) return;
   const gpu::Driver& drv = driver_of(device);
   if (device->context.valid()) {
-    if (!make_current(device)) {
+    const CurrentScope current(device);
+    if (!current.result()) {
 #if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
       device->vendor_blas.release();
 #endif
@@ -148,11 +161,12 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
   p->free_memory = 0;
   uint64_t free_bytes = 0;
   // Free memory is optional (0 = unknown), so a failed query is not an error.
-  if (!make_current(device) && !driver_of(device).memory_info(&free_bytes))
-    p->free_memory = free_bytes;
+  const CurrentScope current(device);
+  if (!current.result() && !driver_of(device).memory_info(&free_bytes)) p->free_memory = free_bytes;
   p->compute_units = static_cast<uint32_t>(info.compute_units);
   p->flags = XINHE_DEVICE_FLAG_TIMING | XINHE_DEVICE_FLAG_FP64;
-  p->dtype_caps = device->kernels_unavailable.empty()
+  // The dtypes every op's kernels take: none unless both images loaded.
+  p->dtype_caps = device->gemm_unavailable.empty() && device->attention_unavailable.empty()
                       ? XINHE_DTYPE_CAP(XINHE_DTYPE_F32) | XINHE_DTYPE_CAP(XINHE_DTYPE_F16) |
                             XINHE_DTYPE_CAP(XINHE_DTYPE_BF16)
                       : 0u;
@@ -176,7 +190,8 @@ xinhe_status_t device_properties(xinhe_be_device_t device, xinhe_device_properti
 xinhe_status_t buffer_alloc(xinhe_be_device_t device, uint64_t size, uint64_t alignment,
                             xinhe_be_buffer_t* out_buffer) {
   const xinhe_host_api_t* host = device->backend->host;
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
+  const CurrentScope current(device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, current.result()));
   // Larger alignments than the allocator's are served by over-allocating and rounding up.
   const uint64_t extra = alignment > kMinAlignment ? alignment - kMinAlignment : 0;
   if (size > UINT64_MAX - extra)
@@ -223,14 +238,18 @@ xinhe_status_t buffer_address(xinhe_be_buffer_t buffer, uint64_t* out_address) {
 void buffer_free(xinhe_be_buffer_t buffer) {
   if (buffer == nullptr) return;
   // A device whose context cannot be made current (lost) frees nothing more.
-  if (!make_current(buffer->device)) driver_of(buffer->device).mem_free(buffer->allocation);
+  {
+    const CurrentScope current(buffer->device);
+    if (!current.result()) driver_of(buffer->device).mem_free(buffer->allocation);
+  }
   delete buffer;
 }
 
 // ---- Streams ------------------------------------------------------------------------------------
 
 xinhe_status_t stream_create(xinhe_be_device_t device, xinhe_be_stream_t* out_stream) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
+  const CurrentScope current(device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, current.result()));
   auto* stream = new (std::nothrow) xinhe_be_stream_s;
   if (stream == nullptr)
     return XINHE_BE_ERROR(device->backend->host, OUT_OF_MEMORY, gpu::kBackendName, "stream_create",
@@ -247,22 +266,28 @@ xinhe_status_t stream_create(xinhe_be_device_t device, xinhe_be_stream_t* out_st
 void stream_destroy(xinhe_be_stream_t stream) {
   if (stream == nullptr) return;
   const gpu::Driver& drv = driver_of(stream->device);
-  if (!make_current(stream->device)) {
+  const CurrentScope current(stream->device);
+  if (!current.result()) {
     // The contract: queued work finishes before the stream goes away. A fault here is
     // reported by the next call on the device, so the result is not needed.
     (void)drv.stream_synchronize(stream->stream);
+#if defined(XINHE_GPU_VENDOR_BLAS_HEADER)
+    stream->device->vendor_blas.release_stream(stream->stream);  // its handle, if it has one
+#endif
     drv.stream_destroy(stream->stream);
   }
   delete stream;
 }
 
 xinhe_status_t stream_synchronize(xinhe_be_stream_t stream) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device, driver_of(stream->device).stream_synchronize(stream->stream));
 }
 
 xinhe_status_t stream_query(xinhe_be_stream_t stream, int* out_done) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).stream_query(stream->stream, out_done));
 }
@@ -271,21 +296,24 @@ xinhe_status_t stream_query(xinhe_be_stream_t stream, int* out_done) {
 
 xinhe_status_t copy_host_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst, const void* src,
                                    uint64_t size) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).copy_h2d(resolve(dst), src, size, stream->stream));
 }
 
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t stream, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).copy_d2h(dst, resolve(src), size, stream->stream));
 }
 
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t dst,
                                      xinhe_be_mem_t src, uint64_t size) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(
       stream->device,
       driver_of(stream->device).copy_d2d(resolve(dst), resolve(src), size, stream->stream));
@@ -293,7 +321,8 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t stream, xinhe_be_mem_t ds
 
 xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
                     const void* pattern, uint32_t pattern_size) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   const gpu::Driver& drv = driver_of(stream->device);
   const gpu::DevicePtr p = resolve(dst);
   switch (pattern_size) {
@@ -318,7 +347,8 @@ xinhe_status_t fill(xinhe_be_stream_t stream, xinhe_be_mem_t dst, uint64_t size,
 // ---- Events -------------------------------------------------------------------------------------
 
 xinhe_status_t event_create(xinhe_be_device_t device, xinhe_be_event_t* out_event) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
+  const CurrentScope current(device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, current.result()));
   auto* event = new (std::nothrow) xinhe_be_event_s;
   if (event == nullptr)
     return XINHE_BE_ERROR(device->backend->host, OUT_OF_MEMORY, gpu::kBackendName, "event_create",
@@ -334,34 +364,42 @@ xinhe_status_t event_create(xinhe_be_device_t device, xinhe_be_event_t* out_even
 
 void event_destroy(xinhe_be_event_t event) {
   if (event == nullptr) return;
-  if (!make_current(event->device)) driver_of(event->device).event_destroy(event->event);
+  {
+    const CurrentScope current(event->device);
+    if (!current.result()) driver_of(event->device).event_destroy(event->event);
+  }
   delete event;
 }
 
 xinhe_status_t event_record(xinhe_be_event_t event, xinhe_be_stream_t stream) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).event_record(event->event, stream->stream));
 }
 
 xinhe_status_t stream_wait_event(xinhe_be_stream_t stream, xinhe_be_event_t event) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return XG_STATUS_OF(stream->device,
                       driver_of(stream->device).stream_wait_event(stream->stream, event->event));
 }
 
 xinhe_status_t event_synchronize(xinhe_be_event_t event) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, make_current(event->device)));
+  const CurrentScope current(event->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, current.result()));
   return XG_STATUS_OF(event->device, driver_of(event->device).event_synchronize(event->event));
 }
 
 xinhe_status_t event_query(xinhe_be_event_t event, int* out_done) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, make_current(event->device)));
+  const CurrentScope current(event->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(event->device, current.result()));
   return XG_STATUS_OF(event->device, driver_of(event->device).event_query(event->event, out_done));
 }
 
 xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, float* out_ms) {
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(start->device, make_current(start->device)));
+  const CurrentScope current(start->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(start->device, current.result()));
   return XG_STATUS_OF(start->device,
                       driver_of(start->device).event_elapsed_ms(start->event, end->event, out_ms));
 }
@@ -371,7 +409,8 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
 xinhe_status_t op_create(xinhe_be_device_t device, const xinhe_be_op_desc_t* desc,
                          xinhe_be_op_t* out_op) {
   const xinhe_host_api_t* host = device->backend->host;
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, make_current(device)));
+  const CurrentScope current(device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(device, current.result()));
   auto* op = new (std::nothrow) xinhe_be_op_s;
   if (op == nullptr)
     return XINHE_BE_ERROR(host, OUT_OF_MEMORY, gpu::kBackendName, "op_create",
@@ -425,7 +464,8 @@ const char* op_run_impl_name(xinhe_be_op_t op, const xinhe_be_op_args_t* args) {
 
 xinhe_status_t op_run(xinhe_be_op_t op, xinhe_be_stream_t stream, const xinhe_be_op_args_t* args) {
   if (!op->reason.empty()) return op_check(op);
-  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, make_current(stream->device)));
+  const CurrentScope current(stream->device);
+  XINHE_BE_RETURN_IF_ERROR(XG_STATUS_OF(stream->device, current.result()));
   return op->kind == XINHE_OP_GEMM ? gpu::run_gemm(op, stream, args)
                                    : gpu::run_attention(op, stream, args);
 }

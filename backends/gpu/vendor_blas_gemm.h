@@ -10,9 +10,15 @@
 //  - row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T: the
 //    operands swap places and keep their transposes, with no data movement
 //    (column_major_call, a pure function the tests check);
-//  - one handle per device, created with the device current. The handles bind a stream per
-//    handle, not per call, so set-stream + GEMM run under a mutex (ops may run from several
-//    threads on different streams);
+//  - the dtype pairs the table declares (Api::supports) are the only ones offered: any other
+//    pair (f64 above all) is declined when the op is created, never converted or failed at run;
+//  - one handle per (device, stream): a handle binds its stream once, when it is created for
+//    that stream on its first run, and is destroyed with the stream (release_stream) or the
+//    device (release). A handle is never switched between streams, since rocBLAS requires the
+//    old stream to be synchronized first (GEMMs still queued there share the handle's
+//    workspace) and cuBLAS may then pick other workspace and give bitwise different results;
+//    runs on different streams therefore overlap on the GPU. The table lookup and the enqueue
+//    run under a mutex (host side only: ops may run from several threads);
 //  - every vendor status is converted once, by Api::status_code, into a status naming the call.
 #pragma once
 
@@ -40,6 +46,35 @@ struct BlasGemmCall {
   int64_t stride_first = 0, stride_second = 0, stride_c = 0;
   int batch = 0;
 };
+
+inline const char* blas_dtype_name(xinhe_dtype_t t) {
+  switch (t) {
+    case XINHE_DTYPE_F32:
+      return "f32";
+    case XINHE_DTYPE_F16:
+      return "f16";
+    case XINHE_DTYPE_BF16:
+      return "bf16";
+    case XINHE_DTYPE_F64:
+      return "f64";
+    default:
+      return "unknown dtype";
+  }
+}
+
+// The A/B -> C dtype pairs both tables map (f32 compute): f32->f32, f16->f16, f16->f32,
+// bf16->bf16, bf16->f32. No f64: the tables' GEMM call has f32 alpha, beta and compute.
+inline bool blas_pair_supported(xinhe_dtype_t ab, xinhe_dtype_t c) {
+  switch (ab) {
+    case XINHE_DTYPE_F32:
+      return c == XINHE_DTYPE_F32;
+    case XINHE_DTYPE_F16:
+    case XINHE_DTYPE_BF16:
+      return c == ab || c == XINHE_DTYPE_F32;
+    default:
+      return false;
+  }
+}
 
 // Why a vendor BLAS cannot take d ("" when it can): its C ABI has 32-bit sizes.
 inline std::string blas_gemm_unsupported(const xinhe_gemm_desc_t& d) {
@@ -118,6 +153,8 @@ inline void* open_first_library(const std::vector<std::string>& names, std::stri
 //   kBackend    the plugin's name, for statuses
 //   kLibraries  sonames, most preferred first
 //   Handle, Status, Stream, kSuccess
+//   supports(ab, c) whether gemm() maps the dtype pair (data_type() has no default: an
+//               unmapped type makes gemm() fail with the library's invalid-value status)
 //   kCreateSymbol, kDestroySymbol, kSetStreamSymbol, kGemmSymbol and Symbols {create, destroy,
 //               set_stream, gemm}: the exported names and their prototypes
 //   gemm(symbols, handle, BlasGemmCall, ab dtype, c dtype, first, second, c, &alpha, &beta):
@@ -138,31 +175,54 @@ class VendorBlasGemm {
 
   void set_host(const xinhe_host_api_t* host) { host_ = host; }
 
-  // Why the library cannot run d ("" when it can). Loads the library and creates the handle on
-  // first use; the device must be current on the calling thread (the handle binds to it).
+  // Why the library cannot run d ("" when it can). A dtype pair the table does not map is
+  // declined without loading anything. Otherwise loads the library and creates a first handle
+  // on first use (which the first stream to run adopts); the device must be current on the
+  // calling thread (handles bind to it).
   std::string unsupported(const xinhe_gemm_desc_t& d) {
+    if (!Api::supports(d.ab_dtype, d.c_dtype)) {
+      return std::string(Api::kTag) + " GEMM takes f32->f32, f16->f16, f16->f32, bf16->bf16 or " +
+             "bf16->f32, not " + blas_dtype_name(d.ab_dtype) + "->" + blas_dtype_name(d.c_dtype);
+    }
     std::string why = ensure_loaded();
     if (!why.empty()) return why;
     return blas_gemm_unsupported(d);
   }
 
-  // Enqueues d on stream. a, b, c are device addresses; d passed unsupported().
+  // Enqueues d on stream with that stream's handle (created on its first run). a, b, c are
+  // device addresses; d passed unsupported(); the device is current.
   xinhe_status_t run(const xinhe_gemm_desc_t& d, const void* a, const void* b, void* c, float alpha,
                      float beta, typename Api::Stream stream) {
     const BlasGemmCall call = column_major_call(d);
     std::lock_guard<std::mutex> lock(mutex_);
-    Status s = symbols_.set_stream(handle_, stream);
-    if (s != Api::kSuccess) return status(s, Api::kSetStreamSymbol);
-    s = Api::gemm(symbols_, handle_, call, d.ab_dtype, d.c_dtype, /*first=*/b, /*second=*/a, c,
-                  &alpha, &beta);
+    Handle handle = nullptr;
+    if (xinhe_status_t s = handle_for(stream, &handle)) return s;
+    const Status s = Api::gemm(symbols_, handle, call, d.ab_dtype, d.c_dtype, /*first=*/b,
+                               /*second=*/a, c, &alpha, &beta);
     return s == Api::kSuccess ? nullptr : status(s, Api::kGemmSymbol);
   }
 
-  // Destroys the handle and closes the library; the owning device must be current.
+  // Destroys the handle of stream, if it has one. Called when the stream is destroyed, after
+  // its work finished, with the owning device current.
+  void release_stream(typename Api::Stream stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+      if (it->first == stream) {
+        symbols_.destroy(it->second);
+        streams_.erase(it);
+        return;
+      }
+    }
+  }
+
+  // Destroys every handle and closes the library; the owning device must be current.
   void release() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (handle_ != nullptr) symbols_.destroy(handle_);
-    handle_ = nullptr;
+    for (const auto& entry : streams_) symbols_.destroy(entry.second);
+    streams_.clear();
+    if (spare_ != nullptr) symbols_.destroy(spare_);
+    spare_ = nullptr;
+    loaded_ = false;
     if (library_ != nullptr) dlclose(library_);
     library_ = nullptr;
   }
@@ -174,9 +234,34 @@ class VendorBlasGemm {
                              Api::status_name(s));
   }
 
+  // The handle bound to stream: its own, the spare one bound to it now, or a new one. Called
+  // with mutex_ held.
+  xinhe_status_t handle_for(typename Api::Stream stream, Handle* out) {
+    for (const auto& entry : streams_) {
+      if (entry.first == stream) {
+        *out = entry.second;
+        return nullptr;
+      }
+    }
+    Handle handle = spare_;
+    spare_ = nullptr;
+    if (handle == nullptr) {
+      const Status s = symbols_.create(&handle);
+      if (s != Api::kSuccess) return status(s, Api::kCreateSymbol);
+    }
+    const Status s = symbols_.set_stream(handle, stream);
+    if (s != Api::kSuccess) {
+      spare_ = handle;  // still unbound: the next stream may take it
+      return status(s, Api::kSetStreamSymbol);
+    }
+    streams_.emplace_back(stream, handle);
+    *out = handle;
+    return nullptr;
+  }
+
   std::string ensure_loaded() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (handle_ != nullptr) return "";
+    if (loaded_) return "";
     if (!load_error_.empty()) return load_error_;  // failures are sticky: one dlopen per device
     std::string opened;
     library_ = open_first_library(libraries_, &opened, &load_error_);
@@ -197,14 +282,15 @@ class VendorBlasGemm {
       library_ = nullptr;
       return load_error_;
     }
-    const Status s = symbols_.create(&handle_);
+    const Status s = symbols_.create(&spare_);
     if (s != Api::kSuccess) {
       load_error_ = std::string(Api::kCreateSymbol) + " failed: " + Api::status_name(s);
-      handle_ = nullptr;
+      spare_ = nullptr;
       dlclose(library_);
       library_ = nullptr;
       return load_error_;
     }
+    loaded_ = true;
     return "";
   }
 
@@ -212,7 +298,9 @@ class VendorBlasGemm {
   const std::vector<std::string> libraries_;
   std::mutex mutex_;
   void* library_ = nullptr;
-  Handle handle_ = nullptr;
+  bool loaded_ = false;     // the symbols resolved and a handle could be created
+  Handle spare_ = nullptr;  // created by the load check, not yet bound to a stream
+  std::vector<std::pair<typename Api::Stream, Handle>> streams_;  // one handle per stream
   std::string load_error_;
   typename Api::Symbols symbols_{};
 };

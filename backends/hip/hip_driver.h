@@ -40,6 +40,7 @@ using Function = hipFunction_t;
   X(hipDeviceGetName)         \
   X(hipDeviceGetAttribute)    \
   X(hipDeviceTotalMem)        \
+  X(hipGetDevice)             \
   X(hipSetDevice)             \
   X(hipMemGetInfo)            \
   X(hipMalloc)                \
@@ -74,6 +75,7 @@ inline bool result_poisons_context(hipError_t r) {
     case hipErrorLaunchTimeOut:
     case hipErrorAssert:
     case hipErrorECCNotCorrectable:
+    case hipErrorContextIsDestroyed:
       return true;
     default:
       return false;
@@ -191,8 +193,21 @@ class Driver {
     return Result{};
   }
   void context_close(const Context&) const {}
-  Result context_make_current(const Context& c) const {
+  // Every entry makes its device current on the calling thread (context_enter) and gives the
+  // caller's back when it returns (context_leave): the host application's HIP calls use the
+  // thread's current device, so xinhe must not leave its own there.
+  struct SavedContext {
+    int previous = 0;
+    bool switched = false;
+  };
+  Result context_enter(const Context& c, SavedContext* saved) const {
+    if (Result s = check(hipGetDevice(&saved->previous), "hipGetDevice")) return s;
+    saved->switched = saved->previous != c.ordinal;
+    if (!saved->switched) return Result{};
     return check(hipSetDevice(c.ordinal), "hipSetDevice");
+  }
+  void context_leave(const SavedContext& saved) const {
+    if (saved.switched) hipSetDevice(saved.previous);
   }
 
   struct DeviceInfo {

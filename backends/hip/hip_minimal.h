@@ -28,6 +28,7 @@ typedef enum hipError_t {
   hipErrorNotReady = 600,
   hipErrorIllegalAddress = 700,
   hipErrorLaunchTimeOut = 702,
+  hipErrorContextIsDestroyed = 709,
   hipErrorAssert = 710,
   hipErrorLaunchFailure = 719,
   hipErrorNotSupported = 801,
@@ -63,6 +64,7 @@ hipError_t hipDeviceGet(hipDevice_t* device, int ordinal);
 hipError_t hipDeviceGetName(char* name, int len, hipDevice_t device);
 hipError_t hipDeviceGetAttribute(int* value, hipDeviceAttribute_t attribute, int device);
 hipError_t hipDeviceTotalMem(size_t* bytes, hipDevice_t device);
+hipError_t hipGetDevice(int* device);
 hipError_t hipSetDevice(int device);
 hipError_t hipMemGetInfo(size_t* free_bytes, size_t* total_bytes);
 hipError_t hipMalloc(void** ptr, size_t size);

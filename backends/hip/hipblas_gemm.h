@@ -1,8 +1,9 @@
 // hipBLAS as the HIP plugin's vendor GEMM ("hip.gemm.hipblas_<dtypes>", picked by the
 // implementation filter "hipblas", see ops.h): the table VendorBlasGemm<HipblasApi>
-// (backends/gpu/vendor_blas_gemm.h) runs on. Debian has no hipBLAS package, so the few entry points and enum
-// values used are declared here from hipBLAS's C ABI (hipblas.h of hipBLAS 0.x-2.x); nothing is
-// linked. libhipblas.so.2 (ROCm 6), .so.1 (ROCm 5.x) and .so.0 (ROCm 4.x-5.2) are tried in turn.
+// (backends/gpu/vendor_blas_gemm.h) runs on. Debian has no hipBLAS package, so the few entry points
+// and enum values used are declared here from hipBLAS's C ABI (hipblas.h of hipBLAS 0.x-2.x);
+// nothing is linked. libhipblas.so.2 (ROCm 6), .so.1 (ROCm 5.x) and .so.0 (ROCm 4.x-5.2) are tried
+// in turn.
 //
 // ABI notes. hipBLAS 2.x keeps the hipblasDatatype_t signature of hipblasGemmStridedBatchedEx
 // under the plain symbol (the hipDataType / hipblasComputeType_t form is the separate _v2
@@ -75,26 +76,40 @@ struct HipblasApi {
   static XinheHipblasOperation operation(bool transpose) {
     return transpose ? kHipblasOpT : kHipblasOpN;
   }
-  static XinheHipblasDatatype data_type(xinhe_dtype_t t) {
+  // The dtype pairs gemm() runs (f32 compute): the only ones the candidate offers.
+  static bool supports(xinhe_dtype_t ab, xinhe_dtype_t c) { return blas_pair_supported(ab, c); }
+  // hipBLAS's type of t; false for a type the table does not map (f64 among them), never a
+  // default.
+  static bool data_type(xinhe_dtype_t t, XinheHipblasDatatype* out) {
     switch (t) {
+      case XINHE_DTYPE_F32:
+        *out = kHipblasR32F;
+        return true;
       case XINHE_DTYPE_F16:
-        return kHipblasR16F;
+        *out = kHipblasR16F;
+        return true;
       case XINHE_DTYPE_BF16:
-        return kHipblasR16B;
+        *out = kHipblasR16B;
+        return true;
       default:
-        return kHipblasR32F;
+        return false;
     }
   }
 
   // f32 accumulation whatever the storage type (alpha and beta are floats, host pointer mode,
-  // the handle's default).
+  // the handle's default). A pair outside supports() never reaches the library:
+  // HIPBLAS_STATUS_NOT_SUPPORTED.
   static Status gemm(const Symbols& s, Handle h, const BlasGemmCall& c, xinhe_dtype_t ab,
                      xinhe_dtype_t out, const void* first, const void* second, void* result,
                      const float* alpha, const float* beta) {
+    XinheHipblasDatatype ab_type, c_type;
+    if (!supports(ab, out) || !data_type(ab, &ab_type) || !data_type(out, &c_type)) {
+      return kHipblasNotSupported;
+    }
     return s.gemm(h, operation(c.transpose_first), operation(c.transpose_second), c.m, c.n, c.k,
-                  alpha, first, data_type(ab), c.ld_first, c.stride_first, second, data_type(ab),
-                  c.ld_second, c.stride_second, beta, result, data_type(out), c.ldc, c.stride_c,
-                  c.batch, kHipblasR32F, kHipblasGemmDefault);
+                  alpha, first, ab_type, c.ld_first, c.stride_first, second, ab_type, c.ld_second,
+                  c.stride_second, beta, result, c_type, c.ldc, c.stride_c, c.batch, kHipblasR32F,
+                  kHipblasGemmDefault);
   }
 
   static const char* status_name(Status s) {

@@ -5,12 +5,21 @@
 // memory and every call completes at once; launches run nothing; they are appended to a file so
 // that tests can see which kernel ran with which geometry.
 //
+// Current context: like a CUDA thread's current context, a thread-local value (0: none; device
+// i's context is i + 1) that the plugin's xinhe_fakegpu_current_context /
+// xinhe_fakegpu_set_current_context (fake_gpu_images.c) read and set, so tests can give a thread
+// another context and see that xinhe calls leave it as it was. Calls that touch the device
+// (memory, copies, fills, streams, modules, launches) fail unless a fakegpu context is current.
+// Streams are distinct objects (of hipStream_t's type, so the hipBLAS table can take them).
+//
 // Set before the plugin loads (the device is described once):
 //   XINHE_FAKEGPU_CAPS         comma list of mma_sync, wgmma, tma, mfma (default: none)
 // Read on every call:
 //   XINHE_FAKEGPU_MISSING      comma list of kernel names the "image" lacks
 //   XINHE_FAKEGPU_REFUSE_TMA   1: tensor maps are refused as a driver could
 //   XINHE_FAKEGPU_LAUNCH_LOG   file to append "<kernel> grid=x,y,z block=x,y,z smem=n" lines to
+// Read at device open:
+//   XINHE_FAKEGPU_FAIL_IMAGE   gemm or attention: that kernel image does not load
 #pragma once
 
 #include <chrono>
@@ -27,18 +36,33 @@
 #include "gpu_result.h"
 #include "xinhe/backend.h"
 
+extern "C" {
+// fake_gpu_images.c: the images, and the calling thread's current fake context.
+extern const unsigned char xinhe_gpu_gemm_image[];
+extern const unsigned char xinhe_gpu_attention_image[];
+int xinhe_fakegpu_current_context(void);
+void xinhe_fakegpu_set_current_context(int context);
+}
+struct ihipStream_t;  // hipStream_t is ihipStream_t* (hip_minimal.h)
+
 namespace xinhe::gpu {
 
 inline constexpr const char* kBackendName = "fakegpu";
 inline constexpr const char* kVendorName = "xinhe tests";
 
 using DevicePtr = uint64_t;
-using Stream = void*;
+using Stream = ihipStream_t*;
 using Event = std::chrono::steady_clock::time_point*;
 using Module = const void*;
 using Function = const char*;  // the kernel's name (interned per module lookup)
 
-enum FakeResult { kFakeSuccess = 0, kFakeOutOfMemory = 2, kFakeNotSupported = 801 };
+enum FakeResult {
+  kFakeSuccess = 0,
+  kFakeOutOfMemory = 2,
+  kFakeInvalidImage = 200,
+  kFakeNoContext = 201,
+  kFakeNotSupported = 801
+};
 
 inline bool fake_list_has(const char* variable, const std::string& item) {
   const char* list = std::getenv(variable);
@@ -85,7 +109,25 @@ class Driver {
     return Result{};
   }
   void context_close(const Context&) const {}
-  Result context_make_current(const Context&) const { return Result{}; }
+  struct SavedContext {
+    int previous = 0;
+    bool switched = false;
+  };
+  Result context_enter(const Context& c, SavedContext* saved) const {
+    saved->previous = xinhe_fakegpu_current_context();
+    saved->switched = saved->previous != c.ordinal + 1;
+    if (saved->switched) xinhe_fakegpu_set_current_context(c.ordinal + 1);
+    return Result{};
+  }
+  void context_leave(const SavedContext& saved) const {
+    if (saved.switched) xinhe_fakegpu_set_current_context(saved.previous);
+  }
+  // Success when a fakegpu context (of the one device) is current on the calling thread.
+  static Result need_context(const char* call) {
+    return xinhe_fakegpu_current_context() == 1
+               ? Result{}
+               : check(kFakeNoContext, call, "no fakegpu context is current");
+  }
 
   struct DeviceInfo {
     std::string name;
@@ -118,6 +160,7 @@ class Driver {
   }
 
   Result mem_alloc(uint64_t size, DevicePtr* out) const {
+    if (Result r = need_context("mem_alloc")) return r;
     void* p = std::malloc(size);
     if (p == nullptr) return check(kFakeOutOfMemory, "malloc");
     *out = reinterpret_cast<uintptr_t>(p);
@@ -128,14 +171,17 @@ class Driver {
   static uint64_t ptr_bits(DevicePtr p) { return p; }
 
   Result copy_h2d(DevicePtr dst, const void* src, uint64_t size, Stream) const {
+    if (Result r = need_context("copy_h2d")) return r;
     std::memcpy(reinterpret_cast<void*>(dst), src, size);
     return Result{};
   }
   Result copy_d2h(void* dst, DevicePtr src, uint64_t size, Stream) const {
+    if (Result r = need_context("copy_d2h")) return r;
     std::memcpy(dst, reinterpret_cast<const void*>(src), size);
     return Result{};
   }
   Result copy_d2d(DevicePtr dst, DevicePtr src, uint64_t size, Stream) const {
+    if (Result r = need_context("copy_d2d")) return r;
     std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), size);
     return Result{};
   }
@@ -145,24 +191,28 @@ class Driver {
     for (uint64_t i = 0; i < count; ++i) p[i] = value;
   }
   Result fill8(DevicePtr dst, uint8_t value, uint64_t count, Stream) const {
+    if (Result r = need_context("fill8")) return r;
     fill(dst, value, count);
     return Result{};
   }
   Result fill16(DevicePtr dst, uint16_t value, uint64_t count, Stream) const {
+    if (Result r = need_context("fill16")) return r;
     fill(dst, value, count);
     return Result{};
   }
   Result fill32(DevicePtr dst, uint32_t value, uint64_t count, Stream) const {
+    if (Result r = need_context("fill32")) return r;
     fill(dst, value, count);
     return Result{};
   }
 
   Result stream_create(Stream* out) const {
-    *out = reinterpret_cast<Stream>(uintptr_t{1});
+    if (Result r = need_context("stream_create")) return r;
+    *out = reinterpret_cast<Stream>(new char);  // a distinct address per stream
     return Result{};
   }
-  void stream_destroy(Stream) const {}
-  Result stream_synchronize(Stream) const { return Result{}; }
+  void stream_destroy(Stream s) const { delete reinterpret_cast<char*>(s); }
+  Result stream_synchronize(Stream) const { return need_context("stream_synchronize"); }
   Result stream_query(Stream, int* done) const {
     *done = 1;
     return Result{};
@@ -189,6 +239,14 @@ class Driver {
   }
 
   Result module_load(const void* image, Module* out) const {
+    if (Result r = need_context("module_load")) return r;
+    const char* fail = std::getenv("XINHE_FAKEGPU_FAIL_IMAGE");
+    const char* which = image == xinhe_gpu_gemm_image        ? "gemm"
+                        : image == xinhe_gpu_attention_image ? "attention"
+                                                             : "";
+    if (fail != nullptr && std::strcmp(fail, which) == 0) {
+      return check(kFakeInvalidImage, "module_load", "refused by XINHE_FAKEGPU_FAIL_IMAGE");
+    }
     *out = image;
     return Result{};
   }
@@ -220,6 +278,7 @@ class Driver {
   }
   Result launch(Function f, const uint32_t grid[3], const uint32_t block[3], uint32_t smem_bytes,
                 Stream, void**, const char*) const {
+    if (Result r = need_context("launch")) return r;
     if (const char* path = std::getenv("XINHE_FAKEGPU_LAUNCH_LOG")) {
       if (FILE* out = std::fopen(path, "a")) {
         std::fprintf(out, "%s grid=%u,%u,%u block=%u,%u,%u smem=%u\n", f, grid[0], grid[1], grid[2],

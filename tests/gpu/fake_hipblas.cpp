@@ -8,6 +8,12 @@
 // operand swap, transpose or enum value in the plugin's table fails the test instead of passing.
 // Written from the BLAS definition only; shares no code with the row-major reference it is
 // compared against (tests/gpu/vendor_blas_test.cpp).
+//
+// Streams: rocBLAS requires the old stream to be synchronized before a handle is switched to
+// another one (GEMMs still queued there share the handle's workspace). This library runs
+// everything at once and cannot see synchronizations, so it counts every switch of a handle
+// that has run a GEMM to another stream as unsafe (xinhe_fake_hipblas_unsafe_switches), and
+// records the handle and stream of each GEMM.
 #include <cstdint>
 #include <cstdlib>
 
@@ -19,11 +25,14 @@ enum Status : int { kSuccess = 0, kInvalidValue = 3, kHandleIsNullptr = 9, kInva
 
 struct FakeHandle {
   void* stream = nullptr;
+  bool ran_gemm = false;  // a GEMM was enqueued on `stream`
 };
 
 int g_live_handles = 0;
 void* g_last_stream = nullptr;
+void* g_last_handle = nullptr;
 int g_gemm_calls = 0;
+int g_unsafe_switches = 0;
 
 bool dtype_of(int hipblas_type, xinhe_dtype_t* out) {
   switch (hipblas_type) {
@@ -63,7 +72,10 @@ __attribute__((visibility("default"))) int hipblasDestroy(void* handle) {
 
 __attribute__((visibility("default"))) int hipblasSetStream(void* handle, void* stream) {
   if (handle == nullptr) return kHandleIsNullptr;
-  static_cast<FakeHandle*>(handle)->stream = stream;
+  FakeHandle* h = static_cast<FakeHandle*>(handle);
+  if (h->ran_gemm && h->stream != stream) ++g_unsafe_switches;
+  if (h->stream != stream) h->ran_gemm = false;
+  h->stream = stream;
   return kSuccess;
 }
 
@@ -86,6 +98,8 @@ __attribute__((visibility("default"))) int hipblasGemmStridedBatchedEx(
     return kInvalidValue;
   }
   g_last_stream = static_cast<FakeHandle*>(handle)->stream;
+  g_last_handle = handle;
+  static_cast<FakeHandle*>(handle)->ran_gemm = true;
   ++g_gemm_calls;
   const double al = *static_cast<const float*>(alpha);  // compute type f32: host float scalars
   const double be = *static_cast<const float*>(beta);
@@ -115,5 +129,11 @@ __attribute__((visibility("default"))) void* xinhe_fake_hipblas_last_stream() {
   return g_last_stream;
 }
 __attribute__((visibility("default"))) int xinhe_fake_hipblas_gemm_calls() { return g_gemm_calls; }
+__attribute__((visibility("default"))) void* xinhe_fake_hipblas_last_handle() {
+  return g_last_handle;
+}
+__attribute__((visibility("default"))) int xinhe_fake_hipblas_unsafe_switches() {
+  return g_unsafe_switches;
+}
 
 }  // extern "C"

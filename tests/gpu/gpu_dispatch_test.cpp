@@ -6,19 +6,31 @@
 // launch geometry each run uses (from the launch log), and the kernel swaps decided per run,
 // which xinhe_gemm_run_impl_name reports and XINHE_VERBOSE=dispatch logs once per op. Kernels
 // do not run here; the host emulation test checks what they compute.
+//
+// Also here: each GEMM family's m limit is its own launch's (and its run-time fallbacks'); f64
+// is declined at check with a dtype reason; every entry leaves the caller's current context as
+// it found it (the fake driver keeps a per-thread current context); a kernel image that fails to
+// load is named by its own op only (FakeGpuImageFails, XINHE_FAKEGPU_FAIL_IMAGE); and, with the
+// hipBLAS table over the fake libhipblas (FakeGpuVendorBlas), the vendor BLAS declines dtypes it
+// has no mapping for and gives each stream its own handle.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attention_cuda.h"
 #include "gemm_cuda.h"
+#include "gemm_families.h"
 #include "op_case.h"  // tests/support
 #include "xinhe/xinhe.h"
 
@@ -221,6 +233,95 @@ std::string launch_line(const std::string& kernel, uint32_t gx, uint32_t gy, uin
          ",1 smem=" + std::to_string(smem);
 }
 
+// A GEMM op's implementation and check result, created only (no memory is allocated).
+struct Created {
+  std::string impl;
+  std::string check;  // "" when the check passes
+};
+Created create_only(xinhe_device_t device, const xinhe_gemm_desc_t& d) {
+  xinhe_gemm_t op = nullptr;
+  if (xinhe_status_t s = xinhe_gemm_create(device, &d, &op)) return {"", take_message(s)};
+  Created c{xinhe_gemm_impl_name(op), ""};
+  if (xinhe_status_t s = xinhe_gemm_check(op)) c.check = take_message(s);
+  xinhe_gemm_destroy(op);
+  return c;
+}
+
+// f16 -> f32, m x 64 x 64, dense: only m is large.
+xinhe_gemm_desc_t tall_gemm(int64_t m) {
+  return gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F32, m, 64, 64).desc();
+}
+
+// The plugin's own symbol (fake_gpu_images.c), from the copy the core loaded.
+template <typename Fn>
+Fn plugin_symbol(const char* name) {
+  const char* dir = std::getenv("XINHE_BACKEND_PATH");
+  const std::string path = std::string(dir != nullptr ? dir : ".") + "/libxinhe_backend_fakegpu.so";
+  void* plugin = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (plugin == nullptr) return nullptr;
+  Fn fn = reinterpret_cast<Fn>(dlsym(plugin, name));
+  dlclose(plugin);  // still loaded by the core
+  return fn;
+}
+
+// Runs a sample of every kind of entry on device from a thread whose current fake context is
+// `foreign` (0: none; 77: another library's), checking after each that it still is, and that
+// the calls themselves succeeded (the fake fails device calls unless a fakegpu context is
+// current, so this also shows each entry makes its own current).
+void check_context_kept(xinhe_device_t device, int foreign) {
+  auto current = plugin_symbol<int (*)()>("xinhe_fakegpu_current_context");
+  auto set_current = plugin_symbol<void (*)(int)>("xinhe_fakegpu_set_current_context");
+  ASSERT_TRUE(current != nullptr && set_current != nullptr) << dlerror();
+  set_current(foreign);
+  auto kept = [&](const char* what) {
+    EXPECT_EQ(current(), foreign) << what << " changed the thread's current context";
+  };
+  xinhe_device_properties_t props{};
+  props.struct_size = sizeof props;
+  ASSERT_OK(xinhe_device_properties(device, &props));
+  kept("xinhe_device_properties");
+  xinhe_stream_t stream = nullptr;
+  ASSERT_OK(xinhe_stream_create(device, &stream));
+  kept("xinhe_stream_create");
+  xinhe_buffer_t buffer = nullptr;
+  ASSERT_OK(xinhe_buffer_alloc(device, 4096, 0, &buffer));
+  kept("xinhe_buffer_alloc");
+  std::vector<float> host(1024, 2.0f), back(1024, 0.0f);
+  ASSERT_OK(xinhe_copy_host_to_device(stream, buffer, 0, host.data(), 4096));
+  kept("xinhe_copy_host_to_device");
+  const uint32_t pattern = 0x3f800000u;  // 1.0f
+  ASSERT_OK(xinhe_buffer_fill(stream, buffer, 0, 2048, &pattern, 4));
+  kept("xinhe_buffer_fill");
+  ASSERT_OK(xinhe_copy_device_to_host(stream, back.data(), buffer, 0, 4096));
+  kept("xinhe_copy_device_to_host");
+  xinhe_event_t event = nullptr;
+  ASSERT_OK(xinhe_event_create(device, &event));
+  kept("xinhe_event_create");
+  ASSERT_OK(xinhe_event_record(event, stream));
+  kept("xinhe_event_record");
+  ASSERT_OK(xinhe_event_synchronize(event));
+  kept("xinhe_event_synchronize");
+  ASSERT_OK(xinhe_stream_synchronize(stream));
+  kept("xinhe_stream_synchronize");
+  EXPECT_EQ(back[0], 1.0f);
+  EXPECT_EQ(back[511], 1.0f);
+  EXPECT_EQ(back[512], 2.0f);
+  {
+    GemmRun g(device, gemm(XINHE_DTYPE_F32, XINHE_DTYPE_F32, 8, 8, 8));
+    kept("xinhe_gemm_create");
+    EXPECT_EQ(g.run(0), launch_line("xinhe_gemm_simt_f32_f32", 1, 1, 1, 256, 1, 0));
+    kept("xinhe_gemm_run");
+  }
+  kept("xinhe_gemm_destroy");
+  xinhe_event_destroy(event);
+  kept("xinhe_event_destroy");
+  xinhe_buffer_free(buffer);
+  kept("xinhe_buffer_free");
+  xinhe_stream_destroy(stream);
+  kept("xinhe_stream_destroy");
+  set_current(0);
+}
+
 // ---- No matrix units (a portable GPU)
 // ------------------------------------------------------------
 
@@ -314,6 +415,80 @@ TEST(FakeGpuPortable, DispatchLineFollowsTheCommonGrammar) {
       << lines[0];
 }
 
+// A host application's thread keeps its current context across xinhe calls: another
+// library's (77 here), or none.
+TEST(FakeGpuPortable, EntriesRestoreTheCallersCurrentContext) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  check_context_kept(device, 77);
+  std::thread other([&] { check_context_kept(device, 0); });
+  other.join();
+  std::thread third([&] { check_context_kept(device, 77); });
+  third.join();
+}
+
+// f64 has no GPU kernel: declined at check with the dtype as the reason (not a kernel name
+// with '?' in it), by every family.
+TEST(FakeGpuPortable, F64GemmIsDeclinedWithADtypeReason) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  const Created c = create_only(device, gemm(XINHE_DTYPE_F64, XINHE_DTYPE_F64, 2, 2, 2).desc());
+  EXPECT_EQ(c.impl, "fakegpu");
+  EXPECT_EQ(c.check.rfind("UNIMPLEMENTED: ", 0), 0u) << c.check;
+  EXPECT_NE(c.check.find("fakegpu.gemm.simt_f64: no simt kernel for f64 (the GPU kernels take "
+                         "f32, f16 and bf16)"),
+            std::string::npos)
+      << c.check;
+  EXPECT_NE(c.check.find("fakegpu.gemm.naive_f64: no naive kernel for f64"), std::string::npos)
+      << c.check;
+  EXPECT_EQ(c.check.find("_?"), std::string::npos) << c.check;
+}
+
+// Each family's m limit is what its own launch can cover: M blocks on grid y (<= 65535), for
+// the family and for the families it hands runs to; the persistent wgmma kernel has none of
+// its own. The boundaries follow gemm_launch itself.
+TEST(FakeGpuPortable, GemmGridLimitsFollowEachFamilysLaunch) {
+  using namespace xinhe::kernels::gpu;
+  DeviceCapabilities every;  // all hardware, so only the grid can decline
+  every.arch = "any";
+  every.mma_sync = every.wgmma = every.tma = every.mfma = true;
+  for (const GemmFamily& f : kGemmFamilies) {
+    SCOPED_TRACE(f.method);
+    const GemmGridLimit limit = gemm_grid_limit(f);
+    if (f.id == GemmFamilyId::kWgmma) {
+      EXPECT_EQ(limit.max_m, INT64_MAX);
+      continue;
+    }
+    xinhe_gemm_cuda_params_t p = gemm_params(tall_gemm(limit.max_m));
+    EXPECT_EQ(gemm_launch(f, p, 65535, 4).grid[1], 65535u) << "m = " << limit.max_m;
+    p.m = limit.max_m + 1;  // one more row: one more block than grid y takes
+    EXPECT_EQ(ceil_div64(p.m, limit.max_m / 65535), 65536);
+    EXPECT_EQ(gemm_unsupported(f, every, tall_gemm(limit.max_m + 1)),
+              "m too large for the grid (> " + std::to_string(limit.max_m) + ")");
+  }
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kNaive)).max_m, 1048560);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kSimt)).max_m, 4194240);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kTensorOp)).max_m, 8388480);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kMfma)).max_m, 8388480);
+}
+
+TEST(FakeGpuPortable, PortableKernelsTakeTheMOfTheirOwnGrid) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, tall_gemm(4194240)).impl, "fakegpu.gemm.simt_f16_f32");
+  const Created over = create_only(device, tall_gemm(4194241));
+  EXPECT_EQ(over.impl, "fakegpu");
+  EXPECT_NE(over.check.find("fakegpu.gemm.simt_f16_f32: m too large for the grid (> 4194240)"),
+            std::string::npos)
+      << over.check;
+  EXPECT_NE(over.check.find("fakegpu.gemm.naive_f16_f32: m too large for the grid (> 1048560)"),
+            std::string::npos)
+      << over.check;
+  ScopedEnv filter("XINHE_GEMM_IMPL", "naive");
+  EXPECT_EQ(create_only(device, tall_gemm(1048560)).impl, "fakegpu.gemm.naive_f16_f32");
+  EXPECT_EQ(create_only(device, tall_gemm(1048561)).impl, "fakegpu");
+}
+
 // ---- mma.sync (an sm_80-class GPU)
 // ----------------------------------------------------------------
 
@@ -387,6 +562,19 @@ TEST(FakeGpuAmpere, KernelMissingFromTheImageFallsThrough) {
       << lines[0];
 }
 
+// tensorop's grid takes m up to 8388480, its misaligned runs (simt) up to 4194240.
+TEST(FakeGpuAmpere, TensorOpTakesTheMItsRunsCanLaunch) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, tall_gemm(1048561)).impl, "fakegpu.gemm.tensorop_f16_f32_sm80");
+  EXPECT_EQ(create_only(device, tall_gemm(4194240)).impl, "fakegpu.gemm.tensorop_f16_f32_sm80");
+  const Created over = create_only(device, tall_gemm(4194241));
+  EXPECT_NE(over.check.find("fakegpu.gemm.tensorop_f16_f32_sm80: m too large for the grid of simt "
+                            "(misaligned A or B) (> 4194240)"),
+            std::string::npos)
+      << over.check;
+}
+
 // ---- wgmma + TMA (an sm_90a-class GPU)
 // -------------------------------------------------------------
 
@@ -436,6 +624,22 @@ TEST(FakeGpuHopper, RefusedTensorMapsRunTheSm80KernelVisibly) {
       << lines[0];
 }
 
+// An LLM-sized m (the review's 1048561 tokens) runs on wgmma; the limit is its fallbacks'.
+TEST(FakeGpuHopper, WgmmaTakesTheMItsRunsCanLaunch) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, tall_gemm(1048561)).impl, "fakegpu.gemm.wgmma_f16_f32_sm90a");
+  const Created at = create_only(device, tall_gemm(4194240));
+  EXPECT_EQ(at.impl, "fakegpu.gemm.wgmma_f16_f32_sm90a");
+  EXPECT_EQ(at.check, "");
+  const Created over = create_only(device, tall_gemm(4194241));
+  EXPECT_EQ(over.impl, "fakegpu");
+  EXPECT_NE(over.check.find("fakegpu.gemm.wgmma_f16_f32_sm90a: m too large for the grid of simt "
+                            "(misaligned A or B) (> 4194240)"),
+            std::string::npos)
+      << over.check;
+}
+
 // ---- MFMA (a CDNA GPU)
 // ------------------------------------------------------------------------------
 
@@ -449,6 +653,160 @@ TEST(FakeGpuCdna, MfmaKernelsWithTheSimtFallback) {
   std::string impl;
   attention_launch(device, attention(XINHE_DTYPE_F16, 64), &impl);
   EXPECT_EQ(impl, "fakegpu.attention.flash_f16");  // no mma.sync: the CUDA-core kernel
+}
+
+TEST(FakeGpuCdna, MfmaTakesTheMItsRunsCanLaunch) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, tall_gemm(4194240)).impl, "fakegpu.gemm.mfma_f16_f32_gfx90a");
+  EXPECT_EQ(create_only(device, tall_gemm(4194241)).impl, "fakegpu");
+}
+
+// ---- One kernel image fails to load (XINHE_FAKEGPU_FAIL_IMAGE=gemm or attention)
+// ----------------
+
+// The op whose image failed names that image; the other op still runs on its own image.
+TEST(FakeGpuImageFails, EachOpNamesItsOwnImage) {
+  const char* failed = std::getenv("XINHE_FAKEGPU_FAIL_IMAGE");
+  ASSERT_NE(failed, nullptr);
+  const bool gemm_failed = std::strcmp(failed, "gemm") == 0;
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  const Created g = create_only(device, gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F16, 64, 64, 64).desc());
+  const xinhe_attention_desc_t ad = attention(XINHE_DTYPE_F16, 64).desc();
+  xinhe_attention_t a = nullptr;
+  ASSERT_OK(xinhe_attention_create(device, &ad, &a));
+  const std::string attention_impl = xinhe_attention_impl_name(a);
+  xinhe_status_t s = xinhe_attention_check(a);
+  const std::string attention_check = s == nullptr ? "" : take_message(s);
+  xinhe_attention_destroy(a);
+  if (gemm_failed) {
+    EXPECT_EQ(g.impl, "fakegpu");
+    EXPECT_NE(g.check.find("the GEMM kernel image does not load on fake arch: module_load"),
+              std::string::npos)
+        << g.check;
+    EXPECT_EQ(attention_impl, "fakegpu.attention.flash_f16");
+    EXPECT_EQ(attention_check, "");
+  } else {
+    EXPECT_EQ(attention_impl, "fakegpu");
+    EXPECT_NE(attention_check.find("the attention kernel image does not load on fake arch: "
+                                   "module_load"),
+              std::string::npos)
+        << attention_check;
+    EXPECT_EQ(g.impl, "fakegpu.gemm.simt_f16");
+    EXPECT_EQ(g.check, "");
+  }
+}
+
+// ---- The hipBLAS table over the fake libhipblas (no matrix units)
+// -------------------------------
+
+// The fake library's test hooks, from the copy the plugin loaded as libhipblas.so.2.
+struct FakeHipblasHooks {
+  FakeHipblasHooks() {
+    library = dlopen(XINHE_FAKE_HIPBLAS_PATH, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) return;
+    live_handles = reinterpret_cast<int (*)()>(dlsym(library, "xinhe_fake_hipblas_live_handles"));
+    last_handle = reinterpret_cast<void* (*)()>(dlsym(library, "xinhe_fake_hipblas_last_handle"));
+    last_stream = reinterpret_cast<void* (*)()>(dlsym(library, "xinhe_fake_hipblas_last_stream"));
+    gemm_calls = reinterpret_cast<int (*)()>(dlsym(library, "xinhe_fake_hipblas_gemm_calls"));
+    unsafe_switches =
+        reinterpret_cast<int (*)()>(dlsym(library, "xinhe_fake_hipblas_unsafe_switches"));
+  }
+  ~FakeHipblasHooks() {
+    if (library != nullptr) dlclose(library);
+  }
+  bool ok() const {
+    return live_handles && last_handle && last_stream && gemm_calls && unsafe_switches;
+  }
+  void* library = nullptr;
+  int (*live_handles)() = nullptr;
+  void* (*last_handle)() = nullptr;
+  void* (*last_stream)() = nullptr;
+  int (*gemm_calls)() = nullptr;
+  int (*unsafe_switches)() = nullptr;
+};
+
+TEST(FakeGpuVendorBlas, F64IsDeclinedAtCheckNotRunAsF32) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, gemm(XINHE_DTYPE_F32, XINHE_DTYPE_F32, 2, 2, 2).desc()).impl,
+            "fakegpu.gemm.hipblas_f32");
+  for (const xinhe_dtype_t c_dtype : {XINHE_DTYPE_F64, XINHE_DTYPE_F32}) {
+    const Created c = create_only(device, gemm(XINHE_DTYPE_F64, c_dtype, 2, 2, 2).desc());
+    SCOPED_TRACE(c.impl);
+    EXPECT_EQ(c.impl, "fakegpu");
+    EXPECT_EQ(c.check.rfind("UNIMPLEMENTED: ", 0), 0u) << c.check;
+    EXPECT_NE(c.check.find(std::string(": hipblas GEMM takes f32->f32, f16->f16, f16->f32, "
+                                       "bf16->bf16 or bf16->f32, not f64->") +
+                           (c_dtype == XINHE_DTYPE_F64 ? "f64" : "f32")),
+              std::string::npos)
+        << c.check;
+  }
+}
+
+// Two streams, GEMMs alternating between them: each stream runs on its own handle, bound once,
+// so no handle is ever switched to another stream while work may be queued on the first; each
+// stream's results are right; destroying a stream destroys its handle.
+TEST(FakeGpuVendorBlas, EachStreamHasItsOwnHandle) {
+  FakeHipblasHooks hooks;
+  ASSERT_TRUE(hooks.ok()) << dlerror();
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  const GemmCase g = gemm(XINHE_DTYPE_F32, XINHE_DTYPE_F32, 2, 2, 2);
+  const xinhe_gemm_desc_t d = g.desc();
+  xinhe_gemm_t op = nullptr;
+  ASSERT_OK(xinhe_gemm_create(device, &d, &op));
+  ASSERT_EQ(std::string(xinhe_gemm_impl_name(op)), "fakegpu.gemm.hipblas_f32");
+  const int handles_before = hooks.live_handles();
+  const int switches_before = hooks.unsafe_switches();
+  xinhe_stream_t streams[2] = {};
+  xinhe_buffer_t a = nullptr, b[2] = {}, c[2] = {};
+  ASSERT_OK(xinhe_buffer_alloc(device, 16, 0, &a));
+  const float a_host[4] = {1, 2, 3, 4};
+  const float b_host[2][4] = {{5, 6, 7, 8}, {1, 0, 0, 1}};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_OK(xinhe_stream_create(device, &streams[i]));
+    ASSERT_OK(xinhe_buffer_alloc(device, 16, 0, &b[i]));
+    ASSERT_OK(xinhe_buffer_alloc(device, 16, 0, &c[i]));
+    ASSERT_OK(xinhe_copy_host_to_device(streams[i], a, 0, a_host, 16));
+    ASSERT_OK(xinhe_copy_host_to_device(streams[i], b[i], 0, b_host[i], 16));
+  }
+  void* handle_of[2] = {};
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 2; ++i) {
+      xinhe_gemm_args_t args{};
+      args.struct_size = sizeof args;
+      args.a = a;
+      args.b = b[i];
+      args.c = c[i];
+      args.alpha = 1.0f;
+      ASSERT_OK(xinhe_gemm_run(op, streams[i], &args));
+      if (round == 0) handle_of[i] = hooks.last_handle();
+      EXPECT_EQ(hooks.last_handle(), handle_of[i]) << "stream " << i << " round " << round;
+    }
+  }
+  EXPECT_NE(handle_of[0], handle_of[1]) << "two streams shared one handle";
+  EXPECT_EQ(hooks.unsafe_switches() - switches_before, 0)
+      << "a handle with queued GEMMs was switched to another stream";
+  EXPECT_EQ(hooks.live_handles() - handles_before, 1) << "the second stream's handle";
+  const float expected[2][4] = {{19, 22, 43, 50}, {1, 2, 3, 4}};
+  for (int i = 0; i < 2; ++i) {
+    float out[4] = {};
+    ASSERT_OK(xinhe_copy_device_to_host(streams[i], out, c[i], 0, 16));
+    ASSERT_OK(xinhe_stream_synchronize(streams[i]));
+    for (int e = 0; e < 4; ++e) EXPECT_EQ(out[e], expected[i][e]) << "stream " << i;
+  }
+  xinhe_stream_destroy(streams[1]);
+  EXPECT_EQ(hooks.live_handles() - handles_before, 0) << "a destroyed stream keeps its handle";
+  xinhe_stream_destroy(streams[0]);
+  EXPECT_EQ(hooks.live_handles() - handles_before, -1);
+  for (int i = 0; i < 2; ++i) {
+    xinhe_buffer_free(b[i]);
+    xinhe_buffer_free(c[i]);
+  }
+  xinhe_buffer_free(a);
+  xinhe_gemm_destroy(op);
 }
 
 }  // namespace

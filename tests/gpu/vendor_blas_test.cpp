@@ -8,7 +8,10 @@
 //    hipBLAS C ABI on host memory from the BLAS definition and validates enums and leading
 //    dimensions: every dtype pair and layout, padded rows, broadcast B, against the float64
 //    row-major reference, outputs poisoned first; plus stream binding, a failing call's status,
-//    and that release() destroys the handle.
+//    and that release() destroys the handle;
+//  - dtypes: only the pairs the table maps are offered (f64 is declined before anything loads);
+//  - streams: one handle per stream, bound once and never switched to another stream (the fake
+//    counts such switches), destroyed with its stream (release_stream).
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -124,9 +127,15 @@ TEST(VendorBlas, HipblasEnumValuesFollowTheCAbi) {
   // The values of hipblas.h (hipBLAS 0.x-2.x); the fake library checks them too.
   EXPECT_EQ(HipblasApi::operation(false), 111);
   EXPECT_EQ(HipblasApi::operation(true), 112);
-  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_F16), 150);
-  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_F32), 151);
-  EXPECT_EQ(HipblasApi::data_type(XINHE_DTYPE_BF16), 168);
+  xinhe::gpu::XinheHipblasDatatype t{};
+  ASSERT_TRUE(HipblasApi::data_type(XINHE_DTYPE_F16, &t));
+  EXPECT_EQ(t, 150);
+  ASSERT_TRUE(HipblasApi::data_type(XINHE_DTYPE_F32, &t));
+  EXPECT_EQ(t, 151);
+  ASSERT_TRUE(HipblasApi::data_type(XINHE_DTYPE_BF16, &t));
+  EXPECT_EQ(t, 168);
+  // No default: f64 has no mapping (it used to become HIPBLAS_R_32F).
+  EXPECT_FALSE(HipblasApi::data_type(XINHE_DTYPE_F64, &t));
   EXPECT_STREQ(HipblasApi::status_name(xinhe::gpu::kHipblasNotSupported),
                "HIPBLAS_STATUS_NOT_SUPPORTED");
   EXPECT_EQ(HipblasApi::status_code(xinhe::gpu::kHipblasAllocFailed), XINHE_STATUS_OUT_OF_MEMORY);
@@ -218,6 +227,86 @@ TEST_F(FakeHipblas, GemmMatchesReferenceThroughTheCAbi) {
     blas.release();
     EXPECT_EQ(live_handles_(), 0) << "release() destroys the handle";
   }
+  EXPECT_EQ(live_handles_(), 0);
+}
+
+TEST(VendorBlas, HipblasTableOffersOnlyTheDtypePairsItMaps) {
+  const xinhe_dtype_t kAll[] = {XINHE_DTYPE_F32, XINHE_DTYPE_F16, XINHE_DTYPE_BF16,
+                                XINHE_DTYPE_F64};
+  int supported = 0;
+  for (const xinhe_dtype_t ab : kAll) {
+    for (const xinhe_dtype_t c : kAll) {
+      const bool expected =
+          (ab == XINHE_DTYPE_F32 && c == XINHE_DTYPE_F32) ||
+          ((ab == XINHE_DTYPE_F16 || ab == XINHE_DTYPE_BF16) && (c == ab || c == XINHE_DTYPE_F32));
+      EXPECT_EQ(HipblasApi::supports(ab, c), expected) << ab << "->" << c;
+      supported += expected;
+    }
+  }
+  EXPECT_EQ(supported, 5);
+}
+
+// An f64 GEMM is declined at create with the reason (it was accepted and run as f32), before
+// the library is even looked for.
+TEST(VendorBlas, F64IsDeclinedWithTheReason) {
+  VendorBlasGemm<HipblasApi> blas({"libxinhe_no_such_blas.so.2"});
+  blas.set_host(kRecordingHost);
+  xinhe_gemm_desc_t d = gemm_case(XINHE_DTYPE_F64, XINHE_DTYPE_F64, false, false, 2, 2, 2).desc();
+  EXPECT_EQ(blas.unsupported(d),
+            "hipblas GEMM takes f32->f32, f16->f16, f16->f32, bf16->bf16 or bf16->f32, not "
+            "f64->f64");
+  d.c_dtype = XINHE_DTYPE_F32;
+  EXPECT_EQ(blas.unsupported(d),
+            "hipblas GEMM takes f32->f32, f16->f16, f16->f32, bf16->bf16 or bf16->f32, not "
+            "f64->f32");
+}
+
+// GEMMs alternating between two streams: each stream gets its own handle, bound to it once;
+// no handle that ran a GEMM is switched to another stream (rocBLAS requires the old stream to be
+// synchronized first; the fake counts every such switch).
+TEST_F(FakeHipblas, EachStreamHasItsOwnHandle) {
+  auto last_handle =
+      reinterpret_cast<void* (*)()>(dlsym(library_, "xinhe_fake_hipblas_last_handle"));
+  auto unsafe_switches =
+      reinterpret_cast<int (*)()>(dlsym(library_, "xinhe_fake_hipblas_unsafe_switches"));
+  ASSERT_TRUE(last_handle != nullptr && unsafe_switches != nullptr);
+  VendorBlasGemm<HipblasApi> blas({XINHE_FAKE_HIPBLAS_PATH});
+  blas.set_host(kRecordingHost);
+  Rng rng(7);
+  const GemmCase g = gemm_case(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 5, 4, 3);
+  const xinhe_gemm_desc_t d = g.desc();
+  ASSERT_EQ(blas.unsupported(d), "");
+  const int switches_before = unsafe_switches();
+  hipStream_t streams[2] = {reinterpret_cast<hipStream_t>(uintptr_t{0x1000}),
+                            reinterpret_cast<hipStream_t>(uintptr_t{0x2000})};
+  const HostArray a = HostArray::random(g.ab, g.a_span(), rng);
+  const HostArray b = HostArray::random(g.ab, g.b_span(), rng);
+  std::vector<double> expected(static_cast<size_t>(g.m * g.n));
+  const HostArray c_in = HostArray::random(g.c, g.c_span(), rng);
+  xinhe::reference::gemm(d, a.data(), b.data(), c_in.data(), 1.0f, 0.0f, expected.data());
+  void* handle_of[2] = {};
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 2; ++i) {
+      HostArray c = c_in;
+      const TakenStatus run =
+          g_host.take(blas.run(d, a.data(), b.data(), c.data(), 1.0f, 0.0f, streams[i]));
+      ASSERT_TRUE(run.ok()) << run.call << ": " << run.message;
+      EXPECT_EQ(last_stream_(), streams[i]);
+      if (round == 0) handle_of[i] = last_handle();
+      EXPECT_EQ(last_handle(), handle_of[i]) << "stream " << i << " round " << round;
+      EXPECT_LE(xinhe::test::gemm_c_error(g, c, expected.data()).normalized(),
+                xinhe::test::unit_roundoff(g.c));
+    }
+  }
+  EXPECT_NE(handle_of[0], handle_of[1]) << "two streams shared one handle";
+  EXPECT_EQ(unsafe_switches() - switches_before, 0)
+      << "a handle with queued GEMMs was switched to another stream";
+  EXPECT_EQ(live_handles_(), 2);
+  blas.release_stream(streams[1]);
+  EXPECT_EQ(live_handles_(), 1) << "release_stream destroys that stream's handle";
+  blas.release_stream(streams[1]);  // no handle any more: nothing happens
+  EXPECT_EQ(live_handles_(), 1);
+  blas.release();
   EXPECT_EQ(live_handles_(), 0);
 }
 

@@ -87,6 +87,10 @@ inline std::string attention_kernel_name(const AttentionFamily& f, xinhe_dtype_t
 // Why family f cannot run d on a device with caps, "" when it can.
 inline std::string attention_unsupported(const AttentionFamily& f, const DeviceCapabilities& caps,
                                          const xinhe_attention_desc_t& d) {
+  if (d.dtype != XINHE_DTYPE_F32 && d.dtype != XINHE_DTYPE_F16 && d.dtype != XINHE_DTYPE_BF16) {
+    return std::string("no kernel for ") + (d.dtype == XINHE_DTYPE_F64 ? "f64" : "this dtype") +
+           " (the GPU kernels take f32, f16 and bf16)";
+  }
   if (f.half_only && d.dtype == XINHE_DTYPE_F32) return "needs f16 or bf16";
   if (std::string missing = f.missing_hardware(caps); !missing.empty()) return missing;
   if (d.head_dim > f.max_head_dim) return "head_dim > " + std::to_string(f.max_head_dim);

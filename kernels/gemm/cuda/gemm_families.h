@@ -111,6 +111,49 @@ inline xinhe_gemm_cuda_params_t gemm_params(const xinhe_gemm_desc_t& d) {
   return p;
 }
 
+// The largest m and n the launch of family f (gemm_launch) covers: M blocks on grid y (at most
+// kMaxGridYZ), N blocks on grid x (at most kMaxGridX). The persistent wgmma kernel walks its
+// tiles with gridDim.x CTAs and int64 indices, so its grid sets no limit.
+struct GemmGridLimit {
+  int64_t max_m, max_n;
+};
+inline GemmGridLimit gemm_grid_limit(const GemmFamily& f) {
+  int64_t block_m = 0, block_n = 0;
+  switch (f.id) {
+    case GemmFamilyId::kWgmma:
+      return {INT64_MAX, INT64_MAX};
+    case GemmFamilyId::kMfma:
+      block_m = XINHE_GEMM_MFMA_BLOCK_M;
+      block_n = XINHE_GEMM_MFMA_BLOCK_N;
+      break;
+    case GemmFamilyId::kTensorOp:
+      block_m = XINHE_GEMM_TENSOROP_BLOCK_M;
+      block_n = XINHE_GEMM_TENSOROP_BLOCK_N;
+      break;
+    case GemmFamilyId::kSimt:
+      block_m = XINHE_GEMM_SIMT_BLOCK_M;
+      block_n = XINHE_GEMM_SIMT_BLOCK_N;
+      break;
+    case GemmFamilyId::kNaive:
+      block_m = block_n = XINHE_GEMM_NAIVE_BLOCK;
+      break;
+  }
+  return {kMaxGridYZ * block_m, kMaxGridX * block_n};
+}
+
+// Why the grid of family f cannot cover d ("" when it can); role names what f does for the
+// family being checked ("" for the family itself).
+inline std::string gemm_grid_unsupported(const GemmFamily& f, const xinhe_gemm_desc_t& d,
+                                         const std::string& role) {
+  const GemmGridLimit limit = gemm_grid_limit(f);
+  const std::string whose = role.empty() ? std::string("the grid") : "the grid of " + role;
+  if (d.m > limit.max_m)
+    return "m too large for " + whose + " (> " + std::to_string(limit.max_m) + ")";
+  if (d.n > limit.max_n)
+    return "n too large for " + whose + " (> " + std::to_string(limit.max_n) + ")";
+  return "";
+}
+
 // Why family f cannot run d on a device with caps, "" when it can.
 inline std::string gemm_unsupported(const GemmFamily& f, const DeviceCapabilities& caps,
                                     const xinhe_gemm_desc_t& d) {
@@ -118,6 +161,14 @@ inline std::string gemm_unsupported(const GemmFamily& f, const DeviceCapabilitie
   const int64_t align = XINHE_GEMM_TENSOROP_ALIGN_ELEMENTS;
   const bool rows_aligned = d.lda % align == 0 && d.ldb % align == 0 &&
                             (d.batch <= 1 || (d.stride_a % align == 0 && d.stride_b % align == 0));
+  // The kernels are compiled for f32, f16 and bf16 storage (f32 accumulation) only.
+  for (const xinhe_dtype_t t : {d.ab_dtype, d.c_dtype}) {
+    if (std::string(kernel_dtype_tag(t)) == "?") {
+      return std::string("no ") + f.method + " kernel for " +
+             (t == XINHE_DTYPE_F64 ? "f64" : "this dtype") +
+             " (the GPU kernels take f32, f16 and bf16)";
+    }
+  }
   if (f.half_inputs_only && !half) return "needs f16 or bf16 inputs";
   if (std::string missing = f.missing_hardware(caps); !missing.empty()) return missing;
   if (f.aligned_rows && !rows_aligned) {
@@ -129,14 +180,21 @@ inline std::string gemm_unsupported(const GemmFamily& f, const DeviceCapabilitie
         wgmma::wgmma_layout_unsupported(gemm_params(d), d.ab_dtype == XINHE_DTYPE_BF16);
     if (!tma.empty()) return "TMA cannot describe the operands: " + tma;
   }
-  // The simt and naive kernels (every family's fallback, with the smallest blocks) put M blocks
-  // on grid y and N blocks on grid x.
-  const int64_t grid_y =
-      std::max(ceil_div64(d.m, XINHE_GEMM_SIMT_BLOCK_M), ceil_div64(d.m, XINHE_GEMM_NAIVE_BLOCK));
-  const int64_t grid_x =
-      std::max(ceil_div64(d.n, XINHE_GEMM_SIMT_BLOCK_N), ceil_div64(d.n, XINHE_GEMM_NAIVE_BLOCK));
-  if (grid_y > kMaxGridYZ) return "m too large for the grid (> 1048560)";
-  if (grid_x > kMaxGridX) return "n too large for the grid (> 2^31 - 1 blocks)";
+  // The family's own launch, and those of the families it hands runs to (decided per run, so
+  // they must fit too).
+  if (std::string grid = gemm_grid_unsupported(f, d, ""); !grid.empty()) return grid;
+  if (f.misaligned_fallback != f.id) {
+    const GemmFamily& fallback = gemm_family(f.misaligned_fallback);
+    std::string grid =
+        gemm_grid_unsupported(fallback, d, std::string(fallback.method) + " (misaligned A or B)");
+    if (!grid.empty()) return grid;
+  }
+  if (f.tma_fallback != f.id) {
+    const GemmFamily& fallback = gemm_family(f.tma_fallback);
+    std::string grid =
+        gemm_grid_unsupported(fallback, d, std::string(fallback.method) + " (tensor maps refused)");
+    if (!grid.empty()) return grid;
+  }
   return "";
 }
 
