@@ -47,6 +47,7 @@ namespace xinhe::opencl {
   X(clRetainProgram)              \
   X(clReleaseProgram)             \
   X(clCreateKernel)               \
+  X(clGetKernelWorkGroupInfo)     \
   X(clReleaseKernel)              \
   X(clSetKernelArg)               \
   X(clEnqueueNDRangeKernel)

@@ -4,6 +4,7 @@
 // are walked by the dispatch service of xinhe/backend.hpp.
 #pragma once
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 
@@ -87,6 +88,42 @@ class KernelLauncher {
     kernel_ = kernel;
     return ClError{};
   }
+  // Whether a work-group of local_items work-items fits this kernel: "" or why not, in *why
+  // (an error when the query fails). Drivers lower CL_KERNEL_WORK_GROUP_SIZE below the
+  // device's CL_DEVICE_MAX_WORK_GROUP_SIZE for kernels with many registers or much private
+  // memory (Intel Xe, Mali, Adreno, ROCm without reqd_work_group_size), and then reject the
+  // launch with CL_INVALID_WORK_GROUP_SIZE: an entry launched with an explicit work-group
+  // asks here when it is built, so a misfit skips it instead of failing every run.
+  ClError check_fits(size_t local_items, const char* kernel_name, std::string* why) const {
+    why->clear();
+    const ClApi& cl = device_->cl();
+    size_t max_items = 0;
+    cl_ulong local_bytes = 0, private_bytes = 0;
+    cl_int err = cl.clGetKernelWorkGroupInfo(kernel_, device_->id, CL_KERNEL_WORK_GROUP_SIZE,
+                                             sizeof(max_items), &max_items, nullptr);
+    if (err == CL_SUCCESS) {
+      err = cl.clGetKernelWorkGroupInfo(kernel_, device_->id, CL_KERNEL_LOCAL_MEM_SIZE,
+                                        sizeof(local_bytes), &local_bytes, nullptr);
+    }
+    if (err != CL_SUCCESS) return XINHE_CL_ERROR(err, "clGetKernelWorkGroupInfo", kernel_name);
+    // Only for the reason's text: no portable limit bounds it.
+    if (cl.clGetKernelWorkGroupInfo(kernel_, device_->id, CL_KERNEL_PRIVATE_MEM_SIZE,
+                                    sizeof(private_bytes), &private_bytes, nullptr) != CL_SUCCESS) {
+      private_bytes = 0;
+    }
+    const std::string usage = " (" + std::string(kernel_name) + " uses " +
+                              std::to_string(private_bytes) + " bytes of private memory per " +
+                              "work-item, " + std::to_string(local_bytes) + " of local memory)";
+    if (local_items > max_items) {
+      *why = "work-group of " + std::to_string(local_items) +
+             " work-items exceeds CL_KERNEL_WORK_GROUP_SIZE " + std::to_string(max_items) + usage;
+    } else if (device_->info.local_memory != 0 && local_bytes > device_->info.local_memory) {
+      *why = "CL_KERNEL_LOCAL_MEM_SIZE " + std::to_string(local_bytes) +
+             " exceeds the device's CL_DEVICE_LOCAL_MEM_SIZE " +
+             std::to_string(device_->info.local_memory) + usage;
+    }
+    return ClError{};
+  }
   void reset() {
     if (kernel_ != nullptr) device_->cl().clReleaseKernel(kernel_);
     kernel_ = nullptr;
@@ -102,7 +139,11 @@ class KernelLauncher {
     return Arg{sizeof(T), &v};
   }
 
-  // local == nullptr lets the driver pick the work-group.
+  // local == nullptr lets the driver pick the work-group. Dimension 2 (the batch in every
+  // kernel, with a work-group of 1) is launched in slices of at most kMaxBatchSlice, the
+  // kernels seeing the whole range through get_global_id's offset: NVIDIA maps the ND-range
+  // to a CUDA grid, whose z dimension stops at 65535 groups.
+  static constexpr size_t kMaxBatchSlice = 65535;
   xinhe_status_t launch(cl_command_queue queue, const Arg* args, size_t arg_count,
                         const size_t global[3], const size_t* local) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -113,11 +154,20 @@ class KernelLauncher {
                                                        args[i].size, args[i].value),
                           "clSetKernelArg"));
     }
-    XINHE_BE_RETURN_IF_ERROR(
-        XINHE_CL_STATUS(device_->host(),
-                        device_->cl().clEnqueueNDRangeKernel(queue, kernel_, 3, nullptr, global,
-                                                             local, 0, nullptr, nullptr),
-                        "clEnqueueNDRangeKernel"));
+    const size_t slice_step =
+        local == nullptr ? kMaxBatchSlice : kMaxBatchSlice / local[2] * local[2];
+    size_t first = 0;
+    do {
+      const size_t count = std::min(global[2] - first, slice_step);
+      const size_t offset[3] = {0, 0, first};
+      const size_t slice[3] = {global[0], global[1], count};
+      XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
+          device_->host(),
+          device_->cl().clEnqueueNDRangeKernel(queue, kernel_, 3, first == 0 ? nullptr : offset,
+                                               slice, local, 0, nullptr, nullptr),
+          "clEnqueueNDRangeKernel", ClSite::kAllocate));
+      first += count;
+    } while (first < global[2]);
     return nullptr;
   }
 

@@ -159,6 +159,17 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
         maybe_broken(std::string(kClDtypePrelude) + kClAttentionFlash, name, overrides.break_build),
         opencl_c::attention_flash_options(desc, op->params_, layout), "xinhe_attention_flash");
     if (error) return built_or_skip(device, error);
+    // The explicit work-group of wg work-items must fit this kernel (KernelLauncher::check_fits).
+    std::string misfit;
+    if (const ClError fit = op->kernel_.check_fits(static_cast<size_t>(op->params_.wg),
+                                                   "xinhe_attention_flash", &misfit)) {
+      op->kernel_.reset();
+      return built_or_skip(device, fit);
+    }
+    if (!misfit.empty()) {
+      op->kernel_.reset();
+      return xinhe::backend::Built::skip(op->params_.to_string() + ": " + misfit);
+    }
     return xinhe::backend::Built::ok(op->params_.to_string() + " from " + params_source + ", DV " +
                                      std::to_string(layout.dv) + " used");
   };

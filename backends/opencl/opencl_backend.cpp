@@ -3,6 +3,7 @@
 // passed to kernels as element offsets, so no sub-buffer alignment rules apply), ops are the
 // implementation lists in opencl_gemm.cpp / opencl_attention.cpp.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -105,6 +106,32 @@ uint64_t guaranteed_alignment(const DeviceInfo& info) {
 
 // ---- Backend and devices ----
 
+// "OpenCL 1.1 <vendor text>" / "OpenCL C 1.1 <vendor text>" -> 101; 0 when unreadable.
+int opencl_version_of(const std::string& text, const char* prefix) {
+  const size_t n = std::strlen(prefix);
+  if (text.compare(0, n, prefix) != 0) return 0;
+  int major = 0, minor = 0;
+  if (std::sscanf(text.c_str() + n, "%d.%d", &major, &minor) != 2) return 0;
+  return major * 100 + minor;
+}
+
+// The backend uses OpenCL 1.2 entry points on every stream (clEnqueueMarkerWithWaitList,
+// clEnqueueBarrierWithWaitList, clEnqueueFillBuffer, absent from a 1.1 driver's dispatch
+// table) and builds every program with -cl-std=CL1.2: "" when the device has both 1.2 APIs
+// and OpenCL C 1.2, else why it is left out.
+std::string below_opencl_1_2(const ClApi& cl, cl_device_id d) {
+  const std::string version = device_string(cl, d, CL_DEVICE_VERSION);
+  const std::string c_version = device_string(cl, d, CL_DEVICE_OPENCL_C_VERSION);
+  if (opencl_version_of(version, "OpenCL ") < 102) {
+    return "CL_DEVICE_VERSION '" + version + "' is below OpenCL 1.2, which this backend needs";
+  }
+  if (opencl_version_of(c_version, "OpenCL C ") < 102) {
+    return "CL_DEVICE_OPENCL_C_VERSION '" + c_version +
+           "' is below OpenCL C 1.2, which this backend's kernels are built for";
+  }
+  return "";
+}
+
 xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* out) {
   auto* backend = new (std::nothrow) Backend();
   if (backend == nullptr)
@@ -134,16 +161,30 @@ xinhe_status_t backend_create(const xinhe_host_api_t* host, xinhe_be_backend_t* 
     delete backend;
     return st;
   }
+  std::string skipped;  // devices left out, with the reason
   for (cl_platform_id p : platforms) {
     cl_uint n = 0;
     // A platform without devices answers CL_DEVICE_NOT_FOUND: skip it, keep the others.
     if (cl.clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &n) != CL_SUCCESS || n == 0) continue;
     std::vector<cl_device_id> ids(n);
     if (cl.clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n, ids.data(), nullptr) != CL_SUCCESS) continue;
-    for (cl_device_id d : ids) backend->slots.push_back({p, d});
+    for (cl_device_id d : ids) {
+      const std::string why = below_opencl_1_2(cl, d);
+      if (why.empty()) {
+        backend->slots.push_back({p, d});
+        continue;
+      }
+      const std::string line =
+          "device '" + device_string(cl, d, CL_DEVICE_NAME) + "' skipped: " + why;
+      if (host->verbose_enabled("load")) host->log("load", "opencl", line.c_str());
+      skipped += (skipped.empty() ? "" : "; ") + line;
+    }
   }
   if (backend->slots.empty()) {
     delete backend;
+    if (!skipped.empty()) {
+      return XINHE_BE_ERROR(host, UNAVAILABLE, "opencl", "clGetDeviceIDs", "%s", skipped.c_str());
+    }
     return XINHE_BE_ERROR(host, UNAVAILABLE, "opencl", "clGetDeviceIDs",
                           "no OpenCL device on any platform");
   }
@@ -186,9 +227,12 @@ DeviceInfo query_device_info(const ClApi& cl, cl_platform_id p, cl_device_id d) 
   info.fp64 = extensions.find("cl_khr_fp64") != std::string::npos ||
               device_value<cl_device_fp_config>(cl, d, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
   info.max_work_group_size = device_value<size_t>(cl, d, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
-  size_t item_sizes[3] = {0, 0, 0};  // the device has at least 3 dimensions (OpenCL 1.2)
-  if (cl.clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof(item_sizes), item_sizes,
-                         nullptr) == CL_SUCCESS) {
+  // One entry per dimension: at least 3 (OpenCL 1.2), more on some custom devices, whose
+  // query with a 3-entry array fails.
+  const cl_uint dims = device_value<cl_uint>(cl, d, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, 3);
+  std::vector<size_t> item_sizes(dims < 3 ? 3 : dims, 0);
+  if (cl.clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, item_sizes.size() * sizeof(size_t),
+                         item_sizes.data(), nullptr) == CL_SUCCESS) {
     for (int i = 0; i < 3; ++i) info.max_work_item_sizes[i] = item_sizes[i];
   }
   info.global_memory = device_value<cl_ulong>(cl, d, CL_DEVICE_GLOBAL_MEM_SIZE);
@@ -295,7 +339,8 @@ xinhe_status_t buffer_alloc(xinhe_be_device_t d, uint64_t size, uint64_t alignme
   cl_int err = CL_SUCCESS;
   cl_mem mem = device->cl().clCreateBuffer(device->context, CL_MEM_READ_WRITE,
                                            static_cast<size_t>(size), nullptr, &err);
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(device->host(), err, "clCreateBuffer"));
+  XINHE_BE_RETURN_IF_ERROR(
+      XINHE_CL_STATUS_AT(device->host(), err, "clCreateBuffer", ClSite::kAllocate));
   auto* buffer = new (std::nothrow) Buffer{device, mem, size};
   if (buffer == nullptr) {
     device->cl().clReleaseMemObject(mem);
@@ -345,8 +390,9 @@ void stream_destroy(xinhe_be_stream_t s) {
 xinhe_status_t stream_synchronize(xinhe_be_stream_t s) {
   Stream* stream = as_stream(s);
   const uint64_t target = stream->submitted.load(std::memory_order_acquire);
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
-      stream->device->host(), stream->device->cl().clFinish(stream->queue), "clFinish"));
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(stream->device->host(),
+                                              stream->device->cl().clFinish(stream->queue),
+                                              "clFinish", ClSite::kWait));
   stream->note_completed(target);
   return nullptr;
 }
@@ -354,10 +400,10 @@ xinhe_status_t stream_synchronize(xinhe_be_stream_t s) {
 xinhe_status_t event_status(const Device* device, cl_event ev, int* out_done) {
   cl_int state = CL_COMPLETE;
   XINHE_BE_RETURN_IF_ERROR(
-      XINHE_CL_STATUS(device->host(),
-                      device->cl().clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS,
-                                                  sizeof(state), &state, nullptr),
-                      "clGetEventInfo"));
+      XINHE_CL_STATUS_AT(device->host(),
+                         device->cl().clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS,
+                                                     sizeof(state), &state, nullptr),
+                         "clGetEventInfo", ClSite::kWait));
   if (state < 0)
     return XINHE_BE_ERROR(device->host(), DEVICE_LOST, "opencl", "clGetEventInfo",
                           "a command failed on the device: %s", cl_error_name(state).c_str());
@@ -376,9 +422,9 @@ xinhe_status_t stream_query(xinhe_be_stream_t s, int* out_done) {
   std::lock_guard<std::mutex> lock(stream->marker_mutex);
   if (stream->last_marker == nullptr || stream->last_marker_count < target) {
     cl_event marker = nullptr;
-    XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+    XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
         stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
-        "clEnqueueMarkerWithWaitList"));
+        "clEnqueueMarkerWithWaitList", ClSite::kAllocate));
     cl.clFlush(stream->queue);  // make sure the queue progresses without a synchronize
     if (stream->last_marker != nullptr) cl.clReleaseEvent(stream->last_marker);
     stream->last_marker = marker;
@@ -395,11 +441,11 @@ xinhe_status_t copy_host_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, cons
                                    uint64_t size) {
   Stream* stream = as_stream(s);
   // Non-blocking: the API contract keeps src valid until the stream reaches this copy.
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(),
       stream->device->cl().clEnqueueWriteBuffer(stream->queue, as_buffer(dst.buffer)->mem, CL_FALSE,
                                                 dst.offset, size, src, 0, nullptr, nullptr),
-      "clEnqueueWriteBuffer"));
+      "clEnqueueWriteBuffer", ClSite::kAllocate));
   stream->note_submitted();
   return nullptr;
 }
@@ -407,11 +453,11 @@ xinhe_status_t copy_host_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, cons
 xinhe_status_t copy_device_to_host(xinhe_be_stream_t s, void* dst, xinhe_be_mem_t src,
                                    uint64_t size) {
   Stream* stream = as_stream(s);
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(),
       stream->device->cl().clEnqueueReadBuffer(stream->queue, as_buffer(src.buffer)->mem, CL_FALSE,
                                                src.offset, size, dst, 0, nullptr, nullptr),
-      "clEnqueueReadBuffer"));
+      "clEnqueueReadBuffer", ClSite::kAllocate));
   stream->note_submitted();
   return nullptr;
 }
@@ -419,12 +465,12 @@ xinhe_status_t copy_device_to_host(xinhe_be_stream_t s, void* dst, xinhe_be_mem_
 xinhe_status_t copy_device_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, xinhe_be_mem_t src,
                                      uint64_t size) {
   Stream* stream = as_stream(s);
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(),
       stream->device->cl().clEnqueueCopyBuffer(stream->queue, as_buffer(src.buffer)->mem,
                                                as_buffer(dst.buffer)->mem, src.offset, dst.offset,
                                                size, 0, nullptr, nullptr),
-      "clEnqueueCopyBuffer"));
+      "clEnqueueCopyBuffer", ClSite::kAllocate));
   stream->note_submitted();
   return nullptr;
 }
@@ -432,11 +478,11 @@ xinhe_status_t copy_device_to_device(xinhe_be_stream_t s, xinhe_be_mem_t dst, xi
 xinhe_status_t fill(xinhe_be_stream_t s, xinhe_be_mem_t dst, uint64_t size, const void* pattern,
                     uint32_t pattern_size) {
   Stream* stream = as_stream(s);
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(),
       stream->device->cl().clEnqueueFillBuffer(stream->queue, as_buffer(dst.buffer)->mem, pattern,
                                                pattern_size, dst.offset, size, 0, nullptr, nullptr),
-      "clEnqueueFillBuffer"));
+      "clEnqueueFillBuffer", ClSite::kAllocate));
   stream->note_submitted();
   return nullptr;
 }
@@ -471,9 +517,9 @@ xinhe_status_t event_record(xinhe_be_event_t e, xinhe_be_stream_t s) {
   // work, and a query can then reuse it while nothing new is queued.
   const uint64_t count = stream->submitted.load(std::memory_order_acquire);
   cl_event marker = nullptr;
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(), cl.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker),
-      "clEnqueueMarkerWithWaitList"));
+      "clEnqueueMarkerWithWaitList", ClSite::kAllocate));
   cl.clFlush(stream->queue);  // a recorded event must complete without the recorder syncing
   if (cl.clRetainEvent(marker) == CL_SUCCESS) {  // else queries queue markers of their own
     std::lock_guard<std::mutex> lock(stream->marker_mutex);
@@ -513,10 +559,10 @@ xinhe_status_t stream_wait_event(xinhe_be_stream_t s, xinhe_be_event_t e) {
   EventRef ref(as_event(e));
   cl_event ev = ref.get();
   if (ev == nullptr) return nullptr;  // never recorded: already complete
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
+  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS_AT(
       stream->device->host(),
       stream->device->cl().clEnqueueBarrierWithWaitList(stream->queue, 1, &ev, nullptr),
-      "clEnqueueBarrierWithWaitList"));
+      "clEnqueueBarrierWithWaitList", ClSite::kAllocate));
   stream->note_submitted();
   return nullptr;
 }
@@ -530,7 +576,8 @@ xinhe_status_t event_synchronize(xinhe_be_event_t e) {
   if (err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
     return XINHE_BE_ERROR(event->device->host(), DEVICE_LOST, "opencl", "clWaitForEvents",
                           "a command before the event failed on the device");
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(event->device->host(), err, "clWaitForEvents"));
+  XINHE_BE_RETURN_IF_ERROR(
+      XINHE_CL_STATUS_AT(event->device->host(), err, "clWaitForEvents", ClSite::kWait));
   return nullptr;
 }
 
@@ -549,18 +596,21 @@ xinhe_status_t event_elapsed_ms(xinhe_be_event_t start, xinhe_be_event_t end, fl
   Event* a = as_event(start);
   Event* b = as_event(end);
   const ClApi& cl = a->device->cl();
-  cl_ulong t0 = 0, t1 = 0;
+  cl_ulong t[2] = {0, 0};
   EventRef ref_a(a), ref_b(b);
-  cl_event ea = ref_a.get(), eb = ref_b.get();
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
-      a->device->host(),
-      cl.clGetEventProfilingInfo(ea, CL_PROFILING_COMMAND_END, sizeof(t0), &t0, nullptr),
-      "clGetEventProfilingInfo"));
-  XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(
-      a->device->host(),
-      cl.clGetEventProfilingInfo(eb, CL_PROFILING_COMMAND_END, sizeof(t1), &t1, nullptr),
-      "clGetEventProfilingInfo"));
-  *out_ms = static_cast<float>((static_cast<double>(t1) - static_cast<double>(t0)) * 1e-6);
+  const cl_event events[2] = {ref_a.get(), ref_b.get()};
+  for (int i = 0; i < 2; ++i) {
+    const cl_int err = cl.clGetEventProfilingInfo(events[i], CL_PROFILING_COMMAND_END, sizeof(t[i]),
+                                                  &t[i], nullptr);
+    // OpenCL 1.2 times markers, but older drivers (AMD APP, early Intel) have no timestamps
+    // for them: the device cannot time events, which runtime.h calls UNIMPLEMENTED.
+    if (err == CL_PROFILING_INFO_NOT_AVAILABLE)
+      return XINHE_BE_ERROR(a->device->host(), UNIMPLEMENTED, "opencl", "clGetEventProfilingInfo",
+                            "the driver has no timestamps for marker events "
+                            "(CL_PROFILING_INFO_NOT_AVAILABLE): events cannot be timed");
+    XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(a->device->host(), err, "clGetEventProfilingInfo"));
+  }
+  *out_ms = static_cast<float>((static_cast<double>(t[1]) - static_cast<double>(t[0])) * 1e-6);
   return nullptr;
 }
 

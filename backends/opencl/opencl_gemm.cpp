@@ -51,6 +51,22 @@ ClBlastApi* clblast_get(Backend* backend, std::string* reason) {
 
 namespace {
 
+// CLBlast's status codes above -1000 are OpenCL's (CLBlastStatusCode in clblast_c.h): those
+// are mapped as an enqueue's are (its temporary buffers failing is OUT_OF_MEMORY); its own
+// codes say what it rejected.
+ClError clblast_error(int rc, const char* call) {
+  if (rc == 0) return ClError{};
+  const std::string detail = "CLBlast status " + std::to_string(rc);
+  if (rc < 0 && rc > -1000) return XINHE_CL_ERROR_AT(rc, call, detail, ClSite::kAllocate);
+  return XINHE_CL_ERROR(CL_INVALID_OPERATION, call, detail + " (a CLBlast error, not OpenCL's)");
+}
+
+xinhe_status_t clblast_status(const xinhe_host_api_t* host, int rc, const char* call) {
+  if (rc == 0) return nullptr;
+  if (rc < 0 && rc > -1000) return clblast_error(rc, call).to_status(host);
+  return XINHE_BE_ERROR(host, INTERNAL, "opencl", call, "CLBlast status %d", rc);
+}
+
 enum class GemmImpl { kTiled, kClblast, kReference, kNone };
 
 class GemmOp final : public Op {
@@ -127,10 +143,7 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
           ClBlastApi::kRowMajor, ta, tb, d.m, d.n, d.k, alpha, a, a_off, d.lda, d.stride_a, b,
           b_off, d.ldb, d.stride_b, beta, c, c_off, d.ldc, d.stride_c, d.batch, &queue, nullptr);
     }
-    if (rc != 0)
-      return XINHE_BE_ERROR(device_->host(), INTERNAL, "opencl", "CLBlastSgemm",
-                            "CLBlast status %d", rc);
-    return nullptr;
+    return clblast_status(device_->host(), rc, "CLBlastSgemm");
   }
 
   if (packed_) return run_packed(queue, args, a, a_off, b, b_off, c, c_off);
@@ -272,15 +285,82 @@ xinhe::backend::Built build_tiled(Device* device, GemmOp* op, const OpOverrides&
   if (!error && packed) {
     error = op->packed_kernel_.init(device, source, options, "xinhe_gemm_packed");
   }
-  if (error) {
+  // The kernel launched with the explicit work-group must take it (KernelLauncher::check_fits).
+  std::string misfit;
+  if (!error) {
+    const size_t items = static_cast<size_t>(op->params_.nwg / op->params_.nwi) *
+                         static_cast<size_t>(op->params_.mwg / op->params_.mwi);
+    error = packed ? op->packed_kernel_.check_fits(items, "xinhe_gemm_packed", &misfit)
+                   : op->kernel_.check_fits(items, "xinhe_gemm_tiled", &misfit);
+  }
+  if (error || !misfit.empty()) {
     for (KernelLauncher* k : {&op->kernel_, &op->pack_a_, &op->pack_b_, &op->packed_kernel_}) {
       k->reset();
     }
     op->packed_ = false;
+    if (!error) return xinhe::backend::Built::skip(op->params_.to_string() + ": " + misfit);
     return built_or_skip(device, error);
   }
   return xinhe::backend::Built::ok(op->params_.to_string() + " from " + params_source +
                                    (packed ? ", packed" : ""));
+}
+
+// Makes CLBlast build its kernels now, at op creation, rather than in the first run: one call
+// of the routine the op runs (CLBlast builds one program per routine and precision, for every
+// layout and size, and keeps it per context and device) on a 1 x 1 x 1 problem in a scratch
+// buffer, through a queue of its own on the device's context. A program the driver rejects
+// then skips the entry (the walk goes on to the reference kernel) instead of failing every
+// run after check said OK; out of memory or a lost device end the op's creation.
+xinhe::backend::Built warm_clblast(Device* device, GemmOp* op) {
+  const ClApi& cl = device->cl();
+  const xinhe_gemm_desc_t& d = op->desc_;
+  cl_int err = CL_SUCCESS;
+  cl_command_queue queue = cl.clCreateCommandQueue(device->context, device->id, 0, &err);
+  if (err != CL_SUCCESS) {
+    return built_or_skip(device, XINHE_CL_ERROR(err, "clCreateCommandQueue", "CLBlast warm-up"));
+  }
+  cl_mem scratch =
+      cl.clCreateBuffer(device->context, CL_MEM_READ_WRITE, 4 * sizeof(float), nullptr, &err);
+  ClError error;
+  if (err != CL_SUCCESS) {
+    error = XINHE_CL_ERROR_AT(err, "clCreateBuffer", "CLBlast warm-up", ClSite::kAllocate);
+  } else {
+    const float zeros[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    err = cl.clEnqueueWriteBuffer(queue, scratch, CL_TRUE, 0, sizeof(zeros), zeros, 0, nullptr,
+                                  nullptr);
+    if (err != CL_SUCCESS) {
+      error = XINHE_CL_ERROR_AT(err, "clEnqueueWriteBuffer", "CLBlast warm-up", ClSite::kAllocate);
+    }
+  }
+  if (!error) {
+    const int ta = d.trans_a ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
+    const int tb = d.trans_b ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
+    ClBlastApi* blas = op->clblast_;
+    int rc = 0;
+    {
+      std::lock_guard<std::mutex> lock(blas->call_mutex);
+      // A at element 0, B at 1, C at 2 of the scratch buffer.
+      rc = d.batch == 1 ? blas->sgemm(ClBlastApi::kRowMajor, ta, tb, 1, 1, 1, 1.0f, scratch, 0, 1,
+                                      scratch, 1, 1, 0.0f, scratch, 2, 1, &queue, nullptr)
+                        : blas->sgemm_strided_batched(ClBlastApi::kRowMajor, ta, tb, 1, 1, 1, 1.0f,
+                                                      scratch, 0, 1, 1, scratch, 1, 1, 1, 0.0f,
+                                                      scratch, 2, 1, 1, 1, &queue, nullptr);
+    }
+    error = clblast_error(rc, d.batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
+    if (error) error.detail += " in the warm-up call that builds CLBlast's kernels";
+  }
+  if (!error) {
+    err = cl.clFinish(queue);
+    if (err != CL_SUCCESS)
+      error = XINHE_CL_ERROR_AT(err, "clFinish", "CLBlast warm-up", ClSite::kWait);
+  }
+  if (scratch != nullptr) cl.clReleaseMemObject(scratch);
+  cl.clReleaseCommandQueue(queue);
+  if (error) {
+    op->clblast_alpha0_.reset();
+    return built_or_skip(device, error);
+  }
+  return xinhe::backend::Built::ok("CLBlast kernels built");
 }
 
 }  // namespace
@@ -318,6 +398,7 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
                                                 name, overrides.break_build),
                                    gemm_options(desc), "xinhe_gemm_reference");
       if (error) return built_or_skip(device, error);
+      return warm_clblast(device, op.get());
     }
     return xinhe::backend::Built::ok();
   };

@@ -1,7 +1,12 @@
 // cl_int -> xinhe status, once, at the backend boundary. The message names the failing call
-// and the CL error; the code follows the error's meaning: allocation failures are
-// OUT_OF_MEMORY (CL_OUT_OF_RESOURCES is not: drivers also report it after a kernel fault),
-// failed commands seen through events are DEVICE_LOST, the rest INTERNAL.
+// and the CL error; the code follows the error's meaning and where the call is (ClSite):
+// allocation failures are OUT_OF_MEMORY, failed commands seen through events are DEVICE_LOST,
+// the rest INTERNAL. CL_OUT_OF_RESOURCES depends on the call: at buffer creation and enqueue
+// it is an allocation failure (drivers that allocate lazily report it at the first enqueue
+// touching a buffer); from a wait (clFinish, clWaitForEvents, an event's status) it is what
+// drivers return after a GPU fault or hang, as is CL_INVALID_COMMAND_QUEUE for a queue this
+// backend created, so both are DEVICE_LOST there (backend.h point 3); while building a kernel
+// it stays INTERNAL, which only skips that implementation.
 #pragma once
 
 #include <string>
@@ -15,7 +20,17 @@
 
 namespace xinhe::opencl {
 
-inline xinhe_status_code_t cl_error_code(cl_int err) {
+// Where an OpenCL call was made, for the codes whose meaning depends on it (see above).
+enum class ClSite {
+  kGeneral,   // anything else, e.g. a kernel build
+  kAllocate,  // clCreateBuffer and the clEnqueue* calls
+  kWait,      // clFinish, clWaitForEvents, clGetEventInfo on a valid queue or event
+};
+
+inline xinhe_status_code_t cl_error_code(cl_int err, ClSite site = ClSite::kGeneral) {
+  if (site == ClSite::kAllocate && err == CL_OUT_OF_RESOURCES) return XINHE_STATUS_OUT_OF_MEMORY;
+  if (site != ClSite::kGeneral && err == CL_INVALID_COMMAND_QUEUE) return XINHE_STATUS_DEVICE_LOST;
+  if (site == ClSite::kWait && err == CL_OUT_OF_RESOURCES) return XINHE_STATUS_DEVICE_LOST;
   switch (err) {
     case CL_MEM_OBJECT_ALLOCATION_FAILURE:
     case CL_OUT_OF_HOST_MEMORY:
@@ -39,6 +54,7 @@ struct ClError {
   std::string detail;  // e.g. the build options and log
   const char* file = nullptr;
   int line = 0;
+  ClSite site = ClSite::kGeneral;
 
   explicit operator bool() const { return code != CL_SUCCESS; }
   // "clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE: <detail>"
@@ -49,14 +65,14 @@ struct ClError {
   // Out of memory or a lost device end an op's creation; anything else only rules out the
   // implementation that hit it.
   bool fatal() const {
-    const xinhe_status_code_t c = cl_error_code(code);
+    const xinhe_status_code_t c = cl_error_code(code, site);
     return c == XINHE_STATUS_OUT_OF_MEMORY || c == XINHE_STATUS_DEVICE_LOST;
   }
   // NULL when there is no error.
   xinhe_status_t to_status(const xinhe_host_api_t* host) const {
     if (code == CL_SUCCESS) return nullptr;
-    return xinhe::backend::make_status(host, cl_error_code(code), "opencl", call, file, line, "%s",
-                                       message().c_str());
+    return xinhe::backend::make_status(host, cl_error_code(code, site), "opencl", call, file, line,
+                                       "%s", message().c_str());
   }
 };
 
@@ -69,3 +85,8 @@ struct ClError {
 // propagated with xinhe/backend.hpp's family, e.g.
 //   XINHE_BE_RETURN_IF_ERROR(XINHE_CL_STATUS(host, err, "clCreateContext"));
 #define XINHE_CL_STATUS(host, err, call) (XINHE_CL_ERROR((err), (call), "").to_status(host))
+// The same for a call made at site (ClSite::kAllocate, ClSite::kWait).
+#define XINHE_CL_ERROR_AT(err, call, detail, site) \
+  ::xinhe::opencl::ClError { (err), (call), (detail), __FILE__, __LINE__, (site) }
+#define XINHE_CL_STATUS_AT(host, err, call, site) \
+  (XINHE_CL_ERROR_AT((err), (call), "", (site)).to_status(host))
