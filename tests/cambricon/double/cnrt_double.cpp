@@ -366,8 +366,10 @@ XINHE_DOUBLE_EXPORT cnrtRet_t cnrtPlaceNotifier(cnrtNotifier_t notifier, cnrtQue
       std::lock_guard<std::mutex> lock(notifier->mu);
       if (generation == notifier->placed) notifier->when = Clock::now();
       notifier->outstanding.erase(generation);
+      // Notified under the lock: cnrtNotifierDestroy may delete the notifier as soon as it
+      // sees nothing outstanding, which it can only check once this lock is released.
+      notifier->cv.notify_all();
     }
-    notifier->cv.notify_all();
     return "";
   });
 }
