@@ -82,8 +82,16 @@ using Function = CUfunction;
 // kernel faults, the ones cuda.h documents as leaving "the process in an inconsistent state"
 // (any further CUDA work returns the same error): contained errors (Hopper error containment),
 // a tensor memory leak (sm_100), an external device's error, and an uncorrectable NVLink error.
+// Sticky errors newer toolkits name (CUDA_ERROR_CONTAINED 226, CUDA_ERROR_TENSOR_MEMORY_LEAK
+// 721, CUDA_ERROR_EXTERNAL_DEVICE 911, CUDA_ERROR_NVLINK_UNCORRECTABLE 220), by value, so that
+// the plugin still builds against an older cuda.h; a driver of any version returns the value.
+inline constexpr int kCudaErrorNvlinkUncorrectable = 220;
+inline constexpr int kCudaErrorContained = 226;
+inline constexpr int kCudaErrorTensorMemoryLeak = 721;
+inline constexpr int kCudaErrorExternalDevice = 911;
+
 inline bool result_poisons_context(CUresult r) {
-  switch (r) {
+  switch (static_cast<int>(r)) {
     case CUDA_ERROR_ILLEGAL_ADDRESS:
     case CUDA_ERROR_LAUNCH_FAILED:
     case CUDA_ERROR_LAUNCH_TIMEOUT:
@@ -96,10 +104,10 @@ inline bool result_poisons_context(CUresult r) {
     case CUDA_ERROR_ECC_UNCORRECTABLE:
     case CUDA_ERROR_CONTEXT_IS_DESTROYED:
     case CUDA_ERROR_DEVICE_UNAVAILABLE:
-    case CUDA_ERROR_CONTAINED:
-    case CUDA_ERROR_TENSOR_MEMORY_LEAK:
-    case CUDA_ERROR_EXTERNAL_DEVICE:
-    case CUDA_ERROR_NVLINK_UNCORRECTABLE:
+    case kCudaErrorContained:
+    case kCudaErrorTensorMemoryLeak:
+    case kCudaErrorExternalDevice:
+    case kCudaErrorNvlinkUncorrectable:
       return true;
     default:
       return false;

@@ -154,7 +154,7 @@ inline void* open_first_library(const std::vector<std::string>& names, std::stri
 //   kLibraries  sonames, most preferred first
 //   Handle, Status, Stream, kSuccess
 //   supports(ab, c) whether gemm() maps the dtype pair (data_type() has no default: an
-//               unmapped type makes gemm() fail with the library's invalid-value status)
+//               unmapped type makes gemm() return the library's NOT_SUPPORTED status)
 //   kCreateSymbol, kDestroySymbol, kSetStreamSymbol, kGemmSymbol and Symbols {create, destroy,
 //               set_stream, gemm}: the exported names and their prototypes
 //   gemm(symbols, handle, BlasGemmCall, ab dtype, c dtype, first, second, c, &alpha, &beta):

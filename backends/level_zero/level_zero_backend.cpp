@@ -121,6 +121,10 @@ class Stream final : public StreamRecorder {
   uint32_t batch_commands_ = 0;  // commands in current_, not counting ordering barriers
   bool need_barrier_ = false;    // a command is queued that later ones must follow
   uint64_t submitted_ = 0, completed_ = 0;
+  // A batch that could not be submitted and was discarded: the flushing command reported it;
+  // the next synchronize or query reports it once more, so that the caller who waits for the
+  // earlier commands learns they never ran.
+  ZeCall discarded_;
   // Immediate mode: a marker event signalled by a barrier covering marker_target_ commands,
   // taken from the device's slots the first time a synchronize or query needs it.
   EventSlots::Slot* marker_ = nullptr;
@@ -298,8 +302,12 @@ ZeCall Stream::flush_locked() {
     call = "zeCommandQueueExecuteCommandLists";
   }
   if (r != ZE_RESULT_SUCCESS) {
-    // Not submitted: its commands are lost (the caller reports it), and a closed list takes
-    // no more appends, so the stream goes on with the list reset.
+    // Not submitted: its commands are lost (the caller reports it, and the next synchronize or
+    // query again), and a closed list takes no more appends, so the stream goes on with the
+    // list reset.
+    discarded_ = {r, call,
+                  std::to_string(batch_commands_) +
+                      " command(s) of this stream's batch were discarded without running"};
     discard_current_locked();
     return {r, call};
   }
@@ -342,6 +350,11 @@ void Stream::release_held_locked() {
 
 ZeCall Stream::settle_locked(bool wait, int* done) {
   *done = 0;
+  if (discarded_) {
+    ZeCall c = discarded_;
+    discarded_ = {};
+    return c;
+  }
   if (completed_ >= submitted_) {
     *done = 1;
     return {};
@@ -376,6 +389,9 @@ ZeCall Stream::settle_locked(bool wait, int* done) {
         if (r != ZE_RESULT_SUCCESS) return {r, poll_call};
       }
       XINHE_ZE_TRY(ze().zeEventHostReset(marker_->event), "zeEventHostReset");
+      // Reset: nothing signals it until a barrier is appended (so a failed append leaves it
+      // free to reuse when the stream goes).
+      device_->events.disarm(marker_);
       XINHE_ZE_TRY(ze().zeCommandListAppendBarrier(immediate_, marker_->event, 0, nullptr),
                    "zeCommandListAppendBarrier");
       device_->events.arm(marker_);

@@ -39,32 +39,60 @@ bool element_offset(uint64_t bytes, size_t elem_size, int64_t* out) {
   return true;
 }
 
-// The largest divisor of n that is at most cap (1 when none above 1 is).
-uint64_t largest_divisor_at_most(uint64_t n, uint64_t cap) {
-  for (uint64_t d = cap < n ? cap : n; d > 1; --d)
-    if (n % d == 0) return d;
-  return 1;
+// The work-group of a launch whose group the driver chooses, within the device's limits:
+// maxGroupCount{X,Y,Z} (a launch over it is invalid, and the kernels take no global offset to
+// split it), maxGroupSize{X,Y,Z} and maxTotalGroupSize. Each dimension's group divides the
+// global size (the reference kernels do not bounds-check every dimension). suggestion (the
+// driver's, already made to divide; NULL at op creation) is kept where it fits; a dimension
+// that needs more groups than the device launches takes the smallest divisor that brings the
+// count within the limit; when the total is then too large, every dimension takes its
+// smallest. Op creation and launch both call this, so an op that was created launches.
+// Returns "" and fills group, or why no group fits.
+std::string choose_group(const cc::NdRange& range, const uint32_t* suggestion,
+                         const DeviceInfo& info, uint32_t group[3]) {
+  static const char kAxis[] = "XYZ";
+  uint64_t smallest[3];
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t global = std::max<uint64_t>(range.global[i], 1);
+    const uint64_t count_limit = std::max<uint32_t>(info.max_group_count[i], 1);
+    const uint64_t size_limit = std::max<uint32_t>(info.max_group_size_xyz[i], 1);
+    uint64_t d = (global + count_limit - 1) / count_limit;  // fewest items per group
+    while (d <= size_limit && d <= global && global % d != 0) ++d;
+    if (d > size_limit || d > global)
+      return "no work-group launches " + std::to_string(global) + " work-items in " + kAxis[i] +
+             ": it needs at least " + std::to_string((global + count_limit - 1) / count_limit) +
+             " per group (maxGroupCount" + kAxis[i] + " " + std::to_string(count_limit) +
+             ") dividing the global size, and maxGroupSize" + kAxis[i] + " is " +
+             std::to_string(size_limit);
+    smallest[i] = d;
+  }
+  uint64_t total = 1;
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t s = suggestion != nullptr ? suggestion[i] : 1;
+    group[i] = static_cast<uint32_t>(std::max<uint64_t>(s, smallest[i]));
+    if (suggestion != nullptr && s < smallest[i]) group[i] = static_cast<uint32_t>(smallest[i]);
+    total *= group[i];
+  }
+  if (total > info.max_group_size) {
+    total = 1;
+    for (int i = 0; i < 3; ++i) total *= (group[i] = static_cast<uint32_t>(smallest[i]));
+  }
+  if (total > info.max_group_size)
+    return "the launch needs work-groups of at least " + std::to_string(smallest[0]) + " x " +
+           std::to_string(smallest[1]) + " x " + std::to_string(smallest[2]) +
+           " work-items to stay within maxGroupCount (" + std::to_string(info.max_group_count[0]) +
+           ", " + std::to_string(info.max_group_count[1]) + ", " +
+           std::to_string(info.max_group_count[2]) + "), over the device's maxTotalGroupSize " +
+           std::to_string(info.max_group_size);
+  return "";
 }
 
-// Why a launch of range cannot be made on the device: a dimension needing more work-groups than
-// ze_device_compute_properties_t.maxGroupCount{X,Y,Z} allows (a launch over it is invalid, and
-// the kernels take no global offset to split it), or "". group is the work-group; NULL for a
-// range whose group the driver chooses, where the largest the device allows in each dimension
-// that divides the global size is assumed (the least number of groups any choice gives).
-std::string group_count_problem(const cc::NdRange& range, const uint32_t* group,
-                                const DeviceInfo& info) {
+// Why a launch of range with an explicit work-group cannot be made: a dimension needing more
+// work-groups than maxGroupCount{X,Y,Z} allows, or "".
+std::string fixed_group_problem(const cc::NdRange& range, const DeviceInfo& info) {
   static const char kAxis[] = "XYZ";
   for (int i = 0; i < 3; ++i) {
-    uint64_t g = 1;
-    if (group != nullptr) {
-      g = group[i];
-    } else if (!range.driver_chooses_local()) {
-      g = range.local[i];
-    } else {
-      const uint64_t cap = std::min<uint64_t>(info.max_group_size_xyz[i], info.max_group_size);
-      g = largest_divisor_at_most(range.global[i], cap == 0 ? 1 : cap);
-    }
-    if (g == 0) g = 1;
+    const uint64_t g = std::max<uint64_t>(range.local[i], 1);
     const uint64_t count = range.global[i] / g;
     if (count > info.max_group_count[i])
       return "the launch needs " + std::to_string(count) + " work-groups in " + kAxis[i] +
@@ -73,6 +101,13 @@ std::string group_count_problem(const cc::NdRange& range, const uint32_t* group,
              std::to_string(info.max_group_count[i]);
   }
   return "";
+}
+
+// Why range cannot be launched on the device ("" when it can), as launch() will try it.
+std::string launch_problem(const cc::NdRange& range, const DeviceInfo& info) {
+  if (!range.driver_chooses_local()) return fixed_group_problem(range, info);
+  uint32_t group[3];
+  return choose_group(range, nullptr, info, group);
 }
 
 // A kernel argument that is a device pointer (NULL allowed).
@@ -129,25 +164,17 @@ class LzKernel {
       // The reference kernels do not bounds-check every dimension: the group must divide it.
       for (int i = 0; i < 3; ++i)
         if (group[i] == 0 || range.global[i] % group[i] != 0) group[i] = 1;
-      // A suggestion that needs more groups than the device launches in a dimension is
-      // widened there to the largest divisor the device's group limits allow.
-      const DeviceInfo& info = device_->info;
-      for (int i = 0; i < 3; ++i) {
-        if (range.global[i] / group[i] <= info.max_group_count[i]) continue;
-        uint64_t others = 1;
-        for (int j = 0; j < 3; ++j)
-          if (j != i) others *= group[j];
-        const uint64_t cap = std::min<uint64_t>(
-            info.max_group_size_xyz[i], std::max<uint64_t>(info.max_group_size / others, 1));
-        group[i] = static_cast<uint32_t>(largest_divisor_at_most(range.global[i], cap));
-      }
+      const uint32_t suggested[3] = {group[0], group[1], group[2]};
+      if (std::string why = choose_group(range, suggested, device_->info, group); !why.empty())
+        return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, "zeCommandListAppendLaunchKernel",
+                              "%s", why.c_str());
     } else {
       for (int i = 0; i < 3; ++i) group[i] = static_cast<uint32_t>(range.local[i]);
+      // Ops check this when they are created (launch_problem).
+      if (std::string why = fixed_group_problem(range, device_->info); !why.empty())
+        return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, "zeCommandListAppendLaunchKernel",
+                              "%s", why.c_str());
     }
-    // Ops check this when they are created; a driver's group choice could still exceed it.
-    if (std::string why = group_count_problem(range, group, device_->info); !why.empty())
-      return XINHE_BE_ERROR(host, UNIMPLEMENTED, kBackendName, "zeCommandListAppendLaunchKernel",
-                            "%s", why.c_str());
     XINHE_ZE_RETURN_IF_ERROR(host,
                              ze.zeKernelSetGroupSize(ref_.kernel, group[0], group[1], group[2]),
                              "zeKernelSetGroupSize");
@@ -341,7 +368,7 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
     const cc::NdRange range = e.impl == GemmImpl::kTiled
                                   ? cc::gemm_tiled_range(desc, level_zero_gemm_tile())
                                   : cc::gemm_reference_range(desc);
-    return group_count_problem(range, nullptr, info);
+    return launch_problem(range, info);
   };
   const auto build = [&](const GemmEntry& e) {
     const bool tiled = e.impl == GemmImpl::kTiled;
@@ -402,7 +429,7 @@ xinhe_status_t create_attention_op(Device* device, const xinhe_attention_desc_t&
     const cc::NdRange range = e.impl == AttentionImpl::kFlash
                                   ? cc::attention_flash_range(desc, level_zero_flash_tile())
                                   : cc::attention_reference_range(desc);
-    return group_count_problem(range, nullptr, info);
+    return launch_problem(range, info);
   };
   const auto build = [&](const AttentionEntry& e) {
     const bool flash = e.impl == AttentionImpl::kFlash;

@@ -275,6 +275,7 @@ CaseResult fill_case(const Device& device, uint32_t pattern_size) {
   Stream stream = device.create_stream();
   std::vector<uint8_t> want = random_bytes(rng, size);
   stream.copy_from_host(buffer, want.data(), size);
+  stream.synchronize();  // `want` is rewritten below: not while a queued copy reads it
   const uint32_t pattern = pattern_size == 1 ? 0xa5u : pattern_size == 2 ? 0xbeefu : 0xdeadc0deu;
   // Several ranges at pattern-aligned but otherwise odd offsets, including the buffer's tail.
   const uint64_t ranges[][2] = {{pattern_size * 3, pattern_size * 1001},

@@ -25,10 +25,21 @@ TEST(CudaLayer, StickyErrorsAreDeviceLost) {
   // cuda.h (13.0): "This leaves the process in an inconsistent state and any further CUDA work
   // will return the same error" (CONTAINED, TENSOR_MEMORY_LEAK, EXTERNAL_DEVICE); an
   // uncorrectable NVLink error is a hardware fault of the same kind.
-  for (const CUresult r :
-       {CUDA_ERROR_CONTAINED, CUDA_ERROR_TENSOR_MEMORY_LEAK, CUDA_ERROR_EXTERNAL_DEVICE,
-        CUDA_ERROR_NVLINK_UNCORRECTABLE, CUDA_ERROR_ILLEGAL_ADDRESS, CUDA_ERROR_LAUNCH_FAILED,
-        CUDA_ERROR_ECC_UNCORRECTABLE, CUDA_ERROR_CONTEXT_IS_DESTROYED}) {
+  // The newer codes by value (cuda_driver.h names them so for older toolkits' cuda.h).
+#if CUDA_VERSION >= 13000
+  static_assert(xinhe::gpu::kCudaErrorContained == CUDA_ERROR_CONTAINED, "cuda.h value");
+  static_assert(xinhe::gpu::kCudaErrorTensorMemoryLeak == CUDA_ERROR_TENSOR_MEMORY_LEAK,
+                "cuda.h value");
+  static_assert(xinhe::gpu::kCudaErrorExternalDevice == CUDA_ERROR_EXTERNAL_DEVICE, "cuda.h value");
+  static_assert(xinhe::gpu::kCudaErrorNvlinkUncorrectable == CUDA_ERROR_NVLINK_UNCORRECTABLE,
+                "cuda.h value");
+#endif
+  for (const CUresult r : {static_cast<CUresult>(xinhe::gpu::kCudaErrorContained),
+                           static_cast<CUresult>(xinhe::gpu::kCudaErrorTensorMemoryLeak),
+                           static_cast<CUresult>(xinhe::gpu::kCudaErrorExternalDevice),
+                           static_cast<CUresult>(xinhe::gpu::kCudaErrorNvlinkUncorrectable),
+                           CUDA_ERROR_ILLEGAL_ADDRESS, CUDA_ERROR_LAUNCH_FAILED,
+                           CUDA_ERROR_ECC_UNCORRECTABLE, CUDA_ERROR_CONTEXT_IS_DESTROYED}) {
     EXPECT_EQ(code_from_result(r), XINHE_STATUS_DEVICE_LOST) << "CUresult " << static_cast<int>(r);
   }
 }

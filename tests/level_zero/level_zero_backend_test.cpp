@@ -659,6 +659,11 @@ TEST(LevelZeroBackend, RegularBatchRecoversFromAFailedSubmission) {
         EXPECT_EQ(t.code, XINHE_STATUS_OK) << i << ": " << t.message;
       }
     }
+    // The caller who synchronizes for the 31 earlier commands learns they never ran, once.
+    const Taken sync = take(api()->stream_synchronize(r.stream));
+    EXPECT_EQ(sync.code, XINHE_STATUS_OUT_OF_MEMORY) << sync.message;
+    EXPECT_NE(sync.message.find("32 command(s)"), std::string::npos) << sync.message;
+    EXPECT_NE(sync.message.find("discarded"), std::string::npos) << sync.message;
     const std::vector<uint32_t> got = r.read();
     for (int i = 0; i < 64; ++i) EXPECT_EQ(got[i], i < 32 ? 0u : static_cast<uint32_t>(i) + 1) << i;
   }
@@ -784,10 +789,17 @@ TEST(LevelZeroBackend, StreamDestroyWaitsForItsQueuedMarker) {
 // XINHE_ZE_CPU_MAX_GROUP_COUNT): launches that need more are declined when the op is created,
 // with the reason, and fall through to an implementation that fits, which computes the right
 // result; an op nothing fits is UNIMPLEMENTED at check (not an invalid launch at run).
+// Creates an m x n x k f32 GEMM that must select the reference kernel, runs it on small
+// integers and compares exactly (defined below).
+void run_reference_within_group_count(Session& s, int64_t m, int64_t n, int64_t k);
+
 TEST(LevelZeroBackend, LaunchesBeyondMaxGroupCountAreDeclined) {
   setenv("XINHE_ZE_CPU_MAX_GROUP_COUNT", "4", 1);
   Session s;
-  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  {
+    const Taken opened = s.open();
+    ASSERT_EQ(opened.code, XINHE_STATUS_OK) << opened.message;
+  }
   {  // m = 4099 (prime) rows: 65 tiles or 4099 single work-items in Y either way
     const xinhe_gemm_desc_t g =
         gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 4099, 1, 1);
@@ -797,22 +809,33 @@ TEST(LevelZeroBackend, LaunchesBeyondMaxGroupCountAreDeclined) {
     EXPECT_NE(why.find("level_zero.gemm.tiled_f32: the launch needs 65 work-groups in Y"),
               std::string::npos)
         << why;
-    EXPECT_NE(why.find("level_zero.gemm.reference_f32: the launch needs 4099 work-groups in Y"),
+    EXPECT_NE(why.find("level_zero.gemm.reference_f32: no work-group launches 4099 work-items "
+                       "in Y: it needs at least 1025 per group"),
               std::string::npos)
         << why;
     EXPECT_NE(why.find("maxGroupCountY of 4"), std::string::npos) << why;
   }
   // n = 320: the tile needs 5 groups in X; the reference runs with groups the device allows.
-  const int64_t m = 8, n = 320, k = 3;
+  // n = 2048 (m = 8): the reference's groups must be wide in X and narrow in Y to fit both the
+  // group count and the total group size; an op that is created must also launch.
+  for (const int64_t n : {320, 2048}) {
+    SCOPED_TRACE(n);
+    run_reference_within_group_count(s, 8, n, 3);
+  }
+}
+
+void run_reference_within_group_count(Session& s, int64_t m, int64_t n, int64_t k) {
   const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, m, n, k);
   const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
   xinhe_be_op_t op = nullptr;
   ASSERT_OK(api()->op_create(s.device(), &desc, &op));
   ASSERT_OK(api()->op_check(op));
   EXPECT_STREQ(api()->op_impl_name(op), "level_zero.gemm.reference_f32");
-  EXPECT_TRUE(
-      TestHost::get().logged("skipped level_zero.gemm.tiled_f32: the launch needs 5 "
-                             "work-groups in X"));
+  if (n == 320) {
+    EXPECT_TRUE(
+        TestHost::get().logged("skipped level_zero.gemm.tiled_f32: the launch needs 5 "
+                               "work-groups in X"));
+  }
   std::vector<float> a(m * k), b(k * n), c(m * n, std::nanf(""));
   for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 7) - 3.0f;
   for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) - 2.0f;
