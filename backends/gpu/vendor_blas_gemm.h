@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "xinhe/backend.h"
+#include "xinhe/backend.hpp"
 
 namespace xinhe::gpu {
 
@@ -46,21 +47,6 @@ struct BlasGemmCall {
   int64_t stride_first = 0, stride_second = 0, stride_c = 0;
   int batch = 0;
 };
-
-inline const char* blas_dtype_name(xinhe_dtype_t t) {
-  switch (t) {
-    case XINHE_DTYPE_F32:
-      return "f32";
-    case XINHE_DTYPE_F16:
-      return "f16";
-    case XINHE_DTYPE_BF16:
-      return "bf16";
-    case XINHE_DTYPE_F64:
-      return "f64";
-    default:
-      return "unknown dtype";
-  }
-}
 
 // The A/B -> C dtype pairs both tables map (f32 compute): f32->f32, f16->f16, f16->f32,
 // bf16->bf16, bf16->f32. No f64: the tables' GEMM call has f32 alpha, beta and compute.
@@ -182,7 +168,8 @@ class VendorBlasGemm {
   std::string unsupported(const xinhe_gemm_desc_t& d) {
     if (!Api::supports(d.ab_dtype, d.c_dtype)) {
       return std::string(Api::kTag) + " GEMM takes f32->f32, f16->f16, f16->f32, bf16->bf16 or " +
-             "bf16->f32, not " + blas_dtype_name(d.ab_dtype) + "->" + blas_dtype_name(d.c_dtype);
+             "bf16->f32, not " + xinhe::backend::dtype_tag(d.ab_dtype) + "->" +
+             xinhe::backend::dtype_tag(d.c_dtype);
     }
     std::string why = ensure_loaded();
     if (!why.empty()) return why;

@@ -314,6 +314,9 @@ xinhe::backend::Built build_tiled(Device* device, GemmOp* op, const OpOverrides&
 xinhe::backend::Built warm_clblast(Device* device, GemmOp* op) {
   const ClApi& cl = device->cl();
   const xinhe_gemm_desc_t& d = op->desc_;
+  std::atomic<bool>& built = device->clblast_built[d.batch == 1 ? 0 : 1];
+  if (built.load(std::memory_order_acquire))
+    return xinhe::backend::Built::ok("CLBlast kernels built");
   cl_int err = CL_SUCCESS;
   cl_command_queue queue = cl.clCreateCommandQueue(device->context, device->id, 0, &err);
   if (err != CL_SUCCESS) {
@@ -360,6 +363,7 @@ xinhe::backend::Built warm_clblast(Device* device, GemmOp* op) {
     op->clblast_alpha0_.reset();
     return built_or_skip(device, error);
   }
+  built.store(true, std::memory_order_release);
   return xinhe::backend::Built::ok("CLBlast kernels built");
 }
 

@@ -2,6 +2,7 @@
 // interfaces shared by the backend table, the op implementations, the tests and xinhe-tune.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,9 @@ struct Device {
   cl_context context = nullptr;
   DeviceInfo info;
   std::unique_ptr<ProgramCache> programs;
+  // CLBlast built its Sgemm / SgemmStridedBatched programs on this context (warm_clblast in
+  // opencl_gemm.cpp): later ops skip the warm-up call.
+  std::atomic<bool> clblast_built[2] = {false, false};
   const ClApi& cl() const { return backend->cl; }
   const xinhe_host_api_t* host() const { return backend->host; }
 };
