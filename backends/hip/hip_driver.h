@@ -260,6 +260,9 @@ class Driver {
     out->caps.mfma = has_mfma(out->arch);
     // GCN/CDNA (gfx9) run 64-lane wavefronts; RDNA (gfx10 and newer) runs HIP kernels in wave32.
     out->caps.wave_size = out->cc_major == 9 ? 64 : 32;
+    // hipModuleLaunchKernel: "HIP does not support kernel launch with total work items defined
+    // in dimension with size gridDim x blockDim >= 2^32".
+    out->caps.max_threads_per_dimension = 0xffffffffull;
     return Result{};
   }
   Result memory_info(uint64_t* free_bytes) const {

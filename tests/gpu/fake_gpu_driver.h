@@ -152,6 +152,7 @@ class Driver {
     out->caps.tma = fake_list_has("XINHE_FAKEGPU_CAPS", "tma");
     out->caps.mfma = fake_list_has("XINHE_FAKEGPU_CAPS", "mfma");
     out->caps.wave_size = out->caps.mfma ? 64 : 32;
+    if (out->caps.mfma) out->caps.max_threads_per_dimension = 0xffffffffull;  // as HIP's
     return Result{};
   }
   Result memory_info(uint64_t* free_bytes) const {

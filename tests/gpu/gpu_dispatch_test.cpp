@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "attention_cuda.h"
+#include "attention_families.h"
 #include "gemm_cuda.h"
 #include "gemm_families.h"
 #include "op_case.h"  // tests/support
@@ -252,6 +253,11 @@ xinhe_gemm_desc_t tall_gemm(int64_t m) {
   return gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F32, m, 64, 64).desc();
 }
 
+// f16 -> f32, 64 x n x 64, dense: only n is large.
+xinhe_gemm_desc_t wide_gemm(int64_t n) {
+  return gemm(XINHE_DTYPE_F16, XINHE_DTYPE_F32, 64, n, 64).desc();
+}
+
 // The plugin's own symbol (fake_gpu_images.c), from the copy the core loaded.
 template <typename Fn>
 Fn plugin_symbol(const char* name) {
@@ -454,7 +460,7 @@ TEST(FakeGpuPortable, GemmGridLimitsFollowEachFamilysLaunch) {
   every.mma_sync = every.wgmma = every.tma = every.mfma = true;
   for (const GemmFamily& f : kGemmFamilies) {
     SCOPED_TRACE(f.method);
-    const GemmGridLimit limit = gemm_grid_limit(f);
+    const GemmGridLimit limit = gemm_grid_limit(f, every);
     if (f.id == GemmFamilyId::kWgmma) {
       EXPECT_EQ(limit.max_m, INT64_MAX);
       continue;
@@ -466,10 +472,60 @@ TEST(FakeGpuPortable, GemmGridLimitsFollowEachFamilysLaunch) {
     EXPECT_EQ(gemm_unsupported(f, every, tall_gemm(limit.max_m + 1)),
               "m too large for the grid (> " + std::to_string(limit.max_m) + ")");
   }
-  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kNaive)).max_m, 1048560);
-  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kSimt)).max_m, 4194240);
-  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kTensorOp)).max_m, 8388480);
-  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kMfma)).max_m, 8388480);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kNaive), every).max_m, 1048560);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kSimt), every).max_m, 4194240);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kTensorOp), every).max_m, 8388480);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kMfma), every).max_m, 8388480);
+}
+
+// HIP refuses a launch whose grid times block reaches 2^32 work-items in a dimension, so on a
+// device that says so each family's n stops where its grid x times its threads along x would
+// reach 2^32; one more column is refused at check time, not by the launch. The same attention
+// seq_q. Without the limit (CUDA) those sizes pass the grid check.
+TEST(FakeGpuPortable, GridsStayUnder2To32WorkItemsWhereTheDeviceLimitsThem) {
+  using namespace xinhe::kernels::gpu;
+  DeviceCapabilities every;
+  every.arch = "any";
+  every.mma_sync = every.wgmma = every.tma = every.mfma = true;
+  DeviceCapabilities hip = every;
+  hip.max_threads_per_dimension = 0xffffffffull;
+  for (const GemmFamily& f : kGemmFamilies) {
+    if (f.id == GemmFamilyId::kWgmma) continue;
+    SCOPED_TRACE(f.method);
+    const int64_t max_n = gemm_grid_limit(f, hip).max_n;
+    EXPECT_LT(max_n, gemm_grid_limit(f, every).max_n);
+    xinhe_gemm_cuda_params_t p = gemm_params(wide_gemm(max_n));
+    Launch at = gemm_launch(f, p, 65535, 4);
+    EXPECT_LE(uint64_t{at.grid[0]} * at.block[0], 0xffffffffull) << "n = " << max_n;
+    p.n = max_n + 1;
+    Launch over = gemm_launch(f, p, 65535, 4);
+    EXPECT_GT(uint64_t{over.grid[0]} * over.block[0], 0xffffffffull) << "n = " << p.n;
+    EXPECT_EQ(gemm_grid_unsupported(f, hip, wide_gemm(max_n), ""), "");
+    EXPECT_EQ(gemm_grid_unsupported(f, hip, wide_gemm(max_n + 1), ""),
+              "n too large for the grid (> " + std::to_string(max_n) + ")");
+    EXPECT_EQ(gemm_grid_unsupported(f, every, wide_gemm(max_n + 1), ""), "");
+  }
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kMfma), hip).max_n, 2147483520);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kSimt), hip).max_n, 1073741760);
+  EXPECT_EQ(gemm_grid_limit(gemm_family(GemmFamilyId::kNaive), hip).max_n, 4294967280);
+  for (const AttentionFamily& f : kAttentionFamilies) {
+    SCOPED_TRACE(f.method);
+    xinhe_attention_desc_t d = attention(XINHE_DTYPE_F16, 64).desc();
+    const int64_t max_rows = static_cast<int64_t>(0xffffffffull / f.threads) * f.rows_per_block;
+    d.seq_q = max_rows;
+    EXPECT_EQ(attention_unsupported(f, hip, d), "");
+    xinhe_attention_cuda_params_t p{};
+    p.batch = d.batch;
+    p.heads_q = d.heads_q;
+    p.seq_q = d.seq_q;
+    p.head_dim = d.head_dim;
+    const Launch at = xinhe::kernels::gpu::attention_launch(f, p, 65535);
+    EXPECT_LE(uint64_t{at.grid[0]} * at.block[0], 0xffffffffull);
+    d.seq_q = max_rows + 1;
+    EXPECT_EQ(attention_unsupported(f, hip, d),
+              "seq_q too large for the grid (> " + std::to_string(max_rows) + ")");
+    EXPECT_EQ(attention_unsupported(f, every, d), "");
+  }
 }
 
 TEST(FakeGpuPortable, PortableKernelsTakeTheMOfTheirOwnGrid) {
@@ -660,6 +716,28 @@ TEST(FakeGpuCdna, MfmaTakesTheMItsRunsCanLaunch) {
   ASSERT_NE(device, nullptr);
   EXPECT_EQ(create_only(device, tall_gemm(4194240)).impl, "fakegpu.gemm.mfma_f16_f32_gfx90a");
   EXPECT_EQ(create_only(device, tall_gemm(4194241)).impl, "fakegpu");
+}
+
+// The device says it is HIP-like (under 2^32 work-items per dimension): MFMA takes the n its
+// SIMT fallback can launch (256 threads, 64 columns a block), the naive kernel (16 threads
+// along x) the n up to its own limit, and beyond that no family does.
+TEST(FakeGpuCdna, GemmsTakeTheNTheirRunsCanLaunchUnderHipsWorkItemLimit) {
+  xinhe_device_t device = fake_gpu();
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(create_only(device, wide_gemm(1073741760)).impl, "fakegpu.gemm.mfma_f16_f32_gfx90a");
+  // n stays a multiple of 8, so MFMA's aligned rows are not what declines it; its own grid
+  // would take this n (up to 2147483520), its SIMT fallback's would not.
+  EXPECT_EQ(create_only(device, wide_gemm(1073741768)).impl, "fakegpu.gemm.naive_f16_f32");
+  EXPECT_EQ(create_only(device, wide_gemm(4294967280)).impl, "fakegpu.gemm.naive_f16_f32");
+  const Created over = create_only(device, wide_gemm(4294967288));
+  EXPECT_EQ(over.impl, "fakegpu");
+  EXPECT_NE(over.check.find("fakegpu.gemm.mfma_f16_f32_gfx90a: n too large for the grid "
+                            "(> 2147483520)"),
+            std::string::npos)
+      << over.check;
+  EXPECT_NE(over.check.find("fakegpu.gemm.naive_f16_f32: n too large for the grid (> 4294967280)"),
+            std::string::npos)
+      << over.check;
 }
 
 // ---- One kernel image fails to load (XINHE_FAKEGPU_FAIL_IMAGE=gemm or attention)

@@ -95,8 +95,10 @@ inline std::string attention_unsupported(const AttentionFamily& f, const DeviceC
   if (std::string missing = f.missing_hardware(caps); !missing.empty()) return missing;
   if (d.head_dim > f.max_head_dim) return "head_dim > " + std::to_string(f.max_head_dim);
   if (d.heads_q > kMaxGridYZ) return "more than 65535 query heads";
-  if (ceil_div64(d.seq_q, f.rows_per_block) > kMaxGridX) {
-    return "seq_q too large for the grid (> 2^31 - 1 blocks)";
+  const int64_t max_blocks = max_grid_x(caps, f.threads);
+  if (ceil_div64(d.seq_q, f.rows_per_block) > max_blocks) {
+    return "seq_q too large for the grid (> " + std::to_string(max_blocks * f.rows_per_block) +
+           ")";
   }
   return "";
 }

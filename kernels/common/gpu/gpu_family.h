@@ -20,6 +20,9 @@ struct DeviceCapabilities {
   bool mfma = false;      // AMD matrix cores with f16 and bf16_1k MFMA (CDNA2, CDNA3)
   int wave_size = 32;     // lanes per hardware warp or wavefront
   int compute_units = 0;  // SMs or CUs (the size of persistent grids)
+  // Work-items one launch may have along a dimension (grid times block); 0: no limit beyond
+  // the grid's own. HIP refuses gridDim * blockDim >= 2^32 in any dimension.
+  uint64_t max_threads_per_dimension = 0;
 };
 
 // One kernel launch: grid and block in threads, dynamic shared memory in bytes.
@@ -33,10 +36,18 @@ struct Launch {
 inline constexpr int64_t kMaxGridYZ = 65535;
 inline constexpr int64_t kMaxGridX = 0x7fffffff;
 
+// The most blocks of block_threads work-items a grid may have along x on a device with caps.
+inline int64_t max_grid_x(const DeviceCapabilities& caps, int64_t block_threads) {
+  if (caps.max_threads_per_dimension == 0) return kMaxGridX;
+  const uint64_t by_threads = caps.max_threads_per_dimension / static_cast<uint64_t>(block_threads);
+  return by_threads < static_cast<uint64_t>(kMaxGridX) ? static_cast<int64_t>(by_threads)
+                                                        : kMaxGridX;
+}
+
 // ceil(a / b) for a >= 0, b > 0, without the (a + b - 1) that wraps near 2^63.
 inline int64_t ceil_div64(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
-// A grid size; the families' eligibility checks keep it within kMaxGridX / kMaxGridYZ.
+// A grid size; the families' eligibility checks keep it within max_grid_x / kMaxGridYZ.
 inline uint32_t ceil_div(int64_t a, int64_t b) { return static_cast<uint32_t>(ceil_div64(a, b)); }
 
 // Blocks along z for batch: batches beyond max_grid_z are looped inside the kernels.

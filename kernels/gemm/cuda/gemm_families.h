@@ -111,41 +111,45 @@ inline xinhe_gemm_cuda_params_t gemm_params(const xinhe_gemm_desc_t& d) {
   return p;
 }
 
-// The largest m and n the launch of family f (gemm_launch) covers: M blocks on grid y (at most
-// kMaxGridYZ), N blocks on grid x (at most kMaxGridX). The persistent wgmma kernel walks its
-// tiles with gridDim.x CTAs and int64 indices, so its grid sets no limit.
+// The largest m and n the launch of family f (gemm_launch) covers on a device with caps: M
+// blocks on grid y (at most kMaxGridYZ), N blocks on grid x (max_grid_x of its threads along
+// x). The persistent wgmma kernel walks its tiles with gridDim.x CTAs and int64 indices, so its
+// grid sets no limit.
 struct GemmGridLimit {
   int64_t max_m, max_n;
 };
-inline GemmGridLimit gemm_grid_limit(const GemmFamily& f) {
-  int64_t block_m = 0, block_n = 0;
+inline GemmGridLimit gemm_grid_limit(const GemmFamily& f, const DeviceCapabilities& caps) {
+  int64_t block_m = 0, block_n = 0, threads_x = 0;
   switch (f.id) {
     case GemmFamilyId::kWgmma:
       return {INT64_MAX, INT64_MAX};
     case GemmFamilyId::kMfma:
       block_m = XINHE_GEMM_MFMA_BLOCK_M;
       block_n = XINHE_GEMM_MFMA_BLOCK_N;
+      threads_x = XINHE_GEMM_MFMA_THREADS;
       break;
     case GemmFamilyId::kTensorOp:
       block_m = XINHE_GEMM_TENSOROP_BLOCK_M;
       block_n = XINHE_GEMM_TENSOROP_BLOCK_N;
+      threads_x = XINHE_GEMM_TENSOROP_THREADS;
       break;
     case GemmFamilyId::kSimt:
       block_m = XINHE_GEMM_SIMT_BLOCK_M;
       block_n = XINHE_GEMM_SIMT_BLOCK_N;
+      threads_x = XINHE_GEMM_SIMT_THREADS;
       break;
     case GemmFamilyId::kNaive:
-      block_m = block_n = XINHE_GEMM_NAIVE_BLOCK;
+      block_m = block_n = threads_x = XINHE_GEMM_NAIVE_BLOCK;
       break;
   }
-  return {kMaxGridYZ * block_m, kMaxGridX * block_n};
+  return {kMaxGridYZ * block_m, max_grid_x(caps, threads_x) * block_n};
 }
 
-// Why the grid of family f cannot cover d ("" when it can); role names what f does for the
-// family being checked ("" for the family itself).
-inline std::string gemm_grid_unsupported(const GemmFamily& f, const xinhe_gemm_desc_t& d,
-                                         const std::string& role) {
-  const GemmGridLimit limit = gemm_grid_limit(f);
+// Why the grid of family f cannot cover d on a device with caps ("" when it can); role names
+// what f does for the family being checked ("" for the family itself).
+inline std::string gemm_grid_unsupported(const GemmFamily& f, const DeviceCapabilities& caps,
+                                         const xinhe_gemm_desc_t& d, const std::string& role) {
+  const GemmGridLimit limit = gemm_grid_limit(f, caps);
   const std::string whose = role.empty() ? std::string("the grid") : "the grid of " + role;
   if (d.m > limit.max_m)
     return "m too large for " + whose + " (> " + std::to_string(limit.max_m) + ")";
@@ -182,17 +186,17 @@ inline std::string gemm_unsupported(const GemmFamily& f, const DeviceCapabilitie
   }
   // The family's own launch, and those of the families it hands runs to (decided per run, so
   // they must fit too).
-  if (std::string grid = gemm_grid_unsupported(f, d, ""); !grid.empty()) return grid;
+  if (std::string grid = gemm_grid_unsupported(f, caps, d, ""); !grid.empty()) return grid;
   if (f.misaligned_fallback != f.id) {
     const GemmFamily& fallback = gemm_family(f.misaligned_fallback);
     std::string grid =
-        gemm_grid_unsupported(fallback, d, std::string(fallback.method) + " (misaligned A or B)");
+        gemm_grid_unsupported(fallback, caps, d, std::string(fallback.method) + " (misaligned A or B)");
     if (!grid.empty()) return grid;
   }
   if (f.tma_fallback != f.id) {
     const GemmFamily& fallback = gemm_family(f.tma_fallback);
     std::string grid =
-        gemm_grid_unsupported(fallback, d, std::string(fallback.method) + " (tensor maps refused)");
+        gemm_grid_unsupported(fallback, caps, d, std::string(fallback.method) + " (tensor maps refused)");
     if (!grid.empty()) return grid;
   }
   return "";
