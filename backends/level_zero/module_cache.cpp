@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bounded_file.h"
+#include "cache_claim.h"
 #include "opencl/fnv1a.h"
 
 #ifndef XINHE_LEVEL_ZERO_VERSION_STRING
@@ -203,13 +204,20 @@ ZeCall ModuleCache::build(const SpirvProgram& spirv, ze_module_handle_t* out) {
 
 ze_module_handle_t ModuleCache::load_from_disk(uint64_t key) {
   const std::string path = entry_path(key);
+  // Claim the entry (util/cache_claim.h): until it is released, no other process loads it, and
+  // if the driver kills this process while loading it the entry stays quarantined.
+  std::string claimed, why;
+  if (!util::claim_cache_entry(path, &claimed, &why)) {
+    if (why.empty()) return nullptr;  // a plain miss, or another process holds the claim
+    ++stats_.disk_rejected;
+    log("module cache: entry " + path + " rejected (" + why + "); rebuilding");
+    return nullptr;
+  }
   // The same bounded, regular-file-only read as the other caches: a FIFO or a file larger than
   // any entry is refused before a byte is allocated for it.
-  std::string data, why;
+  std::string data;
   util::FileProblem problem = util::FileProblem::kNone;
-  if (!util::read_regular_file(path, sizeof(EntryHeader) + kMaxPayload, &data, &problem, &why)) {
-    if (problem == util::FileProblem::kMissing) return nullptr;  // plain miss
-  }
+  util::read_regular_file(claimed, sizeof(EntryHeader) + kMaxPayload, &data, &problem, &why);
   EntryHeader header{};
   if (data.size() >= sizeof(header)) std::memcpy(&header, data.data(), sizeof(header));
   std::vector<uint8_t> payload;
@@ -247,10 +255,14 @@ ze_module_handle_t ModuleCache::load_from_disk(uint64_t key) {
     const ze_result_t r =
         ze.zeModuleCreate(device_->context, device_->device, &desc, &module, &build_log);
     const std::string text = build_log_text(ze, build_log);
-    if (r == ZE_RESULT_SUCCESS) return module;
+    if (r == ZE_RESULT_SUCCESS) {
+      util::release_cache_claim(claimed, path);  // accepted
+      return module;
+    }
     why = "driver rejected the binary (" + ze_result_name(r) + (text.empty() ? "" : ": " + text) +
           ")";
   }
+  std::remove(claimed.c_str());  // rebuilt and stored again by the caller
   ++stats_.disk_rejected;
   log("module cache: entry " + path + " rejected (" + why + "); rebuilding");
   return nullptr;
@@ -313,6 +325,10 @@ void ModuleCache::store_to_disk(uint64_t key, ze_module_handle_t module) {
   }
   ++stats_.disk_writes;
   log("module cache: stored " + final_path);
+  const std::string name = final_path.substr(final_path.rfind('/') + 1);
+  if (const int stale = util::remove_stale_claims(disk_dir_, name); stale > 0) {
+    log("module cache: removed " + std::to_string(stale) + " stale claim(s) of " + final_path);
+  }
 }
 
 }  // namespace xinhe::level_zero

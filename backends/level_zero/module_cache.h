@@ -8,6 +8,8 @@
 // an entry whose magic, version, key, size or checksum does not match, or that the driver
 // rejects, is rebuilt from SPIR-V and overwritten. A folder that cannot be created or written
 // turns the disk layer off (one verbose log line, topic "cache") and the cache works in memory.
+// An entry is claimed before the driver sees it (runtime/util/cache_claim.h), so one that
+// crashes the driver stays quarantined and the next process rebuilds from SPIR-V.
 //
 // Kernels are created once per (module, name) and live until the device closes, so a launch
 // still queued when its op is destroyed keeps a valid kernel. Setting a kernel's arguments and

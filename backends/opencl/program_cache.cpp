@@ -1,7 +1,6 @@
 // Two-level program cache: memory (per device) over disk (per user, shared by processes).
 #include "program_cache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "bounded_file.h"
+#include "cache_claim.h"
 #include "fnv1a.h"
 #include "status_util.h"
 
@@ -228,18 +228,15 @@ ClError ProgramCache::get(const std::string& source, const std::string& options,
 cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options,
                                         const std::string& kernel_name) {
   const std::string path = entry_path(key);
-  // Claim the entry (see program_cache.h): from here until it is renamed back, no other
-  // process loads it, and if the driver kills this process the entry stays quarantined.
-  static std::atomic<uint64_t> counter{0};
-  const std::string claimed =
-      path + ".claimed." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
-  if (std::rename(path.c_str(), claimed.c_str()) != 0) {
-    if (errno != ENOENT)
-      log("program cache: cannot claim " + path + " (" + std::strerror(errno) + ")");
-    return nullptr;  // a plain miss, or another process holds the claim
+  // Claim the entry (util/cache_claim.h): until it is released, no other process loads it, and
+  // if the driver kills this process the entry stays quarantined.
+  std::string claimed, claim_problem;
+  if (!util::claim_cache_entry(path, &claimed, &claim_problem)) {
+    if (claim_problem.empty()) return nullptr;  // a plain miss, or another process holds it
+    ++stats_.disk_rejected;
+    log("program cache: entry " + path + " rejected (" + claim_problem + "); rebuilding");
+    return nullptr;
   }
-  // The claim's age is measured from now (rename keeps the entry's modification time).
-  utimensat(AT_FDCWD, claimed.c_str(), nullptr, 0);
 
   std::string why;
   std::vector<unsigned char> payload;
@@ -277,9 +274,7 @@ cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options
       err = cl_->clBuildProgram(program, 1, &device_, options.c_str(), nullptr, nullptr);
       if (err == CL_SUCCESS && !has_kernel(program, kernel_name)) err = CL_INVALID_KERNEL_NAME;
       if (err == CL_SUCCESS) {
-        // Accepted: release the claim. Another process may have stored the same entry in the
-        // meantime; this one replaces it with identical content.
-        if (std::rename(claimed.c_str(), path.c_str()) != 0) std::remove(claimed.c_str());
+        util::release_cache_claim(claimed, path);  // accepted
         return program;
       }
     }
@@ -293,22 +288,6 @@ cl_program ProgramCache::load_from_disk(uint64_t key, const std::string& options
   ++stats_.disk_rejected;
   log("program cache: entry " + path + " rejected (" + why + "); rebuilding");
   return nullptr;
-}
-
-void ProgramCache::remove_stale_claims(uint64_t key) const {
-  DIR* dir = opendir(disk_dir_.c_str());
-  if (dir == nullptr) return;
-  const std::string prefix = "opencl-" + hex64(key) + ".bin.claimed.";
-  const time_t now = std::time(nullptr);
-  while (const dirent* e = readdir(dir)) {
-    if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
-    const std::string file = disk_dir_ + "/" + e->d_name;
-    struct stat st;
-    if (lstat(file.c_str(), &st) == 0 && now - st.st_mtime > kStaleClaimSeconds) {
-      if (std::remove(file.c_str()) == 0) log("program cache: removed stale claim " + file);
-    }
-  }
-  closedir(dir);
 }
 
 void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
@@ -342,15 +321,32 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
   }
   bool ok = std::fwrite(entry.data(), 1, entry.size(), f) == entry.size();
   ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+  if (!ok) {
     const std::string why = std::strerror(errno);
     std::remove(temp_path.c_str());
     disable_disk("cannot write an entry (" + why + ")");
     return;
   }
+  if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    const std::string why = std::strerror(err);
+    std::remove(temp_path.c_str());
+    // Something in this one entry's place (a folder, a busy file) concerns that entry only:
+    // skip it and keep the disk layer for the others. Anything else (permissions, read-only
+    // or full file system) is about the folder and turns the disk layer off.
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST || err == EBUSY) {
+      log("program cache: entry " + final_path + " not stored (" + why + "); disk layer kept");
+      return;
+    }
+    disable_disk("cannot write an entry (" + why + ")");
+    return;
+  }
   ++stats_.disk_writes;
   log("program cache: stored " + final_path);
-  remove_stale_claims(key);
+  const std::string name = final_path.substr(final_path.rfind('/') + 1);
+  if (const int stale = util::remove_stale_claims(disk_dir_, name); stale > 0) {
+    log("program cache: removed " + std::to_string(stale) + " stale claim(s) of " + final_path);
+  }
 }
 
 ClError ProgramCache::build_from_source(const std::string& source, const std::string& options,

@@ -11,13 +11,10 @@
 // written turns the disk layer off (one verbose log line) and the cache keeps working in
 // memory.
 //
-// Crash safety (docs/opencl.md, "Kernel cache"): a binary can pass every check and still
-// crash the driver that loads it. So an entry is claimed before the driver sees it: renamed
-// to opencl-<key>.bin.claimed.<pid>.<n>, and renamed back only once the driver built it and
-// the kernel was found. A process that dies in between leaves the claimed file behind, where
-// nothing loads it again (quarantined): the next process misses, rebuilds from source and
-// stores a fresh entry. Claimed files older than kStaleClaimSeconds are deleted when an entry
-// of the same key is stored.
+// Crash safety (docs/opencl.md, "Kernel cache"; runtime/util/cache_claim.h): an entry is
+// claimed (renamed to opencl-<key>.bin.claimed.<pid>.<n>) before the driver sees it and
+// released only once the driver built it and the kernel was found, so an entry that crashes
+// the driver stays quarantined and the next process rebuilds from source.
 #pragma once
 
 #include <atomic>
@@ -45,9 +42,6 @@ struct ProgramCacheStats {
 constexpr size_t kCacheEntryHeaderBytes = 40;
 // Larger entries are refused unread (PoCL's are ~150 KB; GPU binaries a few MB).
 constexpr uint64_t kMaxCacheEntryBytes = uint64_t{256} << 20;
-// A claim older than this belongs to a process that died while its driver loaded the entry.
-constexpr int64_t kStaleClaimSeconds = 600;
-
 // Checks the header of an entry file of file_size bytes stored under key: "" when it agrees
 // (magic, format version, reserved field 0, key, payload size == file_size - header) with the
 // payload's size and checksum in *payload_size, *checksum; else what is wrong. Reads
@@ -91,7 +85,6 @@ class ProgramCache {
   cl_program load_from_disk(uint64_t key, const std::string& options,
                             const std::string& kernel_name);
   void store_to_disk(uint64_t key, cl_program program);
-  void remove_stale_claims(uint64_t key) const;
   bool has_kernel(cl_program program, const std::string& kernel_name) const;
   ClError build_from_source(const std::string& source, const std::string& options, cl_program* out);
   void log(const std::string& message) const;

@@ -11,7 +11,10 @@
 // environment before it does.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache_claim.h"  // runtime/util
 #include "cpu_driver/cpu_driver_hooks.h"
 #include "level_zero_internal.h"
 #include "module_cache.h"
@@ -319,6 +323,85 @@ TEST(LevelZeroBackend, ModuleCacheStoresLoadsAndRejectsCorruptEntries) {
   EXPECT_EQ(fifth.disk_rejected, 1u);
   EXPECT_EQ(fifth.builds, 1u);
   EXPECT_TRUE(TestHost::get().logged("FIFO"));
+  fs::remove_all(dir);
+}
+
+// Run by ModuleCacheQuarantinesAnEntryThatCrashesTheDriver in a child process: loads the f32
+// GEMM module from the disk cache, with a driver that dies on native binaries.
+TEST(LevelZeroBackend, DISABLED_ChildLoadsTheCachedModule) {
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 8, 8, 8);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  Session s;
+  ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+  ASSERT_FALSE(impl_of(s, desc).empty());
+}
+
+// A cached binary that kills the driver loading it is quarantined: the entry was claimed
+// (renamed aside) before the driver saw it, so the next process misses, rebuilds from SPIR-V
+// and stores a fresh entry instead of crashing too. The dead process's claim is deleted once it
+// is older than util::kStaleClaimSeconds, when that entry is stored again.
+TEST(LevelZeroBackend, ModuleCacheQuarantinesAnEntryThatCrashesTheDriver) {
+  const std::string dir = make_temp_dir();
+  ASSERT_FALSE(dir.empty());
+  setenv("XINHE_CACHE_DIR", (dir + "/cache").c_str(), 1);
+  const xinhe_gemm_desc_t g = gemm_desc(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 8, 8, 8);
+  const xinhe_be_op_desc_t desc{sizeof(desc), XINHE_OP_GEMM, &g, nullptr};
+  const auto run = [&](lz::ModuleCacheStats* stats) {
+    Session s;
+    ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
+    ASSERT_FALSE(impl_of(s, desc).empty());
+    *stats = s.internal()->modules->stats();
+  };
+  const auto files = [&](const char* part) {
+    std::vector<fs::path> found;
+    for (const auto& e : fs::directory_iterator(dir + "/cache")) {
+      if (e.path().filename().string().find(part) != std::string::npos) found.push_back(e.path());
+    }
+    return found;
+  };
+  lz::ModuleCacheStats first{}, second{}, third{};
+  run(&first);
+  ASSERT_EQ(first.disk_writes, 1u);
+
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    setenv("XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE", "1", 1);
+    execl("/proc/self/exe", "child", "--gtest_also_run_disabled_tests",
+          "--gtest_filter=LevelZeroBackend.DISABLED_ChildLoadsTheCachedModule", nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the child did not die in the driver: status " << status;
+  const std::string claim_tag = ".claimed." + std::to_string(child) + ".";
+  EXPECT_EQ(files(".bin").size(), 1u);  // the claim only: no entry under the key's own name
+  ASSERT_EQ(files(claim_tag.c_str()).size(), 1u);
+  EXPECT_TRUE(files(".tmp.").empty());
+
+  run(&second);  // misses, rebuilds, stores; the fresh claim stays
+  EXPECT_EQ(second.disk_hits, 0u);
+  EXPECT_EQ(second.disk_rejected, 0u);
+  EXPECT_EQ(second.builds, 1u);
+  EXPECT_EQ(second.disk_writes, 1u);
+  ASSERT_EQ(files(claim_tag.c_str()).size(), 1u);
+  EXPECT_EQ(files(".bin").size(), 2u);
+
+  // Age the claim past the limit; the next store of the key deletes it.
+  const fs::path claim = files(claim_tag.c_str())[0];
+  const timespec old_times[2] = {{0, UTIME_OMIT},
+                                 {time(nullptr) - xinhe::util::kStaleClaimSeconds - 5, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, claim.c_str(), old_times, 0), 0);
+  for (const fs::path& entry : files(".bin")) {
+    if (entry != claim) fs::remove(entry);
+  }
+  run(&third);
+  EXPECT_EQ(third.builds, 1u);
+  EXPECT_EQ(third.disk_writes, 1u);
+  EXPECT_FALSE(fs::exists(claim));
+  EXPECT_TRUE(TestHost::get().logged("stale claim"));
+  EXPECT_EQ(files(".bin").size(), 1u);
   fs::remove_all(dir);
 }
 

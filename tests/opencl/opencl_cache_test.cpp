@@ -158,6 +158,25 @@ TEST_F(OpenclCacheTest, TwoProcessesBuildingAtOnceBothSucceed) {
   EXPECT_EQ(after.disk_hits, 1) << after.output;
 }
 
+// A folder in an entry's place is left alone (not claimed, renamed or removed): that entry is
+// rebuilt and not stored, and the disk layer stays on for the rest.
+TEST_F(OpenclCacheTest, AFolderAtAnEntryPathIsLeftAloneAndSkipped) {
+  const std::vector<fs::path> files = entries();
+  ASSERT_EQ(files.size(), 1u);
+  fs::remove(files[0]);
+  fs::create_directories(files[0] / "user data");
+  const ProbeRun run = run_probe(dir_);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.builds, 1) << run.output;
+  EXPECT_EQ(run.rejected, 1) << run.output;
+  EXPECT_EQ(run.writes, 0) << run.output;
+  EXPECT_NE(run.output.find("is a directory"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("disk layer kept"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("memory only"), std::string::npos) << run.output;
+  EXPECT_TRUE(fs::is_directory(files[0] / "user data"));
+  EXPECT_EQ(entries().size(), 1u) << "nothing renamed aside or left behind";
+}
+
 TEST_F(OpenclCacheTest, UnwritableFolderFallsBackToMemory) {
   const ProbeRun run = run_probe("/proc/xinhe-cache-cannot-exist");
   ASSERT_EQ(run.exit_code, 0) << run.output;

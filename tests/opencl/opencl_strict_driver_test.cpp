@@ -7,8 +7,12 @@
 // test runs in its own process (gtest_discover_tests), so the variables it sets stay its own.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,7 +33,7 @@ class StrictDriverTest : public ::testing::Test {
     for (const char* name :
          {"XSHIM_GPU", "XSHIM_KERNEL_WG", "XSHIM_MAX_GRID_Z", "XSHIM_FINISH_ERR", "XSHIM_WAIT_ERR",
           "XSHIM_CREATE_BUFFER_ERR", "XSHIM_FILL_ERR", "XSHIM_NO_PROF", "XSHIM_DEVICE_VERSION",
-          "XSHIM_C_VERSION", "XSHIM_DIMS", "XSHIM_FAIL_BUILD_SOURCE"})
+          "XSHIM_C_VERSION", "XSHIM_DIMS", "XSHIM_FAIL_BUILD_SOURCE", "XSHIM_CRASH_ON_BINARY"})
       unsetenv(name);
     // An empty tuning database: the shipped PoCL entries would not be what a GPU gets.
     empty_db_ = ::testing::TempDir() + "xinhe_strict_empty_db.txt";
@@ -284,6 +288,74 @@ TEST_F(StrictDriverTest, BatchBeyondTheGridLimitIsLaunchedInSlices) {
     EXPECT_TRUE(r.ok) << method << ": " << r.error;
     EXPECT_EQ(r.impl, std::string("opencl.gemm.") + method + "_f16_f32");
   }
+}
+
+}  // namespace
+}  // namespace xinhe::opencl::testing
+
+namespace xinhe::opencl::testing {
+namespace {
+
+// ---- A cached binary that crashes the driver ----
+
+// Run by CachedBinaryThatCrashesTheDriverIsQuarantined in a child process, whose driver dies
+// loading a binary (SetUp clears the XSHIM_* variables, so it is set here).
+TEST_F(StrictDriverTest, DISABLED_ChildRunsAGemmFromTheCache) {
+  setenv("XSHIM_CRASH_ON_BINARY", "1", 1);
+  OPEN_OR_SKIP();
+  const GemmCase g = gemm_case(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 19, 23, 17);
+  const CheckResult r = check_gemm(*session_, g, OpOverrides{});
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
+// The program cache claims an entry (renames it aside) before the driver sees it, so a process
+// whose driver dies loading it leaves it quarantined: the next process rebuilds from source
+// instead of crashing too.
+TEST_F(StrictDriverTest, CachedBinaryThatCrashesTheDriverIsQuarantined) {
+  namespace fs = std::filesystem;
+  const std::string dir = ::testing::TempDir() + "xinhe_strict_quarantine_" + std::to_string(getpid());
+  fs::remove_all(dir);
+  setenv("XINHE_CACHE_DIR", dir.c_str(), 1);
+  OPEN_OR_SKIP();
+  const GemmCase g = gemm_case(XINHE_DTYPE_F32, XINHE_DTYPE_F32, false, false, 19, 23, 17);
+  CheckResult r = check_gemm(*session_, g, OpOverrides{});
+  ASSERT_TRUE(r.ok) << r.error;
+  session_.reset();
+  const auto count = [&](const std::string& part) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+      n += e.path().filename().string().find(part) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  const int entries = count(".bin");
+  ASSERT_GE(entries, 1);
+
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    execl("/proc/self/exe", "child", "--gtest_also_run_disabled_tests",
+          "--gtest_filter=StrictDriverTest.DISABLED_ChildRunsAGemmFromTheCache", nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the child did not die in the driver: status " << status;
+  const std::string claim = ".claimed." + std::to_string(child) + ".";
+  EXPECT_EQ(count(claim), 1);  // the entry it was loading when it died
+  EXPECT_EQ(count(".bin"), entries);
+
+  TestHost::get().clear_logs();
+  setenv("XINHE_VERBOSE", "cache", 1);
+  ASSERT_TRUE(open());
+  r = check_gemm(*session_, g, OpOverrides{});  // this process's driver is fine
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(logged("built from source")) << "the quarantined entry was not rebuilt";
+  EXPECT_EQ(count(claim), 1);  // fresh: kept until it is older than kStaleClaimSeconds
+  EXPECT_EQ(count(".bin"), entries + 1);
+  unsetenv("XINHE_VERBOSE");
+  session_.reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace

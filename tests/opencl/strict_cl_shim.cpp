@@ -20,12 +20,15 @@
 //                            CL_DEVICE_MAX_WORK_ITEM_SIZES needs room for N entries
 //   XSHIM_FAIL_BUILD_SOURCE=S  clBuildProgram of a program whose source contains S fails with
 //                            CL_BUILD_PROGRAM_FAILURE
+//   XSHIM_CRASH_ON_BINARY=1  clCreateProgramWithBinary kills the process (a driver that
+//                            crashes on a damaged cached binary)
 // CLBlast links against libOpenCL.so.1 too and gets this library, so its symbols (versioned
 // OPENCL_1.0, see strict_cl_shim.map) are forwarded as well. Calls not changed here go
 // through one-instruction trampolines (x86-64), so no signature has to be restated.
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #include <dlfcn.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -115,7 +118,6 @@ XSHIM_PASS(clGetEventInfo)
 XSHIM_PASS(clRetainEvent)
 XSHIM_PASS(clReleaseEvent)
 XSHIM_PASS(clCreateProgramWithSource)
-XSHIM_PASS(clCreateProgramWithBinary)
 XSHIM_PASS(clGetProgramInfo)
 XSHIM_PASS(clGetProgramBuildInfo)
 XSHIM_PASS(clRetainProgram)
@@ -217,6 +219,14 @@ CL_API_ENTRY cl_mem CL_API_CALL clCreateBuffer(cl_context context, cl_mem_flags 
     return nullptr;
   }
   return f(context, flags, size, host, err);
+}
+
+CL_API_ENTRY cl_program CL_API_CALL clCreateProgramWithBinary(
+    cl_context context, cl_uint num_devices, const cl_device_id* devices, const size_t* lengths,
+    const unsigned char** binaries, cl_int* binary_status, cl_int* errcode_ret) {
+  static const auto f = real<decltype(&::clCreateProgramWithBinary)>("clCreateProgramWithBinary");
+  if (env_long("XSHIM_CRASH_ON_BINARY") == 1) raise(SIGKILL);
+  return f(context, num_devices, devices, lengths, binaries, binary_status, errcode_ret);
 }
 
 CL_API_ENTRY cl_int CL_API_CALL clEnqueueFillBuffer(cl_command_queue queue, cl_mem buffer,

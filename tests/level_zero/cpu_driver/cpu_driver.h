@@ -21,6 +21,8 @@
 //  - Destroying an immediate command list while commands on it have not started (the device
 //    would still reference it) makes the device lost, with a message, and leaves the list.
 //  - Launches beyond maxGroupCount{X,Y,Z} fail (XINHE_ZE_CPU_MAX_GROUP_COUNT=N lowers it).
+//  - XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE=1 makes zeModuleCreate of a native binary kill the
+//    process, as a driver that crashes on a damaged binary does.
 //  - Tests reach fault injection, call counts and a hold on execution through the exported
 //    hooks of cpu_driver_hooks.h.
 //

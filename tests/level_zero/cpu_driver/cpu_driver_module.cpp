@@ -4,6 +4,7 @@
 // header. Build flags are the spec's -ze-* options; anything else fails the build with a log,
 // so a caller's flag typo is caught here rather than ignored.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -212,6 +213,10 @@ ze_result_t module_create(ze_context_handle_t hc, ze_device_handle_t hd,
     return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
   if (desc->format > ZE_MODULE_FORMAT_NATIVE) return ZE_RESULT_ERROR_INVALID_ENUMERATION;
   if (desc->inputSize == 0) return ZE_RESULT_ERROR_INVALID_SIZE;
+  if (desc->format == ZE_MODULE_FORMAT_NATIVE) {
+    const char* crash = std::getenv("XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE");
+    if (crash != nullptr && std::strcmp(crash, "1") == 0) raise(SIGKILL);
+  }
   Context* context = from<Context>(hc);
   Driver* d = context->driver;
   if (desc->pConstants != nullptr && desc->pConstants->numConstants > 0) {
