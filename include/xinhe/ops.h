@@ -73,7 +73,7 @@ typedef struct xinhe_gemm_args_t {
   xinhe_buffer_t a;  uint64_t a_offset; /* bytes */
   xinhe_buffer_t b;  uint64_t b_offset;
   xinhe_buffer_t c;  uint64_t c_offset; /* must not overlap A or B */
-  xinhe_buffer_t workspace; uint64_t workspace_offset; /* NULL when workspace_size is 0 */
+  xinhe_buffer_t workspace; uint64_t workspace_offset; /* may be NULL when workspace_size is 0 */
   float alpha;
   float beta;
 } xinhe_gemm_args_t;
@@ -111,16 +111,19 @@ XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe
  * that sees no key (possible when Sq > Skv) yields zeros and LSE = -inf, whatever K and V hold.
  * Inf or NaN in a K row a query does not see never reaches that query's row. A V row it does not
  * see may: tiled kernels weight it by 0, and 0 * Inf is NaN (as in PyTorch's SDPA kernels), so
- * V rows that some query of the call cannot see should be finite. NaN in a query's Q row or in
- * a K row it sees makes that query's O row and LSE NaN (never the zeros and -inf of a row that
- * sees no key); other rows keep their values.
+ * V rows that some query of the call cannot see should be finite. NaN in a query's Q row, or
+ * NaN or Inf in a K row it sees, makes that query's O row and LSE NaN (never the zeros and -inf
+ * of a row that sees no key); other rows keep their values.
  * LSE (optional) is f32 [B, Hq, Sq] with its own strides:
  *   LSE[b, h, i] = ln( sum over the keys j that query i sees of exp(scale * q_i . k_j) ),
  * the natural log of the softmax denominator before any max is subtracted (so O_i =
- * sum_j exp(scale * q_i . k_j - LSE_i) v_j), and -inf for a row that sees no key.
- * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum from the
- * unscaled f32 scores q . k before scaling them, so adding a constant to every logit of a
- * row, however large, leaves O unchanged to the dtype's accuracy (LSE moves by the constant).
+ * sum_j exp(scale * q_i . k_j - LSE_i) v_j), and -inf for a row that sees no key. LSE is f32:
+ * a row whose largest logit lies beyond the f32 range (|scale| near FLT_MAX) gets LSE = +inf,
+ * while its O is still right.
+ * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum of the
+ * logits scale * q . k (for a negative scale, that is the minimum of q . k times scale) from
+ * each of them, so adding a constant to every logit of a row, however large, leaves O
+ * unchanged to the dtype's accuracy (LSE moves by the constant).
  *
  * Output layouts (GEMM's C with batches, attention's O and LSE): create refuses strides it
  * cannot prove free of self-aliasing. The rule: sort the dimensions of size > 1 by stride; each
@@ -158,8 +161,9 @@ typedef struct xinhe_attention_args_t {
   xinhe_buffer_t k;   uint64_t k_offset;
   xinhe_buffer_t v;   uint64_t v_offset;
   xinhe_buffer_t o;   uint64_t o_offset;   /* must not overlap Q, K, V or LSE */
-  xinhe_buffer_t lse; uint64_t lse_offset; /* NULL unless with_lse; must not overlap Q, K, V */
-  xinhe_buffer_t workspace; uint64_t workspace_offset;
+  xinhe_buffer_t lse; uint64_t lse_offset; /* NULL unless with_lse (else INVALID_ARGUMENT);
+                                              must not overlap Q, K, V */
+  xinhe_buffer_t workspace; uint64_t workspace_offset; /* may be NULL when workspace_size is 0 */
 } xinhe_attention_args_t;
 
 typedef struct xinhe_attention_s* xinhe_attention_t;
