@@ -14,20 +14,7 @@
 
 namespace xinhe::opencl {
 
-inline const char* dtype_short_name(xinhe_dtype_t t) {
-  switch (t) {
-    case XINHE_DTYPE_F32:
-      return "f32";
-    case XINHE_DTYPE_F16:
-      return "f16";
-    case XINHE_DTYPE_BF16:
-      return "bf16";
-    case XINHE_DTYPE_F64:
-      return "f64";
-    default:
-      return "?";
-  }
-}
+using xinhe::backend::dtype_tag;
 
 inline size_t dtype_bytes(xinhe_dtype_t t) {
   return t == XINHE_DTYPE_F32 ? 4 : t == XINHE_DTYPE_F64 ? 8 : 2;

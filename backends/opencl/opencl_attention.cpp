@@ -97,7 +97,7 @@ AttentionParams select_attention_params(Device* device, const xinhe_attention_de
   *source = "defaults";
   std::string duplicate;
   const std::string* entry = device->backend->tuning_db.find(
-      info.name, info.driver_version, dtype_short_name(d.dtype), "attention", &duplicate);
+      info.name, info.driver_version, dtype_tag(d.dtype), "attention", &duplicate);
   if (!duplicate.empty()) log_dispatch(device, duplicate);
   if (entry != nullptr) {
     AttentionParams tuned = p;

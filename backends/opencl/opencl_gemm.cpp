@@ -231,7 +231,7 @@ GemmParams select_gemm_params(Device* device, const xinhe_gemm_desc_t& d,
   *source = "defaults";
   std::string duplicate;
   const std::string* entry = device->backend->tuning_db.find(
-      info.name, info.driver_version, dtype_short_name(d.ab_dtype), "gemm", &duplicate);
+      info.name, info.driver_version, dtype_tag(d.ab_dtype), "gemm", &duplicate);
   if (!duplicate.empty()) log_dispatch(device, duplicate);
   if (entry != nullptr) {
     GemmParams tuned = p;

@@ -132,7 +132,7 @@ TEST_F(OpenclKernelTest, GemmTiledDtypes) {
       OpOverrides ov;
       ov.impl_filter = "tiled";
       const CheckResult r = check_gemm(*session_, g, ov);
-      EXPECT_TRUE(r.ok) << opencl::dtype_short_name(ab) << "->" << opencl::dtype_short_name(c)
+      EXPECT_TRUE(r.ok) << opencl::dtype_tag(ab) << "->" << opencl::dtype_tag(c)
                         << ": " << r.error;
     }
   }
@@ -227,7 +227,7 @@ TEST_F(OpenclKernelTest, GemmThatFailsToBuildFallsThroughWithTheReason) {
     std::string why;
     const bool clblast =
         dtype == XINHE_DTYPE_F32 && clblast_get(session_->device()->backend, &why) != nullptr;
-    const std::string dt = opencl::dtype_short_name(dtype);
+    const std::string dt = opencl::dtype_tag(dtype);
     EXPECT_EQ(r.impl, clblast ? "opencl.gemm.clblast_" + dt : "opencl.gemm.reference_" + dt);
     EXPECT_TRUE(TestHost::get().logged("; skipped opencl.gemm.tiled_" + dt +
                                        ": clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE"));
@@ -333,7 +333,7 @@ TEST_F(OpenclKernelTest, AttentionFlashDtypesAndHeadDims) {
     c.seq_kv = 33;
     c.lse = true;
     const CheckResult r = check_attention(*session_, c, ov);
-    EXPECT_TRUE(r.ok) << opencl::dtype_short_name(k.dtype) << " D=" << k.head_dim << ": "
+    EXPECT_TRUE(r.ok) << opencl::dtype_tag(k.dtype) << " D=" << k.head_dim << ": "
                       << r.error;
   }
 }

@@ -258,7 +258,7 @@ int main(int argc, char** argv) {
                  info.driver_version.c_str(), info.cpu_like ? " (CPU-like)" : "");
 
     for (xinhe_dtype_t dt : dts) {
-      const std::string dname = dtype_short_name(dt);
+      const std::string dname = dtype_tag(dt);
       if (ops == "gemm" || ops == "all") {
         Budget budget{std::chrono::steady_clock::now(), budget_s};
         const xinhe_gemm_desc_t timed = square_gemm_case(dt, gemm_size).desc();
