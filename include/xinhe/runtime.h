@@ -60,13 +60,14 @@ XINHE_API xinhe_status_t xinhe_device_get(size_t index, xinhe_device_t* out_devi
 /* name: "<backend>:<index within that backend>", e.g. "cpu:0", "opencl:1". */
 XINHE_API xinhe_status_t xinhe_device_get_by_name(const char* name, xinhe_device_t* out_device);
 /* The default device: XINHE_DEVICE when set to a name as above (an unknown name is an error,
- * not a silent fallback; an empty value counts as unset, so `XINHE_DEVICE= prog` clears it). Otherwise the first accelerator, by device type (properties'
- * device_type: GPU, NPU or another accelerator), taking backends in this order: cuda, hip,
- * level_zero, other plugins in load order, opencl; and within a backend the lowest index. Without
- * an accelerator it is cpu:0, the built-in CPU backend, even where another backend also runs on
- * the CPU (PoCL's OpenCL CPU device is a CPU, not an accelerator); should that backend have
- * failed to start, the first other CPU device. A device whose backend does not report its type
- * (UNKNOWN) is never the default; name it in XINHE_DEVICE. */
+ * not a silent fallback; an empty value counts as unset, so `XINHE_DEVICE= prog` clears it).
+ * Otherwise the first accelerator, by device type (properties' device_type: GPU, NPU or
+ * another accelerator), taking backends in this order: cuda, hip, level_zero, other plugins in
+ * load order, opencl; and within a backend the lowest index. Without an accelerator it is
+ * cpu:0, the built-in CPU backend, even where another backend also runs on the CPU (PoCL's
+ * OpenCL CPU device is a CPU, not an accelerator); should that backend have failed to start,
+ * the first other CPU device. A device whose backend does not report its type (UNKNOWN) is
+ * never the default; name it in XINHE_DEVICE. */
 XINHE_API xinhe_status_t xinhe_device_get_default(xinhe_device_t* out_device);
 
 /* ---- Device properties ---------------------------------------------------------------------- */

@@ -263,7 +263,8 @@ class Stream : public detail::Owner<xinhe_stream_t, xinhe_stream_destroy> {
 
   // Asynchronous copies: host memory must stay valid until the stream reaches them. A Buffer
   // is a handle, so a const Buffer& is a destination here as it is an op's output.
-  void copy_from_host(const Buffer& dst, const void* src, uint64_t size, uint64_t dst_offset = 0) const {
+  void copy_from_host(const Buffer& dst, const void* src, uint64_t size,
+                      uint64_t dst_offset = 0) const {
     xinhe::check(xinhe_copy_host_to_device(get(), dst.get(), dst_offset, src, size));
   }
   void copy_to_host(void* dst, const Buffer& src, uint64_t size, uint64_t src_offset = 0) const {
@@ -274,7 +275,8 @@ class Stream : public detail::Owner<xinhe_stream_t, xinhe_stream_destroy> {
     xinhe::check(
         xinhe_copy_device_to_device(get(), dst.get(), dst_offset, src.get(), src_offset, size));
   }
-  void fill(const Buffer& dst, uint32_t pattern, uint32_t pattern_size, uint64_t offset, uint64_t size) const {
+  void fill(const Buffer& dst, uint32_t pattern, uint32_t pattern_size, uint64_t offset,
+            uint64_t size) const {
     xinhe::check(xinhe_buffer_fill(get(), dst.get(), offset, size, &pattern, pattern_size));
   }
 };
