@@ -4,6 +4,7 @@
  *   describe  xinhe_<op>_create(device, &desc, &op)   validates the description
  *   check     xinhe_<op>_check(op)                    NULL, or UNIMPLEMENTED with the reason
  *   workspace xinhe_<op>_workspace_size(op, &bytes)   caller allocates; kernels never do
+ *                                                     (0 for an op whose check fails)
  *   run       xinhe_<op>_run(op, stream, &args)       asynchronous on the stream
  *
  * A description that is malformed (negative sizes, leading dimensions too small, byte counts
