@@ -194,6 +194,16 @@ Device wrap_device(xinhe_device_t handle) {
   fail(XINHE_STATUS_INTERNAL, "device is not in the registry");
 }
 
+// Whether the interpreter is being finalized (Py_FinalizeEx has begun; Py_IsInitialized()
+// is already 0 then, while Python objects still exist).
+bool interpreter_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
 // A buffer and, for one wrapped over foreign host memory, the object that owns that memory.
 struct Buffer {
   xinhe_buffer_t handle = nullptr;
@@ -201,9 +211,18 @@ struct Buffer {
   Buffer(xinhe_buffer_t h, nb::object o) : handle(h), owner(std::move(o)) {}
   ~Buffer() {
     xinhe_buffer_free(handle);
-    if (owner.is_valid() && Py_IsInitialized()) {
-      nb::gil_scoped_acquire acquire;  // DLPack consumers may free us without the GIL
+    if (!owner.is_valid()) return;
+    // DLPack consumers may free us without the GIL (torch releases it around the deleter),
+    // also while the interpreter finalizes: the owner is dropped with the GIL held, or leaked.
+    if (Py_IsInitialized() && !interpreter_finalizing()) {
+      nb::gil_scoped_acquire acquire;  // a no-op where this thread holds it already
       owner.reset();
+    } else if (interpreter_finalizing() && PyGILState_Check()) {
+      owner.reset();  // finalizing, on the thread that holds the GIL: still safe
+    } else {
+      // Finalizing without the GIL (taking it now would end a non-main thread), or the
+      // interpreter is gone: the reference is leaked, never decref'd without the GIL.
+      (void)owner.release();
     }
   }
   Buffer(const Buffer&) = delete;
@@ -493,6 +512,28 @@ using HostArray = nb::ndarray<nb::device::cpu, nb::c_contig>;
 
 uint64_t nbytes(const HostArray& h) { return uint64_t(h.size()) * (h.dtype().bits / 8); }
 
+// A host array the data is written into: taken as it is (a c_contig parameter would make
+// nanobind convert a strided one to a temporary, and the copy would land there, silently
+// lost), and refused unless it is C-contiguous.
+using HostDestination = nb::ndarray<nb::device::cpu>;
+
+void require_c_contiguous(const HostDestination& h, const char* what) {
+  if (h.size() == 0) return;
+  int64_t expected = 1;
+  bool dense = true;
+  for (size_t i = h.ndim(); i-- > 0;) {
+    if (h.shape(i) != 1 && h.stride(i) != expected) dense = false;
+    expected *= int64_t(h.shape(i));
+  }
+  if (dense) return;
+  std::vector<int64_t> shape(h.ndim()), strides(h.ndim());
+  for (size_t i = 0; i < h.ndim(); ++i) shape[i] = int64_t(h.shape(i)), strides[i] = h.stride(i);
+  fail(XINHE_STATUS_INVALID_ARGUMENT,
+       std::string(what) + " must be a C-contiguous writable host array, since it is written in " +
+           "place; got shape " + dims(shape) + " with strides " + dims(strides) +
+           " (in elements): copy into numpy.ascontiguousarray(...) first and assign back");
+}
+
 // Synchronous copy of a contiguous array's bytes between host and device.
 void copy_in(Stream& stream, const Array& dst, const void* src, uint64_t bytes) {
   if (!dst.contiguous()) fail(XINHE_STATUS_INVALID_ARGUMENT, "destination array is not contiguous");
@@ -617,7 +658,9 @@ nb::object export_dlpack_impl(const Array& a, std::optional<std::pair<int, int>>
       std::make_pair(int32_t(dl_device->first), int32_t(dl_device->second)) != own_device)
     throw nb::buffer_error("xinhe arrays export to their own device or to the CPU (kDLCPU) only");
   void* host = a.buffer->host_pointer_or_null();
-  const bool zero_copy_possible = host != nullptr || a.buffer->size() == 0;
+  // Whether the device's memory is host-addressable, not whether this buffer has an address:
+  // an empty buffer has none, and exports as the non-empty ones on its device do.
+  const bool zero_copy_possible = host != nullptr || own_device.first == kDLCPU;
   const bool make_copy = (copy && *copy) || (!zero_copy_possible && to_cpu && copy != false);
   if (!zero_copy_possible && !make_copy) {
     const std::string name = a.buffer->device().name();
@@ -997,11 +1040,12 @@ NB_MODULE(_core, m) {
             s.holds->release_before(upto);
           },
           "dst"_a, "src"_a, "dst_offset"_a = 0,
-          "Copies a contiguous host array's bytes into dst at dst_offset and waits.")
+          "Copies a host array's bytes into dst at dst_offset and waits (a non-C-contiguous src "
+          "is made C-contiguous first, so its elements land in C order).")
       .def(
           "copy_to_host",
-          [](Stream& s, nb::ndarray<nb::device::cpu, nb::c_contig> dst, Buffer& src,
-             uint64_t src_offset) {
+          [](Stream& s, HostDestination dst, Buffer& src, uint64_t src_offset) {
+            require_c_contiguous(dst, "dst");
             const uint64_t bytes = uint64_t(dst.size()) * (dst.dtype().bits / 8);
             const uint64_t upto = s.holds->next;  // queued before this: done after it
             xinhe_status_t status;
@@ -1015,7 +1059,8 @@ NB_MODULE(_core, m) {
             s.holds->release_before(upto);
           },
           "dst"_a, "src"_a, "src_offset"_a = 0,
-          "Fills a contiguous writable host array from src at src_offset and waits.")
+          "Fills a C-contiguous writable host array from src at src_offset and waits (any other "
+          "dst raises xinhe.Error INVALID_ARGUMENT).")
       .def(
           "copy",
           [](Stream& s, const BufferPtr& dst, const BufferPtr& src, uint64_t size,
@@ -1082,17 +1127,22 @@ NB_MODULE(_core, m) {
             Stream s(a.buffer->device());
             copy_in(s, a, src.data(), nbytes(src));
           },
-          "src"_a, "Copies a contiguous host array of the same dtype and size into this array.")
+          "src"_a,
+          "Copies a host array of the same dtype and size into this contiguous array (a "
+          "non-C-contiguous src is made C-contiguous first, so its elements land in C order).")
       .def(
           "copy_to",
-          [](const Array& a, nb::ndarray<nb::device::cpu, nb::c_contig> dst) {
+          [](const Array& a, HostDestination dst) {
+            require_c_contiguous(dst, "dst");
             const uint64_t bytes = uint64_t(dst.size()) * (dst.dtype().bits / 8);
             if (from_dlpack(dst.dtype()) != a.dtype || bytes != a.span_bytes())
               fail(XINHE_STATUS_INVALID_ARGUMENT, "destination dtype or size differs");
             Stream s(a.buffer->device());
             copy_out(s, dst.data(), a, bytes);
           },
-          "dst"_a, "Copies this contiguous array into a writable contiguous host array.")
+          "dst"_a,
+          "Copies this contiguous array into a C-contiguous writable host array of the same dtype "
+          "and size (any other dst raises xinhe.Error INVALID_ARGUMENT).")
       .def("__repr__", [](const Array& a) {
         std::string s = "xinhe.Array(shape=(";
         for (size_t i = 0; i < a.shape.size(); ++i)

@@ -676,3 +676,216 @@ def test_daemon_thread_inside_a_call_at_exit_does_not_abort(name):
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
         assert "exiting" in r.stdout
+
+
+# ---- Audit fixes: exit with zero-copy imports alive, gemm layouts, host copies, empty export ---
+
+def test_torch_tensor_over_a_zero_copy_import_alive_at_exit_does_not_abort():
+    # torch frees an export's memory at exit without the GIL (the interpreter finalizing): the
+    # import's owner (the source tensor) was decref'd there and Python aborted.
+    import subprocess
+    import sys
+    import textwrap
+    scripts = [textwrap.dedent("""
+        import torch, xinhe
+        t = torch.randn(16, 8)
+        x = xinhe.from_dlpack(t, device="cpu:0", copy=False)  # wraps t's memory, holds t
+        r = torch.from_dlpack(x)                              # alive at exit
+        print("end of script", flush=True)
+    """), textwrap.dedent("""
+        import torch, xinhe
+        t = torch.randn(16, 8)
+        a, b = torch.randn(16, 12), torch.randn(12, 8)
+        x = xinhe.from_dlpack(t, device="cpu:0", copy=False)
+        r = xinhe.gemm(a, b, x)                               # a torch tensor over x
+        print("end of script", flush=True)
+    """)]
+    for script in scripts:
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+            assert "Fatal Python error" not in r.stderr, r.stderr[-2000:]
+            assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+            assert "end of script" in r.stdout
+
+
+def _aligned(shape, dtype, offset_bytes, rng):
+    """A C-contiguous numpy array of random values at an address that is offset_bytes past a
+    multiple of 64 (cpu:0 imports 64-byte aligned data zero-copy, keeping its strides)."""
+    count = int(np.prod(shape))
+    item = np.dtype(dtype).itemsize
+    raw = np.empty(count + 128 // item, dtype)
+    start = next(i for i in range(128 // item) if (raw.ctypes.data + i * item) % 64 == offset_bytes)
+    out = raw[start:start + count].reshape(shape)
+    out[...] = rng.standard_normal(shape) + 0.5
+    return out
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_gathers_operands_without_a_unit_stride(name):
+    # A[:, ::2] and friends: cpu:0 refused them (UNIMPLEMENTED) whenever the source was
+    # 64-byte aligned, as torch CPU tensors always are; opencl:0 copied them.
+    rng = np.random.default_rng(21)
+    for align in (0, 16):
+        base_a = _aligned((7, 12), np.float32, align, rng)
+        base_b = _aligned((12, 15), np.float32, align, rng)
+        cases = [(base_a[:, ::2], base_b[::2, ::3]),      # A (7, 6) strides (12, 2); B (6, 5)
+                 (base_a[::2, 1::3], base_b[:4, ::3]),     # A (4, 4); B (4, 5)
+                 (base_a.T[::2, ::2], base_b[:4, 1::2])]   # A (6, 4) both strides > 1; B (4, 7)
+        for a, b in cases:
+            want = a.astype(np.float64) @ b.astype(np.float64)
+            got = xinhe.gemm(a, b, device=name)
+            assert isinstance(got, np.ndarray)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            got = xinhe.gemm(ta, tb, device=name)
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    g = torch.Generator().manual_seed(22)
+    a = torch.randn(3, 8, 10, generator=g)[:, ::2, ::2]   # batched, (3, 4, 5) strides (80, 20, 2)
+    b = torch.randn(3, 10, 6, generator=g)[:, ::2, ::2]   # (3, 5, 3)
+    got = xinhe.gemm(a, b, device=name)
+    np.testing.assert_allclose(got.numpy(), (a.double() @ b.double()).numpy(), rtol=1e-5, atol=1e-5)
+    xa = xinhe.from_dlpack(torch.randn(6, 10, generator=g), device=name)
+    strided = xinhe.view(xa.buffer, xa.offset, xinhe.DType.f32, [6, 5], [10, 2])
+    bt = torch.randn(5, 4, generator=g)
+    got = xinhe.gemm(strided, bt, device=name)
+    want = strided.numpy().astype(np.float64) @ bt.double().numpy()
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_writes_a_c_of_any_layout_whatever_its_alignment(name):
+    # A transposed numpy C worked when its memory was unaligned (imported as a dense copy,
+    # result copied back) and was refused when 64-byte aligned (zero-copy, strides kept).
+    rng = np.random.default_rng(23)
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    ab = a.astype(np.float64) @ b.astype(np.float64)
+    for align in (0, 16):
+        for beta in (0.0, 0.5):
+            c = _aligned((3, 4), np.float32, align, rng)
+            before = c.astype(np.float64)
+            out = xinhe.gemm(a, b, c.T, beta=beta, device=name)
+            np.testing.assert_allclose(c.T, ab + beta * before.T, rtol=1e-5, atol=1e-5)
+            assert np.shares_memory(out, c)
+            # Every other column of a wider C (neither last stride 1), with a sentinel between.
+            wide = _aligned((4, 6), np.float32, align, rng)
+            wide[:, 1::2] = -7.0
+            ref = ab + beta * wide[:, ::2].astype(np.float64)
+            xinhe.gemm(a, b, wide[:, ::2], beta=beta, device=name)
+            np.testing.assert_allclose(wide[:, ::2], ref, rtol=1e-5, atol=1e-5)
+            assert (wide[:, 1::2] == -7.0).all()
+    ct = torch.from_numpy(rng.standard_normal((3, 4)).astype(np.float32)).clone()
+    before = ct.double()
+    xinhe.gemm(torch.from_numpy(a), torch.from_numpy(b), ct.t(), beta=1.0, device=name)
+    np.testing.assert_allclose(ct.t().numpy(), ab + before.t().numpy(), rtol=1e-5, atol=1e-5)
+    # An xinhe.Array C that is a transposed view of a buffer: written through the view.
+    host = rng.standard_normal((3, 4)).astype(np.float32)
+    buf = xinhe.asarray(host, device=name)
+    view = xinhe.view(buf.buffer, buf.offset, xinhe.DType.f32, [4, 3], [1, 4])
+    out = xinhe.gemm(xinhe.asarray(a, device=name), b, view, beta=2.0, device=name)
+    assert out is view
+    np.testing.assert_allclose(buf.numpy().T, ab + 2.0 * host.T.astype(np.float64), rtol=1e-5, atol=1e-5)
+    # bf16 moves through the write-back as bit patterns.
+    hb = torch.from_numpy(host).bfloat16()
+    bbuf = xinhe.asarray(hb, device=name)
+    bview = xinhe.view(bbuf.buffer, bbuf.offset, xinhe.DType.bf16, [4, 3], [1, 4])
+    xinhe.gemm(torch.from_numpy(a).bfloat16(), torch.from_numpy(b).bfloat16(), bview, device=name)
+    got = torch.from_dlpack(xinhe.from_dlpack_host(xinhe.asarray(bbuf, device="cpu:0"))).t().double()
+    np.testing.assert_allclose(got.numpy(), ab, rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_gemm_refuses_a_c_whose_batches_overlap_or_lack_the_batch(name):
+    # gemm replaced a batch stride of 0 by m*n and wrote batches 1.. past the view, as it did
+    # for a 2-D C with batched A and B.
+    dev = xinhe.device(name)
+    rng = np.random.default_rng(24)
+    m, n, k, batch = 2, 3, 4, 3
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    first = rng.standard_normal(m * n).astype(np.float32)
+    for shape, strides in (([batch, m, n], [0, n, 1]), ([batch, m, n], [1, n, 1]), ([m, n], [n, 1]),
+                           ([1, m, n], [m * n, n, 1])):
+        buf = xinhe.asarray(np.concatenate([first, np.full((batch - 1) * m * n, -7.0, np.float32)]),
+                            device=dev)
+        c = xinhe.view(buf.buffer, 0, xinhe.DType.f32, shape, strides)
+        with pytest.raises(xinhe.Error) as info:
+            xinhe.gemm(a, b, c, device=dev)
+        assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT, info.value
+        assert "overlap" in info.value.message or "make it (3, 2, 3)" in info.value.message
+        after = buf.numpy()
+        assert np.array_equal(after[:m * n], first), shape  # nothing written, in the view
+        assert (after[m * n:] == -7.0).all(), shape          # or past it
+    # The same refusal for numpy and torch C, which are left as they were.
+    tc = torch.full((1, m, n), 5.0).expand(batch, m, n)
+    with pytest.raises(xinhe.Error, match="batches overlap") as info:
+        xinhe.gemm(a, b, tc, device=dev)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    assert torch.equal(tc, torch.full((batch, m, n), 5.0))
+    c2 = np.full((m, n), 5.0, np.float32)
+    with pytest.raises(xinhe.Error, match="make it") as info:
+        xinhe.gemm(a, b, c2, device=dev)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    assert (c2 == 5.0).all()
+    # A C with its own batch stride (here 2*m*n: every other matrix) is written where it says.
+    big = np.full((2 * batch, m, n), -7.0, np.float32)
+    xinhe.gemm(a, b, big[::2], device=dev)
+    np.testing.assert_allclose(big[::2], a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-5)
+    assert (big[1::2] == -7.0).all()
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_host_copies_refuse_a_non_contiguous_destination(name):
+    # nanobind converted such a destination to a temporary: the copy landed there, silently.
+    dev = xinhe.device(name)
+    src = np.random.default_rng(25).standard_normal((3, 4)).astype(np.float32) + 1.0
+    x = xinhe.asarray(src, device=dev)
+    s = dev.create_stream()
+    for dst in (np.zeros((4, 3), np.float32).T, np.zeros((3, 8), np.float32)[:, ::2]):
+        with pytest.raises(xinhe.Error, match="C-contiguous") as info:
+            x.copy_to(dst)
+        assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+        assert (dst == 0).all()
+    flat = np.zeros(24, np.float32)[::2]
+    with pytest.raises(xinhe.Error, match="C-contiguous") as info:
+        s.copy_to_host(flat, x.buffer)
+    assert info.value.code == xinhe.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(xinhe.Error, match="C-contiguous"):
+        x.copy_to(torch.zeros(4, 3).t())
+    # C-contiguous destinations, odd ones included, still work.
+    out = np.zeros((3, 4), np.float32)
+    x.copy_to(out)
+    assert np.array_equal(out, src)
+    one = np.zeros((1, 12), np.float32)[:, :]
+    s.copy_to_host(one, x.buffer)
+    assert np.array_equal(one.reshape(3, 4), src)
+    t = torch.zeros(3, 4)
+    x.copy_to(t)
+    assert torch.equal(t, torch.from_numpy(src))
+    # Sources of any layout are read in C order.
+    fsrc = np.asfortranarray(src * 2)
+    x.copy_from(fsrc)
+    assert np.array_equal(x.numpy(), src * 2)
+    s.copy_from_host(x.buffer, (src * 3).T.copy().T)
+    assert np.array_equal(x.numpy(), src * 3)
+
+
+def test_empty_array_on_a_device_without_host_addresses_exports_as_non_empty_ones():
+    # An empty opencl:0 array exported a capsule on kDLExtDev that no consumer could read.
+    for name in DEVICES:
+        full = xinhe.empty([2, 4], xinhe.DType.f32, xinhe.device(name))
+        empty = xinhe.empty([0, 4], xinhe.DType.f32, xinhe.device(name))
+        if full.__dlpack_device__()[0] == 1:  # host memory: zero-copy for both
+            assert np.from_dlpack(empty).shape == (0, 4)
+            assert torch.from_dlpack(empty).shape == (0, 4)
+            continue
+        for arr in (full, empty):
+            with pytest.raises(BufferError, match="not host-addressable.*copy") as info:
+                np.from_dlpack(arr)
+            with pytest.raises(BufferError, match="not host-addressable"):
+                torch.from_dlpack(arr)
+            with pytest.raises(BufferError, match="not host-addressable"):
+                arr.__dlpack__()
+            assert "numpy.from_dlpack(a, device='cpu', copy=True)" in str(info.value)
+        assert np.from_dlpack(empty, device="cpu", copy=True).shape == (0, 4)
+        assert torch.from_dlpack(xinhe.from_dlpack_host(empty)).shape == (0, 4)

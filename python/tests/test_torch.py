@@ -607,3 +607,78 @@ def test_non_blocking_copy_to_cpu(name, dtype):
     out_t = x.t().to("cpu", non_blocking=True)  # a strided source
     torch.xinhe.synchronize()
     torch.testing.assert_close(out_t, cpu.t(), rtol=0, atol=0)
+
+
+# ---- Audit fixes: storage resize on a non-current device, copies between overlapping views ------
+
+def _non_current_device() -> torch.device:
+    """A xinhe device other than the current one (opencl:0 here), or a skip."""
+    if "opencl:0" in DEVICES and DEVICES.index("opencl:0") != torch.xinhe.current_device():
+        return tdev("opencl:0")
+    others = [i for i in range(len(DEVICES)) if i != torch.xinhe.current_device()]
+    if not others:
+        pytest.skip("needs a second xinhe device besides the current one (opencl:0 here)")
+    return torch.device("xinhe", others[0])
+
+
+def test_untyped_storage_resize_stays_on_its_device():
+    # UntypedStorage.resize_ allocated on the current device (xinhe:0): a storage on xinhe:1
+    # moved there, or growing it failed ("xinhe copy_data across devices").
+    d = _non_current_device()
+    g = torch.Generator().manual_seed(31)
+    values = torch.randn(8, generator=g) + 2.0
+    s = values.to(d).untyped_storage()
+    s.resize_(0)
+    assert s.device == d and s.nbytes() == 0
+    s.resize_(64)
+    assert s.device == d and s.nbytes() == 64
+    t = torch.empty(0, device=d)
+    t.set_(s, 0, (16,), (1,))
+    t.copy_(values.repeat(2))
+    torch.testing.assert_close(t.cpu(), values.repeat(2), rtol=0, atol=0)
+    x = values.to(d)
+    grown = x.untyped_storage()
+    grown.resize_(96)  # grows in place, keeping the old bytes
+    assert grown.device == d and grown.nbytes() == 96
+    torch.testing.assert_close(torch.empty(0, device=d).set_(grown, 0, (8,), (1,)).cpu(), values,
+                               rtol=0, atol=0)
+    e = torch.empty(0, device=d).untyped_storage()
+    e.resize_(16)
+    assert e.device == d
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_copy_between_overlapping_views_raises_as_on_the_cpu(name):
+    # x.copy_(x.t()) and x[1:].copy_(x[:-1]) ran silently: cpu:0 corrupted the data, opencl:0
+    # gave another answer. The CPU raises for a partial overlap; a full one is a no-op.
+    d = tdev(name)
+    g = torch.Generator().manual_seed(32)
+    base = torch.randn(64, generator=g) + 1.0
+    partial = [lambda c: c.view(8, 8).copy_(c.view(8, 8).t()),
+               lambda c: c[1:].copy_(c[:-1]),
+               lambda c: c[:-1].copy_(c[1:]),
+               lambda c: c[:32].view(4, 8).copy_(c[16:48].view(8, 4).t())]
+    for f in partial:
+        with pytest.raises(RuntimeError, match="refer to a single memory location") as cpu_error:
+            f(base.clone())
+        x = base.to(d)
+        with pytest.raises(RuntimeError) as info:
+            f(x)
+        assert str(info.value).splitlines()[0] == str(cpu_error.value).splitlines()[0]
+        torch.testing.assert_close(x.cpu(), base, rtol=0, atol=0)  # left as it was
+    # A written-to tensor whose elements share memory raises as on the CPU.
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        base[:1].clone().expand(4).copy_(base[:4])
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        base[:1].to(d).expand(4).copy_(base[:4].to(d))
+    # The same memory in the same layout: a no-op; views that do not overlap still copy.
+    x = base.to(d)
+    x.copy_(x)
+    x.view(8, 8).copy_(x.view(8, 8)[:])
+    x[:32].copy_(x[32:])
+    torch.testing.assert_close(x.cpu(), torch.cat([base[32:], base[32:]]), rtol=0, atol=0)
+    x = base.to(d)
+    x[::2].copy_(x[1::2])
+    ref = base.clone()
+    ref[::2].copy_(ref[1::2])
+    torch.testing.assert_close(x.cpu(), ref, rtol=0, atol=0)

@@ -300,13 +300,13 @@ def from_dlpack_host(a: Array) -> Any:
     return _HostCopy(a)
 
 
-def _layout(shape: list[int], strides: list[int], what: str) -> tuple[tuple[int, int, int, bool, int, int], bool]:
+def _layout(shape: list[int], strides: list[int], what: str) -> tuple[Optional[tuple[int, int, int, bool, int, int]], bool]:
     """((batch, rows, cols, transposed, ld, batch_stride), rows_overlap) of a 2-D or 3-D
-    operand. Rows (or columns, if transposed) that overlap, as in an expanded torch tensor
-    (stride 0), have no leading dimension."""
+    operand; the layout is None when neither of its last two dimensions is unit-stride (a
+    GEMM cannot address it: sliced columns, say). Rows (or columns, if transposed) that
+    overlap, as in an expanded torch tensor (stride 0), have no leading dimension."""
     if len(shape) not in (2, 3):
         raise _error(StatusCode.INVALID_ARGUMENT, f"{what} must be 2-D or 3-D, got {len(shape)}-D")
-    given = tuple(strides)
     if len(shape) == 2:
         shape, strides = [1] + shape, [0] + strides
     batch, rows, cols = shape
@@ -320,38 +320,82 @@ def _layout(shape: list[int], strides: list[int], what: str) -> tuple[tuple[int,
     elif rs == 1 or rows == 1:
         transposed, step, length, lines = True, cs, rows, cols
     else:
-        raise _error(StatusCode.UNIMPLEMENTED,
-                     f"{what} has strides {given}: one of its last two dimensions must be unit-stride")
+        return None, False
     ld = step if lines > 1 else max(length, 1)
     return (batch, rows, cols, transposed, ld, strides[0] if batch > 1 else 0), lines > 1 and step < length
 
 
+def _may_overlap(shape: Sequence[int], strides: Sequence[int]) -> bool:
+    """Whether two elements of a strided view may share memory: False when, taking the
+    dimensions by increasing |stride|, each stride steps past everything the smaller ones span
+    (torch's and numpy's dense, transposed, sliced and batched layouts all do)."""
+    if any(n == 0 for n in shape):
+        return False
+    extent = 0  # elements spanned by the dimensions taken so far, minus one
+    for n, st in sorted(((n, abs(st)) for n, st in zip(shape, strides) if n > 1), key=lambda d: d[1]):
+        if st <= extent:
+            return True
+        extent += (n - 1) * st
+    return False
+
+
 def _matrix_layout(a: Array, what: str) -> tuple[Array, tuple[int, int, int, bool, int, int]]:
-    """(a, its _layout) for an input; one whose rows overlap is replaced by a dense copy on its
-    device first."""
+    """(a, its _layout) for an input. One a GEMM cannot address as it is (neither of its last
+    two dimensions unit-stride, or rows that overlap) is replaced by a dense copy on its device
+    first, whatever the device (a zero-copy import on cpu:0 keeps the source's strides)."""
     layout, overlap = _layout(list(a.shape), list(a.strides), what)
-    if overlap:
+    if layout is None or overlap or min(a.strides, default=0) < 0:
         a = asarray(a, device=a.device)
         layout, _ = _layout(list(a.shape), list(a.strides), what)
     return a, layout
 
 
-def _refuse_overlapping_output(c: Any) -> None:
-    """An output whose rows overlap cannot hold a result: refused before it is staged (a staged
-    copy would be dense, and the results would be lost or fail on the way back)."""
+def _strides_of(c: Any) -> Optional[list[int]]:
+    """Element strides of an xinhe array, torch tensor or numpy array; None for anything else."""
     if isinstance(c, Array):
-        strides = list(c.strides)
-    elif _is_torch_tensor(c):
-        strides = list(c.stride())
-    elif hasattr(c, "strides") and hasattr(getattr(c, "dtype", None), "itemsize"):
-        strides = [s // c.dtype.itemsize for s in c.strides]  # numpy: bytes
-    else:
+        return list(c.strides)
+    if _is_torch_tensor(c):
+        return list(c.stride())
+    if hasattr(c, "strides") and hasattr(getattr(c, "dtype", None), "itemsize"):
+        return [s // c.dtype.itemsize for s in c.strides]  # numpy: bytes
+    return None
+
+
+def _refuse_overlapping_output(c: Any) -> None:
+    """An output whose elements overlap (rows, as in an expanded tensor, or batches, as with a
+    batch stride of 0) cannot hold a result: refused before it is staged (a staged copy would
+    be dense, and the results would be lost or fail on the way back)."""
+    strides = _strides_of(c)
+    if strides is None or len(c.shape) not in (2, 3):
         return
-    if len(c.shape) in (2, 3) and min(strides, default=0) >= 0:
-        _, overlap = _layout(list(c.shape), strides, "C")
-        if overlap:
-            raise _error(StatusCode.INVALID_ARGUMENT,
-                         f"C has strides {tuple(strides)}: its rows overlap, so it cannot hold the result")
+    shape = list(c.shape)
+    layout, overlap = _layout(shape, [abs(s) for s in strides], "C")
+    if overlap:
+        raise _error(StatusCode.INVALID_ARGUMENT,
+                     f"C has strides {tuple(strides)}: its rows overlap, so it cannot hold the result")
+    if _may_overlap(shape, strides):
+        part = "batches" if len(shape) == 3 and not _may_overlap(shape[1:], strides[1:]) else "elements"
+        raise _error(StatusCode.INVALID_ARGUMENT,
+                     f"C has shape {tuple(shape)} and strides {tuple(strides)}: its {part} overlap, "
+                     "so it cannot hold the result")
+
+
+def _write_into_view(dst: Array, src: Array) -> None:
+    """Writes the dense array src into the strided, non-overlapping view dst of the same shape
+    and dtype, on any device: the bytes the view spans are read, the elements scattered into
+    them on the host and the span written back (bf16 moves as 16-bit patterns)."""
+    import numpy as np
+    raw = DType.f16 if dst.dtype == DType.bf16 else dst.dtype  # same size: bytes, no conversion
+    np_dtype = {DType.f32: np.float32, DType.f16: np.float16, DType.f64: np.float64}[raw]
+    span = 1 + sum((n - 1) * st for n, st in zip(dst.shape, dst.strides))
+    whole = _core.view(dst.buffer, dst.offset, raw, [span], [1])
+    flat = np.empty(span, np_dtype)
+    whole.copy_to(flat)
+    values = np.empty(tuple(src.shape), np_dtype)
+    _core.view(src.buffer, src.offset, raw, list(src.shape), list(src.strides)).copy_to(values)
+    np.lib.stride_tricks.as_strided(
+        flat, shape=tuple(dst.shape), strides=[st * flat.itemsize for st in dst.strides])[...] = values
+    whole.copy_from(flat)
 
 
 def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0,
@@ -359,10 +403,16 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
          stream: Optional[Stream] = None) -> Any:
     """C = alpha * A @ B + beta * C for 2-D or batched 3-D operands, on one xinhe device.
 
-    Operands may be numpy arrays, torch CPU tensors or xinhe arrays, and may be transposed
-    views (A.T). Without c a new C is made (beta must then be 0). The result comes back as
-    the kind of A (numpy, torch or xinhe.Array). device: where to run (default: the device
-    of an xinhe operand, else xinhe.default_device()).
+    Operands may be numpy arrays, torch CPU tensors or xinhe arrays, and may be transposed or
+    sliced views (A.T, A[:, ::2]): a layout the GEMM cannot address is gathered into a dense
+    copy first. Without c a new C is made (beta must then be 0). A given c may be any view
+    whose elements do not overlap, transposed or strided included, on every device alike: a C
+    that is not row-major is computed in a dense copy and the result written back into the
+    view. c must have A's and B's batch: (batch, m, n) when either is 3-D with batch > 1 (a
+    2-D c then, or one whose batches overlap, raises INVALID_ARGUMENT). The result comes back
+    as the kind of A (numpy, torch or xinhe.Array); a numpy or torch c is written in place and
+    handed back. device: where to run (default: the device of an xinhe operand, else
+    xinhe.default_device()).
     """
     if c is None and beta != 0.0:
         raise _error(StatusCode.INVALID_ARGUMENT, "beta != 0 needs c")
@@ -381,11 +431,20 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     c_dtype = out_dtype if out_dtype is not None else (xc.dtype if xc is not None else xa.dtype)
     if xc is None:
         xc = empty([batch, m, n] if batched else [m, n], c_dtype, dev)
-    (_, cm, cn, tc, ldc, sc), _ = _layout(list(xc.shape), list(xc.strides), "C")
-    if (cm, cn) != (m, n) or tc:
-        raise _error(StatusCode.INVALID_ARGUMENT, f"C must be a row-major ({m}, {n}) matrix")
-    if batched and sc == 0 and batch > 1:
-        sc = m * n
+    layout, _ = _layout(list(xc.shape), list(xc.strides), "C")
+    cb, cm, cn = ([1] + list(xc.shape))[-3:]
+    if (cm, cn) != (m, n) or cb != batch:
+        want = f"({batch}, {m}, {n})" if batch > 1 else f"({m}, {n}) or (1, {m}, {n})"
+        raise _error(StatusCode.INVALID_ARGUMENT,
+                     f"C has shape {tuple(xc.shape)}: A {tuple(xa.shape)} and B {tuple(xb.shape)} make it {want}")
+    c_view = None
+    if layout is None or layout[3]:
+        # Not row-major (transposed, or neither last dimension unit-stride): computed in a
+        # dense copy (holding C's values where beta reads them) and written back below.
+        c_view = xc
+        xc = asarray(xc, device=dev) if beta != 0.0 else empty(list(xc.shape), xc.dtype, dev)
+        layout, _ = _layout(list(xc.shape), list(xc.strides), "C")
+    _, _, _, _, ldc, sc = layout
     op = Gemm(dev, xa.dtype, m, n, k, c_dtype=c_dtype, trans_a=ta, trans_b=tb, batch=batch, lda=lda,
               ldb=ldb, ldc=ldc, stride_a=sa if ba > 1 else 0, stride_b=sb if bb > 1 else 0,
               stride_c=sc if batch > 1 else m * n)
@@ -394,6 +453,10 @@ def gemm(a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 0.0
     ws = dev.alloc(op.workspace_size) if op.workspace_size else None
     op.run(s, xa, xb, xc, alpha=alpha, beta=beta, workspace=ws)
     s.synchronize()
+    if c_view is not None:
+        if xc.size:
+            _write_into_view(c_view, xc)
+        xc = c_view
     if c is not None and not isinstance(c, Array):
         # C was imported: zero-copy (the result is already in the caller's memory) or copied
         # to the device, in which case the result is copied back into the caller's array.

@@ -197,12 +197,12 @@ class Stream:
 
     def copy_from_host(self, dst: Buffer, src: Annotated[NDArray, dict(order='C', device='cpu')], dst_offset: int = 0) -> None:
         """
-        Copies a contiguous host array's bytes into dst at dst_offset and waits.
+        Copies a host array's bytes into dst at dst_offset and waits (a non-C-contiguous src is made C-contiguous first, so its elements land in C order).
         """
 
-    def copy_to_host(self, dst: Annotated[NDArray, dict(order='C', device='cpu')], src: Buffer, src_offset: int = 0) -> None:
+    def copy_to_host(self, dst: Annotated[NDArray, dict(device='cpu')], src: Buffer, src_offset: int = 0) -> None:
         """
-        Fills a contiguous writable host array from src at src_offset and waits.
+        Fills a C-contiguous writable host array from src at src_offset and waits (any other dst raises xinhe.Error INVALID_ARGUMENT).
         """
 
     def copy(self, dst: Buffer, src: Buffer, size: int, dst_offset: int = 0, src_offset: int = 0) -> None:
@@ -269,11 +269,13 @@ class Array:
 
     def copy_from(self, src: Annotated[NDArray, dict(order='C', device='cpu')]) -> None:
         """
-        Copies a contiguous host array of the same dtype and size into this array.
+        Copies a host array of the same dtype and size into this contiguous array (a non-C-contiguous src is made C-contiguous first, so its elements land in C order).
         """
 
-    def copy_to(self, dst: Annotated[NDArray, dict(order='C', device='cpu')]) -> None:
-        """Copies this contiguous array into a writable contiguous host array."""
+    def copy_to(self, dst: Annotated[NDArray, dict(device='cpu')]) -> None:
+        """
+        Copies this contiguous array into a C-contiguous writable host array of the same dtype and size (any other dst raises xinhe.Error INVALID_ARGUMENT).
+        """
 
     def __repr__(self) -> str: ...
 

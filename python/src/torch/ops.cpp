@@ -6,6 +6,7 @@
 // on a fallback. Python reads and controls this through torch.ops.xinhe_torch.*.
 #include <ATen/ATen.h>
 #include <ATen/EmptyTensor.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/SDPBackend.h>
 #include <ATen/native/CPUFallback.h>
 #include <ATen/native/DispatchStub.h>
@@ -269,6 +270,14 @@ const at::Tensor& resize_(const at::Tensor& self, c10::SymIntArrayRef size,
 // one xinhe copy when both sides are dense with one dtype, else through host views.
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_blocking*/) {
   if (self.numel() == 0) return dst;
+  // As at::native::copy_ (its TensorIterator) on the CPU: a destination whose elements share
+  // memory, or a source that partially overlaps it, raises; a source that is the same memory
+  // with the same layout (a view of the same data) is a no-op.
+  at::assert_no_internal_overlap(dst);
+  if (self.scalar_type() == dst.scalar_type() &&
+      at::get_overlap_status(dst, self) == at::MemOverlapStatus::Full)
+    return dst;
+  at::assert_no_partial_overlap(dst, self);
   const bool src_x = self.is_privateuseone(), dst_x = dst.is_privateuseone();
   const bool same_dtype = self.scalar_type() == dst.scalar_type();
   const bool direct = same_dtype && dense(self) && dense(dst) && self.sizes() == dst.sizes();

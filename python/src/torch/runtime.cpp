@@ -4,6 +4,7 @@
 
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -364,6 +365,9 @@ class XinheHooks final : public at::PrivateUse1HooksInterface {
   // plain CPU memory serves and the data is complete when .to() returns.
   at::Allocator* getPinnedMemoryAllocator() const override { return c10::GetCPUAllocator(); }
   void resizePrivateUse1Bytes(const c10::Storage& storage, size_t new_bytes) const override {
+    // The storage's own device, not the current one: the allocator allocates on the current
+    // device (an empty storage keeps its device in its DataPtr).
+    const c10::DeviceGuard guard(storage.device());
     const size_t old_bytes = storage.nbytes();
     c10::DataPtr fresh = g_allocator.allocate(new_bytes);
     const size_t keep = std::min(old_bytes, new_bytes);
