@@ -876,12 +876,17 @@ void openblas_run(const GemmProblem& p, Parallel& parallel) {
   }
 }
 
+// An empty problem (m, n or k 0) never reaches oneDNN: onednn_run settles it (run_trivial),
+// and oneDNN 2.6 dies of SIGFPE creating a batched matmul with an empty dimension.
+bool empty_problem(const xinhe_gemm_desc_t& d) { return d.m == 0 || d.n == 0 || d.k == 0; }
+
 const char* onednn_gemm_unsupported_reason(const xinhe_gemm_desc_t& d) {
   if (const char* why = desc_unsupported_reason(d)) return why;
+  if (empty_problem(d)) return onednn_unavailable_reason();
   return onednn_unsupported_reason(d);
 }
 uint64_t onednn_gemm_workspace_size(const xinhe_gemm_desc_t& d, int threads) {
-  return onednn_workspace_size(d, threads);
+  return empty_problem(d) ? 0 : onednn_workspace_size(d, threads);
 }
 void onednn_run(const GemmProblem& p, Parallel& parallel) {
   if (run_trivial(p)) return;
