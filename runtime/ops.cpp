@@ -384,7 +384,8 @@ xinhe_status_t create_backend_op(const char* kCall, Op* op) {
       impl = nullptr;  // the backend name stands in
     }
   }
-  op->impl_name = impl != nullptr ? impl : device->backend_name;
+  // ops.h: the backend's name when check fails, whatever the backend reports then.
+  op->impl_name = impl != nullptr && op->unsupported.ok() ? impl : device->backend_name;
   return nullptr;
 }
 

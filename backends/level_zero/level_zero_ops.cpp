@@ -214,7 +214,7 @@ class GemmOp final : public Op {
   Device* device_;
   xinhe_gemm_desc_t desc_;
   GemmImpl impl_ = GemmImpl::kNone;
-  std::string name_ = "level_zero.gemm.none";
+  std::string name_ = "level_zero";  // the selected implementation; the backend's name when none
   std::string unsupported_;
   LzKernel kernel_;
 };
@@ -259,7 +259,7 @@ class AttentionOp final : public Op {
   Device* device_;
   xinhe_attention_desc_t desc_;
   AttentionImpl impl_ = AttentionImpl::kNone;
-  std::string name_ = "level_zero.attention.none";
+  std::string name_ = "level_zero";  // the selected implementation; the backend's name when none
   std::string unsupported_;
   LzKernel kernel_;
 };

@@ -634,6 +634,10 @@ xinhe_status_t op_workspace_size(xinhe_be_op_t o, uint64_t* out_bytes) {
 
 const char* op_impl_name(xinhe_be_op_t o) { return as_op(o)->op->impl_name(); }
 
+const char* op_run_impl_name(xinhe_be_op_t o, const xinhe_be_op_args_t* args) {
+  return as_op(o)->op->run_impl_name(*args);
+}
+
 xinhe_status_t op_run(xinhe_be_op_t o, xinhe_be_stream_t s, const xinhe_be_op_args_t* args) {
   Stream* stream = as_stream(s);
   // Counted even on failure: part of a multi-kernel op may already be queued.
@@ -653,7 +657,7 @@ const xinhe_backend_api_t kApi = {
     // queued kernels, so this backend offers none (callers copy).
     nullptr, nullptr,
     nullptr,  // buffer_address: cl_mem objects have no address the host can see
-    nullptr,  // op_run_impl_name: the kernel is chosen at create only
+    op_run_impl_name,  // CLBlast's GEMM hands alpha == 0 and k == 0 runs to the reference
 };
 
 }  // namespace

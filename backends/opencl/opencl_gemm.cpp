@@ -7,6 +7,7 @@
 // line, and a kernel that does not build falling through to the next entry.
 #include <dlfcn.h>
 
+#include <atomic>
 #include <sstream>
 
 #include "checked_math.h"
@@ -79,6 +80,14 @@ class GemmOp final : public Op {
                           unsupported_.c_str());
   }
   const char* impl_name() const override { return name_.c_str(); }
+  const char* run_impl_name(const xinhe_be_op_args_t& args) const override {
+    return clblast_swaps(args.alpha) ? clblast_swap_name_.c_str() : name_.c_str();
+  }
+  // CLBlast computes 0 * (A B) for alpha == 0 (an Inf or NaN in A or B reaches C) and refuses
+  // k == 0: those runs take the reference kernel, which follows BLAS (ops.h).
+  bool clblast_swaps(float alpha) const {
+    return impl_ == GemmImpl::kClblast && (alpha == 0.0f || desc_.k == 0);
+  }
   uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
   // op(A) and op(B) as f32 panels of MWI rows / NWI columns: checked, since M * K of an f16
   // GEMM may use the whole 64-bit range before the panels' rounding and the 4-byte floats. The
@@ -110,9 +119,10 @@ class GemmOp final : public Op {
   bool packed_ = false;  // tiled with PACK=1 on a problem large enough to repay packing
   KernelLauncher pack_a_, pack_b_, packed_kernel_;
   ClBlastApi* clblast_ = nullptr;
-  // CLBlast computes 0 * (A B) for alpha == 0 (an Inf or NaN in A or B reaches C): those runs
-  // take the reference kernel, which follows BLAS (ops.h).
-  KernelLauncher clblast_alpha0_;
+  KernelLauncher clblast_alpha0_;  // the reference kernel for the runs clblast_swaps
+  std::string clblast_swap_name_;  // its implementation name
+  std::string clblast_swap_line_;  // the dispatch line of the first such run (logged once)
+  std::atomic<bool> clblast_swap_logged_{false};
 };
 
 xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& args) {
@@ -130,7 +140,12 @@ xinhe_status_t GemmOp::run(cl_command_queue queue, const xinhe_be_op_args_t& arg
   cl_mem c = buffer_mem(args.mem[XINHE_GEMM_ARG_C].buffer);
   const float alpha = args.alpha, beta = args.beta;
 
-  if (impl_ == GemmImpl::kClblast && alpha != 0.0f) {
+  if (clblast_swaps(alpha)) {
+    const xinhe_host_api_t* host = device_->host();
+    if (host->verbose_enabled("dispatch") && !clblast_swap_logged_.exchange(true)) {
+      xinhe::backend::log_dispatch(host, "opencl", clblast_swap_line_ + " (logged once per op)");
+    }
+  } else if (impl_ == GemmImpl::kClblast) {
     const int ta = d.trans_a ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     const int tb = d.trans_b ? ClBlastApi::kTransposeYes : ClBlastApi::kTransposeNo;
     int rc = 0;
@@ -378,7 +393,6 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
   const auto unsupported = [&](const GemmEntry& entry) -> std::string {
     if (entry.impl != GemmImpl::kClblast) return "";
     if (desc.ab_dtype != XINHE_DTYPE_F32 || desc.c_dtype != XINHE_DTYPE_F32) return "f32 only";
-    if (desc.k == 0) return "K == 0 rejected by CLBlast";
     std::string why;
     op->clblast_ = clblast_get(device->backend, &why);
     return op->clblast_ != nullptr ? "" : why;
@@ -412,6 +426,13 @@ xinhe_status_t create_gemm_op(Device* device, const xinhe_gemm_desc_t& desc,
   if (chosen.selected()) {
     op->impl_ = kGemmList[chosen.index].impl;
     op->name_ = chosen.name;
+    if (op->impl_ == GemmImpl::kClblast) {
+      op->clblast_swap_name_ = request.name_of("reference", nullptr);
+      op->clblast_swap_line_ = xinhe::backend::run_swap_line(
+          request, op->name_, op->clblast_swap_name_,
+          desc.k == 0 ? "k == 0, which CLBlast refuses"
+                      : "alpha == 0, where CLBlast reads A and B and BLAS does not");
+    }
   } else {
     op->unsupported_ = chosen.unsupported;
   }

@@ -95,6 +95,9 @@ class Op {
   // nullptr when runnable; else UNIMPLEMENTED with the reason (a fresh status each call).
   virtual xinhe_status_t check() const = 0;
   virtual const char* impl_name() const = 0;
+  // The implementation a run with args uses (op_run_impl_name): impl_name's unless the op
+  // swaps kernels per run.
+  virtual const char* run_impl_name(const xinhe_be_op_args_t&) const { return impl_name(); }
   // Scratch bytes run needs in the workspace operand.
   virtual uint64_t workspace_size() const { return 0; }
   virtual xinhe_status_t run(cl_command_queue queue, const xinhe_be_op_args_t& args) = 0;

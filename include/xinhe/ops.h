@@ -96,7 +96,9 @@ XINHE_API xinhe_status_t xinhe_gemm_run(xinhe_gemm_t gemm, xinhe_stream_t stream
  * kernel per run. The GPU backends do for three cases only: A or B not starting on 16 bytes runs
  * the selected family's simt kernel, tensor maps the driver refuses to encode run the sm_80
  * kernel instead of the Hopper one, and alpha == 0 on the vendor BLAS runs the simt kernel (BLAS
- * semantics whatever the library does); XINHE_VERBOSE=dispatch logs the first such run of an op.
+ * semantics whatever the library does). The OpenCL backend's CLBlast entry hands runs with
+ * alpha == 0 and ops with k == 0 to its reference kernel for the same reason.
+ * XINHE_VERBOSE=dispatch logs the first such run of an op.
  * args is validated as xinhe_gemm_run validates it; nothing is enqueued. The check's status
  * when the op cannot run. *out_name is owned by the op. */
 XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe_gemm_args_t* args,

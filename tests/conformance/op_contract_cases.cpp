@@ -375,8 +375,9 @@ class ScopedEnv {
 // (ops.h): a value no implementation's name contains must make check (and run) decline with a
 // reason, and the name of the implementation chosen without a filter must select it again.
 template <typename Op, typename Handle>
-CaseResult impl_filter_case(const Device&, const char* variable, const std::function<Op()>& make,
-                            xinhe_status_t (*check)(Handle), const char* (*impl_name)(Handle)) {
+CaseResult impl_filter_case(const Device& dev, const char* variable,
+                            const std::function<Op()>& make, xinhe_status_t (*check)(Handle),
+                            const char* (*impl_name)(Handle)) {
   std::string chosen;
   {
     Op op = make();
@@ -398,6 +399,12 @@ CaseResult impl_filter_case(const Device&, const char* variable, const std::func
       return fail(std::string("with a filter matching nothing, check returned ") +
                   xinhe_status_code_name(code) + " '" + message +
                   "' (want UNIMPLEMENTED with a reason)");
+    // ops.h: the implementation name is the backend's name when check fails.
+    const std::string device_name = dev.name();
+    const std::string backend = device_name.substr(0, device_name.rfind(':'));
+    if (impl_name(op.get()) != backend)
+      return fail(std::string("with a filter matching nothing, the implementation name is '") +
+                  impl_name(op.get()) + "' (want the backend's name, '" + backend + "')");
   }
   {
     ScopedEnv filter(variable, chosen.c_str());

@@ -192,6 +192,37 @@ TEST_F(OpenclKernelTest, GemmClblast) {
   g.batch = 1;
   r = check_gemm(*session_, g, ov, 3);
   EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.impl, "opencl.gemm.clblast_f32");
+}
+
+// alpha == 0 (CLBlast would read A and B) and k == 0 (CLBlast refuses it) run the reference
+// kernel, and op_run_impl_name says so for exactly those runs; a k == 0 op is not declined.
+TEST_F(OpenclKernelTest, GemmClblastHandsAlphaZeroAndEmptyKToTheReference) {
+  std::string why;
+  if (clblast_get(session_->device()->backend, &why) == nullptr)
+    GTEST_SKIP() << "CLBlast unavailable: " << why;
+  OpOverrides ov;
+  ov.impl_filter = "clblast";
+  GemmCase g;
+  g.m = 9;
+  g.n = 14;
+  g.k = 5;
+  g.alpha = 0.0f;
+  g.beta = 0.75f;
+  CheckResult r = check_gemm(*session_, g, ov);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.impl, "opencl.gemm.reference_f32");
+  EXPECT_TRUE(TestHost::get().logged(
+      "opencl.gemm.reference_f32 at run, not opencl.gemm.clblast_f32: alpha == 0"));
+  g.alpha = 1.5f;
+  r = check_gemm(*session_, g, ov, 2);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.impl, "opencl.gemm.clblast_f32");
+  g.k = 0;
+  g.batch = 2;
+  r = check_gemm(*session_, g, ov, 3);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.impl, "opencl.gemm.reference_f32");
 }
 
 TEST_F(OpenclKernelTest, GemmFilterMatchingNothingIsUnimplemented) {

@@ -27,7 +27,7 @@ using test::GemmCase;
 struct CheckResult {
   bool ok = false;
   std::string error;       // why it failed (status message or worst mismatch)
-  std::string impl;        // implementation that ran
+  std::string impl;        // implementation that ran (op_run_impl_name)
   double max_error = 0.0;  // the one error measure (test::ErrorStats), worst output
   double tolerance = 0.0;  // the bound it was held to
 };
@@ -112,6 +112,7 @@ inline CheckResult check_gemm(const Session& s, const GemmCase& g, const OpOverr
   args.mem[XINHE_GEMM_ARG_C] = {c_init.count ? buf_c->get() : nullptr, c_init.count ? off_c : 0};
   args.alpha = g.alpha;
   args.beta = g.beta;
+  r.impl = op->run_impl_name(args);  // what this run uses (CLBlast hands some to the reference)
   const uint64_t ws_bytes = op->workspace_size();
   DeviceBuffer ws(s, ws_bytes + 64);  // at a non-zero offset, like the operands
   if (ws_bytes > 0) args.mem[XINHE_GEMM_ARG_WORKSPACE] = {ws.get(), 64};
