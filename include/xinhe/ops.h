@@ -27,6 +27,10 @@
  * operand's element size (2 for f16/bf16, 4 for f32 and for LSE, 8 for f64); anything else is
  * INVALID_ARGUMENT at run. The workspace offset may be any byte: workspace_size already
  * includes what the backend needs to align its data inside the range it is given.
+ * Overlap is judged on byte ranges: each operand spans from its offset over every byte its
+ * description can reach (padding and gaps included). An output (C, O, LSE, the workspace)
+ * whose range meets any other operand's in the same buffer is INVALID_ARGUMENT at run; inputs
+ * may share memory freely. An operand whose range is empty may be a NULL buffer.
  *
  * dtypes: every op takes f32, f16 and bf16 where the device claims them in dtype_caps. f64 is
  * valid in a description, but runs only on a device that claims XINHE_DTYPE_CAP(F64), and
