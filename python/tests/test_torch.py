@@ -5,6 +5,8 @@ xinhe), streams and events, the CPU fallback with its counters and strict mode."
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -682,3 +684,299 @@ def test_copy_between_overlapping_views_raises_as_on_the_cpu(name):
     ref = base.clone()
     ref[::2].copy_(ref[1::2])
     torch.testing.assert_close(x.cpu(), ref, rtol=0, atol=0)
+
+
+# ---- Autocast ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_runs_matmuls_in_low_precision_like_the_cpu(name, dtype):
+    # Without AutocastPrivateUse1 kernels every op inside torch.autocast("xinhe") raised.
+    d = tdev(name)
+    g = torch.Generator().manual_seed(41)
+    a, b = torch.randn(8, 16, generator=g), torch.randn(16, 12, generator=g)
+    w, bias = torch.randn(12, 16, generator=g), torch.randn(12, generator=g)
+    q, k, v = (torch.randn(2, 3, 5, 8, generator=g) for _ in range(3))
+    ln = torch.nn.LayerNorm(12)
+
+    def run(dev, device_type):
+        m = ln.to(dev)
+        with torch.autocast(device_type=device_type, dtype=dtype):
+            y = a.to(dev) @ b.to(dev)
+            z = F.linear(a.to(dev), w.to(dev), bias.to(dev))
+            s = F.scaled_dot_product_attention(q.to(dev), k.to(dev), v.to(dev))
+            sm = torch.softmax(y, -1)
+            n = m(z)
+            total = y.sum()
+        return [y, z, s, sm, n, total]
+
+    got = run(d, "xinhe")
+    ref = run("cpu", "cpu")
+    assert all(t.device == d for t in got)
+    # The matmul-like ops as CPU autocast runs them; softmax, layer_norm and sum in float32, as
+    # CUDA's autocast (the CPU's keeps softmax in the low precision).
+    assert [t.dtype for t in got[:3]] == [t.dtype for t in ref[:3]] == [dtype] * 3
+    assert [t.dtype for t in got[3:]] == [torch.float32] * 3
+    # Against float64 on the low-precision inputs: one rounding to the output dtype.
+    c = lambda t: t.to(dtype).double()
+    want64 = [c(a) @ c(b), F.linear(c(a), c(w), c(bias)),
+              F.scaled_dot_product_attention(c(q), c(k), c(v))]
+    for out, want, cpu in zip(got[:3], want64, ref[:3]):
+        _check(out, want, 2e-2 * want.abs().max().item())
+        torch.testing.assert_close(out.cpu().float(), cpu.float(), rtol=2e-2, atol=2e-2)
+    y64, z64 = got[0].cpu().double(), got[1].cpu().double()
+    ln64 = copy.deepcopy(ln).cpu().double()
+    for out, want in zip(got[3:], [torch.softmax(y64, -1), ln64(z64).detach(), y64.sum()]):
+        _check(out, want, 1e-4 * max(1.0, want.abs().max().item()))
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_grad_scaler_training_step_matches_the_cpu(name):
+    d = tdev(name)
+    g = torch.Generator().manual_seed(42)
+    x, target = torch.randn(6, 16, generator=g), torch.randn(6, 4, generator=g)
+    torch.manual_seed(0)
+    ref_model = torch.nn.Linear(16, 4)
+    models = {"cpu": ref_model, "xinhe": torch.nn.Linear(16, 4)}
+    models["xinhe"].load_state_dict(ref_model.state_dict())
+    models["xinhe"].to(d)
+    results = {}
+    for device_type, dev in (("cpu", "cpu"), ("xinhe", d)):
+        m = models[device_type]
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        scaler = torch.amp.GradScaler(device_type, init_scale=1024.0)
+        scales = []
+        for step in range(3):
+            opt.zero_grad()
+            with torch.autocast(device_type, dtype=torch.bfloat16):
+                out = m(x.to(dev))
+                assert out.dtype == torch.bfloat16
+                loss = F.mse_loss(out, target.to(dev))  # float32 under autocast
+                assert loss.dtype == torch.float32
+            if step == 1:
+                loss = loss * float("inf")  # an overflow: the step is skipped, the scale halves
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            scales.append(scaler.get_scale())
+        results[device_type] = (scales, m.weight.detach().cpu(), m.bias.detach().cpu())
+    assert results["xinhe"][0] == results["cpu"][0] == [1024.0, 512.0, 512.0]
+    for got, want in zip(results["xinhe"][1:], results["cpu"][1:]):
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-3)
+
+
+# ---- Convolutions and RNN cells ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("case", ["conv1d", "conv2d", "conv2d_groups", "conv_transpose2d"])
+def test_convolutions_forward_and_backward_match_float64(name, case):
+    # convolution_overrideable had no kernel: every Conv layer raised "not implemented".
+    d = tdev(name)
+    g = torch.Generator().manual_seed(43)
+    if case == "conv1d":
+        x, w = torch.randn(2, 3, 11, generator=g), torch.randn(4, 3, 3, generator=g)
+        b = torch.randn(4, generator=g)
+        f = lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1)
+    elif case == "conv2d":
+        x, w = torch.randn(2, 3, 9, 8, generator=g), torch.randn(5, 3, 3, 2, generator=g)
+        b = torch.randn(5, generator=g)
+        f = lambda x, w, b: F.conv2d(x, w, b, padding=(1, 0), dilation=(1, 2))
+    elif case == "conv2d_groups":
+        x, w = torch.randn(2, 4, 7, 7, generator=g), torch.randn(6, 2, 3, 3, generator=g)
+        b = None
+        f = lambda x, w, b: F.conv2d(x, w, b, stride=2, groups=2)
+    else:
+        x, w = torch.randn(2, 4, 5, 6, generator=g), torch.randn(4, 3, 3, 3, generator=g)
+        b = torch.randn(3, generator=g)
+        f = lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)
+    inputs = [t for t in (x, w, b) if t is not None]
+    ref_in = [t.double().requires_grad_() for t in inputs]
+    dev_in = [t.to(d).requires_grad_() for t in inputs]
+
+    def call(ts):
+        return f(ts[0], ts[1], ts[2] if len(ts) > 2 else None)
+
+    ref, out = call(ref_in), call(dev_in)
+    assert out.device == d and out.shape == ref.shape
+    _check(out, ref.detach(), 1e-4)
+    grad = torch.randn(ref.shape, generator=g)
+    ref.backward(grad.double())
+    out.backward(grad.to(d))
+    for t, r in zip(dev_in, ref_in):
+        assert t.grad.device == d
+        _check(t.grad, r.grad, 1e-4)
+    # Through nn modules, as a model uses them.
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    img = torch.randn(1, 3, 6, 6, generator=g)
+    _check(conv.to(d)(img.to(d)), conv.double().cpu()(img.double()).detach(), 1e-4)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "GRUCell", "LSTMCell"])
+def test_rnns_forward_and_backward_match_float64(name, kind):
+    # _thnn_fused_lstm_cell / _thnn_fused_gru_cell (what ATen's RNNs call on PrivateUse1) had no
+    # kernel: GRU, LSTM, GRUCell and LSTMCell raised.
+    d = tdev(name)
+    g = torch.Generator().manual_seed(44)
+    torch.manual_seed(44)
+    cell = kind.endswith("Cell")
+    m = getattr(torch.nn, kind)(5, 4) if cell else getattr(torch.nn, kind)(5, 4, num_layers=2)
+    x = torch.randn(3, 5, generator=g) if cell else torch.randn(6, 3, 5, generator=g)
+    h0 = torch.randn(3, 4, generator=g) if cell else torch.randn(2, 3, 4, generator=g)
+    c0 = torch.randn(h0.shape, generator=g)
+    state = (h0, c0) if "LSTM" in kind else h0
+    ref_m = copy.deepcopy(m).double()
+    dev_m = copy.deepcopy(m).to(d)
+    xr, xd = x.double().requires_grad_(), x.to(d).requires_grad_()
+    sr = tuple(s.double() for s in state) if isinstance(state, tuple) else state.double()
+    sd = tuple(s.to(d) for s in state) if isinstance(state, tuple) else state.to(d)
+    ref, out = ref_m(xr, sr), dev_m(xd, sd)
+    flat = lambda r: [t for t in (r if isinstance(r, tuple) else (r,)) for t in
+                      (t if isinstance(t, tuple) else (t,))]
+    ref_t, out_t = flat(ref), flat(out)
+    loss_r = sum((t * (i + 1)).sum() for i, t in enumerate(ref_t))
+    loss_d = sum((t * (i + 1)).sum() for i, t in enumerate(out_t))
+    for o, r in zip(out_t, ref_t):
+        assert o.device == d
+        _check(o, r.detach(), 1e-5)
+    loss_r.backward()
+    loss_d.backward()
+    _check(xd.grad, xr.grad, 1e-5)
+    for (pn, p), (_, pr) in zip(dev_m.named_parameters(), ref_m.named_parameters()):
+        assert p.grad is not None and p.grad.device == d, pn
+        _check(p.grad, pr.grad, 1e-5)
+
+
+# ---- The CPU fallback: results, devices, overlap -------------------------------------------
+
+def test_fallback_refuses_quantized_and_sparse_results():
+    # A fallback result that is not a plain strided tensor became a plain xinhe tensor over its
+    # bytes: quantize_per_tensor(x).dequantize() crashed the process on cpu:0. Run the crash
+    # case in a subprocess, on every device.
+    import subprocess
+    import sys
+    script = (
+        "import sys, torch, xinhe.torch\n"
+        "x = torch.randn(3).to(torch.device('xinhe', int(sys.argv[1])))\n"
+        "try:\n"
+        "    torch.quantize_per_tensor(x, 0.1, 0, torch.quint8).dequantize().cpu()\n"
+        "except RuntimeError as e:\n"
+        "    print('RAISED', str(e).splitlines()[0])\n")
+    for i, name in enumerate(DEVICES):
+        r = subprocess.run([sys.executable, "-c", script, str(i)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, (name, r.returncode, r.stderr[-2000:])
+        assert "RAISED" in r.stdout, (name, r.stdout, r.stderr[-2000:])
+        if name == "cpu:0":  # the in-place fallback names the op and the kind of tensor
+            assert "quantize_per_tensor" in r.stdout and "quantized" in r.stdout, r.stdout
+    x = torch.randn(3, 3).to(xt.device("cpu:0"))
+    with pytest.raises(RuntimeError, match="_to_sparse.*sparse"):
+        x.to_sparse()
+    # Plain results still come back.
+    torch.testing.assert_close((x * 2).cpu(), x.cpu() * 2)
+
+
+def test_fallback_ops_refuse_operands_on_two_devices():
+    g = torch.Generator().manual_seed(45)
+    a, b = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)
+    idx = torch.tensor([2, 0])
+    devs = [torch.device("xinhe", i) for i in range(len(DEVICES))]
+    pairs = [(a.to(devs[0]), b)]  # a xinhe and a non-scalar CPU operand
+    if len(devs) > 1:
+        pairs += [(a.to(devs[0]), b.to(devs[1])), (a.to(devs[1]), b)]
+    ops = {
+        "cat": lambda x, y: torch.cat([x, y]),
+        "where": lambda x, y: torch.where(x > 0, x, y),
+        "mv": lambda x, y: torch.mv(x, y[0]),
+        "index_select": lambda x, y: x.index_select(0, idx.to(y.device)),
+        "embedding": lambda x, y: F.embedding(idx.to(x.device), y),
+        "add_": lambda x, y: x.clone().add_(y),
+        "mul": lambda x, y: x * y,
+    }
+    for x, y in pairs:
+        for op_name, f in ops.items():
+            for p, q in ((x, y), (y, x)):
+                with pytest.raises(RuntimeError, match="Expected all tensors to be on the same "
+                                   "device, but found at least two devices"):
+                    f(p, q)
+    # What PyTorch allows: 0-dim CPU tensors as scalars, copies across devices, CPU indices.
+    s = torch.tensor(2.0)
+    for dev in devs:
+        x = a.to(dev)
+        torch.testing.assert_close((x * s).cpu(), a * 2)
+        torch.testing.assert_close(torch.where(x > 0, x, s).cpu(), torch.where(a > 0, a, 2.0))
+        torch.testing.assert_close(torch.lerp(x, x * 2, torch.tensor(0.3)).cpu(),
+                                   torch.lerp(a, a * 2, 0.3))
+        torch.testing.assert_close(x[idx].cpu(), a[idx])
+        torch.testing.assert_close(x[a > 0].cpu(), a[a > 0])
+        y = x.clone()
+        y[idx] = torch.tensor(5.0)
+        ref = a.clone()
+        ref[idx] = 5.0
+        torch.testing.assert_close(y.cpu(), ref)
+        for other in devs:
+            z = torch.empty(3, 4, device=other).copy_(x)
+            torch.testing.assert_close(z.cpu(), a)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_fallback_out_and_inplace_overlap_raise_as_on_the_cpu(name):
+    # An out= argument or in-place self overlapping an input ran silently on the fallback's
+    # separate CPU views and copies, with answers that differed between devices.
+    d = tdev(name)
+    g = torch.Generator().manual_seed(46)
+    base = torch.randn(8, generator=g) * 10 + 1
+    cases = {
+        "add out": lambda x: torch.add(x[:-1], 1, out=x[1:]),
+        "cumsum out": lambda x: torch.cumsum(x[:-1], 0, out=x[1:]),
+        "neg out back": lambda x: torch.neg(x[1:], out=x[:-1]),
+        "cat out": lambda x: torch.cat([x[:2], x[:2]], out=x[1:5]),
+        "mul_ partial": lambda x: x[1:].mul_(x[:-1]),
+        "add_ expanded self": lambda x: x[:1].expand(4).add_(1),
+        # Allowed on the CPU: a full overlap, and disjoint views of one tensor.
+        "add out full": lambda x: torch.add(x, 1, out=x),
+        "mul_ self": lambda x: x.mul_(x),
+        "add out disjoint": lambda x: torch.add(x[:4], x[4:], out=x[:4]),
+        "cumsum_": lambda x: x[1:].cumsum_(0),
+        "sort out": lambda x: torch.sort(x[:-1].flip(0), out=(x[1:], torch.empty(7, dtype=torch.long,
+                                                                                device=x.device))),
+    }
+    for case, f in cases.items():
+        ref = base.clone()
+        try:
+            f(ref)
+            cpu_error = None
+        except RuntimeError as e:
+            cpu_error = str(e).splitlines()[0]
+        x = base.to(d)
+        if cpu_error is None:
+            f(x)
+            torch.testing.assert_close(x.cpu(), ref, rtol=0, atol=0, msg=case)
+        else:
+            with pytest.raises(RuntimeError) as info:
+                f(x)
+            assert str(info.value).splitlines()[0] == cpu_error, case
+            torch.testing.assert_close(x.cpu(), base, rtol=0, atol=0, msg=case)  # untouched
+
+
+# ---- Small device-module pieces ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_record_stream_manual_seed_and_memory_allocated(name):
+    d = tdev(name)
+    x = torch.randn(16).to(d)
+    s = torch.xinhe.Stream(device=d)
+    y = x * 2
+    y.record_stream(s)  # a no-op: freeing memory waits for every stream of the device
+    torch.testing.assert_close(y.cpu(), x.cpu() * 2)
+    torch.xinhe.manual_seed(123)
+    r1 = torch.randn(5, device=d).cpu()
+    torch.xinhe.manual_seed(123)
+    r2 = torch.randn(5, device=d).cpu()
+    assert torch.equal(r1, r2)
+    before = torch.xinhe.memory_allocated(d)
+    t = torch.empty(1000, dtype=torch.float32, device=d)
+    assert torch.xinhe.memory_allocated(d) - before == 4000
+    del t
+    assert torch.xinhe.memory_allocated(d) == before

@@ -8,6 +8,7 @@
 #include <ATen/EmptyTensor.h>
 #include <ATen/MemoryOverlap.h>
 #include <ATen/SDPBackend.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/native/CPUFallback.h>
 #include <ATen/native/DispatchStub.h>
 #include <ATen/native/Resize.h>
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <mutex>
@@ -742,6 +744,155 @@ sdpa_overrideable(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
           empty_long, empty_long, at::Tensor()};
 }
 
+// ---- Kernels with no CPU counterpart to fall back to ---------------------------------------------
+
+// A CPU tensor over a xinhe tensor's data for reading: the memory itself where it is
+// host-addressable (as the in-place fallback does), else a copy.
+at::Tensor host_operand(const at::Tensor& t) {
+  if (!t.defined() || !t.is_privateuseone()) return t;
+  if (!host_addressable(index_of(t)) || t.numel() == 0) return t.cpu();
+  sync_device(index_of(t));
+  return at::from_blob(t.data_ptr(), t.sizes(), t.strides(), t.options().device(at::kCPU));
+}
+
+// A CPU result as a xinhe tensor on device: adopted without a copy where the device can use
+// host memory in place, else copied.
+at::Tensor to_device(const at::Tensor& r, const at::Device& device) {
+  if (!r.defined()) return r;
+  if (host_addressable(device.index())) {
+    at::Tensor adopted = adopt_host_tensor(r, device.index());
+    if (adopted.defined()) return adopted;
+  }
+  return r.to(device);
+}
+
+// convolution_overrideable is the hook at::convolution calls for a backend without its own
+// convolution (PyTorch's default raises "convolution_overrideable not implemented"); it has no
+// CPU kernel for the fallback to redispatch to, so it runs at::convolution on CPU operands.
+at::Tensor convolution_overrideable(const at::Tensor& input, const at::Tensor& weight,
+                                    const std::optional<at::Tensor>& bias,
+                                    c10::SymIntArrayRef stride, c10::SymIntArrayRef padding,
+                                    c10::SymIntArrayRef dilation, bool transposed,
+                                    c10::SymIntArrayRef output_padding, c10::SymInt groups) {
+  const std::optional<at::Tensor> b =
+      bias && bias->defined() ? std::optional<at::Tensor>(*bias) : std::nullopt;
+  check_same_device("convolution", {&input, &weight, b ? &*b : &input});
+  record_op("aten::convolution_overrideable", Where::kFallback, 0,
+            "at::convolution on the CPU, input " + shape_text(input));
+  const at::Tensor out = at::convolution_symint(
+      host_operand(input), host_operand(weight),
+      b ? std::optional<at::Tensor>(host_operand(*b)) : std::nullopt, stride, padding, dilation,
+      transposed, output_padding, std::move(groups));
+  return to_device(out, input.device());
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward_overrideable(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+    c10::SymIntArrayRef stride, c10::SymIntArrayRef padding, c10::SymIntArrayRef dilation,
+    bool transposed, c10::SymIntArrayRef output_padding, c10::SymInt groups,
+    std::array<bool, 3> output_mask) {
+  check_same_device("convolution_backward", {&grad_output, &input, &weight});
+  record_op("aten::convolution_backward_overrideable", Where::kFallback, 0,
+            "at::convolution_backward on the CPU, input " + shape_text(input));
+  // The bias has one element per output channel (grad_output's dimension 1).
+  std::optional<std::vector<c10::SymInt>> bias_sizes;
+  if (output_mask[2]) bias_sizes = std::vector<c10::SymInt>{grad_output.sym_size(1)};
+  auto [gi, gw, gb] = at::convolution_backward_symint(
+      host_operand(grad_output), host_operand(input), host_operand(weight),
+      bias_sizes ? at::OptionalSymIntArrayRef(*bias_sizes) : std::nullopt, stride, padding,
+      dilation, transposed, output_padding, std::move(groups), output_mask);
+  const at::Device d = input.device();
+  return {to_device(gi, d), to_device(gw, d), to_device(gb, d)};
+}
+
+// The fused RNN cells that ATen's LSTM/GRU (and LSTMCell/GRUCell) call for a PrivateUse1
+// input, as its CUDA kernels compute them, from at:: ops on the device (each through the
+// fallback). Autograd uses derivatives.yaml: _thnn_fused_*_backward* below, or, when the
+// backward itself is differentiated, ATen's composite _thnn_differentiable_*_backward.
+at::Tensor gates_sum(const at::Tensor& input_gates, const at::Tensor& hidden_gates,
+                     const std::optional<at::Tensor>& input_bias,
+                     const std::optional<at::Tensor>& hidden_bias) {
+  at::Tensor g = input_gates + hidden_gates;
+  if (input_bias && input_bias->defined()) g = g + *input_bias;
+  if (hidden_bias && hidden_bias->defined()) g = g + *hidden_bias;
+  return g;
+}
+
+// Returns (hy, cy, workspace); the workspace holds the activated gates [i, f, g, o].
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_lstm_cell(
+    const at::Tensor& input_gates, const at::Tensor& hidden_gates, const at::Tensor& cx,
+    const std::optional<at::Tensor>& input_bias, const std::optional<at::Tensor>& hidden_bias) {
+  check_same_device("_thnn_fused_lstm_cell", {&input_gates, &hidden_gates, &cx});
+  const auto chunks = gates_sum(input_gates, hidden_gates, input_bias, hidden_bias).chunk(4, 1);
+  const at::Tensor ig = chunks[0].sigmoid(), fg = chunks[1].sigmoid(), cg = chunks[2].tanh(),
+                   og = chunks[3].sigmoid();
+  const at::Tensor cy = fg * cx + ig * cg;
+  const at::Tensor hy = og * cy.tanh();
+  return {hy, cy, at::cat({ig, fg, cg, og}, 1)};
+}
+
+// Returns (grad_gates, grad_cx, grad_bias); an undefined grad_hy or grad_cy is zero.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_lstm_cell_backward_impl(
+    const std::optional<at::Tensor>& grad_hy, const std::optional<at::Tensor>& grad_cy,
+    const at::Tensor& cx, const at::Tensor& cy, const at::Tensor& workspace, bool has_bias) {
+  const auto w = workspace.chunk(4, 1);
+  const at::Tensor &ig = w[0], &fg = w[1], &cg = w[2], &og = w[3];
+  const bool has_ghy = grad_hy && grad_hy->defined(), has_gcy = grad_cy && grad_cy->defined();
+  const at::Tensor tcy = cy.tanh();
+  const at::Tensor ghy = has_ghy ? *grad_hy : at::zeros_like(cy);
+  at::Tensor gcx = ghy * og * (1 - tcy * tcy);
+  if (has_gcy) gcx = gcx + *grad_cy;
+  const at::Tensor gig = gcx * cg * ig * (1 - ig);
+  const at::Tensor gfg = gcx * cx * fg * (1 - fg);
+  const at::Tensor gcg = gcx * ig * (1 - cg * cg);
+  const at::Tensor gog = ghy * tcy * og * (1 - og);
+  const at::Tensor grad_gates = at::cat({gig, gfg, gcg, gog}, 1);
+  const at::Tensor grad_bias = has_bias ? grad_gates.sum(0) : at::Tensor();
+  return {grad_gates, gcx * fg, grad_bias};
+}
+
+// Returns (hy, workspace); the workspace holds [r, z, n, hidden n gate + its bias, hx].
+std::tuple<at::Tensor, at::Tensor> fused_gru_cell(const at::Tensor& input_gates,
+                                                  const at::Tensor& hidden_gates,
+                                                  const at::Tensor& hx,
+                                                  const std::optional<at::Tensor>& input_bias,
+                                                  const std::optional<at::Tensor>& hidden_bias) {
+  check_same_device("_thnn_fused_gru_cell", {&input_gates, &hidden_gates, &hx});
+  at::Tensor ig = input_gates, hg = hidden_gates;
+  if (input_bias && input_bias->defined()) ig = ig + *input_bias;
+  if (hidden_bias && hidden_bias->defined()) hg = hg + *hidden_bias;
+  const auto i = ig.chunk(3, 1), h = hg.chunk(3, 1);
+  const at::Tensor rg = (i[0] + h[0]).sigmoid(), zg = (i[1] + h[1]).sigmoid();
+  const at::Tensor ng = (i[2] + rg * h[2]).tanh();
+  const at::Tensor hy = ng + zg * (hx - ng);
+  return {hy, at::cat({rg, zg, ng, h[2], hx}, 1)};
+}
+
+// Returns (grad_input_gates, grad_hidden_gates, grad_hx, grad_input_bias, grad_hidden_bias).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> fused_gru_cell_backward(
+    const at::Tensor& grad_hy, const at::Tensor& workspace, bool has_bias) {
+  const auto w = workspace.chunk(5, 1);
+  const at::Tensor &rg = w[0], &zg = w[1], &ng = w[2], &hn = w[3], &hx = w[4];
+  const at::Tensor gzg = grad_hy * (hx - ng) * zg * (1 - zg);
+  const at::Tensor ghx = grad_hy * zg;
+  const at::Tensor gin = grad_hy * (1 - zg) * (1 - ng * ng);
+  const at::Tensor ghn = gin * rg;
+  const at::Tensor grg = gin * hn * rg * (1 - rg);
+  const at::Tensor grad_input_gates = at::cat({grg, gzg, gin}, 1);
+  const at::Tensor grad_hidden_gates = at::cat({grg, gzg, ghn}, 1);
+  at::Tensor gib, ghb;
+  if (has_bias) {
+    gib = grad_input_gates.sum(0);
+    ghb = grad_hidden_gates.sum(0);
+  }
+  return {grad_input_gates, grad_hidden_gates, ghx, gib, ghb};
+}
+
+// Nothing to record: freeing xinhe memory waits for the device's queued work on all its
+// streams first (free_allocation in runtime.cpp), so memory used on another stream is never
+// reused while that stream may still touch it, which is what record_stream guards against.
+void record_stream(at::Tensor& /*self*/, at::Stream /*stream*/) {}
+
 // ---- CPU fallback -------------------------------------------------------------------------------
 
 // On devices whose memory is host-addressable (cpu:0) the CPU kernel runs on the xinhe
@@ -792,6 +943,21 @@ int host_fallback_device(const c10::OperatorHandle& op, torch::jit::Stack* stack
     }
   }
   return device;
+}
+
+std::string op_full_name(const c10::OperatorHandle& op) {
+  const auto& name = op.schema().operator_name();
+  return name.overload_name.empty() ? name.name : name.name + "." + name.overload_name;
+}
+
+// A fallback result that is not a plain strided tensor (quantized, sparse, nested, mkldnn)
+// cannot become a xinhe tensor: wrapped as one, its bytes were read as a plain tensor of its
+// dtype (quantize_per_tensor(...).dequantize() crashed).
+void refuse_non_plain(const c10::OperatorHandle& op, const at::Tensor& result) {
+  const std::string kind = non_plain_kind(result);
+  TORCH_CHECK(kind.empty(), "xinhe: ", op_full_name(op), " (run on the CPU) returned a ", kind,
+              " tensor, which the xinhe device does not support (xinhe tensors are plain "
+              "strided tensors); run this op on CPU tensors instead");
 }
 
 // Runs op on the CPU over views of the xinhe memory. Returns false, with the stack as it came,
@@ -855,6 +1021,7 @@ bool host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
 
   auto to_xinhe = [&](const at::Tensor& r) -> at::Tensor {
     if (!r.defined() || !r.is_cpu()) return r;
+    refuse_non_plain(op, r);
     for (const auto& [view, original] : aliases) {
       if (r.unsafeGetTensorImpl() == view.unsafeGetTensorImpl()) return original;  // in place
     }
@@ -885,10 +1052,89 @@ bool host_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, int 
   return true;
 }
 
+// Ops whose operands may legitimately be on different devices, as on CUDA: copies and
+// conversions between devices, indexing with CPU indices, set_ and item(). Most have their own
+// kernels and never reach the fallback; they are listed so that it never refuses them.
+const char* const kMixedDeviceOps[] = {
+    "aten::copy_",         "aten::_copy_from",       "aten::_copy_from_and_resize",
+    "aten::_to_copy",      "aten::to",               "aten::index",
+    "aten::index_put_",    "aten::index_put",        "aten::_index_put_impl_",
+    "aten::_index_put_impl", "aten::set_",           "aten::_local_scalar_dense",
+    "aten::record_stream", "aten::_has_compatible_shallow_copy_type",
+};
+
+// Every tensor argument on the stack, with whether the schema marks it written (out= arguments
+// and in-place self).
+void for_each_tensor_arg(const c10::OperatorHandle& op, const torch::jit::Stack& stack,
+                         const std::function<void(const at::Tensor&, bool)>& f) {
+  const auto& schema_args = op.schema().arguments();
+  const size_t n = schema_args.size();
+  const size_t begin = stack.size() - n;
+  for (size_t i = 0; i < n; ++i) {
+    const c10::IValue& iv = stack[begin + i];
+    const c10::AliasInfo* alias = schema_args[i].alias_info();
+    const bool written = alias != nullptr && alias->isWrite();
+    if (iv.isTensor()) {
+      f(iv.toTensor(), written);
+    } else if (iv.isTensorList()) {
+      for (const at::Tensor& t : iv.toTensorVector()) f(t, written);
+    } else if (iv.isOptionalTensorList()) {
+      for (const auto& t : iv.toOptionalTensorVector()) {
+        if (t.has_value()) f(*t, written);
+      }
+    }
+  }
+}
+
+// PyTorch's check and words for operands on two devices (two xinhe devices, or a xinhe and a
+// non-scalar CPU tensor): the fallback computed cat([xinhe:0, xinhe:1]) wherever the first
+// operand lived, and a non-scalar CPU operand failed later with an unrelated
+// _copy_from_and_resize error. A 0-dim CPU tensor is a scalar and goes with any device.
+void check_fallback_devices(const c10::OperatorHandle& op, const torch::jit::Stack& stack) {
+  const std::string& name = op.schema().name();
+  for (const char* allowed : kMixedDeviceOps) {
+    if (name == allowed) return;
+  }
+  std::optional<at::Device> first;
+  for_each_tensor_arg(op, stack, [&](const at::Tensor& t, bool) {
+    if (!t.defined() || (t.dim() == 0 && t.is_cpu())) return;
+    if (!first) {
+      first = t.device();
+      return;
+    }
+    TORCH_CHECK(t.device() == *first,
+                "Expected all tensors to be on the same device, but found at least two devices, ",
+                *first, " and ", t.device(), "! (when checking arguments for ", op_full_name(op),
+                ")");
+  });
+}
+
+// As the CPU kernels' TensorIterator checks (at::assert_no_internal_overlap /
+// assert_no_partial_overlap): a written tensor (an out= argument or in-place self) whose
+// elements share memory, or that partially overlaps an input, raises. The fallback ran such
+// calls on separate CPU views or copies of the operands, where the CPU's own check cannot see
+// the overlap, and gave answers that differed between devices.
+void check_fallback_overlap(const c10::OperatorHandle& op, const torch::jit::Stack& stack) {
+  std::vector<at::Tensor> written, inputs;
+  for_each_tensor_arg(op, stack, [&](const at::Tensor& t, bool w) {
+    if (!t.defined() || !t.is_privateuseone()) return;
+    (w ? written : inputs).push_back(t);
+  });
+  // index_put_ into an expanded tensor only warns on the CPU (deprecated), so it is not
+  // refused here either.
+  const std::string& name = op.schema().name();
+  const bool internal = name != "aten::index_put_" && name != "aten::_index_put_impl_";
+  for (const at::Tensor& w : written) {
+    if (internal) at::assert_no_internal_overlap(w);
+    for (const at::Tensor& in : inputs) at::assert_no_partial_overlap(w, in);
+  }
+}
+
 void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const auto& name = op.schema().operator_name();
-  std::string full = name.name;
-  if (!name.overload_name.empty()) full += "." + name.overload_name;
+  const std::string full = op_full_name(op);
+  check_fallback_devices(op, *stack);
+  check_fallback_overlap(op, *stack);
   const int device = g_zero_copy_fallback ? host_fallback_device(op, stack) : -1;
   if (device >= 0) {
     record_op(name.name.c_str(), Where::kFallback, 0, full + ", in place on host memory");
@@ -963,6 +1209,8 @@ std::vector<std::string> device_names() {
 
 bool device_host_addressable(int64_t index) { return host_addressable(int(index)); }
 
+int64_t device_memory_allocated(int64_t index) { return memory_allocated(int(index)); }
+
 void synchronize(int64_t index) {
   if (index < 0) {
     for (int i = 0; i < device_count(); ++i) {
@@ -1009,6 +1257,44 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("addmm", addmm);
   m.impl("_fused_sdp_choice", fused_sdp_choice);
   m.impl("_scaled_dot_product_fused_attention_overrideable", sdpa_overrideable);
+  m.impl("convolution_overrideable", convolution_overrideable);
+  m.impl("convolution_backward_overrideable", convolution_backward_overrideable);
+  m.impl("_thnn_fused_lstm_cell", fused_lstm_cell);
+  m.impl("_thnn_fused_lstm_cell_backward_impl", fused_lstm_cell_backward_impl);
+  m.impl("_thnn_fused_gru_cell", fused_gru_cell);
+  m.impl("_thnn_fused_gru_cell_backward", fused_gru_cell_backward);
+  m.impl("record_stream", record_stream);
+}
+
+// Autocast ("with torch.autocast('xinhe')"): the ops and policies of CUDA's autocast, from
+// ATen's lists. Matmul-like ops (mm, addmm, bmm, baddbmm, matmul, linear, addmv, convolutions,
+// SDPA, RNN cells) run in the autocast dtype; precision-sensitive ones (softmax, log_softmax,
+// layer_norm, losses, sum, cumsum, exp, log, pow...) in float32; the rest take the widest input
+// type or pass through.
+// In at::autocast, as ATen's own registrations: the lists name types unqualified.
+namespace at::autocast {
+namespace {
+#define ADD_NS(RAW_OP) at::RAW_OP
+TORCH_LIBRARY_IMPL(aten, AutocastPrivateUse1, m) {
+#define XINHE_KERNEL_LOWER_PRECISION_FP(...) KERNEL_PRIVATEUSEONE(__VA_ARGS__, lower_precision_fp)
+  AT_FORALL_LOWER_PRECISION_FP(XINHE_KERNEL_LOWER_PRECISION_FP)
+  KERNEL_PRIVATEUSEONE(_scaled_dot_product_fused_attention_overrideable, lower_precision_fp)
+#define XINHE_KERNEL_FP32(...) KERNEL_PRIVATEUSEONE(__VA_ARGS__, fp32)
+  AT_FORALL_FP32(XINHE_KERNEL_FP32)
+  KERNEL_PRIVATEUSEONE(cross_entropy_loss, fp32)
+#define XINHE_KERNEL_FP32_SET_OPT_DTYPE(...) KERNEL_PRIVATEUSEONE(__VA_ARGS__, fp32_set_opt_dtype)
+  AT_FORALL_FP32_SET_OPT_DTYPE(XINHE_KERNEL_FP32_SET_OPT_DTYPE)
+  AT_FORALL_DIFFERENT_REDISPATCH_SIGNATURE(KERNEL_DIFFERENT_REDISPATCH_SIGNATURE_PRIVATEUSEONE)
+#define XINHE_KERNEL_PROMOTE(...) KERNEL_PRIVATEUSEONE(__VA_ARGS__, promote)
+  AT_FORALL_PROMOTE(XINHE_KERNEL_PROMOTE)
+}
+#undef ADD_NS
+}  // namespace
+}  // namespace at::autocast
+
+// Every op without an autocast policy runs unchanged.
+TORCH_LIBRARY_IMPL(_, AutocastPrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFallthrough());
 }
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
@@ -1026,4 +1312,5 @@ TORCH_LIBRARY(xinhe_torch, m) {
   m.def("device_names", &device_names);
   m.def("host_addressable", &device_host_addressable);
   m.def("synchronize", &synchronize);
+  m.def("memory_allocated", &device_memory_allocated);
 }

@@ -40,6 +40,7 @@ struct DeviceState {
   std::vector<xinhe_stream_t> streams;   // [0] default, [1..kStreamPoolSize] pool; never destroyed
   std::atomic<uint64_t> next_pooled{0};  // round-robin position in the pool
   std::atomic<bool> pending{false};
+  std::atomic<int64_t> allocated{0};    // bytes of live allocations (memory_allocated)
 };
 
 // torch.Stream draws from a fixed pool per device, round-robin like CUDA's stream pool: a
@@ -144,7 +145,10 @@ void free_allocation(void* context) {
     std::lock_guard<std::mutex> lock(g_map_mutex);
     address_map().erase(a->base);
   }
-  sync_device(a->device);  // freeing memory that queued work uses is a programmer error
+  // Waits for the device's queued work on every stream before the memory can be reused; this
+  // is what makes record_stream a no-op (ops.cpp).
+  sync_device(a->device);
+  state(a->device).allocated.fetch_sub(int64_t(a->size));
   xinhe_buffer_free(a->buffer);
   if (a->reserved != 0) munmap(reinterpret_cast<void*>(a->base), a->reserved);
   delete a->adopted;
@@ -181,6 +185,7 @@ class XinheAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(g_map_mutex);
       address_map()[a->base] = a;
     }
+    s.allocated.fetch_add(int64_t(n));
     return c10::DataPtr(reinterpret_cast<void*>(a->base), a, &free_allocation, device);
   }
 
@@ -431,7 +436,23 @@ uint64_t span_bytes(const at::Tensor& tensor) {
 
 c10::Allocator* allocator() { return &g_allocator; }
 
+std::string non_plain_kind(const at::Tensor& t) {
+  if (!t.defined()) return "";
+  if (t.is_quantized()) return "quantized";
+  if (t.is_nested()) return "nested";
+  if (t.is_mkldnn()) return "mkldnn";
+  if (t.is_sparse()) return "sparse (COO)";
+  if (t.is_sparse_csr()) return "sparse compressed (" + c10::str(t.layout()) + ")";
+  if (t.layout() != at::kStrided) return c10::str(t.layout());
+  return "";
+}
+
+int64_t memory_allocated(int index) { return state(index).allocated.load(); }
+
 at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index) {
+  const std::string kind = non_plain_kind(cpu);
+  TORCH_CHECK(kind.empty(), "xinhe: cannot adopt a ", kind,
+              " CPU tensor as xinhe memory; xinhe tensors are plain strided tensors");
   DeviceState& s = state(index);
   const c10::Storage& storage = cpu.storage();
   const auto base = reinterpret_cast<uintptr_t>(storage.data());
@@ -458,6 +479,7 @@ at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index) {
     std::lock_guard<std::mutex> lock(g_map_mutex);
     address_map()[base] = a;
   }
+  s.allocated.fetch_add(int64_t(bytes));
   const c10::Device device(c10::DeviceType::PrivateUse1, c10::DeviceIndex(index));
   c10::Storage adopted(c10::Storage::use_byte_size_t(), bytes,
                        c10::DataPtr(reinterpret_cast<void*>(base), a, &free_allocation, device),

@@ -58,7 +58,18 @@ c10::Allocator* allocator();
 // A xinhe tensor on device index sharing the memory of a CPU tensor (its storage is kept
 // alive), for devices that can use host memory in place; undefined when that is impossible
 // (alignment, memory already xinhe's, a backend without xinhe_buffer_wrap_host).
+// Raises for a tensor that is not a plain strided tensor (quantized, sparse, nested, mkldnn):
+// adopting one would wrap its bytes as a plain tensor of its dtype, and ops on it then read
+// garbage or crash.
 at::Tensor adopt_host_tensor(const at::Tensor& cpu, int index);
+
+// What a tensor is when it is not a plain strided tensor ("quantized", "sparse (COO)",
+// "nested", "mkldnn", ...), else "". xinhe tensors are plain strided tensors only.
+std::string non_plain_kind(const at::Tensor& t);
+
+// Bytes of xinhe memory held by live tensors of device index (allocations and adopted host
+// results), as torch.cuda.memory_allocated counts them.
+int64_t memory_allocated(int index);
 
 // Counters, log and strict mode (see ops.cpp).
 enum class Where { kXinhe, kFallback };

@@ -81,10 +81,30 @@ class _DeviceModule:
         return False
 
     @staticmethod
+    def manual_seed(seed: int) -> None:
+        """Seeds what xinhe's random ops draw from: they run on the CPU (fallback) with the CPU
+        generator, so this seeds torch.default_generator (as torch.manual_seed does)."""
+        torch.default_generator.manual_seed(int(seed))
+
+    @staticmethod
     def manual_seed_all(seed: int) -> None:
-        # Random ops run on the CPU (fallback) with the CPU generator, which torch.manual_seed
-        # already seeds.
-        del seed
+        # One generator serves every xinhe device (the CPU's); torch.manual_seed calls this
+        # after seeding it already.
+        torch.default_generator.manual_seed(int(seed))
+
+    @staticmethod
+    def memory_allocated(device: Union[int, str, torch.device, None] = None) -> int:
+        """Bytes of xinhe memory held by live tensors on the device (the current one by
+        default), as torch.cuda.memory_allocated; no caching allocator, so nothing is reserved
+        beyond this."""
+        if device is None:
+            index = torch.accelerator.current_device_index()
+        elif isinstance(device, int):
+            index = device
+        else:
+            d = torch.device(device)
+            index = d.index if d.index is not None else torch.accelerator.current_device_index()
+        return int(_ops.memory_allocated(index))
 
     @staticmethod
     def get_rng_state(device: Union[int, str, torch.device] = "xinhe") -> torch.Tensor:
