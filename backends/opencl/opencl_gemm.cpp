@@ -1,7 +1,8 @@
 // The OpenCL GEMM implementation list, fastest first (names opencl.gemm.<method>_<dtypes>):
 //   tiled      register-tiled kernel (gemm_tiled.cl), parameters from the tuning database;
 //              every shape and dtype combination
-//   clblast    CLBlast (f32 in and out, K > 0), when libclblast.so.1 loads
+//   clblast    CLBlast (f32 in and out), when libclblast.so.1 loads; runs with alpha == 0
+//              and ops with K == 0 take the reference kernel (op_run_impl_name names it)
 //   reference  one work-item per element (gemm_reference.cl); everything
 // Walked by the dispatch service (xinhe/backend.hpp): the implementation filter, the dispatch
 // line, and a kernel that does not build falling through to the next entry.
@@ -86,7 +87,8 @@ class GemmOp final : public Op {
   // CLBlast computes 0 * (A B) for alpha == 0 (an Inf or NaN in A or B reaches C) and refuses
   // k == 0: those runs take the reference kernel, which follows BLAS (ops.h).
   bool clblast_swaps(float alpha) const {
-    return impl_ == GemmImpl::kClblast && (alpha == 0.0f || desc_.k == 0);
+    return impl_ == GemmImpl::kClblast && desc_.m != 0 && desc_.n != 0 &&
+           (alpha == 0.0f || desc_.k == 0);  // an empty C launches nothing
   }
   uint64_t workspace_size() const override { return packed_ ? packed_workspace().value() : 0; }
   // op(A) and op(B) as f32 panels of MWI rows / NWI columns: checked, since M * K of an f16

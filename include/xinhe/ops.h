@@ -127,10 +127,11 @@ XINHE_API xinhe_status_t xinhe_gemm_run_impl_name(xinhe_gemm_t gemm, const xinhe
  * sum_j exp(scale * q_i . k_j - LSE_i) v_j), and -inf for a row that sees no key. LSE is f32:
  * a row whose largest logit lies beyond the f32 range (|scale| near FLT_MAX) gets LSE = +inf,
  * while its O is still right.
- * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum of the
- * logits scale * q . k (for a negative scale, that is the minimum of q . k times scale) from
- * each of them, so adding a constant to every logit of a row, however large, leaves O
- * unchanged to the dtype's accuracy (LSE moves by the constant).
+ * Softmax is evaluated shift-invariantly: every backend subtracts the row maximum of
+ * sign(scale) * q . k (f32) from each sign(scale) * q . k and scales only the difference by
+ * |scale|, so the shift is the row's largest logit without forming logits that overflow, and
+ * adding a constant to every logit of a row, however large, leaves O unchanged to the dtype's
+ * accuracy (LSE moves by the constant).
  *
  * Output layouts (GEMM's C with batches, attention's O and LSE): create refuses strides it
  * cannot prove free of self-aliasing. The rule: sort the dimensions of size > 1 by stride; each

@@ -217,11 +217,10 @@ struct Buffer {
     if (Py_IsInitialized() && !interpreter_finalizing()) {
       nb::gil_scoped_acquire acquire;  // a no-op where this thread holds it already
       owner.reset();
-    } else if (interpreter_finalizing() && PyGILState_Check()) {
-      owner.reset();  // finalizing, on the thread that holds the GIL: still safe
     } else {
-      // Finalizing without the GIL (taking it now would end a non-main thread), or the
-      // interpreter is gone: the reference is leaked, never decref'd without the GIL.
+      // Finalizing (taking the GIL now would end a non-main thread, and PyGILState_Check
+      // cannot tell whether this thread holds it then), or the interpreter is gone: the
+      // reference is leaked, never decref'd without the GIL. The process is exiting.
       (void)owner.release();
     }
   }

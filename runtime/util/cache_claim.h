@@ -32,7 +32,8 @@ constexpr int64_t kStaleClaimSeconds = 600;
 // Claims the entry at path. true: *claimed names the claimed file, which the caller loads and
 // then hands to release_cache_claim (accepted) or removes (rejected). false: a plain miss or
 // another process holds the claim (*why empty), or the entry cannot be claimed (*why says why:
-// something other than a file in its place, which is left where it is, or a failed rename).
+// something other than a file in its place, or a failed rename). An empty folder in its place
+// is debris and is removed (the entry can be stored again); anything else is left where it is.
 inline bool claim_cache_entry(const std::string& path, std::string* claimed, std::string* why) {
   static std::atomic<uint64_t> counter{0};
   why->clear();
@@ -40,6 +41,7 @@ inline bool claim_cache_entry(const std::string& path, std::string* claimed, std
   if (lstat(path.c_str(), &st) != 0) return false;  // a plain miss (or claimed meanwhile)
   if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
     *why = "'" + path + "' is a " + file_kind_name(st.st_mode) + ", not a regular file";
+    if (S_ISDIR(st.st_mode)) *why += rmdir(path.c_str()) == 0 ? " (empty: removed)" : " (left)";
     return false;
   }
   *claimed =
@@ -49,7 +51,8 @@ inline bool claim_cache_entry(const std::string& path, std::string* claimed, std
     return false;
   }
   // The claim's age is measured from now (rename keeps the entry's modification time).
-  utimensat(AT_FDCWD, claimed->c_str(), nullptr, 0);
+  // A symbolic link's own time: remove_stale_claims reads it with lstat.
+  utimensat(AT_FDCWD, claimed->c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
   return true;
 }
 

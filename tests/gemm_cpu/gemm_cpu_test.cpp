@@ -524,17 +524,19 @@ TEST_P(GemmImplTest, EmptyShapes) {
       check(cs, seed++);
     }
   }
-  // Batched, with every dimension empty in turn and broadcast or padded batch strides
-  // (oneDNN 2.6 died of SIGFPE creating the m = 0 batched matmul).
+  // Batched, with every dimension empty in turn and padded or broadcast (stride 0) A and B
+  // batches (oneDNN 2.6 died of SIGFPE creating the m = 0 batched matmul).
   for (const auto& dt : kDtypePairs) {
     for (int empty = 0; empty < 3; ++empty) {
-      for (int64_t batch : {2, 3}) {
+      for (int mode = 0; mode < 3; ++mode) {
         GemmCase cs = base_case(dt[0], dt[1]);
         cs.m = empty == 0 ? 0 : 5;
         cs.n = empty == 1 ? 0 : 7;
         cs.k = empty == 2 ? 0 : 3;
-        cs.batch = batch;
-        cs.beta = batch == 2 ? 1.0f : 0.5f;
+        cs.batch = mode == 0 ? 2 : 3;
+        cs.broadcast_a = mode == 1;
+        cs.broadcast_b = mode == 2;
+        cs.beta = mode == 0 ? 1.0f : 0.5f;
         check(cs, seed++);
       }
     }

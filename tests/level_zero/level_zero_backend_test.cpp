@@ -363,14 +363,16 @@ TEST(LevelZeroBackend, ModuleCacheQuarantinesAnEntryThatCrashesTheDriver) {
   run(&first);
   ASSERT_EQ(first.disk_writes, 1u);
 
+  // Set here, not in the child: a child of this multithreaded process may only exec.
+  setenv("XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE", "1", 1);
   const pid_t child = fork();
-  ASSERT_NE(child, -1);
   if (child == 0) {
-    setenv("XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE", "1", 1);
     execl("/proc/self/exe", "child", "--gtest_also_run_disabled_tests",
           "--gtest_filter=LevelZeroBackend.DISABLED_ChildLoadsTheCachedModule", nullptr);
     _exit(127);
   }
+  unsetenv("XINHE_ZE_CPU_CRASH_ON_NATIVE_MODULE");
+  ASSERT_NE(child, -1);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
@@ -405,8 +407,9 @@ TEST(LevelZeroBackend, ModuleCacheQuarantinesAnEntryThatCrashesTheDriver) {
   fs::remove_all(dir);
 }
 
-// A folder in one entry's place makes that entry unstorable; the disk layer stays on for the
-// other modules (it used to turn off for the whole process, and so in every process).
+// A folder holding something, in one entry's place, is left alone and makes that entry
+// unstorable; the disk layer stays on for the other modules (it used to turn off for the whole
+// process, and so in every process).
 TEST(LevelZeroBackend, AFolderAtOneEntryPathSkipsOnlyThatEntry) {
   const std::string dir = make_temp_dir();
   ASSERT_FALSE(dir.empty());
@@ -425,7 +428,7 @@ TEST(LevelZeroBackend, AFolderAtOneEntryPathSkipsOnlyThatEntry) {
   for (const auto& e : fs::directory_iterator(dir + "/cache")) entries.push_back(e.path());
   ASSERT_EQ(entries.size(), 1u);
   fs::remove(entries[0]);
-  fs::create_directory(entries[0]);
+  fs::create_directories(entries[0] / "user data");  // not empty: left alone
   Session s;
   ASSERT_EQ(s.open().code, XINHE_STATUS_OK);
   ASSERT_FALSE(impl_of(s, d32).empty());  // rebuilt; its entry cannot be stored

@@ -158,8 +158,9 @@ TEST_F(OpenclCacheTest, TwoProcessesBuildingAtOnceBothSucceed) {
   EXPECT_EQ(after.disk_hits, 1) << after.output;
 }
 
-// A folder in an entry's place is left alone (not claimed, renamed or removed): that entry is
-// rebuilt and not stored, and the disk layer stays on for the rest.
+// A folder holding something, in an entry's place, is left alone (not claimed, renamed or
+// removed): that entry is rebuilt and not stored, and the disk layer stays on for the rest.
+// (An empty one is removed: HostileCache.DirectoryAndDevZeroEntriesAreRejected.)
 TEST_F(OpenclCacheTest, AFolderAtAnEntryPathIsLeftAloneAndSkipped) {
   const std::vector<fs::path> files = entries();
   ASSERT_EQ(files.size(), 1u);

@@ -40,6 +40,7 @@ struct DeviceState {
   std::vector<xinhe_stream_t> streams;   // [0] default, [1..kStreamPoolSize] pool; never destroyed
   std::atomic<uint64_t> next_pooled{0};  // round-robin position in the pool
   std::atomic<bool> pending{false};
+  std::mutex sync_mutex;  // one sync_device at a time (see there)
   std::atomic<int64_t> allocated{0};    // bytes of live allocations (memory_allocated)
 };
 
@@ -405,6 +406,10 @@ void note_pending(int index) { state(index).pending.store(true, std::memory_orde
 
 void sync_device(int index) {
   DeviceState& s = state(index);
+  // One synchronizer at a time: a caller that finds the flag cleared by a sync still in
+  // progress on another thread must wait for that sync (it may be about to free memory that
+  // work the sync covers still uses; record_stream relies on this).
+  std::lock_guard<std::mutex> sync(s.sync_mutex);
   if (!s.pending.exchange(false, std::memory_order_acq_rel)) return;
   std::vector<xinhe_stream_t> streams;
   {
