@@ -980,3 +980,31 @@ def test_record_stream_manual_seed_and_memory_allocated(name):
     assert torch.xinhe.memory_allocated(d) - before == 4000
     del t
     assert torch.xinhe.memory_allocated(d) == before
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_copies_apply_conjugate_and_negative_bits(name):
+    # z.conj().cpu() on a complex xinhe tensor (and any copy of a neg view) recursed through
+    # PyTorch's conjugate/negative fallbacks and xinhe's copy until the stack overflowed.
+    d = tdev(name)
+    g = torch.Generator().manual_seed(41)
+    z = torch.randn(3, 4, dtype=torch.complex64, generator=g) + (1 + 1j)
+    x = torch.randn(3, 4, generator=g) + 1.0
+    zd, xd = z.to(d), x.to(d)
+    zc = z.conj().resolve_conj()
+    torch.testing.assert_close(zd.conj().cpu(), zc)
+    torch.testing.assert_close(xd._neg_view().cpu(), -x)
+    torch.testing.assert_close(torch.empty(3, 4, device=d).copy_(xd._neg_view()).cpu(), -x)
+    torch.testing.assert_close(
+        torch.empty(3, 4, dtype=torch.complex64, device=d).copy_(zd.conj()).cpu(), zc)
+    torch.testing.assert_close(
+        torch.empty(3, 4, dtype=torch.complex64, device=d).copy_(z.conj()).cpu(), zc)
+    torch.testing.assert_close(zd.conj().t().cpu(), zc.t())
+    torch.testing.assert_close(zd.conj().imag.cpu(), -z.imag)
+    torch.testing.assert_close(zd.conj().resolve_conj().cpu(), zc)
+    y = zd.clone()
+    y.copy_(y.conj())  # same memory, other bits: not a no-op
+    torch.testing.assert_close(y.cpu(), zc)
+    w = torch.empty(3, 4, dtype=torch.complex64, device=d)
+    w.conj().copy_(zd)  # written through a conjugate view
+    torch.testing.assert_close(w.cpu(), zc)

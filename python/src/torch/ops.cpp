@@ -268,21 +268,36 @@ const at::Tensor& resize_(const at::Tensor& self, c10::SymIntArrayRef size,
   return self;
 }
 
+// A host view of t's memory with t's conjugate and negative bits (host_view reads raw
+// memory), so that the CPU's copy_ applies them.
+at::Tensor with_math_bits_of(const at::Tensor& t, at::Tensor view) {
+  if (t.is_conj()) view = at::_conj(view);  // each flips the bit, which the view lacks
+  if (t.is_neg()) view = at::_neg_view(view);
+  return view;
+}
+
 // Copies between xinhe and CPU tensors and between xinhe tensors, in any dtype and layout:
 // one xinhe copy when both sides are dense with one dtype, else through host views.
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_blocking*/) {
   if (self.numel() == 0) return dst;
+  // z.conj() and neg views carry math bits that raw memory copies would drop: such copies take
+  // the host path below, where the CPU's copy_ applies them (PyTorch's conjugate and negative
+  // fallbacks would clone the source instead, and a clone copies through this kernel again:
+  // it recursed until the stack overflowed).
+  const bool math_bits = self.is_conj() || self.is_neg() || dst.is_conj() || dst.is_neg();
   // As at::native::copy_ (its TensorIterator) on the CPU: a destination whose elements share
   // memory, or a source that partially overlaps it, raises; a source that is the same memory
   // with the same layout (a view of the same data) is a no-op.
   at::assert_no_internal_overlap(dst);
-  if (self.scalar_type() == dst.scalar_type() &&
+  if (self.scalar_type() == dst.scalar_type() && self.is_conj() == dst.is_conj() &&
+      self.is_neg() == dst.is_neg() &&
       at::get_overlap_status(dst, self) == at::MemOverlapStatus::Full)
     return dst;
   at::assert_no_partial_overlap(dst, self);
   const bool src_x = self.is_privateuseone(), dst_x = dst.is_privateuseone();
   const bool same_dtype = self.scalar_type() == dst.scalar_type();
-  const bool direct = same_dtype && dense(self) && dense(dst) && self.sizes() == dst.sizes();
+  const bool direct =
+      !math_bits && same_dtype && dense(self) && dense(dst) && self.sizes() == dst.sizes();
   const uint64_t bytes = uint64_t(self.numel()) * self.element_size();
   if (direct && src_x && dst_x && self.device() == dst.device()) {
     const Location s = locate(self), d = locate(dst);
@@ -319,11 +334,11 @@ at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_b
   at::Tensor src_cpu = self, dst_cpu = dst;
   if (src_x) {
     src_view = host_view(self, /*read=*/true);
-    src_cpu = src_view.cpu;
+    src_cpu = with_math_bits_of(self, src_view.cpu);
   }
   if (dst_x) {
-    dst_view = host_view(dst, /*read=*/!dense(dst));
-    dst_cpu = dst_view.cpu;
+    dst_view = host_view(dst, /*read=*/!dense(dst) || dst.is_conj() || dst.is_neg());
+    dst_cpu = with_math_bits_of(dst, dst_view.cpu);
   }
   dst_cpu.copy_(src_cpu);
   if (dst_x) dst_view.write_back();
@@ -1264,6 +1279,17 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_thnn_fused_gru_cell", fused_gru_cell);
   m.impl("_thnn_fused_gru_cell_backward", fused_gru_cell_backward);
   m.impl("record_stream", record_stream);
+}
+
+// The conjugate and negative bits of a copy's operands are resolved by copy_from itself; the
+// keys' fallbacks would clone the source, and a clone copies through copy_from again.
+TORCH_LIBRARY_IMPL(aten, Conjugate, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+}
+TORCH_LIBRARY_IMPL(aten, Negative, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
 }
 
 // Autocast ("with torch.autocast('xinhe')"): the ops and policies of CUDA's autocast, from
