@@ -309,37 +309,17 @@ void ProgramCache::store_to_disk(uint64_t key, cl_program program) {
   }
   const std::string entry = make_cache_entry(key, payload.data(), payload.size());
 
-  // A unique temporary name per process and call; rename() is atomic within one folder.
-  static std::atomic<uint64_t> counter{0};
   const std::string final_path = entry_path(key);
-  const std::string temp_path =
-      final_path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
-  FILE* f = std::fopen(temp_path.c_str(), "wb");
-  if (f == nullptr) {
-    disable_disk(std::string("cannot create a file (") + std::strerror(errno) + ")");
-    return;
-  }
-  bool ok = std::fwrite(entry.data(), 1, entry.size(), f) == entry.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    const std::string why = std::strerror(errno);
-    std::remove(temp_path.c_str());
-    disable_disk("cannot write an entry (" + why + ")");
-    return;
-  }
-  if (std::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    const int err = errno;
-    const std::string why = std::strerror(err);
-    std::remove(temp_path.c_str());
-    // Something in this one entry's place (a folder, a busy file) concerns that entry only:
-    // skip it and keep the disk layer for the others. Anything else (permissions, read-only
-    // or full file system) is about the folder and turns the disk layer off.
-    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST || err == EBUSY) {
-      log("program cache: entry " + final_path + " not stored (" + why + "); disk layer kept");
+  std::string why;
+  switch (util::store_cache_entry(final_path, {{entry.data(), entry.size()}}, &why)) {
+    case util::StoreResult::kStored:
+      break;
+    case util::StoreResult::kEntrySkipped:
+      log("program cache: entry " + final_path + " not stored: " + why + "; disk layer kept");
       return;
-    }
-    disable_disk("cannot write an entry (" + why + ")");
-    return;
+    case util::StoreResult::kFolderFailed:
+      disable_disk(why);
+      return;
   }
   ++stats_.disk_writes;
   log("program cache: stored " + final_path);

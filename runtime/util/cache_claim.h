@@ -1,5 +1,10 @@
-// Crash quarantine for on-disk kernel caches (the OpenCL program cache, the Level Zero module
-// cache). A cached binary can pass every check and still crash the driver that loads it (a
+// Storing and claiming entries of the on-disk kernel caches (the OpenCL program cache, the
+// Level Zero module cache).
+//
+// Stores: an entry is written to a temporary file in the same folder and renamed into place,
+// so readers never see a partial entry and concurrent writers race to an identical result.
+//
+// Crash quarantine: A cached binary can pass every check and still crash the driver that loads it (a
 // damaged binary resealed with a valid header, a driver bug). So a process claims an entry
 // before its driver sees it: renames <entry> to <entry>.claimed.<pid>.<n>, and renames it back
 // only once the driver accepted it. A process that dies in between leaves the claimed file
@@ -20,7 +25,9 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "bounded_file.h"
 
@@ -60,6 +67,36 @@ inline bool claim_cache_entry(const std::string& path, std::string* claimed, std
 // stored the same entry meanwhile; this one replaces it with identical content.
 inline void release_cache_claim(const std::string& claimed, const std::string& path) {
   if (std::rename(claimed.c_str(), path.c_str()) != 0) std::remove(claimed.c_str());
+}
+
+enum class StoreResult {
+  kStored,
+  kEntrySkipped,  // something in this one entry's place (a folder, a busy file): skip it only
+  kFolderFailed,  // the folder cannot take files (permissions, read-only or full file system)
+};
+
+// Writes the concatenation of parts to path atomically (see above). *why says what failed.
+inline StoreResult store_cache_entry(const std::string& path,
+                                     std::initializer_list<std::pair<const void*, size_t>> parts,
+                                     std::string* why) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string temp =
+      path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+  FILE* f = std::fopen(temp.c_str(), "wb");
+  if (f == nullptr) {
+    *why = std::string("cannot create a file (") + std::strerror(errno) + ")";
+    return StoreResult::kFolderFailed;
+  }
+  bool ok = true;
+  for (const auto& [data, size] : parts) ok = ok && std::fwrite(data, 1, size, f) == size;
+  ok = (std::fclose(f) == 0) && ok;
+  if (ok && std::rename(temp.c_str(), path.c_str()) == 0) return StoreResult::kStored;
+  const int err = errno;
+  *why = std::string("cannot write an entry (") + std::strerror(err) + ")";
+  std::remove(temp.c_str());
+  const bool entry_only =
+      ok && (err == EISDIR || err == ENOTEMPTY || err == EEXIST || err == EBUSY);
+  return entry_only ? StoreResult::kEntrySkipped : StoreResult::kFolderFailed;
 }
 
 // Deletes the claims of entry_name ("opencl-<key>.bin") in dir older than max_age_seconds.
